@@ -1,0 +1,117 @@
+/*
+ * cmd.c - the command table, the checks every command shares, and the
+ * commands too small for a file of their own (PING, AUTH, QUIT).
+ * See cmd.h.
+ *
+ * The grammar (names, argument counts and kinds) is protocol/'s
+ * proto_cmds table, already applied by the parser; this table adds
+ * what the daemon does for each command.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+
+static enum cmd_result cmd_ping(struct conn *, const struct proto_request *);
+static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);
+static enum cmd_result cmd_quit(struct conn *, const struct proto_request *);
+
+static const cmd_handler handlers[PROTO_CMD_COUNT] = {
+	[PROTO_CMD_PING] = cmd_ping,
+	[PROTO_CMD_PUT] = cmd_put,
+	[PROTO_CMD_GET] = cmd_get,
+	[PROTO_CMD_RESERVE] = cmd_get,
+	[PROTO_CMD_ACK] = cmd_ack,
+	[PROTO_CMD_NACK] = cmd_ack,
+	[PROTO_CMD_CREATE] = cmd_create,
+	[PROTO_CMD_DELETE] = cmd_delete,
+	[PROTO_CMD_PURGE] = cmd_purge,
+	[PROTO_CMD_STATS] = cmd_stats,
+	[PROTO_CMD_AUTH] = cmd_auth,
+	[PROTO_CMD_QUIT] = cmd_quit,
+};
+
+/* The largest body a PUT into `name` could ever store. */
+static uint64_t
+message_limit(struct server *s, const char *name)
+{
+	uint64_t limit = s->cfg.max_message;
+	struct queue *q = server_queue(s, name, false);
+	uint64_t qmax = q ? q->set.max_bytes
+			  : s->cfg.queue_defaults.max_bytes;
+
+	return qmax < limit ? qmax : limit;
+}
+
+bool
+cmd_check(struct conn *c, const struct proto_request *r, char *reply,
+    size_t size)
+{
+	struct server *s = c->server;
+
+	if (!c->authenticated && !(proto_cmds[r->cmd].flags & PROTO_F_NO_AUTH)) {
+		snprintf(reply, size, "401 UNAUTHORIZED");
+		return false;
+	}
+	if (r->cmd != PROTO_CMD_PUT)
+		return true;
+	if (s->shutting_down) {
+		snprintf(reply, size, "503 SHUTTING_DOWN");
+		return false;
+	}
+	uint64_t limit = message_limit(s, r->queue);
+	if (r->body_len > limit) {
+		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);
+		return false;
+	}
+	return true;
+}
+
+enum cmd_result
+cmd_dispatch(struct conn *c)
+{
+	log_debug("fd %d: %s", c->fd, proto_cmds[c->req.cmd].name);
+	return handlers[c->req.cmd](c, &c->req);
+}
+
+static enum cmd_result
+cmd_ping(struct conn *c, const struct proto_request *r)
+{
+	conn_reply(c, 200, "PONG", NULL);
+	return CMD_DONE;
+}
+
+/* Compare in time independent of where the inputs differ. */
+static bool
+token_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char diff = alen != blen;
+
+	for (size_t i = 0; i < alen && i < blen; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static enum cmd_result
+cmd_auth(struct conn *c, const struct proto_request *r)
+{
+	struct server *s = c->server;
+
+	if (s->auth_token == NULL || token_equal(r->token, r->token_len,
+					  s->auth_token, s->auth_token_len)) {
+		c->authenticated = true;
+		conn_reply(c, 200, "OK", NULL);
+	} else {
+		conn_reply(c, 401, "UNAUTHORIZED", NULL);
+	}
+	return CMD_DONE;
+}
+
+static enum cmd_result
+cmd_quit(struct conn *c, const struct proto_request *r)
+{
+	conn_reply(c, 200, "BYE", NULL);
+	return CMD_CLOSE;
+}

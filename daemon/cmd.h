@@ -1,0 +1,43 @@
+/*
+ * cmd.h - the command table and the dispatcher.
+ *
+ * cmd_check() runs what can be judged from the request line alone (auth,
+ * the message limit) before a body is read; cmd_dispatch() runs the
+ * handler once the request is complete.  Handlers live beside their
+ * concept: cmd_put.c, cmd_get.c (GET, RESERVE, ACK, NACK), cmd_queue.c
+ * (CREATE, DELETE, PURGE, STATS).
+ */
+#ifndef SLUICE_CMD_H
+#define SLUICE_CMD_H
+
+#include "conn.h"
+
+/* What the connection does after a handler. */
+enum cmd_result {
+	CMD_DONE,  /* answered: go on to the next request */
+	CMD_WAIT,  /* parked: answer comes later, hold the input */
+	CMD_CLOSE, /* answered: close once the answer is flushed */
+};
+
+typedef enum cmd_result (*cmd_handler)(struct conn *c,
+    const struct proto_request *r);
+
+/*
+ * Judge a parsed request before its body: returns false and fills
+ * reply (a whole status line) when it must be refused.
+ */
+bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
+    size_t size);
+
+/* Run the handler for the complete request c->req. */
+enum cmd_result cmd_dispatch(struct conn *c);
+
+enum cmd_result cmd_put(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_get(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_ack(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_create(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_delete(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_purge(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_stats(struct conn *c, const struct proto_request *r);
+
+#endif

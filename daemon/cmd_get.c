@@ -1,0 +1,93 @@
+/*
+ * cmd_get.c - the consuming side: GET, RESERVE, ACK and NACK.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "deliver.h"
+
+static struct conn *
+first_producer(struct queue *q)
+{
+	struct waiter *w = TAILQ_FIRST(&q->producers);
+
+	return w ? w->owner : NULL;
+}
+
+/* GET and RESERVE: serve now, take from a rendezvous PUT, or wait. */
+enum cmd_result
+cmd_get(struct conn *c, const struct proto_request *r)
+{
+	struct server *s = c->server;
+	bool reserve = r->cmd == PROTO_CMD_RESERVE;
+	struct queue *q = server_queue(s, r->queue, s->cfg.auto_create);
+	struct conn *p;
+
+	if (q == NULL) {
+		conn_reply(c, 404, "NO_QUEUE", r->queue);
+		return CMD_DONE;
+	}
+	if (reserve && c->nreserved >= s->cfg.max_reserved) {
+		conn_reply(c, 503, "TOO_MANY_RESERVED", NULL);
+		return CMD_DONE;
+	}
+	if (queue_depth(q) > 0) {
+		deliver_head(c, q, reserve);
+		deliver_kick(s, q); /* room for waiting producers */
+		return CMD_DONE;
+	}
+	if (q->set.capacity == 0 && (p = first_producer(q)) != NULL) {
+		deliver_accept(p, q, c);
+		conn_wake(p);
+		return CMD_DONE;
+	}
+	if (!r->has_timeout || r->timeout_ms == 0) {
+		conn_reply(c, 204, "EMPTY", NULL);
+		return CMD_DONE;
+	}
+	conn_park(c, q, false, true, r->timeout_ms);
+	return CMD_WAIT;
+}
+
+/* The reservation of c with this id, or NULL. */
+static struct msg *
+find_reservation(struct conn *c, uint64_t id)
+{
+	struct msg *m;
+
+	/* Consumers mostly acknowledge in order: the oldest comes first. */
+	TAILQ_FOREACH(m, &c->reserved, clink)
+		if (m->id == id)
+			return m;
+	return NULL;
+}
+
+/* ACK and NACK. */
+enum cmd_result
+cmd_ack(struct conn *c, const struct proto_request *r)
+{
+	struct msg *m = find_reservation(c, r->id);
+	struct queue *q;
+	char arg[24];
+
+	if (m == NULL) {
+		snprintf(arg, sizeof arg, "%" PRIu64, r->id);
+		conn_reply(c, 404, "NO_MSG", arg);
+		return CMD_DONE;
+	}
+	q = m->queue;
+	TAILQ_REMOVE(&c->reserved, m, clink);
+	c->nreserved--;
+	if (r->cmd == PROTO_CMD_ACK) {
+		queue_ack(q, m, server_now_ms());
+		msg_free(m);
+		conn_reply(c, 200, "ACKED", NULL);
+	} else {
+		queue_give_back(q, m);
+		q->stat.nacks++;
+		conn_reply(c, 200, "REQUEUED", NULL);
+	}
+	deliver_kick(c->server, q);
+	return CMD_DONE;
+}

@@ -1,0 +1,57 @@
+/*
+ * cmd_put.c - PUT: accept, hand off, wait, or refuse by policy.
+ */
+#include "cmd.h"
+#include "deliver.h"
+
+/* Skip the body and answer 503 FULL with a retry hint. */
+static enum cmd_result
+refuse_full(struct conn *c, struct queue *q)
+{
+	conn_take_body(c, NULL, NULL);
+	conn_reply_full(c, q);
+	return CMD_DONE;
+}
+
+enum cmd_result
+cmd_put(struct conn *c, const struct proto_request *r)
+{
+	struct server *s = c->server;
+	struct queue *q = server_queue(s, r->queue, s->cfg.auto_create);
+	size_t len = (size_t)r->body_len;
+
+	if (q == NULL || s->shutting_down) {
+		conn_take_body(c, NULL, NULL);
+		if (q == NULL)
+			conn_reply(c, 404, "NO_QUEUE", r->queue);
+		else
+			conn_reply(c, 503, "SHUTTING_DOWN", NULL);
+		return CMD_DONE;
+	}
+	/* Producers already waiting go first, even if this one would fit. */
+	if (q->nproducers == 0 && deliver_can_accept(q, len)) {
+		deliver_accept(c, q, NULL);
+		return CMD_DONE;
+	}
+	switch (q->set.policy) {
+	case PROTO_POLICY_BLOCK:
+		if (r->has_timeout && r->timeout_ms == 0)
+			return refuse_full(c, q);
+		conn_park(c, q, true, r->has_timeout, r->timeout_ms);
+		return CMD_WAIT;
+	case PROTO_POLICY_REJECT:
+		return refuse_full(c, q);
+	case PROTO_POLICY_DROP_NEWEST:
+		conn_take_body(c, NULL, NULL);
+		q->stat.dropped++;
+		conn_reply(c, 202, "DROPPED", q->name);
+		return CMD_DONE;
+	case PROTO_POLICY_DROP_OLDEST:
+		if (!queue_can_drop_for(q, len))
+			return refuse_full(c, q);
+		queue_drop_for(q, len);
+		deliver_accept(c, q, NULL);
+		return CMD_DONE;
+	}
+	return refuse_full(c, q);
+}

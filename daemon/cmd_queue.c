@@ -1,0 +1,116 @@
+/*
+ * cmd_queue.c - managing queues: CREATE, DELETE, PURGE, STATS.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "cmd.h"
+#include "deliver.h"
+#include "stats.h"
+
+static bool
+same_settings(const struct queue_settings *a, const struct queue_settings *b)
+{
+	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
+	    a->policy == b->policy && a->lease_ms == b->lease_ms;
+}
+
+enum cmd_result
+cmd_create(struct conn *c, const struct proto_request *r)
+{
+	struct server *s = c->server;
+	struct queue_settings set = s->cfg.queue_defaults;
+	const struct proto_queue_opts *o = &r->opts;
+	struct queue *q;
+
+	if (o->has_capacity)
+		set.capacity = o->capacity;
+	if (o->has_max_bytes)
+		set.max_bytes = o->max_bytes;
+	if (o->has_policy)
+		set.policy = o->policy;
+	if (o->has_lease_ms)
+		set.lease_ms = o->lease_ms;
+	if (set.capacity == 0 && (set.policy == PROTO_POLICY_DROP_OLDEST ||
+				     set.policy == PROTO_POLICY_DROP_NEWEST)) {
+		conn_reply(c, 400, "BAD_REQUEST",
+		    "drop policies need a capacity of at least 1");
+		return CMD_DONE;
+	}
+	q = server_queue(s, r->queue, false);
+	if (q == NULL) {
+		qtable_insert(&s->queues, queue_new(r->queue, &set));
+		conn_reply(c, 201, "CREATED", NULL);
+	} else if (same_settings(&q->set, &set)) {
+		conn_reply(c, 200, "EXISTS", NULL);
+	} else {
+		conn_reply(c, 409, "CONFLICT", r->queue);
+	}
+	return CMD_DONE;
+}
+
+enum cmd_result
+cmd_delete(struct conn *c, const struct proto_request *r)
+{
+	struct queue *q = server_queue(c->server, r->queue, false);
+
+	if (q == NULL) {
+		conn_reply(c, 404, "NO_QUEUE", r->queue);
+		return CMD_DONE;
+	}
+	server_delete_queue(c->server, q);
+	conn_reply(c, 200, "DELETED", NULL);
+	return CMD_DONE;
+}
+
+enum cmd_result
+cmd_purge(struct conn *c, const struct proto_request *r)
+{
+	struct queue *q = server_queue(c->server, r->queue, false);
+	char arg[24];
+
+	if (q == NULL) {
+		conn_reply(c, 404, "NO_QUEUE", r->queue);
+		return CMD_DONE;
+	}
+	snprintf(arg, sizeof arg, "%" PRIu64, queue_purge(q));
+	conn_reply(c, 200, "PURGED", arg);
+	deliver_kick(c->server, q);
+	return CMD_DONE;
+}
+
+enum cmd_result
+cmd_stats(struct conn *c, const struct proto_request *r)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	json_t *j;
+	char *text;
+	size_t len;
+
+	if (r->queue != NULL) {
+		struct queue *q = server_queue(c->server, r->queue, false);
+		if (q == NULL) {
+			conn_reply(c, 404, "NO_QUEUE", r->queue);
+			return CMD_DONE;
+		}
+		j = stats_queue_json(q);
+	} else {
+		j = stats_server_json(c->server);
+	}
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (text == NULL) {
+		conn_reply(c, 500, "INTERNAL", "cannot encode statistics");
+		return CMD_DONE;
+	}
+	len = strlen(text);
+	evbuffer_add_printf(out, "200 JSON %zu\r\n", len);
+	evbuffer_add(out, text, len);
+	evbuffer_add(out, "\r\n", 2);
+	free(text);
+	return CMD_DONE;
+}

@@ -1,0 +1,496 @@
+/*
+ * conn.c - a client connection: state machine, input loop, replies.
+ * See conn.h.
+ *
+ * Reading is on unless the connection is a parked producer (its bytes
+ * must stay in the kernel: that is the backpressure), is closing, or
+ * has too much unsent output.  A parked consumer keeps reading, only to
+ * notice when the client goes away.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "cmd.h"
+#include "conn.h"
+#include "deliver.h"
+#include "log.h"
+#include "response.h"
+#include "xmalloc.h"
+
+/*
+ * Requests served per pass of the input loop before yielding to other
+ * connections; the rest is picked up by a deferred read callback.
+ */
+#define CONN_REQUESTS_PER_PASS 1024
+/* How long a closing connection may take to flush its last output. */
+#define CONN_CLOSE_FLUSH_SEC 10
+
+static const char *const state_names[] = {
+	[CONN_READ_LINE] = "READ_LINE",
+	[CONN_READ_BODY] = "READ_BODY",
+	[CONN_DISCARD_BODY] = "DISCARD_BODY",
+	[CONN_WAITING] = "WAITING",
+	[CONN_CLOSING] = "CLOSING",
+};
+
+/* Outcome of one step of the input loop. */
+enum step {
+	STEP_NEXT, /* a request was handled: go on */
+	STEP_STOP, /* nothing more can be done until something happens */
+};
+
+static void conn_readcb(struct bufferevent *bev, void *arg);
+static void conn_writecb(struct bufferevent *bev, void *arg);
+static void conn_eventcb(struct bufferevent *bev, short what, void *arg);
+static void conn_timercb(evutil_socket_t fd, short what, void *arg);
+
+static void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	if (c->state != s)
+		log_debug("fd %d: %s -> %s", c->fd, state_names[c->state],
+		    state_names[s]);
+	c->state = s;
+}
+
+/* Read iff the state and the output allow (see the top of the file). */
+static void
+update_reading(struct conn *c)
+{
+	bool want = c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
+	    !(c->state == CONN_WAITING && c->waiting_producer);
+
+	if (want)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+/*
+ * The input a connection may hold: the read-ahead, or the whole of the
+ * request being served when that is larger.
+ */
+static void
+set_input_bound(struct conn *c, uint64_t need)
+{
+	size_t high = c->server->cfg.input_readahead;
+
+	if (need > high)
+		high = (size_t)need;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+}
+
+struct conn *
+conn_new(struct server *s, int fd)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warn("fd %d: cannot make a bufferevent", fd);
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	c->server = s;
+	c->fd = fd;
+	c->state = CONN_READ_LINE;
+	c->authenticated = s->auth_token == NULL;
+	c->timer = evtimer_new(s->base, conn_timercb, c);
+	TAILQ_INIT(&c->reserved);
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->nconns++;
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	/* One read may fill the whole read-ahead, not libevent's 16 KiB. */
+	bufferevent_set_max_single_read(c->bev, s->cfg.input_readahead);
+	set_input_bound(c, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	log_debug("fd %d: connected (%zu open)", fd, s->nconns);
+	return c;
+}
+
+void
+conn_reply(struct conn *c, int code, const char *token, const char *arg)
+{
+	char line[PROTO_LINE_MAX];
+	size_t n = proto_write_status(line, sizeof line, code, token, arg);
+
+	evbuffer_add(bufferevent_get_output(c->bev), line, n);
+}
+
+void
+conn_reply_full(struct conn *c, struct queue *q)
+{
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "503 FULL %s retry_after_ms=%" PRIu64 "\r\n", q->name,
+	    queue_retry_after_ms(q));
+	q->stat.rejected++;
+}
+
+void
+conn_park(struct conn *c, struct queue *q, bool producer, bool has_timeout,
+    uint64_t timeout_ms)
+{
+	c->waiting_producer = producer;
+	c->wait_start_ms = server_now_ms();
+	c->waiter.owner = c;
+	queue_wait(q, &c->waiter, producer);
+	if (has_timeout) {
+		struct timeval tv = { (time_t)(timeout_ms / 1000),
+			(suseconds_t)(timeout_ms % 1000) * 1000 };
+		evtimer_add(c->timer, &tv);
+	}
+	conn_set_state(c, CONN_WAITING);
+	update_reading(c);
+}
+
+/* Leave the line the connection waits in, if any. */
+static void
+unpark(struct conn *c)
+{
+	struct queue *q = c->waiter.queue;
+
+	if (q == NULL)
+		return;
+	if (c->waiting_producer)
+		q->stat.blocked_ms += server_now_ms() - c->wait_start_ms;
+	queue_unwait(&c->waiter, c->waiting_producer);
+	evtimer_del(c->timer);
+}
+
+void
+conn_wake(struct conn *c)
+{
+	unpark(c);
+	conn_set_state(c, CONN_READ_LINE);
+	set_input_bound(c, 0);
+	update_reading(c);
+	/*
+	 * Bytes already buffered bring no new read event, so run the loop
+	 * again, later: never inside whoever woke us.
+	 */
+	if (!c->in_loop)
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+conn_take_body(struct conn *c, char *dst, struct evbuffer *out)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t len = (size_t)c->req.body_len;
+	char term[2];
+
+	if (dst != NULL)
+		evbuffer_remove(in, dst, len);
+	else if (out != NULL)
+		evbuffer_remove_buffer(in, out, len);
+	else
+		evbuffer_drain(in, len);
+	/* The terminator was checked before dispatch: "\n" or "\r\n". */
+	evbuffer_copyout(in, term, 1);
+	evbuffer_drain(in, term[0] == '\n' ? 1 : 2);
+}
+
+/* Start skipping a body, to answer `reply` after it. */
+static void
+start_discard(struct conn *c, uint64_t len, const char *reply)
+{
+	c->discard.left = len;
+	snprintf(c->discard.reply, sizeof c->discard.reply, "%s", reply);
+	conn_set_state(c, CONN_DISCARD_BODY);
+}
+
+/* A request the server cannot frame past: answer 400, then close. */
+static enum step
+fatal(struct conn *c, const char *why)
+{
+	log_debug("fd %d: closing: %s", c->fd, why);
+	conn_reply(c, 400, "BAD_REQUEST", why);
+	conn_close(c);
+	return STEP_STOP;
+}
+
+static enum step
+run(struct conn *c)
+{
+	switch (cmd_dispatch(c)) {
+	case CMD_DONE:
+		if (c->state != CONN_CLOSING)
+			conn_set_state(c, CONN_READ_LINE);
+		return STEP_NEXT;
+	case CMD_WAIT:
+		return STEP_STOP;
+	case CMD_CLOSE:
+		conn_close(c);
+		return STEP_STOP;
+	}
+	return STEP_STOP;
+}
+
+static enum step
+read_line(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t avail = evbuffer_get_length(in), line_len, consumed;
+	size_t look = avail < PROTO_LINE_MAX ? avail : PROTO_LINE_MAX;
+	const char *head = (const char *)evbuffer_pullup(in, (ssize_t)look);
+	char reply[160];
+	enum proto_status st;
+
+	st = proto_scan_line(head, look, &line_len, &consumed);
+	if (st == PROTO_NEED_MORE)
+		return STEP_STOP;
+	if (st == PROTO_FATAL)
+		return fatal(c, "line too long");
+	memcpy(c->line, head, line_len);
+	evbuffer_drain(in, consumed);
+	st = proto_parse_request(c->line, line_len, &c->req);
+	if (st == PROTO_FATAL)
+		return fatal(c, c->req.error);
+	if (st == PROTO_BAD) {
+		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
+		    c->req.error);
+	} else if (cmd_check(c, &c->req, reply, sizeof reply)) {
+		if (!c->req.has_body)
+			return run(c);
+		conn_set_state(c, CONN_READ_BODY);
+		set_input_bound(c, c->req.body_len + 2);
+		return STEP_NEXT;
+	}
+	if (c->req.has_body) {
+		start_discard(c, c->req.body_len, reply);
+		return STEP_NEXT;
+	}
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n", reply);
+	return STEP_NEXT;
+}
+
+/* Check the terminator after `skip` buffered bytes. */
+static enum proto_status
+body_end(struct evbuffer *in, size_t skip, size_t *term)
+{
+	size_t avail = evbuffer_get_length(in) - skip;
+	struct evbuffer_ptr pos;
+	char buf[2];
+
+	if (avail > 2)
+		avail = 2;
+	if (avail > 0) {
+		evbuffer_ptr_set(in, &pos, skip, EVBUFFER_PTR_SET);
+		evbuffer_copyout_from(in, &pos, buf, avail);
+	}
+	return proto_scan_body_end(buf, avail, term);
+}
+
+static enum step
+read_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t term;
+	enum proto_status st;
+
+	if (evbuffer_get_length(in) <= c->req.body_len)
+		return STEP_STOP;
+	st = body_end(in, (size_t)c->req.body_len, &term);
+	if (st == PROTO_NEED_MORE)
+		return STEP_STOP;
+	if (st == PROTO_FATAL)
+		return fatal(c, "body not followed by a line terminator");
+	return run(c);
+}
+
+static enum step
+discard_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t avail = evbuffer_get_length(in), term;
+	enum proto_status st;
+
+	if (c->discard.left > 0) {
+		size_t n = avail < c->discard.left ? avail
+						   : (size_t)c->discard.left;
+		evbuffer_drain(in, n);
+		c->discard.left -= n;
+		if (c->discard.left > 0)
+			return STEP_STOP;
+	}
+	st = body_end(in, 0, &term);
+	if (st == PROTO_NEED_MORE)
+		return STEP_STOP;
+	if (st == PROTO_FATAL)
+		return fatal(c, "body not followed by a line terminator");
+	evbuffer_drain(in, term);
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n",
+	    c->discard.reply);
+	conn_set_state(c, CONN_READ_LINE);
+	return STEP_NEXT;
+}
+
+/* True (and reading paused) when unsent output is above the mark. */
+static bool
+output_full(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	if (evbuffer_get_length(out) < c->server->cfg.output_high)
+		return false;
+	c->output_stalled = true;
+	update_reading(c);
+	return true;
+}
+
+void
+conn_process_input(struct conn *c)
+{
+	enum step st = STEP_NEXT;
+	int served = 0;
+
+	c->in_loop = true;
+	while (st == STEP_NEXT && !output_full(c)) {
+		if (++served > CONN_REQUESTS_PER_PASS) {
+			bufferevent_trigger(c->bev, EV_READ,
+			    BEV_TRIG_IGNORE_WATERMARKS |
+				BEV_TRIG_DEFER_CALLBACKS);
+			break;
+		}
+		switch (c->state) {
+		case CONN_READ_LINE:
+			st = read_line(c);
+			break;
+		case CONN_READ_BODY:
+			st = read_body(c);
+			break;
+		case CONN_DISCARD_BODY:
+			st = discard_body(c);
+			break;
+		case CONN_WAITING:
+		case CONN_CLOSING:
+			st = STEP_STOP;
+			break;
+		}
+	}
+	c->in_loop = false;
+	/* The client sent all it will: once nothing is left to run, close. */
+	if (c->eof && st == STEP_STOP && c->state != CONN_WAITING &&
+	    c->state != CONN_CLOSING && !c->output_stalled)
+		conn_close(c);
+}
+
+/* Give back everything the connection holds in the queues. */
+static void
+detach(struct conn *c)
+{
+	unpark(c);
+	deliver_return_all(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct timeval flush = { CONN_CLOSE_FLUSH_SEC, 0 };
+	struct timeval now = { 0, 0 };
+
+	if (c->state == CONN_CLOSING)
+		return;
+	detach(c);
+	conn_set_state(c, CONN_CLOSING);
+	update_reading(c);
+	bufferevent_set_timeouts(c->bev, NULL, &flush);
+	/* Free from the event loop, never under a caller still using c. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		evtimer_add(c->timer, &now);
+}
+
+void
+conn_free(struct conn *c)
+{
+	struct server *s = c->server;
+
+	detach(c);
+	TAILQ_REMOVE(&s->conns, c, link);
+	s->nconns--;
+	log_debug("fd %d: closed (%zu open)", c->fd, s->nconns);
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	free(c);
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	conn_process_input(arg);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	/* Called once the output has drained completely. */
+	if (c->state == CONN_CLOSING) {
+		conn_free(c);
+		return;
+	}
+	if (c->output_stalled) {
+		c->output_stalled = false;
+		update_reading(c);
+		conn_process_input(c);
+	}
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		log_debug("fd %d: %s", c->fd,
+		    what & BEV_EVENT_TIMEOUT ? "flush timed out"
+					     : strerror(errno));
+		conn_free(c);
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF))
+		return;
+	c->eof = true;
+	if (c->state == CONN_CLOSING) {
+		return;
+	}
+	if (c->state == CONN_WAITING && !c->waiting_producer) {
+		/* A consumer that left: its wait ends unanswered. */
+		conn_close(c);
+		return;
+	}
+	if (c->state != CONN_WAITING)
+		conn_process_input(c);
+}
+
+static void
+conn_timercb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct queue *q = c->waiter.queue;
+
+	if (c->state == CONN_CLOSING) {
+		conn_free(c);
+		return;
+	}
+	if (c->state != CONN_WAITING || q == NULL)
+		return;
+	if (c->waiting_producer) {
+		unpark(c);
+		conn_reply_full(c, q);
+		/* The parked body is still buffered: skip it. */
+		conn_take_body(c, NULL, NULL);
+	} else {
+		conn_reply(c, 204, "EMPTY", NULL);
+	}
+	conn_wake(c);
+}

@@ -1,0 +1,94 @@
+/*
+ * conn.h - one client connection: its state machine, input loop and
+ * replies.
+ *
+ * The input loop (conn_process_input) frames requests straight out of
+ * the bufferevent's input, hands each complete one to cmd_dispatch(),
+ * and stops when the handler parks the connection (CONN_WAITING), when
+ * input runs out, or when unsent output passes the high-water mark.
+ * Whoever ends a wait calls conn_wake(), which answers nothing itself
+ * but puts the connection back to reading and schedules the loop.
+ */
+#ifndef SLUICE_CONN_H
+#define SLUICE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "msg.h"
+#include "queue.h"
+#include "request.h"
+#include "server.h"
+
+enum conn_state {
+	CONN_READ_LINE,	   /* the next request line */
+	CONN_READ_BODY,	   /* the rest of the body of a PUT being served */
+	CONN_DISCARD_BODY, /* the end of a body nobody will store */
+	CONN_WAITING,	   /* room in a queue, or a message from one */
+	CONN_CLOSING,	   /* its output to drain; then it is freed */
+};
+
+struct conn {
+	struct server *server;
+	struct bufferevent *bev;
+	TAILQ_ENTRY(conn) link; /* server's list of connections */
+	int fd;
+	enum conn_state state;
+	char line[PROTO_LINE_MAX + 1]; /* the current line, split in place */
+	struct proto_request req;      /* the request being served */
+	/* CONN_DISCARD_BODY: what is left to skip, and the reply after. */
+	struct {
+		uint64_t left;
+		char reply[160];
+	} discard;
+	/* CONN_WAITING: where it stands, and until when. */
+	struct waiter waiter;
+	bool waiting_producer;
+	uint64_t wait_start_ms;
+	struct event *timer; /* wait timeout; also the deferred free */
+	struct msg_list reserved; /* its reservations, oldest first */
+	size_t nreserved;
+	bool authenticated;
+	bool eof;	     /* the client shut down its sending side */
+	bool output_stalled; /* reading paused until output drains */
+	bool in_loop;	     /* conn_process_input is on the stack */
+};
+
+/* Accept fd as a new connection of s; NULL (fd closed) on failure. */
+struct conn *conn_new(struct server *s, int fd);
+
+/* Run as many buffered requests as the connection's state allows. */
+void conn_process_input(struct conn *c);
+
+/* Append a status line "<code> <token>[ <arg>]" to the output. */
+void conn_reply(struct conn *c, int code, const char *token,
+    const char *arg);
+
+/* Same, with a hint "retry_after_ms=<n>" after the argument. */
+void conn_reply_full(struct conn *c, struct queue *q);
+
+/* Park the connection on q (as producer or consumer) for timeout_ms. */
+void conn_park(struct conn *c, struct queue *q, bool producer,
+    bool has_timeout, uint64_t timeout_ms);
+
+/* End the connection's wait (already answered) and resume its input. */
+void conn_wake(struct conn *c);
+
+/*
+ * Move the buffered body of the current PUT to dst (len bytes) and
+ * consume its terminator.  dst NULL: into the evbuffer out instead;
+ * both NULL: discard it.
+ */
+void conn_take_body(struct conn *c, char *dst, struct evbuffer *out);
+
+/* Stop reading; free the connection once its output is flushed. */
+void conn_close(struct conn *c);
+
+/* Free the connection now, whatever its output. */
+void conn_free(struct conn *c);
+
+#endif

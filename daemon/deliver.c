@@ -1,0 +1,278 @@
+/*
+ * deliver.c - hand-offs, deliveries, reservations and their return.
+ * See deliver.h.
+ *
+ * A message goes from a producer's input buffer either into the queue
+ * (queue_store) or, when a consumer is already waiting, straight into
+ * that consumer's output buffer without touching the queue.  GET sends
+ * a large body by reference (no copy); RESERVE keeps the message as a
+ * struct msg on the connection until ACK, NACK, close or lease end.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+#include "deliver.h"
+#include "log.h"
+#include "response.h"
+#include "xmalloc.h"
+
+/* The lease timer of a queue, kept in queue->lease_timer. */
+struct lease {
+	struct event *ev;
+	struct server *server;
+	struct queue *queue;
+};
+
+static struct conn *
+first_waiter(struct waiter_list *l)
+{
+	struct waiter *w = TAILQ_FIRST(l);
+
+	return w ? w->owner : NULL;
+}
+
+static bool
+wants_reserve(const struct conn *c)
+{
+	return c->req.cmd == PROTO_CMD_RESERVE;
+}
+
+static void
+add_header(struct evbuffer *out, uint64_t id, size_t len)
+{
+	char line[64];
+
+	evbuffer_add(out, line, proto_write_msg(line, sizeof line, id, len));
+}
+
+/* Record m as reserved by c. */
+static void
+reserve(struct conn *c, struct queue *q, struct msg *m)
+{
+	queue_reserve(q, m, server_now_ms());
+	m->owner = c;
+	TAILQ_INSERT_TAIL(&c->reserved, m, clink);
+	c->nreserved++;
+	deliver_arm_lease(c->server, q);
+}
+
+static void
+free_body_cb(const void *data, size_t len, void *extra)
+{
+	free((void *)data);
+}
+
+static void
+free_msg_cb(const void *data, size_t len, void *extra)
+{
+	msg_free(extra);
+}
+
+void
+deliver_head(struct conn *c, struct queue *q, bool reserve_it)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct queue_item it;
+	struct msg *m;
+
+	if (!queue_front(q, &it))
+		return;
+	queue_pop(q, &it, server_now_ms());
+	add_header(out, it.id, it.len);
+	if (reserve_it) {
+		m = it.msg ? it.msg
+		    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
+			      : msg_new_copy(it.id, it.body, it.len);
+		evbuffer_add(out, m->body, m->len);
+		reserve(c, q, m);
+	} else if (it.len > 0 && it.msg != NULL) {
+		evbuffer_add_reference(out, it.msg->body, it.len, free_msg_cb,
+		    it.msg);
+	} else if (it.len > 0 && it.heap) {
+		evbuffer_add_reference(out, it.body, it.len, free_body_cb,
+		    NULL);
+	} else {
+		evbuffer_add(out, it.body, it.len);
+		if (it.msg != NULL)
+			msg_free(it.msg);
+		else if (it.heap)
+			free(it.body);
+	}
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* True when p's message may go straight to q's first waiting consumer. */
+static bool
+can_hand_off(struct queue *q, size_t len)
+{
+	struct conn *to = first_waiter(&q->consumers);
+
+	if (to == NULL)
+		return false;
+	/* A reservation stays in the queue's bound (unless capacity 0). */
+	return !wants_reserve(to) || q->set.capacity == 0 ||
+	    queue_has_room(q, len);
+}
+
+/* Move p's buffered body to consumer `to` as message id. */
+static void
+hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
+{
+	struct evbuffer *out = bufferevent_get_output(to->bev);
+	size_t len = (size_t)p->req.body_len;
+
+	add_header(out, id, len);
+	if (wants_reserve(to)) {
+		struct msg *m = msg_new(id, len);
+		conn_take_body(p, m->body, NULL);
+		evbuffer_add(out, m->body, len);
+		reserve(to, q, m);
+	} else {
+		conn_take_body(p, NULL, out);
+	}
+	evbuffer_add(out, "\r\n", 2);
+	q->stat.gets++;
+	if (to->waiter.queue != NULL)
+		conn_wake(to);
+}
+
+bool
+deliver_can_accept(struct queue *q, size_t len)
+{
+	return queue_has_room(q, len) || can_hand_off(q, len);
+}
+
+void
+deliver_accept(struct conn *p, struct queue *q, struct conn *to)
+{
+	uint64_t id = ++p->server->last_id;
+	char arg[24];
+
+	if (to == NULL && can_hand_off(q, (size_t)p->req.body_len))
+		to = first_waiter(&q->consumers);
+	if (to != NULL)
+		hand_over(p, q, to, id);
+	else
+		conn_take_body(p, queue_store(q, id, (size_t)p->req.body_len),
+		    NULL);
+	q->stat.puts++;
+	snprintf(arg, sizeof arg, "%" PRIu64, id);
+	conn_reply(p, 200, "QUEUED", arg);
+}
+
+void
+deliver_kick(struct server *s, struct queue *q)
+{
+	for (;;) {
+		struct conn *cons = first_waiter(&q->consumers);
+		struct conn *prod = first_waiter(&q->producers);
+
+		if (cons != NULL && queue_depth(q) > 0) {
+			deliver_head(cons, q, wants_reserve(cons));
+			conn_wake(cons);
+			continue;
+		}
+		if (prod == NULL)
+			break;
+		if (!deliver_can_accept(q, (size_t)prod->req.body_len))
+			break;
+		deliver_accept(prod, q, NULL);
+		conn_wake(prod);
+	}
+}
+
+void
+deliver_return_all(struct conn *c)
+{
+	struct queue **kick;
+	size_t nkick = 0;
+	struct msg *m;
+
+	if (c->nreserved == 0)
+		return;
+	kick = xcalloc(c->nreserved, sizeof *kick);
+	/* Newest first, each to the head: they end in their old order. */
+	while ((m = TAILQ_LAST(&c->reserved, msg_list)) != NULL) {
+		size_t i;
+
+		TAILQ_REMOVE(&c->reserved, m, clink);
+		for (i = 0; i < nkick && kick[i] != m->queue; i++)
+			;
+		if (i == nkick)
+			kick[nkick++] = m->queue;
+		queue_give_back(m->queue, m);
+	}
+	c->nreserved = 0;
+	for (size_t i = 0; i < nkick; i++)
+		deliver_kick(c->server, kick[i]);
+	free(kick);
+}
+
+/* Lease timer: give back every reservation of the queue that expired. */
+static void
+lease_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lease *l = arg;
+	struct queue *q = l->queue;
+	uint64_t now = server_now_ms();
+	struct msg *m, *last = NULL;
+
+	/* Expired ones are the oldest: find the newest of them. */
+	TAILQ_FOREACH(m, &q->reserved, qlink) {
+		if (m->lease_expiry_ms > now)
+			break;
+		last = m;
+	}
+	while (last != NULL) {
+		struct msg *prev = TAILQ_PREV(last, msg_list, qlink);
+		struct conn *owner = last->owner;
+
+		TAILQ_REMOVE(&owner->reserved, last, clink);
+		owner->nreserved--;
+		log_debug("queue %s: lease of %" PRIu64 " ended", q->name,
+		    last->id);
+		queue_give_back(q, last);
+		last = prev;
+	}
+	deliver_kick(l->server, q);
+	deliver_arm_lease(l->server, q);
+}
+
+void
+deliver_arm_lease(struct server *s, struct queue *q)
+{
+	struct lease *l = q->lease_timer;
+	struct msg *head = TAILQ_FIRST(&q->reserved);
+	uint64_t now, wait;
+
+	if (head == NULL || head->lease_expiry_ms == 0)
+		return;
+	if (l == NULL) {
+		l = xcalloc(1, sizeof *l);
+		l->server = s;
+		l->queue = q;
+		l->ev = evtimer_new(s->base, lease_cb, l);
+		q->lease_timer = l;
+	}
+	if (evtimer_pending(l->ev, NULL))
+		return;
+	now = server_now_ms();
+	wait = head->lease_expiry_ms > now ? head->lease_expiry_ms - now : 0;
+	struct timeval tv = { (time_t)(wait / 1000),
+		(suseconds_t)(wait % 1000) * 1000 };
+	evtimer_add(l->ev, &tv);
+}
+
+void
+deliver_forget_queue(struct queue *q)
+{
+	struct lease *l = q->lease_timer;
+
+	if (l == NULL)
+		return;
+	event_free(l->ev);
+	free(l);
+	q->lease_timer = NULL;
+}

@@ -1,0 +1,42 @@
+/*
+ * msg.h - a message outside the packed log: reserved by a consumer, or
+ * given back (NACK, closed connection, lease) and waiting at the head of
+ * its queue.  There are at most max_reserved of these per connection,
+ * so they can afford a header and a malloc each.
+ */
+#ifndef SLUICE_MSG_H
+#define SLUICE_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+struct queue;
+struct conn;
+
+struct msg {
+	TAILQ_ENTRY(msg) qlink;	    /* queue's returned or reserved list */
+	TAILQ_ENTRY(msg) clink;	    /* the reserving connection's list */
+	struct queue *queue;
+	struct conn *owner;	    /* reserving connection; NULL if ready */
+	uint64_t id;
+	uint64_t lease_expiry_ms;   /* when a reservation comes back; 0 none */
+	size_t len;
+	char *body;		    /* data[] or a heap block of its own */
+	char data[];
+};
+
+TAILQ_HEAD(msg_list, msg);
+
+/* A message with room for a body of len bytes, to be filled in. */
+struct msg *msg_new(uint64_t id, size_t len);
+
+/* A message with a copy of body. */
+struct msg *msg_new_copy(uint64_t id, const char *body, size_t len);
+
+/* A message that takes ownership of the heap block body. */
+struct msg *msg_new_adopt(uint64_t id, char *body, size_t len);
+
+void msg_free(struct msg *m);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * queue.h - a named, bounded FIFO and its policy arithmetic.
+ *
+ * A queue holds ready messages (the packed log, behind the list of
+ * messages given back, which are served first) and reserved ones; both
+ * count toward capacity and max_bytes, except on a capacity-0 queue,
+ * where nothing is stored and reservations are outside the bound.  It
+ * also lists who waits on it: producers for room, consumers for a
+ * message, each in arrival order.
+ *
+ * This file decides and stores; it never touches a socket.  Waking
+ * waiters is deliver.c's job, replying is the commands'.
+ *
+ * Invariants: consumers wait only while depth is 0; producers wait only
+ * while the head producer's message does not fit (or capacity is 0).
+ */
+#ifndef SLUICE_QUEUE_H
+#define SLUICE_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "config.h"
+#include "msg.h"
+#include "msglog.h"
+#include "proto.h"
+
+/* A connection's place in a queue's line of producers or consumers. */
+struct waiter {
+	TAILQ_ENTRY(waiter) link;
+	struct queue *queue; /* the queue waited on; NULL when not waiting */
+	void *owner;	     /* the waiting connection */
+};
+
+TAILQ_HEAD(waiter_list, waiter);
+
+/* The per-queue counters of STATS. */
+struct queue_counters {
+	uint64_t puts;	      /* accepted, hand-offs included */
+	uint64_t gets;	      /* deliveries, redeliveries included */
+	uint64_t acks;
+	uint64_t nacks;
+	uint64_t rejected;    /* 503 FULL for any reason */
+	uint64_t dropped;     /* by drop-oldest or drop-newest */
+	uint64_t redelivered; /* deliveries of a message given back */
+	uint64_t blocked_ms;  /* time producers spent waiting, summed */
+};
+
+struct queue {
+	char name[PROTO_NAME_MAX + 1];
+	struct queue_settings set;
+	struct msglog log;	   /* ready messages, never delivered */
+	struct msg_list returned;  /* ready messages given back: go first */
+	size_t nreturned;
+	uint64_t returned_bytes;
+	struct msg_list reserved;  /* reserved, in order of reservation */
+	size_t nreserved;
+	uint64_t reserved_bytes;
+	struct waiter_list producers;
+	size_t nproducers;
+	struct waiter_list consumers;
+	size_t nconsumers;
+	struct queue_counters stat;
+	/* Drain-rate estimate behind retry_after_ms. */
+	uint64_t last_drain_ms;
+	uint64_t drain_gap_ms; /* smoothed time between removals */
+	struct queue *hash_next; /* qtable chain */
+	void *lease_timer;	 /* owned by deliver.c */
+};
+
+/* The message at the head of a queue, as queue_front() sees it. */
+struct queue_item {
+	uint64_t id;
+	size_t len;
+	char *body;
+	struct msg *msg; /* it came from the returned list */
+	bool heap;	 /* body is a heap block of its own */
+};
+
+struct queue *queue_new(const char *name, const struct queue_settings *s);
+
+/* Free the queue and its ready messages; reserved ones must be gone. */
+void queue_free(struct queue *q);
+
+/* Ready messages. */
+static inline uint64_t
+queue_depth(const struct queue *q)
+{
+	return q->log.count + q->nreturned;
+}
+
+/* Body bytes of ready and reserved messages (what max_bytes bounds). */
+static inline uint64_t
+queue_bytes(const struct queue *q)
+{
+	return q->log.bytes + q->returned_bytes + q->reserved_bytes;
+}
+
+/* True when one more message of len bytes fits within the bounds. */
+bool queue_has_room(const struct queue *q, size_t len);
+
+/*
+ * True when discarding ready messages, oldest first, can make room for
+ * len bytes (the drop-oldest policy); then queue_drop_for() does it.
+ */
+bool queue_can_drop_for(const struct queue *q, size_t len);
+uint64_t queue_drop_for(struct queue *q, size_t len);
+
+/*
+ * Store a message of len bytes at the tail and return where its body
+ * is to be written (in the log, or a heap block the log now owns).
+ */
+char *queue_store(struct queue *q, uint64_t id, size_t len);
+
+/* Describe the head ready message; false when there is none. */
+bool queue_front(const struct queue *q, struct queue_item *it);
+
+/*
+ * Remove the head described by queue_front() as delivered.  The caller
+ * now owns it->msg, or the heap block it->body when it->heap.
+ */
+void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
+
+/* Discard every ready message; returns how many. */
+uint64_t queue_purge(struct queue *q);
+
+/* Account m (owned by the caller's connection) as reserved. */
+void queue_reserve(struct queue *q, struct msg *m, uint64_t now_ms);
+
+/* m was acknowledged: forget it (the caller frees it). */
+void queue_ack(struct queue *q, struct msg *m, uint64_t now_ms);
+
+/* m comes back: to the head of the ready messages, before the rest. */
+void queue_give_back(struct queue *q, struct msg *m);
+
+/* Milliseconds after which a producer refused 503 FULL may retry. */
+uint64_t queue_retry_after_ms(const struct queue *q);
+
+/* Line up a waiter at the back of the producers or the consumers. */
+void queue_wait(struct queue *q, struct waiter *w, bool producer);
+
+/* Take w out of the line it stands in, if any. */
+void queue_unwait(struct waiter *w, bool producer);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * request.h - framing and parsing of requests, with no I/O.
+ *
+ * The daemon buffers input and asks, each time more arrives:
+ *   1. proto_scan_line()     is a whole line buffered? how long is it?
+ *   2. proto_parse_request() what does the line ask for?
+ *   3. proto_scan_body_end() is the body (if any) followed by its
+ *                            terminator?
+ * proto_frame_request() composes the three over one contiguous buffer;
+ * the tests and the fuzzer drive it, and it shows the rules in one
+ * place.  Every function works on whatever prefix of the stream has
+ * arrived and answers PROTO_NEED_MORE until it can decide, so input
+ * split at any byte frames exactly as input that arrives whole.
+ */
+#ifndef SLUICE_REQUEST_H
+#define SLUICE_REQUEST_H
+
+#include "proto.h"
+
+/* CREATE's options; a has_ flag says the option was given. */
+struct proto_queue_opts {
+	bool has_capacity;
+	bool has_max_bytes;
+	bool has_policy;
+	bool has_lease_ms;
+	uint64_t capacity;
+	uint64_t max_bytes;
+	enum proto_policy policy;
+	uint64_t lease_ms; /* extension: reservations expire after this */
+};
+
+/*
+ * A parsed request.  String fields point into the caller's line buffer,
+ * which proto_parse_request() splits in place (NUL-terminating words),
+ * so they live as long as that buffer.
+ */
+struct proto_request {
+	enum proto_cmd cmd;
+	const char *queue; /* PUT GET RESERVE CREATE DELETE PURGE STATS */
+	const char *token; /* AUTH; may hold NULs, so see token_len */
+	size_t token_len;
+	uint64_t id;	   /* ACK NACK */
+	bool has_timeout;  /* PUT GET RESERVE: timeout_ms was given */
+	uint64_t timeout_ms;
+	bool has_body;	   /* PUT: body_len bytes follow the line */
+	uint64_t body_len;
+	struct proto_queue_opts opts; /* CREATE */
+	const char *error; /* PROTO_BAD / PROTO_FATAL: the 400 reason */
+};
+
+/*
+ * Find the first line in buf[0..len).  On PROTO_OK, *line_len is the
+ * length without terminator and *consumed includes it.  PROTO_FATAL
+ * when the line is (or must become) longer than PROTO_LINE_MAX.
+ */
+enum proto_status proto_scan_line(const char *buf, size_t len,
+    size_t *line_len, size_t *consumed);
+
+/*
+ * Parse one request line (no terminator), splitting it in place.
+ * PROTO_OK: req is complete.  PROTO_BAD: answer 400 req->error; if
+ * req->has_body, first read and discard body_len bytes and their
+ * terminator.  PROTO_FATAL: answer 400 req->error and close.
+ * req->cmd is set whenever the command name was known.
+ */
+enum proto_status proto_parse_request(char *line, size_t len,
+    struct proto_request *req);
+
+/*
+ * Check the bytes that follow a body: "\r\n" or "\n".  buf holds what
+ * has arrived of them (0..2 bytes).  PROTO_OK sets *term_len to 1 or
+ * 2; PROTO_FATAL when anything else stands there.
+ */
+enum proto_status proto_scan_body_end(const char *buf, size_t len,
+    size_t *term_len);
+
+/* A whole request located in a contiguous buffer. */
+struct proto_frame {
+	size_t line_len;  /* request line, without terminator */
+	size_t body_off;  /* where the body starts */
+	size_t frame_len; /* line, body and both terminators */
+};
+
+/*
+ * Frame and parse the first request of buf[0..len).  `scratch` (at
+ * least PROTO_LINE_MAX + 1 bytes) receives the line for parsing.
+ * Returns PROTO_NEED_MORE, or the parse status with *fr filled (for
+ * PROTO_BAD, frame_len covers the discarded body too).  A body whose
+ * terminator is wrong makes it PROTO_FATAL.
+ */
+enum proto_status proto_frame_request(const char *buf, size_t len,
+    char *scratch, struct proto_request *req, struct proto_frame *fr);
+
+#endif

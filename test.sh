@@ -1,0 +1,43 @@
+#!/bin/sh
+# Build everything and run the whole test suite.
+#   ./test.sh             in build/
+#   ./test.sh --sanitize  in build-sanitize/, with AddressSanitizer and
+#                         UndefinedBehaviorSanitizer (any report fails)
+set -e
+cd "$(dirname "$0")"
+sh tools/deps.sh
+[ -x configure ] || ./autogen.sh >/dev/null
+
+dir=build
+cflags="-g -O2"
+if [ "${1:-}" = --sanitize ]; then
+    dir=build-sanitize
+    cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+mkdir -p "$dir"
+cd "$dir"
+if [ ! -f Makefile ] || [ "$(cat .cflags 2>/dev/null)" != "$cflags" ]; then
+    ../configure -q CFLAGS="$cflags"
+    echo "$cflags" > .cflags
+fi
+make -j"$(nproc)" -s
+status=0
+make -s check || status=$?
+# Each suite's own summary, then one line for the whole run.
+passed=0 failed=0
+for log in tests/*.log; do
+    [ -f "$log" ] || continue
+    line=$(grep -E '^[0-9]+%: Checks: ' "$log" | tail -n 1)
+    [ -n "$line" ] || { failed=$((failed + 1)); echo "$log: no summary"; continue; }
+    echo "$(basename "$log" .log): $line"
+    n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+    f=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2/')
+    bad=$(( $(echo "$f" | cut -d' ' -f1) + $(echo "$f" | cut -d' ' -f2) ))
+    passed=$((passed + n - bad))
+    failed=$((failed + bad))
+done
+[ "$status" -eq 0 ] || { cat test-suite.log; [ "$failed" -gt 0 ] || failed=1; }
+echo "tests: $passed passed, $failed failed"
+exit "$status"

@@ -1,0 +1,317 @@
+/*
+ * harness.c - the integration tests' daemon and connections.
+ * See harness.h.
+ */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define TC_TIMEOUT_SEC 10
+
+/* Copy the daemon's log to our stderr until it closes. */
+static void *
+drain_log(void *arg)
+{
+	int fd = (int)(long)arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		(void)!write(STDERR_FILENO, buf, (size_t)n);
+	close(fd);
+	return NULL;
+}
+
+/* Read the daemon's log line by line until it says where it listens. */
+static int
+wait_for_port(int fd)
+{
+	char line[1024];
+	size_t len = 0;
+	char ch;
+
+	while (read(fd, &ch, 1) == 1) {
+		if (ch != '\n') {
+			if (len < sizeof line - 1)
+				line[len++] = ch;
+			continue;
+		}
+		line[len] = '\0';
+		len = 0;
+		fprintf(stderr, "%s\n", line);
+		char *at = strstr(line, "listening on ");
+		char *colon = at ? strrchr(at, ':') : NULL;
+		if (colon != NULL)
+			return atoi(colon + 1);
+	}
+	return -1;
+}
+
+void
+harness_start(struct daemon *d, const char *const *extra)
+{
+	const char *addr = getenv("SLUICE_TEST_ADDR");
+	const char *bin = getenv("SLUICED");
+	const char *argv[32];
+	int argc = 0, pipefd[2];
+
+	memset(d, 0, sizeof *d);
+	d->log_fd = -1;
+	if (addr != NULL) {
+		const char *colon = strrchr(addr, ':');
+		ck_assert_msg(colon != NULL, "SLUICE_TEST_ADDR is host:port");
+		snprintf(d->host, sizeof d->host, "%.*s",
+		    (int)(colon - addr), addr);
+		d->port = atoi(colon + 1);
+		return;
+	}
+	ck_assert_msg(bin != NULL, "SLUICED must name the daemon binary");
+	strcpy(d->host, "127.0.0.1");
+	argv[argc++] = bin;
+	argv[argc++] = "-l";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "-p";
+	argv[argc++] = "0";
+	for (int i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe(pipefd), 0);
+	d->pid = fork();
+	ck_assert_int_ge(d->pid, 0);
+	if (d->pid == 0) {
+		dup2(pipefd[1], STDERR_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execv(bin, (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	d->log_fd = pipefd[0];
+	d->port = wait_for_port(d->log_fd);
+	ck_assert_msg(d->port > 0, "sluiced did not start");
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, drain_log,
+			     (void *)(long)d->log_fd), 0);
+	d->drainer = (unsigned long)th;
+	d->drainer_started = true;
+}
+
+int
+harness_stop(struct daemon *d)
+{
+	int status;
+
+	if (d->pid == 0)
+		return 0;
+	kill(d->pid, SIGTERM);
+	ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
+	d->pid = 0;
+	if (d->drainer_started)
+		pthread_join((pthread_t)d->drainer, NULL);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+long
+harness_rss_kb(const struct daemon *d)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)d->pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+struct tconn *
+tc_open(const struct daemon *d)
+{
+	struct tconn *t = calloc(1, sizeof *t);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct timeval tv = { TC_TIMEOUT_SEC, 0 };
+	int one = 1;
+
+	ck_assert_ptr_nonnull(t);
+	sin.sin_port = htons((uint16_t)d->port);
+	ck_assert_int_eq(inet_pton(AF_INET, d->host, &sin.sin_addr), 1);
+	t->fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(t->fd, 0);
+	ck_assert_msg(connect(t->fd, (struct sockaddr *)&sin, sizeof sin) == 0,
+	    "connect: %s", strerror(errno));
+	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	setsockopt(t->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return t;
+}
+
+void
+tc_close(struct tconn *t)
+{
+	if (t == NULL)
+		return;
+	close(t->fd);
+	free(t);
+}
+
+void
+tc_send_raw(struct tconn *t, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(t->fd, p, len, MSG_NOSIGNAL);
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+tc_send(struct tconn *t, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	ck_assert(n >= 0 && (size_t)n < sizeof buf);
+	tc_send_raw(t, buf, (size_t)n);
+}
+
+/* Read more bytes into the buffer; false on EOF. Fails on timeout. */
+static bool
+fill(struct tconn *t)
+{
+	ssize_t n;
+
+	ck_assert_msg(t->len < sizeof t->buf, "test read buffer full");
+	n = recv(t->fd, t->buf + t->len, sizeof t->buf - t->len, 0);
+	if (n == 0)
+		return false;
+	ck_assert_msg(n > 0, "recv: %s (no reply within %d s?)",
+	    strerror(errno), TC_TIMEOUT_SEC);
+	t->len += (size_t)n;
+	return true;
+}
+
+static void
+consume(struct tconn *t, size_t n)
+{
+	memmove(t->buf, t->buf + n, t->len - n);
+	t->len -= n;
+}
+
+const char *
+tc_line(struct tconn *t)
+{
+	char *nl;
+
+	while ((nl = memchr(t->buf, '\n', t->len)) == NULL)
+		ck_assert_msg(fill(t), "connection closed while reading a line");
+	size_t n = (size_t)(nl - t->buf);
+	size_t keep = n > 0 && t->buf[n - 1] == '\r' ? n - 1 : n;
+	ck_assert(keep < sizeof t->line);
+	memcpy(t->line, t->buf, keep);
+	t->line[keep] = '\0';
+	consume(t, n + 1);
+	return t->line;
+}
+
+void
+tc_expect(struct tconn *t, const char *want)
+{
+	ck_assert_str_eq(tc_line(t), want);
+}
+
+const char *
+tc_expect_prefix(struct tconn *t, const char *prefix)
+{
+	const char *l = tc_line(t);
+
+	ck_assert_msg(strncmp(l, prefix, strlen(prefix)) == 0,
+	    "got \"%s\", wanted \"%s...\"", l, prefix);
+	return l;
+}
+
+void
+tc_read(struct tconn *t, void *out, size_t n)
+{
+	char *p = out;
+
+	while (n > 0) {
+		if (t->len == 0)
+			ck_assert_msg(fill(t), "connection closed mid-body");
+		size_t k = n < t->len ? n : t->len;
+		memcpy(p, t->buf, k);
+		consume(t, k);
+		p += k;
+		n -= k;
+	}
+}
+
+unsigned long long
+tc_expect_msg(struct tconn *t, const char *body)
+{
+	unsigned long long id;
+	size_t len, want = strlen(body);
+	char crlf[2];
+
+	const char *l = tc_expect_prefix(t, "200 MSG ");
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", &id, &len) == 2,
+	    "bad MSG line \"%s\"", l);
+	ck_assert_uint_eq(len, want);
+	char *got = malloc(len + 1);
+	tc_read(t, got, len);
+	got[len] = '\0';
+	ck_assert_msg(memcmp(got, body, len) == 0, "body \"%s\" != \"%s\"",
+	    got, body);
+	free(got);
+	tc_read(t, crlf, 2);
+	ck_assert(crlf[0] == '\r' && crlf[1] == '\n');
+	return id;
+}
+
+void
+tc_expect_closed(struct tconn *t)
+{
+	ck_assert_msg(t->len == 0, "unread bytes before close: \"%.*s\"",
+	    (int)t->len, t->buf);
+	ck_assert_msg(!fill(t), "expected EOF, got \"%.*s\"", (int)t->len,
+	    t->buf);
+}
+
+bool
+tc_quiet(struct tconn *t, int ms)
+{
+	struct pollfd p = { t->fd, POLLIN, 0 };
+
+	return t->len == 0 && poll(&p, 1, ms) == 0;
+}
+
+void
+tc_sync(struct tconn *t)
+{
+	tc_send(t, "PING\r\n");
+	tc_expect(t, "200 PONG");
+}

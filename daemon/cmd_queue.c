@@ -86,7 +86,7 @@ cmd_purge(struct conn *c, const struct proto_request *r)
 enum cmd_result
 cmd_stats(struct conn *c, const struct proto_request *r)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->out;
 	json_t *j;
 	char *text;
 	size_t len;

@@ -3,15 +3,19 @@
  * See conn.h.
  *
  * Reading is on unless the connection is a parked producer (its bytes
- * must stay in the kernel: that is the backpressure), is closing, or
- * has too much unsent output.  A parked consumer keeps reading, only to
- * notice when the client goes away.
+ * must stay in the kernel: that is the backpressure), is closing, has
+ * too much unsent output, or holds as much input as it may.  A parked
+ * consumer keeps reading, only to notice when the client goes away.
+ *
+ * Output is written once per pass of the input loop (conn_flush); what
+ * the socket does not take waits for the write event.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -45,9 +49,9 @@ enum step {
 	STEP_STOP, /* nothing more can be done until something happens */
 };
 
-static void conn_readcb(struct bufferevent *bev, void *arg);
-static void conn_writecb(struct bufferevent *bev, void *arg);
-static void conn_eventcb(struct bufferevent *bev, short what, void *arg);
+static void conn_readcb(evutil_socket_t fd, short what, void *arg);
+static void conn_writecb(evutil_socket_t fd, short what, void *arg);
+static void conn_resumecb(evutil_socket_t fd, short what, void *arg);
 static void conn_timercb(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -59,17 +63,21 @@ conn_set_state(struct conn *c, enum conn_state s)
 	c->state = s;
 }
 
-/* Read iff the state and the output allow (see the top of the file). */
+/* Read iff the state, the output and the input bound allow. */
 static void
 update_reading(struct conn *c)
 {
-	bool want = c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
-	    !(c->state == CONN_WAITING && c->waiting_producer);
+	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
+	    !c->eof && !(c->state == CONN_WAITING && c->waiting_producer) &&
+	    evbuffer_get_length(c->in) < c->in_bound;
 
+	if (want == c->reading)
+		return;
+	c->reading = want;
 	if (want)
-		bufferevent_enable(c->bev, EV_READ);
+		event_add(c->rev, NULL);
 	else
-		bufferevent_disable(c->bev, EV_READ);
+		event_del(c->rev);
 }
 
 /*
@@ -81,9 +89,14 @@ set_input_bound(struct conn *c, uint64_t need)
 {
 	size_t high = c->server->cfg.input_readahead;
 
-	if (need > high)
-		high = (size_t)need;
-	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+	c->in_bound = need > high ? (size_t)need : high;
+}
+
+/* Run the input loop again from the event loop, not from the caller. */
+static void
+schedule_resume(struct conn *c)
+{
+	event_active(c->resume, EV_TIMEOUT, 1);
 }
 
 struct conn *
@@ -91,26 +104,27 @@ conn_new(struct server *s, int fd)
 {
 	struct conn *c = xcalloc(1, sizeof *c);
 
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_warn("fd %d: cannot make a bufferevent", fd);
-		close(fd);
-		free(c);
-		return NULL;
-	}
+	evutil_make_socket_nonblocking(fd);
 	c->server = s;
 	c->fd = fd;
 	c->state = CONN_READ_LINE;
 	c->authenticated = s->auth_token == NULL;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_readcb, c);
+	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_writecb, c);
+	c->resume = event_new(s->base, -1, 0, conn_resumecb, c);
 	c->timer = evtimer_new(s->base, conn_timercb, c);
+	if (!c->in || !c->out || !c->rev || !c->wev || !c->resume ||
+	    !c->timer) {
+		log_err("fd %d: out of memory for a connection", fd);
+		abort();
+	}
 	TAILQ_INIT(&c->reserved);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
-	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
-	/* One read may fill the whole read-ahead, not libevent's 16 KiB. */
-	bufferevent_set_max_single_read(c->bev, s->cfg.input_readahead);
 	set_input_bound(c, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	update_reading(c);
 	log_debug("fd %d: connected (%zu open)", fd, s->nconns);
 	return c;
 }
@@ -121,13 +135,13 @@ conn_reply(struct conn *c, int code, const char *token, const char *arg)
 	char line[PROTO_LINE_MAX];
 	size_t n = proto_write_status(line, sizeof line, code, token, arg);
 
-	evbuffer_add(bufferevent_get_output(c->bev), line, n);
+	evbuffer_add(c->out, line, n);
 }
 
 void
 conn_reply_full(struct conn *c, struct queue *q)
 {
-	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	evbuffer_add_printf(c->out,
 	    "503 FULL %s retry_after_ms=%" PRIu64 "\r\n", q->name,
 	    queue_retry_after_ms(q));
 	q->stat.rejected++;
@@ -176,14 +190,13 @@ conn_wake(struct conn *c)
 	 * again, later: never inside whoever woke us.
 	 */
 	if (!c->in_loop)
-		bufferevent_trigger(c->bev, EV_READ,
-		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+		schedule_resume(c);
 }
 
 void
 conn_take_body(struct conn *c, char *dst, struct evbuffer *out)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->in;
 	size_t len = (size_t)c->req.body_len;
 	char term[2];
 
@@ -237,7 +250,7 @@ run(struct conn *c)
 static enum step
 read_line(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->in;
 	size_t avail = evbuffer_get_length(in), line_len, consumed;
 	size_t look = avail < PROTO_LINE_MAX ? avail : PROTO_LINE_MAX;
 	const char *head = (const char *)evbuffer_pullup(in, (ssize_t)look);
@@ -268,7 +281,7 @@ read_line(struct conn *c)
 		start_discard(c, c->req.body_len, reply);
 		return STEP_NEXT;
 	}
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n", reply);
+	evbuffer_add_printf(c->out, "%s\r\n", reply);
 	return STEP_NEXT;
 }
 
@@ -292,7 +305,7 @@ body_end(struct evbuffer *in, size_t skip, size_t *term)
 static enum step
 read_body(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->in;
 	size_t term;
 	enum proto_status st;
 
@@ -309,7 +322,7 @@ read_body(struct conn *c)
 static enum step
 discard_body(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = c->in;
 	size_t avail = evbuffer_get_length(in), term;
 	enum proto_status st;
 
@@ -327,8 +340,7 @@ discard_body(struct conn *c)
 	if (st == PROTO_FATAL)
 		return fatal(c, "body not followed by a line terminator");
 	evbuffer_drain(in, term);
-	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s\r\n",
-	    c->discard.reply);
+	evbuffer_add_printf(c->out, "%s\r\n", c->discard.reply);
 	conn_set_state(c, CONN_READ_LINE);
 	return STEP_NEXT;
 }
@@ -337,9 +349,7 @@ discard_body(struct conn *c)
 static bool
 output_full(struct conn *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
-	if (evbuffer_get_length(out) < c->server->cfg.output_high)
+	if (evbuffer_get_length(c->out) < c->server->cfg.output_high)
 		return false;
 	c->output_stalled = true;
 	update_reading(c);
@@ -355,9 +365,7 @@ conn_process_input(struct conn *c)
 	c->in_loop = true;
 	while (st == STEP_NEXT && !output_full(c)) {
 		if (++served > CONN_REQUESTS_PER_PASS) {
-			bufferevent_trigger(c->bev, EV_READ,
-			    BEV_TRIG_IGNORE_WATERMARKS |
-				BEV_TRIG_DEFER_CALLBACKS);
+			schedule_resume(c);
 			break;
 		}
 		switch (c->state) {
@@ -381,6 +389,8 @@ conn_process_input(struct conn *c)
 	if (c->eof && st == STEP_STOP && c->state != CONN_WAITING &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
+	update_reading(c);
+	conn_flush(c);
 }
 
 /* Give back everything the connection holds in the queues. */
@@ -402,10 +412,14 @@ conn_close(struct conn *c)
 	detach(c);
 	conn_set_state(c, CONN_CLOSING);
 	update_reading(c);
-	bufferevent_set_timeouts(c->bev, NULL, &flush);
-	/* Free from the event loop, never under a caller still using c. */
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		evtimer_add(c->timer, &now);
+	/*
+	 * Free from the event loop, never under a caller still using c:
+	 * at once if nothing is left to write, else once it is written or
+	 * the client has had long enough to read it.
+	 */
+	evtimer_add(c->timer,
+	    evbuffer_get_length(c->out) == 0 ? &now : &flush);
+	conn_flush(c);
 }
 
 void
@@ -417,59 +431,132 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	log_debug("fd %d: closed (%zu open)", c->fd, s->nconns);
-	bufferevent_free(c->bev);
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->resume);
 	event_free(c->timer);
+	evbuffer_free(c->in);
+	evbuffer_free(c->out);
+	close(c->fd);
 	free(c);
 }
 
+/* The client went away or broke the connection: drop it now. */
 static void
-conn_readcb(struct bufferevent *bev, void *arg)
+conn_lost(struct conn *c, const char *why)
 {
-	conn_process_input(arg);
+	log_debug("fd %d: %s", c->fd, why);
+	conn_free(c);
 }
 
+/* The client shut down its sending side. */
 static void
-conn_writecb(struct bufferevent *bev, void *arg)
+conn_eof(struct conn *c)
 {
-	struct conn *c = arg;
-
-	/* Called once the output has drained completely. */
-	if (c->state == CONN_CLOSING) {
-		conn_free(c);
-		return;
-	}
-	if (c->output_stalled) {
-		c->output_stalled = false;
-		update_reading(c);
-		conn_process_input(c);
-	}
-}
-
-static void
-conn_eventcb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		log_debug("fd %d: %s", c->fd,
-		    what & BEV_EVENT_TIMEOUT ? "flush timed out"
-					     : strerror(errno));
-		conn_free(c);
-		return;
-	}
-	if (!(what & BEV_EVENT_EOF))
-		return;
 	c->eof = true;
-	if (c->state == CONN_CLOSING) {
-		return;
-	}
+	update_reading(c);
 	if (c->state == CONN_WAITING && !c->waiting_producer) {
 		/* A consumer that left: its wait ends unanswered. */
 		conn_close(c);
 		return;
 	}
-	if (c->state != CONN_WAITING)
+	if (c->state != CONN_WAITING && c->state != CONN_CLOSING)
 		conn_process_input(c);
+}
+
+void
+conn_flush(struct conn *c)
+{
+	size_t len = evbuffer_get_length(c->out);
+
+	if (len > 0 && !c->writing) {
+		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
+		    errno != EINTR) {
+			/* Reported by the write event, away from callers. */
+			c->writing = true;
+			event_active(c->wev, EV_WRITE, 1);
+			return;
+		}
+		len = evbuffer_get_length(c->out);
+	}
+	if ((len > 0) != c->writing) {
+		c->writing = len > 0;
+		if (c->writing)
+			event_add(c->wev, NULL);
+		else
+			event_del(c->wev);
+	}
+	if (len == 0 && c->output_stalled) {
+		c->output_stalled = false;
+		schedule_resume(c);
+	}
+}
+
+static void
+conn_readcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	size_t room = c->in_bound - evbuffer_get_length(c->in);
+	struct evbuffer_iovec vec[2];
+	struct iovec iov[2];
+	int nvec;
+	ssize_t n;
+
+	if (c->in_bound <= evbuffer_get_length(c->in)) {
+		update_reading(c);
+		return;
+	}
+	/* Read straight into the buffer, as much as the bound allows. */
+	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)room, vec, 2);
+	for (int i = 0; i < nvec; i++) {
+		iov[i].iov_base = vec[i].iov_base;
+		iov[i].iov_len = vec[i].iov_len;
+	}
+	n = readv(c->fd, iov, nvec);
+	if (n < 0) {
+		evbuffer_commit_space(c->in, vec, 0);
+		if (errno != EAGAIN && errno != EINTR)
+			conn_lost(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		evbuffer_commit_space(c->in, vec, 0);
+		conn_eof(c);
+		return;
+	}
+	for (int i = 0; i < nvec; i++) {
+		size_t take = (size_t)n < vec[i].iov_len ? (size_t)n
+							 : vec[i].iov_len;
+		vec[i].iov_len = take;
+		n -= (ssize_t)take;
+	}
+	evbuffer_commit_space(c->in, vec, nvec);
+	conn_process_input(c);
+}
+
+static void
+conn_writecb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
+	    errno != EINTR) {
+		conn_lost(c, strerror(errno));
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		return;
+	if (c->state == CONN_CLOSING) {
+		conn_free(c);
+		return;
+	}
+	conn_flush(c); /* disarms the write event, resumes a stalled loop */
+}
+
+static void
+conn_resumecb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_process_input(arg);
 }
 
 static void

@@ -3,11 +3,17 @@
  * replies.
  *
  * The input loop (conn_process_input) frames requests straight out of
- * the bufferevent's input, hands each complete one to cmd_dispatch(),
- * and stops when the handler parks the connection (CONN_WAITING), when
- * input runs out, or when unsent output passes the high-water mark.
- * Whoever ends a wait calls conn_wake(), which answers nothing itself
- * but puts the connection back to reading and schedules the loop.
+ * the connection's input buffer, hands each complete one to
+ * cmd_dispatch(), and stops when the handler parks the connection
+ * (CONN_WAITING), when input runs out, or when unsent output passes the
+ * high-water mark; then it flushes the output with one write.  Whoever
+ * ends a wait calls conn_wake(), which answers nothing itself but puts
+ * the connection back to reading and schedules the loop.
+ *
+ * The socket is driven with plain libevent events and evbuffers, not a
+ * bufferevent: libevent 2.1's evbuffer_read() reads at most 4096 bytes
+ * per call (after an ioctl), and a bufferevent re-arms its write event
+ * around every flush; both cost several syscalls per pipelined burst.
  */
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
@@ -16,7 +22,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include <event2/bufferevent.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "msg.h"
@@ -34,9 +40,14 @@ enum conn_state {
 
 struct conn {
 	struct server *server;
-	struct bufferevent *bev;
 	TAILQ_ENTRY(conn) link; /* server's list of connections */
 	int fd;
+	struct evbuffer *in;	/* read, not yet consumed */
+	struct evbuffer *out;	/* answered, not yet written */
+	struct event *rev;	/* readable (persistent, added while reading) */
+	struct event *wev;	/* writable (added while output is pending) */
+	struct event *resume;	/* runs the input loop again, later */
+	size_t in_bound;	/* input held at most (read-ahead or request) */
 	enum conn_state state;
 	char line[PROTO_LINE_MAX + 1]; /* the current line, split in place */
 	struct proto_request req;      /* the request being served */
@@ -56,6 +67,8 @@ struct conn {
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
 	bool in_loop;	     /* conn_process_input is on the stack */
+	bool reading;	     /* rev is added */
+	bool writing;	     /* wev is added */
 };
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */
@@ -84,6 +97,9 @@ void conn_wake(struct conn *c);
  * both NULL: discard it.
  */
 void conn_take_body(struct conn *c, char *dst, struct evbuffer *out);
+
+/* Write what output the socket takes now; arm the write event for the rest. */
+void conn_flush(struct conn *c);
 
 /* Stop reading; free the connection once its output is flushed. */
 void conn_close(struct conn *c);

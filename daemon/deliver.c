@@ -73,7 +73,7 @@ free_msg_cb(const void *data, size_t len, void *extra)
 void
 deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->out;
 	struct queue_item it;
 	struct msg *m;
 
@@ -120,7 +120,7 @@ can_hand_off(struct queue *q, size_t len)
 static void
 hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 {
-	struct evbuffer *out = bufferevent_get_output(to->bev);
+	struct evbuffer *out = to->out;
 	size_t len = (size_t)p->req.body_len;
 
 	add_header(out, id, len);

@@ -166,11 +166,18 @@ server_listen(struct server *s)
 		snprintf(spec, sizeof spec, strchr(cl->addr, ':') ? "[%s]:%d"
 								  : "%s:%d",
 		    cl->addr, cl->port);
-		if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss,
-			&sslen) < 0) {
+		/* libevent refuses port 0 in "host:port": set it apart. */
+		if (evutil_parse_sockaddr_port(cl->addr,
+			(struct sockaddr *)&ss, &sslen) < 0) {
 			log_err("bad listen address %s", spec);
 			return -1;
 		}
+		if (ss.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    htons((uint16_t)cl->port);
+		else
+			((struct sockaddr_in *)&ss)->sin_port =
+			    htons((uint16_t)cl->port);
 		l = evconnlistener_new_bind(s->base, on_accept, s,
 		    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
 			LEV_OPT_CLOSE_ON_EXEC,

@@ -414,12 +414,13 @@ conn_close(struct conn *c)
 	update_reading(c);
 	/*
 	 * Free from the event loop, never under a caller still using c:
-	 * at once if nothing is left to write, else once it is written or
-	 * the client has had long enough to read it.
+	 * at once if the last output is written now (the write event
+	 * will not fire for it), else once the write event has written
+	 * it or the client has had long enough to read it.
 	 */
+	conn_flush(c);
 	evtimer_add(c->timer,
 	    evbuffer_get_length(c->out) == 0 ? &now : &flush);
-	conn_flush(c);
 }
 
 void

@@ -75,18 +75,17 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 {
 	struct evbuffer *out = c->out;
 	struct queue_item it;
-	struct msg *m;
+	struct msg *m = NULL;
 
 	if (!queue_front(q, &it))
 		return;
-	queue_pop(q, &it, server_now_ms());
+	/* Copy or reference the body before queue_pop() may free it. */
 	add_header(out, it.id, it.len);
 	if (reserve_it) {
 		m = it.msg ? it.msg
 		    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
 			      : msg_new_copy(it.id, it.body, it.len);
 		evbuffer_add(out, m->body, m->len);
-		reserve(c, q, m);
 	} else if (it.len > 0 && it.msg != NULL) {
 		evbuffer_add_reference(out, it.msg->body, it.len, free_msg_cb,
 		    it.msg);
@@ -95,12 +94,15 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 		    NULL);
 	} else {
 		evbuffer_add(out, it.body, it.len);
-		if (it.msg != NULL)
-			msg_free(it.msg);
-		else if (it.heap)
-			free(it.body);
 	}
 	evbuffer_add(out, "\r\n", 2);
+	queue_pop(q, &it, server_now_ms());
+	if (m != NULL)
+		reserve(c, q, m);
+	else if (it.len == 0 && it.msg != NULL)
+		msg_free(it.msg);
+	else if (it.len == 0 && it.heap)
+		free(it.body);
 }
 
 /* True when p's message may go straight to q's first waiting consumer. */

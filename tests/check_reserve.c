@@ -1,20 +1,1452 @@
-/* check_reserve.c - placeholder until its suite lands. */
+/*
+ * check_reserve.c - at-least-once delivery against the real sluiced:
+ * RESERVE, ACK, NACK, the return of a closed connection's reservations,
+ * leases (the lease_ms extension), the per-connection reservation
+ * limit, and how reservations meet capacity, STATS, DELETE and PURGE.
+ *
+ * Every test starts its own daemon (harness.h) and talks raw protocol.
+ * Where a test needs the daemon to have reached a state (a producer
+ * parked, a consumer waiting), it polls STATS on another connection
+ * until it says so; nothing waits on a clock.  The last test case is
+ * the worker-pool soak of issue 4: workers die at random points and
+ * every message must still be acknowledged exactly once.
+ */
 #include <check.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
-START_TEST(test_placeholder)
+#include "harness.h"
+
+static struct daemon d;
+
+static void
+setup(void)
 {
-	ck_assert_int_eq(1 + 1, 2);
+	harness_start(&d, NULL);
+}
+
+static void
+teardown(void)
+{
+	/* A clean exit: under the sanitizers, also no leak and no error. */
+	ck_assert_int_eq(harness_stop(&d), 0);
+}
+
+/* PUT body into q; asserts 200 QUEUED and returns the id. */
+static unsigned long long
+put(struct tconn *t, const char *q, const char *body)
+{
+	unsigned long long id;
+
+	tc_send(t, "PUT %s %zu\r\n%s\r\n", q, strlen(body), body);
+	const char *l = tc_expect_prefix(t, "200 QUEUED ");
+	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &id), 1);
+	return id;
+}
+
+/* RESERVE from q without waiting; asserts the body, returns the id. */
+static unsigned long long
+reserve(struct tconn *t, const char *q, const char *body)
+{
+	tc_send(t, "RESERVE %s\r\n", q);
+	return tc_expect_msg(t, body);
+}
+
+static void
+ack(struct tconn *t, unsigned long long id)
+{
+	tc_send(t, "ACK %llu\r\n", id);
+	tc_expect(t, "200 ACKED");
+}
+
+static void
+nack(struct tconn *t, unsigned long long id)
+{
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+}
+
+/* Send a request that answers "404 NO_MSG <id>" and check it does. */
+static void
+expect_no_msg(struct tconn *t, const char *verb, unsigned long long id)
+{
+	char want[64];
+
+	tc_send(t, "%s %llu\r\n", verb, id);
+	snprintf(want, sizeof want, "404 NO_MSG %llu", id);
+	tc_expect(t, want);
+}
+
+/* One field of STATS for queue q (server-wide when q is NULL). */
+static long long
+stat_of(struct tconn *t, const char *q, const char *field)
+{
+	char key[64], *json, *at;
+	size_t len;
+	long long v;
+
+	if (q != NULL)
+		tc_send(t, "STATS %s\r\n", q);
+	else
+		tc_send(t, "STATS\r\n");
+	const char *l = tc_expect_prefix(t, "200 JSON ");
+	ck_assert_int_eq(sscanf(l, "200 JSON %zu", &len), 1);
+	json = malloc(len + 3);
+	tc_read(t, json, len + 2);
+	json[len] = '\0';
+	/* Compact JSON: "field":value, and no field name ends another. */
+	snprintf(key, sizeof key, "\"%s\":", field);
+	at = strstr(json, key);
+	ck_assert_msg(at != NULL, "no %s in %s", field, json);
+	v = strtoll(at + strlen(key), NULL, 10);
+	free(json);
+	return v;
+}
+
+/*
+ * Poll STATS of q until field equals want: how a test learns that the
+ * daemon has parked a request, without guessing at a delay.  The test
+ * timeout bounds the loop.
+ */
+static void
+await_stat(struct tconn *t, const char *q, const char *field, long long want)
+{
+	while (stat_of(t, q, field) != want)
+		;
+}
+
+/* Close the way a crashed process does: an RST, nothing flushed. */
+static void
+close_with_rst(struct tconn *t)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	tc_close(t);
+}
+
+/* ---- RESERVE, ACK, NACK ---- */
+
+START_TEST(test_reserve_then_ack_removes_the_message)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id = put(t, "q", "hello"), got;
+
+	got = reserve(t, "q", "hello");
+	ck_assert_uint_eq(got, id);
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 0);
+	ck_assert_int_eq(stat_of(t, "q", "reserved"), 1);
+	ack(t, id);
+	ck_assert_int_eq(stat_of(t, "q", "reserved"), 0);
+	tc_send(t, "RESERVE q\r\n");
+	tc_expect(t, "204 EMPTY");
+	tc_close(t);
 }
 END_TEST
+
+START_TEST(test_reserve_on_empty_queue_gets_204)
+{
+	struct tconn *t = tc_open(&d);
+
+	tc_send(t, "RESERVE q\r\nRESERVE q 0\r\n");
+	tc_expect(t, "204 EMPTY");
+	tc_expect(t, "204 EMPTY");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_reserved_message_is_not_given_to_other_consumers)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+
+	put(a, "q", "only");
+	reserve(a, "q", "only");
+	tc_send(b, "GET q\r\nRESERVE q\r\n");
+	tc_expect(b, "204 EMPTY");
+	tc_expect(b, "204 EMPTY");
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_ack_twice_gets_404_no_msg)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id = put(t, "q", "x");
+
+	reserve(t, "q", "x");
+	ack(t, id);
+	expect_no_msg(t, "ACK", id);
+	expect_no_msg(t, "NACK", id);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_ack_of_unknown_id_gets_404_no_msg)
+{
+	struct tconn *t = tc_open(&d);
+
+	expect_no_msg(t, "ACK", 999);
+	expect_no_msg(t, "NACK", 999);
+	/* A message that was only ever stored is not reserved either. */
+	unsigned long long id = put(t, "q", "x");
+	expect_no_msg(t, "ACK", id);
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 1);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_ack_of_a_delivered_get_gets_404_no_msg)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id = put(t, "q", "x");
+
+	tc_send(t, "GET q\r\n");
+	tc_expect_msg(t, "x");
+	expect_no_msg(t, "ACK", id);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_ack_of_another_connections_reservation_gets_404)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long id = put(a, "q", "mine");
+
+	reserve(a, "q", "mine");
+	expect_no_msg(b, "ACK", id);
+	expect_no_msg(b, "NACK", id);
+	/* Still a's, untouched. */
+	ck_assert_int_eq(stat_of(b, "q", "reserved"), 1);
+	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	ack(a, id);
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_nack_puts_message_back_at_the_head)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long a = put(t, "q", "a"), b = put(t, "q", "b");
+
+	ck_assert_uint_eq(reserve(t, "q", "a"), a);
+	nack(t, a);
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 2);
+	ck_assert_int_eq(stat_of(t, "q", "reserved"), 0);
+	/* Again first, with its id. */
+	ck_assert_uint_eq(reserve(t, "q", "a"), a);
+	ck_assert_uint_eq(reserve(t, "q", "b"), b);
+	ack(t, a);
+	ack(t, b);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_nack_delivers_to_a_waiting_consumer_at_once)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id = put(a, "q", "again");
+
+	reserve(a, "q", "again");
+	tc_send(b, "RESERVE q 10000\r\n");
+	await_stat(s, "q", "waiting_consumers", 1);
+	nack(a, id);
+	ck_assert_uint_eq(tc_expect_msg(b, "again"), id);
+	expect_no_msg(a, "ACK", id);
+	ack(b, id);
+	tc_close(a);
+	tc_close(b);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_waiting_reserve_takes_a_new_message)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(c, "RESERVE q 10000\r\n");
+	await_stat(p, "q", "waiting_consumers", 1);
+	id = put(p, "q", "fresh");
+	ck_assert_uint_eq(tc_expect_msg(c, "fresh"), id);
+	/* Handed straight over, yet reserved like any other. */
+	ck_assert_int_eq(stat_of(p, "q", "reserved"), 1);
+	ack(c, id);
+	ck_assert_int_eq(stat_of(p, "q", "reserved"), 0);
+	tc_close(c);
+	tc_close(p);
+}
+END_TEST
+
+START_TEST(test_pipelined_acks_in_any_order)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id[3];
+
+	for (int i = 0; i < 3; i++)
+		id[i] = put(t, "q", "m");
+	tc_send(t, "RESERVE q\r\nRESERVE q\r\nRESERVE q\r\n");
+	for (int i = 0; i < 3; i++)
+		ck_assert_uint_eq(tc_expect_msg(t, "m"), id[i]);
+	tc_send(t, "ACK %llu\r\nNACK %llu\r\nACK %llu\r\n", id[2], id[0],
+	    id[1]);
+	tc_expect(t, "200 ACKED");
+	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 ACKED");
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 1);
+	ck_assert_uint_eq(reserve(t, "q", "m"), id[0]);
+	tc_close(t);
+}
+END_TEST
+
+/* ---- reservations and the queue's bounds ---- */
+
+START_TEST(test_reserved_message_counts_toward_capacity)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long a;
+
+	tc_send(t, "CREATE q capacity=2 policy=reject\r\n");
+	tc_expect(t, "201 CREATED");
+	a = put(t, "q", "a");
+	put(t, "q", "b");
+	reserve(t, "q", "a");
+	tc_send(t, "PUT q 1\r\nc\r\n");
+	tc_expect_prefix(t, "503 FULL q");
+	ack(t, a);
+	put(t, "q", "c");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_reserved_message_counts_toward_max_bytes)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long a;
+
+	tc_send(t, "CREATE q max_bytes=10 policy=reject\r\n");
+	tc_expect(t, "201 CREATED");
+	a = put(t, "q", "123456");
+	reserve(t, "q", "123456");
+	ck_assert_int_eq(stat_of(t, "q", "bytes"), 6);
+	tc_send(t, "PUT q 6\r\n654321\r\n");
+	tc_expect_prefix(t, "503 FULL q");
+	ack(t, a);
+	ck_assert_int_eq(stat_of(t, "q", "bytes"), 0);
+	put(t, "q", "654321");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_parked_producer_resumes_on_ack_not_on_reserve)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+	unsigned long long a, b;
+
+	tc_send(c, "CREATE q capacity=1\r\n");
+	tc_expect(c, "201 CREATED");
+	a = put(c, "q", "a");
+	tc_send(p, "PUT q 1\r\nb\r\n");
+	await_stat(s, "q", "blocked_producers", 1);
+	reserve(c, "q", "a");
+	/* The reservation still fills the queue: the producer waits on. */
+	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	ck_assert(tc_quiet(p, 0));
+	/* NACK makes it ready again: still no room. */
+	nack(c, a);
+	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	reserve(c, "q", "a");
+	ack(c, a);
+	const char *l = tc_expect_prefix(p, "200 QUEUED ");
+	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &b), 1);
+	ck_assert_uint_eq(reserve(c, "q", "b"), b);
+	tc_close(c);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_parked_producer_resumes_when_returned_message_is_taken)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+
+	tc_send(s, "CREATE q capacity=1\r\n");
+	tc_expect(s, "201 CREATED");
+	put(s, "q", "a");
+	reserve(c, "q", "a");
+	tc_send(p, "PUT q 1\r\nb\r\n");
+	await_stat(s, "q", "blocked_producers", 1);
+	/* The message comes back ready, and still fills the queue. */
+	tc_close(c);
+	await_stat(s, "q", "depth", 1);
+	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	tc_send(s, "GET q\r\n");
+	tc_expect_msg(s, "a");
+	tc_expect_prefix(p, "200 QUEUED ");
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_waiting_reserve_gets_parked_put_after_ack)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *p = tc_open(&d);
+	struct tconn *s = tc_open(&d);
+	unsigned long long x, y;
+
+	tc_send(s, "CREATE q capacity=1\r\n");
+	tc_expect(s, "201 CREATED");
+	x = put(s, "q", "x");
+	reserve(a, "q", "x");
+	/* A waiting RESERVE would hold the message: no room for it yet. */
+	tc_send(b, "RESERVE q 10000\r\n");
+	await_stat(s, "q", "waiting_consumers", 1);
+	tc_send(p, "PUT q 1\r\ny\r\n");
+	await_stat(s, "q", "blocked_producers", 1);
+	ack(a, x);
+	const char *l = tc_expect_prefix(p, "200 QUEUED ");
+	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &y), 1);
+	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
+	ck_assert_int_eq(stat_of(s, "q", "reserved"), 1);
+	tc_close(a);
+	tc_close(b);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+/* ---- return of a closed connection's reservations ---- */
+
+/* a reserves two of three messages and goes away by `how`. */
+static void
+check_return_on_close(int how)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long id[3];
+
+	id[0] = put(b, "q", "one");
+	id[1] = put(b, "q", "two");
+	id[2] = put(b, "q", "three");
+	reserve(a, "q", "one");
+	reserve(a, "q", "two");
+	if (how == 0) {
+		tc_close(a);
+	} else if (how == 1) {
+		close_with_rst(a);
+	} else {
+		/* End of file only: it could still read, but counts as gone. */
+		shutdown(a->fd, SHUT_WR);
+	}
+	await_stat(b, "q", "depth", 3);
+	ck_assert_int_eq(stat_of(b, "q", "reserved"), 0);
+	ck_assert_uint_eq(reserve(b, "q", "one"), id[0]);
+	ck_assert_uint_eq(reserve(b, "q", "two"), id[1]);
+	ck_assert_uint_eq(reserve(b, "q", "three"), id[2]);
+	ck_assert_int_eq(stat_of(b, "q", "redelivered"), 2);
+	if (how == 2)
+		tc_close(a);
+	tc_close(b);
+}
+
+START_TEST(test_closed_consumers_reservations_return_in_order)
+{
+	check_return_on_close(0);
+}
+END_TEST
+
+START_TEST(test_reset_consumers_reservations_return_in_order)
+{
+	check_return_on_close(1);
+}
+END_TEST
+
+START_TEST(test_half_closed_consumers_reservations_return_in_order)
+{
+	check_return_on_close(2);
+}
+END_TEST
+
+START_TEST(test_killed_consumer_reservations_go_to_waiting_consumer)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *s = tc_open(&d);
+	unsigned long long one = put(s, "q", "one"), two = put(s, "q", "two");
+
+	reserve(a, "q", "one");
+	reserve(a, "q", "two");
+	tc_send(b, "RESERVE q 10000\r\n");
+	await_stat(s, "q", "waiting_consumers", 1);
+	close_with_rst(a);
+	ck_assert_uint_eq(tc_expect_msg(b, "one"), one);
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
+	ack(b, one);
+	ack(b, two);
+	ck_assert_int_eq(stat_of(s, "q", "redelivered"), 2);
+	tc_close(b);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_returned_messages_go_before_a_nacked_one_behind_them)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long one = put(b, "q", "one"), two = put(b, "q", "two");
+
+	/* b's NACKed "two" is at the head; a's "one" comes back before it. */
+	reserve(a, "q", "one");
+	reserve(b, "q", "two");
+	nack(b, two);
+	tc_close(a);
+	await_stat(b, "q", "depth", 2);
+	ck_assert_uint_eq(reserve(b, "q", "one"), one);
+	ck_assert_uint_eq(reserve(b, "q", "two"), two);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_reservations_on_several_queues_return_to_each)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long x1 = put(b, "x", "x1"), y1 = put(b, "y", "y1");
+	unsigned long long x2 = put(b, "x", "x2"), y2 = put(b, "y", "y2");
+
+	reserve(a, "x", "x1");
+	reserve(a, "y", "y1");
+	reserve(a, "x", "x2");
+	reserve(a, "y", "y2");
+	tc_close(a);
+	await_stat(b, "y", "depth", 2);
+	await_stat(b, "x", "depth", 2);
+	ck_assert_uint_eq(reserve(b, "y", "y1"), y1);
+	ck_assert_uint_eq(reserve(b, "x", "x1"), x1);
+	ck_assert_uint_eq(reserve(b, "x", "x2"), x2);
+	ck_assert_uint_eq(reserve(b, "y", "y2"), y2);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_waiting_consumer_that_closes_returns_its_reservations)
+{
+	struct tconn *a = tc_open(&d), *s = tc_open(&d);
+	unsigned long long one = put(s, "q", "one");
+
+	reserve(a, "q", "one");
+	tc_send(a, "RESERVE q 10000\r\n");
+	await_stat(s, "q", "waiting_consumers", 1);
+	tc_close(a);
+	await_stat(s, "q", "waiting_consumers", 0);
+	await_stat(s, "q", "depth", 1);
+	ck_assert_uint_eq(reserve(s, "q", "one"), one);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_acked_messages_do_not_return_on_close)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long one = put(b, "q", "one"), two = put(b, "q", "two");
+
+	reserve(a, "q", "one");
+	reserve(a, "q", "two");
+	ack(a, one);
+	tc_close(a);
+	await_stat(b, "q", "depth", 1);
+	ck_assert_uint_eq(reserve(b, "q", "two"), two);
+	tc_send(b, "RESERVE q\r\n");
+	tc_expect(b, "204 EMPTY");
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_quit_returns_reservations)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long one = put(b, "q", "one");
+
+	reserve(a, "q", "one");
+	tc_send(a, "QUIT\r\n");
+	tc_expect(a, "200 BYE");
+	tc_expect_closed(a);
+	tc_close(a);
+	await_stat(b, "q", "depth", 1);
+	ck_assert_uint_eq(reserve(b, "q", "one"), one);
+	tc_close(b);
+}
+END_TEST
+
+/* ---- leases ---- */
+
+START_TEST(test_lease_end_redelivers_to_a_waiting_consumer)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(a, "CREATE q lease_ms=200\r\n");
+	tc_expect(a, "201 CREATED");
+	ck_assert_int_eq(stat_of(a, "q", "lease_ms"), 200);
+	id = put(a, "q", "slow");
+	reserve(a, "q", "slow");
+	/* Nothing else is ready: b gets "slow" only if the lease ends. */
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "slow"), id);
+	/* The lease took it from a: a's ACK comes too late. */
+	expect_no_msg(a, "ACK", id);
+	ck_assert_int_eq(stat_of(a, "q", "redelivered"), 1);
+	ck_assert_int_eq(stat_of(a, "q", "reserved"), 1);
+	ack(b, id);
+	ck_assert_int_eq(stat_of(a, "q", "reserved"), 0);
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_lease_end_returns_reservations_in_order)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long one, two;
+
+	tc_send(a, "CREATE q lease_ms=100\r\n");
+	tc_expect(a, "201 CREATED");
+	one = put(a, "q", "one");
+	two = put(a, "q", "two");
+	tc_send(a, "RESERVE q\r\nRESERVE q\r\n");
+	tc_expect_msg(a, "one");
+	tc_expect_msg(a, "two");
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "one"), one);
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
+	expect_no_msg(a, "NACK", one);
+	expect_no_msg(a, "ACK", two);
+	ack(b, two);
+	ack(b, one);
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long one, two;
+
+	tc_send(a, "CREATE q lease_ms=100\r\n");
+	tc_expect(a, "201 CREATED");
+	one = put(a, "q", "one");
+	two = put(a, "q", "two");
+	ack(a, reserve(a, "q", "one"));
+	reserve(a, "q", "two");
+	/* "one"'s lease would end first: b must see "two", never "one". */
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
+	ack(b, two);
+	ck_assert_int_eq(stat_of(b, "q", "acks"), 2);
+	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	ck_assert_int_eq(stat_of(b, "q", "reserved"), 0);
+	(void)one;
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_lease_restarts_for_each_delivery)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *c = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(a, "CREATE q lease_ms=100\r\n");
+	tc_expect(a, "201 CREATED");
+	id = put(a, "q", "hot");
+	reserve(a, "q", "hot");
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "hot"), id);
+	tc_send(c, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(c, "hot"), id);
+	expect_no_msg(b, "ACK", id);
+	ack(c, id);
+	ck_assert_int_eq(stat_of(a, "q", "redelivered"), 2);
+	ck_assert_int_eq(stat_of(a, "q", "gets"), 3);
+	tc_close(a);
+	tc_close(b);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_close_after_lease_end_returns_nothing_twice)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(a, "CREATE q lease_ms=100\r\n");
+	tc_expect(a, "201 CREATED");
+	id = put(a, "q", "x");
+	reserve(a, "q", "x");
+	tc_send(b, "RESERVE q 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "x"), id);
+	tc_close(a);
+	await_stat(b, NULL, "connections", 1);
+	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	ack(b, id);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_create_compares_lease_ms)
+{
+	struct tconn *t = tc_open(&d);
+
+	tc_send(t, "CREATE q lease_ms=200\r\n");
+	tc_expect(t, "201 CREATED");
+	tc_send(t, "CREATE q lease_ms=200\r\n");
+	tc_expect(t, "200 EXISTS");
+	tc_send(t, "CREATE q lease_ms=300\r\n");
+	tc_expect(t, "409 CONFLICT q");
+	tc_send(t, "CREATE q\r\n");
+	tc_expect(t, "409 CONFLICT q");
+	tc_send(t, "CREATE r\r\n");
+	tc_expect(t, "201 CREATED");
+	ck_assert_int_eq(stat_of(t, "r", "lease_ms"), 0);
+	tc_close(t);
+}
+END_TEST
+
+/* ---- the reservation limit ---- */
+
+#define MAX_RESERVED 1024
+
+START_TEST(test_reserve_beyond_limit_gets_503_too_many_reserved)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long first = 0;
+	char body[16];
+
+	tc_send(a, "CREATE q capacity=4096\r\n");
+	tc_expect(a, "201 CREATED");
+	for (int i = 0; i <= MAX_RESERVED; i++)
+		tc_send(a, "PUT q %d\r\n%d\r\n",
+		    snprintf(body, sizeof body, "%d", i), i);
+	for (int i = 0; i <= MAX_RESERVED; i++)
+		tc_expect_prefix(a, "200 QUEUED ");
+	for (int i = 0; i < MAX_RESERVED; i++)
+		tc_send(a, "RESERVE q\r\n");
+	for (int i = 0; i < MAX_RESERVED; i++) {
+		snprintf(body, sizeof body, "%d", i);
+		unsigned long long id = tc_expect_msg(a, body);
+		if (i == 0)
+			first = id;
+	}
+	tc_send(a, "RESERVE q\r\nRESERVE q 1000\r\n");
+	tc_expect(a, "503 TOO_MANY_RESERVED");
+	tc_expect(a, "503 TOO_MANY_RESERVED");
+	/* The refusal took nothing: the last message is still ready. */
+	ck_assert_int_eq(stat_of(a, "q", "depth"), 1);
+	ck_assert_int_eq(stat_of(a, "q", "reserved"), MAX_RESERVED);
+	/* GET is not limited, and the limit is per connection. */
+	tc_send(b, "RESERVE q\r\n");
+	snprintf(body, sizeof body, "%d", MAX_RESERVED);
+	nack(b, tc_expect_msg(b, body));
+	tc_send(a, "GET q\r\n");
+	tc_expect_msg(a, body);
+	/* One ACK makes room for one more. */
+	ack(a, first);
+	put(a, "q", "more");
+	reserve(a, "q", "more");
+	tc_send(a, "RESERVE q\r\n");
+	tc_expect(a, "503 TOO_MANY_RESERVED");
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+/* ---- STATS ---- */
+
+START_TEST(test_stats_count_reservations_acks_nacks_and_redeliveries)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long a = put(t, "q", "a");
+
+	put(t, "q", "bb");
+	reserve(t, "q", "a");
+	ck_assert_int_eq(stat_of(t, "q", "reserved"), 1);
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 1);
+	ck_assert_int_eq(stat_of(t, "q", "bytes"), 3);
+	nack(t, a);
+	reserve(t, "q", "a");
+	ack(t, a);
+	tc_send(t, "GET q\r\n");
+	tc_expect_msg(t, "bb");
+	ck_assert_int_eq(stat_of(t, "q", "puts"), 2);
+	ck_assert_int_eq(stat_of(t, "q", "gets"), 3);
+	ck_assert_int_eq(stat_of(t, "q", "acks"), 1);
+	ck_assert_int_eq(stat_of(t, "q", "nacks"), 1);
+	ck_assert_int_eq(stat_of(t, "q", "redelivered"), 1);
+	ck_assert_int_eq(stat_of(t, "q", "reserved"), 0);
+	ck_assert_int_eq(stat_of(t, "q", "bytes"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_server_stats_count_reserved_messages)
+{
+	struct tconn *t = tc_open(&d);
+
+	put(t, "q", "abc");
+	put(t, "q", "de");
+	reserve(t, "q", "abc");
+	ck_assert_int_eq(stat_of(t, NULL, "messages"), 2);
+	ck_assert_int_eq(stat_of(t, NULL, "bytes"), 5);
+	tc_close(t);
+}
+END_TEST
+
+/* ---- DELETE and PURGE ---- */
+
+START_TEST(test_delete_discards_reservations_and_their_acks_get_404)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long one = put(a, "q", "one"), two = put(a, "q", "two");
+
+	reserve(a, "q", "one");
+	reserve(a, "q", "two");
+	tc_send(b, "DELETE q\r\n");
+	tc_expect(b, "200 DELETED");
+	expect_no_msg(a, "ACK", one);
+	expect_no_msg(a, "NACK", two);
+	ck_assert_int_eq(stat_of(b, NULL, "messages"), 0);
+	/* A queue of that name is new and empty; closing returns nothing. */
+	tc_send(b, "RESERVE q\r\n");
+	tc_expect(b, "204 EMPTY");
+	tc_close(a);
+	await_stat(b, NULL, "connections", 1);
+	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_delete_frees_the_reservation_limit)
+{
+	struct tconn *a = tc_open(&d);
+
+	tc_send(a, "CREATE q capacity=4096\r\n");
+	tc_expect(a, "201 CREATED");
+	for (int i = 0; i < MAX_RESERVED; i++)
+		tc_send(a, "PUT q 1\r\nx\r\n");
+	for (int i = 0; i < MAX_RESERVED; i++)
+		tc_expect_prefix(a, "200 QUEUED ");
+	for (int i = 0; i < MAX_RESERVED; i++)
+		tc_send(a, "RESERVE q\r\n");
+	for (int i = 0; i < MAX_RESERVED; i++)
+		tc_expect_msg(a, "x");
+	tc_send(a, "DELETE q\r\n");
+	tc_expect(a, "200 DELETED");
+	put(a, "q", "y");
+	reserve(a, "q", "y");
+	tc_close(a);
+}
+END_TEST
+
+START_TEST(test_delete_with_lease_running)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(a, "CREATE q lease_ms=100\r\n");
+	tc_expect(a, "201 CREATED");
+	id = put(a, "q", "x");
+	reserve(a, "q", "x");
+	tc_send(a, "DELETE q\r\n");
+	tc_expect(a, "200 DELETED");
+	/* The old lease must not touch the new queue, nor a's list. */
+	tc_send(b, "CREATE q lease_ms=100\r\n");
+	tc_expect(b, "201 CREATED");
+	put(b, "q", "y");
+	reserve(b, "q", "y");
+	tc_send(a, "RESERVE q 10000\r\n");
+	tc_expect_msg(a, "y");
+	expect_no_msg(a, "ACK", id);
+	tc_close(a);
+	tc_close(b);
+}
+END_TEST
+
+START_TEST(test_purge_leaves_reserved_messages_alone)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long one = put(t, "q", "one");
+
+	put(t, "q", "two");
+	put(t, "q", "three");
+	reserve(t, "q", "one");
+	tc_send(t, "PURGE q\r\n");
+	tc_expect(t, "200 PURGED 2");
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 0);
+	ck_assert_int_eq(stat_of(t, "q", "reserved"), 1);
+	ck_assert_int_eq(stat_of(t, "q", "bytes"), 3);
+	ack(t, one);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_purged_queue_still_counts_its_reservations)
+{
+	struct tconn *t = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+	unsigned long long one;
+
+	tc_send(t, "CREATE q capacity=1\r\n");
+	tc_expect(t, "201 CREATED");
+	one = put(t, "q", "one");
+	reserve(t, "q", "one");
+	tc_send(p, "PUT q 3\r\ntwo\r\n");
+	await_stat(s, "q", "blocked_producers", 1);
+	tc_send(t, "PURGE q\r\n");
+	tc_expect(t, "200 PURGED 0");
+	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	ck_assert(tc_quiet(p, 0));
+	ack(t, one);
+	tc_expect_prefix(p, "200 QUEUED ");
+	tc_close(t);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_purge_discards_returned_messages)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long one = put(t, "q", "one");
+
+	reserve(t, "q", "one");
+	nack(t, one);
+	tc_send(t, "PURGE q\r\n");
+	tc_expect(t, "200 PURGED 1");
+	expect_no_msg(t, "ACK", one);
+	tc_send(t, "RESERVE q\r\n");
+	tc_expect(t, "204 EMPTY");
+	tc_close(t);
+}
+END_TEST
+
+/* ---- capacity 0 ---- */
+
+START_TEST(test_rendezvous_reservations_are_outside_the_bound)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *p = tc_open(&d);
+	struct tconn *s = tc_open(&d);
+	unsigned long long x, y;
+
+	tc_send(s, "CREATE r capacity=0\r\n");
+	tc_expect(s, "201 CREATED");
+	tc_send(a, "RESERVE r 10000\r\n");
+	await_stat(s, "r", "waiting_consumers", 1);
+	x = put(p, "r", "x");
+	ck_assert_uint_eq(tc_expect_msg(a, "x"), x);
+	/* a holds x, yet the next PUT still goes straight to b. */
+	tc_send(b, "RESERVE r 10000\r\n");
+	await_stat(s, "r", "waiting_consumers", 1);
+	y = put(p, "r", "y");
+	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
+	ck_assert_int_eq(stat_of(s, "r", "reserved"), 2);
+	ack(a, x);
+	ack(b, y);
+	ck_assert_int_eq(stat_of(s, "r", "reserved"), 0);
+	tc_close(a);
+	tc_close(b);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_rendezvous_reserve_takes_a_parked_put)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(s, "CREATE r capacity=0\r\n");
+	tc_expect(s, "201 CREATED");
+	tc_send(p, "PUT r 1\r\nz\r\n");
+	await_stat(s, "r", "blocked_producers", 1);
+	tc_send(c, "RESERVE r\r\n");
+	id = tc_expect_msg(c, "z");
+	const char *l = tc_expect_prefix(p, "200 QUEUED ");
+	unsigned long long qid;
+	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &qid), 1);
+	ck_assert_uint_eq(qid, id);
+	ack(c, id);
+	tc_close(c);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_rendezvous_nacked_message_goes_before_a_waiting_put)
+{
+	struct tconn *a = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+	unsigned long long x, y;
+
+	tc_send(s, "CREATE r capacity=0\r\n");
+	tc_expect(s, "201 CREATED");
+	tc_send(a, "RESERVE r 10000\r\n");
+	await_stat(s, "r", "waiting_consumers", 1);
+	x = put(p, "r", "x");
+	tc_expect_msg(a, "x");
+	tc_send(p, "PUT r 1\r\ny\r\n");
+	await_stat(s, "r", "blocked_producers", 1);
+	nack(a, x);
+	/* x is back and ready; the parked PUT still waits. */
+	ck_assert_int_eq(stat_of(s, "r", "depth"), 1);
+	ck_assert_int_eq(stat_of(s, "r", "blocked_producers"), 1);
+	ck_assert_uint_eq(reserve(a, "r", "x"), x);
+	ck_assert(tc_quiet(p, 0));
+	tc_send(a, "RESERVE r\r\n");
+	y = tc_expect_msg(a, "y");
+	tc_expect_prefix(p, "200 QUEUED ");
+	ack(a, x);
+	ack(a, y);
+	tc_close(a);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_rendezvous_returned_message_goes_to_waiting_consumer)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *p = tc_open(&d);
+	struct tconn *s = tc_open(&d);
+	unsigned long long x;
+
+	tc_send(s, "CREATE r capacity=0\r\n");
+	tc_expect(s, "201 CREATED");
+	tc_send(a, "RESERVE r 10000\r\n");
+	await_stat(s, "r", "waiting_consumers", 1);
+	x = put(p, "r", "x");
+	tc_expect_msg(a, "x");
+	tc_send(p, "PUT r 1\r\ny\r\n");
+	await_stat(s, "r", "blocked_producers", 1);
+	/* A waiting consumer now would take y; x must come first. */
+	close_with_rst(a);
+	await_stat(s, "r", "depth", 1);
+	tc_send(b, "RESERVE r 10000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "x"), x);
+	tc_send(b, "GET r 10000\r\n");
+	tc_expect_msg(b, "y");
+	tc_expect_prefix(p, "200 QUEUED ");
+	tc_close(b);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+/* ---- the worker pool of issue 4 ---- */
+
+#define POOL_MESSAGES 5000
+#define POOL_WORKERS 4
+#define POOL_BATCH_MAX 3    /* reservations a worker holds at once */
+#define POOL_LIFE_MAX 30    /* batches a worker finishes before dying */
+#define POOL_PUT_BATCH 100  /* pipelined PUTs per round trip */
+
+/* Where a worker's connection dies. */
+enum death {
+	DIE_AFTER_RESERVE_SENT,	 /* the reply never read */
+	DIE_AFTER_HEADER,	 /* "200 MSG" read, the body not */
+	DIE_BEFORE_ACK,		 /* processed, not acknowledged */
+	DIE_MID_ACK_LINE,	 /* half an ACK line, no terminator */
+	DIE_AFTER_ACK_SENT,	 /* the ACK's reply never read */
+	DIE_COUNT
+};
+
+/* What the test learned about each message number. */
+struct pool_msg {
+	unsigned long long id;	      /* from PUT's 200 QUEUED */
+	unsigned long long seen_id;   /* from a delivery */
+	int deliveries;		      /* MSG lines read */
+	int acked;		      /* 200 ACKED read */
+	int in_doubt;		      /* ACKs whose reply was never read */
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* a worker ended */
+	struct pool_msg msg[POOL_MESSAGES];
+	bool done;		/* every message acknowledged */
+	int live;
+	int kills;
+};
+
+struct worker {
+	struct pool *pool;
+	pthread_t th;
+	bool running;
+	bool ended;
+	int life;		/* messages to finish before dying */
+	enum death death;
+	bool rst;		/* die with an RST instead of a FIN */
+	int batch;		/* reservations to hold at once */
+};
+
+static struct pool pool;
+
+/* Parse "job-<n>" into n, failing the test on anything else. */
+static int
+job_number(const char *body)
+{
+	int n;
+
+	ck_assert_msg(sscanf(body, "job-%d", &n) == 1 && n >= 0 &&
+		n < POOL_MESSAGES, "bad body \"%s\"", body);
+	return n;
+}
+
+/* Read one delivery: -1 on 204 EMPTY, else the message number. */
+static int
+read_delivery(struct tconn *t, unsigned long long *id, bool header_only)
+{
+	char body[64];
+	size_t len;
+	const char *l = tc_line(t);
+
+	if (strcmp(l, "204 EMPTY") == 0)
+		return -1;
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", id, &len) == 2 &&
+		len < sizeof body, "worker got \"%s\"", l);
+	if (header_only)
+		return -2;
+	tc_read(t, body, len + 2);
+	body[len] = '\0';
+	return job_number(body);
+}
+
+static void
+record_delivery(struct pool *p, int n, unsigned long long id)
+{
+	pthread_mutex_lock(&p->lock);
+	struct pool_msg *m = &p->msg[n];
+	ck_assert_msg(m->seen_id == 0 || m->seen_id == id,
+	    "job-%d came as %llu and as %llu", n, m->seen_id, id);
+	m->seen_id = id;
+	m->deliveries++;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Die as told: the connection goes, the worker ends. */
+static void
+worker_die(struct worker *w, struct tconn *t)
+{
+	if (w->rst)
+		close_with_rst(t);
+	else
+		tc_close(t);
+}
+
+/* One worker: reserve a batch, "process" it, ACK it, until told to die. */
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	struct tconn *t = tc_open(&d);
+	unsigned long long ids[POOL_BATCH_MAX];
+	int nums[POOL_BATCH_MAX];
+
+	for (;;) {
+		int held = 0;
+		bool dying = w->life == 0;
+
+		pthread_mutex_lock(&p->lock);
+		bool done = p->done;
+		pthread_mutex_unlock(&p->lock);
+		if (done)
+			break;
+		while (held < w->batch) {
+			tc_send(t, "RESERVE pool %d\r\n", held ? 0 : 50);
+			if (dying && w->death == DIE_AFTER_RESERVE_SENT)
+				goto die;
+			bool hdr = dying && w->death == DIE_AFTER_HEADER;
+			int n = read_delivery(t, &ids[held], hdr);
+			if (n == -2)
+				goto die;
+			if (n < 0)
+				break;
+			record_delivery(p, n, ids[held]);
+			nums[held++] = n;
+		}
+		if (held == 0)
+			continue;
+		if (dying && w->death == DIE_BEFORE_ACK)
+			goto die;
+		for (int i = 0; i < held; i++) {
+			if (dying && i == held - 1 &&
+			    w->death == DIE_MID_ACK_LINE) {
+				tc_send(t, "ACK %llu", ids[i]);
+				goto die;
+			}
+			tc_send(t, "ACK %llu\r\n", ids[i]);
+			if (dying && i == held - 1 &&
+			    w->death == DIE_AFTER_ACK_SENT) {
+				pthread_mutex_lock(&p->lock);
+				p->msg[nums[i]].in_doubt++;
+				pthread_mutex_unlock(&p->lock);
+				goto die;
+			}
+			tc_expect(t, "200 ACKED");
+			pthread_mutex_lock(&p->lock);
+			p->msg[nums[i]].acked++;
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (w->life > 0)
+			w->life--;
+	}
+	tc_close(t);
+	t = NULL;
+die:
+	if (t != NULL)
+		worker_die(w, t);
+	pthread_mutex_lock(&p->lock);
+	w->ended = true;
+	p->live--;
+	pthread_cond_signal(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Give slot w a new worker whose fate is drawn from the seeded rand. */
+static void
+worker_start(struct worker *w, struct pool *p)
+{
+	w->pool = p;
+	w->life = rand() % (POOL_LIFE_MAX + 1);
+	w->death = (enum death)(rand() % DIE_COUNT);
+	w->rst = rand() % 2;
+	w->batch = 1 + rand() % POOL_BATCH_MAX;
+	w->ended = false;
+	w->running = true;
+	p->live++;
+	ck_assert_int_eq(pthread_create(&w->th, NULL, worker_main, w), 0);
+}
+
+/* The producer: every job number, in order, in pipelined batches. */
+static void *
+producer_main(void *arg)
+{
+	struct pool *p = arg;
+	struct tconn *t = tc_open(&d);
+	char body[32];
+
+	for (int base = 0; base < POOL_MESSAGES; base += POOL_PUT_BATCH) {
+		int end = base + POOL_PUT_BATCH;
+		if (end > POOL_MESSAGES)
+			end = POOL_MESSAGES;
+		for (int n = base; n < end; n++)
+			tc_send(t, "PUT pool %d\r\n%s\r\n",
+			    snprintf(body, sizeof body, "job-%d", n),
+			    body);
+		for (int n = base; n < end; n++) {
+			unsigned long long id;
+			const char *l = tc_expect_prefix(t, "200 QUEUED ");
+			ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &id), 1);
+			pthread_mutex_lock(&p->lock);
+			p->msg[n].id = id;
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	tc_close(t);
+	return NULL;
+}
+
+/* True once the daemon holds nothing of the pool: all acknowledged. */
+static bool
+pool_drained(struct tconn *s)
+{
+	return stat_of(s, "pool", "puts") == POOL_MESSAGES &&
+	    stat_of(s, "pool", "depth") == 0 &&
+	    stat_of(s, "pool", "reserved") == 0;
+}
+
+START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
+{
+	struct worker w[POOL_WORKERS] = { 0 };
+	struct tconn *s = tc_open(&d);
+	struct pool *p = &pool;
+	unsigned seed = 4;
+	pthread_t producer;
+	long long redelivered;
+	int dups = 0;
+
+	if (getenv("SLUICE_TEST_SEED") != NULL)
+		seed = (unsigned)strtoul(getenv("SLUICE_TEST_SEED"), NULL, 0);
+	printf("worker pool: seed %u (SLUICE_TEST_SEED)\n", seed);
+	fflush(stdout);
+	srand(seed);
+	memset(p, 0, sizeof *p);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	tc_send(s, "CREATE pool capacity=256\r\n");
+	tc_expect(s, "201 CREATED");
+	ck_assert_int_eq(pthread_create(&producer, NULL, producer_main, p), 0);
+	pthread_mutex_lock(&p->lock);
+	for (int i = 0; i < POOL_WORKERS; i++)
+		worker_start(&w[i], p);
+	while (!p->done) {
+		/* Replace the dead; look at the daemon now and then. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 20 * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (p->live == POOL_WORKERS)
+			pthread_cond_timedwait(&p->changed, &p->lock, &until);
+		for (int i = 0; i < POOL_WORKERS; i++) {
+			if (!w[i].running || !w[i].ended)
+				continue;
+			pthread_mutex_unlock(&p->lock);
+			pthread_join(w[i].th, NULL);
+			pthread_mutex_lock(&p->lock);
+			w[i].running = false;
+			p->kills++;
+			worker_start(&w[i], p);
+		}
+		pthread_mutex_unlock(&p->lock);
+		bool drained = pool_drained(s);
+		pthread_mutex_lock(&p->lock);
+		p->done = drained;
+	}
+	pthread_mutex_unlock(&p->lock);
+	for (int i = 0; i < POOL_WORKERS; i++)
+		if (w[i].running)
+			pthread_join(w[i].th, NULL);
+	pthread_join(producer, NULL);
+
+	/*
+	 * The daemon holds nothing, so each message was acknowledged; an
+	 * ACK whose reply was never read may or may not have counted, so
+	 * the daemon's own count settles it: exactly one per message.
+	 */
+	for (int n = 0; n < POOL_MESSAGES; n++) {
+		struct pool_msg *m = &p->msg[n];
+		ck_assert_msg(m->deliveries > 0, "job-%d never delivered", n);
+		ck_assert_msg(m->seen_id == m->id, "job-%d: id %llu, came as %llu",
+		    n, m->id, m->seen_id);
+		ck_assert_msg(m->acked <= 1, "job-%d acknowledged %d times", n,
+		    m->acked);
+		ck_assert_msg(m->acked == 1 || m->in_doubt > 0,
+		    "job-%d lost: never acknowledged", n);
+		dups += m->deliveries > 1 ? m->deliveries - 1 : 0;
+	}
+	ck_assert_int_eq(stat_of(s, "pool", "acks"), POOL_MESSAGES);
+	redelivered = stat_of(s, "pool", "redelivered");
+	ck_assert_int_eq(stat_of(s, "pool", "gets"),
+	    POOL_MESSAGES + redelivered);
+	/* Some deliveries died unseen (the reply was never read). */
+	ck_assert_int_le(dups, redelivered);
+	/* The run did what it is for: workers died holding messages. */
+	ck_assert_int_gt(p->kills, 0);
+	ck_assert_int_gt(dups, 0);
+	printf("worker pool: %d messages, %d workers killed, %d duplicate"
+	       " deliveries seen, %lld redelivered by the daemon\n",
+	    POOL_MESSAGES, p->kills, dups, redelivered);
+	tc_close(s);
+}
+END_TEST
+
+static TCase *
+tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	suite_add_tcase(s, tc);
+	return tc;
+}
 
 int
 main(void)
 {
 	Suite *s = suite_create("reserve");
-	TCase *tc = tcase_create("placeholder");
-	tcase_add_test(tc, test_placeholder);
-	suite_add_tcase(s, tc);
+	TCase *tc;
+
+	tc = tcase(s, "ack_nack");
+	tcase_add_test(tc, test_reserve_then_ack_removes_the_message);
+	tcase_add_test(tc, test_reserve_on_empty_queue_gets_204);
+	tcase_add_test(tc, test_reserved_message_is_not_given_to_other_consumers);
+	tcase_add_test(tc, test_ack_twice_gets_404_no_msg);
+	tcase_add_test(tc, test_ack_of_unknown_id_gets_404_no_msg);
+	tcase_add_test(tc, test_ack_of_a_delivered_get_gets_404_no_msg);
+	tcase_add_test(tc, test_ack_of_another_connections_reservation_gets_404);
+	tcase_add_test(tc, test_nack_puts_message_back_at_the_head);
+	tcase_add_test(tc, test_nack_delivers_to_a_waiting_consumer_at_once);
+	tcase_add_test(tc, test_waiting_reserve_takes_a_new_message);
+	tcase_add_test(tc, test_pipelined_acks_in_any_order);
+
+	tc = tcase(s, "bounds");
+	tcase_add_test(tc, test_reserved_message_counts_toward_capacity);
+	tcase_add_test(tc, test_reserved_message_counts_toward_max_bytes);
+	tcase_add_test(tc, test_parked_producer_resumes_on_ack_not_on_reserve);
+	tcase_add_test(tc,
+	    test_parked_producer_resumes_when_returned_message_is_taken);
+	tcase_add_test(tc, test_waiting_reserve_gets_parked_put_after_ack);
+
+	tc = tcase(s, "return");
+	tcase_add_test(tc, test_closed_consumers_reservations_return_in_order);
+	tcase_add_test(tc, test_reset_consumers_reservations_return_in_order);
+	tcase_add_test(tc,
+	    test_half_closed_consumers_reservations_return_in_order);
+	tcase_add_test(tc,
+	    test_killed_consumer_reservations_go_to_waiting_consumer);
+	tcase_add_test(tc,
+	    test_returned_messages_go_before_a_nacked_one_behind_them);
+	tcase_add_test(tc, test_reservations_on_several_queues_return_to_each);
+	tcase_add_test(tc,
+	    test_waiting_consumer_that_closes_returns_its_reservations);
+	tcase_add_test(tc, test_acked_messages_do_not_return_on_close);
+	tcase_add_test(tc, test_quit_returns_reservations);
+
+	tc = tcase(s, "lease");
+	tcase_add_test(tc, test_lease_end_redelivers_to_a_waiting_consumer);
+	tcase_add_test(tc, test_lease_end_returns_reservations_in_order);
+	tcase_add_test(tc,
+	    test_acked_reservation_does_not_come_back_after_its_lease);
+	tcase_add_test(tc, test_lease_restarts_for_each_delivery);
+	tcase_add_test(tc, test_close_after_lease_end_returns_nothing_twice);
+	tcase_add_test(tc, test_create_compares_lease_ms);
+
+	tc = tcase(s, "limit");
+	tcase_add_test(tc, test_reserve_beyond_limit_gets_503_too_many_reserved);
+	tcase_add_test(tc, test_delete_frees_the_reservation_limit);
+
+	tc = tcase(s, "stats");
+	tcase_add_test(tc,
+	    test_stats_count_reservations_acks_nacks_and_redeliveries);
+	tcase_add_test(tc, test_server_stats_count_reserved_messages);
+
+	tc = tcase(s, "delete_purge");
+	tcase_add_test(tc,
+	    test_delete_discards_reservations_and_their_acks_get_404);
+	tcase_add_test(tc, test_delete_with_lease_running);
+	tcase_add_test(tc, test_purge_leaves_reserved_messages_alone);
+	tcase_add_test(tc, test_purged_queue_still_counts_its_reservations);
+	tcase_add_test(tc, test_purge_discards_returned_messages);
+
+	tc = tcase(s, "rendezvous");
+	tcase_add_test(tc, test_rendezvous_reservations_are_outside_the_bound);
+	tcase_add_test(tc, test_rendezvous_reserve_takes_a_parked_put);
+	tcase_add_test(tc,
+	    test_rendezvous_nacked_message_goes_before_a_waiting_put);
+	tcase_add_test(tc,
+	    test_rendezvous_returned_message_goes_to_waiting_consumer);
+
+	tc = tcase(s, "worker_pool");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc,
+	    test_killed_workers_lose_no_message_and_ack_each_once);
+
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

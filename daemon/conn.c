@@ -32,6 +32,12 @@
  * connections; the rest is picked up by a deferred read callback.
  */
 #define CONN_REQUESTS_PER_PASS 1024
+/*
+ * Reads per readable event: while a read fills all the room offered,
+ * more is probably waiting, so serve it before writing the answers.
+ * Fewer, larger writes mean fewer wake-ups on both ends.
+ */
+#define CONN_READS_PER_EVENT 4
 /* How long a closing connection may take to flush its last output. */
 #define CONN_CLOSE_FLUSH_SEC 10
 
@@ -359,8 +365,9 @@ output_full(struct conn *c)
 	return true;
 }
 
-void
-conn_process_input(struct conn *c)
+/* Serve buffered requests until one waits or input runs out. */
+static void
+run_requests(struct conn *c)
 {
 	enum step st = STEP_NEXT;
 	int served = 0;
@@ -392,6 +399,12 @@ conn_process_input(struct conn *c)
 	if (c->eof && st == STEP_STOP && c->state != CONN_WAITING &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
+}
+
+void
+conn_process_input(struct conn *c)
+{
+	run_requests(c);
 	update_reading(c);
 	conn_flush(c);
 }
@@ -496,46 +509,65 @@ conn_flush(struct conn *c)
 	}
 }
 
-static void
-conn_readcb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Read once, straight into the input buffer, as much as the bound
+ * allows.  Returns the bytes read, 0 at end of file, -1 when nothing
+ * more can be read now (or the connection was lost: *lost is set).
+ */
+static ssize_t
+read_some(struct conn *c, size_t *offered)
 {
-	struct conn *c = arg;
-	size_t room = c->in_bound - evbuffer_get_length(c->in);
 	struct evbuffer_iovec vec[2];
 	struct iovec iov[2];
 	int nvec;
-	ssize_t n;
+	ssize_t n, left;
 
-	if (c->in_bound <= evbuffer_get_length(c->in)) {
-		update_reading(c);
-		return;
-	}
-	/* Read straight into the buffer, as much as the bound allows. */
-	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)room, vec, 2);
+	*offered = c->in_bound - evbuffer_get_length(c->in);
+	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)*offered, vec, 2);
 	for (int i = 0; i < nvec; i++) {
 		iov[i].iov_base = vec[i].iov_base;
 		iov[i].iov_len = vec[i].iov_len;
 	}
 	n = readv(c->fd, iov, nvec);
-	if (n < 0) {
-		evbuffer_commit_space(c->in, vec, 0);
-		if (errno != EAGAIN && errno != EINTR)
-			conn_lost(c, strerror(errno));
-		return;
-	}
-	if (n == 0) {
-		evbuffer_commit_space(c->in, vec, 0);
-		conn_eof(c);
-		return;
-	}
+	left = n > 0 ? n : 0;
 	for (int i = 0; i < nvec; i++) {
-		size_t take = (size_t)n < vec[i].iov_len ? (size_t)n
-							 : vec[i].iov_len;
+		size_t take = (size_t)left < vec[i].iov_len ? (size_t)left
+							    : vec[i].iov_len;
 		vec[i].iov_len = take;
-		n -= (ssize_t)take;
+		left -= (ssize_t)take;
 	}
-	evbuffer_commit_space(c->in, vec, nvec);
-	conn_process_input(c);
+	evbuffer_commit_space(c->in, vec, n > 0 ? nvec : 0);
+	return n;
+}
+
+static void
+conn_readcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	size_t offered;
+	ssize_t n;
+
+	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
+		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
+			break;
+		n = read_some(c, &offered);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			conn_lost(c, strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			conn_eof(c);
+			return;
+		}
+		if (n < 0)
+			break;
+		run_requests(c);
+		update_reading(c);
+		if ((size_t)n < offered)
+			break;
+	}
+	update_reading(c);
+	conn_flush(c);
 }
 
 static void

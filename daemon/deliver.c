@@ -150,7 +150,7 @@ void
 deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 {
 	uint64_t id = ++p->server->last_id;
-	char arg[24];
+	char arg[PROTO_U64_DIGITS + 1];
 
 	if (to == NULL && can_hand_off(q, (size_t)p->req.body_len))
 		to = first_waiter(&q->consumers);
@@ -160,7 +160,7 @@ deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 		conn_take_body(p, queue_store(q, id, (size_t)p->req.body_len),
 		    NULL);
 	q->stat.puts++;
-	snprintf(arg, sizeof arg, "%" PRIu64, id);
+	arg[proto_format_u64(arg, id)] = '\0';
 	conn_reply(p, 200, "QUEUED", arg);
 }
 

@@ -90,6 +90,15 @@ bool proto_parse_number(const char *s, size_t len, uint64_t *out);
 /* True when s[0..len) is a valid queue name. */
 bool proto_valid_queue_name(const char *s, size_t len);
 
+/* Longest decimal form of a uint64_t, without NUL. */
+#define PROTO_U64_DIGITS 20
+
+/*
+ * Write v in decimal to buf (at least PROTO_U64_DIGITS bytes, no NUL
+ * added); returns the length.  For hot paths where snprintf shows.
+ */
+size_t proto_format_u64(char *buf, uint64_t v);
+
 /* Parse a policy name ("block", ...); -1 when unknown. */
 int proto_policy_parse(const char *s, size_t len);
 

@@ -2,29 +2,57 @@
  * response.c - response lines: formatting for the server, parsing for
  * clients.  See response.h.
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "request.h"
 #include "response.h"
 
+/* Append n bytes of src at *p if they fit before end. */
+static bool
+put(char **p, const char *end, const char *src, size_t n)
+{
+	if ((size_t)(end - *p) < n)
+		return false;
+	memcpy(*p, src, n);
+	*p += n;
+	return true;
+}
+
 size_t
 proto_write_status(char *buf, size_t size, int code, const char *token,
     const char *arg)
 {
-	int n = snprintf(buf, size, "%03d %s%s%s\r\n", code, token,
-	    arg ? " " : "", arg ? arg : "");
+	char *p = buf, *end = buf + size;
+	char digits[3] = { (char)('0' + code / 100 % 10),
+		(char)('0' + code / 10 % 10), (char)('0' + code % 10) };
 
-	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+	if (!put(&p, end, digits, 3) || !put(&p, end, " ", 1) ||
+	    !put(&p, end, token, strlen(token)))
+		return 0;
+	if (arg != NULL &&
+	    (!put(&p, end, " ", 1) || !put(&p, end, arg, strlen(arg))))
+		return 0;
+	if (!put(&p, end, "\r\n", 2))
+		return 0;
+	return (size_t)(p - buf);
 }
 
 size_t
 proto_write_msg(char *buf, size_t size, uint64_t id, size_t len)
 {
-	int n = snprintf(buf, size, "200 MSG %" PRIu64 " %zu\r\n", id, len);
+	char num[PROTO_U64_DIGITS];
+	char *p = buf, *end = buf + size;
+	size_t n;
 
-	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+	if (!put(&p, end, "200 MSG ", 8))
+		return 0;
+	n = proto_format_u64(num, id);
+	if (!put(&p, end, num, n) || !put(&p, end, " ", 1))
+		return 0;
+	n = proto_format_u64(num, len);
+	if (!put(&p, end, num, n) || !put(&p, end, "\r\n", 2))
+		return 0;
+	return (size_t)(p - buf);
 }
 
 bool

@@ -44,7 +44,9 @@ put(struct tconn *t, const char *q, const char *body)
 {
 	unsigned long long id;
 
-	tc_send(t, "PUT %s %zu\r\n%s\r\n", q, strlen(body), body);
+	tc_send(t, "PUT %s %zu\r\n", q, strlen(body));
+	tc_send_raw(t, body, strlen(body));
+	tc_send_raw(t, "\r\n", 2);
 	const char *l = tc_expect_prefix(t, "200 QUEUED ");
 	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &id), 1);
 	return id;
@@ -641,7 +643,8 @@ START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
 	tc_expect(a, "201 CREATED");
 	one = put(a, "q", "one");
 	two = put(a, "q", "two");
-	ack(a, reserve(a, "q", "one"));
+	ck_assert_uint_eq(reserve(a, "q", "one"), one);
+	ack(a, one);
 	reserve(a, "q", "two");
 	/* "one"'s lease would end first: b must see "two", never "one". */
 	tc_send(b, "RESERVE q 10000\r\n");
@@ -650,7 +653,6 @@ START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
 	ck_assert_int_eq(stat_of(b, "q", "acks"), 2);
 	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
 	ck_assert_int_eq(stat_of(b, "q", "reserved"), 0);
-	(void)one;
 	tc_close(a);
 	tc_close(b);
 }
@@ -1040,6 +1042,75 @@ START_TEST(test_rendezvous_returned_message_goes_to_waiting_consumer)
 	tc_close(b);
 	tc_close(p);
 	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_rendezvous_lease_end_goes_before_a_waiting_put)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d), *p = tc_open(&d);
+	struct tconn *s = tc_open(&d);
+	unsigned long long x;
+
+	tc_send(s, "CREATE r capacity=0 lease_ms=100\r\n");
+	tc_expect(s, "201 CREATED");
+	tc_send(a, "RESERVE r 10000\r\n");
+	await_stat(s, "r", "waiting_consumers", 1);
+	x = put(p, "r", "x");
+	tc_expect_msg(a, "x");
+	tc_send(p, "PUT r 1\r\ny\r\n");
+	await_stat(s, "r", "blocked_producers", 1);
+	/* The lease ends with nobody waiting: x waits, ready. */
+	await_stat(s, "r", "depth", 1);
+	tc_send(b, "RESERVE r\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, "x"), x);
+	ack(b, x);
+	tc_send(b, "GET r\r\n");
+	tc_expect_msg(b, "y");
+	tc_expect_prefix(p, "200 QUEUED ");
+	tc_close(a);
+	tc_close(b);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+/* ---- large bodies (stored apart from the packed log) ---- */
+
+#define BIG_LEN 20000
+
+/* A body of BIG_LEN bytes that shows where a byte went astray. */
+static char *
+big_body(char tag)
+{
+	char *b = malloc(BIG_LEN + 1);
+
+	for (int i = 0; i < BIG_LEN; i++)
+		b[i] = i % 100 == 0 ? tag : (char)('a' + i % 26);
+	b[BIG_LEN] = '\0';
+	return b;
+}
+
+START_TEST(test_large_reserved_body_survives_nack_close_and_get)
+{
+	struct tconn *a = tc_open(&d), *b = tc_open(&d);
+	char *one = big_body('1'), *two = big_body('2');
+	unsigned long long id1 = put(a, "q", one), id2 = put(a, "q", two);
+
+	ck_assert_uint_eq(reserve(a, "q", one), id1);
+	nack(a, id1);
+	ck_assert_uint_eq(reserve(a, "q", one), id1);
+	ck_assert_uint_eq(reserve(a, "q", two), id2);
+	close_with_rst(a);
+	await_stat(b, "q", "depth", 2);
+	/* Returned, then sent by GET (by reference) and by RESERVE. */
+	tc_send(b, "GET q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(b, one), id1);
+	ck_assert_uint_eq(reserve(b, "q", two), id2);
+	ack(b, id2);
+	ck_assert_int_eq(stat_of(b, "q", "bytes"), 0);
+	tc_close(b);
+	free(one);
+	free(two);
 }
 END_TEST
 
@@ -1441,9 +1512,15 @@ main(void)
 	    test_rendezvous_nacked_message_goes_before_a_waiting_put);
 	tcase_add_test(tc,
 	    test_rendezvous_returned_message_goes_to_waiting_consumer);
+	tcase_add_test(tc,
+	    test_rendezvous_lease_end_goes_before_a_waiting_put);
+
+	tc = tcase(s, "large");
+	tcase_add_test(tc,
+	    test_large_reserved_body_survives_nack_close_and_get);
 
 	tc = tcase(s, "worker_pool");
-	tcase_set_timeout(tc, 30);
+	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc,
 	    test_killed_workers_lose_no_message_and_ack_each_once);
 

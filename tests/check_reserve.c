@@ -1121,6 +1121,8 @@ END_TEST
 #define POOL_BATCH_MAX 3    /* reservations a worker holds at once */
 #define POOL_LIFE_MAX 30    /* batches a worker finishes before dying */
 #define POOL_PUT_BATCH 100  /* pipelined PUTs per round trip */
+#define POOL_LEASE_MS 200   /* the lease variant's lease */
+#define POOL_HUNG_MAX 256   /* hung connections kept open to the end */
 
 /* Where a worker's connection dies. */
 enum death {
@@ -1129,8 +1131,12 @@ enum death {
 	DIE_BEFORE_ACK,		 /* processed, not acknowledged */
 	DIE_MID_ACK_LINE,	 /* half an ACK line, no terminator */
 	DIE_AFTER_ACK_SENT,	 /* the ACK's reply never read */
-	DIE_COUNT
+	DIE_HANG,		 /* stops, connection open: only a lease helps */
 };
+
+/* Deaths drawn without a lease (a hang would hold messages forever). */
+#define DEATHS_WITHOUT_LEASE DIE_HANG
+#define DEATHS_WITH_LEASE (DIE_HANG + 1)
 
 /* What the test learned about each message number. */
 struct pool_msg {
@@ -1145,9 +1151,13 @@ struct pool {
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* a worker ended */
 	struct pool_msg msg[POOL_MESSAGES];
+	bool lease;		/* the queue has a lease */
 	bool done;		/* every message acknowledged */
 	int live;
 	int kills;
+	int late_acks;		/* 404 NO_MSG: the lease had run out */
+	struct tconn *hung[POOL_HUNG_MAX];
+	int nhung;
 };
 
 struct worker {
@@ -1155,7 +1165,7 @@ struct worker {
 	pthread_t th;
 	bool running;
 	bool ended;
-	int life;		/* messages to finish before dying */
+	int life;		/* batches to finish before dying */
 	enum death death;
 	bool rst;		/* die with an RST instead of a FIN */
 	int batch;		/* reservations to hold at once */
@@ -1174,7 +1184,10 @@ job_number(const char *body)
 	return n;
 }
 
-/* Read one delivery: -1 on 204 EMPTY, else the message number. */
+/*
+ * Read one delivery: the message number; -1 on 204 EMPTY; -2 when
+ * header_only and the header (and so the id) is all that was read.
+ */
 static int
 read_delivery(struct tconn *t, unsigned long long *id, bool header_only)
 {
@@ -1205,14 +1218,75 @@ record_delivery(struct pool *p, int n, unsigned long long id)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Die as told: the connection goes, the worker ends. */
+/* ACK job n (message id) and note how it went. */
+static void
+ack_job(struct pool *p, struct tconn *t, unsigned long long id, int n)
+{
+	char late[64];
+	const char *l;
+
+	tc_send(t, "ACK %llu\r\n", id);
+	l = tc_line(t);
+	snprintf(late, sizeof late, "404 NO_MSG %llu", id);
+	pthread_mutex_lock(&p->lock);
+	if (strcmp(l, "200 ACKED") == 0) {
+		p->msg[n].acked++;
+	} else {
+		/* Only a lease may take a reservation from a live worker. */
+		ck_assert_msg(p->lease && strcmp(l, late) == 0,
+		    "ACK %llu: \"%s\"", id, l);
+		p->late_acks++;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Die as told: the connection goes (or hangs on), the worker ends. */
 static void
 worker_die(struct worker *w, struct tconn *t)
 {
+	struct pool *p = w->pool;
+
+	if (w->death == DIE_HANG) {
+		pthread_mutex_lock(&p->lock);
+		if (p->nhung < POOL_HUNG_MAX) {
+			p->hung[p->nhung++] = t;
+			t = NULL;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (t == NULL)
+			return;
+	}
 	if (w->rst)
 		close_with_rst(t);
 	else
 		tc_close(t);
+}
+
+/*
+ * Reserve up to w->batch messages into ids/nums; returns how many, or
+ * -1 when the worker's death came first.
+ */
+static int
+reserve_batch(struct worker *w, struct tconn *t, bool dying,
+    unsigned long long *ids, int *nums)
+{
+	int held = 0;
+
+	while (held < w->batch) {
+		/* Wait a little for the first, not at all for the rest. */
+		tc_send(t, "RESERVE pool %d\r\n", held ? 0 : 50);
+		if (dying && w->death == DIE_AFTER_RESERVE_SENT)
+			return -1;
+		int n = read_delivery(t, &ids[held],
+		    dying && w->death == DIE_AFTER_HEADER);
+		if (n == -2)
+			return -1;
+		if (n == -1)
+			break;
+		record_delivery(w->pool, n, ids[held]);
+		nums[held++] = n;
+	}
+	return held;
 }
 
 /* One worker: reserve a batch, "process" it, ACK it, until told to die. */
@@ -1226,49 +1300,35 @@ worker_main(void *arg)
 	int nums[POOL_BATCH_MAX];
 
 	for (;;) {
-		int held = 0;
-		bool dying = w->life == 0;
+		bool dying = w->life == 0, done;
 
 		pthread_mutex_lock(&p->lock);
-		bool done = p->done;
+		done = p->done;
 		pthread_mutex_unlock(&p->lock);
 		if (done)
 			break;
-		while (held < w->batch) {
-			tc_send(t, "RESERVE pool %d\r\n", held ? 0 : 50);
-			if (dying && w->death == DIE_AFTER_RESERVE_SENT)
-				goto die;
-			bool hdr = dying && w->death == DIE_AFTER_HEADER;
-			int n = read_delivery(t, &ids[held], hdr);
-			if (n == -2)
-				goto die;
-			if (n < 0)
-				break;
-			record_delivery(p, n, ids[held]);
-			nums[held++] = n;
-		}
+		int held = reserve_batch(w, t, dying, ids, nums);
+		if (held < 0)
+			goto die;
 		if (held == 0)
 			continue;
-		if (dying && w->death == DIE_BEFORE_ACK)
+		if (dying && (w->death == DIE_BEFORE_ACK ||
+				 w->death == DIE_HANG))
 			goto die;
 		for (int i = 0; i < held; i++) {
-			if (dying && i == held - 1 &&
-			    w->death == DIE_MID_ACK_LINE) {
+			bool last = dying && i == held - 1;
+			if (last && w->death == DIE_MID_ACK_LINE) {
 				tc_send(t, "ACK %llu", ids[i]);
 				goto die;
 			}
-			tc_send(t, "ACK %llu\r\n", ids[i]);
-			if (dying && i == held - 1 &&
-			    w->death == DIE_AFTER_ACK_SENT) {
+			if (last && w->death == DIE_AFTER_ACK_SENT) {
+				tc_send(t, "ACK %llu\r\n", ids[i]);
 				pthread_mutex_lock(&p->lock);
 				p->msg[nums[i]].in_doubt++;
 				pthread_mutex_unlock(&p->lock);
 				goto die;
 			}
-			tc_expect(t, "200 ACKED");
-			pthread_mutex_lock(&p->lock);
-			p->msg[nums[i]].acked++;
-			pthread_mutex_unlock(&p->lock);
+			ack_job(p, t, ids[i], nums[i]);
 		}
 		if (w->life > 0)
 			w->life--;
@@ -1292,7 +1352,8 @@ worker_start(struct worker *w, struct pool *p)
 {
 	w->pool = p;
 	w->life = rand() % (POOL_LIFE_MAX + 1);
-	w->death = (enum death)(rand() % DIE_COUNT);
+	w->death = (enum death)(rand() % (p->lease ? DEATHS_WITH_LEASE
+						    : DEATHS_WITHOUT_LEASE));
 	w->rst = rand() % 2;
 	w->batch = 1 + rand() % POOL_BATCH_MAX;
 	w->ended = false;
@@ -1339,32 +1400,15 @@ pool_drained(struct tconn *s)
 	    stat_of(s, "pool", "reserved") == 0;
 }
 
-START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
+/* Replace dead workers until the daemon says every job is done. */
+static void
+pool_run(struct pool *p, struct worker *w, struct tconn *s)
 {
-	struct worker w[POOL_WORKERS] = { 0 };
-	struct tconn *s = tc_open(&d);
-	struct pool *p = &pool;
-	unsigned seed = 4;
-	pthread_t producer;
-	long long redelivered;
-	int dups = 0;
-
-	if (getenv("SLUICE_TEST_SEED") != NULL)
-		seed = (unsigned)strtoul(getenv("SLUICE_TEST_SEED"), NULL, 0);
-	printf("worker pool: seed %u (SLUICE_TEST_SEED)\n", seed);
-	fflush(stdout);
-	srand(seed);
-	memset(p, 0, sizeof *p);
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->changed, NULL);
-	tc_send(s, "CREATE pool capacity=256\r\n");
-	tc_expect(s, "201 CREATED");
-	ck_assert_int_eq(pthread_create(&producer, NULL, producer_main, p), 0);
 	pthread_mutex_lock(&p->lock);
 	for (int i = 0; i < POOL_WORKERS; i++)
 		worker_start(&w[i], p);
 	while (!p->done) {
-		/* Replace the dead; look at the daemon now and then. */
+		/* Wake for a death, or now and then to ask the daemon. */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 20 * 1000000;
@@ -1393,6 +1437,43 @@ START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
 	for (int i = 0; i < POOL_WORKERS; i++)
 		if (w[i].running)
 			pthread_join(w[i].th, NULL);
+	for (int i = 0; i < p->nhung; i++)
+		tc_close(p->hung[i]);
+}
+
+/*
+ * _i 0: no lease, workers die by closing.  _i 1: lease_ms, and some
+ * workers hang with their connection open, so only the lease brings
+ * their messages back; a live worker's ACK may then come too late.
+ */
+START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
+{
+	struct worker w[POOL_WORKERS] = { 0 };
+	struct tconn *s = tc_open(&d);
+	struct pool *p = &pool;
+	unsigned seed = 4;
+	pthread_t producer;
+	long long redelivered;
+	int dups = 0;
+
+	if (getenv("SLUICE_TEST_SEED") != NULL)
+		seed = (unsigned)strtoul(getenv("SLUICE_TEST_SEED"), NULL, 0);
+	printf("worker pool%s: seed %u (SLUICE_TEST_SEED)\n",
+	    _i ? " with lease" : "", seed);
+	fflush(stdout);
+	srand(seed);
+	memset(p, 0, sizeof *p);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	p->lease = _i == 1;
+	if (p->lease)
+		tc_send(s, "CREATE pool capacity=256 lease_ms=%d\r\n",
+		    POOL_LEASE_MS);
+	else
+		tc_send(s, "CREATE pool capacity=256\r\n");
+	tc_expect(s, "201 CREATED");
+	ck_assert_int_eq(pthread_create(&producer, NULL, producer_main, p), 0);
+	pool_run(p, w, s);
 	pthread_join(producer, NULL);
 
 	/*
@@ -1403,13 +1484,13 @@ START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
 	for (int n = 0; n < POOL_MESSAGES; n++) {
 		struct pool_msg *m = &p->msg[n];
 		ck_assert_msg(m->deliveries > 0, "job-%d never delivered", n);
-		ck_assert_msg(m->seen_id == m->id, "job-%d: id %llu, came as %llu",
-		    n, m->id, m->seen_id);
+		ck_assert_msg(m->seen_id == m->id,
+		    "job-%d: id %llu, came as %llu", n, m->id, m->seen_id);
 		ck_assert_msg(m->acked <= 1, "job-%d acknowledged %d times", n,
 		    m->acked);
 		ck_assert_msg(m->acked == 1 || m->in_doubt > 0,
 		    "job-%d lost: never acknowledged", n);
-		dups += m->deliveries > 1 ? m->deliveries - 1 : 0;
+		dups += m->deliveries - 1;
 	}
 	ck_assert_int_eq(stat_of(s, "pool", "acks"), POOL_MESSAGES);
 	redelivered = stat_of(s, "pool", "redelivered");
@@ -1420,9 +1501,11 @@ START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
 	/* The run did what it is for: workers died holding messages. */
 	ck_assert_int_gt(p->kills, 0);
 	ck_assert_int_gt(dups, 0);
-	printf("worker pool: %d messages, %d workers killed, %d duplicate"
-	       " deliveries seen, %lld redelivered by the daemon\n",
-	    POOL_MESSAGES, p->kills, dups, redelivered);
+	printf("worker pool%s: %d messages, %d workers killed (%d hung),"
+	       " %d duplicate deliveries seen, %lld redelivered by the"
+	       " daemon, %d ACKs after the lease\n",
+	    _i ? " with lease" : "", POOL_MESSAGES, p->kills, p->nhung, dups,
+	    redelivered, p->late_acks);
 	tc_close(s);
 }
 END_TEST
@@ -1521,8 +1604,8 @@ main(void)
 
 	tc = tcase(s, "worker_pool");
 	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc,
-	    test_killed_workers_lose_no_message_and_ack_each_once);
+	tcase_add_loop_test(tc,
+	    test_killed_workers_lose_no_message_and_ack_each_once, 0, 2);
 
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -204,17 +204,25 @@ conn_take_body(struct conn *c, char *dst, struct evbuffer *out)
 {
 	struct evbuffer *in = c->in;
 	size_t len = (size_t)c->req.body_len;
-	char term[2];
 
-	if (dst != NULL)
-		evbuffer_remove(in, dst, len);
-	else if (out != NULL)
-		evbuffer_remove_buffer(in, out, len);
-	else
-		evbuffer_drain(in, len);
-	/* The terminator was checked before dispatch: "\n" or "\r\n". */
-	evbuffer_copyout(in, term, 1);
-	evbuffer_drain(in, term[0] == '\n' ? 1 : 2);
+	if (c->body_ptr != NULL) {
+		if (dst != NULL)
+			memcpy(dst, c->body_ptr, len);
+		else if (out != NULL)
+			evbuffer_add(out, c->body_ptr, len);
+		evbuffer_drain(in, c->body_off + len + c->term_len);
+	} else {
+		evbuffer_drain(in, c->body_off);
+		if (dst != NULL)
+			evbuffer_remove(in, dst, len);
+		else if (out != NULL)
+			evbuffer_remove_buffer(in, out, len);
+		else
+			evbuffer_drain(in, len);
+		evbuffer_drain(in, c->term_len);
+	}
+	c->body_ptr = NULL;
+	c->body_off = 0;
 }
 
 /* Start skipping a body, to answer `reply` after it. */
@@ -253,39 +261,80 @@ run(struct conn *c)
 	return STEP_STOP;
 }
 
+/*
+ * Serve a PUT whose whole frame lies in `head` (contiguous input) at
+ * once, taking the body from memory: the common case for pipelined
+ * small messages, which then cost one drain instead of four calls.
+ * Returns false (nothing done) when the frame is not all there.
+ */
+static bool
+run_contiguous(struct conn *c, const char *head, size_t contig,
+    size_t consumed, enum step *st)
+{
+	size_t end, term;
+
+	if (c->req.body_len > contig - consumed)
+		return false;
+	end = consumed + (size_t)c->req.body_len;
+	if (proto_scan_body_end(head + end, contig - end < 2 ? contig - end : 2,
+		&term) != PROTO_OK)
+		return false;
+	c->body_ptr = head + consumed;
+	c->body_off = consumed;
+	c->term_len = term;
+	*st = run(c);
+	/* A parked PUT keeps its frame buffered, but not this pointer. */
+	c->body_ptr = NULL;
+	return true;
+}
+
 static enum step
 read_line(struct conn *c)
 {
 	struct evbuffer *in = c->in;
-	size_t avail = evbuffer_get_length(in), line_len, consumed;
+	size_t avail = evbuffer_get_length(in), line_len, consumed, contig;
 	size_t look = avail < PROTO_LINE_MAX ? avail : PROTO_LINE_MAX;
-	const char *head = (const char *)evbuffer_pullup(in, (ssize_t)look);
+	struct evbuffer_iovec first;
+	const char *head;
 	char reply[160];
 	enum proto_status st;
+	enum step step;
 
 	/* An empty buffer pulls up to NULL, which memchr may not see. */
 	if (avail == 0)
 		return STEP_STOP;
+	if (evbuffer_peek(in, -1, NULL, &first, 1) >= 1 &&
+	    first.iov_len >= look) {
+		head = first.iov_base;
+		contig = first.iov_len;
+	} else {
+		head = (const char *)evbuffer_pullup(in, (ssize_t)look);
+		contig = look;
+	}
 	st = proto_scan_line(head, look, &line_len, &consumed);
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
 		return fatal(c, "line too long");
 	memcpy(c->line, head, line_len);
-	evbuffer_drain(in, consumed);
 	st = proto_parse_request(c->line, line_len, &c->req);
-	if (st == PROTO_FATAL)
-		return fatal(c, c->req.error);
-	if (st == PROTO_BAD) {
-		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
-		    c->req.error);
-	} else if (cmd_check(c, &c->req, reply, sizeof reply)) {
+	if (st == PROTO_OK && cmd_check(c, &c->req, reply, sizeof reply)) {
+		if (c->req.has_body &&
+		    run_contiguous(c, head, contig, consumed, &step))
+			return step;
+		evbuffer_drain(in, consumed);
 		if (!c->req.has_body)
 			return run(c);
 		conn_set_state(c, CONN_READ_BODY);
 		set_input_bound(c, c->req.body_len + 2);
 		return STEP_NEXT;
 	}
+	evbuffer_drain(in, consumed);
+	if (st == PROTO_FATAL)
+		return fatal(c, c->req.error);
+	if (st == PROTO_BAD)
+		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
+		    c->req.error);
 	if (c->req.has_body) {
 		start_discard(c, c->req.body_len, reply);
 		return STEP_NEXT;
@@ -325,6 +374,8 @@ read_body(struct conn *c)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
 		return fatal(c, "body not followed by a line terminator");
+	c->body_off = 0;
+	c->term_len = term;
 	return run(c);
 }
 
@@ -413,8 +464,13 @@ conn_process_input(struct conn *c)
 static void
 detach(struct conn *c)
 {
+	struct queue *q = c->waiting_producer ? c->waiter.queue : NULL;
+
 	unpark(c);
 	deliver_return_all(c);
+	/* Producers parked behind it may fit where it did not. */
+	if (q != NULL)
+		deliver_kick(c->server, q);
 }
 
 void
@@ -612,8 +668,11 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 		conn_reply_full(c, q);
 		/* The parked body is still buffered: skip it. */
 		conn_take_body(c, NULL, NULL);
-	} else {
-		conn_reply(c, 204, "EMPTY", NULL);
+		conn_wake(c);
+		/* Producers parked behind it may fit where it did not. */
+		deliver_kick(c->server, q);
+		return;
 	}
+	conn_reply(c, 204, "EMPTY", NULL);
 	conn_wake(c);
 }

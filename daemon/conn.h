@@ -51,6 +51,15 @@ struct conn {
 	enum conn_state state;
 	char line[PROTO_LINE_MAX + 1]; /* the current line, split in place */
 	struct proto_request req;      /* the request being served */
+	/*
+	 * Where its body is: body_off bytes into the input (its line, not
+	 * yet consumed), then body_len bytes and term_len of terminator.
+	 * body_ptr points at it while the whole frame was contiguous when
+	 * the request was dispatched; NULL once anything may have moved.
+	 */
+	const char *body_ptr;
+	size_t body_off;
+	size_t term_len;
 	/* CONN_DISCARD_BODY: what is left to skip, and the reply after. */
 	struct {
 		uint64_t left;

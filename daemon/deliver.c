@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -39,12 +40,34 @@ wants_reserve(const struct conn *c)
 	return c->req.cmd == PROTO_CMD_RESERVE;
 }
 
+/* Bodies up to this size go out header, body and CRLF in one append. */
+#define SMALL_MSG_MAX 512
+
 static void
 add_header(struct evbuffer *out, uint64_t id, size_t len)
 {
 	char line[64];
 
 	evbuffer_add(out, line, proto_write_msg(line, sizeof line, id, len));
+}
+
+/* Append a whole "200 MSG" response with a copy of body. */
+static void
+add_message(struct evbuffer *out, uint64_t id, const char *body, size_t len)
+{
+	char buf[64 + SMALL_MSG_MAX + 2];
+	size_t n;
+
+	if (len > SMALL_MSG_MAX) {
+		add_header(out, id, len);
+		evbuffer_add(out, body, len);
+		evbuffer_add(out, "\r\n", 2);
+		return;
+	}
+	n = proto_write_msg(buf, 64, id, len);
+	memcpy(buf + n, body, len);
+	memcpy(buf + n + len, "\r\n", 2);
+	evbuffer_add(out, buf, n + len + 2);
 }
 
 /* Record m as reserved by c. */
@@ -76,33 +99,38 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 	struct evbuffer *out = c->out;
 	struct queue_item it;
 	struct msg *m = NULL;
+	bool referenced = false;
 
 	if (!queue_front(q, &it))
 		return;
-	/* Copy or reference the body before queue_pop() may free it. */
-	add_header(out, it.id, it.len);
+	/*
+	 * Copy or reference the body before queue_pop() may free it.
+	 * Large bodies go by reference (no copy): the output buffer frees
+	 * them once written.
+	 */
 	if (reserve_it) {
 		m = it.msg ? it.msg
 		    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
 			      : msg_new_copy(it.id, it.body, it.len);
-		evbuffer_add(out, m->body, m->len);
-	} else if (it.len > 0 && it.msg != NULL) {
-		evbuffer_add_reference(out, it.msg->body, it.len, free_msg_cb,
-		    it.msg);
-	} else if (it.len > 0 && it.heap) {
-		evbuffer_add_reference(out, it.body, it.len, free_body_cb,
-		    NULL);
+		add_message(out, it.id, m->body, m->len);
+	} else if (it.heap || (it.msg != NULL && it.len > SMALL_MSG_MAX)) {
+		add_header(out, it.id, it.len);
+		if (it.msg != NULL)
+			evbuffer_add_reference(out, it.msg->body, it.len,
+			    free_msg_cb, it.msg);
+		else
+			evbuffer_add_reference(out, it.body, it.len,
+			    free_body_cb, NULL);
+		evbuffer_add(out, "\r\n", 2);
+		referenced = true;
 	} else {
-		evbuffer_add(out, it.body, it.len);
+		add_message(out, it.id, it.body, it.len);
 	}
-	evbuffer_add(out, "\r\n", 2);
 	queue_pop(q, &it, server_now_ms());
 	if (m != NULL)
 		reserve(c, q, m);
-	else if (it.len == 0 && it.msg != NULL)
+	else if (it.msg != NULL && !referenced)
 		msg_free(it.msg);
-	else if (it.len == 0 && it.heap)
-		free(it.body);
 }
 
 /* True when p's message may go straight to q's first waiting consumer. */

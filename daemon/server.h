@@ -25,6 +25,7 @@ struct server {
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
 	int nlisteners;
 	struct qtable queues;
+	struct queue *last_queue; /* the last one looked up: usually next */
 	struct conn_list conns;
 	size_t nconns;
 	uint64_t last_id;	  /* the id of the newest accepted message */

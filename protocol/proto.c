@@ -32,9 +32,13 @@ static const char *const policy_names[] = {
 int
 proto_cmd_lookup(const char *name, size_t len)
 {
+	/* The first letter, folded to upper case, rules out most rows. */
+	char first = len > 0 ? (char)(name[0] & ~0x20) : 0;
+
 	for (int i = 0; i < PROTO_CMD_COUNT; i++) {
-		if (strlen(proto_cmds[i].name) == len &&
-		    strncasecmp(proto_cmds[i].name, name, len) == 0)
+		const char *n = proto_cmds[i].name;
+		if (n[0] == first && strlen(n) == len &&
+		    strncasecmp(n, name, len) == 0)
 			return i;
 	}
 	return -1;

@@ -64,8 +64,8 @@ split_words(char *line, size_t len, struct word *w, size_t max)
 		if (i == len)
 			break;
 		size_t start = i;
-		while (i < len && line[i] != ' ')
-			i++;
+		const char *sp = memchr(line + i, ' ', len - i);
+		i = sp ? (size_t)(sp - line) : len;
 		if (n < max) {
 			w[n].s = line + start;
 			w[n].len = i - start;
@@ -192,8 +192,8 @@ proto_parse_request(char *line, size_t len, struct proto_request *req)
 	if (argc < (size_t)ci->min_args || argc > (size_t)ci->max_args ||
 	    n > PROTO_WORDS_MAX)
 		return bad(req, "wrong number of arguments");
+	size_t k = strlen(ci->args);
 	for (size_t i = 0; i < argc; i++) {
-		size_t k = strlen(ci->args);
 		char kind = ci->args[i < k ? i : k - 1];
 		enum proto_status st = parse_arg(req, kind, &w[i + 1]);
 		if (st != PROTO_OK)

@@ -32,9 +32,9 @@ proto_write_status(char *buf, size_t size, int code, const char *token,
 	if (arg != NULL &&
 	    (!put(&p, end, " ", 1) || !put(&p, end, arg, strlen(arg))))
 		return 0;
-	if (!put(&p, end, "\r\n", 2))
+	if (!put(&p, end, "\r\n\0", 3))
 		return 0;
-	return (size_t)(p - buf);
+	return (size_t)(p - buf) - 1;
 }
 
 size_t
@@ -50,9 +50,9 @@ proto_write_msg(char *buf, size_t size, uint64_t id, size_t len)
 	if (!put(&p, end, num, n) || !put(&p, end, " ", 1))
 		return 0;
 	n = proto_format_u64(num, len);
-	if (!put(&p, end, num, n) || !put(&p, end, "\r\n", 2))
+	if (!put(&p, end, num, n) || !put(&p, end, "\r\n\0", 3))
 		return 0;
-	return (size_t)(p - buf);
+	return (size_t)(p - buf) - 1;
 }
 
 bool

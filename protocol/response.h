@@ -45,13 +45,14 @@ enum proto_status proto_parse_response(const char *buf, size_t len,
     size_t max_body, struct proto_response *resp);
 
 /*
- * Format "<code> <token>[ <arg>]\r\n" into buf; returns its length, or
- * 0 when it does not fit.  arg may be NULL.
+ * Format "<code> <token>[ <arg>]\r\n" into buf, NUL-terminated; returns
+ * its length without the NUL, or 0 when it does not fit.  arg may be
+ * NULL.
  */
 size_t proto_write_status(char *buf, size_t size, int code,
     const char *token, const char *arg);
 
-/* Format "200 MSG <id> <len>\r\n"; returns its length. */
+/* Format "200 MSG <id> <len>\r\n" likewise. */
 size_t proto_write_msg(char *buf, size_t size, uint64_t id, size_t len);
 
 /* Parse a decimal response argument (same rules as request numbers). */

@@ -21,17 +21,20 @@ cmd_get(struct conn *c, const struct proto_request *r)
 {
 	struct server *s = c->server;
 	bool reserve = r->cmd == PROTO_CMD_RESERVE;
-	struct queue *q = server_queue(s, r->queue, s->cfg.auto_create);
+	struct queue *q = server_queue(s, r->queue, false);
 	struct conn *p;
 
-	if (q == NULL) {
+	if (q == NULL && !s->cfg.auto_create) {
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
+	/* Refused before auto-create: a refusal should leave no queue. */
 	if (reserve && c->nreserved >= s->cfg.max_reserved) {
 		conn_reply(c, 503, "TOO_MANY_RESERVED", NULL);
 		return CMD_DONE;
 	}
+	if (q == NULL)
+		q = server_queue(s, r->queue, true);
 	if (queue_depth(q) > 0) {
 		deliver_head(c, q, reserve);
 		deliver_kick(s, q); /* room for waiting producers */

@@ -1,20 +1,2105 @@
-/* check_daemon.c - placeholder until its suite lands. */
+/*
+ * check_daemon.c - the real sluiced over TCP, checked against
+ * PROTOCOL.md: every command but the RESERVE family (check_reserve.c),
+ * every 400 row, the four policies, capacity 0, TCP backpressure and
+ * the daemon's memory bounds, and clients that vanish at any point.
+ *
+ * Every test starts its own daemon (a checked fixture), so ids and
+ * counters start fresh, and stops it with SIGTERM expecting a clean
+ * exit (under ./test.sh --sanitize: also no leak, no sanitizer report).
+ * To know that a request waits, a test polls STATS on another
+ * connection until blocked_producers or waiting_consumers says so;
+ * nothing waits on a clock to stand in for an event.  The few clock
+ * reads check a lower bound (a timeout was honoured), never speed.
+ *
+ * Not covered: the connection limit (10000 by default, with no way yet
+ * to lower it for a test; see the note above main()).
+ */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
-START_TEST(test_placeholder)
+#include "harness.h"
+
+/* Server defaults the spec fixes (PROTOCOL.md, "Server defaults"). */
+#define DEFAULT_CAPACITY 1024
+#define DEFAULT_MAX_BYTES 16777216
+#define MESSAGE_LIMIT 1048576
+/* The longest request line, terminator included. */
+#define LINE_MAX_BYTES 1024
+
+/* How long await_stat() polls, and its pause between two polls. */
+#define AWAIT_MS 3000
+#define AWAIT_PAUSE_US 1000
+/* How long a test watches for a reply that must not come. */
+#define QUIET_MS 50
+
+/*
+ * Backpressure: the producer gives up if this many bytes go out without
+ * the socket blocking (kernel buffers on loopback hold a few MiB up to
+ * some tens), and the daemon may grow by less than RSS_GROWTH_MAX_KB
+ * while a client floods it.
+ */
+#define FLOOD_MAX_BYTES (64ULL * 1024 * 1024)
+#define RSS_GROWTH_MAX_KB (32L * 1024)
+
+static struct daemon d;
+
+static void
+daemon_setup(void)
 {
-	ck_assert_int_eq(1 + 1, 2);
+	harness_start(&d, NULL);
+}
+
+static void
+daemon_teardown(void)
+{
+	/* A clean exit: under the sanitizers, also no leak and no report. */
+	ck_assert_int_eq(harness_stop(&d), 0);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- requests and replies ---------------------------------------- */
+
+/* Send "PUT q <len> [timeout]" with its body, in one write. */
+static void
+send_put_timeout(struct tconn *t, const char *q, const void *body,
+    size_t len, const char *timeout)
+{
+	char head[256];
+	int n = snprintf(head, sizeof head, "PUT %s %zu%s%s\r\n", q, len,
+	    timeout ? " " : "", timeout ? timeout : "");
+	char *frame = malloc((size_t)n + len + 2);
+
+	ck_assert_ptr_nonnull(frame);
+	memcpy(frame, head, (size_t)n);
+	if (len > 0)
+		memcpy(frame + n, body, len);
+	memcpy(frame + n + len, "\r\n", 2);
+	tc_send_raw(t, frame, (size_t)n + len + 2);
+	free(frame);
+}
+
+static void
+send_put(struct tconn *t, const char *q, const char *body)
+{
+	send_put_timeout(t, q, body, strlen(body), NULL);
+}
+
+/* Read "200 QUEUED <id>" and return the id. */
+static unsigned long long
+expect_queued(struct tconn *t)
+{
+	unsigned long long id;
+	int end = 0;
+	const char *l = tc_expect_prefix(t, "200 QUEUED ");
+
+	ck_assert_msg(sscanf(l, "200 QUEUED %llu%n", &id, &end) == 1 &&
+		l[end] == '\0',
+	    "bad QUEUED line \"%s\"", l);
+	return id;
+}
+
+/* PUT a text body; asserts 200 QUEUED and returns the id. */
+static unsigned long long
+put(struct tconn *t, const char *q, const char *body)
+{
+	send_put(t, q, body);
+	return expect_queued(t);
+}
+
+/* Read "200 MSG <id> <len>" and its body; assert it is body[0..len). */
+static unsigned long long
+expect_msg_bytes(struct tconn *t, const void *body, size_t len)
+{
+	unsigned long long id;
+	size_t got_len;
+	char *got;
+
+	const char *l = tc_expect_prefix(t, "200 MSG ");
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", &id, &got_len) == 2,
+	    "bad MSG line \"%s\"", l);
+	ck_assert_uint_eq(got_len, len);
+	got = malloc(len + 2);
+	tc_read(t, got, len + 2);
+	ck_assert_msg(memcmp(got, body, len) == 0, "body differs");
+	ck_assert_msg(got[len] == '\r' && got[len + 1] == '\n',
+	    "body not followed by \\r\\n");
+	free(got);
+	return id;
+}
+
+/* Read a 503 FULL for q, with its retry_after_ms=<n> hint. */
+static void
+expect_full(struct tconn *t, const char *q)
+{
+	char want[256];
+	unsigned long long ms;
+	int end = 0;
+
+	snprintf(want, sizeof want, "503 FULL %s ", q);
+	const char *l = tc_expect_prefix(t, want);
+	const char *hint = strstr(l + strlen(want) - 1, " retry_after_ms=");
+	ck_assert_msg(hint != NULL, "no retry_after_ms hint in \"%s\"", l);
+	ck_assert_msg(sscanf(hint, " retry_after_ms=%llu%n", &ms, &end) == 1 &&
+		(hint[end] == '\0' || hint[end] == ' '),
+	    "bad retry_after_ms hint in \"%s\"", l);
+}
+
+/* Read "404 NO_QUEUE <q>". */
+static void
+expect_no_queue(struct tconn *t, const char *q)
+{
+	char want[256];
+
+	snprintf(want, sizeof want, "404 NO_QUEUE %s", q);
+	tc_expect(t, want);
+}
+
+/* Read a "400 BAD_REQUEST <reason>"; the reason never holds '='. */
+static void
+expect_bad_request(struct tconn *t)
+{
+	const char *l = tc_expect_prefix(t, "400 BAD_REQUEST");
+
+	ck_assert_msg(l[15] == '\0' || l[15] == ' ', "bad line \"%s\"", l);
+	ck_assert_msg(strchr(l, '=') == NULL, "'=' in 400 reason: \"%s\"", l);
+}
+
+static void
+expect_empty(struct tconn *t)
+{
+	tc_expect(t, "204 EMPTY");
+}
+
+/* Close t so that the daemon sees a reset, not an orderly end. */
+static void
+tc_abort(struct tconn *t)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	tc_close(t);
+}
+
+/* ---- STATS ------------------------------------------------------- */
+
+/* Parse the body of a JSON reply whose status line l was just read. */
+static json_t *
+read_json_after(struct tconn *t, const char *l)
+{
+	json_error_t err;
+	size_t len;
+	json_t *j;
+	char *buf;
+
+	ck_assert_msg(sscanf(l, "200 JSON %zu", &len) == 1,
+	    "wanted \"200 JSON <n>\", got \"%s\"", l);
+	buf = malloc(len + 2);
+	tc_read(t, buf, len + 2);
+	ck_assert_msg(buf[len] == '\r' && buf[len + 1] == '\n',
+	    "JSON body not followed by \\r\\n");
+	j = json_loadb(buf, len, 0, &err);
+	ck_assert_msg(j != NULL, "STATS body is not JSON: %s", err.text);
+	ck_assert(json_is_object(j));
+	free(buf);
+	return j;
+}
+
+/* STATS <q> as JSON, or NULL when the queue does not exist (404). */
+static json_t *
+stats_queue(struct tconn *t, const char *q)
+{
+	char want[256];
+
+	tc_send(t, "STATS %s\r\n", q);
+	const char *l = tc_line(t);
+	if (strncmp(l, "404 ", 4) != 0)
+		return read_json_after(t, l);
+	snprintf(want, sizeof want, "404 NO_QUEUE %s", q);
+	ck_assert_str_eq(l, want);
+	return NULL;
+}
+
+static json_t *
+stats_global(struct tconn *t)
+{
+	tc_send(t, "STATS\r\n");
+	return read_json_after(t, tc_line(t));
+}
+
+/* An integer field of a JSON object; fails the test if missing. */
+static long long
+field_int(json_t *j, const char *field)
+{
+	json_t *v = json_object_get(j, field);
+
+	ck_assert_msg(json_is_integer(v), "STATS: no integer \"%s\"", field);
+	ck_assert_int_ge(json_integer_value(v), 0);
+	return json_integer_value(v);
+}
+
+static const char *
+field_str(json_t *j, const char *field)
+{
+	json_t *v = json_object_get(j, field);
+
+	ck_assert_msg(json_is_string(v), "STATS: no string \"%s\"", field);
+	return json_string_value(v);
+}
+
+/* One field of STATS <q>; the queue must exist. */
+static long long
+stat_of(struct tconn *t, const char *q, const char *field)
+{
+	json_t *j = stats_queue(t, q);
+	long long v;
+
+	ck_assert_msg(j != NULL, "queue %s does not exist", q);
+	v = field_int(j, field);
+	json_decref(j);
+	return v;
+}
+
+/*
+ * Poll STATS <q> on t until field equals want (a missing queue counts
+ * as not yet): how a test learns that a request on another connection
+ * now waits, or that the server noticed a client leave.
+ */
+static void
+await_stat(struct tconn *t, const char *q, const char *field, long long want)
+{
+	uint64_t until = now_ms() + AWAIT_MS;
+	long long got = -1;
+
+	for (;;) {
+		json_t *j = stats_queue(t, q);
+		if (j != NULL) {
+			got = field_int(j, field);
+			json_decref(j);
+			if (got == want)
+				return;
+		}
+		ck_assert_msg(now_ms() < until,
+		    "STATS %s: %s stayed %lld, wanted %lld", q, field, got,
+		    want);
+		usleep(AWAIT_PAUSE_US);
+	}
+}
+
+/* Poll the global STATS until `connections` equals want. */
+static void
+await_connections(struct tconn *t, long long want)
+{
+	uint64_t until = now_ms() + AWAIT_MS;
+	long long got;
+
+	for (;;) {
+		json_t *j = stats_global(t);
+		got = field_int(j, "connections");
+		json_decref(j);
+		if (got == want)
+			return;
+		ck_assert_msg(now_ms() < until,
+		    "connections stayed %lld, wanted %lld", got, want);
+		usleep(AWAIT_PAUSE_US);
+	}
+}
+
+/* Assert that the per-queue object j has every field of the spec. */
+static void
+check_queue_fields(json_t *j, const char *name)
+{
+	static const char *const ints[] = { "capacity", "max_bytes", "depth",
+		"reserved", "bytes", "puts", "gets", "acks", "rejected",
+		"dropped", "blocked_producers", "waiting_consumers" };
+
+	ck_assert_str_eq(field_str(j, "name"), name);
+	field_str(j, "policy");
+	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+		field_int(j, ints[i]);
+}
+
+/* Send a request line and expect one exact reply line. */
+static void
+request(struct tconn *t, const char *req, const char *want)
+{
+	tc_send(t, "%s\r\n", req);
+	tc_expect(t, want);
+}
+
+/* ---- commands ---------------------------------------------------- */
+
+START_TEST(test_ping_answers_pong)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "PING", "200 PONG");
+	tc_close(t);
 }
 END_TEST
 
+START_TEST(test_put_then_get_returns_binary_body_intact)
+{
+	static const char body[] = "a\0b\r\nc\nPUT x 1\r\n\r\0\xff";
+	struct tconn *t = tc_open(&d);
+	unsigned long long id;
+
+	send_put_timeout(t, "bin", body, sizeof body, NULL);
+	id = expect_queued(t);
+	tc_send(t, "GET bin\r\n");
+	ck_assert_uint_eq(expect_msg_bytes(t, body, sizeof body), id);
+	tc_send(t, "GET bin\r\n");
+	expect_empty(t);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_empty_body_round_trips)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(t, "PUT nil 0\r\n\r\n");
+	id = expect_queued(t);
+	tc_send(t, "GET nil\r\n");
+	ck_assert_uint_eq(expect_msg_bytes(t, "", 0), id);
+	ck_assert_int_eq(stat_of(t, "nil", "depth"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_message_of_exactly_the_limit_round_trips)
+{
+	struct tconn *t = tc_open(&d);
+	char *body = malloc(MESSAGE_LIMIT);
+	unsigned long long id;
+
+	for (size_t i = 0; i < MESSAGE_LIMIT; i++)
+		body[i] = (char)(i * 7 + i / 251);
+	send_put_timeout(t, "lim", body, MESSAGE_LIMIT, NULL);
+	id = expect_queued(t);
+	ck_assert_int_eq(stat_of(t, "lim", "bytes"), MESSAGE_LIMIT);
+	tc_send(t, "GET lim\r\n");
+	ck_assert_uint_eq(expect_msg_bytes(t, body, MESSAGE_LIMIT), id);
+	free(body);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_message_ids_increase_in_acceptance_order)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long ids[6];
+
+	for (int i = 0; i < 6; i++) {
+		ids[i] = put(t, i % 2 ? "ida" : "idb", "x");
+		if (i > 0)
+			ck_assert_uint_gt(ids[i], ids[i - 1]);
+	}
+	/* A message keeps its id when delivered. */
+	for (int i = 0; i < 6; i += 2) {
+		tc_send(t, "GET idb\r\n");
+		ck_assert_uint_eq(tc_expect_msg(t, "x"), ids[i]);
+	}
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_get_on_empty_queue_answers_204)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "GET none", "204 EMPTY");
+	request(t, "GET none 0", "204 EMPTY");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_get_with_timeout_answers_204_when_nothing_arrives)
+{
+	struct tconn *t = tc_open(&d);
+	uint64_t start = now_ms();
+
+	request(t, "GET quiet 150", "204 EMPTY");
+	ck_assert_uint_ge(now_ms() - start, 140);
+	ck_assert_int_eq(stat_of(t, "quiet", "waiting_consumers"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_get_with_timeout_is_served_by_a_later_put)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(c, "GET later 5000\r\n");
+	await_stat(s, "later", "waiting_consumers", 1);
+	id = put(p, "later", "news");
+	ck_assert_uint_eq(tc_expect_msg(c, "news"), id);
+	ck_assert_int_eq(stat_of(s, "later", "waiting_consumers"), 0);
+	ck_assert_int_eq(stat_of(s, "later", "depth"), 0);
+	tc_close(c);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_get_with_the_largest_timeout_waits_for_a_put)
+{
+	struct tconn *c = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(c, "GET forever 9223372036854775807\r\n");
+	await_stat(s, "forever", "waiting_consumers", 1);
+	ck_assert(tc_quiet(c, QUIET_MS));
+	id = put(s, "forever", "at last");
+	ck_assert_uint_eq(tc_expect_msg(c, "at last"), id);
+	tc_close(c);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_waiting_consumers_are_served_in_the_order_they_came)
+{
+	struct tconn *c[3], *p = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id[3];
+
+	for (int i = 0; i < 3; i++) {
+		c[i] = tc_open(&d);
+		tc_send(c[i], "GET fifo 5000\r\n");
+		await_stat(s, "fifo", "waiting_consumers", i + 1);
+	}
+	tc_send(p, "PUT fifo 3\r\none\r\nPUT fifo 3\r\ntwo\r\n"
+		   "PUT fifo 5\r\nthree\r\n");
+	for (int i = 0; i < 3; i++)
+		id[i] = expect_queued(p);
+	ck_assert_uint_eq(tc_expect_msg(c[0], "one"), id[0]);
+	ck_assert_uint_eq(tc_expect_msg(c[1], "two"), id[1]);
+	ck_assert_uint_eq(tc_expect_msg(c[2], "three"), id[2]);
+	for (int i = 0; i < 3; i++)
+		tc_close(c[i]);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_waiting_get_holds_back_the_requests_behind_it)
+{
+	struct tconn *c = tc_open(&d), *s = tc_open(&d);
+
+	tc_send(c, "GET held 5000\r\nPING\r\n");
+	await_stat(s, "held", "waiting_consumers", 1);
+	ck_assert(tc_quiet(c, QUIET_MS));
+	put(s, "held", "go");
+	tc_expect_msg(c, "go");
+	tc_expect(c, "200 PONG");
+	tc_close(c);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_create_answers_201_and_applies_its_settings)
+{
+	struct tconn *t = tc_open(&d);
+	json_t *j;
+
+	request(t, "CREATE made capacity=7 max_bytes=4096 policy=reject",
+	    "201 CREATED");
+	j = stats_queue(t, "made");
+	ck_assert_ptr_nonnull(j);
+	check_queue_fields(j, "made");
+	ck_assert_int_eq(field_int(j, "capacity"), 7);
+	ck_assert_int_eq(field_int(j, "max_bytes"), 4096);
+	ck_assert_str_eq(field_str(j, "policy"), "reject");
+	json_decref(j);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_create_omitted_options_take_the_server_defaults)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE plain", "201 CREATED");
+	ck_assert_int_eq(stat_of(t, "plain", "capacity"), DEFAULT_CAPACITY);
+	ck_assert_int_eq(stat_of(t, "plain", "max_bytes"), DEFAULT_MAX_BYTES);
+	request(t, "CREATE plain policy=block", "200 EXISTS");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_create_with_the_same_settings_answers_200_exists)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE same capacity=3 policy=drop-oldest max_bytes=99",
+	    "201 CREATED");
+	/* Options in any order. */
+	request(t, "CREATE same max_bytes=99 capacity=3 policy=drop-oldest",
+	    "200 EXISTS");
+	request(t, "CREATE same   policy=drop-oldest  max_bytes=99 capacity=3",
+	    "200 EXISTS");
+	/* An auto-created queue has the defaults. */
+	put(t, "auto", "x");
+	request(t, "CREATE auto", "200 EXISTS");
+	request(t, "CREATE auto capacity=1024 max_bytes=16777216 policy=block",
+	    "200 EXISTS");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_create_with_other_settings_answers_409_and_changes_nothing)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE conf capacity=5 policy=reject", "201 CREATED");
+	request(t, "CREATE conf capacity=6 policy=reject", "409 CONFLICT conf");
+	request(t, "CREATE conf capacity=5 policy=block", "409 CONFLICT conf");
+	request(t, "CREATE conf capacity=5 policy=reject max_bytes=1",
+	    "409 CONFLICT conf");
+	/* An omitted option means the default, not "whatever it is". */
+	request(t, "CREATE conf capacity=5", "409 CONFLICT conf");
+	request(t, "CREATE conf", "409 CONFLICT conf");
+	ck_assert_int_eq(stat_of(t, "conf", "capacity"), 5);
+	ck_assert_int_eq(stat_of(t, "conf", "max_bytes"), DEFAULT_MAX_BYTES);
+	request(t, "CREATE conf capacity=5 policy=reject", "200 EXISTS");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_create_capacity_0_is_allowed_for_block_and_reject)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE rv0 capacity=0", "201 CREATED");
+	request(t, "CREATE rv1 capacity=0 policy=reject", "201 CREATED");
+	ck_assert_int_eq(stat_of(t, "rv0", "capacity"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_delete_discards_the_queue_and_its_messages)
+{
+	struct tconn *t = tc_open(&d);
+
+	put(t, "gone", "a");
+	put(t, "gone", "b");
+	request(t, "DELETE gone", "200 DELETED");
+	ck_assert_ptr_null(stats_queue(t, "gone"));
+	request(t, "DELETE gone", "404 NO_QUEUE gone");
+	request(t, "PURGE gone", "404 NO_QUEUE gone");
+	/* Auto-created afresh: empty, with the defaults. */
+	request(t, "GET gone", "204 EMPTY");
+	ck_assert_int_eq(stat_of(t, "gone", "puts"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_delete_answers_waiting_consumers_404_no_queue)
+{
+	struct tconn *c1 = tc_open(&d), *c2 = tc_open(&d), *s = tc_open(&d);
+
+	tc_send(c1, "GET del 5000\r\n");
+	await_stat(s, "del", "waiting_consumers", 1);
+	tc_send(c2, "GET del 5000\r\n");
+	await_stat(s, "del", "waiting_consumers", 2);
+	request(s, "DELETE del", "200 DELETED");
+	expect_no_queue(c1, "del");
+	expect_no_queue(c2, "del");
+	tc_sync(c1);
+	tc_sync(c2);
+	tc_close(c1);
+	tc_close(c2);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_delete_answers_parked_producers_404_no_queue)
+{
+	struct tconn *p = tc_open(&d), *s = tc_open(&d);
+
+	request(s, "CREATE delp capacity=1", "201 CREATED");
+	put(s, "delp", "full");
+	send_put(p, "delp", "parked");
+	await_stat(s, "delp", "blocked_producers", 1);
+	request(s, "DELETE delp", "200 DELETED");
+	expect_no_queue(p, "delp");
+	tc_sync(p);
+	/* Its body went nowhere. */
+	request(s, "GET delp", "204 EMPTY");
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_purge_answers_the_count_of_discarded_messages)
+{
+	struct tconn *t = tc_open(&d);
+
+	put(t, "pq", "1");
+	put(t, "pq", "22");
+	put(t, "pq", "333");
+	request(t, "PURGE pq", "200 PURGED 3");
+	ck_assert_int_eq(stat_of(t, "pq", "depth"), 0);
+	ck_assert_int_eq(stat_of(t, "pq", "bytes"), 0);
+	request(t, "GET pq", "204 EMPTY");
+	request(t, "PURGE pq", "200 PURGED 0");
+	request(t, "PURGE nosuch", "404 NO_QUEUE nosuch");
+	ck_assert_ptr_null(stats_queue(t, "nosuch"));
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_purge_gives_room_to_parked_producers)
+{
+	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id1, id2;
+
+	request(s, "CREATE pr capacity=2", "201 CREATED");
+	put(s, "pr", "old1");
+	put(s, "pr", "old2");
+	send_put(p1, "pr", "new1");
+	await_stat(s, "pr", "blocked_producers", 1);
+	send_put(p2, "pr", "new2");
+	await_stat(s, "pr", "blocked_producers", 2);
+	request(s, "PURGE pr", "200 PURGED 2");
+	id1 = expect_queued(p1);
+	id2 = expect_queued(p2);
+	ck_assert_uint_lt(id1, id2);
+	tc_send(s, "GET pr\r\n");
+	ck_assert_uint_eq(tc_expect_msg(s, "new1"), id1);
+	tc_send(s, "GET pr\r\n");
+	ck_assert_uint_eq(tc_expect_msg(s, "new2"), id2);
+	tc_close(p1);
+	tc_close(p2);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_stats_of_a_queue_counts_exactly_after_a_known_sequence)
+{
+	struct tconn *t = tc_open(&d), *c = tc_open(&d);
+	json_t *j;
+
+	request(t, "CREATE st capacity=3 max_bytes=100 policy=reject",
+	    "201 CREATED");
+	put(t, "st", "a");
+	put(t, "st", "bb");
+	put(t, "st", "ccc");
+	send_put(t, "st", "dddd");
+	expect_full(t, "st");
+	tc_send(t, "GET st\r\n");
+	tc_expect_msg(t, "a");
+	/* A hand-off to a waiting consumer is a put and a get. */
+	request(t, "PURGE st", "200 PURGED 2");
+	tc_send(c, "GET st 5000\r\n");
+	await_stat(t, "st", "waiting_consumers", 1);
+	put(t, "st", "eeeee");
+	tc_expect_msg(c, "eeeee");
+	put(t, "st", "ff");
+
+	j = stats_queue(t, "st");
+	check_queue_fields(j, "st");
+	ck_assert_int_eq(field_int(j, "capacity"), 3);
+	ck_assert_int_eq(field_int(j, "max_bytes"), 100);
+	ck_assert_str_eq(field_str(j, "policy"), "reject");
+	ck_assert_int_eq(field_int(j, "depth"), 1);
+	ck_assert_int_eq(field_int(j, "reserved"), 0);
+	ck_assert_int_eq(field_int(j, "bytes"), 2);
+	ck_assert_int_eq(field_int(j, "puts"), 5);
+	ck_assert_int_eq(field_int(j, "gets"), 2);
+	ck_assert_int_eq(field_int(j, "acks"), 0);
+	ck_assert_int_eq(field_int(j, "rejected"), 1);
+	ck_assert_int_eq(field_int(j, "dropped"), 0);
+	ck_assert_int_eq(field_int(j, "blocked_producers"), 0);
+	ck_assert_int_eq(field_int(j, "waiting_consumers"), 0);
+	json_decref(j);
+	tc_close(t);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_stats_counts_drops_of_both_kinds)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE dn capacity=1 policy=drop-newest", "201 CREATED");
+	request(t, "CREATE do capacity=1 policy=drop-oldest", "201 CREATED");
+	put(t, "dn", "1");
+	send_put(t, "dn", "2");
+	tc_expect(t, "202 DROPPED dn");
+	put(t, "do", "1");
+	put(t, "do", "2");
+	put(t, "do", "3");
+	ck_assert_int_eq(stat_of(t, "dn", "dropped"), 1);
+	ck_assert_int_eq(stat_of(t, "dn", "puts"), 1);
+	ck_assert_int_eq(stat_of(t, "do", "dropped"), 2);
+	ck_assert_int_eq(stat_of(t, "do", "puts"), 3);
+	ck_assert_int_eq(stat_of(t, "do", "rejected"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_global_stats_has_every_field_and_sums_the_queues)
+{
+	struct tconn *t = tc_open(&d), *u = tc_open(&d);
+	json_t *j, *qs;
+	const char *key;
+	json_t *val;
+
+	put(t, "g1", "abc");
+	put(t, "g1", "de");
+	put(t, "g2", "fghij");
+	request(t, "CREATE g3 capacity=0", "201 CREATED");
+	j = stats_global(t);
+	ck_assert_str_ne(field_str(j, "version"), "");
+	field_int(j, "uptime_s");
+	ck_assert_int_eq(field_int(j, "connections"), 2);
+	ck_assert_int_eq(field_int(j, "messages"), 3);
+	ck_assert_int_eq(field_int(j, "bytes"), 10);
+	qs = json_object_get(j, "queues");
+	ck_assert(json_is_object(qs));
+	ck_assert_uint_eq(json_object_size(qs), 3);
+	json_object_foreach(qs, key, val)
+		check_queue_fields(val, key);
+	ck_assert_int_eq(field_int(json_object_get(qs, "g1"), "depth"), 2);
+	ck_assert_int_eq(field_int(json_object_get(qs, "g2"), "bytes"), 5);
+	ck_assert_int_eq(field_int(json_object_get(qs, "g3"), "capacity"), 0);
+	json_decref(j);
+	tc_close(u);
+	await_connections(t, 1);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_stats_of_an_unknown_queue_is_404)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "STATS unknown", "404 NO_QUEUE unknown");
+	/* STATS creates nothing. */
+	json_t *j = stats_global(t);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 0);
+	json_decref(j);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_auth_without_a_configured_token_answers_ok)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "AUTH anything", "200 OK");
+	request(t, "PING", "200 PONG");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_quit_answers_bye_then_closes)
+{
+	struct tconn *t = tc_open(&d), *s = tc_open(&d);
+
+	request(t, "QUIT", "200 BYE");
+	tc_expect_closed(t);
+	await_connections(s, 1);
+	tc_close(t);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_put_to_an_unknown_queue_creates_it_with_the_defaults)
+{
+	struct tconn *t = tc_open(&d);
+	json_t *j;
+
+	put(t, "fresh", "x");
+	j = stats_queue(t, "fresh");
+	ck_assert_ptr_nonnull(j);
+	ck_assert_int_eq(field_int(j, "capacity"), DEFAULT_CAPACITY);
+	ck_assert_int_eq(field_int(j, "max_bytes"), DEFAULT_MAX_BYTES);
+	ck_assert_str_eq(field_str(j, "policy"), "block");
+	ck_assert_int_eq(field_int(j, "depth"), 1);
+	json_decref(j);
+	request(t, "GET other", "204 EMPTY");
+	ck_assert_int_eq(stat_of(t, "other", "capacity"), DEFAULT_CAPACITY);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_queue_names_are_case_sensitive_and_commands_are_not)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "ping", "200 PONG");
+	request(t, "PiNg", "200 PONG");
+	tc_send(t, "put Jobs 2\r\nhi\r\n");
+	expect_queued(t);
+	request(t, "get jobs", "204 EMPTY");
+	tc_send(t, "gEt Jobs\r\n");
+	tc_expect_msg(t, "hi");
+	/* Every character the spec allows in a name. */
+	request(t, "GET AZaz09_.:-", "204 EMPTY");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_bare_newlines_and_extra_spaces_are_accepted)
+{
+	struct tconn *t = tc_open(&d);
+
+	tc_send(t, "  PING  \n");
+	tc_expect(t, "200 PONG");
+	tc_send(t, "PUT   sp   2 \nhi\n");
+	expect_queued(t);
+	tc_send(t, "PUT sp 2\r\nho\n");
+	expect_queued(t);
+	tc_send(t, "GET sp\n");
+	tc_expect_msg(t, "hi");
+	tc_send(t, " GET   sp   0  \r\n");
+	tc_expect_msg(t, "ho");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_pipelined_requests_are_answered_in_order)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long a, b;
+
+	tc_send(t, "PUT pipe 1\r\na\r\nPUT pipe 1\r\nb\r\nSTATS nosuch\r\n"
+		   "GET pipe\r\nGET pipe\r\nGET pipe\r\nPING\r\n");
+	a = expect_queued(t);
+	b = expect_queued(t);
+	expect_no_queue(t, "nosuch");
+	ck_assert_uint_eq(tc_expect_msg(t, "a"), a);
+	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
+	expect_empty(t);
+	tc_expect(t, "200 PONG");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_request_split_into_single_bytes_is_understood)
+{
+	static const char reqs[] = "PUT bytes 7\r\nab\r\ncd\n\r\n"
+				   "PUT bytes 0\n\n"
+				   "GET bytes\r\nGET bytes 1000\nPING\r\n";
+	struct tconn *t = tc_open(&d);
+	unsigned long long a, b;
+
+	for (size_t i = 0; i < sizeof reqs - 1; i++)
+		tc_send_raw(t, reqs + i, 1);
+	a = expect_queued(t);
+	b = expect_queued(t);
+	ck_assert_uint_eq(tc_expect_msg(t, "ab\r\ncd\n"), a);
+	ck_assert_uint_eq(expect_msg_bytes(t, "", 0), b);
+	tc_expect(t, "200 PONG");
+	tc_close(t);
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------ */
+
+/*
+ * Requests answered 400 with the connection kept.  The probe after
+ * each ("STATS q400", answered 404) shows the connection still frames
+ * correctly, that a body holding "PING" was skipped rather than run,
+ * and that the 400 created no queue.
+ */
+static const char *const bad_requests[] = {
+	"\r\n",
+	"\n",
+	"    \r\n",
+	"FROB q400\r\n",
+	"GET\tq400\r\n",
+	"GET q400\t\r\n",
+	"PING extra\r\n",
+	"GET\r\n",
+	"GET q400 1 2\r\n",
+	"RESERVE\r\n",
+	"ACK\r\n",
+	"ACK 1 2\r\n",
+	"ACK x\r\n",
+	"NACK -1\r\n",
+	"ACK 9223372036854775808\r\n",
+	"DELETE\r\n",
+	"DELETE q400 q400\r\n",
+	"PURGE\r\n",
+	"STATS a b\r\n",
+	"AUTH\r\n",
+	"AUTH a b\r\n",
+	"QUIT now\r\n",
+	"GET bad/name\r\n",
+	"GET caf\xc3\xa9\r\n",
+	"GET q400 abc\r\n",
+	"GET q400 -1\r\n",
+	"GET q400 +1\r\n",
+	"GET q400 1.5\r\n",
+	"GET q400 12345678901234567890\r\n",
+	"GET q400 9223372036854775808\r\n",
+	"CREATE\r\n",
+	"CREATE bad/name\r\n",
+	"CREATE q400 size=5\r\n",
+	"CREATE q400 Capacity=5\r\n",
+	"CREATE q400 capacity\r\n",
+	"CREATE q400 capacity=\r\n",
+	"CREATE q400 capacity=x\r\n",
+	"CREATE q400 capacity=-1\r\n",
+	"CREATE q400 max_bytes=1e6\r\n",
+	"CREATE q400 capacity=99999999999999999999\r\n",
+	"CREATE q400 policy=BLOCK\r\n",
+	"CREATE q400 policy=fifo\r\n",
+	"CREATE q400 capacity=1 capacity=1\r\n",
+	"CREATE q400 policy=block policy=reject\r\n",
+	"CREATE q400 capacity=0 policy=drop-oldest\r\n",
+	"CREATE q400 policy=drop-newest capacity=0\r\n",
+	"CREATE q400 capacity=1 max_bytes=2 policy=block x=1 y=2 z=3\r\n",
+	"PUT bad/name 6\r\nPING\r\n\r\n",
+	"PUT q400 6 soon\r\nPING\r\n\r\n",
+	"PUT q400 6 -1\r\nPING\r\n\r\n",
+	"PUT q400 6 1 2\r\nPING\r\n\r\n",
+	"PUT bad/name 0\r\n\n",
+};
+
+START_TEST(test_bad_request_gets_400_and_the_connection_stays_usable)
+{
+	struct tconn *t = tc_open(&d);
+
+	tc_send(t, "%sSTATS q400\r\n", bad_requests[_i]);
+	expect_bad_request(t);
+	expect_no_queue(t, "q400");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_queue_name_of_128_bytes_is_valid_and_129_is_not)
+{
+	struct tconn *t = tc_open(&d);
+	char name[130];
+
+	memset(name, 'n', 129);
+	name[128] = '\0';
+	tc_send(t, "GET %s\r\n", name);
+	expect_empty(t);
+	name[128] = 'n';
+	name[129] = '\0';
+	tc_send(t, "GET %s\r\n", name);
+	expect_bad_request(t);
+	tc_sync(t);
+	tc_close(t);
+}
+END_TEST
+
+/* A request line of exactly `len` bytes: "PING", spaces, terminator. */
+static void
+send_padded_ping(struct tconn *t, size_t len, const char *term)
+{
+	char line[LINE_MAX_BYTES + 8];
+	size_t tl = strlen(term);
+
+	ck_assert(len <= sizeof line && len >= 4 + tl);
+	memset(line, ' ', len);
+	memcpy(line, "PING", 4);
+	memcpy(line + len - tl, term, tl);
+	tc_send_raw(t, line, len);
+}
+
+START_TEST(test_line_of_exactly_1024_bytes_is_accepted)
+{
+	struct tconn *t = tc_open(&d);
+
+	send_padded_ping(t, LINE_MAX_BYTES, "\r\n");
+	tc_expect(t, "200 PONG");
+	send_padded_ping(t, LINE_MAX_BYTES, "\n");
+	tc_expect(t, "200 PONG");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_line_longer_than_1024_bytes_gets_400_and_close)
+{
+	struct tconn *t = tc_open(&d);
+
+	send_padded_ping(t, LINE_MAX_BYTES + 1, _i ? "\n" : "\r\n");
+	expect_bad_request(t);
+	tc_expect_closed(t);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_endless_line_gets_400_and_close)
+{
+	struct tconn *t = tc_open(&d);
+	char junk[5000];
+
+	memset(junk, 'x', sizeof junk);
+	tc_send_raw(t, junk, sizeof junk);
+	expect_bad_request(t);
+	tc_expect_closed(t);
+	tc_close(t);
+}
+END_TEST
+
+/*
+ * Requests after which the server cannot tell where the next one
+ * starts: 400, then close, and the "PING" behind is never answered.
+ */
+static const char *const unframeable_requests[] = {
+	"PUT\r\n",
+	"PUT fq\r\n",
+	"PUT fq abc\r\nhello\r\n",
+	"PUT fq 5x\r\nhello\r\n",
+	"PUT fq -5\r\nhello\r\n",
+	"PUT fq 99999999999999999999\r\nhello\r\n",
+	"PUT fq 9223372036854775808\r\nhello\r\n",
+	"PUT fq 5\r\nhelloX\r\n",
+	"PUT fq 5\r\nhello\rX",
+	"PUT fq 0\r\nX\r\n",
+	"PUT fq 3\r\nabcd\r\n",
+	"PUT bad/name 2\r\nabXY",
+};
+
+START_TEST(test_unframeable_put_gets_400_and_close)
+{
+	struct tconn *t = tc_open(&d), *s = tc_open(&d);
+
+	tc_send(t, "%sPING\r\n", unframeable_requests[_i]);
+	expect_bad_request(t);
+	tc_expect_closed(t);
+	/* Nothing was created or stored. */
+	ck_assert_ptr_null(stats_queue(s, "fq"));
+	tc_close(t);
+	tc_close(s);
+}
+END_TEST
+
+/* Send "PUT q <len>" and a body of len bytes full of "PING\r\n". */
+static void
+send_ping_body(struct tconn *t, const char *q, size_t len, const char *end)
+{
+	char *body = malloc(len);
+
+	for (size_t i = 0; i < len; i++)
+		body[i] = "PING\r\n"[i % 6];
+	tc_send(t, "PUT %s %zu\r\n", q, len);
+	tc_send_raw(t, body, len);
+	tc_send_raw(t, end, strlen(end));
+	free(body);
+}
+
+START_TEST(test_body_over_the_limit_not_followed_by_terminator_closes)
+{
+	struct tconn *t = tc_open(&d);
+
+	/* The lost framing wins over the 413. */
+	send_ping_body(t, "big", MESSAGE_LIMIT + 1, "XY");
+	expect_bad_request(t);
+	tc_expect_closed(t);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_put_over_the_message_limit_gets_413_and_stays_usable)
+{
+	struct tconn *t = tc_open(&d);
+
+	send_ping_body(t, "big", MESSAGE_LIMIT + 1, "\r\n");
+	tc_expect(t, "413 TOO_LARGE 1048576");
+	/* A 4xx creates nothing, and the body was skipped, not run. */
+	request(t, "STATS big", "404 NO_QUEUE big");
+	put(t, "big", "small");
+	ck_assert_int_eq(stat_of(t, "big", "depth"), 1);
+	ck_assert_int_eq(stat_of(t, "big", "rejected"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_put_over_the_queue_max_bytes_gets_413_with_that_limit)
+{
+	struct tconn *t = tc_open(&d);
+	char body[102];
+
+	memset(body, 'm', sizeof body);
+	request(t, "CREATE mb max_bytes=100", "201 CREATED");
+	send_put_timeout(t, "mb", body, 101, NULL);
+	tc_expect(t, "413 TOO_LARGE 100");
+	send_put_timeout(t, "mb", body, 100, "0");
+	expect_queued(t);
+	/* The limit is the smaller of the message limit and max_bytes. */
+	request(t, "CREATE mbig max_bytes=2097152", "201 CREATED");
+	send_ping_body(t, "mbig", MESSAGE_LIMIT + 1, "\r\n");
+	tc_expect(t, "413 TOO_LARGE 1048576");
+	tc_sync(t);
+	ck_assert_int_eq(stat_of(t, "mb", "depth"), 1);
+	ck_assert_int_eq(stat_of(t, "mbig", "depth"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_bad_line_with_an_oversized_body_gets_400_not_413)
+{
+	struct tconn *t = tc_open(&d);
+
+	send_ping_body(t, "bad/name", MESSAGE_LIMIT + 1, "\r\n");
+	expect_bad_request(t);
+	/* Not "200 PONG": the body was skipped, not run. */
+	request(t, "STATS nosuch", "404 NO_QUEUE nosuch");
+	tc_close(t);
+}
+END_TEST
+
+/* ---- policies ---------------------------------------------------- */
+
+START_TEST(test_put_into_full_reject_queue_gets_503_with_retry_hint)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE rj capacity=2 policy=reject", "201 CREATED");
+	put(t, "rj", "1");
+	put(t, "rj", "2");
+	send_put(t, "rj", "3");
+	expect_full(t, "rj");
+	/* With a timeout it is still refused at once: only block waits. */
+	send_put_timeout(t, "rj", "4", 1, "5000");
+	expect_full(t, "rj");
+	ck_assert_int_eq(stat_of(t, "rj", "rejected"), 2);
+	ck_assert_int_eq(stat_of(t, "rj", "depth"), 2);
+	tc_send(t, "GET rj\r\n");
+	tc_expect_msg(t, "1");
+	put(t, "rj", "5");
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_put_into_full_drop_newest_queue_gets_202_dropped)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE dnq capacity=2 policy=drop-newest", "201 CREATED");
+	put(t, "dnq", "1");
+	put(t, "dnq", "2");
+	send_put(t, "dnq", "3");
+	tc_expect(t, "202 DROPPED dnq");
+	tc_send(t, "GET dnq\r\nGET dnq\r\nGET dnq\r\n");
+	tc_expect_msg(t, "1");
+	tc_expect_msg(t, "2");
+	expect_empty(t);
+	ck_assert_int_eq(stat_of(t, "dnq", "dropped"), 1);
+	ck_assert_int_eq(stat_of(t, "dnq", "rejected"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_put_into_full_drop_oldest_queue_discards_the_oldest)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id;
+
+	request(t, "CREATE doq capacity=2 policy=drop-oldest", "201 CREATED");
+	put(t, "doq", "1");
+	put(t, "doq", "2");
+	id = put(t, "doq", "3");
+	tc_send(t, "GET doq\r\nGET doq\r\nGET doq\r\n");
+	tc_expect_msg(t, "2");
+	ck_assert_uint_eq(tc_expect_msg(t, "3"), id);
+	expect_empty(t);
+	ck_assert_int_eq(stat_of(t, "doq", "dropped"), 1);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_drop_oldest_discards_as_many_as_the_bytes_need)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE dob capacity=10 max_bytes=10 policy=drop-oldest",
+	    "201 CREATED");
+	put(t, "dob", "aaa");
+	put(t, "dob", "bbb");
+	put(t, "dob", "cccc");
+	/* 10 bytes held; 6 more need 6 freed: "aaa" and "bbb" go. */
+	put(t, "dob", "dddddd");
+	ck_assert_int_eq(stat_of(t, "dob", "dropped"), 2);
+	ck_assert_int_eq(stat_of(t, "dob", "bytes"), 10);
+	tc_send(t, "GET dob\r\nGET dob\r\nGET dob\r\n");
+	tc_expect_msg(t, "cccc");
+	tc_expect_msg(t, "dddddd");
+	expect_empty(t);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_block_put_with_timeout_0_into_full_queue_gets_503_at_once)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE b0 capacity=1", "201 CREATED");
+	put(t, "b0", "1");
+	send_put_timeout(t, "b0", "2", 1, "0");
+	expect_full(t, "b0");
+	ck_assert_int_eq(stat_of(t, "b0", "rejected"), 1);
+	ck_assert_int_eq(stat_of(t, "b0", "blocked_producers"), 0);
+	ck_assert_int_eq(stat_of(t, "b0", "depth"), 1);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_block_put_with_timeout_gets_503_after_waiting)
+{
+	struct tconn *t = tc_open(&d), *s = tc_open(&d);
+	uint64_t start;
+
+	request(t, "CREATE bt capacity=1", "201 CREATED");
+	put(t, "bt", "1");
+	start = now_ms();
+	send_put_timeout(t, "bt", "2", 1, "150");
+	await_stat(s, "bt", "blocked_producers", 1);
+	expect_full(t, "bt");
+	ck_assert_uint_ge(now_ms() - start, 140);
+	ck_assert_int_eq(stat_of(s, "bt", "blocked_producers"), 0);
+	ck_assert_int_eq(stat_of(s, "bt", "rejected"), 1);
+	/* The refused body was skipped: the connection frames on. */
+	tc_send(t, "GET bt\r\n");
+	tc_expect_msg(t, "1");
+	request(t, "GET bt", "204 EMPTY");
+	tc_close(t);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_block_put_without_timeout_parks_until_a_get_makes_room)
+{
+	struct tconn *p = tc_open(&d), *c = tc_open(&d);
+	unsigned long long first, id;
+
+	request(c, "CREATE bp capacity=1", "201 CREATED");
+	first = put(c, "bp", "first");
+	tc_send(p, "PUT bp 6\r\nsecond\r\nPING\r\n");
+	await_stat(c, "bp", "blocked_producers", 1);
+	ck_assert(tc_quiet(p, QUIET_MS));
+	tc_send(c, "GET bp\r\n");
+	ck_assert_uint_eq(tc_expect_msg(c, "first"), first);
+	/* The answer comes now, then the request held behind it. */
+	id = expect_queued(p);
+	tc_expect(p, "200 PONG");
+	ck_assert_uint_gt(id, first);
+	ck_assert_int_eq(stat_of(c, "bp", "blocked_producers"), 0);
+	tc_send(c, "GET bp\r\n");
+	ck_assert_uint_eq(tc_expect_msg(c, "second"), id);
+	tc_close(p);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_parked_producers_resume_in_the_order_they_parked)
+{
+	struct tconn *p[3], *s = tc_open(&d);
+	static const char *const bodies[] = { "p0", "p1", "p2" };
+	unsigned long long id[3];
+
+	request(s, "CREATE order capacity=1", "201 CREATED");
+	put(s, "order", "full");
+	for (int i = 0; i < 3; i++) {
+		p[i] = tc_open(&d);
+		send_put(p[i], "order", bodies[i]);
+		await_stat(s, "order", "blocked_producers", i + 1);
+	}
+	tc_send(s, "GET order\r\n");
+	tc_expect_msg(s, "full");
+	for (int i = 0; i < 3; i++) {
+		id[i] = expect_queued(p[i]);
+		if (i > 0)
+			ck_assert_uint_gt(id[i], id[i - 1]);
+		/* The next one is still parked: the queue is full again. */
+		if (i < 2)
+			ck_assert(tc_quiet(p[i + 1], QUIET_MS));
+		tc_send(s, "GET order\r\n");
+		ck_assert_uint_eq(tc_expect_msg(s, bodies[i]), id[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		tc_close(p[i]);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_put_waits_behind_parked_producers_even_if_it_would_fit)
+{
+	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id1, id2;
+
+	request(s, "CREATE strict capacity=3 max_bytes=10", "201 CREATED");
+	put(s, "strict", "12345678");
+	send_put(p1, "strict", "abcde"); /* 13 bytes: does not fit */
+	await_stat(s, "strict", "blocked_producers", 1);
+	send_put(p2, "strict", "z");	   /* 9 bytes would fit */
+	await_stat(s, "strict", "blocked_producers", 2);
+	ck_assert(tc_quiet(p2, QUIET_MS));
+	/* With timeout 0: refused, not let past the line. */
+	send_put_timeout(s, "strict", "y", 1, "0");
+	expect_full(s, "strict");
+	tc_send(s, "GET strict\r\n");
+	tc_expect_msg(s, "12345678");
+	id1 = expect_queued(p1);
+	id2 = expect_queued(p2);
+	ck_assert_uint_lt(id1, id2);
+	tc_send(s, "GET strict\r\nGET strict\r\n");
+	ck_assert_uint_eq(tc_expect_msg(s, "abcde"), id1);
+	ck_assert_uint_eq(tc_expect_msg(s, "z"), id2);
+	tc_close(p1);
+	tc_close(p2);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_producer_behind_one_that_timed_out_gets_room)
+{
+	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *s = tc_open(&d);
+
+	request(s, "CREATE to capacity=3 max_bytes=10", "201 CREATED");
+	put(s, "to", "12345678");
+	send_put_timeout(p1, "to", "abcde", 5, "100");
+	await_stat(s, "to", "blocked_producers", 1);
+	send_put(p2, "to", "z");
+	await_stat(s, "to", "blocked_producers", 2);
+	/* The head of the line gives up; the one behind it fits. */
+	expect_full(p1, "to");
+	expect_queued(p2);
+	ck_assert_int_eq(stat_of(s, "to", "blocked_producers"), 0);
+	ck_assert_int_eq(stat_of(s, "to", "depth"), 2);
+	tc_close(p1);
+	tc_close(p2);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_max_bytes_bounds_the_queue)
+{
+	struct tconn *t = tc_open(&d), *p = tc_open(&d);
+
+	request(t, "CREATE mx capacity=100 max_bytes=10 policy=reject",
+	    "201 CREATED");
+	put(t, "mx", "123456");
+	send_put(t, "mx", "123456");
+	expect_full(t, "mx");
+	put(t, "mx", "1234");
+	ck_assert_int_eq(stat_of(t, "mx", "bytes"), 10);
+	send_put(t, "mx", "");
+	expect_queued(t); /* an empty body takes no bytes */
+	/* And under block, bytes park a producer like count does. */
+	request(t, "CREATE mxb capacity=100 max_bytes=10", "201 CREATED");
+	put(t, "mxb", "1234567890");
+	send_put(p, "mxb", "x");
+	await_stat(t, "mxb", "blocked_producers", 1);
+	tc_send(t, "GET mxb\r\n");
+	tc_expect_msg(t, "1234567890");
+	expect_queued(p);
+	tc_close(t);
+	tc_close(p);
+}
+END_TEST
+
+/* ---- capacity 0 -------------------------------------------------- */
+
+START_TEST(test_rendezvous_put_waits_until_a_get_takes_it)
+{
+	struct tconn *p = tc_open(&d), *c = tc_open(&d);
+	unsigned long long id;
+
+	request(c, "CREATE rdv capacity=0", "201 CREATED");
+	send_put(p, "rdv", "hand");
+	await_stat(c, "rdv", "blocked_producers", 1);
+	ck_assert_int_eq(stat_of(c, "rdv", "depth"), 0);
+	ck_assert(tc_quiet(p, QUIET_MS));
+	/* Without a timeout: the waiting PUT's message is taken at once. */
+	tc_send(c, "GET rdv\r\n");
+	id = tc_expect_msg(c, "hand");
+	ck_assert_uint_eq(expect_queued(p), id);
+	ck_assert_int_eq(stat_of(c, "rdv", "puts"), 1);
+	ck_assert_int_eq(stat_of(c, "rdv", "gets"), 1);
+	ck_assert_int_eq(stat_of(c, "rdv", "bytes"), 0);
+	request(c, "GET rdv", "204 EMPTY");
+	tc_close(p);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_rendezvous_get_takes_the_oldest_waiting_put)
+{
+	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *c = tc_open(&d);
+	unsigned long long a, b;
+
+	request(c, "CREATE rdv2 capacity=0", "201 CREATED");
+	send_put(p1, "rdv2", "older");
+	await_stat(c, "rdv2", "blocked_producers", 1);
+	send_put(p2, "rdv2", "newer");
+	await_stat(c, "rdv2", "blocked_producers", 2);
+	tc_send(c, "GET rdv2 1000\r\n");
+	a = tc_expect_msg(c, "older");
+	ck_assert_uint_eq(expect_queued(p1), a);
+	ck_assert(tc_quiet(p2, QUIET_MS));
+	tc_send(c, "GET rdv2 0\r\n");
+	b = tc_expect_msg(c, "newer");
+	ck_assert_uint_eq(expect_queued(p2), b);
+	ck_assert_uint_lt(a, b);
+	tc_close(p1);
+	tc_close(p2);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_rendezvous_put_is_handed_to_a_waiting_get)
+{
+	struct tconn *p = tc_open(&d), *c = tc_open(&d);
+	unsigned long long id;
+
+	request(p, "CREATE rdv3 capacity=0", "201 CREATED");
+	tc_send(c, "GET rdv3 5000\r\n");
+	await_stat(p, "rdv3", "waiting_consumers", 1);
+	/* Even with timeout 0: a consumer is there to take it. */
+	send_put_timeout(p, "rdv3", "direct", 6, "0");
+	id = expect_queued(p);
+	ck_assert_uint_eq(tc_expect_msg(c, "direct"), id);
+	tc_close(p);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_rendezvous_put_with_no_consumer_and_timeout_0_gets_503)
+{
+	struct tconn *t = tc_open(&d);
+
+	request(t, "CREATE rdv4 capacity=0", "201 CREATED");
+	send_put_timeout(t, "rdv4", "x", 1, "0");
+	expect_full(t, "rdv4");
+	ck_assert_int_eq(stat_of(t, "rdv4", "rejected"), 1);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_rendezvous_reject_queue_needs_a_waiting_consumer)
+{
+	struct tconn *p = tc_open(&d), *c = tc_open(&d);
+	unsigned long long id;
+
+	request(p, "CREATE rdv5 capacity=0 policy=reject", "201 CREATED");
+	send_put(p, "rdv5", "nobody");
+	expect_full(p, "rdv5");
+	tc_send(c, "GET rdv5 5000\r\n");
+	await_stat(p, "rdv5", "waiting_consumers", 1);
+	id = put(p, "rdv5", "somebody");
+	ck_assert_uint_eq(tc_expect_msg(c, "somebody"), id);
+	ck_assert_int_eq(stat_of(p, "rdv5", "rejected"), 1);
+	ck_assert_int_eq(stat_of(p, "rdv5", "puts"), 1);
+	tc_close(p);
+	tc_close(c);
+}
+END_TEST
+
+/* ---- backpressure ------------------------------------------------ */
+
+/*
+ * A producer that writes framed PUTs of `body` bytes as fast as its
+ * socket takes them.  Message n's body starts with n in 8 digits; the
+ * rest is a letter that depends on n, so a consumer can check each.
+ */
+struct pump {
+	int fd;
+	const char *queue;
+	size_t body;
+	unsigned seq;	   /* the message being written */
+	size_t off;	   /* bytes of it written so far */
+	unsigned upto;	   /* write messages 0..upto-1 */
+	char *frame;	   /* message seq, framed */
+	size_t frame_len;
+	unsigned long long sent;
+	int err;	   /* errno of a failed write, from the thread */
+};
+
+static void
+fill_body(char *b, size_t len, unsigned seq)
+{
+	char num[16];
+
+	memset(b, 'a' + (int)(seq % 26), len);
+	snprintf(num, sizeof num, "%08u", seq);
+	memcpy(b, num, len < 8 ? len : 8);
+}
+
+static void
+pump_frame(struct pump *p)
+{
+	int n = sprintf(p->frame, "PUT %s %zu\r\n", p->queue, p->body);
+
+	fill_body(p->frame + n, p->body, p->seq);
+	memcpy(p->frame + n + p->body, "\r\n", 2);
+	p->frame_len = (size_t)n + p->body + 2;
+	p->off = 0;
+}
+
+static void
+pump_init(struct pump *p, int fd, const char *queue, size_t body)
+{
+	memset(p, 0, sizeof *p);
+	p->fd = fd;
+	p->queue = queue;
+	p->body = body;
+	p->frame = malloc(body + 300);
+	pump_frame(p);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK),
+	    0);
+}
+
+/* Write until messages 0..upto-1 are out (1), EAGAIN (0), error (-1). */
+static int
+pump_send(struct pump *p)
+{
+	while (p->seq < p->upto) {
+		ssize_t n = send(p->fd, p->frame + p->off,
+		    p->frame_len - p->off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return -1;
+		p->off += (size_t)n;
+		p->sent += (unsigned long long)n;
+		if (p->off == p->frame_len) {
+			p->seq++;
+			pump_frame(p);
+		}
+	}
+	return 1;
+}
+
+/* Messages begun so far (the last maybe only in part). */
+static unsigned
+pump_begun(const struct pump *p)
+{
+	return p->seq + (p->off > 0);
+}
+
+/*
+ * Write until the socket would block; fail if FLOOD_MAX_BYTES went out
+ * first, which would mean the daemon kept reading a parked producer.
+ */
+static void
+pump_until_blocked(struct pump *p)
+{
+	p->upto = (unsigned)(FLOOD_MAX_BYTES / p->frame_len) + 1;
+	int r = pump_send(p);
+	ck_assert_msg(r == 0, "%llu bytes written and the socket never "
+			      "blocked (r=%d, %s)",
+	    p->sent, r, strerror(errno));
+}
+
+/*
+ * Flood q until the daemon parks the producer (STATS on s says so) and
+ * then until the socket blocks: from then on the daemon reads nothing
+ * more from it, and what the producer wrote waits in the kernel.
+ */
+static void
+flood_until_parked(struct pump *p, struct tconn *s)
+{
+	uint64_t until = now_ms() + AWAIT_MS;
+
+	for (;;) {
+		pump_until_blocked(p);
+		if (stat_of(s, p->queue, "blocked_producers") == 1)
+			break;
+		ck_assert_msg(now_ms() < until, "producer never parked");
+		/* The daemon is still reading: wait for room to write. */
+		struct pollfd pfd = { p->fd, POLLOUT, 0 };
+		poll(&pfd, 1, 10);
+	}
+	pump_until_blocked(p);
+}
+
+/* Thread: finish writing messages 0..upto-1, waiting with poll(). */
+static void *
+pump_thread(void *arg)
+{
+	struct pump *p = arg;
+	int r;
+
+	while ((r = pump_send(p)) == 0) {
+		struct pollfd pfd = { p->fd, POLLOUT, 0 };
+		if (poll(&pfd, 1, 10000) != 1) {
+			p->err = ETIMEDOUT;
+			return NULL;
+		}
+	}
+	if (r < 0)
+		p->err = errno;
+	return NULL;
+}
+
+static void
+pump_free(struct pump *p)
+{
+	free(p->frame);
+}
+
+static void
+set_blocking(int fd)
+{
+	ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK),
+	    0);
+}
+
+/* Read one pump message: "200 MSG <id> <body>", body seq; returns id. */
+static unsigned long long
+expect_pump_msg(struct tconn *t, size_t body, unsigned seq, char *want,
+    char *got)
+{
+	unsigned long long id;
+	size_t len;
+
+	const char *l = tc_expect_prefix(t, "200 MSG ");
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", &id, &len) == 2, "%s", l);
+	ck_assert_uint_eq(len, body);
+	tc_read(t, got, body + 2);
+	fill_body(want, body, seq);
+	ck_assert_msg(memcmp(got, want, body) == 0,
+	    "message %u: got \"%.8s\"", seq, got);
+	ck_assert(got[body] == '\r' && got[body + 1] == '\n');
+	return id;
+}
+
+#define BP_BODY 65536
+
+START_TEST(test_blocked_producer_is_held_back_by_tcp_not_by_daemon_memory)
+{
+	struct tconn *p = tc_open(&d), *c = tc_open(&d), *s = tc_open(&d);
+	struct pump pm;
+	pthread_t th;
+	long rss0, rss1;
+	unsigned total;
+	unsigned long long *ids;
+	char *want = malloc(BP_BODY), *got = malloc(BP_BODY + 2);
+
+	request(s, "CREATE flood capacity=2", "201 CREATED");
+	rss0 = d.pid ? harness_rss_kb(&d) : 0;
+	pump_init(&pm, p->fd, "flood", BP_BODY);
+	/* Two messages fill the queue; the third parks; the rest pile up. */
+	flood_until_parked(&pm, s);
+	ck_assert_uint_gt(pm.seq, 3);
+	tc_sync(s);
+	ck_assert_int_eq(stat_of(s, "flood", "depth"), 2);
+	ck_assert_int_eq(stat_of(s, "flood", "blocked_producers"), 1);
+	if (d.pid) {
+		rss1 = harness_rss_kb(&d);
+		ck_assert_msg(rss1 - rss0 < RSS_GROWTH_MAX_KB,
+		    "daemon grew by %ld KiB while %llu bytes were held back",
+		    rss1 - rss0, pm.sent);
+	}
+
+	/* Drain; the producer finishes its message and writes 3 more. */
+	total = pump_begun(&pm) + 3;
+	pm.upto = total;
+	ck_assert_int_eq(pthread_create(&th, NULL, pump_thread, &pm), 0);
+	ids = calloc(total, sizeof *ids);
+	for (unsigned i = 0; i < total; i++) {
+		tc_send(c, "GET flood 5000\r\n");
+		ids[i] = expect_pump_msg(c, BP_BODY, i, want, got);
+		if (i > 0)
+			ck_assert_uint_gt(ids[i], ids[i - 1]);
+	}
+	request(c, "GET flood", "204 EMPTY");
+	pthread_join(th, NULL);
+	ck_assert_msg(pm.err == 0, "producer: %s", strerror(pm.err));
+	ck_assert_uint_eq(pm.seq, total);
+	/* Each PUT was answered once, with the id its message carried. */
+	set_blocking(p->fd);
+	for (unsigned i = 0; i < total; i++)
+		ck_assert_uint_eq(expect_queued(p), ids[i]);
+	ck_assert(tc_quiet(p, 0));
+	ck_assert_int_eq(stat_of(s, "flood", "puts"), total);
+	ck_assert_int_eq(stat_of(s, "flood", "blocked_producers"), 0);
+	free(ids);
+	free(want);
+	free(got);
+	pump_free(&pm);
+	tc_close(p);
+	tc_close(c);
+	tc_close(s);
+}
+END_TEST
+
+#define OB_BODY (256 * 1024)
+#define OB_GETS 256
+
+START_TEST(test_client_that_never_reads_its_gets_does_not_grow_the_daemon)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
+	struct tconn *g;
+	size_t one = strlen("GET ob 10000\r\n");
+	char *gets = malloc(one * OB_GETS);
+	struct pump pm;
+	long rss0, rss1;
+	int small = 64 * 1024;
+	char *got = malloc(OB_BODY + 2);
+
+	/*
+	 * Keep the kernel's buffers toward the non-reader small, so what
+	 * the test sees is the daemon's own bound, not loopback's autotuning.
+	 */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	request(s, "CREATE ob capacity=4", "201 CREATED");
+	for (int i = 0; i < OB_GETS; i++)
+		memcpy(gets + i * one, "GET ob 10000\r\n", one);
+	tc_send_raw(c, gets, one * OB_GETS);
+	free(gets);
+	await_stat(s, "ob", "waiting_consumers", 1);
+	rss0 = d.pid ? harness_rss_kb(&d) : 0;
+
+	/* Unbounded, the GETs would take OB_GETS * 256 KiB = 64 MiB. */
+	pump_init(&pm, p->fd, "ob", OB_BODY);
+	flood_until_parked(&pm, s);
+	tc_sync(s);
+	ck_assert_int_eq(stat_of(s, "ob", "depth"), 4);
+	if (d.pid) {
+		rss1 = harness_rss_kb(&d);
+		ck_assert_msg(rss1 - rss0 < RSS_GROWTH_MAX_KB,
+		    "daemon grew by %ld KiB for a client that does not read",
+		    rss1 - rss0);
+	}
+
+	/* The non-reader leaves; the daemon notices and serves others. */
+	tc_close(c);
+	await_connections(s, 2);
+	g = tc_open(&d);
+	tc_send(g, "GET ob\r\n");
+	const char *l = tc_expect_prefix(g, "200 MSG ");
+	ck_assert_msg(strstr(l, " 262144") != NULL, "%s", l);
+	tc_read(g, got, OB_BODY + 2);
+	tc_close(g);
+	tc_sync(s);
+	free(got);
+	pump_free(&pm);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+/* ---- clients that go away ---------------------------------------- */
+
+START_TEST(test_producer_that_disconnects_while_parked_leaves_queue_working)
+{
+	struct tconn *p = tc_open(&d), *s = tc_open(&d), *c = tc_open(&d);
+	unsigned long long after;
+
+	request(s, "CREATE pd capacity=1", "201 CREATED");
+	put(s, "pd", "first");
+	send_put(p, "pd", "orphan");
+	await_stat(s, "pd", "blocked_producers", 1);
+	if (_i)
+		tc_abort(p);
+	else
+		tc_close(p);
+	/* Others carry on; the orphan may or may not have been stored. */
+	tc_send(c, "GET pd\r\n");
+	tc_expect_msg(c, "first");
+	await_stat(s, "pd", "blocked_producers", 0);
+	await_connections(s, 2);
+	tc_send(c, "GET pd\r\n");
+	if (strcmp(tc_line(c), "204 EMPTY") != 0) {
+		ck_assert_msg(strncmp(c->line, "200 MSG ", 8) == 0, "%s",
+		    c->line);
+		char body[8];
+		tc_read(c, body, 8);
+		ck_assert(memcmp(body, "orphan\r\n", 8) == 0);
+	}
+	after = put(s, "pd", "after");
+	tc_send(c, "GET pd\r\nGET pd\r\n");
+	ck_assert_uint_eq(tc_expect_msg(c, "after"), after);
+	expect_empty(c);
+	ck_assert_int_eq(stat_of(s, "pd", "depth"), 0);
+	ck_assert_int_eq(stat_of(s, "pd", "bytes"), 0);
+	ck_assert_int_eq(stat_of(s, "pd", "waiting_consumers"), 0);
+	tc_close(s);
+	tc_close(c);
+}
+END_TEST
+
+START_TEST(test_producer_that_disconnects_while_parked_is_forgotten_at_timeout)
+{
+	struct tconn *p = tc_open(&d), *s = tc_open(&d);
+
+	request(s, "CREATE pdt capacity=1", "201 CREATED");
+	put(s, "pdt", "first");
+	send_put_timeout(p, "pdt", "gone", 4, "50");
+	await_stat(s, "pdt", "blocked_producers", 1);
+	tc_close(p);
+	/* Unseen until its timeout turns the server back to it. */
+	await_stat(s, "pdt", "blocked_producers", 0);
+	await_connections(s, 1);
+	ck_assert_int_eq(stat_of(s, "pdt", "depth"), 1);
+	ck_assert_int_eq(stat_of(s, "pdt", "rejected"), 1);
+	tc_send(s, "GET pdt\r\n");
+	tc_expect_msg(s, "first");
+	put(s, "pdt", "next");
+	tc_close(s);
+}
+END_TEST
+
+/*
+ * A consumer whose GET waits and that then leaves, by close (_i 0), by
+ * reset (_i 1) or by shutting down its sending side (_i 2), is never
+ * handed a message: the next PUT is stored for whoever comes.
+ */
+START_TEST(test_waiting_consumer_that_leaves_is_never_handed_a_message)
+{
+	struct tconn *c = tc_open(&d), *s = tc_open(&d), *g;
+	unsigned long long id;
+
+	tc_send(c, "PING\r\nGET wc 5000\r\n");
+	tc_expect(c, "200 PONG");
+	await_stat(s, "wc", "waiting_consumers", 1);
+	if (_i == 0)
+		tc_close(c);
+	else if (_i == 1)
+		tc_abort(c);
+	else
+		ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+	await_stat(s, "wc", "waiting_consumers", 0);
+	id = put(s, "wc", "kept");
+	ck_assert_int_eq(stat_of(s, "wc", "depth"), 1);
+	if (_i == 2) {
+		/* Its wait ended unanswered, and the server hung up. */
+		tc_expect_closed(c);
+		tc_close(c);
+	}
+	await_connections(s, 1);
+	g = tc_open(&d);
+	tc_send(g, "GET wc\r\n");
+	ck_assert_uint_eq(tc_expect_msg(g, "kept"), id);
+	tc_close(g);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_consumer_half_closing_right_after_its_get_is_never_served)
+{
+	struct tconn *c = tc_open(&d), *s = tc_open(&d);
+
+	request(s, "CREATE hcq capacity=4", "201 CREATED");
+	tc_send(c, "GET hcq 5000\r\n");
+	ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+	tc_expect_closed(c);
+	ck_assert_int_eq(stat_of(s, "hcq", "waiting_consumers"), 0);
+	put(s, "hcq", "stays");
+	ck_assert_int_eq(stat_of(s, "hcq", "depth"), 1);
+	tc_close(c);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_half_closed_client_still_gets_answers_to_earlier_requests)
+{
+	struct tconn *c = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(c, "PUT hc 1\r\na\r\nGET hc\r\nGET hc 1000\r\nPING\r\n");
+	ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+	id = expect_queued(c);
+	ck_assert_uint_eq(tc_expect_msg(c, "a"), id);
+	/* The second GET would wait: it ends unanswered, with the rest. */
+	tc_expect_closed(c);
+	tc_close(c);
+}
+END_TEST
+
+/* Partial requests a client may leave behind when it vanishes. */
+static const char *const torn_requests[] = {
+	"P",
+	"PUT vq 10",
+	"PUT vq 10\r",
+	"PUT vq 10\r\n",
+	"PUT vq 10\r\nhel",
+	"PUT vq 10\r\nhelloworld",
+	"PUT vq 10\r\nhelloworld\r",
+	"GET vq 5000",
+	"CREATE vq capacity=1 polic",
+	"PING\r\nSTATS v",
+};
+
+START_TEST(test_connections_vanishing_mid_request_leave_the_daemon_working)
+{
+	struct tconn *s = tc_open(&d);
+	size_t n = sizeof torn_requests / sizeof *torn_requests;
+	char *big = malloc(100000);
+
+	for (size_t i = 0; i < 2 * n; i++) {
+		struct tconn *t = tc_open(&d);
+		tc_send(t, "%s", torn_requests[i % n]);
+		if (i < n)
+			tc_close(t);
+		else
+			tc_abort(t);
+	}
+	/* Mid-way through a body bigger than one read. */
+	memset(big, 'b', 100000);
+	for (int i = 0; i < 2; i++) {
+		struct tconn *t = tc_open(&d);
+		tc_send(t, "PUT vq 500000\r\n");
+		tc_send_raw(t, big, 100000);
+		if (i)
+			tc_abort(t);
+		else
+			tc_close(t);
+	}
+	free(big);
+	await_connections(s, 1);
+	/* Nothing half-sent was run or stored. */
+	ck_assert_ptr_null(stats_queue(s, "vq"));
+	put(s, "vq", "whole");
+	tc_send(s, "GET vq\r\n");
+	tc_expect_msg(s, "whole");
+	tc_close(s);
+}
+END_TEST
+
+/* ---- the suite --------------------------------------------------- */
+
+/* Add a test case of one test, named after it, with the daemon. */
+#define ADD(s, fn, timeout)                                             \
+	add_case((s), #fn, (fn), (timeout), 0, 1)
+#define ADD_LOOP(s, fn, timeout, n)                                     \
+	add_case((s), #fn, (fn), (timeout), 0, (n))
+
+static void
+add_case(Suite *s, const char *name, const TTest *fn, double timeout,
+    int start, int end)
+{
+	TCase *tc = tcase_create(name + 5); /* without "test_" */
+
+	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	tcase_add_loop_test(tc, fn, start, end);
+	suite_add_tcase(s, tc);
+}
+
+/*
+ * The connection limit (503 BUSY past 10000 connections) is not tested:
+ * sluiced has no way yet to lower it for a test, and 10000 sockets is
+ * too many for a suite that must run in seconds.  Once the config work
+ * gives one, open limit+1 connections and expect "503 BUSY" then EOF.
+ */
 int
 main(void)
 {
 	Suite *s = suite_create("daemon");
-	TCase *tc = tcase_create("placeholder");
-	tcase_add_test(tc, test_placeholder);
-	suite_add_tcase(s, tc);
+	int nbad = (int)(sizeof bad_requests / sizeof *bad_requests);
+	int nunframe = (int)(sizeof unframeable_requests /
+	    sizeof *unframeable_requests);
+
+	/* Commands. */
+	ADD(s, test_ping_answers_pong, 0);
+	ADD(s, test_put_then_get_returns_binary_body_intact, 0);
+	ADD(s, test_empty_body_round_trips, 0);
+	ADD(s, test_message_of_exactly_the_limit_round_trips, 10);
+	ADD(s, test_message_ids_increase_in_acceptance_order, 0);
+	ADD(s, test_get_on_empty_queue_answers_204, 0);
+	ADD(s, test_get_with_timeout_answers_204_when_nothing_arrives, 0);
+	ADD(s, test_get_with_timeout_is_served_by_a_later_put, 0);
+	ADD(s, test_get_with_the_largest_timeout_waits_for_a_put, 0);
+	ADD(s, test_waiting_consumers_are_served_in_the_order_they_came, 0);
+	ADD(s, test_waiting_get_holds_back_the_requests_behind_it, 0);
+	ADD(s, test_create_answers_201_and_applies_its_settings, 0);
+	ADD(s, test_create_omitted_options_take_the_server_defaults, 0);
+	ADD(s, test_create_with_the_same_settings_answers_200_exists, 0);
+	ADD(s, test_create_with_other_settings_answers_409_and_changes_nothing,
+	    0);
+	ADD(s, test_create_capacity_0_is_allowed_for_block_and_reject, 0);
+	ADD(s, test_delete_discards_the_queue_and_its_messages, 0);
+	ADD(s, test_delete_answers_waiting_consumers_404_no_queue, 0);
+	ADD(s, test_delete_answers_parked_producers_404_no_queue, 0);
+	ADD(s, test_purge_answers_the_count_of_discarded_messages, 0);
+	ADD(s, test_purge_gives_room_to_parked_producers, 0);
+	ADD(s, test_stats_of_a_queue_counts_exactly_after_a_known_sequence, 0);
+	ADD(s, test_stats_counts_drops_of_both_kinds, 0);
+	ADD(s, test_global_stats_has_every_field_and_sums_the_queues, 0);
+	ADD(s, test_stats_of_an_unknown_queue_is_404, 0);
+	ADD(s, test_auth_without_a_configured_token_answers_ok, 0);
+	ADD(s, test_quit_answers_bye_then_closes, 0);
+	ADD(s, test_put_to_an_unknown_queue_creates_it_with_the_defaults, 0);
+	ADD(s, test_queue_names_are_case_sensitive_and_commands_are_not, 0);
+	ADD(s, test_bare_newlines_and_extra_spaces_are_accepted, 0);
+	ADD(s, test_pipelined_requests_are_answered_in_order, 0);
+	ADD(s, test_request_split_into_single_bytes_is_understood, 0);
+
+	/* Errors. */
+	ADD_LOOP(s, test_bad_request_gets_400_and_the_connection_stays_usable,
+	    0, nbad);
+	ADD(s, test_queue_name_of_128_bytes_is_valid_and_129_is_not, 0);
+	ADD(s, test_line_of_exactly_1024_bytes_is_accepted, 0);
+	ADD_LOOP(s, test_line_longer_than_1024_bytes_gets_400_and_close, 0, 2);
+	ADD(s, test_endless_line_gets_400_and_close, 0);
+	ADD_LOOP(s, test_unframeable_put_gets_400_and_close, 0, nunframe);
+	ADD(s, test_body_over_the_limit_not_followed_by_terminator_closes, 10);
+	ADD(s, test_put_over_the_message_limit_gets_413_and_stays_usable, 10);
+	ADD(s, test_put_over_the_queue_max_bytes_gets_413_with_that_limit, 10);
+	ADD(s, test_bad_line_with_an_oversized_body_gets_400_not_413, 10);
+
+	/* Policies and capacity 0. */
+	ADD(s, test_put_into_full_reject_queue_gets_503_with_retry_hint, 0);
+	ADD(s, test_put_into_full_drop_newest_queue_gets_202_dropped, 0);
+	ADD(s, test_put_into_full_drop_oldest_queue_discards_the_oldest, 0);
+	ADD(s, test_drop_oldest_discards_as_many_as_the_bytes_need, 0);
+	ADD(s, test_block_put_with_timeout_0_into_full_queue_gets_503_at_once,
+	    0);
+	ADD(s, test_block_put_with_timeout_gets_503_after_waiting, 0);
+	ADD(s, test_block_put_without_timeout_parks_until_a_get_makes_room, 0);
+	ADD(s, test_parked_producers_resume_in_the_order_they_parked, 0);
+	ADD(s, test_put_waits_behind_parked_producers_even_if_it_would_fit, 0);
+	ADD(s, test_producer_behind_one_that_timed_out_gets_room, 0);
+	ADD(s, test_max_bytes_bounds_the_queue, 0);
+	ADD(s, test_rendezvous_put_waits_until_a_get_takes_it, 0);
+	ADD(s, test_rendezvous_get_takes_the_oldest_waiting_put, 0);
+	ADD(s, test_rendezvous_put_is_handed_to_a_waiting_get, 0);
+	ADD(s, test_rendezvous_put_with_no_consumer_and_timeout_0_gets_503, 0);
+	ADD(s, test_rendezvous_reject_queue_needs_a_waiting_consumer, 0);
+
+	/* Backpressure and memory bounds. */
+	ADD(s, test_blocked_producer_is_held_back_by_tcp_not_by_daemon_memory,
+	    60);
+	ADD(s, test_client_that_never_reads_its_gets_does_not_grow_the_daemon,
+	    30);
+
+	/* Clients that go away. */
+	ADD_LOOP(s,
+	    test_producer_that_disconnects_while_parked_leaves_queue_working,
+	    0, 2);
+	ADD(s, test_producer_that_disconnects_while_parked_is_forgotten_at_timeout,
+	    0);
+	ADD_LOOP(s, test_waiting_consumer_that_leaves_is_never_handed_a_message,
+	    0, 3);
+	ADD(s, test_consumer_half_closing_right_after_its_get_is_never_served,
+	    0);
+	ADD(s, test_half_closed_client_still_gets_answers_to_earlier_requests,
+	    0);
+	ADD(s, test_connections_vanishing_mid_request_leave_the_daemon_working,
+	    10);
+
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

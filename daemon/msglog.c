@@ -3,7 +3,9 @@
  *
  * Invariants: records never straddle chunks; a chunk's records lie in
  * data[head, tail); an emptied chunk is rewound if it is the last one
- * and otherwise unlinked (kept as the spare, or freed).
+ * and otherwise unlinked (kept as the spare, or freed); so only an
+ * empty log holds an empty chunk, and the first chunk is where the
+ * head record is.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,18 @@ msglog_clear(struct msglog *l)
 	msglog_init(l);
 }
 
+/* Keep an unlinked, emptied chunk as the spare if it is the bigger. */
+static void
+retire_chunk(struct msglog *l, struct msglog_chunk *c)
+{
+	if (l->spare == NULL || l->spare->size < c->size) {
+		free(l->spare);
+		l->spare = c;
+	} else {
+		free(c);
+	}
+}
+
 /* Return where a record of rec bytes goes, adding a chunk if needed. */
 static char *
 reserve_tail(struct msglog *l, size_t rec)
@@ -55,6 +69,15 @@ reserve_tail(struct msglog *l, size_t rec)
 	if (c == NULL || c->size - c->tail < rec) {
 		size_t size = l->next_size > rec ? l->next_size : rec;
 
+		/*
+		 * An empty log keeps its one chunk, rewound; if the record
+		 * does not fit there the chunk must go, or the head would
+		 * still be read from it (a stale record).
+		 */
+		if (c != NULL && l->count == 0) {
+			l->first = l->last = NULL;
+			retire_chunk(l, c);
+		}
 		if (l->spare != NULL && l->spare->size >= rec) {
 			c = l->spare;
 			l->spare = NULL;
@@ -145,10 +168,5 @@ msglog_pop(struct msglog *l, bool keep_heap)
 		return;
 	}
 	l->first = c->next;
-	if (l->spare == NULL || l->spare->size < c->size) {
-		free(l->spare);
-		l->spare = c;
-	} else {
-		free(c);
-	}
+	retire_chunk(l, c);
 }

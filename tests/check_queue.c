@@ -176,6 +176,30 @@ START_TEST(test_msglog_keeps_fifo_order_across_many_chunks)
 }
 END_TEST
 
+/*
+ * Emptied, the log keeps its one chunk for the next record; a record too
+ * big for that chunk must still be the one read back, not the stale
+ * record left in the old chunk.
+ */
+START_TEST(test_emptied_log_reads_back_a_record_bigger_than_its_chunk)
+{
+	struct msglog l;
+
+	msglog_init(&l);
+	log_push(&l, 1, 10);
+	log_pop_expect(&l, 1, 10);
+	log_push(&l, 2, MSGLOG_INLINE_MAX);
+	log_push(&l, 3, 10);
+	ck_assert_uint_eq(l.count, 2);
+	ck_assert_uint_eq(l.bytes, MSGLOG_INLINE_MAX + 10);
+	log_pop_expect(&l, 2, MSGLOG_INLINE_MAX);
+	log_pop_expect(&l, 3, 10);
+	ck_assert_uint_eq(l.count, 0);
+	ck_assert_uint_eq(l.bytes, 0);
+	msglog_clear(&l);
+}
+END_TEST
+
 START_TEST(test_msglog_body_of_inline_max_stays_inline)
 {
 	struct msglog l;
@@ -387,6 +411,22 @@ front_id(const struct queue *q)
 	ck_assert(queue_front(q, &it));
 	return it.id;
 }
+
+/* The emptied-log case through a queue: PUT, GET, then a larger PUT and GET. */
+START_TEST(test_queue_emptied_then_refilled_delivers_the_new_message)
+{
+	struct queue *q = new_queue(10, 1 << 20, PROTO_POLICY_BLOCK);
+
+	put(q, 1, 5);
+	ck_assert_uint_eq(get(q), 1);
+	put(q, 2, 2000);
+	ck_assert_uint_eq(queue_depth(q), 1);
+	ck_assert_uint_eq(get(q), 2);
+	ck_assert_uint_eq(queue_depth(q), 0);
+	ck_assert_uint_eq(queue_bytes(q), 0);
+	queue_free(q);
+}
+END_TEST
 
 START_TEST(test_room_is_bounded_by_count)
 {
@@ -909,6 +949,8 @@ queue_suite(void)
 	tc = tcase_create("msglog");
 	tcase_add_test(tc, test_msglog_starts_empty);
 	tcase_add_test(tc, test_msglog_keeps_fifo_order_across_many_chunks);
+	tcase_add_test(tc,
+	    test_emptied_log_reads_back_a_record_bigger_than_its_chunk);
 	tcase_add_test(tc, test_msglog_body_of_inline_max_stays_inline);
 	tcase_add_test(tc, test_msglog_heap_body_is_handed_over_by_reference);
 	tcase_add_test(tc, test_msglog_counts_records_and_body_bytes);
@@ -921,6 +963,8 @@ queue_suite(void)
 
 	tc = tcase_create("queue");
 	tcase_add_test(tc, test_room_is_bounded_by_count);
+	tcase_add_test(tc,
+	    test_queue_emptied_then_refilled_delivers_the_new_message);
 	tcase_add_test(tc, test_room_is_bounded_by_bytes);
 	tcase_add_test(tc, test_capacity_zero_never_has_room);
 	tcase_add_test(tc,

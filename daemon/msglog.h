@@ -59,7 +59,11 @@ msglog_wants_heap(size_t len)
  */
 char *msglog_push(struct msglog *l, uint64_t id, size_t len);
 
-/* Append a record whose body is the heap block `body` (now owned). */
+/*
+ * Append a record whose body is the heap block `body` (now owned).  len
+ * must be below 2^31: the top bit of the record's length word marks a
+ * heap body (config.c caps max_message at 1 GiB).
+ */
 void msglog_push_heap(struct msglog *l, uint64_t id, char *body, size_t len);
 
 /* Describe the head record; false when the log is empty. */

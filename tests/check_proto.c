@@ -8,6 +8,7 @@
  * and the parser must frame it exactly as if it had arrived whole.
  */
 #include <check.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,40 @@ START_TEST(test_number_empty_is_rejected)
 
 	ck_assert(!proto_parse_number("", 0, &v));
 	ck_assert(!proto_parse_number("5", 0, &v));
+}
+END_TEST
+
+/* Every digit count and carry: 0, 9, 10, 99, 100, ... up to 2^64-1. */
+START_TEST(test_format_u64_matches_printf_at_every_digit_boundary)
+{
+	char buf[PROTO_U64_DIGITS + 1], want[32];
+	uint64_t p = 1;
+
+	for (int digits = 1; digits <= 20; digits++) {
+		const uint64_t vals[] = { p - 1, p, p + 1, p * 5 + 3,
+			p * 9 + (p - 1) };
+
+		for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+			size_t n = proto_format_u64(buf, vals[i]);
+
+			snprintf(want, sizeof want, "%" PRIu64, vals[i]);
+			ck_assert_uint_eq(n, strlen(want));
+			buf[n] = '\0';
+			ck_assert_str_eq(buf, want);
+		}
+		if (digits < 20)
+			p *= 10;
+	}
+	for (uint64_t v = 0; v < 100000; v += 7) {
+		size_t n = proto_format_u64(buf, v);
+
+		snprintf(want, sizeof want, "%" PRIu64, v);
+		if (n != strlen(want) || memcmp(buf, want, n) != 0)
+			ck_abort_msg("%" PRIu64 " formatted as %.*s", v,
+			    (int)n, buf);
+	}
+	ck_assert_uint_eq(proto_format_u64(buf, UINT64_MAX), 20);
+	ck_assert_int_eq(memcmp(buf, "18446744073709551615", 20), 0);
 }
 END_TEST
 
@@ -1236,6 +1271,8 @@ proto_suite(void)
 	tcase_add_test(tc, test_number_of_20_digits_is_rejected);
 	tcase_add_test(tc, test_number_with_sign_or_other_bytes_is_rejected);
 	tcase_add_test(tc, test_number_empty_is_rejected);
+	tcase_add_test(tc,
+	    test_format_u64_matches_printf_at_every_digit_boundary);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");

@@ -200,6 +200,74 @@ START_TEST(test_emptied_log_reads_back_a_record_bigger_than_its_chunk)
 }
 END_TEST
 
+/* A small deterministic generator (xorshift64), so failures repeat. */
+static uint64_t
+next_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+/*
+ * Random pushes and pops against a plain array of what should be in the
+ * log.  Many short lives (chunks are small early on) and one long one
+ * (they grow to the maximum); the log runs empty often, and sizes
+ * straddle the chunk sizes and the inline limit, so every way of adding,
+ * rewinding and retiring a chunk occurs.
+ */
+static void
+random_life(uint64_t *state, int ops)
+{
+	enum { MAXLEN = 3 * MSGLOG_INLINE_MAX };
+	static size_t lens[200000];
+	uint64_t head = 0, tail = 0, bytes = 0;
+	struct msglog l;
+
+	ck_assert_int_le(ops, 200000);
+	msglog_init(&l);
+	for (int op = 0; op < ops; op++) {
+		uint64_t r = next_rand(state);
+		/* Phases of filling and of draining, so depth swings. */
+		bool filling = (op / 5000) % 2 == 0;
+		bool push = head == tail || r % 8 < (filling ? 5u : 3u);
+
+		if (push) {
+			size_t len = (r >> 8) % 4 == 0 ? (r >> 16) % MAXLEN
+							: (r >> 16) % 200;
+			lens[tail] = len;
+			log_push(&l, tail + 1, len);
+			bytes += len;
+			tail++;
+		} else {
+			log_pop_expect(&l, head + 1, lens[head]);
+			bytes -= lens[head];
+			head++;
+		}
+		CHECK(l.count == tail - head && l.bytes == bytes,
+		    "op %d: count %zu bytes %" PRIu64 ", want %" PRIu64
+		    " and %" PRIu64, op, l.count, l.bytes, tail - head, bytes);
+	}
+	while (head < tail) {
+		log_pop_expect(&l, head + 1, lens[head]);
+		head++;
+	}
+	msglog_clear(&l);
+}
+
+START_TEST(test_msglog_matches_a_plain_fifo_under_random_use)
+{
+	uint64_t state = 0x9e3779b97f4a7c15ULL;
+
+	for (int life = 0; life < 2000; life++)
+		random_life(&state, 1 + (int)(next_rand(&state) % 50));
+	random_life(&state, 100000);
+}
+END_TEST
+
 START_TEST(test_msglog_body_of_inline_max_stays_inline)
 {
 	struct msglog l;
@@ -951,6 +1019,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_msglog_keeps_fifo_order_across_many_chunks);
 	tcase_add_test(tc,
 	    test_emptied_log_reads_back_a_record_bigger_than_its_chunk);
+	tcase_add_test(tc, test_msglog_matches_a_plain_fifo_under_random_use);
 	tcase_add_test(tc, test_msglog_body_of_inline_max_stays_inline);
 	tcase_add_test(tc, test_msglog_heap_body_is_handed_over_by_reference);
 	tcase_add_test(tc, test_msglog_counts_records_and_body_bytes);

@@ -1,6 +1,13 @@
 /*
  * config.h - the daemon's settings: built-in defaults, then the JSON
  * file (-c), then command-line flags, each overriding the last.
+ *
+ * config_load() does all three and checks everything: an unknown key,
+ * a wrong type or a bad value is an error naming the file and the JSON
+ * path (queues[2].policy), a syntax error names file:line:column.  The
+ * same function serves start-up, `sluiced -t` and SIGHUP, so a file
+ * that passes -t is exactly a file the daemon will run with.  Every key
+ * is documented in conf/README.md.
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -19,11 +26,20 @@ struct queue_settings {
 	uint64_t lease_ms; /* 0: reservations never expire */
 };
 
+/* Listeners (protocol ones; the metrics one is apart). */
 #define CONFIG_LISTEN_MAX 8
+/* The longest IPv6 address text (45) fits, with room for a scope id. */
+#define CONFIG_ADDR_MAX 64
 
 struct config_listen {
-	char addr[64];
-	int port;
+	char addr[CONFIG_ADDR_MAX]; /* numeric IPv4 or IPv6, no brackets */
+	int port;      /* 0: any free port, logged once bound */
+};
+
+/* A queue the file defines ("queues"): made at start, kept on reload. */
+struct config_queue {
+	char name[PROTO_NAME_MAX + 1];
+	struct queue_settings set;
 };
 
 struct config {
@@ -36,7 +52,25 @@ struct config {
 	size_t max_reserved;	     /* reservations per connection */
 	bool auto_create;
 	struct queue_settings queue_defaults;
+	struct config_queue *queues; /* predefined; owned, see config_free */
+	size_t nqueues;
+	char *auth_token;	     /* read from auth_token_file; NULL: none */
+	size_t auth_token_len;
 	int log_level;		     /* syslog level, LOG_INFO default */
+	uint64_t shutdown_grace_ms;  /* how long a stop may drain */
+	bool metrics_on;
+	struct config_listen metrics; /* the /metrics listener, if on */
+};
+
+/*
+ * What the command line asked for.  It wins over the file, at start
+ * and again at every reload, so it is kept for the server's life.
+ */
+struct config_flags {
+	const char *file; /* -c; NULL: built-in defaults only */
+	const char *addr; /* -l; NULL: not given */
+	int port;	  /* -p; -1: not given */
+	bool verbose;	  /* -v */
 };
 
 /* Defaults, as documented in the README and conf/README.md. */
@@ -60,8 +94,31 @@ struct config {
  * this plus one response.
  */
 #define CONFIG_DEFAULT_OUTPUT_HIGH (256 * 1024)
+/*
+ * How long SIGTERM lets consumers drain the queues: long enough for a
+ * consumer to finish a batch, well inside systemd's 90 s stop timeout
+ * (which the daemon extends by this much anyway).
+ */
+#define CONFIG_DEFAULT_SHUTDOWN_GRACE_MS 10000
+
+/* Room for one config_load() error message. */
+#define CONFIG_ERR_MAX 512
 
 /* Fill cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
+
+/*
+ * Build cfg from the defaults, the file fl->file (if any) and the
+ * flags.  Returns 0, or -1 with a one-line message in err (without the
+ * "sluiced: " prefix) and cfg left empty.  Free with config_free().
+ */
+int config_load(struct config *cfg, const struct config_flags *fl,
+    char *err, size_t errsize);
+
+/* Free what cfg owns (predefined queues, token); cfg becomes empty. */
+void config_free(struct config *cfg);
+
+/* The name of a syslog level as the file spells it ("info"). */
+const char *config_level_name(int level);
 
 #endif

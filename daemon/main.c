@@ -1,9 +1,11 @@
 /*
- * main.c - sluiced's command line: parse flags, build the server,
- * listen, run.
+ * main.c - sluiced's command line: read the settings (defaults, -c
+ * file, flags), build the server, listen (or take systemd's sockets),
+ * tell systemd it is ready, run until stopped.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +14,10 @@
 #include <sysexits.h>
 
 #include "config.h"
+#include "drain.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "server.h"
 
 /*
@@ -25,11 +30,18 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluiced [-l ADDR] [-p PORT] [-v] [-h] [-V]\n"
+	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-v] [-h] "
+	    "[-V]\n"
 	    "\n"
 	    "Serve named, bounded FIFO queues over TCP (sluice protocol v1).\n"
 	    "\n"
-	    "  -l ADDR   listen address (default %s)\n"
+	    "  -c FILE   read the settings from the JSON file FILE (every key\n"
+	    "            is in conf/README.md); the flags below win over it.\n"
+	    "            SIGHUP reads it again\n"
+	    "  -t        check the settings and exit: 0 when they are good,\n"
+	    "            78 and the reason when not\n"
+	    "  -l ADDR   listen address (default %s); replaces the file's\n"
+	    "            \"listen\"\n"
 	    "  -p PORT   listen port (default %d; 0 picks a free port and\n"
 	    "            logs it as \"listening on ADDR:PORT\")\n"
 	    "  -v        log debug lines (every connection and request)\n"
@@ -38,10 +50,11 @@ usage(FILE *f)
 	    "\n"
 	    "Defaults: queues are created on first use with capacity %d,\n"
 	    "max_bytes %d and policy block; messages up to %d bytes; at most\n"
-	    "%d connections.\n",
+	    "%d connections.  SIGTERM drains the queues for up to %d ms,\n"
+	    "then stops; a second SIGTERM stops at once.\n",
 	    CONFIG_DEFAULT_ADDR, CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_CAPACITY,
 	    CONFIG_DEFAULT_MAX_BYTES, CONFIG_DEFAULT_MAX_MESSAGE,
-	    CONFIG_DEFAULT_MAX_CONNECTIONS);
+	    CONFIG_DEFAULT_MAX_CONNECTIONS, CONFIG_DEFAULT_SHUTDOWN_GRACE_MS);
 }
 
 /* Parse a port number; -1 when it is not one. */
@@ -76,36 +89,41 @@ raise_fd_limit(size_t max_connections)
 		    (unsigned long long)rl.rlim_cur, max_connections);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Parse the command line into fl; returns -1 to go on, or the exit
+ * status (help, version, a usage error).
+ */
+static int
+parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 {
-	struct config cfg;
-	struct server *s;
-	int ch, port;
+	int ch;
 
-	log_init();
-	config_defaults(&cfg);
-	while ((ch = getopt(argc, argv, "l:p:vhV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:tl:p:vhV")) != -1) {
 		switch (ch) {
+		case 'c':
+			fl->file = optarg;
+			break;
+		case 't':
+			*check = true;
+			break;
 		case 'l':
-			if (strlen(optarg) >= sizeof cfg.listen[0].addr) {
+			if (strlen(optarg) >= CONFIG_ADDR_MAX) {
 				fprintf(stderr, "sluiced: -l %s: too long\n",
 				    optarg);
 				return EX_USAGE;
 			}
-			strcpy(cfg.listen[0].addr, optarg);
+			fl->addr = optarg;
 			break;
 		case 'p':
-			if ((port = parse_port(optarg)) < 0) {
+			if ((fl->port = parse_port(optarg)) < 0) {
 				fprintf(stderr,
 				    "sluiced: -p %s: not a port number\n",
 				    optarg);
 				return EX_USAGE;
 			}
-			cfg.listen[0].port = port;
 			break;
 		case 'v':
-			cfg.log_level = LOG_DEBUG;
+			fl->verbose = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -124,22 +142,71 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	return -1;
+}
+
+/* Listen, run until stopped, free s; returns the exit status. */
+static int
+serve(struct server *s)
+{
+	struct metrics *m = NULL;
+	struct notify *n;
+	int passed, rc = EX_OK;
+	uint64_t left;
+
+	if ((passed = notify_listen_fds(s)) < 0 ||
+	    (passed == 0 && server_listen(s) < 0)) {
+		server_free(s);
+		return EX_UNAVAILABLE;
+	}
+	if (s->cfg.metrics_on &&
+	    (m = metrics_new(s, &s->cfg.metrics)) == NULL) {
+		server_free(s);
+		return EX_UNAVAILABLE;
+	}
+	log_info("sluiced %s ready", PACKAGE_VERSION);
+	n = notify_ready(s);
+	if (server_run(s) < 0)
+		rc = EX_SOFTWARE;
+	left = drain_messages_left(s);
+	notify_free(n);
+	metrics_free(m);
+	server_free(s);
+	log_notice("stopped, %" PRIu64 " messages left", left);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config_flags flags = { NULL, NULL, -1, false };
+	char err[CONFIG_ERR_MAX];
+	struct config cfg;
+	struct server *s;
+	bool check = false;
+	int rc;
+
+	log_init();
+	if ((rc = parse_flags(argc, argv, &flags, &check)) >= 0)
+		return rc;
+	if (config_load(&cfg, &flags, err, sizeof err) < 0) {
+		fprintf(stderr, "sluiced: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (check) {
+		printf("sluiced: %s: configuration ok\n",
+		    flags.file ? flags.file : "built-in defaults");
+		config_free(&cfg);
+		return EX_OK;
+	}
 	log_set_level(cfg.log_level);
+	if (flags.file != NULL)
+		log_info("configuration: %s", flags.file);
 	/* A client that vanishes must cost a write error, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(cfg.max_connections);
 	if ((s = server_new(&cfg)) == NULL)
 		return EX_OSERR;
-	if (server_listen(s) < 0) {
-		server_free(s);
-		return EX_UNAVAILABLE;
-	}
-	log_info("sluiced %s ready", PACKAGE_VERSION);
-	if (server_run(s) < 0) {
-		server_free(s);
-		return EX_SOFTWARE;
-	}
-	server_free(s);
-	log_info("stopped");
-	return EX_OK;
+	s->flags = flags;
+	return serve(s);
 }

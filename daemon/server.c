@@ -17,7 +17,9 @@
 
 #include "conn.h"
 #include "deliver.h"
+#include "drain.h"
 #include "log.h"
+#include "reload.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -34,13 +36,25 @@ server_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The first SIGTERM or SIGINT drains; a second one stops at once. */
 static void
 on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
 
-	log_notice("signal %d: stopping", (int)sig);
-	event_base_loopexit(s->base, NULL);
+	if (s->shutting_down) {
+		log_notice("signal %d again: stopping now", (int)sig);
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	log_notice("signal %d: stopping once drained", (int)sig);
+	drain_start(s);
+}
+
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	reload_config(arg);
 }
 
 struct server *
@@ -49,19 +63,29 @@ server_new(const struct config *cfg)
 	struct server *s = xcalloc(1, sizeof *s);
 
 	s->cfg = *cfg;
+	s->flags.port = -1;
 	s->base = event_base_new();
 	if (s->base == NULL) {
 		log_err("cannot create the event loop");
+		config_free(&s->cfg);
 		free(s);
 		return NULL;
 	}
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
 	s->started_ms = server_now_ms();
+	/* The token lives in the server, where AUTH looks. */
+	s->auth_token = s->cfg.auth_token;
+	s->auth_token_len = s->cfg.auth_token_len;
+	s->cfg.auth_token = NULL;
+	s->cfg.auth_token_len = 0;
+	reload_queues(s, &s->cfg);
 	s->sig_term = evsignal_new(s->base, SIGTERM, on_stop_signal, s);
 	s->sig_int = evsignal_new(s->base, SIGINT, on_stop_signal, s);
+	s->sig_hup = evsignal_new(s->base, SIGHUP, on_reload_signal, s);
 	evsignal_add(s->sig_term, NULL);
 	evsignal_add(s->sig_int, NULL);
+	evsignal_add(s->sig_hup, NULL);
 	return s;
 }
 
@@ -286,9 +310,12 @@ server_free(struct server *s)
 		evconnlistener_free(s->listeners[i]);
 	qtable_foreach(&s->queues, forget_lease, NULL);
 	qtable_clear(&s->queues);
+	drain_free(s->drain);
 	event_free(s->sig_term);
 	event_free(s->sig_int);
+	event_free(s->sig_hup);
 	event_base_free(s->base);
 	free(s->auth_token);
+	config_free(&s->cfg);
 	free(s);
 }

@@ -33,11 +33,18 @@ struct server {
 	char *auth_token;	  /* NULL: AUTH always succeeds */
 	size_t auth_token_len;
 	bool shutting_down;	  /* draining: new PUTs get 503 */
-	struct event *sig_term;
+	struct event *sig_term;	  /* SIGTERM, SIGINT: drain, then stop */
 	struct event *sig_int;
+	struct event *sig_hup;	  /* SIGHUP: reload the config file */
+	struct config_flags flags; /* the command line, kept for reloads */
+	struct drain *drain;	  /* NULL until the first stop signal */
 };
 
-/* Build a server with cfg, ready to listen.  NULL on failure (logged). */
+/*
+ * Build a server with cfg, ready to listen, its predefined queues made.
+ * It takes over what cfg owns (config_free() is its job now).  NULL on
+ * failure (logged).
+ */
 struct server *server_new(const struct config *cfg);
 
 /* Bind every configured listener; -1 on failure (logged). */

@@ -1,0 +1,28 @@
+/*
+ * drain.h - stopping gracefully.
+ *
+ * The first SIGTERM or SIGINT calls drain_start(): the listeners close,
+ * every PUT (parked or new) is answered 503 SHUTTING_DOWN, and GET,
+ * RESERVE, ACK and the rest go on being served until every queue is
+ * empty and every reply written, or no client is left to drain them,
+ * or the grace period (shutdown_grace_ms) ends.  Then the event loop
+ * exits.  A second stop signal is handled by server.c: stop at once.
+ */
+#ifndef SLUICE_DRAIN_H
+#define SLUICE_DRAIN_H
+
+#include <stdint.h>
+
+struct server;
+struct drain;
+
+/* Begin draining s (sets s->shutting_down and s->drain). */
+void drain_start(struct server *s);
+
+/* Free the drain's timer; NULL is fine. */
+void drain_free(struct drain *d);
+
+/* Messages still held: ready plus reserved, over every queue. */
+uint64_t drain_messages_left(struct server *s);
+
+#endif

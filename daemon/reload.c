@@ -1,0 +1,160 @@
+/*
+ * reload.c - SIGHUP.  See reload.h.
+ *
+ * A reload builds a whole new config with config_load(), exactly as at
+ * start, and only then touches the server: a file with any error is
+ * reported and the running configuration stays as it was.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "deliver.h"
+#include "log.h"
+#include "notify.h"
+#include "reload.h"
+#include "server.h"
+
+static bool
+same_settings(const struct queue_settings *a, const struct queue_settings *b)
+{
+	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
+	    a->policy == b->policy && a->lease_ms == b->lease_ms;
+}
+
+static bool
+same_listen(const struct config_listen *a, const struct config_listen *b)
+{
+	return strcmp(a->addr, b->addr) == 0 && a->port == b->port;
+}
+
+/*
+ * Producers parked on q with a message its new max_bytes can never
+ * hold would wait forever, and hold up those behind them: 413.
+ */
+static void
+refuse_too_large(struct server *s, struct queue *q)
+{
+	uint64_t limit = q->set.max_bytes < s->cfg.max_message
+	    ? q->set.max_bytes
+	    : s->cfg.max_message;
+	struct waiter *w, *next;
+	char arg[24];
+
+	snprintf(arg, sizeof arg, "%" PRIu64, limit);
+	for (w = TAILQ_FIRST(&q->producers); w != NULL; w = next) {
+		struct conn *c = w->owner;
+
+		next = TAILQ_NEXT(w, link);
+		if (c->req.body_len <= q->set.max_bytes)
+			continue;
+		conn_take_body(c, NULL, NULL);
+		conn_reply(c, 413, "TOO_LARGE", arg);
+		conn_wake(c);
+	}
+}
+
+void
+reload_queues(struct server *s, const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nqueues; i++) {
+		const struct config_queue *cq = &cfg->queues[i];
+		struct queue *q = server_queue(s, cq->name, false);
+
+		if (q == NULL) {
+			qtable_insert(&s->queues, queue_new(cq->name, &cq->set));
+			log_debug("queue %s: created from the configuration",
+			    cq->name);
+			continue;
+		}
+		if (same_settings(&q->set, &cq->set))
+			continue;
+		q->set = cq->set;
+		log_notice("queue %s: now capacity %" PRIu64 ", max_bytes %"
+			   PRIu64 ", policy %s, lease_ms %" PRIu64,
+		    q->name, q->set.capacity, q->set.max_bytes,
+		    proto_policy_name(q->set.policy), q->set.lease_ms);
+		refuse_too_large(s, q);
+		/* More room, or a new policy, may let waiters through. */
+		deliver_kick(s, q);
+	}
+}
+
+/* Log, and undo in next, the changes that need a restart. */
+static void
+keep_restart_settings(struct server *s, struct config *next)
+{
+	const struct config *cur = &s->cfg;
+	bool same = cur->nlisten == next->nlisten;
+
+	for (int i = 0; same && i < cur->nlisten; i++)
+		same = same_listen(&cur->listen[i], &next->listen[i]);
+	if (!same)
+		log_notice("reload: \"listen\" changed; it applies at the "
+			   "next restart");
+	memcpy(next->listen, cur->listen, sizeof next->listen);
+	next->nlisten = cur->nlisten;
+	if (cur->metrics_on != next->metrics_on ||
+	    (cur->metrics_on && !same_listen(&cur->metrics, &next->metrics)))
+		log_notice("reload: \"metrics\" changed; it applies at the "
+			   "next restart");
+	next->metrics_on = cur->metrics_on;
+	next->metrics = cur->metrics;
+}
+
+/* Queues the old file defined and the new one does not stay. */
+static void
+note_dropped_queues(const struct config *cur, const struct config *next)
+{
+	for (size_t i = 0; i < cur->nqueues; i++) {
+		size_t j;
+
+		for (j = 0; j < next->nqueues; j++)
+			if (strcmp(cur->queues[i].name, next->queues[j].name) ==
+			    0)
+				break;
+		if (j == next->nqueues)
+			log_notice("queue %s: no longer in the configuration; "
+				   "it stays until DELETE",
+			    cur->queues[i].name);
+	}
+}
+
+void
+reload_config(struct server *s)
+{
+	char err[CONFIG_ERR_MAX];
+	struct config next;
+
+	if (s->shutting_down) {
+		log_notice("SIGHUP: ignored while shutting down");
+		return;
+	}
+	if (s->flags.file == NULL) {
+		log_notice("SIGHUP: no configuration file (-c) to reload");
+		return;
+	}
+	log_notice("SIGHUP: reloading %s", s->flags.file);
+	notify_reloading();
+	if (config_load(&next, &s->flags, err, sizeof err) < 0) {
+		log_err("reload failed, the running configuration stays: %s",
+		    err);
+		notify_reloaded(s, err);
+		return;
+	}
+	keep_restart_settings(s, &next);
+	note_dropped_queues(&s->cfg, &next);
+	free(s->auth_token);
+	s->auth_token = next.auth_token;
+	s->auth_token_len = next.auth_token_len;
+	next.auth_token = NULL;
+	next.auth_token_len = 0;
+	log_set_level(next.log_level);
+	config_free(&s->cfg);
+	s->cfg = next;
+	reload_queues(s, &s->cfg);
+	log_notice("reloaded %s", s->flags.file);
+	notify_reloaded(s, NULL);
+}

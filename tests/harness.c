@@ -114,11 +114,25 @@ harness_start(struct daemon *d, const char *const *extra)
 int
 harness_stop(struct daemon *d)
 {
+	if (d->pid == 0)
+		return 0;
+	/*
+	 * SIGTERM starts a graceful drain, which waits for messages left
+	 * in queues; a second stop signal ends it at once.  Two different
+	 * signals, because two SIGTERMs sent together may merge into one.
+	 */
+	kill(d->pid, SIGTERM);
+	kill(d->pid, SIGINT);
+	return harness_wait(d);
+}
+
+int
+harness_wait(struct daemon *d)
+{
 	int status;
 
 	if (d->pid == 0)
 		return 0;
-	kill(d->pid, SIGTERM);
 	ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
 	d->pid = 0;
 	if (d->drainer_started)

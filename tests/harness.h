@@ -34,9 +34,15 @@ struct daemon {
  */
 void harness_start(struct daemon *d, const char *const *extra);
 
-/* SIGTERM the daemon, wait for it, and return its exit status (-1 if
- * it died of a signal). */
+/*
+ * Stop the daemon at once (SIGTERM, then SIGINT to skip the graceful
+ * drain), wait for it, and return its exit status (-1 if it died of a
+ * signal).
+ */
 int harness_stop(struct daemon *d);
+
+/* Wait for the daemon to exit by itself; its exit status as above. */
+int harness_wait(struct daemon *d);
 
 /* Resident set size of the daemon in KiB. */
 long harness_rss_kb(const struct daemon *d);

@@ -1,0 +1,1548 @@
+/*
+ * check_config.c - sluiced as a service: the JSON config (every
+ * validation error, -t, flags over the file), SIGTERM's drain, SIGHUP's
+ * reload, /metrics, and the systemd glue (units, socket activation,
+ * sd_notify).
+ *
+ * These tests run the real daemon with arguments and an environment of
+ * their own, so they spawn it themselves (struct proc) and read its log
+ * line by line: "wait until the daemon says it began draining" is how a
+ * test knows a signal was handled, never a sleep.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+
+/* How long the daemon may stay silent before a test gives up. */
+#define LOG_TIMEOUT_MS 10000
+/* await_stat(): how long it polls, and its pause between two polls. */
+#define AWAIT_MS 3000
+#define AWAIT_PAUSE_US 1000
+/* sysexits.h's EX_CONFIG, spelled out: it is what users see. */
+#define EXIT_CONFIG 78
+
+/* ---- a daemon of our own ------------------------------------------- */
+
+struct proc {
+	pid_t pid;
+	int out_fd;	   /* the daemon's stdout and stderr */
+	char buf[16384];   /* output read, not yet a whole line */
+	size_t len;
+	char line[4096];   /* the last line read */
+	struct daemon d;   /* where it listens, for tc_open() */
+	int metrics_port;  /* where /metrics is, when it is on */
+};
+
+/* The per-test directory for config files, tokens and sockets. */
+static char dir[64];
+/* dir/sluiced.json, what the tests pass with -c. */
+static char cfg_path[128];
+
+static void
+dir_setup(void)
+{
+	strcpy(dir, "/tmp/sluice-config-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(cfg_path, sizeof cfg_path, "%s/sluiced.json", dir);
+}
+
+static void
+dir_teardown(void)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+	char path[512];
+
+	if (dp == NULL)
+		return;
+	while ((e = readdir(dp)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+/* Write a file in the test's directory; its path goes to out. */
+static void
+write_file(const char *name, const char *text, char *out, size_t size)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	if (out != NULL)
+		snprintf(out, size, "%s", path);
+}
+
+/* Replace cfg_path with the formatted text (rename: never half read). */
+static void __attribute__((format(printf, 1, 2)))
+write_config(const char *fmt, ...)
+{
+	char text[8192], tmp[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	ck_assert(n >= 0 && (size_t)n < sizeof text);
+	write_file("next.json", text, tmp, sizeof tmp);
+	ck_assert_int_eq(rename(tmp, cfg_path), 0);
+}
+
+/*
+ * Run $SLUICED with args (NULL-terminated), the extra environment env
+ * ("K=V" strings, NULL-terminated, may be NULL), and, when pass_fd is
+ * not -1, that socket passed as systemd does (fd 3, LISTEN_FDS=1).
+ */
+static void
+proc_spawn(struct proc *p, const char *const *args, const char *const *env,
+    int pass_fd)
+{
+	const char *bin = getenv("SLUICED");
+	const char *argv[32];
+	int argc = 0, pipefd[2];
+
+	memset(p, 0, sizeof *p);
+	ck_assert_msg(bin != NULL, "SLUICED must name the daemon binary");
+	argv[argc++] = bin;
+	for (int i = 0; args != NULL && args[i] != NULL && argc < 31; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		char pid[24];
+
+		/* A failed test must not leave a daemon behind. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		for (int i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		if (pass_fd >= 0) {
+			if (pass_fd != 3)
+				dup2(pass_fd, 3);
+			snprintf(pid, sizeof pid, "%d", (int)getpid());
+			setenv("LISTEN_PID", pid, 1);
+			setenv("LISTEN_FDS", "1", 1);
+		}
+		execv(bin, (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	p->out_fd = pipefd[0];
+	strcpy(p->d.host, "127.0.0.1");
+}
+
+/* Read the daemon's next output line into p->line; false at its end. */
+static bool
+proc_line(struct proc *p)
+{
+	for (;;) {
+		char *nl = memchr(p->buf, '\n', p->len);
+		struct pollfd pf = { p->out_fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (nl != NULL) {
+			size_t k = (size_t)(nl - p->buf);
+			ck_assert(k < sizeof p->line);
+			memcpy(p->line, p->buf, k);
+			p->line[k] = '\0';
+			memmove(p->buf, nl + 1, p->len - k - 1);
+			p->len -= k + 1;
+			fprintf(stderr, "%s\n", p->line);
+			return true;
+		}
+		ck_assert_msg(p->len < sizeof p->buf, "output line too long");
+		ck_assert_msg(poll(&pf, 1, LOG_TIMEOUT_MS) == 1,
+		    "sluiced said nothing for %d ms", LOG_TIMEOUT_MS);
+		n = read(p->out_fd, p->buf + p->len, sizeof p->buf - p->len);
+		if (n <= 0) {
+			if (p->len == 0)
+				return false;
+			p->buf[p->len++] = '\n'; /* a last, unended line */
+			continue;
+		}
+		p->len += (size_t)n;
+	}
+}
+
+/* Read output until a line contains needle; returns that line. */
+static const char *
+proc_wait_log(struct proc *p, const char *needle)
+{
+	while (proc_line(p))
+		if (strstr(p->line, needle) != NULL)
+			return p->line;
+	ck_abort_msg("sluiced ended without logging \"%s\"", needle);
+	return NULL;
+}
+
+/* The port of a "listening on HOST:PORT" line. */
+static int
+port_of(const char *line)
+{
+	const char *colon = strrchr(line, ':');
+
+	ck_assert_ptr_nonnull(colon);
+	return atoi(colon + 1);
+}
+
+/* Spawn and wait until the daemon listens (its first listener). */
+static void
+proc_start(struct proc *p, const char *const *args, const char *const *env,
+    int pass_fd)
+{
+	proc_spawn(p, args, env, pass_fd);
+	p->d.port = port_of(proc_wait_log(p, "listening on "));
+	ck_assert_int_gt(p->d.port, 0);
+}
+
+/* Start with "-c cfg_path" and the metrics listener's port noted. */
+static void
+proc_start_metrics(struct proc *p)
+{
+	const char *args[] = { "-c", cfg_path, NULL };
+	const char *l, *at;
+
+	proc_start(p, args, NULL, -1);
+	l = proc_wait_log(p, "metrics on http://");
+	at = strstr(l, "http://127.0.0.1:");
+	ck_assert_ptr_nonnull(at);
+	p->metrics_port = atoi(at + strlen("http://127.0.0.1:"));
+	ck_assert_int_gt(p->metrics_port, 0);
+}
+
+/* Read the rest of the output, reap the daemon; its exit status. */
+static int
+proc_exit(struct proc *p)
+{
+	int status;
+
+	while (proc_line(p))
+		;
+	close(p->out_fd);
+	ck_assert_int_eq(waitpid(p->pid, &status, 0), p->pid);
+	p->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* SIGTERM, then SIGINT: stop now, whatever is left (see harness.h). */
+static int
+proc_stop(struct proc *p)
+{
+	kill(p->pid, SIGTERM);
+	kill(p->pid, SIGINT);
+	return proc_exit(p);
+}
+
+/* Run to the end; its exit status, and all it printed in out. */
+static int
+run_capture(const char *const *args, char *out, size_t size)
+{
+	struct proc p;
+	size_t len = 0;
+
+	proc_spawn(&p, args, NULL, -1);
+	out[0] = '\0';
+	while (proc_line(&p))
+		len += (size_t)snprintf(out + len, size - len, "%s\n", p.line);
+	return proc_exit(&p);
+}
+
+/* ---- protocol helpers ---------------------------------------------- */
+
+static void
+request(struct tconn *t, const char *req, const char *want)
+{
+	tc_send(t, "%s\r\n", req);
+	tc_expect(t, want);
+}
+
+/* STATS [q] parsed; NULL for 404. */
+static json_t *
+stats(struct tconn *t, const char *q)
+{
+	json_error_t err;
+	const char *l;
+	size_t n;
+	char *body;
+	json_t *j;
+
+	if (q != NULL)
+		tc_send(t, "STATS %s\r\n", q);
+	else
+		tc_send(t, "STATS\r\n");
+	l = tc_line(t);
+	if (strncmp(l, "404 ", 4) == 0)
+		return NULL;
+	ck_assert_msg(sscanf(l, "200 JSON %zu", &n) == 1, "got \"%s\"", l);
+	ck_assert_ptr_nonnull(body = malloc(n + 2));
+	tc_read(t, body, n + 2);
+	body[n] = '\0';
+	j = json_loads(body, 0, &err);
+	ck_assert_msg(j != NULL, "STATS is not JSON: %s", err.text);
+	free(body);
+	return j;
+}
+
+static long long
+field_int(json_t *j, const char *field)
+{
+	json_t *v = json_object_get(j, field);
+
+	ck_assert_msg(json_is_integer(v), "STATS has no integer %s", field);
+	return json_integer_value(v);
+}
+
+static long long
+stat_of(struct tconn *t, const char *q, const char *field)
+{
+	json_t *j = stats(t, q);
+	long long v;
+
+	ck_assert_msg(j != NULL, "queue %s does not exist", q);
+	v = field_int(j, field);
+	json_decref(j);
+	return v;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Poll STATS q until field equals want (how to see a request park). */
+static void
+await_stat(struct tconn *t, const char *q, const char *field, long long want)
+{
+	uint64_t until = now_ms() + AWAIT_MS;
+	long long got = -1;
+
+	for (;;) {
+		json_t *j = stats(t, q);
+		if (j != NULL) {
+			got = field_int(j, field);
+			json_decref(j);
+			if (got == want)
+				return;
+		}
+		ck_assert_msg(now_ms() < until,
+		    "STATS %s: %s stayed %lld, wanted %lld", q, field, got,
+		    want);
+		usleep(AWAIT_PAUSE_US);
+	}
+}
+
+static void
+put(struct tconn *t, const char *q, const char *body)
+{
+	tc_send(t, "PUT %s %zu\r\n%s\r\n", q, strlen(body), body);
+	tc_expect_prefix(t, "200 QUEUED ");
+}
+
+/* PUT that will park: nothing is read back. */
+static void
+send_put(struct tconn *t, const char *q, const char *body)
+{
+	tc_send(t, "PUT %s %zu\r\n%s\r\n", q, strlen(body), body);
+}
+
+/* Connect to 127.0.0.1:port; the fd, or -1 with errno. */
+static int
+try_connect(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * GET path over HTTP/1.0; the status code, and the body in body (a
+ * malloc'd string the caller frees).
+ */
+static int
+http_get(int port, const char *path, char **body)
+{
+	struct timeval tv = { 10, 0 };
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *sep;
+	int fd = try_connect(port), code = 0;
+	ssize_t n;
+
+	ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	dprintf(fd, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap)
+			ck_assert_ptr_nonnull(buf = realloc(buf, cap *= 2));
+	}
+	ck_assert_msg(n == 0, "read: %s", strerror(errno));
+	close(fd);
+	buf[len] = '\0';
+	ck_assert_int_eq(sscanf(buf, "HTTP/1.%*d %d", &code), 1);
+	ck_assert_ptr_nonnull(sep = strstr(buf, "\r\n\r\n"));
+	*body = strdup(sep + 4);
+	free(buf);
+	return code;
+}
+
+/* ---- validation ---------------------------------------------------- */
+
+/* A config file, and the message sluiced must print after "FILE: ". */
+static const struct {
+	const char *json;
+	const char *error;
+} bad_configs[] = {
+	{ "{\"queues\": [{\"name\": \"a\"}, {\"name\": \"b\"},"
+	  " {\"name\": \"c\", \"policy\": \"blok\"}]}",
+	    "queues[2].policy: \"blok\" is not one of block, reject, "
+	    "drop-oldest, drop-newest" },
+	{ "{\"queue_defaults\": {\"capcity\": 1}}",
+	    "queue_defaults: unknown key \"capcity\" (expected one of "
+	    "capacity, max_bytes, policy, lease_ms)" },
+	{ "{\"nosuch\": 1}",
+	    "unknown key \"nosuch\" (expected one of port, listen, "
+	    "max_connections, max_message, input_readahead, output_high, "
+	    "max_reserved, auto_create, queue_defaults, queues, "
+	    "auth_token_file, log_level, shutdown_grace_ms, metrics)" },
+	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
+	    "queues[0]: unknown key \"lease\" (expected one of name, "
+	    "capacity, max_bytes, policy, lease_ms)" },
+	{ "[]", "expected an object, not an array" },
+	{ "{\"max_connections\": \"10\"}",
+	    "max_connections: expected an integer, not a string" },
+	{ "{\"max_connections\": 0}",
+	    "max_connections: 0 is not between 1 and 1000000" },
+	{ "{\"max_message\": 1.5}",
+	    "max_message: expected an integer, not a real number" },
+	{ "{\"input_readahead\": 100}",
+	    "input_readahead: 100 is not between 1024 and 67108864" },
+	{ "{\"output_high\": 0}",
+	    "output_high: 0 is not between 1 and 1073741824" },
+	{ "{\"max_reserved\": null}",
+	    "max_reserved: expected an integer, not null" },
+	{ "{\"port\": 70000}", "port: 70000 is not between 0 and 65535" },
+	{ "{\"listen\": [\"localhost:7470\"]}",
+	    "listen[0]: \"localhost:7470\" is not an IPv4 or IPv6 address "
+	    "with an optional :PORT" },
+	{ "{\"listen\": [\"127.0.0.1:7470\", \"[::1]:99999\"]}",
+	    "listen[1]: \"[::1]:99999\" is not an IPv4 or IPv6 address with "
+	    "an optional :PORT" },
+	{ "{\"listen\": []}", "listen: expected at least one address" },
+	{ "{\"listen\": 7470}",
+	    "listen: expected an array of addresses, not an integer" },
+	{ "{\"listen\": [\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\","
+	  " \"127.0.0.1:4\", \"127.0.0.1:5\", \"127.0.0.1:6\","
+	  " \"127.0.0.1:7\", \"127.0.0.1:8\", \"127.0.0.1:9\"]}",
+	    "listen[8]: more than 8 listen addresses" },
+	{ "{\"auto_create\": \"yes\"}",
+	    "auto_create: expected true or false, not a string" },
+	{ "{\"queue_defaults\": {\"capacity\": -1}}",
+	    "queue_defaults.capacity: -1 is not between 0 and "
+	    "9223372036854775807" },
+	{ "{\"queue_defaults\": {\"policy\": \"drop-newest\","
+	  " \"capacity\": 0}}",
+	    "queue_defaults: policy drop-newest needs a capacity of at "
+	    "least 1" },
+	{ "{\"queue_defaults\": []}",
+	    "queue_defaults: expected an object, not an array" },
+	{ "{\"queues\": {\"name\": \"a\"}}",
+	    "queues: expected an array of queues, not an object" },
+	{ "{\"queues\": [\"a\"]}",
+	    "queues[0]: expected an object, not a string" },
+	{ "{\"queues\": [{\"capacity\": 3}]}",
+	    "queues[0]: missing key \"name\"" },
+	{ "{\"queues\": [{\"name\": \"a b\"}]}",
+	    "queues[0].name: \"a b\" is not a queue name (1 to 128 of A-Z "
+	    "a-z 0-9 _ . : -)" },
+	{ "{\"queues\": [{\"name\": \"a\"}, {\"name\": \"a\"}]}",
+	    "queues[1].name: queue \"a\" is already defined by queues[0]" },
+	{ "{\"queues\": [{\"name\": \"a\", \"capacity\": 0,"
+	  " \"policy\": \"drop-oldest\"}]}",
+	    "queues[0]: policy drop-oldest needs a capacity of at least 1" },
+	{ "{\"queues\": [{\"name\": \"a\", \"max_bytes\": true}]}",
+	    "queues[0].max_bytes: expected an integer, not a boolean" },
+	{ "{\"auth_token_file\": 5}",
+	    "auth_token_file: expected a file name or null, not an integer" },
+	{ "{\"log_level\": \"loud\"}",
+	    "log_level: \"loud\" is not one of error, warning, notice, info, "
+	    "debug" },
+	{ "{\"shutdown_grace_ms\": -1}",
+	    "shutdown_grace_ms: -1 is not between 0 and 86400000" },
+	{ "{\"metrics\": \"127.0.0.1\"}",
+	    "metrics: \"127.0.0.1\" is not an IPv4 or IPv6 address with a "
+	    ":PORT" },
+};
+
+#define NBAD (int)(sizeof bad_configs / sizeof *bad_configs)
+
+/* Check cfg_path as written; assert exit 78 and exactly this line. */
+static void
+expect_config_error(bool check_only, const char *line)
+{
+	const char *check[] = { "-t", "-c", cfg_path, NULL };
+	const char *serve[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+	char out[4096], want[1024];
+
+	snprintf(want, sizeof want, "sluiced: %s\n", line);
+	ck_assert_int_eq(run_capture(check_only ? check : serve, out,
+			     sizeof out),
+	    EXIT_CONFIG);
+	ck_assert_str_eq(out, want);
+}
+
+START_TEST(test_bad_value_is_reported_with_its_json_path_and_exit_78)
+{
+	char line[1024];
+
+	write_config("%s", bad_configs[_i].json);
+	snprintf(line, sizeof line, "%s: %s", cfg_path, bad_configs[_i].error);
+	expect_config_error(true, line);
+}
+END_TEST
+
+START_TEST(test_daemon_refuses_to_start_on_a_bad_value)
+{
+	char line[1024];
+
+	write_config("%s", bad_configs[_i].json);
+	snprintf(line, sizeof line, "%s: %s", cfg_path, bad_configs[_i].error);
+	expect_config_error(false, line);
+}
+END_TEST
+
+START_TEST(test_syntax_error_is_reported_as_file_line_column)
+{
+	char out[4096], want[256];
+	const char *args[] = { "-t", "-c", cfg_path, NULL };
+
+	write_config("{\n  \"port\": 7470,\n  \"listen\": [1,\n}\n");
+	ck_assert_int_eq(run_capture(args, out, sizeof out), EXIT_CONFIG);
+	snprintf(want, sizeof want, "sluiced: %s:4:1: ", cfg_path);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got \"%s\"", out);
+}
+END_TEST
+
+START_TEST(test_duplicate_key_is_a_syntax_error)
+{
+	char out[4096], want[256];
+	const char *args[] = { "-t", "-c", cfg_path, NULL };
+
+	write_config("{\"port\": 1,\n \"port\": 2}\n");
+	ck_assert_int_eq(run_capture(args, out, sizeof out), EXIT_CONFIG);
+	snprintf(want, sizeof want, "sluiced: %s:2:", cfg_path);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got \"%s\"", out);
+	ck_assert_ptr_nonnull(strstr(out, "duplicate"));
+}
+END_TEST
+
+START_TEST(test_missing_config_file_is_a_config_error)
+{
+	char line[256];
+
+	snprintf(line, sizeof line,
+	    "%s: cannot open: No such file or directory", cfg_path);
+	expect_config_error(true, line);
+}
+END_TEST
+
+START_TEST(test_unreadable_token_file_is_a_config_error)
+{
+	char line[512];
+
+	write_config("{\"auth_token_file\": \"nosuch\"}");
+	snprintf(line, sizeof line,
+	    "%s: auth_token_file: cannot read %s/nosuch: No such file or "
+	    "directory",
+	    cfg_path, dir);
+	expect_config_error(true, line);
+}
+END_TEST
+
+START_TEST(test_empty_token_file_is_a_config_error)
+{
+	char line[512];
+
+	write_file("token", "\n", NULL, 0);
+	write_config("{\"auth_token_file\": \"token\"}");
+	snprintf(line, sizeof line,
+	    "%s: auth_token_file: %s/token holds no token", cfg_path, dir);
+	expect_config_error(true, line);
+}
+END_TEST
+
+START_TEST(test_check_flag_accepts_a_good_file_without_serving)
+{
+	const char *args[] = { "-t", "-c", cfg_path, NULL };
+	char out[4096], want[256];
+
+	write_config("{\"listen\": [\"127.0.0.1:0\", \"[::1]\"], \"port\": 0,"
+		     " \"queues\": [{\"name\": \"jobs\", \"capacity\": 3}],"
+		     " \"log_level\": \"debug\", \"metrics\": \"127.0.0.1:0\"}");
+	ck_assert_int_eq(run_capture(args, out, sizeof out), 0);
+	snprintf(want, sizeof want, "sluiced: %s: configuration ok\n",
+	    cfg_path);
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+START_TEST(test_shipped_config_is_valid)
+{
+	const char *src = getenv("SLUICE_SRCDIR");
+	char path[512], out[4096];
+	const char *args[] = { "-t", "-c", path, NULL };
+
+	ck_assert_msg(src != NULL, "SLUICE_SRCDIR must name the source tree");
+	snprintf(path, sizeof path, "%s/conf/sluiced.json", src);
+	ck_assert_int_eq(run_capture(args, out, sizeof out), 0);
+}
+END_TEST
+
+/* ---- the file as served -------------------------------------------- */
+
+START_TEST(test_predefined_queues_are_served_as_configured)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+	struct proc p;
+	struct tconn *t;
+	json_t *j;
+
+	write_config("{\"queue_defaults\": {\"capacity\": 9, \"max_bytes\": 99,"
+		     " \"policy\": \"reject\", \"lease_ms\": 999},"
+		     " \"queues\": [{\"name\": \"jobs\", \"capacity\": 2,"
+		     " \"policy\": \"drop-oldest\", \"lease_ms\": 30000},"
+		     " {\"name\": \"rv\", \"capacity\": 0}]}");
+	proc_start(&p, args, NULL, -1);
+	t = tc_open(&p.d);
+	ck_assert_ptr_nonnull(j = stats(t, "jobs"));
+	ck_assert_int_eq(field_int(j, "capacity"), 2);
+	ck_assert_int_eq(field_int(j, "max_bytes"), 99); /* from defaults */
+	ck_assert_str_eq(json_string_value(json_object_get(j, "policy")),
+	    "drop-oldest");
+	ck_assert_int_eq(field_int(j, "lease_ms"), 30000);
+	json_decref(j);
+	ck_assert_int_eq(stat_of(t, "rv", "capacity"), 0);
+	/* CREATE with the same settings finds it as configured. */
+	request(t, "CREATE jobs capacity=2 policy=drop-oldest lease_ms=30000",
+	    "200 EXISTS");
+	/* An auto-created queue takes queue_defaults. */
+	put(t, "fresh", "x");
+	ck_assert_int_eq(stat_of(t, "fresh", "capacity"), 9);
+	ck_assert_int_eq(stat_of(t, "fresh", "lease_ms"), 999);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_limits_from_the_file_are_applied)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+	struct proc p;
+	struct tconn *t, *t2;
+
+	write_config("{\"max_message\": 4, \"max_connections\": 1,"
+		     " \"auto_create\": false,"
+		     " \"queues\": [{\"name\": \"q\"}]}");
+	proc_start(&p, args, NULL, -1);
+	t = tc_open(&p.d);
+	tc_sync(t);
+	tc_send(t, "PUT q 5\r\nhello\r\n");
+	tc_expect(t, "413 TOO_LARGE 4");
+	request(t, "GET nosuch", "404 NO_QUEUE nosuch");
+	t2 = tc_open(&p.d);
+	tc_expect(t2, "503 BUSY");
+	tc_close(t2);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_auth_token_from_file_is_required)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+	struct proc p;
+	struct tconn *t;
+
+	write_file("token", "s3cret\n", NULL, 0);
+	write_config("{\"auth_token_file\": \"token\"}");
+	proc_start(&p, args, NULL, -1);
+	t = tc_open(&p.d);
+	request(t, "STATS", "401 UNAUTHORIZED");
+	request(t, "AUTH wrong", "401 UNAUTHORIZED");
+	request(t, "AUTH s3cret", "200 OK");
+	put(t, "q", "x");
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_flags_override_the_file)
+{
+	/* What harness_start() passes, then the file. */
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		"-v", NULL };
+	struct proc p;
+	struct tconn *t;
+
+	/*
+	 * 192.0.2.1 (TEST-NET-1) is on no interface: binding it would
+	 * fail.  "error" would hide the "listening on" line; -v wins.
+	 */
+	write_config("{\"listen\": [\"192.0.2.1:7470\"],"
+		     " \"log_level\": \"error\"}");
+	proc_start(&p, args, NULL, -1);
+	t = tc_open(&p.d);
+	tc_sync(t);
+	/* Debug level: every request is logged. */
+	proc_wait_log(&p, "PING");
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_port_flag_applies_to_every_listener)
+{
+	const char *args[] = { "-c", cfg_path, "-p", "0", NULL };
+	struct proc p;
+	struct daemon second;
+	struct tconn *a, *b;
+
+	write_config("{\"listen\": [\"127.0.0.1:7470\", \"127.0.0.1\"],"
+		     " \"port\": 7470}");
+	proc_start(&p, args, NULL, -1);
+	second = p.d;
+	second.port = port_of(proc_wait_log(&p, "listening on "));
+	ck_assert_int_ne(second.port, p.d.port);
+	a = tc_open(&p.d);
+	b = tc_open(&second);
+	tc_sync(a);
+	tc_sync(b);
+	tc_close(a);
+	tc_close(b);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_every_listen_address_is_served)
+{
+	const char *args[] = { "-c", cfg_path, NULL };
+	struct proc p;
+	struct daemon second;
+	struct tconn *a, *b;
+
+	write_config("{\"listen\": [\"127.0.0.1:0\", \"127.0.0.1:0\"]}");
+	proc_start(&p, args, NULL, -1);
+	second = p.d;
+	second.port = port_of(proc_wait_log(&p, "listening on "));
+	a = tc_open(&p.d);
+	b = tc_open(&second);
+	put(a, "both", "one");
+	tc_send(b, "GET both\r\n");
+	tc_expect_msg(b, "one");
+	tc_close(a);
+	tc_close(b);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/* ---- SIGTERM: the drain -------------------------------------------- */
+
+/* Start with cfg_path (as the harness does) and one queue `q` full. */
+static void
+start_with_full_queue(struct proc *p, struct tconn **t)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+
+	proc_start(p, args, NULL, -1);
+	*t = tc_open(&p->d);
+	put(*t, "q", "one");
+	put(*t, "q", "two");
+}
+
+START_TEST(test_sigterm_answers_a_parked_producer_503_shutting_down)
+{
+	struct proc p;
+	struct tconn *t, *prod;
+
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
+	start_with_full_queue(&p, &t);
+	prod = tc_open(&p.d);
+	send_put(prod, "q", "three");
+	await_stat(t, "q", "blocked_producers", 1);
+	kill(p.pid, SIGTERM);
+	tc_expect(prod, "503 SHUTTING_DOWN");
+	/* And the connection goes on: a new PUT is refused the same way. */
+	tc_send(prod, "PUT q 4\r\nfour\r\n");
+	tc_expect(prod, "503 SHUTTING_DOWN");
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 2);
+	tc_close(prod);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_sigterm_lets_a_consumer_drain_then_exits_0)
+{
+	struct proc p;
+	struct tconn *t;
+
+	write_config("{\"shutdown_grace_ms\": 60000}");
+	start_with_full_queue(&p, &t);
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "draining 2 messages");
+	/* Still serving: the consumer takes what is left. */
+	tc_send(t, "PUT q 5\r\nthree\r\n");
+	tc_expect(t, "503 SHUTTING_DOWN");
+	tc_send(t, "GET q\r\n");
+	tc_expect_msg(t, "one");
+	tc_send(t, "RESERVE q\r\n");
+	tc_expect_msg(t, "two");
+	/* A reservation is not done until acknowledged. */
+	request(t, "ACK 2", "200 ACKED");
+	proc_wait_log(&p, "drain done: every queue is empty");
+	proc_wait_log(&p, "stopped, 0 messages left");
+	/* It stopped by itself, the consumer still connected. */
+	ck_assert_int_eq(proc_exit(&p), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_drain_waits_for_reserved_messages_until_the_grace_ends)
+{
+	struct proc p;
+	struct tconn *t;
+
+	write_config("{\"shutdown_grace_ms\": 200}");
+	start_with_full_queue(&p, &t);
+	tc_send(t, "GET q\r\n");
+	tc_expect_msg(t, "one");
+	tc_send(t, "RESERVE q\r\n");
+	tc_expect_msg(t, "two");
+	/* No ready message left, one reserved and never acknowledged. */
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "drain done: the grace period is over");
+	proc_wait_log(&p, "stopped, 1 messages left");
+	ck_assert_int_eq(proc_exit(&p), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_drain_ends_when_no_client_is_left)
+{
+	struct proc p;
+	struct tconn *t;
+
+	write_config("{\"shutdown_grace_ms\": 60000}");
+	start_with_full_queue(&p, &t);
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "draining 2 messages for 1 clients");
+	tc_close(t);
+	proc_wait_log(&p, "drain done: no client left");
+	proc_wait_log(&p, "stopped, 2 messages left");
+	ck_assert_int_eq(proc_exit(&p), 0);
+}
+END_TEST
+
+START_TEST(test_second_sigterm_stops_at_once)
+{
+	struct proc p;
+	struct tconn *t;
+
+	write_config("{\"shutdown_grace_ms\": 60000}");
+	start_with_full_queue(&p, &t);
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "draining 2 messages");
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "again: stopping now");
+	proc_wait_log(&p, "stopped, 2 messages left");
+	ck_assert_int_eq(proc_exit(&p), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_sigterm_refuses_new_connections)
+{
+	struct proc p;
+	struct tconn *t;
+	int fd;
+
+	write_config("{\"shutdown_grace_ms\": 60000}");
+	start_with_full_queue(&p, &t);
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "draining 2 messages");
+	fd = try_connect(p.d.port);
+	ck_assert_int_eq(fd, -1);
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	tc_sync(t);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_harness_stop_is_prompt_with_messages_left)
+{
+	struct daemon d;
+	struct tconn *t;
+
+	/* The other suites leave messages and connections behind. */
+	harness_start(&d, NULL);
+	t = tc_open(&d);
+	put(t, "left", "behind");
+	ck_assert_int_eq(harness_stop(&d), 0);
+	tc_close(t);
+}
+END_TEST
+
+/* ---- SIGHUP: reload ------------------------------------------------ */
+
+static void
+start_with_config(struct proc *p)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+
+	proc_start(p, args, NULL, -1);
+}
+
+START_TEST(test_sighup_creates_a_new_predefined_queue)
+{
+	struct proc p;
+	struct tconn *t;
+
+	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 3}]}");
+	start_with_config(&p);
+	t = tc_open(&p.d);
+	ck_assert_ptr_null(stats(t, "b"));
+	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 3},"
+		     " {\"name\": \"b\", \"capacity\": 7,"
+		     " \"policy\": \"reject\"}]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "reloaded");
+	ck_assert_int_eq(stat_of(t, "b", "capacity"), 7);
+	ck_assert_int_eq(stat_of(t, "a", "capacity"), 3);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_sighup_with_a_broken_file_keeps_the_running_config)
+{
+	struct proc p;
+	struct tconn *t;
+	const char *l;
+	char want[256];
+
+	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 3}]}");
+	start_with_config(&p);
+	t = tc_open(&p.d);
+	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 5}],\n");
+	kill(p.pid, SIGHUP);
+	l = proc_wait_log(&p, "reload failed");
+	snprintf(want, sizeof want, "%s:2:0: ", cfg_path);
+	ck_assert_msg(strstr(l, want) != NULL, "no %s in \"%s\"", want, l);
+	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": \"5\"}]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "queues[0].capacity: expected an integer");
+	ck_assert_int_eq(stat_of(t, "a", "capacity"), 3);
+	/* And a good file later applies. */
+	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 5}]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "reloaded");
+	ck_assert_int_eq(stat_of(t, "a", "capacity"), 5);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_sighup_growing_a_capacity_admits_a_parked_producer)
+{
+	struct proc p;
+	struct tconn *t, *prod;
+
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
+	start_with_full_queue(&p, &t);
+	prod = tc_open(&p.d);
+	send_put(prod, "q", "three");
+	await_stat(t, "q", "blocked_producers", 1);
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 3}]}");
+	kill(p.pid, SIGHUP);
+	tc_expect_prefix(prod, "200 QUEUED ");
+	ck_assert_int_eq(stat_of(t, "q", "depth"), 3);
+	tc_close(prod);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413)
+{
+	struct proc p;
+	struct tconn *t, *prod;
+
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
+	start_with_full_queue(&p, &t);
+	prod = tc_open(&p.d);
+	send_put(prod, "q", "three");
+	await_stat(t, "q", "blocked_producers", 1);
+	/* "three" can never fit in 4 bytes: it must not wait forever. */
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
+		     " \"max_bytes\": 4}]}");
+	kill(p.pid, SIGHUP);
+	tc_expect(prod, "413 TOO_LARGE 4");
+	tc_close(prod);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_sighup_applies_new_defaults_to_new_queues_only)
+{
+	struct proc p;
+	struct tconn *t;
+	const char *args[] = { "-c", cfg_path, NULL };
+
+	write_config("{\"queue_defaults\": {\"capacity\": 5},"
+		     " \"listen\": [\"127.0.0.1:0\"]}");
+	proc_start(&p, args, NULL, -1);
+	t = tc_open(&p.d);
+	put(t, "old", "x");
+	write_config("{\"queue_defaults\": {\"capacity\": 6},"
+		     " \"listen\": [\"127.0.0.1:1\"]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "\"listen\" changed; it applies at the next restart");
+	proc_wait_log(&p, "reloaded");
+	put(t, "new", "x");
+	ck_assert_int_eq(stat_of(t, "old", "capacity"), 5);
+	ck_assert_int_eq(stat_of(t, "new", "capacity"), 6);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/* ---- /metrics ------------------------------------------------------ */
+
+#define SAMPLES_MAX 512
+
+struct sample {
+	char name[128];
+	char queue[160]; /* the queue label; "" when none */
+	double value;
+};
+
+static bool
+metric_name_char(char ch, bool first)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    ch == '_' || ch == ':' || (!first && ch >= '0' && ch <= '9');
+}
+
+/* Length of the metric name at s; fails the test if there is none. */
+static size_t
+metric_name(const char *s)
+{
+	size_t n = 0;
+
+	while (metric_name_char(s[n], n == 0))
+		n++;
+	ck_assert_msg(n > 0, "no metric name at \"%s\"", s);
+	return n;
+}
+
+/*
+ * Parse the labels {k="v",...} at s into x (only "queue" is kept);
+ * returns what follows the closing brace.
+ */
+static char *
+parse_labels(char *s, struct sample *x)
+{
+	s++;
+	while (*s != '}') {
+		size_t k = metric_name(s);
+		bool is_queue = k == 5 && strncmp(s, "queue", 5) == 0;
+		char *end;
+
+		ck_assert_msg(s[k] == '=' && s[k + 1] == '"', "bad label");
+		s += k + 2;
+		ck_assert_ptr_nonnull(end = strchr(s, '"'));
+		if (is_queue)
+			snprintf(x->queue, sizeof x->queue, "%.*s",
+			    (int)(end - s), s);
+		s = end + 1;
+		if (*s == ',')
+			s++;
+		else
+			ck_assert_msg(*s == '}', "bad label list");
+	}
+	return s + 1;
+}
+
+/*
+ * Parse Prometheus text (format 0.0.4) strictly: HELP and TYPE lines,
+ * and samples whose family was TYPEd before.  Returns the samples.
+ */
+static size_t
+parse_prometheus(char *text, struct sample *out, size_t max)
+{
+	char typed[64][128], *save, *l;
+	size_t ntyped = 0, n = 0;
+
+	for (l = strtok_r(text, "\n", &save); l != NULL;
+	     l = strtok_r(NULL, "\n", &save)) {
+		char *end;
+		size_t k;
+
+		if (strncmp(l, "# HELP ", 7) == 0) {
+			k = metric_name(l + 7);
+			ck_assert_msg(l[7 + k] == ' ', "bad HELP \"%s\"", l);
+			continue;
+		}
+		if (strncmp(l, "# TYPE ", 7) == 0) {
+			k = metric_name(l + 7);
+			ck_assert_msg(strcmp(l + 7 + k, " counter") == 0 ||
+				strcmp(l + 7 + k, " gauge") == 0,
+			    "bad TYPE \"%s\"", l);
+			ck_assert(ntyped < 64);
+			snprintf(typed[ntyped++], 128, "%.*s", (int)k, l + 7);
+			continue;
+		}
+		ck_assert_msg(l[0] != '#', "unknown comment \"%s\"", l);
+		ck_assert(n < max);
+		memset(&out[n], 0, sizeof out[n]);
+		k = metric_name(l);
+		snprintf(out[n].name, sizeof out[n].name, "%.*s", (int)k, l);
+		l += k;
+		if (*l == '{')
+			l = parse_labels(l, &out[n]);
+		ck_assert_msg(*l == ' ', "no value after %s", out[n].name);
+		out[n].value = strtod(l + 1, &end);
+		ck_assert_msg(end != l + 1 && *end == '\0',
+		    "bad value for %s", out[n].name);
+		size_t i;
+		for (i = 0; i < ntyped && strcmp(typed[i], out[n].name); i++)
+			;
+		ck_assert_msg(i < ntyped, "%s has no TYPE", out[n].name);
+		n++;
+	}
+	return n;
+}
+
+static double
+sample_of(const struct sample *s, size_t n, const char *name,
+    const char *queue)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s[i].name, name) == 0 &&
+		    strcmp(s[i].queue, queue) == 0)
+			return s[i].value;
+	ck_abort_msg("no sample %s{queue=\"%s\"}", name, queue);
+	return -1;
+}
+
+/* A STATS field and the metric family reporting it. */
+static const struct {
+	const char *field;
+	const char *metric;
+} stat_metrics[] = {
+	{ "depth", "sluice_queue_depth" },
+	{ "reserved", "sluice_queue_reserved" },
+	{ "bytes", "sluice_queue_bytes" },
+	{ "capacity", "sluice_queue_capacity" },
+	{ "max_bytes", "sluice_queue_max_bytes" },
+	{ "blocked_producers", "sluice_queue_blocked_producers" },
+	{ "waiting_consumers", "sluice_queue_waiting_consumers" },
+	{ "puts", "sluice_queue_puts_total" },
+	{ "gets", "sluice_queue_gets_total" },
+	{ "acks", "sluice_queue_acks_total" },
+	{ "nacks", "sluice_queue_nacks_total" },
+	{ "redelivered", "sluice_queue_redelivered_total" },
+	{ "rejected", "sluice_queue_rejected_total" },
+	{ "dropped", "sluice_queue_dropped_total" },
+};
+
+START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
+{
+	struct proc p;
+	struct tconn *t, *prod, *cons;
+	struct sample *s = calloc(SAMPLES_MAX, sizeof *s);
+	char *body;
+	json_t *all, *queues, *q;
+	const char *name;
+	size_t n;
+
+	write_config("{\"metrics\": \"127.0.0.1:0\", \"queues\": ["
+		     " {\"name\": \"jobs\", \"capacity\": 2,"
+		     " \"policy\": \"reject\"},"
+		     " {\"name\": \"blk\", \"capacity\": 1},"
+		     " {\"name\": \"drops\", \"capacity\": 1,"
+		     " \"policy\": \"drop-newest\"}]}");
+	proc_start_metrics(&p);
+	t = tc_open(&p.d);
+	prod = tc_open(&p.d);
+	cons = tc_open(&p.d);
+	put(t, "jobs", "a");
+	put(t, "jobs", "bb");
+	send_put(t, "jobs", "c");
+	tc_expect_prefix(t, "503 FULL jobs");
+	tc_send(t, "RESERVE jobs\r\n");
+	tc_expect_msg(t, "a");
+	request(t, "NACK 1", "200 REQUEUED");
+	tc_send(t, "RESERVE jobs\r\n");
+	tc_expect_msg(t, "a");
+	request(t, "ACK 1", "200 ACKED");
+	tc_send(t, "RESERVE jobs\r\n");
+	tc_expect_msg(t, "bb");
+	put(t, "drops", "x");
+	send_put(t, "drops", "y");
+	tc_expect(t, "202 DROPPED drops");
+	put(t, "blk", "x");
+	send_put(prod, "blk", "y");
+	tc_send(cons, "GET idle 60000\r\n");
+	await_stat(t, "blk", "blocked_producers", 1);
+	await_stat(t, "idle", "waiting_consumers", 1);
+
+	all = stats(t, NULL);
+	ck_assert_int_eq(http_get(p.metrics_port, "/metrics", &body), 200);
+	n = parse_prometheus(body, s, SAMPLES_MAX);
+	queues = json_object_get(all, "queues");
+	ck_assert_int_eq(json_object_size(queues), 4);
+	json_object_foreach(queues, name, q) {
+		for (size_t i = 0; i < sizeof stat_metrics / sizeof *stat_metrics;
+		     i++)
+			ck_assert_msg(sample_of(s, n, stat_metrics[i].metric,
+					  name) ==
+				(double)field_int(q, stat_metrics[i].field),
+			    "%s{queue=\"%s\"} != STATS %s", stat_metrics[i].metric,
+			    name, stat_metrics[i].field);
+	}
+	ck_assert(sample_of(s, n, "sluice_connections", "") ==
+	    (double)field_int(all, "connections"));
+	ck_assert(sample_of(s, n, "sluice_messages", "") ==
+	    (double)field_int(all, "messages"));
+	ck_assert(sample_of(s, n, "sluice_queues", "") == 4);
+	ck_assert(sample_of(s, n, "sluice_uptime_seconds", "") >= 0);
+	ck_assert(sample_of(s, n, "sluice_queue_blocked_seconds_total",
+		      "blk") >= 0);
+	/* The numbers the scenario above must have produced. */
+	ck_assert_int_eq(field_int(json_object_get(queues, "jobs"), "acks"), 1);
+	ck_assert_int_eq(field_int(json_object_get(queues, "jobs"),
+			     "rejected"), 1);
+	ck_assert_int_eq(field_int(json_object_get(queues, "drops"),
+			     "dropped"), 1);
+	json_decref(all);
+	free(body);
+	free(s);
+	tc_close(cons);
+	tc_close(prod);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_healthz_answers_ok_then_503_while_draining)
+{
+	struct proc p;
+	struct tconn *t;
+	char *body;
+
+	write_config("{\"metrics\": \"127.0.0.1:0\","
+		     " \"shutdown_grace_ms\": 60000}");
+	proc_start_metrics(&p);
+	t = tc_open(&p.d);
+	put(t, "q", "x");
+	ck_assert_int_eq(http_get(p.metrics_port, "/healthz", &body), 200);
+	ck_assert_str_eq(body, "ok\n");
+	free(body);
+	ck_assert_int_eq(http_get(p.metrics_port, "/nosuch", &body), 404);
+	free(body);
+	kill(p.pid, SIGTERM);
+	proc_wait_log(&p, "draining 1 messages");
+	ck_assert_int_eq(http_get(p.metrics_port, "/healthz", &body), 503);
+	ck_assert_str_eq(body, "draining\n");
+	free(body);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/* ---- systemd ------------------------------------------------------- */
+
+START_TEST(test_units_pass_systemd_analyze_verify)
+{
+	const char *src = getenv("SLUICE_SRCDIR"), *bin = getenv("SLUICED");
+	char in[512], cmd[2048], out[4096], sbindir[512];
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(bin);
+	if (system("command -v systemd-analyze >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "skipped: systemd-analyze is not installed\n");
+		return;
+	}
+	/* The template with its ExecStart pointing at the built daemon. */
+	snprintf(sbindir, sizeof sbindir, "%s", bin);
+	snprintf(in, sizeof in, "%s/systemd/sluiced.service.in", src);
+	snprintf(cmd, sizeof cmd,
+	    "sed -e 's|@sbindir@|%s|g' -e 's|@sysconfdir@|%s|g' %s "
+	    "> %s/sluiced.service && cp %s/systemd/sluiced.socket %s/ && "
+	    "systemd-analyze verify %s/sluiced.service %s/sluiced.socket 2>&1",
+	    dirname(sbindir), dir, in, dir, src, dir, dir, dir);
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	while (len < sizeof out - 1 &&
+	    fgets(out + len, (int)(sizeof out - len), f) != NULL)
+		len += strlen(out + len);
+	out[len] = '\0';
+	rc = pclose(f);
+	ck_assert_msg(rc == 0 && len == 0, "systemd-analyze verify: %s", out);
+}
+END_TEST
+
+/* A datagram socket in the test's directory, for NOTIFY_SOCKET. */
+static int
+notify_socket(char *env, size_t size)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(addr.sun_path, sizeof addr.sun_path, "%s/notify", dir);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+	snprintf(env, size, "NOTIFY_SOCKET=%s", addr.sun_path);
+	return fd;
+}
+
+/* Receive notifications until one has the line `want`. */
+static void
+expect_notify(int fd, const char *want)
+{
+	char msg[4096], line[256];
+
+	snprintf(line, sizeof line, "\n%s\n", want);
+	for (;;) {
+		struct pollfd pf = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		ck_assert_msg(poll(&pf, 1, LOG_TIMEOUT_MS) == 1,
+		    "no %s from sluiced", want);
+		n = recv(fd, msg + 1, sizeof msg - 3, 0);
+		ck_assert_int_gt(n, 0);
+		msg[0] = '\n';
+		msg[n + 1] = '\n';
+		msg[n + 2] = '\0';
+		fprintf(stderr, "notify: %.*s\n", (int)n, msg + 1);
+		if (strstr(msg, line) != NULL)
+			return;
+	}
+}
+
+#ifdef HAVE_SYSTEMD
+START_TEST(test_notify_ready_reloading_and_stopping)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+	char env[160];
+	const char *envv[] = { env, NULL };
+	struct proc p;
+	int fd = notify_socket(env, sizeof env);
+
+	write_config("{\"shutdown_grace_ms\": 100}");
+	proc_start(&p, args, envv, -1);
+	expect_notify(fd, "READY=1");
+	kill(p.pid, SIGHUP);
+	expect_notify(fd, "RELOADING=1");
+	expect_notify(fd, "READY=1");
+	kill(p.pid, SIGTERM);
+	expect_notify(fd, "STOPPING=1");
+	ck_assert_int_eq(proc_exit(&p), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_notify_watchdog_pings)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", NULL };
+	char env[160];
+	const char *envv[] = { env, "WATCHDOG_USEC=100000", NULL };
+	struct proc p;
+	int fd = notify_socket(env, sizeof env);
+
+	proc_start(&p, args, envv, -1);
+	expect_notify(fd, "READY=1");
+	expect_notify(fd, "WATCHDOG=1");
+	expect_notify(fd, "WATCHDOG=1");
+	ck_assert_int_eq(proc_stop(&p), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_socket_activation_serves_the_passed_socket)
+{
+	const char *args[] = { "-c", cfg_path, NULL };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	struct proc p;
+	struct tconn *t;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	/* Bound before the daemon starts: nothing to race for. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	/* The configured address could not be bound: it must go unused. */
+	write_config("{\"listen\": [\"192.0.2.1:7470\"]}");
+	proc_start(&p, args, NULL, fd);
+	close(fd);
+	ck_assert_int_eq(p.d.port, port);
+	t = tc_open(&p.d);
+	put(t, "q", "activated");
+	tc_send(t, "GET q\r\n");
+	tc_expect_msg(t, "activated");
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+#else
+START_TEST(test_systemd_glue_needs_libsystemd)
+{
+	fprintf(stderr, "skipped: sluiced is built without libsystemd "
+			"(sd_notify, socket activation)\n");
+}
+END_TEST
+#endif
+
+int
+main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+	SRunner *sr;
+	int failed;
+
+	tc = tcase_create("validation");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_loop_test(tc,
+	    test_bad_value_is_reported_with_its_json_path_and_exit_78, 0,
+	    NBAD);
+	tcase_add_loop_test(tc, test_daemon_refuses_to_start_on_a_bad_value, 0,
+	    3);
+	tcase_add_test(tc, test_syntax_error_is_reported_as_file_line_column);
+	tcase_add_test(tc, test_duplicate_key_is_a_syntax_error);
+	tcase_add_test(tc, test_missing_config_file_is_a_config_error);
+	tcase_add_test(tc, test_unreadable_token_file_is_a_config_error);
+	tcase_add_test(tc, test_empty_token_file_is_a_config_error);
+	tcase_add_test(tc, test_check_flag_accepts_a_good_file_without_serving);
+	tcase_add_test(tc, test_shipped_config_is_valid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("served");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc, test_predefined_queues_are_served_as_configured);
+	tcase_add_test(tc, test_limits_from_the_file_are_applied);
+	tcase_add_test(tc, test_auth_token_from_file_is_required);
+	tcase_add_test(tc, test_flags_override_the_file);
+	tcase_add_test(tc, test_port_flag_applies_to_every_listener);
+	tcase_add_test(tc, test_every_listen_address_is_served);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("drain");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc,
+	    test_sigterm_answers_a_parked_producer_503_shutting_down);
+	tcase_add_test(tc, test_sigterm_lets_a_consumer_drain_then_exits_0);
+	tcase_add_test(tc,
+	    test_drain_waits_for_reserved_messages_until_the_grace_ends);
+	tcase_add_test(tc, test_drain_ends_when_no_client_is_left);
+	tcase_add_test(tc, test_second_sigterm_stops_at_once);
+	tcase_add_test(tc, test_sigterm_refuses_new_connections);
+	tcase_add_test(tc, test_harness_stop_is_prompt_with_messages_left);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc, test_sighup_creates_a_new_predefined_queue);
+	tcase_add_test(tc,
+	    test_sighup_with_a_broken_file_keeps_the_running_config);
+	tcase_add_test(tc,
+	    test_sighup_growing_a_capacity_admits_a_parked_producer);
+	tcase_add_test(tc,
+	    test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413);
+	tcase_add_test(tc, test_sighup_applies_new_defaults_to_new_queues_only);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("metrics");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc,
+	    test_metrics_parse_as_prometheus_text_and_match_stats);
+	tcase_add_test(tc, test_healthz_answers_ok_then_503_while_draining);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("systemd");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc, test_units_pass_systemd_analyze_verify);
+#ifdef HAVE_SYSTEMD
+	tcase_add_test(tc, test_notify_ready_reloading_and_stopping);
+	tcase_add_test(tc, test_notify_watchdog_pings);
+	tcase_add_test(tc, test_socket_activation_serves_the_passed_socket);
+#else
+	tcase_add_test(tc, test_systemd_glue_needs_libsystemd);
+#endif
+	suite_add_tcase(s, tc);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -251,6 +251,8 @@ run(struct conn *c)
 	case CMD_DONE:
 		if (c->state != CONN_CLOSING)
 			conn_set_state(c, CONN_READ_LINE);
+		/* A big body raised the bound; the next request gets its own. */
+		set_input_bound(c, 0);
 		return STEP_NEXT;
 	case CMD_WAIT:
 		return STEP_STOP;
@@ -580,9 +582,13 @@ read_some(struct conn *c, size_t *offered)
 
 	*offered = c->in_bound - evbuffer_get_length(c->in);
 	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)*offered, vec, 2);
+	/* The space reserved may be larger than asked: read no more. */
+	left = (ssize_t)*offered;
 	for (int i = 0; i < nvec; i++) {
 		iov[i].iov_base = vec[i].iov_base;
-		iov[i].iov_len = vec[i].iov_len;
+		iov[i].iov_len = (size_t)left < vec[i].iov_len ? (size_t)left
+							     : vec[i].iov_len;
+		left -= (ssize_t)iov[i].iov_len;
 	}
 	n = readv(c->fd, iov, nvec);
 	left = n > 0 ? n : 0;

@@ -19,6 +19,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -1611,18 +1617,19 @@ pump_until_blocked(struct pump *p)
 }
 
 /*
- * Flood q until the daemon parks the producer (STATS on s says so) and
+ * Flood q until the daemon parks the producer (STATS on s counts `parked`
+ * producers) and
  * then until the socket blocks: from then on the daemon reads nothing
  * more from it, and what the producer wrote waits in the kernel.
  */
 static void
-flood_until_parked(struct pump *p, struct tconn *s)
+flood_until_parked(struct pump *p, struct tconn *s, long long parked)
 {
 	uint64_t until = now_ms() + AWAIT_MS;
 
 	for (;;) {
 		pump_until_blocked(p);
-		if (stat_of(s, p->queue, "blocked_producers") == 1)
+		if (stat_of(s, p->queue, "blocked_producers") == parked)
 			break;
 		ck_assert_msg(now_ms() < until, "producer never parked");
 		/* The daemon is still reading: wait for room to write. */
@@ -1664,6 +1671,79 @@ set_blocking(int fd)
 	    0);
 }
 
+/* The local port of a connected socket. */
+static int
+local_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+/*
+ * Bytes the daemon has read out of its end of our connection fd: what
+ * its kernel received less what still waits there unread, asked of
+ * the kernel with a sock_diag query for the daemon's socket.
+ */
+static unsigned long long
+daemon_has_read(int fd)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q;
+	union {
+		struct nlmsghdr nlh;
+		char buf[8192];
+	} r;
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	struct inet_diag_msg *msg;
+	struct rtattr *rta;
+	int ns, len, alen;
+
+	memset(&q, 0, sizeof q);
+	q.nlh.nlmsg_len = sizeof q;
+	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	q.nlh.nlmsg_flags = NLM_F_REQUEST;
+	q.req.sdiag_family = AF_INET;
+	q.req.sdiag_protocol = IPPROTO_TCP;
+	q.req.idiag_states = ~0U;
+	q.req.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+	q.req.id.idiag_sport = htons((uint16_t)d.port);
+	q.req.id.idiag_dport = htons((uint16_t)local_port(fd));
+	q.req.id.idiag_src[0] = htonl(INADDR_LOOPBACK);
+	q.req.id.idiag_dst[0] = htonl(INADDR_LOOPBACK);
+	q.req.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	ns = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	ck_assert_int_ge(ns, 0);
+	ck_assert_int_eq(sendto(ns, &q, sizeof q, 0, (struct sockaddr *)&nl,
+			     sizeof nl), (int)sizeof q);
+	len = (int)recv(ns, &r, sizeof r, 0);
+	close(ns);
+	ck_assert_msg(len > 0 && NLMSG_OK(&r.nlh, (unsigned)len) &&
+		r.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY,
+	    "sock_diag found no daemon socket for port %d", local_port(fd));
+	msg = NLMSG_DATA(&r.nlh);
+	alen = (int)(r.nlh.nlmsg_len - NLMSG_LENGTH(sizeof *msg));
+	for (rta = (struct rtattr *)(msg + 1); RTA_OK(rta, alen);
+	     rta = RTA_NEXT(rta, alen)) {
+		if (rta->rta_type != INET_DIAG_INFO)
+			continue;
+		struct tcp_info ti;
+		memset(&ti, 0, sizeof ti);
+		memcpy(&ti, RTA_DATA(rta),
+		    RTA_PAYLOAD(rta) < sizeof ti ? RTA_PAYLOAD(rta)
+						 : sizeof ti);
+		ck_assert_uint_ge(ti.tcpi_bytes_received, msg->idiag_rqueue);
+		return ti.tcpi_bytes_received - msg->idiag_rqueue;
+	}
+	ck_abort_msg("sock_diag gave no tcp_info");
+	return 0;
+}
+
 /* Read one pump message: "200 MSG <id> <body>", body seq; returns id. */
 static unsigned long long
 expect_pump_msg(struct tconn *t, size_t body, unsigned seq, char *want,
@@ -1692,18 +1772,22 @@ START_TEST(test_blocked_producer_is_held_back_by_tcp_not_by_daemon_memory)
 	pthread_t th;
 	long rss0, rss1;
 	unsigned total;
-	unsigned long long *ids;
+	unsigned long long *ids, held;
 	char *want = malloc(BP_BODY), *got = malloc(BP_BODY + 2);
 
 	request(s, "CREATE flood capacity=2", "201 CREATED");
 	rss0 = d.pid ? harness_rss_kb(&d) : 0;
 	pump_init(&pm, p->fd, "flood", BP_BODY);
 	/* Two messages fill the queue; the third parks; the rest pile up. */
-	flood_until_parked(&pm, s);
+	flood_until_parked(&pm, s, 1);
 	ck_assert_uint_gt(pm.seq, 3);
 	tc_sync(s);
 	ck_assert_int_eq(stat_of(s, "flood", "depth"), 2);
 	ck_assert_int_eq(stat_of(s, "flood", "blocked_producers"), 1);
+	/* Held: at most 64 KiB of read-ahead plus the parked message. */
+	held = daemon_has_read(p->fd) - 2 * pm.frame_len;
+	ck_assert_msg(held <= 65536 + pm.frame_len,
+	    "the parked producer's connection holds %llu bytes", held);
 	if (d.pid) {
 		rss1 = harness_rss_kb(&d);
 		ck_assert_msg(rss1 - rss0 < RSS_GROWTH_MAX_KB,
@@ -1743,6 +1827,82 @@ START_TEST(test_blocked_producer_is_held_back_by_tcp_not_by_daemon_memory)
 }
 END_TEST
 
+/* A framed PUT of len bytes of `fill`, appended to buf at *at. */
+static void
+add_frame(char *buf, size_t *at, const char *q, size_t len, char fill)
+{
+	*at += (size_t)sprintf(buf + *at, "PUT %s %zu\r\n", q, len);
+	memset(buf + *at, fill, len);
+	*at += len;
+	memcpy(buf + *at, "\r\n", 2);
+	*at += 2;
+}
+
+/* Send non-blocking from buf[*off..len) until EAGAIN or the end. */
+static void
+send_some(int fd, const char *buf, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		*off += (size_t)n;
+	}
+}
+
+#define RA_SMALL 64
+#define RA_SMALL_BYTES (2 * 1024 * 1024)
+
+/*
+ * A parked producer holds at most the read-ahead (64 KiB) plus the
+ * message it waits with, also when a message of the limit has just
+ * gone through the same connection.  The producer first waits on a
+ * full queue, so that a big PUT and many small ones behind it are all
+ * queued in the kernel when the daemon turns back to it.
+ */
+START_TEST(test_parked_producer_holds_only_the_read_ahead_after_a_big_put)
+{
+	struct tconn *p = tc_open(&d), *s = tc_open(&d);
+	static const char gate[] = "PUT gate 1\r\ng\r\n";
+	size_t cap = MESSAGE_LIMIT + RA_SMALL_BYTES + 4096, len = 0, off = 0;
+	size_t big_frame, small_frame = strlen("PUT ra 64\r\n") + RA_SMALL + 2;
+	char *buf = malloc(cap);
+	unsigned long long held;
+
+	request(s, "CREATE gate capacity=1", "201 CREATED");
+	put(s, "gate", "x");
+	/* The big message is dropped: it is read, then forgotten. */
+	request(s, "CREATE sink capacity=1 policy=drop-newest", "201 CREATED");
+	put(s, "sink", "x");
+	request(s, "CREATE ra capacity=1", "201 CREATED");
+	put(s, "ra", "x");
+	tc_send_raw(p, gate, sizeof gate - 1);
+	await_stat(s, "gate", "blocked_producers", 1);
+
+	add_frame(buf, &len, "sink", MESSAGE_LIMIT, 'L');
+	big_frame = len;
+	while (len + small_frame <= big_frame + RA_SMALL_BYTES)
+		add_frame(buf, &len, "ra", RA_SMALL, 's');
+	ck_assert_int_eq(fcntl(p->fd, F_SETFL,
+			     fcntl(p->fd, F_GETFL) | O_NONBLOCK), 0);
+	send_some(p->fd, buf, len, &off);
+	ck_assert_uint_gt(off, big_frame + 2 * 65536);
+
+	/* Open the gate: the big PUT is dropped, the first small one parks. */
+	tc_send(s, "GET gate\r\n");
+	tc_expect_msg(s, "x");
+	await_stat(s, "ra", "blocked_producers", 1);
+	send_some(p->fd, buf, len, &off);
+	held = daemon_has_read(p->fd) - (sizeof gate - 1) - big_frame;
+	ck_assert_msg(held <= 65536 + small_frame,
+	    "a parked producer holds %llu bytes of its input", held);
+	free(buf);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
 #define OB_BODY (256 * 1024)
 #define OB_GETS 256
 
@@ -1772,7 +1932,7 @@ START_TEST(test_client_that_never_reads_its_gets_does_not_grow_the_daemon)
 
 	/* Unbounded, the GETs would take OB_GETS * 256 KiB = 64 MiB. */
 	pump_init(&pm, p->fd, "ob", OB_BODY);
-	flood_until_parked(&pm, s);
+	flood_until_parked(&pm, s, 1);
 	tc_sync(s);
 	ck_assert_int_eq(stat_of(s, "ob", "depth"), 4);
 	if (d.pid) {
@@ -2084,6 +2244,8 @@ main(void)
 	    60);
 	ADD(s, test_client_that_never_reads_its_gets_does_not_grow_the_daemon,
 	    30);
+	ADD(s, test_parked_producer_holds_only_the_read_ahead_after_a_big_put,
+	    0);
 
 	/* Clients that go away. */
 	ADD_LOOP(s,

@@ -118,7 +118,8 @@ bool queue_front(const struct queue *q, struct queue_item *it);
 
 /*
  * Remove the head described by queue_front() as delivered.  The caller
- * now owns it->msg, or the heap block it->body when it->heap.
+ * now owns it->msg, or the heap block it->body when it->heap; any other
+ * body lived in the log and may be freed by the pop: copy it first.
  */
 void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
 

@@ -448,7 +448,10 @@ get(struct queue *q)
 	return it.id;
 }
 
-/* Deliver the head as RESERVE does; the caller holds the reservation. */
+/*
+ * Deliver the head as RESERVE does; the caller holds the reservation.
+ * An inline body is copied before the pop, which may free its chunk.
+ */
 static struct msg *
 reserve(struct queue *q)
 {
@@ -456,10 +459,10 @@ reserve(struct queue *q)
 	struct msg *m;
 
 	ck_assert(queue_front(q, &it));
-	queue_pop(q, &it, 1000);
 	m = it.msg ? it.msg
 	    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
 		      : msg_new_copy(it.id, it.body, it.len);
+	queue_pop(q, &it, 1000);
 	queue_reserve(q, m, 1000);
 	return m;
 }
@@ -891,6 +894,158 @@ START_TEST(test_retry_after_follows_the_drain_rate)
 }
 END_TEST
 
+/*
+ * The queue against a model: ready messages as an array in delivery
+ * order (given-back ones inserted at the front), reservations as a
+ * list.  Random PUTs (with drop-oldest when full), GETs, RESERVEs,
+ * ACKs, NACKs and PURGEs; after each, what the queue says about room,
+ * depth, reservations and bytes must match the model.
+ */
+enum { MODEL_MAX = 64 };
+
+struct model_msg {
+	uint64_t id;
+	size_t len;
+	struct msg *m; /* reservations only */
+};
+
+struct model {
+	struct model_msg ready[MODEL_MAX];
+	int nready;
+	struct model_msg reserved[MODEL_MAX];
+	int nreserved;
+	uint64_t capacity, max_bytes;
+};
+
+static uint64_t
+model_bytes(const struct model *mo, bool ready_too)
+{
+	uint64_t b = 0;
+
+	for (int i = 0; i < mo->nreserved; i++)
+		b += mo->reserved[i].len;
+	for (int i = 0; ready_too && i < mo->nready; i++)
+		b += mo->ready[i].len;
+	return b;
+}
+
+static bool
+model_has_room(const struct model *mo, size_t len)
+{
+	return (uint64_t)(mo->nready + mo->nreserved) + 1 <= mo->capacity &&
+	    model_bytes(mo, true) + len <= mo->max_bytes;
+}
+
+/* Dropping every ready message would make room (reservations stay). */
+static bool
+model_can_drop_for(const struct model *mo, size_t len)
+{
+	return (uint64_t)mo->nreserved + 1 <= mo->capacity &&
+	    model_bytes(mo, false) + len <= mo->max_bytes;
+}
+
+static void
+model_check(const struct queue *q, const struct model *mo, int op)
+{
+	struct queue_item it;
+
+	CHECK(queue_depth(q) == (uint64_t)mo->nready &&
+		q->nreserved == (size_t)mo->nreserved &&
+		queue_bytes(q) == model_bytes(mo, true),
+	    "op %d: depth %" PRIu64 " reserved %zu bytes %" PRIu64, op,
+	    queue_depth(q), q->nreserved, queue_bytes(q));
+	CHECK(queue_front(q, &it) == (mo->nready > 0), "op %d: front", op);
+	if (mo->nready > 0)
+		CHECK(it.id == mo->ready[0].id && it.len == mo->ready[0].len,
+		    "op %d: head %" PRIu64 ", want %" PRIu64, op, it.id,
+		    mo->ready[0].id);
+}
+
+/* One random step, checked against the model as it goes. */
+static void
+model_step(struct queue *q, struct model *mo, uint64_t r, uint64_t *ids)
+{
+	size_t len = (r >> 8) % 3 == 0 ? (r >> 12) % 6000 : (r >> 12) % 300;
+	int k;
+
+	switch (r % 10) {
+	case 0: case 1: case 2: case 3: /* PUT, dropping the oldest if full */
+		CHECK(queue_has_room(q, len) == model_has_room(mo, len),
+		    "has_room(%zu)", len);
+		if (!model_has_room(mo, len)) {
+			bool can = model_can_drop_for(mo, len);
+			uint64_t n = 0;
+
+			CHECK(queue_can_drop_for(q, len) == can,
+			    "can_drop_for(%zu)", len);
+			if (!can)
+				return;
+			while (!model_has_room(mo, len)) {
+				memmove(mo->ready, mo->ready + 1,
+				    (size_t)--mo->nready * sizeof *mo->ready);
+				n++;
+			}
+			CHECK(queue_drop_for(q, len) == n, "dropped");
+		}
+		++*ids;
+		put(q, *ids, len);
+		mo->ready[mo->nready++] = (struct model_msg){ *ids, len, NULL };
+		return;
+	case 4: /* GET */
+		if (mo->nready == 0)
+			return;
+		CHECK(get(q) == mo->ready[0].id, "get");
+		memmove(mo->ready, mo->ready + 1,
+		    (size_t)--mo->nready * sizeof *mo->ready);
+		return;
+	case 5: case 6: /* RESERVE */
+		if (mo->nready == 0)
+			return;
+		mo->reserved[mo->nreserved] = mo->ready[0];
+		mo->reserved[mo->nreserved++].m = reserve(q);
+		memmove(mo->ready, mo->ready + 1,
+		    (size_t)--mo->nready * sizeof *mo->ready);
+		return;
+	case 7: /* ACK */
+	case 8: /* NACK */
+		if (mo->nreserved == 0)
+			return;
+		k = (int)((r >> 20) % (uint64_t)mo->nreserved);
+		if (r % 10 == 7) {
+			ack(q, mo->reserved[k].m);
+		} else {
+			queue_give_back(q, mo->reserved[k].m);
+			memmove(mo->ready + 1, mo->ready,
+			    (size_t)mo->nready++ * sizeof *mo->ready);
+			mo->ready[0] = mo->reserved[k];
+		}
+		mo->reserved[k] = mo->reserved[--mo->nreserved];
+		return;
+	default: /* PURGE, now and then */
+		if ((r >> 20) % 8 != 0)
+			return;
+		CHECK(queue_purge(q) == (uint64_t)mo->nready, "purge");
+		mo->nready = 0;
+		return;
+	}
+}
+
+START_TEST(test_queue_matches_a_model_under_random_use)
+{
+	uint64_t state = 0x2545f4914f6cdd1dULL, ids = 0;
+	struct model mo = { .capacity = 8, .max_bytes = 12000 };
+	struct queue *q = new_queue(mo.capacity, mo.max_bytes,
+	    PROTO_POLICY_DROP_OLDEST);
+
+	for (int op = 0; op < 100000; op++) {
+		model_step(q, &mo, next_rand(&state), &ids);
+		model_check(q, &mo, op);
+	}
+	ck_assert_uint_gt(ids, 1000);
+	queue_free(q); /* frees the reservations still held */
+}
+END_TEST
+
 /* ---- qtable ----------------------------------------------------------- */
 
 #define NQUEUES 5000
@@ -1055,6 +1210,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_free_releases_every_kind_of_message);
 	tcase_add_test(tc, test_waiters_line_up_in_arrival_order);
 	tcase_add_test(tc, test_retry_after_follows_the_drain_rate);
+	tcase_add_test(tc, test_queue_matches_a_model_under_random_use);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("qtable");

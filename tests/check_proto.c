@@ -21,6 +21,17 @@
 /* The bytes of a string literal that may hold NULs, without its own. */
 #define LIT(s) (s), (sizeof(s) - 1)
 
+/*
+ * An assertion for loops that run many thousand times: check's own
+ * ck_assert reports every passing check to the runner (a write and an
+ * allocation each), which would make these tests slow for no benefit.
+ */
+#define CHECK(cond, ...)                          \
+	do {                                      \
+		if (!(cond))                      \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
+
 /* Room for any stream these tests build. */
 #define STREAM_MAX 4096
 
@@ -1254,6 +1265,134 @@ START_TEST(test_written_msg_header_parses_back)
 }
 END_TEST
 
+/* ---- split-invariance on random input --------------------------------- */
+
+/* A small deterministic generator (xorshift64), so failures repeat. */
+static uint64_t
+next_rand(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *state = x;
+}
+
+/* Pieces random streams are made of: mostly protocol, some noise. */
+static const char *const request_pieces[] = {
+	"PUT ", "put ", "GET ", "RESERVE ", "ACK ", "CREATE ", "PING", "q",
+	" ", "  ", "0", "1", "2", "5", "x", "\r\n", "\n", "\r", "\t",
+	"capacity=1", "policy=block", "hello", "-", "99999999999999999999",
+};
+
+static const char *const response_pieces[] = {
+	"200 ", "503 ", "204 ", "MSG ", "JSON ", "QUEUED ", "FULL ", "EMPTY",
+	"q ", "1 ", "2", "0", "5", "retry_after_ms=3 ", "x=y ", "hi",
+	"\r\n", "\n", "\r", " ", "abc", "6", "999",
+};
+
+static size_t
+random_stream(uint64_t *state, char *buf, size_t max,
+    const char *const *pieces, size_t npieces)
+{
+	size_t len = 0, n = 1 + next_rand(state) % 40;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t r = next_rand(state);
+		const char *p = pieces[r % npieces];
+		size_t plen = strlen(p);
+
+		if (r % 50 == 0) /* a raw byte now and then, NUL included */
+			p = (const char *)&r, plen = 1;
+		if (len + plen > max)
+			break;
+		memcpy(buf + len, p, plen);
+		len += plen;
+	}
+	return len;
+}
+
+/*
+ * Whatever framing decides on a prefix of the input, it decides the same
+ * on every longer prefix: input split anywhere frames as if whole.
+ */
+START_TEST(test_request_framing_never_changes_its_mind)
+{
+	uint64_t state = 0x853c49e6748fea9bULL + (uint64_t)_i;
+	char buf[512], scratch[PROTO_LINE_MAX + 1];
+
+	for (int round = 0; round < 500; round++) {
+		size_t len = random_stream(&state, buf, sizeof buf,
+		    request_pieces,
+		    sizeof request_pieces / sizeof *request_pieces);
+		struct proto_request r0 = { 0 }, r;
+		struct proto_frame f0 = { 0 }, f;
+		enum proto_status s0 = PROTO_NEED_MORE;
+		size_t at = 0;
+
+		for (size_t k = 0; k <= len; k++) {
+			enum proto_status st =
+			    proto_frame_request(buf, k, scratch, &r, &f);
+
+			if (s0 == PROTO_NEED_MORE) {
+				s0 = st, r0 = r, f0 = f, at = k;
+				continue;
+			}
+			CHECK(st == s0, "round %d: %d at %zu, %d at %zu", round,
+			    s0, at, st, k);
+			if (st == PROTO_FATAL)
+				continue;
+			CHECK(f.frame_len == f0.frame_len &&
+				f.line_len == f0.line_len &&
+				r.cmd == r0.cmd && r.has_body == r0.has_body &&
+				r.body_len == r0.body_len,
+			    "round %d: frame differs at %zu", round, k);
+			CHECK(f.frame_len <= at && f.frame_len > 0,
+			    "round %d: frame_len %zu decided at %zu", round,
+			    f.frame_len, at);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_response_parsing_never_changes_its_mind)
+{
+	uint64_t state = 0xda942042e4dd58b5ULL + (uint64_t)_i;
+	char buf[512];
+
+	for (int round = 0; round < 500; round++) {
+		size_t len = random_stream(&state, buf, sizeof buf,
+		    response_pieces,
+		    sizeof response_pieces / sizeof *response_pieces);
+		struct proto_response r0 = { 0 }, r;
+		enum proto_status s0 = PROTO_NEED_MORE;
+		size_t at = 0;
+
+		for (size_t k = 0; k <= len; k++) {
+			enum proto_status st =
+			    proto_parse_response(buf, k, 64, &r);
+
+			if (s0 == PROTO_NEED_MORE) {
+				s0 = st, r0 = r, at = k;
+				continue;
+			}
+			CHECK(st == s0, "round %d: %d at %zu, %d at %zu", round,
+			    s0, at, st, k);
+			if (st == PROTO_FATAL)
+				continue;
+			CHECK(r.frame_len == r0.frame_len &&
+				r.code == r0.code && r.argc == r0.argc &&
+				r.has_body == r0.has_body &&
+				r.body_len == r0.body_len,
+			    "round %d: response differs at %zu", round, k);
+			CHECK(r.frame_len <= at, "round %d: frame_len %zu "
+			    "decided at %zu", round, r.frame_len, at);
+		}
+	}
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------ */
 
 static Suite *
@@ -1337,6 +1476,13 @@ proto_suite(void)
 	tcase_add_test(tc, test_written_status_parses_back);
 	tcase_add_test(tc, test_write_status_reports_a_short_buffer);
 	tcase_add_test(tc, test_written_msg_header_parses_back);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("random_splits");
+	tcase_add_loop_test(tc, test_request_framing_never_changes_its_mind,
+	    0, 4);
+	tcase_add_loop_test(tc, test_response_parsing_never_changes_its_mind,
+	    0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -251,7 +251,7 @@ run(struct conn *c)
 	case CMD_DONE:
 		if (c->state != CONN_CLOSING)
 			conn_set_state(c, CONN_READ_LINE);
-		/* A big body raised the bound; the next request gets its own. */
+		/* A big body raised the bound: back to the read-ahead. */
 		set_input_bound(c, 0);
 		return STEP_NEXT;
 	case CMD_WAIT:

@@ -145,6 +145,23 @@ parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 	return -1;
 }
 
+/*
+ * Hold back further stop signals once the loop is over: server_free()
+ * gives SIGTERM and SIGINT their default action back, and a second
+ * signal arriving then would kill a daemon that is already stopping
+ * cleanly (and make its exit status a death by signal).
+ */
+static void
+block_stop_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 /* Listen, run until stopped, free s; returns the exit status. */
 static int
 serve(struct server *s)
@@ -168,6 +185,7 @@ serve(struct server *s)
 	n = notify_ready(s);
 	if (server_run(s) < 0)
 		rc = EX_SOFTWARE;
+	block_stop_signals();
 	left = drain_messages_left(s);
 	notify_free(n);
 	metrics_free(m);

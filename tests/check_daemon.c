@@ -138,10 +138,13 @@ expect_msg_bytes(struct tconn *t, const void *body, size_t len)
 {
 	unsigned long long id;
 	size_t got_len;
+	int end = 0;
 	char *got;
 
+	/* Exactly "200 MSG <id> <bytes>": a line with a body has no hints. */
 	const char *l = tc_expect_prefix(t, "200 MSG ");
-	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", &id, &got_len) == 2,
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu%n", &id, &got_len, &end) ==
+		    2 && l[end] == '\0',
 	    "bad MSG line \"%s\"", l);
 	ck_assert_uint_eq(got_len, len);
 	got = malloc(len + 2);
@@ -214,10 +217,12 @@ read_json_after(struct tconn *t, const char *l)
 {
 	json_error_t err;
 	size_t len;
+	int end = 0;
 	json_t *j;
 	char *buf;
 
-	ck_assert_msg(sscanf(l, "200 JSON %zu", &len) == 1,
+	ck_assert_msg(sscanf(l, "200 JSON %zu%n", &len, &end) == 1 &&
+		l[end] == '\0',
 	    "wanted \"200 JSON <n>\", got \"%s\"", l);
 	buf = malloc(len + 2);
 	tc_read(t, buf, len + 2);
@@ -2251,7 +2256,8 @@ main(void)
 	ADD_LOOP(s,
 	    test_producer_that_disconnects_while_parked_leaves_queue_working,
 	    0, 2);
-	ADD(s, test_producer_that_disconnects_while_parked_is_forgotten_at_timeout,
+	ADD(s,
+	    test_producer_that_disconnects_while_parked_is_forgotten_at_timeout,
 	    0);
 	ADD_LOOP(s, test_waiting_consumer_that_leaves_is_never_handed_a_message,
 	    0, 3);

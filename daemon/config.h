@@ -54,7 +54,7 @@ struct config {
 	struct queue_settings queue_defaults;
 	struct config_queue *queues; /* predefined; owned, see config_free */
 	size_t nqueues;
-	char *auth_token;	     /* read from auth_token_file; NULL: none */
+	char *auth_token;	     /* from auth_token_file; NULL: none */
 	size_t auth_token_len;
 	int log_level;		     /* syslog level, LOG_INFO default */
 	uint64_t shutdown_grace_ms;  /* how long a stop may drain */

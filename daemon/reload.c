@@ -64,7 +64,8 @@ reload_queues(struct server *s, const struct config *cfg)
 		struct queue *q = server_queue(s, cq->name, false);
 
 		if (q == NULL) {
-			qtable_insert(&s->queues, queue_new(cq->name, &cq->set));
+			q = queue_new(cq->name, &cq->set);
+			qtable_insert(&s->queues, q);
 			log_debug("queue %s: created from the configuration",
 			    cq->name);
 			continue;

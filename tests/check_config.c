@@ -623,7 +623,8 @@ START_TEST(test_check_flag_accepts_a_good_file_without_serving)
 
 	write_config("{\"listen\": [\"127.0.0.1:0\", \"[::1]\"], \"port\": 0,"
 		     " \"queues\": [{\"name\": \"jobs\", \"capacity\": 3}],"
-		     " \"log_level\": \"debug\", \"metrics\": \"127.0.0.1:0\"}");
+		     " \"log_level\": \"debug\","
+		     " \"metrics\": \"127.0.0.1:0\"}");
 	ck_assert_int_eq(run_capture(args, out, sizeof out), 0);
 	snprintf(want, sizeof want, "sluiced: %s: configuration ok\n",
 	    cfg_path);
@@ -1207,6 +1208,7 @@ static const struct {
 	{ "rejected", "sluice_queue_rejected_total" },
 	{ "dropped", "sluice_queue_dropped_total" },
 };
+#define NSTAT_METRICS (sizeof stat_metrics / sizeof *stat_metrics)
 
 START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 {
@@ -1255,13 +1257,14 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	queues = json_object_get(all, "queues");
 	ck_assert_int_eq(json_object_size(queues), 4);
 	json_object_foreach(queues, name, q) {
-		for (size_t i = 0; i < sizeof stat_metrics / sizeof *stat_metrics;
-		     i++)
-			ck_assert_msg(sample_of(s, n, stat_metrics[i].metric,
-					  name) ==
-				(double)field_int(q, stat_metrics[i].field),
-			    "%s{queue=\"%s\"} != STATS %s", stat_metrics[i].metric,
-			    name, stat_metrics[i].field);
+		for (size_t i = 0; i < NSTAT_METRICS; i++) {
+			const char *m = stat_metrics[i].metric;
+			const char *f = stat_metrics[i].field;
+
+			ck_assert_msg(sample_of(s, n, m, name) ==
+				(double)field_int(q, f),
+			    "%s{queue=\"%s\"} != STATS %s", m, name, f);
+		}
 	}
 	ck_assert(sample_of(s, n, "sluice_connections", "") ==
 	    (double)field_int(all, "connections"));
@@ -1347,6 +1350,7 @@ START_TEST(test_units_pass_systemd_analyze_verify)
 }
 END_TEST
 
+#ifdef HAVE_SYSTEMD
 /* A datagram socket in the test's directory, for NOTIFY_SOCKET. */
 static int
 notify_socket(char *env, size_t size)
@@ -1385,7 +1389,6 @@ expect_notify(int fd, const char *want)
 	}
 }
 
-#ifdef HAVE_SYSTEMD
 START_TEST(test_notify_ready_reloading_and_stopping)
 {
 	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,

@@ -146,10 +146,10 @@ parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 }
 
 /*
- * Hold back further stop signals once the loop is over: server_free()
- * gives SIGTERM and SIGINT their default action back, and a second
- * signal arriving then would kill a daemon that is already stopping
- * cleanly (and make its exit status a death by signal).
+ * Hold back further signals once the loop is over: server_free() gives
+ * SIGTERM, SIGINT and SIGHUP their default action back, and one arriving
+ * then would kill a daemon that is already stopping cleanly (and make
+ * its exit status a death by signal).
  */
 static void
 block_stop_signals(void)
@@ -159,6 +159,7 @@ block_stop_signals(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 

@@ -5,15 +5,15 @@
  * the daemon's memory bounds, and clients that vanish at any point.
  *
  * Every test starts its own daemon (a checked fixture), so ids and
- * counters start fresh, and stops it with SIGTERM expecting a clean
+ * counters start fresh, and stops it (harness_stop) expecting a clean
  * exit (under ./test.sh --sanitize: also no leak, no sanitizer report).
  * To know that a request waits, a test polls STATS on another
  * connection until blocked_producers or waiting_consumers says so;
  * nothing waits on a clock to stand in for an event.  The few clock
  * reads check a lower bound (a timeout was honoured), never speed.
  *
- * Not covered: the connection limit (10000 by default, with no way yet
- * to lower it for a test; see the note above main()).
+ * The tests that need other server settings (the connection limit,
+ * auto-create off) start the daemon with a config file (-c).
  */
 #include <check.h>
 #include <errno.h>
@@ -2142,33 +2142,105 @@ START_TEST(test_connections_vanishing_mid_request_leave_the_daemon_working)
 }
 END_TEST
 
+/* ---- server settings -------------------------------------------- */
+
+/* Start the daemon with a config file (-c) holding `json`. */
+static void
+start_with_config(const char *json)
+{
+	char path[] = "/tmp/check_daemon.XXXXXX";
+	const char *extra[] = { "-c", path, NULL };
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, json, strlen(json)), (int)strlen(json));
+	close(fd);
+	harness_start(&d, extra);
+	/* Read before the daemon said it listens. */
+	unlink(path);
+}
+
+#define CONN_LIMIT 2
+
+static void
+limit_setup(void)
+{
+	start_with_config("{\"max_connections\": 2}");
+}
+
+static void
+manual_setup(void)
+{
+	start_with_config("{\"auto_create\": false}");
+}
+
+START_TEST(test_connection_over_the_limit_gets_503_busy_and_is_closed)
+{
+	struct tconn *t[CONN_LIMIT], *over, *next;
+
+	for (int i = 0; i < CONN_LIMIT; i++) {
+		t[i] = tc_open(&d);
+		tc_sync(t[i]);
+	}
+	over = tc_open(&d);
+	tc_expect(over, "503 BUSY");
+	tc_expect_closed(over);
+	tc_close(over);
+	await_connections(t[0], CONN_LIMIT);
+	/* A place that frees up is given to the next client. */
+	tc_close(t[1]);
+	await_connections(t[0], CONN_LIMIT - 1);
+	next = tc_open(&d);
+	request(next, "PING", "200 PONG");
+	tc_close(next);
+	tc_close(t[0]);
+}
+END_TEST
+
+START_TEST(test_without_auto_create_unknown_queues_get_404_no_queue)
+{
+	struct tconn *t = tc_open(&d);
+	json_t *j;
+
+	/* The body is skipped, not run: the next reply is not a PONG. */
+	tc_send(t, "PUT nosuch 6\r\nPING\r\n\r\n");
+	expect_no_queue(t, "nosuch");
+	request(t, "GET nosuch", "404 NO_QUEUE nosuch");
+	/* No wait: there is nothing to wait on. */
+	request(t, "GET nosuch 5000", "404 NO_QUEUE nosuch");
+	j = stats_global(t);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 0);
+	json_decref(j);
+	request(t, "CREATE nosuch", "201 CREATED");
+	put(t, "nosuch", "now");
+	tc_close(t);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------- */
 
 /* Add a test case of one test, named after it, with the daemon. */
 #define ADD(s, fn, timeout)                                             \
-	add_case((s), #fn, (fn), (timeout), 0, 1)
+	add_case((s), #fn, (fn), daemon_setup, (timeout), 1)
 #define ADD_LOOP(s, fn, timeout, n)                                     \
-	add_case((s), #fn, (fn), (timeout), 0, (n))
+	add_case((s), #fn, (fn), daemon_setup, (timeout), (n))
+/* The same with a daemon started by `setup`. */
+#define ADD_WITH(s, fn, setup)                                          \
+	add_case((s), #fn, (fn), (setup), 0, 1)
 
 static void
-add_case(Suite *s, const char *name, const TTest *fn, double timeout,
-    int start, int end)
+add_case(Suite *s, const char *name, const TTest *fn, void (*setup)(void),
+    double timeout, int n)
 {
 	TCase *tc = tcase_create(name + 5); /* without "test_" */
 
-	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	tcase_add_checked_fixture(tc, setup, daemon_teardown);
 	if (timeout > 0)
 		tcase_set_timeout(tc, timeout);
-	tcase_add_loop_test(tc, fn, start, end);
+	tcase_add_loop_test(tc, fn, 0, n);
 	suite_add_tcase(s, tc);
 }
 
-/*
- * The connection limit (503 BUSY past 10000 connections) is not tested:
- * sluiced has no way yet to lower it for a test, and 10000 sockets is
- * too many for a suite that must run in seconds.  Once the config work
- * gives one, open limit+1 connections and expect "503 BUSY" then EOF.
- */
 int
 main(void)
 {
@@ -2251,6 +2323,12 @@ main(void)
 	    30);
 	ADD(s, test_parked_producer_holds_only_the_read_ahead_after_a_big_put,
 	    0);
+
+	/* Server settings. */
+	ADD_WITH(s, test_connection_over_the_limit_gets_503_busy_and_is_closed,
+	    limit_setup);
+	ADD_WITH(s, test_without_auto_create_unknown_queues_get_404_no_queue,
+	    manual_setup);
 
 	/* Clients that go away. */
 	ADD_LOOP(s,

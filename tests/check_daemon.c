@@ -513,6 +513,26 @@ START_TEST(test_waiting_consumers_are_served_in_the_order_they_came)
 }
 END_TEST
 
+START_TEST(test_consumer_whose_wait_ended_is_not_served_later)
+{
+	struct tconn *c1 = tc_open(&d), *c2 = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(c1, "GET skip 100\r\n");
+	await_stat(s, "skip", "waiting_consumers", 1);
+	tc_send(c2, "GET skip 5000\r\n");
+	await_stat(s, "skip", "waiting_consumers", 2);
+	expect_empty(c1);
+	await_stat(s, "skip", "waiting_consumers", 1);
+	id = put(s, "skip", "for c2");
+	ck_assert_uint_eq(tc_expect_msg(c2, "for c2"), id);
+	ck_assert(tc_quiet(c1, QUIET_MS));
+	tc_close(c1);
+	tc_close(c2);
+	tc_close(s);
+}
+END_TEST
+
 START_TEST(test_waiting_get_holds_back_the_requests_behind_it)
 {
 	struct tconn *c = tc_open(&d), *s = tc_open(&d);
@@ -891,6 +911,22 @@ START_TEST(test_bare_newlines_and_extra_spaces_are_accepted)
 }
 END_TEST
 
+START_TEST(test_numbers_of_19_digits_with_leading_zeros_are_valid)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id;
+
+	tc_send(t, "PUT zeros 0000000000000000002 0000000000000000000\r\n"
+		   "hi\r\n");
+	id = expect_queued(t);
+	tc_send(t, "GET zeros 0000000000000000000\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "hi"), id);
+	request(t, "CREATE zq capacity=0000000000000000003", "201 CREATED");
+	request(t, "CREATE zq capacity=3", "200 EXISTS");
+	tc_close(t);
+}
+END_TEST
+
 START_TEST(test_pipelined_requests_are_answered_in_order)
 {
 	struct tconn *t = tc_open(&d);
@@ -967,6 +1003,7 @@ static const char *const bad_requests[] = {
 	"GET q400 1.5\r\n",
 	"GET q400 12345678901234567890\r\n",
 	"GET q400 9223372036854775808\r\n",
+	"GET q400 00000000000000000000\r\n",
 	"CREATE\r\n",
 	"CREATE bad/name\r\n",
 	"CREATE q400 size=5\r\n",
@@ -1503,6 +1540,22 @@ START_TEST(test_rendezvous_put_with_no_consumer_and_timeout_0_gets_503)
 	expect_full(t, "rdv4");
 	ck_assert_int_eq(stat_of(t, "rdv4", "rejected"), 1);
 	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_rendezvous_put_with_timeout_gets_503_when_nobody_comes)
+{
+	struct tconn *t = tc_open(&d), *s = tc_open(&d);
+
+	request(t, "CREATE rdv6 capacity=0", "201 CREATED");
+	send_put_timeout(t, "rdv6", "late", 4, "100");
+	await_stat(s, "rdv6", "blocked_producers", 1);
+	expect_full(t, "rdv6");
+	ck_assert_int_eq(stat_of(s, "rdv6", "blocked_producers"), 0);
+	ck_assert_int_eq(stat_of(s, "rdv6", "puts"), 0);
+	request(s, "GET rdv6", "204 EMPTY");
+	tc_close(t);
+	tc_close(s);
 }
 END_TEST
 
@@ -2260,6 +2313,7 @@ main(void)
 	ADD(s, test_get_with_timeout_is_served_by_a_later_put, 0);
 	ADD(s, test_get_with_the_largest_timeout_waits_for_a_put, 0);
 	ADD(s, test_waiting_consumers_are_served_in_the_order_they_came, 0);
+	ADD(s, test_consumer_whose_wait_ended_is_not_served_later, 0);
 	ADD(s, test_waiting_get_holds_back_the_requests_behind_it, 0);
 	ADD(s, test_create_answers_201_and_applies_its_settings, 0);
 	ADD(s, test_create_omitted_options_take_the_server_defaults, 0);
@@ -2281,6 +2335,7 @@ main(void)
 	ADD(s, test_put_to_an_unknown_queue_creates_it_with_the_defaults, 0);
 	ADD(s, test_queue_names_are_case_sensitive_and_commands_are_not, 0);
 	ADD(s, test_bare_newlines_and_extra_spaces_are_accepted, 0);
+	ADD(s, test_numbers_of_19_digits_with_leading_zeros_are_valid, 0);
 	ADD(s, test_pipelined_requests_are_answered_in_order, 0);
 	ADD(s, test_request_split_into_single_bytes_is_understood, 0);
 
@@ -2314,6 +2369,7 @@ main(void)
 	ADD(s, test_rendezvous_get_takes_the_oldest_waiting_put, 0);
 	ADD(s, test_rendezvous_put_is_handed_to_a_waiting_get, 0);
 	ADD(s, test_rendezvous_put_with_no_consumer_and_timeout_0_gets_503, 0);
+	ADD(s, test_rendezvous_put_with_timeout_gets_503_when_nobody_comes, 0);
 	ADD(s, test_rendezvous_reject_queue_needs_a_waiting_consumer, 0);
 
 	/* Backpressure and memory bounds. */

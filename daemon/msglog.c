@@ -19,6 +19,11 @@
 /* Chunks start small so that thousands of idle queues cost little. */
 #define CHUNK_MIN 1024
 #define CHUNK_MAX (256 * 1024)
+/*
+ * What an emptied log keeps: one chunk up to this size.  Busy queues
+ * regrow in a few doublings; thousands of idle ones cost little.
+ */
+#define CHUNK_KEEP (4 * 1024)
 
 struct msglog_chunk {
 	struct msglog_chunk *next;
@@ -163,10 +168,18 @@ msglog_pop(struct msglog *l, bool keep_heap)
 	l->bytes -= e.len;
 	if (c->head < c->tail)
 		return;
-	if (c == l->last) {
-		c->head = c->tail = 0;
+	if (c != l->last) {
+		l->first = c->next;
+		retire_chunk(l, c);
 		return;
 	}
-	l->first = c->next;
-	retire_chunk(l, c);
+	/* Empty: rewind, and give back all but a small chunk. */
+	c->head = c->tail = 0;
+	free(l->spare);
+	l->spare = NULL;
+	if (c->size > CHUNK_KEEP) {
+		free(c);
+		l->first = l->last = NULL;
+		l->next_size = CHUNK_MIN;
+	}
 }

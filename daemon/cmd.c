@@ -69,6 +69,17 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 	return true;
 }
 
+void
+cmd_reply_no_queue(struct conn *c, const char *name)
+{
+	struct server *s = c->server;
+
+	if (s->cfg.auto_create && s->queues.count >= s->cfg.max_queues)
+		conn_reply(c, 503, "TOO_MANY_QUEUES", NULL);
+	else
+		conn_reply(c, 404, "NO_QUEUE", name);
+}
+
 enum cmd_result
 cmd_dispatch(struct conn *c)
 {

@@ -29,6 +29,12 @@ typedef enum cmd_result (*cmd_handler)(struct conn *c,
 bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
     size_t size);
 
+/*
+ * Answer a request naming a queue that does not exist and was not made:
+ * 404 NO_QUEUE, or 503 TOO_MANY_QUEUES when auto-create hit its limit.
+ */
+void cmd_reply_no_queue(struct conn *c, const char *name);
+
 /* Run the handler for the complete request c->req. */
 enum cmd_result cmd_dispatch(struct conn *c);
 

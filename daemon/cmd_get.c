@@ -33,8 +33,10 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		conn_reply(c, 503, "TOO_MANY_RESERVED", NULL);
 		return CMD_DONE;
 	}
-	if (q == NULL)
-		q = server_queue(s, r->queue, true);
+	if (q == NULL && (q = server_queue(s, r->queue, true)) == NULL) {
+		cmd_reply_no_queue(c, r->queue);
+		return CMD_DONE;
+	}
 	if (queue_depth(q) > 0) {
 		deliver_head(c, q, reserve);
 		deliver_kick(s, q); /* room for waiting producers */

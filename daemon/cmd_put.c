@@ -23,7 +23,7 @@ cmd_put(struct conn *c, const struct proto_request *r)
 	if (q == NULL || s->shutting_down) {
 		conn_take_body(c, NULL, NULL);
 		if (q == NULL)
-			conn_reply(c, 404, "NO_QUEUE", r->queue);
+			cmd_reply_no_queue(c, r->queue);
 		else
 			conn_reply(c, 503, "SHUTTING_DOWN", NULL);
 		return CMD_DONE;

@@ -42,7 +42,9 @@ cmd_create(struct conn *c, const struct proto_request *r)
 		return CMD_DONE;
 	}
 	q = server_queue(s, r->queue, false);
-	if (q == NULL) {
+	if (q == NULL && s->queues.count >= s->cfg.max_queues) {
+		conn_reply(c, 503, "TOO_MANY_QUEUES", NULL);
+	} else if (q == NULL) {
 		qtable_insert(&s->queues, queue_new(r->queue, &set));
 		conn_reply(c, 201, "CREATED", NULL);
 	} else if (same_settings(&q->set, &set)) {

@@ -89,6 +89,7 @@ static const struct jcheck_key top_keys[] = {
 	{ "output_high", JCHECK_SIZE, CFG(output_high), 1, OUTPUT_HIGH_MAX,
 	    NULL },
 	{ "max_reserved", JCHECK_SIZE, CFG(max_reserved), 1, NUM, NULL },
+	{ "max_queues", JCHECK_SIZE, CFG(max_queues), 1, NUM, NULL },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
@@ -131,6 +132,7 @@ config_defaults(struct config *cfg)
 	cfg->input_readahead = CONFIG_DEFAULT_INPUT_READAHEAD;
 	cfg->output_high = CONFIG_DEFAULT_OUTPUT_HIGH;
 	cfg->max_reserved = CONFIG_DEFAULT_MAX_RESERVED;
+	cfg->max_queues = CONFIG_DEFAULT_MAX_QUEUES;
 	cfg->auto_create = true;
 	cfg->queue_defaults.capacity = CONFIG_DEFAULT_CAPACITY;
 	cfg->queue_defaults.max_bytes = CONFIG_DEFAULT_MAX_BYTES;

@@ -50,6 +50,7 @@ struct config {
 	size_t input_readahead;	     /* input held per connection */
 	size_t output_high;	     /* unsent output that stops reading */
 	size_t max_reserved;	     /* reservations per connection */
+	size_t max_queues;	     /* queues auto-create and CREATE may reach */
 	bool auto_create;
 	struct queue_settings queue_defaults;
 	struct config_queue *queues; /* predefined; owned, see config_free */
@@ -81,6 +82,12 @@ struct config_flags {
 #define CONFIG_DEFAULT_CAPACITY 1024
 #define CONFIG_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_RESERVED 1024
+/*
+ * Queues clients may bring into being.  An idle queue costs well under
+ * 1 KiB, so the default bounds that at tens of MiB however many names
+ * clients invent.
+ */
+#define CONFIG_DEFAULT_MAX_QUEUES 65536
 /*
  * Input read ahead of the request being served: enough to parse a deep
  * pipeline of small requests in one pass, small enough that a flood of

@@ -247,7 +247,7 @@ server_queue(struct server *s, const char *name, bool create)
 	if (q != NULL && strcmp(q->name, name) == 0)
 		return q;
 	q = qtable_find(&s->queues, name);
-	if (q == NULL && create) {
+	if (q == NULL && create && s->queues.count < s->cfg.max_queues) {
 		q = queue_new(name, &s->cfg.queue_defaults);
 		qtable_insert(&s->queues, q);
 		log_debug("queue %s: created", name);

@@ -447,7 +447,7 @@ static const struct {
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_message, input_readahead, output_high, "
-	    "max_reserved, auto_create, queue_defaults, queues, "
+	    "max_reserved, max_queues, auto_create, queue_defaults, queues, "
 	    "auth_token_file, log_level, shutdown_grace_ms, metrics)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
@@ -465,6 +465,8 @@ static const struct {
 	    "output_high: 0 is not between 1 and 1073741824" },
 	{ "{\"max_reserved\": null}",
 	    "max_reserved: expected an integer, not null" },
+	{ "{\"max_queues\": 0}",
+	    "max_queues: 0 is not between 1 and 9223372036854775807" },
 	{ "{\"port\": 70000}", "port: 70000 is not between 0 and 65535" },
 	{ "{\"listen\": [\"localhost:7470\"]}",
 	    "listen[0]: \"localhost:7470\" is not an IPv4 or IPv6 address "

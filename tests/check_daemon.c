@@ -2270,6 +2270,35 @@ START_TEST(test_without_auto_create_unknown_queues_get_404_no_queue)
 }
 END_TEST
 
+static void
+few_queues_setup(void)
+{
+	start_with_config("{\"max_queues\": 2}");
+}
+
+START_TEST(test_queues_beyond_max_queues_get_503_and_are_not_made)
+{
+	struct tconn *t = tc_open(&d);
+	json_t *j;
+
+	put(t, "one", "1");
+	request(t, "CREATE two", "201 CREATED");
+	/* A third name: refused, body skipped, nothing made. */
+	tc_send(t, "PUT three 6\r\nPING\r\n\r\n");
+	tc_expect(t, "503 TOO_MANY_QUEUES");
+	request(t, "GET three", "503 TOO_MANY_QUEUES");
+	request(t, "CREATE three", "503 TOO_MANY_QUEUES");
+	j = stats_global(t);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 2);
+	json_decref(j);
+	/* The queues that exist go on working; a deleted one frees a place. */
+	put(t, "two", "2");
+	request(t, "DELETE one", "200 DELETED");
+	put(t, "three", "3");
+	tc_close(t);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------- */
 
 /* Add a test case of one test, named after it, with the daemon. */
@@ -2385,6 +2414,8 @@ main(void)
 	    limit_setup);
 	ADD_WITH(s, test_without_auto_create_unknown_queues_get_404_no_queue,
 	    manual_setup);
+	ADD_WITH(s, test_queues_beyond_max_queues_get_503_and_are_not_made,
+	    few_queues_setup);
 
 	/* Clients that go away. */
 	ADD_LOOP(s,

@@ -244,24 +244,9 @@ on_other(struct evhttp_request *req, void *arg)
 static void
 log_bound(evutil_socket_t fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char host[64] = "?";
-	int port = 0;
+	char host[64];
+	int port = server_sockname(fd, host, sizeof host);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-			evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, host,
-			    sizeof host);
-			port = ntohs(sin6->sin6_port);
-		} else {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-			evutil_inet_ntop(AF_INET, &sin->sin_addr, host,
-			    sizeof host);
-			port = ntohs(sin->sin_port);
-		}
-	}
 	log_notice(strchr(host, ':') ? "metrics on http://[%s]:%d/metrics"
 				     : "metrics on http://%s:%d/metrics",
 	    host, port);

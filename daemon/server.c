@@ -153,28 +153,32 @@ add_listener(struct server *s, struct evconnlistener *l)
 	return 0;
 }
 
+int
+server_sockname(int fd, char *host, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	snprintf(host, size, "?");
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, host, size);
+		return ntohs(sin6->sin6_port);
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	evutil_inet_ntop(AF_INET, &sin->sin_addr, host, size);
+	return ntohs(sin->sin_port);
+}
+
 /* Log where a listener ended up (the port, when 0 was asked for). */
 static void
 log_bound(int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char host[64] = "?";
-	int port = 0;
+	char host[64];
+	int port = server_sockname(fd, host, sizeof host);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-			evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, host,
-			    sizeof host);
-			port = ntohs(sin6->sin6_port);
-		} else {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-			evutil_inet_ntop(AF_INET, &sin->sin_addr, host,
-			    sizeof host);
-			port = ntohs(sin->sin_port);
-		}
-	}
 	log_notice("listening on %s:%d", host, port);
 }
 

@@ -53,6 +53,12 @@ int server_listen(struct server *s);
 /* Adopt an already listening socket (tests, socket activation). */
 int server_listen_fd(struct server *s, int fd);
 
+/*
+ * Write the local address of socket fd to host (numeric) and return its
+ * port; 0 (and host "?") when it cannot be had.
+ */
+int server_sockname(int fd, char *host, size_t size);
+
 /* Run the event loop until the server stops. */
 int server_run(struct server *s);
 

@@ -427,8 +427,8 @@ sluice_read_reply(struct sluice_ctx *ctx, struct sluice_reply *reply)
 			size_t n = line_length(p->in.data + p->in.off,
 			    p->in.len - p->in.off);
 			sluice_set_error(ctx, SLUICE_ERROR_PROTOCOL,
-			    "not a sluice reply: \"%.*s\"", n > 60 ? 60 : (int)n,
-			    p->in.data + p->in.off);
+			    "not a sluice reply: \"%.*s\"",
+			    n > 60 ? 60 : (int)n, p->in.data + p->in.off);
 			return SLUICE_ERR_IO;
 		}
 		if (p->broken) {
@@ -526,7 +526,8 @@ sluice_connect(const char *host, int port, int timeout_ms)
 		goto nomem;
 	ctx->fd = -1;
 	ctx->priv->window = SLUICE_DEFAULT_WINDOW;
-	ctx->priv->kinds = calloc(SLUICE_DEFAULT_WINDOW, sizeof (enum proto_cmd));
+	ctx->priv->kinds = calloc(SLUICE_DEFAULT_WINDOW,
+	    sizeof *ctx->priv->kinds);
 	if (ctx->priv->kinds == NULL)
 		goto nomem;
 	if (host == NULL)
@@ -611,6 +612,12 @@ const char *
 sluice_status_line(const struct sluice_ctx *ctx)
 {
 	return ctx->priv->last_line;
+}
+
+unsigned
+sluice_window(const struct sluice_ctx *ctx)
+{
+	return ctx->priv->window;
 }
 
 unsigned

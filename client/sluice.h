@@ -145,6 +145,9 @@ void sluice_set_io_timeout(struct sluice_ctx *ctx, int ms);
  */
 int sluice_set_window(struct sluice_ctx *ctx, unsigned n);
 
+/* The window: the most requests in flight. */
+unsigned sluice_window(const struct sluice_ctx *ctx);
+
 /* Requests sent or queued whose replies have not been read. */
 unsigned sluice_pending(const struct sluice_ctx *ctx);
 

@@ -46,11 +46,13 @@ main(int argc, char **argv)
 	int status = EXIT_SUCCESS;
 
 	if (ctx == NULL || ctx->err) {
-		fprintf(stderr, "producer: %s\n", ctx ? ctx->errstr : "no memory");
+		fprintf(stderr, "producer: %s\n",
+		    ctx ? ctx->errstr : "out of memory");
 		sluice_free(ctx);
 		return EXIT_FAILURE;
 	}
-	while (status == EXIT_SUCCESS && (n = getline(&line, &cap, stdin)) > 0) {
+	while (status == EXIT_SUCCESS &&
+	    (n = getline(&line, &cap, stdin)) > 0) {
 		if (line[n - 1] == '\n')
 			n--;
 		/* A full window refuses the append: make room first. */

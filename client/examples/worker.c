@@ -26,7 +26,8 @@ main(int argc, char **argv)
 	enum sluice_result res;
 
 	if (ctx == NULL || ctx->err) {
-		fprintf(stderr, "worker: %s\n", ctx ? ctx->errstr : "no memory");
+		fprintf(stderr, "worker: %s\n",
+		    ctx ? ctx->errstr : "out of memory");
 		sluice_free(ctx);
 		return EXIT_FAILURE;
 	}

@@ -1,0 +1,123 @@
+/*
+ * cli.h - the sluice command-line tool: what its commands share.
+ *
+ * cli.c parses the global options (-H host, -p port, -a token), finds
+ * the command in a table and runs it; each command lives in a
+ * cli_<topic>.c file, takes its own options with getopt_long, and
+ * returns the process's exit status.  Every conversation with the
+ * server goes through libsluice (sluice.h): the tool never speaks the
+ * protocol itself.
+ *
+ * Exit statuses follow <sysexits.h>: 0 done, EX_USAGE (64) bad usage,
+ * EX_UNAVAILABLE (69) cannot connect, EX_TEMPFAIL (75) the server said
+ * 503 (full, busy, shutting down), 1 anything else.  Errors are one line
+ * on stderr, "sluice: <command> <queue>: <what happened>".
+ */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sluice.h"
+
+/* The status for an error no sysexits.h code describes. */
+#define CLI_EX_ERROR 1
+
+struct cli {
+	const char *host;
+	int port;
+	const char *token;	/* -a / SLUICE_AUTH: AUTH on connect */
+	const char *cmd;	/* the command being run, for messages */
+};
+
+/* One command: its name, its entry point, and a line for --help. */
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+/*
+ * Connect (and AUTH when a token is set).  Returns the context with
+ * *status 0, or NULL after printing why, with *status the exit status.
+ */
+struct sluice_ctx *cli_connect(struct cli *cli, int *status);
+
+/* The exit status a result calls for. */
+int cli_status(enum sluice_result r);
+
+/*
+ * Report a result that is not success on stderr ("sluice: put jobs:
+ * queue is full (503 FULL jobs retry_after_ms=40)") and return its exit
+ * status.  what names the object (a queue, an id), may be NULL.
+ */
+int cli_fail(struct cli *cli, struct sluice_ctx *ctx, const char *what,
+    enum sluice_result r);
+
+/* Print "sluice: <command>: <message>" and return status. */
+int cli_error(struct cli *cli, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Print a usage error with the usage text and return EX_USAGE. */
+int cli_usage_error(struct cli *cli, const char *usage, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* Parse a number option ("-t 500"); false (after a usage message) when
+ * it is not a decimal in 0..max. */
+bool cli_number(struct cli *cli, const char *usage, const char *opt,
+    const char *s, uint64_t max, uint64_t *out);
+
+/* Milliseconds on a monotonic clock. */
+uint64_t cli_now_ms(void);
+
+/*
+ * Pipelined GETs (cli_take.c), for get and bench.  While messages flow,
+ * a window of GETs that do not wait keeps the link full; once one comes
+ * back empty, a single GET waits (wait_ms) for the next message, so an
+ * idle consumer costs one request per wait_ms and never sits behind a
+ * row of waits.
+ */
+struct cli_take {
+	const char *queue;
+	unsigned window;	/* GETs in flight while messages flow */
+	uint64_t limit;		/* take at most this many; 0: no limit */
+	long wait_ms;		/* how long a GET waits on an empty queue */
+	bool follow;		/* keep waiting when a wait runs out */
+	/*
+	 * When set (by another thread), stop at the first empty reply to
+	 * a GET sent after it was seen: with every producer finished, that
+	 * means the queue is drained.  May be NULL.
+	 */
+	const atomic_bool *drain;
+	/* Called for each message; -1 stops taking more (the messages
+	 * already on their way are read and not passed on). */
+	int (*on_msg)(void *arg, const struct sluice_reply *r);
+	/* Called before waiting for the server, e.g. to flush output. */
+	void (*on_idle)(void *arg);
+	void *arg;
+	uint64_t taken;		/* out: messages handed to on_msg */
+};
+
+/*
+ * Run the GETs until the limit, an empty queue (unless follow), a stop
+ * from on_msg, or an error.  Returns SLUICE_OK, or the first failing
+ * result (the ctx then says what happened).
+ */
+enum sluice_result cli_take_run(struct sluice_ctx *ctx, struct cli_take *t);
+
+/* The commands, each in its cli_<topic>.c. */
+int cli_put(struct cli *cli, int argc, char **argv);
+int cli_get(struct cli *cli, int argc, char **argv);
+int cli_reserve(struct cli *cli, int argc, char **argv);
+int cli_ack(struct cli *cli, int argc, char **argv);
+int cli_nack(struct cli *cli, int argc, char **argv);
+int cli_create(struct cli *cli, int argc, char **argv);
+int cli_delete(struct cli *cli, int argc, char **argv);
+int cli_purge(struct cli *cli, int argc, char **argv);
+int cli_ping(struct cli *cli, int argc, char **argv);
+int cli_stats(struct cli *cli, int argc, char **argv);
+int cli_bench(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * cli_get.c - "sluice get" (at most once, pipelined) and "sluice reserve"
+ * (at least once: ACK only once the message is written out, or once a
+ * command run on it succeeds).
+ *
+ * Output goes through stdio and is flushed whenever the tool is about
+ * to wait for the server, not per message: a fast stream leaves in big
+ * writes, and a trickle still reaches the next program in a pipe at
+ * once, so "sluice get -f a | tr a-z A-Z | sluice put -l b" streams.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* How long one GET or RESERVE waits in -f mode before asking again;
+ * only the request rate of an idle follower depends on it. */
+#define FOLLOW_WAIT_MS 30000
+#define GET_WINDOW_DEFAULT 16
+
+static const char get_usage[] =
+    "usage: sluice get [-n COUNT] [-t MS] [-f] [-r] [-i] [-w N] QUEUE\n"
+    "\n"
+    "Take messages from QUEUE and print each body on a line of its own.\n"
+    "A message is gone from the server once sent (at most once); for at\n"
+    "least once, see \"sluice reserve\".\n"
+    "\n"
+    "  -n, --count N     take at most N messages (default 1, or no limit\n"
+    "                    with -f)\n"
+    "  -t, --timeout MS  wait up to MS ms for a message when none is "
+    "ready\n"
+    "                    (default 0: do not wait)\n"
+    "  -f, --follow      keep taking messages as they come, until -n or\n"
+    "                    forever: sluice get -f jobs | worker\n"
+    "  -r, --raw         print bodies exactly, with no newline after them\n"
+    "  -i, --id          print \"<id> \" before each body\n"
+    "  -w, --window N    GETs in flight while messages flow (default 16)\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status 0 when a message was taken, 1 when the queue had none.\n";
+
+static const char reserve_usage[] =
+    "usage: sluice reserve [-n COUNT] [-t MS] [-f] [-r] [-i] QUEUE\n"
+    "                      [[--] COMMAND [ARG...]]\n"
+    "\n"
+    "Take messages from QUEUE at least once: each stays reserved until it\n"
+    "is done, and goes back to the queue if sluice dies first.\n"
+    "\n"
+    "Without COMMAND, each body is printed as by \"get\" and acknowledged\n"
+    "(ACK) once it has been written out.  With COMMAND, each body is the\n"
+    "stdin of a run of COMMAND (with SLUICE_ID and SLUICE_QUEUE in its\n"
+    "environment): exit 0 acknowledges it; anything else gives it back\n"
+    "(NACK) and stops sluice with status 1.\n"
+    "\n"
+    "  -n, --count N     take at most N messages (default 1, or no limit\n"
+    "                    with -f)\n"
+    "  -t, --timeout MS  wait up to MS ms for a message when none is "
+    "ready\n"
+    "  -f, --follow      keep taking messages as they come\n"
+    "  -r, --raw         print bodies exactly, with no newline after them\n"
+    "  -i, --id          print \"<id> \" before each body\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status 0 when a message was taken, 1 when the queue had none.\n";
+
+/* Options get and reserve share. */
+struct take_opts {
+	uint64_t count;		/* 0: no limit */
+	long wait_ms;
+	bool follow;
+	bool raw;
+	bool ids;
+	uint64_t window;
+	const char *queue;
+	char **command;		/* reserve: NULL-terminated, or NULL */
+};
+
+/* Parse the shared options; returns -1 to go on, else an exit status. */
+static int
+take_options(struct cli *cli, const char *usage, int argc, char **argv,
+    struct take_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "id", no_argument, NULL, 'i' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool has_count = false;
+	uint64_t v;
+	int ch;
+
+	memset(o, 0, sizeof *o);
+	o->window = GET_WINDOW_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "n:t:frihw:", longopts,
+		    NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			if (!cli_number(cli, usage, "-n", optarg, INT64_MAX,
+				&o->count))
+				return EX_USAGE;
+			has_count = true;
+			break;
+		case 't':
+			if (!cli_number(cli, usage, "-t", optarg, INT32_MAX,
+				&v))
+				return EX_USAGE;
+			o->wait_ms = (long)v;
+			break;
+		case 'f':
+			o->follow = true;
+			break;
+		case 'r':
+			o->raw = true;
+			break;
+		case 'i':
+			o->ids = true;
+			break;
+		case 'w':
+			if (!cli_number(cli, usage, "-w", optarg, 65536,
+				&o->window) || o->window == 0)
+				return cli_usage_error(cli, usage,
+				    "-w wants at least 1");
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (!has_count)
+		o->count = o->follow ? 0 : 1;
+	if (o->follow && o->wait_ms == 0)
+		o->wait_ms = FOLLOW_WAIT_MS;
+	if (optind >= argc)
+		return cli_usage_error(cli, usage, "which queue?");
+	o->queue = argv[optind++];
+	if (optind < argc)
+		o->command = argv + optind;
+	return -1;
+}
+
+/* Print one message as the options say; -1 when stdout failed. */
+static int
+print_msg(const struct take_opts *o, uint64_t id, const char *body,
+    size_t len)
+{
+	if (o->ids)
+		printf("%" PRIu64 " ", id);
+	fwrite(body, 1, len, stdout);
+	if (!o->raw)
+		putchar('\n');
+	return ferror(stdout) ? -1 : 0;
+}
+
+static int
+get_on_msg(void *arg, const struct sluice_reply *r)
+{
+	return print_msg(arg, r->id, r->body, r->body_len);
+}
+
+static void
+get_on_idle(void *arg)
+{
+	(void)arg;
+	fflush(stdout);
+}
+
+int
+cli_get(struct cli *cli, int argc, char **argv)
+{
+	struct take_opts o;
+	struct cli_take t = { 0 };
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	int status;
+
+	if ((status = take_options(cli, get_usage, argc, argv, &o)) >= 0)
+		return status;
+	if (o.command != NULL)
+		return cli_usage_error(cli, get_usage, "too many arguments");
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	sluice_set_window(ctx, (unsigned)o.window);
+	t.queue = o.queue;
+	t.window = (unsigned)o.window;
+	t.limit = o.count;
+	t.wait_ms = o.wait_ms;
+	t.follow = o.follow;
+	t.on_msg = get_on_msg;
+	t.on_idle = get_on_idle;
+	t.arg = &o;
+	r = cli_take_run(ctx, &t);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		status = cli_error(cli, CLI_EX_ERROR, "stdout: %s",
+		    strerror(errno));
+	else if (r != SLUICE_OK)
+		status = cli_fail(cli, ctx, o.queue, r);
+	else if (t.taken == 0)
+		status = cli_error(cli, CLI_EX_ERROR, "%s: no message",
+		    o.queue);
+	sluice_free(ctx);
+	return status;
+}
+
+/*
+ * Run the command with the body on its stdin.  Returns its exit status
+ * (0: done), or -1 with errno when it could not be run at all.
+ */
+static int
+run_command(const struct take_opts *o, const struct sluice_msg *m)
+{
+	char idbuf[24];
+	int fds[2], st;
+	pid_t pid;
+
+	fflush(stdout);
+	if (pipe(fds) < 0 || (pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		snprintf(idbuf, sizeof idbuf, "%" PRIu64, m->id);
+		setenv("SLUICE_ID", idbuf, 1);
+		setenv("SLUICE_QUEUE", o->queue, 1);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(o->command[0], o->command);
+		fprintf(stderr, "sluice: reserve: %s: %s\n", o->command[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	/* A command that does not read its stdin may close it early:
+	 * SIGPIPE is ignored, and the short write does not matter. */
+	for (size_t off = 0; off < m->len;) {
+		ssize_t k = write(fds[1], m->body + off, m->len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	close(fds[1]);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Do the work a reserved message asks; 0 when it may be ACKed. */
+static int
+reserve_work(struct cli *cli, const struct take_opts *o,
+    const struct sluice_msg *m)
+{
+	int st;
+
+	if (o->command == NULL) {
+		if (print_msg(o, m->id, m->body, m->len) < 0 ||
+		    fflush(stdout) != 0)
+			return cli_error(cli, CLI_EX_ERROR, "stdout: %s",
+			    strerror(errno));
+		return 0;
+	}
+	if ((st = run_command(o, m)) < 0)
+		return cli_error(cli, CLI_EX_ERROR, "%s: %s", o->command[0],
+		    strerror(errno));
+	if (st != 0)
+		return cli_error(cli, CLI_EX_ERROR,
+		    "%s: %s exited with status %d; message %" PRIu64
+		    " given back", o->queue, o->command[0], st, m->id);
+	return 0;
+}
+
+int
+cli_reserve(struct cli *cli, int argc, char **argv)
+{
+	struct take_opts o;
+	struct sluice_msg m;
+	struct sluice_ctx *ctx;
+	enum sluice_result r = SLUICE_OK;
+	uint64_t taken = 0;
+	int status;
+
+	if ((status = take_options(cli, reserve_usage, argc, argv, &o)) >= 0)
+		return status;
+	if (o.command != NULL)
+		signal(SIGPIPE, SIG_IGN);
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	while (status == 0 && (o.count == 0 || taken < o.count)) {
+		r = sluice_reserve(ctx, o.queue, o.wait_ms, &m);
+		if (r == SLUICE_EMPTY && o.follow)
+			continue;
+		if (r != SLUICE_OK)
+			break;
+		if ((status = reserve_work(cli, &o, &m)) != 0)
+			(void)sluice_nack(ctx, m.id);
+		else if ((r = sluice_ack(ctx, m.id)) == SLUICE_OK)
+			taken++;
+		sluice_msg_free(&m);
+		if (r != SLUICE_OK)
+			break;
+	}
+	if (status == 0 && r != SLUICE_OK && r != SLUICE_EMPTY)
+		status = cli_fail(cli, ctx, o.queue, r);
+	else if (status == 0 && taken == 0)
+		status = cli_error(cli, CLI_EX_ERROR, "%s: no message",
+		    o.queue);
+	sluice_free(ctx);
+	return status;
+}

@@ -1,0 +1,310 @@
+/*
+ * cli_put.c - "sluice put": one message from an argument or stdin, or
+ * with -l each line of stdin, pipelined through the library's window.
+ *
+ * With -l the tool reads stdin itself instead of through stdio, so it
+ * can tell when the next read would block: queued PUTs are flushed to
+ * the server first, or a slow trickle of lines would sit in the output
+ * buffer.  When the queue is full (block), replies stop, the window
+ * fills, and the tool stops reading stdin: backpressure reaches the
+ * writer of the pipe, and memory stays at one window.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define PUT_WINDOW_DEFAULT 64
+
+static const char put_usage[] =
+    "usage: sluice put [-l] [-t MS] [-w N] [-i] QUEUE [MESSAGE]\n"
+    "\n"
+    "Put MESSAGE into QUEUE; without MESSAGE, all of stdin is one message.\n"
+    "\n"
+    "  -l, --lines       each line of stdin is a message (without its\n"
+    "                    newline), sent pipelined; when the queue is full\n"
+    "                    (policy block) the tool waits, and so does its "
+    "input\n"
+    "  -t, --timeout MS  wait at most MS ms for room (0: not at all); a\n"
+    "                    message that finds no room is refused\n"
+    "  -w, --window N    PUTs in flight with -l (default 64)\n"
+    "  -i, --id          print the id of each message queued\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Exit status 75 when the queue refused a message (503 FULL); with -l\n"
+    "the tool stops at the first refused line and says how many were\n"
+    "queued.  Messages dropped by a drop-newest queue are counted on\n"
+    "stderr, and the status stays 0.\n";
+
+/* stdin, read in blocks, handed out a line at a time. */
+struct lines {
+	char *buf;
+	size_t off;		/* start of the unread bytes */
+	size_t len;		/* end of the unread bytes */
+	size_t cap;
+	bool eof;
+};
+
+/*
+ * The next line of stdin, without its newline: 1 with *line and *n, or
+ * 0 at the end, -1 on a read error.  Before a read that would block,
+ * flushes the PUTs queued on ctx.  *line lives until the next call.
+ */
+static int
+lines_next(struct lines *l, struct sluice_ctx *ctx, const char **line,
+    size_t *n)
+{
+	char *nl;
+	ssize_t k;
+
+	for (;;) {
+		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
+		if (nl != NULL || (l->eof && l->len > l->off)) {
+			*line = l->buf + l->off;
+			*n = nl ? (size_t)(nl - *line) : l->len - l->off;
+			l->off = nl ? (size_t)(nl - l->buf) + 1 : l->len;
+			return 1;
+		}
+		if (l->eof)
+			return 0;
+		if (l->off > 0) {
+			memmove(l->buf, l->buf + l->off, l->len - l->off);
+			l->len -= l->off;
+			l->off = 0;
+		}
+		if (l->cap - l->len < 4096) {
+			size_t cap = l->cap ? l->cap * 2 : 65536;
+			char *b = realloc(l->buf, cap);
+			if (b == NULL)
+				return -1;
+			l->buf = b;
+			l->cap = cap;
+		}
+		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+		if (poll(&pfd, 1, 0) == 0 && sluice_flush(ctx) < 0)
+			return -1;
+		do
+			k = read(STDIN_FILENO, l->buf + l->len,
+			    l->cap - l->len);
+		while (k < 0 && errno == EINTR);
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			l->eof = true;
+		l->len += (size_t)k;
+	}
+}
+
+/* The state of a put -l run. */
+struct put_run {
+	struct cli *cli;
+	struct sluice_ctx *ctx;
+	const char *queue;
+	bool print_ids;
+	uint64_t sent;		/* lines appended */
+	uint64_t answered;	/* replies read */
+	uint64_t queued;	/* 200 QUEUED */
+	uint64_t dropped;	/* 202 DROPPED */
+	int status;		/* first failure's exit status, else 0 */
+	bool io_failed;		/* the connection is gone */
+};
+
+/* Read one reply and account for it; the first refusal is reported. */
+static void
+put_reply(struct put_run *pr)
+{
+	struct sluice_reply r;
+	enum sluice_result res = sluice_read_reply(pr->ctx, &r);
+	char what[200];
+
+	pr->answered++;
+	sluice_reply_free(&r);
+	if (res == SLUICE_OK) {
+		pr->queued++;
+		if (pr->print_ids)
+			printf("%" PRIu64 "\n", r.id);
+		return;
+	}
+	if (res == SLUICE_DROPPED) {
+		pr->dropped++;
+		return;
+	}
+	if (res == SLUICE_ERR_IO)
+		pr->io_failed = true;
+	if (pr->status != 0)
+		return;
+	snprintf(what, sizeof what, "%s: line %" PRIu64, pr->queue,
+	    pr->answered);
+	pr->status = cli_fail(pr->cli, pr->ctx, what, res);
+}
+
+static int
+put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
+    long timeout, bool print_ids)
+{
+	struct put_run pr = { cli, ctx, queue, print_ids, 0, 0, 0, 0, 0,
+		false };
+	struct lines in = { 0 };
+	const char *line;
+	size_t n;
+	int got = 0;
+
+	while (pr.status == 0 && (got = lines_next(&in, ctx, &line, &n)) > 0) {
+		if (sluice_pending(ctx) == sluice_window(ctx))
+			put_reply(&pr);
+		if (pr.status != 0)
+			break;
+		if (sluice_append_put(ctx, queue, line, n, timeout) < 0) {
+			bool refused = ctx->err == SLUICE_ERROR_ARG;
+			pr.status = cli_fail(cli, ctx, queue,
+			    refused ? SLUICE_ERR_ARG : SLUICE_ERR_IO);
+			pr.io_failed = !refused;
+		} else {
+			pr.sent++;
+		}
+	}
+	if (got < 0 && pr.status == 0)
+		pr.status = ctx->err ? cli_fail(cli, ctx, queue, SLUICE_ERR_IO)
+				     : cli_error(cli, CLI_EX_ERROR,
+					   "reading stdin: %s",
+					   strerror(errno));
+	/* What is in flight was sent: its fate is worth reporting. */
+	while (!pr.io_failed && sluice_pending(ctx) > 0)
+		put_reply(&pr);
+	free(in.buf);
+	if (pr.status != 0)
+		cli_error(cli, pr.status, "%s: %" PRIu64 " of %" PRIu64
+		    " lines sent were queued", queue, pr.queued, pr.sent);
+	if (pr.dropped > 0)
+		cli_error(cli, 0, "%s: %" PRIu64 " of %" PRIu64 " lines were "
+		    "dropped: the queue was full (drop-newest)", queue,
+		    pr.dropped, pr.sent);
+	if (fflush(stdout) != 0 && pr.status == 0)
+		pr.status = cli_error(cli, CLI_EX_ERROR, "stdout: %s",
+		    strerror(errno));
+	return pr.status;
+}
+
+/* Read all of stdin; NULL on error. */
+static char *
+slurp_stdin(size_t *len)
+{
+	size_t cap = 65536;
+	char *buf = malloc(cap), *b;
+	ssize_t k;
+
+	*len = 0;
+	while (buf != NULL) {
+		if (cap - *len < 4096) {
+			if ((b = realloc(buf, cap *= 2)) == NULL)
+				break;
+			buf = b;
+		}
+		k = read(STDIN_FILENO, buf + *len, cap - *len);
+		if (k == 0)
+			return buf;
+		if (k < 0 && errno != EINTR)
+			break;
+		if (k > 0)
+			*len += (size_t)k;
+	}
+	free(buf);
+	return NULL;
+}
+
+static int
+put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
+    const char *message, long timeout, bool print_id)
+{
+	char *body = NULL;
+	size_t len;
+	uint64_t id;
+	enum sluice_result r;
+
+	if (message == NULL && (body = slurp_stdin(&len)) == NULL)
+		return cli_error(cli, CLI_EX_ERROR, "reading stdin: %s",
+		    strerror(errno));
+	if (message != NULL)
+		len = strlen(message);
+	r = sluice_put(ctx, queue, message ? message : body, len, timeout,
+	    &id, NULL);
+	free(body);
+	if (r == SLUICE_DROPPED)
+		cli_fail(cli, ctx, queue, r);
+	else if (r != SLUICE_OK)
+		return cli_fail(cli, ctx, queue, r);
+	else if (print_id)
+		printf("%" PRIu64 "\n", id);
+	return 0;
+}
+
+int
+cli_put(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "lines", no_argument, NULL, 'l' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "id", no_argument, NULL, 'i' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool lines = false, ids = false;
+	uint64_t v, window = PUT_WINDOW_DEFAULT;
+	long timeout = SLUICE_NO_TIMEOUT;
+	struct sluice_ctx *ctx;
+	int ch, status;
+
+	while ((ch = getopt_long(argc, argv, "lt:w:ih", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'l':
+			lines = true;
+			break;
+		case 't':
+			if (!cli_number(cli, put_usage, "-t", optarg,
+				INT32_MAX, &v))
+				return EX_USAGE;
+			timeout = (long)v;
+			break;
+		case 'w':
+			if (!cli_number(cli, put_usage, "-w", optarg, 65536,
+				&window) || window == 0)
+				return cli_usage_error(cli, put_usage,
+				    "-w wants at least 1");
+			break;
+		case 'i':
+			ids = true;
+			break;
+		case 'h':
+			fputs(put_usage, stdout);
+			return 0;
+		default:
+			fputs(put_usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2 || (lines && argc > 1))
+		return cli_usage_error(cli, put_usage,
+		    argc < 1 ? "which queue?" : "too many arguments");
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	if (lines) {
+		sluice_set_window(ctx, (unsigned)window);
+		status = put_lines(cli, ctx, argv[0], timeout, ids);
+	} else {
+		status = put_one(cli, ctx, argv[0], argc > 1 ? argv[1] : NULL,
+		    timeout, ids);
+	}
+	sluice_free(ctx);
+	return status;
+}

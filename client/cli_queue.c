@@ -1,0 +1,428 @@
+/*
+ * cli_queue.c - the one-request commands: create, delete, purge, stats,
+ * ping, ack and nack.  Each parses its options, makes one blocking
+ * library call, and turns the result into output and an exit status.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+static const char create_usage[] =
+    "usage: sluice create [--capacity N] [--max-bytes N] [--policy P]\n"
+    "                     [--lease-ms N] QUEUE\n"
+    "\n"
+    "Create QUEUE; options left out take the server's defaults.  Creating\n"
+    "a queue that exists with the same settings succeeds; with other\n"
+    "settings it fails (409 CONFLICT).\n"
+    "\n"
+    "  -c, --capacity N   most messages held (0: a rendezvous queue)\n"
+    "  -m, --max-bytes N  most body bytes held\n"
+    "  -P, --policy P     what a PUT into a full queue does: block (wait),\n"
+    "                     reject (503 FULL), drop-oldest, drop-newest\n"
+    "  -L, --lease-ms N   a reservation not acknowledged within N ms goes\n"
+    "                     back to the queue (0: never)\n"
+    "  -h, --help         this help\n";
+
+static const char delete_usage[] =
+    "usage: sluice delete QUEUE\n"
+    "\n"
+    "Delete QUEUE with all its messages, reserved ones included.\n";
+
+static const char purge_usage[] =
+    "usage: sluice purge QUEUE\n"
+    "\n"
+    "Discard QUEUE's ready messages (reserved ones stay) and print how\n"
+    "many went.\n";
+
+static const char stats_usage[] =
+    "usage: sluice stats [--json] [QUEUE]\n"
+    "\n"
+    "Show the statistics of QUEUE, or of the server and all its queues: a\n"
+    "table on a terminal, the server's JSON when piped or with --json.\n"
+    "\n"
+    "  -j, --json   print JSON (one line) even on a terminal\n"
+    "  -h, --help   this help\n";
+
+static const char ping_usage[] =
+    "usage: sluice ping\n"
+    "\n"
+    "Check that the server answers, and print the round trip.\n";
+
+static const char ack_usage[] =
+    "usage: sluice ack ID\n"
+    "       sluice nack ID\n"
+    "\n"
+    "Acknowledge (ack) or give back (nack) reservation ID.  Reservations\n"
+    "belong to the connection that made them, and each sluice run is a\n"
+    "connection of its own, so from a shell these only answer \"no such\n"
+    "reservation\"; use \"sluice reserve QUEUE -- COMMAND\" instead.  They\n"
+    "are here to check a server by hand.\n";
+
+/* Options for commands that take only --help; returns -1 to go on. */
+static int
+plain_options(struct cli *cli, const char *usage, int argc, char **argv,
+    int nargs_min, int nargs_max)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, n;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage, stdout);
+			return 0;
+		}
+		fputs(usage, stderr);
+		return EX_USAGE;
+	}
+	n = argc - optind;
+	if (n < nargs_min || n > nargs_max)
+		return cli_usage_error(cli, usage, "%s",
+		    n < nargs_min ? "missing argument" : "too many arguments");
+	return -1;
+}
+
+int
+cli_create(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "max-bytes", required_argument, NULL, 'm' },
+		{ "policy", required_argument, NULL, 'P' },
+		{ "lease-ms", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sluice_queue_opts o = { 0 };
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	int ch, status;
+
+	while ((ch = getopt_long(argc, argv, "c:m:P:L:h", longopts,
+		    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (!cli_number(cli, create_usage, "--capacity",
+				optarg, INT64_MAX, &o.capacity))
+				return EX_USAGE;
+			o.has_capacity = true;
+			break;
+		case 'm':
+			if (!cli_number(cli, create_usage, "--max-bytes",
+				optarg, INT64_MAX, &o.max_bytes))
+				return EX_USAGE;
+			o.has_max_bytes = true;
+			break;
+		case 'P':
+			o.policy = optarg;
+			break;
+		case 'L':
+			if (!cli_number(cli, create_usage, "--lease-ms",
+				optarg, INT64_MAX, &o.lease_ms))
+				return EX_USAGE;
+			o.has_lease_ms = true;
+			break;
+		case 'h':
+			fputs(create_usage, stdout);
+			return 0;
+		default:
+			fputs(create_usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(cli, create_usage, "%s",
+		    argc == optind ? "which queue?" : "too many arguments");
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	r = sluice_create(ctx, argv[optind], &o);
+	if (r != SLUICE_OK && r != SLUICE_EXISTS)
+		status = cli_fail(cli, ctx, argv[optind], r);
+	sluice_free(ctx);
+	return status;
+}
+
+int
+cli_delete(struct cli *cli, int argc, char **argv)
+{
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	int status;
+
+	if ((status = plain_options(cli, delete_usage, argc, argv, 1, 1)) >= 0)
+		return status;
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	if ((r = sluice_delete(ctx, argv[optind])) != SLUICE_OK)
+		status = cli_fail(cli, ctx, argv[optind], r);
+	sluice_free(ctx);
+	return status;
+}
+
+int
+cli_purge(struct cli *cli, int argc, char **argv)
+{
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	uint64_t n;
+	int status;
+
+	if ((status = plain_options(cli, purge_usage, argc, argv, 1, 1)) >= 0)
+		return status;
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	if ((r = sluice_purge(ctx, argv[optind], &n)) != SLUICE_OK)
+		status = cli_fail(cli, ctx, argv[optind], r);
+	else
+		printf("%" PRIu64 "\n", n);
+	sluice_free(ctx);
+	return status;
+}
+
+int
+cli_ping(struct cli *cli, int argc, char **argv)
+{
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	struct timespec t0, t1;
+	int status;
+
+	if ((status = plain_options(cli, ping_usage, argc, argv, 0, 0)) >= 0)
+		return status;
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((r = sluice_ping(ctx)) != SLUICE_OK) {
+		status = cli_fail(cli, ctx, NULL, r);
+	} else {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("PONG from %s:%d in %.3f ms\n", cli->host, cli->port,
+		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	}
+	sluice_free(ctx);
+	return status;
+}
+
+/* ack and nack. */
+static int
+settle(struct cli *cli, int argc, char **argv, bool ack)
+{
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	uint64_t id;
+	int status;
+
+	if ((status = plain_options(cli, ack_usage, argc, argv, 1, 1)) >= 0)
+		return status;
+	if (!cli_number(cli, ack_usage, "ID", argv[optind], INT64_MAX, &id))
+		return EX_USAGE;
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	r = ack ? sluice_ack(ctx, id) : sluice_nack(ctx, id);
+	if (r != SLUICE_OK)
+		status = cli_fail(cli, ctx, argv[optind], r);
+	sluice_free(ctx);
+	return status;
+}
+
+int
+cli_ack(struct cli *cli, int argc, char **argv)
+{
+	return settle(cli, argc, argv, true);
+}
+
+int
+cli_nack(struct cli *cli, int argc, char **argv)
+{
+	return settle(cli, argc, argv, false);
+}
+
+/* The stats table: a column per counter, a row per queue. */
+static const struct column {
+	const char *title;
+	const char *key;
+} columns[] = {
+	{ "QUEUE", "name" },
+	{ "POLICY", "policy" },
+	{ "DEPTH", "depth" },
+	{ "RESERVED", "reserved" },
+	{ "CAPACITY", "capacity" },
+	{ "BYTES", "bytes" },
+	{ "PUTS", "puts" },
+	{ "GETS", "gets" },
+	{ "ACKS", "acks" },
+	{ "REJECTED", "rejected" },
+	{ "DROPPED", "dropped" },
+	{ "BLOCKED", "blocked_producers" },
+	{ "WAITING", "waiting_consumers" },
+};
+#define NCOLUMNS (sizeof columns / sizeof columns[0])
+
+/* A cell as text: strings as they are, numbers in decimal. */
+static void
+cell(const json_t *row, const struct column *c, char *buf, size_t size)
+{
+	const json_t *v = json_object_get(row, c->key);
+
+	if (json_is_string(v))
+		snprintf(buf, size, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(v));
+	else
+		snprintf(buf, size, "-");
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(
+			  *(json_t *const *)a, "name")) ?: "",
+	    json_string_value(json_object_get(*(json_t *const *)b, "name"))
+		?: "");
+}
+
+/* Print rows as a table, sorted by name, columns as wide as needed. */
+static void
+print_table(json_t **rows, size_t n)
+{
+	size_t width[NCOLUMNS];
+	char buf[256];
+
+	qsort(rows, n, sizeof *rows, compare_names);
+	for (size_t c = 0; c < NCOLUMNS; c++) {
+		width[c] = strlen(columns[c].title);
+		for (size_t i = 0; i < n; i++) {
+			cell(rows[i], &columns[c], buf, sizeof buf);
+			if (strlen(buf) > width[c])
+				width[c] = strlen(buf);
+		}
+	}
+	for (size_t i = 0; i <= n; i++) {
+		for (size_t c = 0; c < NCOLUMNS; c++) {
+			const char *s = columns[c].title;
+			if (i > 0) {
+				cell(rows[i - 1], &columns[c], buf,
+				    sizeof buf);
+				s = buf;
+			}
+			/* Names and policies left, numbers right. */
+			printf("%s%*s", c > 0 ? "  " : "",
+			    c < 2 ? -(int)width[c] : (int)width[c], s);
+		}
+		putchar('\n');
+	}
+}
+
+/* An uptime for people: "42s", "3m07s", "5h02m", "12d04h". */
+static void
+format_uptime(json_int_t s, char *buf, size_t size)
+{
+	if (s < 60)
+		snprintf(buf, size, "%ds", (int)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, size, "%dh%02dm", (int)(s / 3600),
+		    (int)(s / 60 % 60));
+	else
+		snprintf(buf, size, "%" JSON_INTEGER_FORMAT "d%02dh",
+		    s / 86400, (int)(s / 3600 % 24));
+}
+
+/* The server line and the table of all queues. */
+static void
+print_server(json_t *j)
+{
+	json_t *queues = json_object_get(j, "queues"), *q;
+	const char *name;
+	json_int_t up = json_integer_value(json_object_get(j, "uptime_s"));
+	size_t n = 0, max = json_object_size(queues);
+	json_t **rows = calloc(max + 1, sizeof *rows);
+
+	char uptime[32];
+
+	format_uptime(up, uptime, sizeof uptime);
+	printf("sluiced %s, up %s, %" JSON_INTEGER_FORMAT " connections, %"
+	       JSON_INTEGER_FORMAT " messages, %" JSON_INTEGER_FORMAT
+	       " bytes\n",
+	    json_string_value(json_object_get(j, "version")) ?: "?", uptime,
+	    json_integer_value(json_object_get(j, "connections")),
+	    json_integer_value(json_object_get(j, "messages")),
+	    json_integer_value(json_object_get(j, "bytes")));
+	if (rows == NULL)
+		return;
+	json_object_foreach(queues, name, q)
+		rows[n++] = q;
+	if (n == 0)
+		printf("no queues\n");
+	else {
+		putchar('\n');
+		print_table(rows, n);
+	}
+	free(rows);
+}
+
+int
+cli_stats(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool as_json = !isatty(STDOUT_FILENO);
+	const char *queue;
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	char *text;
+	json_t *j;
+	int ch, status;
+
+	while ((ch = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			as_json = true;
+			break;
+		case 'h':
+			fputs(stats_usage, stdout);
+			return 0;
+		default:
+			fputs(stats_usage, stderr);
+			return EX_USAGE;
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error(cli, stats_usage, "too many arguments");
+	queue = optind < argc ? argv[optind] : NULL;
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	if (as_json) {
+		if ((r = sluice_stats(ctx, queue, &text, NULL)) == SLUICE_OK) {
+			printf("%s\n", text);
+			free(text);
+		}
+	} else if ((r = sluice_stats_json(ctx, queue, &j)) == SLUICE_OK) {
+		if (queue == NULL)
+			print_server(j);
+		else
+			print_table(&j, 1);
+		json_decref(j);
+	}
+	if (r != SLUICE_OK)
+		status = cli_fail(cli, ctx, queue, r);
+	sluice_free(ctx);
+	return status;
+}

@@ -1,0 +1,949 @@
+/*
+ * check_client.c - libsluice against the real sluiced: every blocking
+ * call and every result it can return, pipelining (order, the window
+ * bound, a producer that parks on a full queue and resumes), and
+ * servers that misbehave: gone in the middle of a reply, gone with
+ * replies pending, talking nonsense, or silent.
+ *
+ * The misbehaving servers are fakes in this file: a thread with a
+ * listening socket that reads one request and sends a scripted answer.
+ * Results that need other server settings (auth, a connection limit, a
+ * small message limit, auto-create off) start sluiced with a config
+ * file.  To know that a request waits, a test polls STATS on another
+ * connection; nothing sleeps in place of an event.
+ */
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "sluice.h"
+
+/* How many STATS polls await_stat() makes, and the pause between. */
+#define AWAIT_POLLS 3000
+#define AWAIT_PAUSE_US 1000
+
+static struct daemon d;
+
+static void
+daemon_setup(void)
+{
+	harness_start(&d, NULL);
+}
+
+static void
+daemon_teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&d), 0);
+}
+
+/* Start sluiced with this JSON as its config file. */
+static void
+start_with_config(const char *json)
+{
+	char path[] = "/tmp/check_client.XXXXXX";
+	const char *extra[] = { "-c", path, NULL };
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	close(fd);
+	harness_start(&d, extra);
+	unlink(path);
+}
+
+static struct sluice_ctx *
+connect_daemon(void)
+{
+	struct sluice_ctx *c = sluice_connect(d.host, d.port, 5000);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "connect: %s", c->errstr);
+	/* A missing reply fails the test instead of hanging it. */
+	sluice_set_io_timeout(c, 10000);
+	return c;
+}
+
+/* One counter of a queue's STATS; -1 when the queue does not exist. */
+static long long
+stat_of(struct sluice_ctx *c, const char *queue, const char *field)
+{
+	json_t *j;
+	long long v;
+
+	if (sluice_stats_json(c, queue, &j) == SLUICE_NO_QUEUE)
+		return -1;
+	ck_assert_ptr_nonnull(j);
+	v = json_integer_value(json_object_get(j, field));
+	json_decref(j);
+	return v;
+}
+
+/* Poll STATS until field == want; fails the test if it never is. */
+static void
+await_stat(struct sluice_ctx *c, const char *queue, const char *field,
+    long long want)
+{
+	long long v = -2;
+
+	for (int i = 0; i < AWAIT_POLLS; i++) {
+		if ((v = stat_of(c, queue, field)) == want)
+			return;
+		usleep(AWAIT_PAUSE_US);
+	}
+	ck_abort_msg("%s.%s stayed %lld, wanted %lld", queue, field, v, want);
+}
+
+static void
+create(struct sluice_ctx *c, const char *queue, uint64_t capacity,
+    const char *policy)
+{
+	struct sluice_queue_opts o = { 0 };
+
+	o.has_capacity = true;
+	o.capacity = capacity;
+	o.policy = policy;
+	ck_assert_int_eq(sluice_create(c, queue, &o), SLUICE_OK);
+}
+
+/* ---- blocking calls and their results -------------------------------- */
+
+START_TEST(test_put_then_get_returns_the_same_id_and_exact_body)
+{
+	static const char body[] = "a\0b\r\nc\n";
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_msg m;
+	uint64_t id;
+
+	ck_assert_int_eq(sluice_put(c, "jobs", body, sizeof body - 1,
+			     SLUICE_NO_TIMEOUT, &id, NULL), SLUICE_OK);
+	ck_assert_uint_gt(id, 0);
+	ck_assert_int_eq(sluice_get(c, "jobs", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m.id, id);
+	ck_assert_uint_eq(m.len, sizeof body - 1);
+	ck_assert_mem_eq(m.body, body, m.len);
+	ck_assert_int_eq(m.body[m.len], '\0');
+	sluice_msg_free(&m);
+	ck_assert_ptr_null(m.body);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_empty_body_round_trips)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_msg m;
+
+	ck_assert_int_eq(sluice_put(c, "q", NULL, 0, SLUICE_NO_TIMEOUT, NULL,
+			     NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_get(c, "q", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m.len, 0);
+	ck_assert_str_eq(m.body, "");
+	sluice_msg_free(&m);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_message_of_one_mib_round_trips)
+{
+	struct sluice_ctx *c = connect_daemon();
+	size_t len = 1048576;
+	char *body = malloc(len);
+	struct sluice_msg m;
+
+	for (size_t i = 0; i < len; i++)
+		body[i] = (char)(i * 7);
+	ck_assert_int_eq(sluice_put(c, "big", body, len, SLUICE_NO_TIMEOUT,
+			     NULL, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_get(c, "big", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m.len, len);
+	ck_assert(memcmp(m.body, body, len) == 0);
+	sluice_msg_free(&m);
+	free(body);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_get_on_empty_queue_is_empty)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_msg m;
+
+	ck_assert_int_eq(sluice_get(c, "none", 0, &m), SLUICE_EMPTY);
+	ck_assert_ptr_null(m.body);
+	ck_assert_int_eq(sluice_get(c, "none", 20, &m), SLUICE_EMPTY);
+	ck_assert_int_eq(sluice_reserve(c, "none", 0, &m), SLUICE_EMPTY);
+	ck_assert_str_eq(sluice_status_line(c), "204 EMPTY");
+	sluice_free(c);
+}
+END_TEST
+
+/* A GET that waits gets the message a PUT on another connection makes. */
+START_TEST(test_waiting_get_receives_a_later_put)
+{
+	struct sluice_ctx *c = connect_daemon(), *p = connect_daemon();
+	struct sluice_reply r;
+
+	ck_assert_int_eq(sluice_append_get(c, "later", 10000), 0);
+	ck_assert_int_eq(sluice_flush(c), 0);
+	await_stat(p, "later", "waiting_consumers", 1);
+	ck_assert_int_eq(sluice_put(p, "later", "x", 1, SLUICE_NO_TIMEOUT,
+			     NULL, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_str_eq(r.body, "x");
+	sluice_reply_free(&r);
+	sluice_free(c);
+	sluice_free(p);
+}
+END_TEST
+
+START_TEST(test_reserve_nack_redelivers_and_ack_deletes)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_msg m, again;
+	uint64_t id;
+
+	ck_assert_int_eq(sluice_put(c, "work", "job", 3, SLUICE_NO_TIMEOUT,
+			     &id, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_reserve(c, "work", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m.id, id);
+	ck_assert_int_eq(sluice_nack(c, m.id), SLUICE_OK);
+	ck_assert_int_eq(sluice_reserve(c, "work", 0, &again), SLUICE_OK);
+	ck_assert_uint_eq(again.id, id);
+	ck_assert_str_eq(again.body, "job");
+	ck_assert_int_eq(sluice_ack(c, id), SLUICE_OK);
+	ck_assert_int_eq(sluice_ack(c, id), SLUICE_NO_MSG);
+	ck_assert_int_eq(sluice_nack(c, id), SLUICE_NO_MSG);
+	ck_assert_int_eq(stat_of(c, "work", "depth"), 0);
+	ck_assert_int_eq(stat_of(c, "work", "reserved"), 0);
+	sluice_msg_free(&m);
+	sluice_msg_free(&again);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_create_reports_created_exists_and_conflict)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_queue_opts o = { 0 }, other = { 0 };
+
+	o.has_capacity = true;
+	o.capacity = 5;
+	o.has_max_bytes = true;
+	o.max_bytes = 1000;
+	o.policy = "reject";
+	o.has_lease_ms = true;
+	o.lease_ms = 60000;
+	ck_assert_int_eq(sluice_create(c, "alerts", &o), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "alerts", &o), SLUICE_EXISTS);
+	other = o;
+	other.capacity = 6;
+	ck_assert_int_eq(sluice_create(c, "alerts", &other), SLUICE_CONFLICT);
+	ck_assert_int_eq(stat_of(c, "alerts", "capacity"), 5);
+	ck_assert_int_eq(stat_of(c, "alerts", "max_bytes"), 1000);
+	ck_assert_int_eq(sluice_create(c, "plain", NULL), SLUICE_OK);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_create_drop_policy_with_capacity_zero_is_bad_request)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_queue_opts o = { 0 };
+
+	o.has_capacity = true;
+	o.capacity = 0;
+	o.policy = "drop-oldest";
+	ck_assert_int_eq(sluice_create(c, "rdv", &o), SLUICE_BAD_REQUEST);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_delete_and_purge_of_missing_queue_are_no_queue)
+{
+	struct sluice_ctx *c = connect_daemon();
+	uint64_t n = 99;
+	char *json;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(sluice_put(c, "q", "m", 1, SLUICE_NO_TIMEOUT,
+				     NULL, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_purge(c, "q", &n), SLUICE_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(sluice_delete(c, "q"), SLUICE_OK);
+	ck_assert_int_eq(sluice_delete(c, "q"), SLUICE_NO_QUEUE);
+	ck_assert_int_eq(sluice_purge(c, "q", &n), SLUICE_NO_QUEUE);
+	ck_assert_int_eq(sluice_stats(c, "q", &json, NULL), SLUICE_NO_QUEUE);
+	ck_assert_ptr_null(json);
+	ck_assert_str_eq(sluice_status_line(c), "404 NO_QUEUE q");
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_stats_gives_json_text_and_parsed_object)
+{
+	struct sluice_ctx *c = connect_daemon();
+	json_t *j;
+	char *text;
+	size_t len;
+
+	ck_assert_int_eq(sluice_put(c, "s", "abc", 3, SLUICE_NO_TIMEOUT, NULL,
+			     NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_stats(c, NULL, &text, &len), SLUICE_OK);
+	ck_assert_uint_eq(strlen(text), len);
+	ck_assert_int_eq(text[0], '{');
+	free(text);
+	ck_assert_int_eq(sluice_stats_json(c, NULL, &j), SLUICE_OK);
+	ck_assert(json_is_object(json_object_get(j, "queues")));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+			     json_object_get(j, "queues"), "s"), "bytes")), 3);
+	json_decref(j);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_put_into_full_reject_queue_is_full_with_retry_hint)
+{
+	struct sluice_ctx *c = connect_daemon();
+	uint64_t retry = 12345, id = 7;
+	char hint[64];
+
+	create(c, "r", 1, "reject");
+	ck_assert_int_eq(sluice_put(c, "r", "a", 1, SLUICE_NO_TIMEOUT, NULL,
+			     NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "r", "b", 1, SLUICE_NO_TIMEOUT, &id,
+			     &retry), SLUICE_FULL);
+	ck_assert_uint_eq(id, 0);
+	/* The hint is optional ("should"); when sent, it is passed on. */
+	snprintf(hint, sizeof hint, "retry_after_ms=%llu",
+	    (unsigned long long)retry);
+	if (strstr(sluice_status_line(c), "retry_after_ms=") != NULL)
+		ck_assert_ptr_nonnull(strstr(sluice_status_line(c), hint));
+	else
+		ck_assert_uint_eq(retry, 0);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_put_with_timeout_zero_on_full_block_queue_is_full)
+{
+	struct sluice_ctx *c = connect_daemon();
+
+	create(c, "b", 1, "block");
+	ck_assert_int_eq(sluice_put(c, "b", "a", 1, 0, NULL, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "b", "b", 1, 0, NULL, NULL),
+	    SLUICE_FULL);
+	ck_assert_int_eq(sluice_put(c, "b", "b", 1, 10, NULL, NULL),
+	    SLUICE_FULL);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_put_into_full_drop_newest_queue_is_dropped)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_msg m;
+
+	create(c, "dn", 1, "drop-newest");
+	ck_assert_int_eq(sluice_put(c, "dn", "old", 3, SLUICE_NO_TIMEOUT,
+			     NULL, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "dn", "new", 3, SLUICE_NO_TIMEOUT,
+			     NULL, NULL), SLUICE_DROPPED);
+	ck_assert_int_eq(sluice_get(c, "dn", 0, &m), SLUICE_OK);
+	ck_assert_str_eq(m.body, "old");
+	sluice_msg_free(&m);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_quit_answers_then_the_connection_is_closed)
+{
+	struct sluice_ctx *c = connect_daemon();
+
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	ck_assert_int_eq(sluice_quit(c), SLUICE_OK);
+	ck_assert_str_eq(sluice_status_line(c), "200 BYE");
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_IO);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_EOF);
+	/* Dead stays dead, without touching the socket again. */
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_IO);
+	ck_assert_int_eq(sluice_append_ping(c), -1);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_bad_arguments_are_refused_locally_and_keep_the_connection)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_queue_opts o = { 0 };
+	char long_name[200];
+
+	memset(long_name, 'n', sizeof long_name - 1);
+	long_name[sizeof long_name - 1] = '\0';
+	ck_assert_int_eq(sluice_put(c, "bad name", "x", 1, 0, NULL, NULL),
+	    SLUICE_ERR_ARG);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_ARG);
+	ck_assert_ptr_nonnull(strstr(c->errstr, "queue name"));
+	/* A name with a newline would be a second request, not a bad one. */
+	ck_assert_int_eq(sluice_delete(c, "a\r\nDELETE b"), SLUICE_ERR_ARG);
+	ck_assert_int_eq(sluice_delete(c, long_name), SLUICE_ERR_ARG);
+	ck_assert_int_eq(sluice_auth(c, "two words"), SLUICE_ERR_ARG);
+	o.policy = "sometimes";
+	ck_assert_int_eq(sluice_create(c, "q", &o), SLUICE_ERR_ARG);
+	ck_assert_int_eq(sluice_read_reply(c, &(struct sluice_reply){ 0 }),
+	    SLUICE_ERR_ARG);
+	ck_assert_int_eq(sluice_pending(c), 0);
+	/* The next call clears the refusal. */
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_NONE);
+	ck_assert_int_eq(stat_of(c, "q", "depth"), -1);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_connect_to_a_port_nobody_listens_on_fails)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	struct sluice_ctx *c;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* Bound but not listening: the port is ours and refuses. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	c = sluice_connect("127.0.0.1", ntohs(sin.sin_port), 1000);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_CONNECT);
+	ck_assert_ptr_nonnull(strstr(c->errstr, "refused"));
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_IO);
+	sluice_free(c);
+	close(fd);
+}
+END_TEST
+
+/* ---- results that need other server settings ------------------------- */
+
+START_TEST(test_commands_before_auth_are_unauthorized)
+{
+	char path[] = "/tmp/check_client_token.XXXXXX", json[256];
+	int fd = mkstemp(path);
+	struct sluice_ctx *c;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+	snprintf(json, sizeof json, "{\"auth_token_file\": \"%s\"}", path);
+	start_with_config(json);
+	unlink(path);
+	c = connect_daemon();
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "q", "x", 1, 0, NULL, NULL),
+	    SLUICE_UNAUTHORIZED);
+	ck_assert_int_eq(sluice_auth(c, "wrong"), SLUICE_UNAUTHORIZED);
+	ck_assert_int_eq(sluice_auth(c, "s3cret"), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "q", "x", 1, 0, NULL, NULL), SLUICE_OK);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_connection_over_the_limit_is_busy)
+{
+	struct sluice_ctx *a, *b;
+
+	start_with_config("{\"max_connections\": 1}");
+	a = connect_daemon();
+	ck_assert_int_eq(sluice_ping(a), SLUICE_OK);
+	b = connect_daemon();
+	ck_assert_int_eq(sluice_ping(b), SLUICE_BUSY);
+	/* Closed: an end of file, or a reset if the PING got there first. */
+	ck_assert_int_eq(sluice_ping(b), SLUICE_ERR_IO);
+	ck_assert(b->err == SLUICE_ERROR_EOF || b->err == SLUICE_ERROR_IO);
+	ck_assert_int_eq(sluice_ping(a), SLUICE_OK);
+	sluice_free(a);
+	sluice_free(b);
+}
+END_TEST
+
+START_TEST(test_put_over_the_message_limit_is_too_large_with_the_limit)
+{
+	struct sluice_ctx *c;
+	struct sluice_reply r;
+
+	start_with_config("{\"max_message\": 10}");
+	c = connect_daemon();
+	ck_assert_int_eq(sluice_put(c, "q", "0123456789x", 11, 0, NULL, NULL),
+	    SLUICE_TOO_LARGE);
+	ck_assert_int_eq(sluice_append_put(c, "q", "0123456789x", 11, 0), 0);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_TOO_LARGE);
+	ck_assert_int_eq(r.code, 413);
+	ck_assert_uint_eq(r.count, 10);
+	ck_assert_int_eq(sluice_put(c, "q", "0123456789", 10, 0, NULL, NULL),
+	    SLUICE_OK);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_get_without_auto_create_is_no_queue)
+{
+	struct sluice_ctx *c;
+	struct sluice_msg m;
+
+	start_with_config("{\"auto_create\": false}");
+	c = connect_daemon();
+	ck_assert_int_eq(sluice_get(c, "nope", 0, &m), SLUICE_NO_QUEUE);
+	ck_assert_int_eq(sluice_put(c, "nope", "x", 1, 0, NULL, NULL),
+	    SLUICE_NO_QUEUE);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_parked_put_is_answered_shutting_down_on_sigterm)
+{
+	struct sluice_ctx *p, *w;
+	struct sluice_reply r;
+
+	start_with_config("{\"shutdown_grace_ms\": 60000}");
+	p = connect_daemon();
+	w = connect_daemon();
+	create(p, "full", 1, "block");
+	ck_assert_int_eq(sluice_put(p, "full", "a", 1, SLUICE_NO_TIMEOUT,
+			     NULL, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_append_put(p, "full", "b", 1,
+			     SLUICE_NO_TIMEOUT), 0);
+	ck_assert_int_eq(sluice_flush(p), 0);
+	await_stat(w, "full", "blocked_producers", 1);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(sluice_read_reply(p, &r), SLUICE_SHUTTING_DOWN);
+	ck_assert_int_eq(r.code, 503);
+	sluice_free(p);
+	sluice_free(w);
+}
+END_TEST
+
+/* ---- pipelining ------------------------------------------------------- */
+
+START_TEST(test_pipelined_replies_come_back_in_request_order)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_reply r;
+	char body[32];
+	uint64_t ids[100];
+
+	ck_assert_int_eq(sluice_set_window(c, 256), 0);
+	ck_assert_int_eq(sluice_append_create(c, "p", NULL), 0);
+	ck_assert_int_eq(sluice_append_create(c, "p", NULL), 0);
+	for (int i = 0; i < 100; i++) {
+		int n = snprintf(body, sizeof body, "m%d", i);
+		ck_assert_int_eq(sluice_append_put(c, "p", body, (size_t)n,
+				     SLUICE_NO_TIMEOUT), 0);
+	}
+	ck_assert_int_eq(sluice_append_ping(c), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(sluice_append_get(c, "p", 0), 0);
+	ck_assert_int_eq(sluice_append_get(c, "p", 0), 0);
+	ck_assert_int_eq(sluice_append_ack(c, 1), 0);
+	ck_assert_int_eq(sluice_append_stats(c, "p"), 0);
+	ck_assert_int_eq(sluice_pending(c), 206);
+
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_int_eq(r.code, 201);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_EXISTS);
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+		ids[i] = r.id;
+		if (i > 0)
+			ck_assert_uint_gt(ids[i], ids[i - 1]);
+	}
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_str_eq(r.line, "200 PONG");
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+		snprintf(body, sizeof body, "m%d", i);
+		ck_assert_str_eq(r.body, body);
+		ck_assert_uint_eq(r.id, ids[i]);
+		sluice_reply_free(&r);
+	}
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_EMPTY);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_NO_MSG);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"depth\":0"));
+	sluice_reply_free(&r);
+	ck_assert_int_eq(sluice_pending(c), 0);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_append_beyond_the_window_is_refused_until_a_reply_is_read)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_reply r;
+
+	ck_assert_int_eq(sluice_set_window(c, 0), -1);
+	ck_assert_int_eq(sluice_set_window(c, 4), 0);
+	ck_assert_uint_eq(sluice_window(c), 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(sluice_append_ping(c), 0);
+	ck_assert_int_eq(sluice_append_ping(c), -1);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_ARG);
+	ck_assert_ptr_nonnull(strstr(c->errstr, "window"));
+	ck_assert_uint_eq(sluice_pending(c), 4);
+	/* Blocking calls would read another request's reply: refused. */
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_ARG);
+	ck_assert_int_eq(sluice_set_window(c, 8), -1);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_int_eq(sluice_append_ping(c), 0);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_NONE);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_reply_ready_says_when_a_read_will_not_wait)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct pollfd pfd = { c->fd, POLLIN, 0 };
+	struct sluice_reply r;
+
+	ck_assert(!sluice_reply_ready(c));
+	ck_assert_int_eq(sluice_append_ping(c), 0);
+	ck_assert_int_eq(sluice_flush(c), 0);
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	ck_assert(sluice_reply_ready(c));
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert(!sluice_reply_ready(c));
+	sluice_free(c);
+}
+END_TEST
+
+/* The producer of the window test, on its own thread. */
+struct producer {
+	struct sluice_ctx *ctx;
+	int n;
+	int accepted;
+	unsigned max_pending;
+};
+
+static void *
+pipelined_producer(void *arg)
+{
+	struct producer *p = arg;
+	struct sluice_reply r;
+	char body[32];
+
+	for (int i = 0; i < p->n; i++) {
+		if (sluice_pending(p->ctx) == sluice_window(p->ctx) &&
+		    sluice_read_reply(p->ctx, &r) == SLUICE_OK)
+			p->accepted++;
+		int n = snprintf(body, sizeof body, "%d", i);
+		if (sluice_append_put(p->ctx, "slow", body, (size_t)n,
+			SLUICE_NO_TIMEOUT) < 0)
+			return NULL;
+		if (sluice_pending(p->ctx) > p->max_pending)
+			p->max_pending = sluice_pending(p->ctx);
+	}
+	while (sluice_pending(p->ctx) > 0)
+		if (sluice_read_reply(p->ctx, &r) == SLUICE_OK)
+			p->accepted++;
+	return NULL;
+}
+
+/*
+ * A pipelining producer into a full block queue parks with at most a
+ * window in flight, and once a consumer drains the queue every message
+ * arrives, once, in order.
+ */
+START_TEST(test_pipelined_producer_parks_on_full_queue_and_resumes_in_order)
+{
+	struct sluice_ctx *w = connect_daemon();
+	struct producer p = { connect_daemon(), 200, 0, 0 };
+	struct sluice_msg m;
+	pthread_t th;
+	char want[32];
+
+	create(w, "slow", 4, "block");
+	ck_assert_int_eq(sluice_set_window(p.ctx, 8), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, pipelined_producer, &p), 0);
+	await_stat(w, "slow", "blocked_producers", 1);
+	ck_assert_int_eq(stat_of(w, "slow", "depth"), 4);
+	for (int i = 0; i < p.n; i++) {
+		ck_assert_int_eq(sluice_get(w, "slow", 10000, &m), SLUICE_OK);
+		snprintf(want, sizeof want, "%d", i);
+		ck_assert_str_eq(m.body, want);
+		sluice_msg_free(&m);
+		ck_assert_int_le(stat_of(w, "slow", "depth"), 4);
+	}
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(p.accepted, p.n);
+	ck_assert_uint_le(p.max_pending, 8);
+	ck_assert_int_eq(sluice_get(w, "slow", 0, &m), SLUICE_EMPTY);
+	sluice_free(p.ctx);
+	sluice_free(w);
+}
+END_TEST
+
+/* ---- servers that misbehave ------------------------------------------ */
+
+/* A fake server: reads one request line, sends `reply`, then closes
+ * (or, when hold is set, waits for the client to close first). */
+struct fake {
+	int lfd;
+	int port;
+	const char *reply;
+	size_t reply_len;
+	bool hold;
+	pthread_t th;
+};
+
+static void *
+fake_serve(void *arg)
+{
+	struct fake *f = arg;
+	char buf[4096];
+	int fd = accept(f->lfd, NULL, NULL);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, buf, sizeof buf)) > 0 &&
+	    memchr(buf, '\n', (size_t)n) == NULL)
+		;
+	if (f->reply_len > 0)
+		(void)!write(fd, f->reply, f->reply_len);
+	if (f->hold)
+		while (read(fd, buf, sizeof buf) > 0)
+			;
+	close(fd);
+	return NULL;
+}
+
+static void
+fake_start(struct fake *f, const char *reply, size_t len, bool hold)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t slen = sizeof sin;
+
+	f->reply = reply;
+	f->reply_len = len;
+	f->hold = hold;
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(f->lfd, 1), 0);
+	ck_assert_int_eq(getsockname(f->lfd, (struct sockaddr *)&sin, &slen),
+	    0);
+	f->port = ntohs(sin.sin_port);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_serve, f), 0);
+}
+
+static struct sluice_ctx *
+fake_connect(struct fake *f)
+{
+	struct sluice_ctx *c = sluice_connect("127.0.0.1", f->port, 5000);
+
+	ck_assert_int_eq(c->err, SLUICE_ERROR_NONE);
+	sluice_set_io_timeout(c, 10000);
+	return c;
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+START_TEST(test_server_closing_in_the_middle_of_a_reply_is_an_eof_error)
+{
+	static const char half[] = "200 MSG 1 10\r\nhal";
+	struct fake f;
+	struct sluice_ctx *c;
+	struct sluice_msg m;
+
+	fake_start(&f, half, sizeof half - 1, false);
+	c = fake_connect(&f);
+	ck_assert_int_eq(sluice_get(c, "q", 0, &m), SLUICE_ERR_IO);
+	ck_assert_ptr_null(m.body);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_EOF);
+	ck_assert_ptr_nonnull(strstr(c->errstr, "middle of a reply"));
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_IO);
+	sluice_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_server_closing_in_the_middle_of_a_status_line_is_an_error)
+{
+	static const char half[] = "200 QUE";
+	struct fake f;
+	struct sluice_ctx *c;
+
+	fake_start(&f, half, sizeof half - 1, false);
+	c = fake_connect(&f);
+	ck_assert_int_eq(sluice_put(c, "q", "x", 1, 0, NULL, NULL),
+	    SLUICE_ERR_IO);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_EOF);
+	sluice_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_replies_that_arrived_before_a_close_are_still_read)
+{
+	static const char one[] = "200 PONG\r\n";
+	struct fake f;
+	struct sluice_ctx *c;
+	struct sluice_reply r;
+
+	fake_start(&f, one, sizeof one - 1, false);
+	c = fake_connect(&f);
+	ck_assert_int_eq(sluice_append_ping(c), 0);
+	ck_assert_int_eq(sluice_append_ping(c), 0);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_ERR_IO);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_EOF);
+	ck_assert_ptr_null(strstr(c->errstr, "middle"));
+	sluice_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_a_reply_that_is_not_sluice_is_a_protocol_error)
+{
+	static const char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+	struct fake f;
+	struct sluice_ctx *c;
+
+	fake_start(&f, junk, sizeof junk - 1, true);
+	c = fake_connect(&f);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_IO);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_PROTOCOL);
+	ck_assert_ptr_nonnull(strstr(c->errstr, "HTTP/1.1"));
+	sluice_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_a_get_answered_without_a_message_is_a_protocol_error)
+{
+	static const char wrong[] = "200 QUEUED 5\r\n";
+	struct fake f;
+	struct sluice_ctx *c;
+	struct sluice_msg m;
+
+	fake_start(&f, wrong, sizeof wrong - 1, true);
+	c = fake_connect(&f);
+	ck_assert_int_eq(sluice_get(c, "q", 0, &m), SLUICE_ERR_IO);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_PROTOCOL);
+	sluice_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
+START_TEST(test_a_silent_server_times_out_when_an_io_timeout_is_set)
+{
+	struct fake f;
+	struct sluice_ctx *c;
+
+	fake_start(&f, "", 0, true);
+	c = fake_connect(&f);
+	sluice_set_io_timeout(c, 50);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_ERR_IO);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_TIMEOUT);
+	sluice_free(c);
+	fake_stop(&f);
+}
+END_TEST
+
+/* A reply to a request the library does not know maps by code class. */
+START_TEST(test_unknown_codes_map_by_class_and_result_names_exist)
+{
+	static const char odd[] = "299 FINE\r\n";
+	struct fake f;
+	struct sluice_ctx *c;
+
+	fake_start(&f, odd, sizeof odd - 1, true);
+	c = fake_connect(&f);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	ck_assert_str_eq(sluice_status_line(c), "299 FINE");
+	sluice_free(c);
+	fake_stop(&f);
+	for (int r = SLUICE_OK; r <= SLUICE_ERR_ARG; r++)
+		ck_assert_str_ne(sluice_result_name(r), "?");
+	ck_assert_str_eq(sluice_result_name(SLUICE_FULL), "FULL");
+}
+END_TEST
+
+static void
+add(Suite *s, const char *name, const TTest *t, bool with_daemon)
+{
+	TCase *tc = tcase_create(name);
+
+	if (with_daemon)
+		tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	else
+		tcase_add_checked_fixture(tc, NULL, daemon_teardown);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+int
+main(void)
+{
+	Suite *s = suite_create("client");
+
+	signal(SIGPIPE, SIG_IGN);
+#define T(fn) add(s, #fn + 5, fn, true)
+#define T_OWN(fn) add(s, #fn + 5, fn, false)
+	T(test_put_then_get_returns_the_same_id_and_exact_body);
+	T(test_empty_body_round_trips);
+	T(test_message_of_one_mib_round_trips);
+	T(test_get_on_empty_queue_is_empty);
+	T(test_waiting_get_receives_a_later_put);
+	T(test_reserve_nack_redelivers_and_ack_deletes);
+	T(test_create_reports_created_exists_and_conflict);
+	T(test_create_drop_policy_with_capacity_zero_is_bad_request);
+	T(test_delete_and_purge_of_missing_queue_are_no_queue);
+	T(test_stats_gives_json_text_and_parsed_object);
+	T(test_put_into_full_reject_queue_is_full_with_retry_hint);
+	T(test_put_with_timeout_zero_on_full_block_queue_is_full);
+	T(test_put_into_full_drop_newest_queue_is_dropped);
+	T(test_quit_answers_then_the_connection_is_closed);
+	T(test_bad_arguments_are_refused_locally_and_keep_the_connection);
+	T_OWN(test_connect_to_a_port_nobody_listens_on_fails);
+	T_OWN(test_commands_before_auth_are_unauthorized);
+	T_OWN(test_connection_over_the_limit_is_busy);
+	T_OWN(test_put_over_the_message_limit_is_too_large_with_the_limit);
+	T_OWN(test_get_without_auto_create_is_no_queue);
+	T_OWN(test_parked_put_is_answered_shutting_down_on_sigterm);
+	T(test_pipelined_replies_come_back_in_request_order);
+	T(test_append_beyond_the_window_is_refused_until_a_reply_is_read);
+	T(test_reply_ready_says_when_a_read_will_not_wait);
+	T(test_pipelined_producer_parks_on_full_queue_and_resumes_in_order);
+	T_OWN(test_server_closing_in_the_middle_of_a_reply_is_an_eof_error);
+	T_OWN(test_server_closing_in_the_middle_of_a_status_line_is_an_error);
+	T_OWN(test_replies_that_arrived_before_a_close_are_still_read);
+	T_OWN(test_a_reply_that_is_not_sluice_is_a_protocol_error);
+	T_OWN(test_a_get_answered_without_a_message_is_a_protocol_error);
+	T_OWN(test_a_silent_server_times_out_when_an_io_timeout_is_set);
+	T_OWN(test_unknown_codes_map_by_class_and_result_names_exist);
+#undef T
+#undef T_OWN
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -20,7 +20,8 @@ send_gets(struct sluice_ctx *ctx, struct cli_take *t, bool streaming,
 		unsigned p = sluice_pending(ctx);
 		long wait = streaming || draining ? 0 : t->wait_ms;
 
-		if (t->limit > 0 && *sent >= t->limit)
+		/* Each GET in flight may still bring a message. */
+		if (t->limit > 0 && t->taken + p >= t->limit)
 			return 0;
 		if (streaming ? p >= t->window : p > 0)
 			return 0;

@@ -1,0 +1,780 @@
+/*
+ * check_cli.c - the sluice command-line tool ($SLUICE_CLI) end to end,
+ * run with fork/exec and pipes against the real sluiced: lines round
+ * trip exactly, exit statuses (0, 1, 64, 69, 75) with one line on
+ * stderr, JSON that parses, --help for every command, reserve's ACK
+ * and NACK, bench's report, and a chained pipeline
+ *
+ *   sluice put -l a < test  |  sluice get -f a | tr a-z A-Z | sluice put -l b
+ *
+ * with the test as the slow consumer of b: backpressure must reach the
+ * test's own writes into the first producer, both queues stay within
+ * their capacity, and every line arrives once, transformed, in order.
+ *
+ * The test sets SLUICE_HOST and SLUICE_PORT for the tools it runs, and
+ * uses libsluice itself to set up queues, poll STATS and consume.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "sluice.h"
+
+#define EX_USAGE 64
+#define EX_UNAVAILABLE 69
+#define EX_TEMPFAIL 75
+
+/* How many STATS polls await_stat() makes, and the pause between. */
+#define AWAIT_POLLS 5000
+#define AWAIT_PAUSE_US 1000
+/* How long the test waits for a tool's output or exit. */
+#define IO_WAIT_MS 10000
+
+static struct daemon d;
+
+static void
+daemon_setup(void)
+{
+	char port[16];
+
+	harness_start(&d, NULL);
+	snprintf(port, sizeof port, "%d", d.port);
+	setenv("SLUICE_HOST", d.host, 1);
+	setenv("SLUICE_PORT", port, 1);
+	unsetenv("SLUICE_AUTH");
+}
+
+static void
+daemon_teardown(void)
+{
+	ck_assert_int_eq(harness_stop(&d), 0);
+}
+
+static const char *
+cli_path(void)
+{
+	const char *p = getenv("SLUICE_CLI");
+
+	ck_assert_msg(p != NULL, "SLUICE_CLI must name the sluice binary");
+	return p;
+}
+
+static struct sluice_ctx *
+connect_daemon(void)
+{
+	struct sluice_ctx *c = sluice_connect(d.host, d.port, 5000);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "connect: %s", c->errstr);
+	sluice_set_io_timeout(c, IO_WAIT_MS);
+	return c;
+}
+
+/* A counter of a queue's STATS; -1 when the queue does not exist. */
+static long long
+stat_of(struct sluice_ctx *c, const char *queue, const char *field)
+{
+	json_t *j;
+	long long v;
+
+	if (sluice_stats_json(c, queue, &j) == SLUICE_NO_QUEUE)
+		return -1;
+	ck_assert_ptr_nonnull(j);
+	v = json_integer_value(json_object_get(j, field));
+	json_decref(j);
+	return v;
+}
+
+/*
+ * Run argv with its stdin, stdout and stderr on the given descriptors
+ * (-1: inherit).  Every other descriptor is closed in the child, so
+ * pipe ends the test holds do not keep a reader from seeing the end.
+ */
+static pid_t
+spawn(const char *const *argv, int in, int out, int err)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid > 0)
+		return pid;
+	if (in >= 0)
+		dup2(in, STDIN_FILENO);
+	if (out >= 0)
+		dup2(out, STDOUT_FILENO);
+	if (err >= 0)
+		dup2(err, STDERR_FILENO);
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	signal(SIGPIPE, SIG_DFL);
+	execvp(argv[0], (char *const *)argv);
+	fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+/* Wait for a process; its exit status, or 128 + signal. */
+static int
+reap(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* A pipe whose buffer is one page: backpressure shows after few lines. */
+static void
+small_pipe(int fds[2])
+{
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_ge(fcntl(fds[1], F_SETPIPE_SZ, 4096), 4096);
+}
+
+/* What a finished run of the tool printed. */
+struct output {
+	char *out;
+	size_t out_len;
+	char *err;
+	size_t err_len;
+};
+
+static void
+output_free(struct output *o)
+{
+	free(o->out);
+	free(o->err);
+}
+
+/* Read what fd has into a growing, NUL-terminated buffer; false at EOF. */
+static bool
+drain_into(int fd, char **buf, size_t *len)
+{
+	char chunk[65536];
+	ssize_t n = read(fd, chunk, sizeof chunk);
+
+	if (n <= 0)
+		return false;
+	*buf = realloc(*buf, *len + (size_t)n + 1);
+	memcpy(*buf + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
+/*
+ * Run "sluice ARGS..." (NULL-terminated) with `in` as its stdin, collect
+ * stdout and stderr, and return its exit status.
+ */
+static int
+run(struct output *o, const char *in, size_t in_len, ...)
+{
+	const char *argv[32];
+	int ip[2], op[2], ep[2], argc = 0;
+	struct pollfd pf[3];
+	size_t off = 0;
+	va_list ap;
+	pid_t pid;
+
+	memset(o, 0, sizeof *o);
+	o->out = calloc(1, 1);
+	o->err = calloc(1, 1);
+	argv[argc++] = cli_path();
+	va_start(ap, in_len);
+	while ((argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	ck_assert(pipe(ip) == 0 && pipe(op) == 0 && pipe(ep) == 0);
+	pid = spawn(argv, ip[0], op[1], ep[1]);
+	close(ip[0]);
+	close(op[1]);
+	close(ep[1]);
+	if (in == NULL || in_len == 0) {
+		close(ip[1]);
+		ip[1] = -1;
+	} else {
+		/* Never block on the tool's stdin while it waits on us. */
+		fcntl(ip[1], F_SETFL, O_NONBLOCK);
+	}
+	pf[0] = (struct pollfd){ op[0], POLLIN, 0 };
+	pf[1] = (struct pollfd){ ep[0], POLLIN, 0 };
+	pf[2] = (struct pollfd){ ip[1], POLLOUT, 0 };
+	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
+		ck_assert_msg(poll(pf, 3, IO_WAIT_MS) > 0, "sluice hangs");
+		if (pf[0].revents && !drain_into(op[0], &o->out, &o->out_len))
+			pf[0].fd = -1;
+		if (pf[1].revents && !drain_into(ep[0], &o->err, &o->err_len))
+			pf[1].fd = -1;
+		if (pf[2].revents) {
+			ssize_t n = write(ip[1], in + off, in_len - off);
+			if (n > 0)
+				off += (size_t)n;
+			if ((n < 0 && errno != EAGAIN) || off == in_len) {
+				close(ip[1]);
+				pf[2].fd = -1;
+			}
+		}
+	}
+	if (pf[2].fd >= 0)
+		close(ip[1]);
+	close(op[0]);
+	close(ep[0]);
+	return reap(pid);
+}
+
+/* Assert stderr holds exactly one line, mentioning `word`. */
+static void
+assert_one_error_line(const struct output *o, const char *word)
+{
+	const char *nl = strchr(o->err, '\n');
+
+	ck_assert_msg(nl != NULL && nl[1] == '\0',
+	    "stderr is not one line: \"%s\"", o->err);
+	ck_assert_msg(strncmp(o->err, "sluice: ", 8) == 0, "stderr: %s",
+	    o->err);
+	ck_assert_msg(strstr(o->err, word) != NULL,
+	    "stderr \"%s\" does not mention \"%s\"", o->err, word);
+}
+
+/* ---- put and get ------------------------------------------------------ */
+
+START_TEST(test_lines_round_trip_exactly_through_put_l_and_get_n)
+{
+	static const char in[] =
+	    "first\n"
+	    "\n"
+	    "  spaces  around  \n"
+	    "tab\there\n"
+	    "carriage\r\n"
+	    "caf\xc3\xa9\n"
+	    "last, without newline";
+	static const char want[] =
+	    "first\n\n  spaces  around  \ntab\there\ncarriage\r\n"
+	    "caf\xc3\xa9\nlast, without newline\n";
+	struct output o;
+
+	ck_assert_int_eq(run(&o, in, sizeof in - 1, "put", "-l", "lines",
+			     NULL), 0);
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-n", "100", "lines", NULL),
+	    0);
+	ck_assert_str_eq(o.out, want);
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_many_lines_round_trip_in_order)
+{
+	size_t n = 20000, cap = n * 8, len = 0;
+	char *in = malloc(cap);
+	struct output o;
+
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(in + len, cap - len, "%zu\n", i);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "--capacity", "20000",
+			     "many", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, in, len, "put", "-l", "-w", "16", "many",
+			     NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-n", "100000", "many",
+			     NULL), 0);
+	ck_assert_uint_eq(o.out_len, len);
+	ck_assert(memcmp(o.out, in, len) == 0);
+	output_free(&o);
+	free(in);
+}
+END_TEST
+
+START_TEST(test_put_argument_and_stdin_are_one_message_each)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "-i", "one", "hello world",
+			     NULL), 0);
+	ck_assert_str_eq(o.out, "1\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, "two\nlines\n", 10, "put", "one", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-r", "-n", "5", "one",
+			     NULL), 0);
+	ck_assert_str_eq(o.out, "hello worldtwo\nlines\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-i", "one", NULL), 1);
+	assert_one_error_line(&o, "no message");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_put_into_full_reject_queue_exits_75)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "--capacity", "1",
+			     "--policy", "reject", "r", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "r", "a", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "r", "b", NULL), EX_TEMPFAIL);
+	assert_one_error_line(&o, "503 FULL r");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, "x\ny\n", 4, "put", "-l", "r", NULL),
+	    EX_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(o.err, "0 of 2 lines"));
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_put_with_timeout_on_full_block_queue_exits_75)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "-c", "1", "b", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "b", "a", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "-t", "0", "b", "x", NULL),
+	    EX_TEMPFAIL);
+	assert_one_error_line(&o, "full");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_put_lines_into_drop_newest_queue_counts_the_dropped)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "-c", "2", "-P",
+			     "drop-newest", "dn", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, "1\n2\n3\n4\n", 8, "put", "-l", "dn", NULL),
+	    0);
+	assert_one_error_line(&o, "2 of 4 lines were dropped");
+	output_free(&o);
+}
+END_TEST
+
+/* get -f flushes before it waits: each message reaches the pipe before
+ * the next is put, with no line buffering to count on. */
+START_TEST(test_get_follow_streams_each_message_as_it_arrives)
+{
+	const char *argv[] = { cli_path(), "get", "-f", "-n", "3", "live",
+		NULL };
+	struct sluice_ctx *c = connect_daemon();
+	int op[2];
+	char buf[64], want[16];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(op), 0);
+	pid = spawn(argv, -1, op[1], -1);
+	close(op[1]);
+	for (int i = 0; i < 3; i++) {
+		struct pollfd pfd = { op[0], POLLIN, 0 };
+		int n = snprintf(want, sizeof want, "msg %d\n", i);
+		ck_assert_int_eq(sluice_put(c, "live", want, (size_t)n - 1,
+				     SLUICE_NO_TIMEOUT, NULL, NULL), SLUICE_OK);
+		ck_assert_int_eq(poll(&pfd, 1, IO_WAIT_MS), 1);
+		ck_assert_int_eq(read(op[0], buf, sizeof buf), n);
+		ck_assert_mem_eq(buf, want, (size_t)n);
+	}
+	ck_assert_int_eq(reap(pid), 0);
+	close(op[0]);
+	sluice_free(c);
+}
+END_TEST
+
+/* ---- reserve ---------------------------------------------------------- */
+
+START_TEST(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct output o;
+
+	ck_assert_int_eq(sluice_put(c, "w", "ok", 2, 0, NULL, NULL),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "w", "bad", 3, 0, NULL, NULL),
+	    SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "w", "--", "sh", "-c",
+			     "read x; echo \"$SLUICE_ID:$x\"; "
+			     "test \"$x\" = ok", NULL), 0);
+	ck_assert_str_eq(o.out, "1:ok\n");
+	output_free(&o);
+	ck_assert_int_eq(stat_of(c, "w", "acks"), 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "w", "--", "sh", "-c",
+			     "read x; test \"$x\" = ok", NULL), 1);
+	assert_one_error_line(&o, "given back");
+	output_free(&o);
+	ck_assert_int_eq(stat_of(c, "w", "acks"), 1);
+	ck_assert_int_eq(stat_of(c, "w", "depth"), 1);
+	ck_assert_int_eq(stat_of(c, "w", "reserved"), 0);
+	/* Without a command: printed, then acknowledged. */
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-i", "w", NULL), 0);
+	ck_assert_str_eq(o.out, "2 bad\n");
+	output_free(&o);
+	ck_assert_int_eq(stat_of(c, "w", "acks"), 2);
+	ck_assert_int_eq(stat_of(c, "w", "depth"), 0);
+	sluice_free(c);
+}
+END_TEST
+
+/* ---- queues, stats, exit statuses -------------------------------------- */
+
+START_TEST(test_stats_output_is_json_when_piped_and_with_json)
+{
+	struct output o;
+	json_error_t e;
+	json_t *j;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "s", "abc", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "stats", NULL), 0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+			     json_object_get(j, "queues"), "s"), "depth")), 1);
+	json_decref(j);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "stats", "--json", "s", NULL), 0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "bytes")), 3);
+	json_decref(j);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "stats", "missing", NULL), 1);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_queue_commands_report_their_results)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "-c", "5", "q", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "-c", "5", "q", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "-c", "6", "q", NULL), 1);
+	assert_one_error_line(&o, "409 CONFLICT q");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, "a\nb\n", 4, "put", "-l", "q", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "purge", "q", NULL), 0);
+	ck_assert_str_eq(o.out, "2\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "delete", "q", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "delete", "q", NULL), 1);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "ack", "1", NULL), 1);
+	assert_one_error_line(&o, "404 NO_MSG 1");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "ping", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(o.out, "PONG"));
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_nothing_listening_exits_69)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct output o;
+	char port[16];
+
+	/* Bound, never listening: connections to it are refused. */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(port, sizeof port, "%d", ntohs(sin.sin_port));
+	ck_assert_int_eq(run(&o, NULL, 0, "-H", "127.0.0.1", "-p", port,
+			     "ping", NULL), EX_UNAVAILABLE);
+	assert_one_error_line(&o, "cannot connect");
+	output_free(&o);
+	setenv("SLUICE_PORT", port, 1);
+	ck_assert_int_eq(run(&o, "x\n", 2, "put", "-l", "q", NULL),
+	    EX_UNAVAILABLE);
+	output_free(&o);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_usage_errors_exit_64)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, NULL), EX_USAGE);
+	ck_assert_ptr_nonnull(strstr(o.err, "usage: sluice"));
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "frobnicate", NULL), EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", NULL), EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-n", "many", "q", NULL),
+	    EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "bad name", "x", NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "queue name");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "--policy", "maybe", "q",
+			     NULL), EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "-p", "0", "ping", NULL), EX_USAGE);
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_every_command_has_help)
+{
+	static const char *const cmds[] = { "put", "get", "reserve", "ack",
+		"nack", "create", "delete", "purge", "stats", "ping", "bench" };
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "--help", NULL), 0);
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+		ck_assert_msg(strstr(o.out, cmds[i]) != NULL,
+		    "sluice --help does not list %s", cmds[i]);
+	output_free(&o);
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		char want[64];
+		ck_assert_int_eq(run(&o, NULL, 0, cmds[i], "--help", NULL), 0);
+		snprintf(want, sizeof want, "usage: sluice %s", cmds[i]);
+		ck_assert_msg(strstr(o.out, want) != NULL || (strcmp(cmds[i],
+			"nack") == 0 && strstr(o.out, "sluice nack")),
+		    "%s --help: %s", cmds[i], o.out);
+		output_free(&o);
+	}
+}
+END_TEST
+
+START_TEST(test_bench_json_reports_every_message_exactly_once)
+{
+	struct sluice_ctx *c = connect_daemon();
+	struct output o;
+	json_error_t e;
+	json_t *j, *q;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-P", "2", "-C", "2", "-n",
+			     "3000", "-s", "100", "-w", "8", "--capacity",
+			     "50", "-q", "b1", "--json", NULL), 0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "queued")),
+	    3000);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "received")),
+	    3000);
+	ck_assert(json_is_true(json_object_get(json_object_get(j,
+	    "exactly_once"), "ok")));
+	ck_assert(json_is_object(json_object_get(j, "latency_ms")));
+	json_decref(j);
+	output_free(&o);
+	/* The bench queue is gone afterwards. */
+	ck_assert_int_eq(sluice_stats_json(c, NULL, &q), SLUICE_OK);
+	ck_assert_ptr_null(json_object_get(json_object_get(q, "queues"),
+	    "b1"));
+	json_decref(q);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_bench_under_reject_counts_refusals_and_checks_the_rest)
+{
+	struct output o;
+	json_error_t e;
+	json_t *j;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-n", "2000", "--policy",
+			     "reject", "--capacity", "4", "--json", NULL), 0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "queued")) +
+		json_integer_value(json_object_get(j, "rejected")),
+	    2000);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "queued")),
+	    json_integer_value(json_object_get(j, "received")));
+	ck_assert(json_is_true(json_object_get(json_object_get(j,
+	    "exactly_once"), "ok")));
+	json_decref(j);
+	output_free(&o);
+}
+END_TEST
+
+/* ---- the chained pipeline -------------------------------------------- */
+
+#define CHAIN_LINES 3000
+#define CHAIN_CAPACITY 8
+/* Each line is this long: a few lines fill a one-page pipe. */
+#define CHAIN_LINE_LEN 100
+
+static void
+chain_line(int i, char *buf)
+{
+	int n = snprintf(buf, CHAIN_LINE_LEN + 1, "line %05d ", i);
+
+	memset(buf + n, 'a' + i % 26, (size_t)(CHAIN_LINE_LEN - n));
+	buf[CHAIN_LINE_LEN] = '\0';
+}
+
+/* The test's writer into the first producer's stdin. */
+struct feeder {
+	int fd;
+	atomic_int written;	/* lines whose write() returned */
+};
+
+static void *
+feed(void *arg)
+{
+	struct feeder *f = arg;
+	char line[CHAIN_LINE_LEN + 2];
+
+	for (int i = 0; i < CHAIN_LINES; i++) {
+		chain_line(i, line);
+		line[CHAIN_LINE_LEN] = '\n';
+		if (write(f->fd, line, CHAIN_LINE_LEN + 1) !=
+		    CHAIN_LINE_LEN + 1)
+			break;
+		atomic_fetch_add(&f->written, 1);
+	}
+	close(f->fd);
+	return NULL;
+}
+
+/* Both queues within their bound; true when both have a parked PUT. */
+static bool
+chain_parked(struct sluice_ctx *c)
+{
+	ck_assert_int_le(stat_of(c, "a", "depth"), CHAIN_CAPACITY);
+	ck_assert_int_le(stat_of(c, "b", "depth"), CHAIN_CAPACITY);
+	return stat_of(c, "a", "blocked_producers") == 1 &&
+	    stat_of(c, "b", "blocked_producers") == 1;
+}
+
+START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
+{
+	char count[16], want[CHAIN_LINE_LEN + 1];
+	const char *put_a[] = { cli_path(), "put", "-l", "a", NULL };
+	const char *get_a[] = { cli_path(), "get", "-f", "-n", count, "a",
+		NULL };
+	const char *tr[] = { "tr", "a-z", "A-Z", NULL };
+	const char *put_b[] = { cli_path(), "put", "-l", "b", NULL };
+	struct sluice_ctx *c = connect_daemon();
+	struct feeder f = { -1, 0 };
+	int in[2], x[2], y[2], i;
+	pid_t pids[4];
+	pthread_t th;
+	struct sluice_msg m;
+
+	snprintf(count, sizeof count, "%d", CHAIN_LINES);
+	for (const char *q = "a"; q != NULL; q = q[0] == 'a' ? "b" : NULL) {
+		struct sluice_queue_opts o = { .has_capacity = true,
+			.capacity = CHAIN_CAPACITY, .policy = "block" };
+		ck_assert_int_eq(sluice_create(c, q, &o), SLUICE_OK);
+	}
+	small_pipe(in);
+	small_pipe(x);
+	small_pipe(y);
+	pids[0] = spawn(put_a, in[0], -1, -1);
+	pids[1] = spawn(get_a, -1, x[1], -1);
+	pids[2] = spawn(tr, x[0], y[1], -1);
+	pids[3] = spawn(put_b, y[0], -1, -1);
+	close(in[0]);
+	close(x[0]);
+	close(x[1]);
+	close(y[0]);
+	close(y[1]);
+	f.fd = in[1];
+	ck_assert_int_eq(pthread_create(&th, NULL, feed, &f), 0);
+
+	/* Nobody takes from b: b fills, its producer parks, the chain
+	 * backs up into a, a's producer parks, and the test's writes stop. */
+	for (i = 0; i < AWAIT_POLLS && !chain_parked(c); i++)
+		usleep(AWAIT_PAUSE_US);
+	ck_assert_msg(i < AWAIT_POLLS, "the chain never backed up");
+	ck_assert_int_lt(atomic_load(&f.written), CHAIN_LINES);
+
+	/* The slow consumer: one message at a time, bounds checked. */
+	for (i = 0; i < CHAIN_LINES; i++) {
+		ck_assert_int_eq(sluice_get(c, "b", IO_WAIT_MS, &m), SLUICE_OK);
+		chain_line(i, want);
+		for (char *p = want; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		ck_assert_str_eq(m.body, want);
+		sluice_msg_free(&m);
+		if (i % 16 == 0)
+			(void)chain_parked(c);
+	}
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(atomic_load(&f.written), CHAIN_LINES);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(reap(pids[i]), 0);
+	ck_assert_int_eq(sluice_get(c, "b", 0, &m), SLUICE_EMPTY);
+	ck_assert_int_eq(stat_of(c, "a", "depth"), 0);
+	ck_assert_int_eq(stat_of(c, "a", "puts"), CHAIN_LINES);
+	ck_assert_int_eq(stat_of(c, "b", "puts"), CHAIN_LINES);
+	sluice_free(c);
+}
+END_TEST
+
+static void
+add(Suite *s, const char *name, const TTest *t, double timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, daemon_setup, daemon_teardown);
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	tcase_add_test(tc, t);
+	suite_add_tcase(s, tc);
+}
+
+int
+main(void)
+{
+	Suite *s = suite_create("cli");
+
+	signal(SIGPIPE, SIG_IGN);
+#define T(fn) add(s, #fn + 5, fn, 0)
+#define T_SLOW(fn) add(s, #fn + 5, fn, 30)
+	T(test_lines_round_trip_exactly_through_put_l_and_get_n);
+	T_SLOW(test_many_lines_round_trip_in_order);
+	T(test_put_argument_and_stdin_are_one_message_each);
+	T(test_put_into_full_reject_queue_exits_75);
+	T(test_put_with_timeout_on_full_block_queue_exits_75);
+	T(test_put_lines_into_drop_newest_queue_counts_the_dropped);
+	T(test_get_follow_streams_each_message_as_it_arrives);
+	T(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise);
+	T(test_stats_output_is_json_when_piped_and_with_json);
+	T(test_queue_commands_report_their_results);
+	T(test_nothing_listening_exits_69);
+	T(test_usage_errors_exit_64);
+	T(test_every_command_has_help);
+	T_SLOW(test_bench_json_reports_every_message_exactly_once);
+	T_SLOW(test_bench_under_reject_counts_refusals_and_checks_the_rest);
+	T_SLOW(test_chained_pipeline_is_throttled_by_its_slow_consumer);
+#undef T
+#undef T_SLOW
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -65,7 +65,8 @@ lines_next(struct lines *l, struct sluice_ctx *ctx, const char **line,
 	ssize_t k;
 
 	for (;;) {
-		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
+		nl = l->len > l->off
+		    ? memchr(l->buf + l->off, '\n', l->len - l->off) : NULL;
 		if (nl != NULL || (l->eof && l->len > l->off)) {
 			*line = l->buf + l->off;
 			*n = nl ? (size_t)(nl - *line) : l->len - l->off;

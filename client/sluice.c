@@ -119,6 +119,24 @@ buf_consumed(struct sluice_buf *b)
 	}
 }
 
+/* The unread input; never NULL, as the parser's memchr() wants. */
+static const char *
+unread(const struct sluice_priv *p)
+{
+	return p->in.data != NULL ? p->in.data + p->in.off : "";
+}
+
+/*
+ * Errors that mean the server closed the connection: a reset follows a
+ * close with unread data, or a write to a socket the server has shut,
+ * and which of that and an end of file comes first is a race.
+ */
+static bool
+closed_errno(int e)
+{
+	return e == ECONNRESET || e == EPIPE;
+}
+
 /* Read what the socket holds.  Returns 1 when bytes came, 0 when none
  * were ready, -1 when the connection is broken (see priv->broken). */
 static int
@@ -146,6 +164,9 @@ io_read(struct sluice_ctx *ctx)
 	if (n == 0)
 		mark_broken(ctx, SLUICE_ERROR_EOF,
 		    "server closed the connection");
+	else if (closed_errno(errno))
+		mark_broken(ctx, SLUICE_ERROR_EOF,
+		    "server closed the connection (%s)", strerror(errno));
 	else
 		mark_broken(ctx, SLUICE_ERROR_IO, "read: %s",
 		    strerror(errno));
@@ -173,8 +194,12 @@ io_write(struct sluice_ctx *ctx)
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
-	mark_broken(ctx, SLUICE_ERROR_IO, "write: %s",
-	    n < 0 ? strerror(errno) : "nothing written");
+	if (n < 0 && closed_errno(errno))
+		mark_broken(ctx, SLUICE_ERROR_EOF,
+		    "server closed the connection (%s)", strerror(errno));
+	else
+		mark_broken(ctx, SLUICE_ERROR_IO, "write: %s",
+		    n < 0 ? strerror(errno) : "nothing written");
 	return -1;
 }
 
@@ -351,7 +376,7 @@ take_reply(struct sluice_ctx *ctx, const struct proto_response *r,
 {
 	struct sluice_priv *p = ctx->priv;
 	enum proto_cmd cmd = p->kinds[p->head];
-	const char *start = p->in.data + p->in.off;
+	const char *start = unread(p);
 	size_t n = line_length(start, r->frame_len);
 
 	p->head = (p->head + 1) % p->window;
@@ -419,16 +444,16 @@ sluice_read_reply(struct sluice_ctx *ctx, struct sluice_reply *reply)
 	if (flush_until(ctx, 0) < 0)
 		return SLUICE_ERR_IO;
 	for (;;) {
-		st = proto_parse_response(p->in.data + p->in.off,
+		st = proto_parse_response(unread(p),
 		    p->in.len - p->in.off, SLUICE_MAX_BODY, &r);
 		if (st == PROTO_OK)
 			return take_reply(ctx, &r, reply);
 		if (st != PROTO_NEED_MORE) {
-			size_t n = line_length(p->in.data + p->in.off,
+			size_t n = line_length(unread(p),
 			    p->in.len - p->in.off);
 			sluice_set_error(ctx, SLUICE_ERROR_PROTOCOL,
 			    "not a sluice reply: \"%.*s\"",
-			    n > 60 ? 60 : (int)n, p->in.data + p->in.off);
+			    n > 60 ? 60 : (int)n, unread(p));
 			return SLUICE_ERR_IO;
 		}
 		if (p->broken) {
@@ -455,7 +480,7 @@ sluice_reply_ready(struct sluice_ctx *ctx)
 	(void)io_read(ctx);
 	if (p->broken)
 		return true;
-	return proto_parse_response(p->in.data + p->in.off,
+	return proto_parse_response(unread(p),
 	    p->in.len - p->in.off, SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE;
 }
 

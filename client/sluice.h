@@ -67,7 +67,8 @@ enum sluice_error {
 	SLUICE_ERROR_ARG,	/* the last call was refused; still usable */
 	SLUICE_ERROR_CONNECT,	/* cannot resolve or connect */
 	SLUICE_ERROR_IO,	/* a read or write failed */
-	SLUICE_ERROR_EOF,	/* the server closed the connection */
+	SLUICE_ERROR_EOF,	/* the server closed (or reset) the
+				   connection */
 	SLUICE_ERROR_PROTOCOL,	/* the server sent what is not a reply */
 	SLUICE_ERROR_TIMEOUT,	/* no byte moved within the I/O timeout */
 	SLUICE_ERROR_NOMEM,

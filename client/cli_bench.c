@@ -123,16 +123,17 @@ bench_connect(struct bench *b, const char *who)
 {
 	struct sluice_ctx *ctx = sluice_connect(b->cli->host, b->cli->port,
 	    5000);
+	enum sluice_result r = SLUICE_ERR_IO;
 
-	if (ctx == NULL)
+	if (ctx == NULL) {
+		atomic_store(&b->failed, true);
 		return NULL;
-	if (ctx->err == SLUICE_ERROR_NONE && b->cli->token != NULL &&
-	    sluice_auth(ctx, b->cli->token) != SLUICE_OK)
-		ctx->err = SLUICE_ERROR_CONNECT;
-	if (ctx->err == SLUICE_ERROR_NONE &&
+	}
+	if (ctx->err == SLUICE_ERROR_NONE && (b->cli->token == NULL ||
+		(r = sluice_auth(ctx, b->cli->token)) == SLUICE_OK) &&
 	    sluice_set_window(ctx, b->window) == 0)
 		return ctx;
-	bench_fail(b, ctx, who, SLUICE_ERR_IO);
+	bench_fail(b, ctx, who, r == SLUICE_OK ? SLUICE_ERR_IO : r);
 	sluice_free(ctx);
 	return NULL;
 }

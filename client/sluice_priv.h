@@ -1,10 +1,11 @@
 /*
- * sluice_priv.h - what the two halves of libsluice share; not installed.
+ * sluice_priv.h - what the parts of libsluice share; not installed.
  *
- * sluice.c owns the connection: buffers, socket I/O, and turning the
- * bytes that come back into struct sluice_reply.  sluice_cmd.c owns the
- * requests: formatting each command into the output buffer, and the
- * blocking calls built from one append and one read.
+ * sluice.c owns the context: connecting, settings, the error state.
+ * sluice_io.c owns the connection's bytes: buffers, socket I/O, and
+ * turning what comes back into struct sluice_reply.  sluice_cmd.c owns
+ * the requests: formatting each command into the output buffer, and
+ * the blocking calls built from one append and one read.
  *
  * Invariant: pending counts every request appended and not yet
  * answered, sent or not, and kinds[] holds their commands oldest

@@ -54,7 +54,7 @@ static const char bench_usage[] =
     "  -n, --count N       messages to put, in all (default 100000)\n"
     "  -d, --duration S    put for S seconds instead\n"
     "  -w, --window N      requests in flight per connection (default 64)\n"
-    "      --policy P      the queue's policy (default block)\n"
+    "      --policy P      the queue's policy (default: the server's)\n"
     "      --capacity N    the queue's capacity (default 1024)\n"
     "      --max-bytes N   the queue's byte limit (default: the server's)\n"
     "  -q, --queue NAME    the queue (default sluice-bench-<pid>); it must\n"

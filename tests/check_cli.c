@@ -398,6 +398,34 @@ START_TEST(test_get_follow_streams_each_message_as_it_arrives)
 }
 END_TEST
 
+/* put -l sends what it has before it waits for more input: a line
+ * reaches the queue while the tool's stdin is still open. */
+START_TEST(test_put_lines_sends_each_line_before_waiting_for_the_next)
+{
+	const char *argv[] = { cli_path(), "put", "-l", "trickle", NULL };
+	struct sluice_ctx *c = connect_daemon();
+	struct sluice_msg m;
+	char line[16];
+	int ip[2];
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(ip), 0);
+	pid = spawn(argv, ip[0], -1, -1);
+	close(ip[0]);
+	for (int i = 0; i < 3; i++) {
+		int n = snprintf(line, sizeof line, "line %d\n", i);
+		ck_assert_int_eq(write(ip[1], line, (size_t)n), n);
+		ck_assert_int_eq(sluice_get(c, "trickle", IO_WAIT_MS / 2, &m),
+		    SLUICE_OK);
+		ck_assert_mem_eq(m.body, line, (size_t)n - 1);
+		sluice_msg_free(&m);
+	}
+	close(ip[1]);
+	ck_assert_int_eq(reap(pid), 0);
+	sluice_free(c);
+}
+END_TEST
+
 /* ---- reserve ---------------------------------------------------------- */
 
 START_TEST(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise)
@@ -712,7 +740,8 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 
 	/* The slow consumer: one message at a time, bounds checked. */
 	for (i = 0; i < CHAIN_LINES; i++) {
-		ck_assert_int_eq(sluice_get(c, "b", IO_WAIT_MS, &m), SLUICE_OK);
+		ck_assert_int_eq(sluice_get(c, "b", IO_WAIT_MS / 2, &m),
+		    SLUICE_OK);
 		chain_line(i, want);
 		for (char *p = want; *p; p++)
 			if (*p >= 'a' && *p <= 'z')
@@ -761,6 +790,7 @@ main(void)
 	T(test_put_with_timeout_on_full_block_queue_exits_75);
 	T(test_put_lines_into_drop_newest_queue_counts_the_dropped);
 	T(test_get_follow_streams_each_message_as_it_arrives);
+	T(test_put_lines_sends_each_line_before_waiting_for_the_next);
 	T(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise);
 	T(test_stats_output_is_json_when_piped_and_with_json);
 	T(test_queue_commands_report_their_results);

@@ -33,16 +33,28 @@ static const cmd_handler handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_QUIT] = cmd_quit,
 };
 
-/* The largest body a PUT into `name` could ever store. */
-static uint64_t
-message_limit(struct server *s, const char *name)
+uint64_t
+cmd_message_limit(struct server *s, const struct queue *q)
 {
 	uint64_t limit = s->cfg.max_message;
-	struct queue *q = server_queue(s, name, false);
 	uint64_t qmax = q ? q->set.max_bytes
 			  : s->cfg.queue_defaults.max_bytes;
 
 	return qmax < limit ? qmax : limit;
+}
+
+bool
+cmd_refuse_too_large(struct conn *c, const struct queue *q)
+{
+	uint64_t limit = cmd_message_limit(c->server, q);
+	char arg[PROTO_U64_DIGITS + 1];
+
+	if (c->req.body_len <= limit)
+		return false;
+	arg[proto_format_u64(arg, limit)] = '\0';
+	conn_take_body(c, NULL, NULL);
+	conn_reply(c, 413, "TOO_LARGE", arg);
+	return true;
 }
 
 bool
@@ -61,7 +73,7 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "503 SHUTTING_DOWN");
 		return false;
 	}
-	uint64_t limit = message_limit(s, r->queue);
+	uint64_t limit = cmd_message_limit(s, server_queue(s, r->queue, false));
 	if (r->body_len > limit) {
 		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);
 		return false;

@@ -35,6 +35,25 @@ bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
  */
 void cmd_reply_no_queue(struct conn *c, const char *name);
 
+/*
+ * The largest body a PUT into q (NULL: a queue not made yet) could ever
+ * store: the message limit or the queue's max_bytes, the smaller.
+ */
+uint64_t cmd_message_limit(struct server *s, const struct queue *q);
+
+/*
+ * If the current PUT's body could never fit q, skip it, answer
+ * 413 TOO_LARGE and return true.
+ */
+bool cmd_refuse_too_large(struct conn *c, const struct queue *q);
+
+/*
+ * The current PUT found q full, or producers already waiting: do what
+ * q's policy says (park under block).  Also used when a reload changes
+ * the policy of a queue with producers parked on it.
+ */
+enum cmd_result cmd_put_full(struct conn *c, struct queue *q);
+
 /* Run the handler for the complete request c->req. */
 enum cmd_result cmd_dispatch(struct conn *c);
 

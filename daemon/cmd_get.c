@@ -42,7 +42,13 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		deliver_kick(s, q); /* room for waiting producers */
 		return CMD_DONE;
 	}
-	if (q->set.capacity == 0 && (p = first_producer(q)) != NULL) {
+	/*
+	 * A waiting producer's message may go straight to this consumer
+	 * whenever a hand-off would have been allowed had the consumer come
+	 * first: always for GET, and for RESERVE only outside the bound.
+	 */
+	if ((q->set.capacity == 0 || !reserve) &&
+	    (p = first_producer(q)) != NULL) {
 		deliver_accept(p, q, c);
 		conn_wake(p);
 		return CMD_DONE;
@@ -51,6 +57,9 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		conn_reply(c, 204, "EMPTY", NULL);
 		return CMD_DONE;
 	}
+	/* Seen closed (end of file): its wait ends unanswered. */
+	if (c->eof)
+		return CMD_CLOSE;
 	conn_park(c, q, false, true, r->timeout_ms);
 	return CMD_WAIT;
 }

@@ -28,11 +28,23 @@ cmd_put(struct conn *c, const struct proto_request *r)
 			conn_reply(c, 503, "SHUTTING_DOWN", NULL);
 		return CMD_DONE;
 	}
+	/* The queue may have changed since the line was judged. */
+	if (cmd_refuse_too_large(c, q))
+		return CMD_DONE;
 	/* Producers already waiting go first, even if this one would fit. */
 	if (q->nproducers == 0 && deliver_can_accept(q, len)) {
 		deliver_accept(c, q, NULL);
 		return CMD_DONE;
 	}
+	return cmd_put_full(c, q);
+}
+
+enum cmd_result
+cmd_put_full(struct conn *c, struct queue *q)
+{
+	const struct proto_request *r = &c->req;
+	size_t len = (size_t)r->body_len;
+
 	switch (q->set.policy) {
 	case PROTO_POLICY_BLOCK:
 		if (r->has_timeout && r->timeout_ms == 0)

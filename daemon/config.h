@@ -84,10 +84,11 @@ struct config_flags {
 #define CONFIG_DEFAULT_MAX_RESERVED 1024
 /*
  * Queues clients may bring into being.  An idle queue costs well under
- * 1 KiB, so the default bounds that at tens of MiB however many names
- * clients invent.
+ * 1 KiB, and the answer to STATS (one per connection at a time, since a
+ * connection is not read past output_high) about 330 bytes per queue:
+ * 10000 keeps both to a few MiB however many names clients invent.
  */
-#define CONFIG_DEFAULT_MAX_QUEUES 65536
+#define CONFIG_DEFAULT_MAX_QUEUES 10000
 /*
  * Input read ahead of the request being served: enough to parse a deep
  * pipeline of small requests in one pass, small enough that a flood of

@@ -58,6 +58,7 @@ enum step {
 static void conn_readcb(evutil_socket_t fd, short what, void *arg);
 static void conn_writecb(evutil_socket_t fd, short what, void *arg);
 static void conn_resumecb(evutil_socket_t fd, short what, void *arg);
+static void conn_hupcb(evutil_socket_t fd, short what, void *arg);
 static void conn_timercb(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -77,13 +78,27 @@ update_reading(struct conn *c)
 	    !c->eof && !(c->state == CONN_WAITING && c->waiting_producer) &&
 	    evbuffer_get_length(c->in) < c->in_bound;
 
-	if (want == c->reading)
-		return;
-	c->reading = want;
-	if (want)
-		event_add(c->rev, NULL);
-	else
-		event_del(c->rev);
+	bool hup = !want && !c->eof && c->state == CONN_WAITING &&
+	    !c->waiting_producer;
+
+	if (want != c->reading) {
+		c->reading = want;
+		if (want)
+			event_add(c->rev, NULL);
+		else
+			event_del(c->rev);
+	}
+	/*
+	 * A waiting consumer whose input is full is not read, yet must not
+	 * be handed a message once it has gone: watch for its close.
+	 */
+	if (hup != c->watching_hup) {
+		c->watching_hup = hup;
+		if (hup)
+			event_add(c->hup, NULL);
+		else
+			event_del(c->hup);
+	}
 }
 
 /*
@@ -120,9 +135,10 @@ conn_new(struct server *s, int fd)
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_readcb, c);
 	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_writecb, c);
 	c->resume = event_new(s->base, -1, 0, conn_resumecb, c);
+	c->hup = event_new(s->base, fd, EV_CLOSED | EV_PERSIST, conn_hupcb, c);
 	c->timer = evtimer_new(s->base, conn_timercb, c);
 	if (!c->in || !c->out || !c->rev || !c->wev || !c->resume ||
-	    !c->timer) {
+	    !c->hup || !c->timer) {
 		log_err("fd %d: out of memory for a connection", fd);
 		abort();
 	}
@@ -466,11 +482,14 @@ conn_process_input(struct conn *c)
 static void
 detach(struct conn *c)
 {
-	struct queue *q = c->waiting_producer ? c->waiter.queue : NULL;
+	struct queue *q = c->waiter.queue;
 
 	unpark(c);
 	deliver_return_all(c);
-	/* Producers parked behind it may fit where it did not. */
+	/*
+	 * Producers parked behind it may fit where it did not; a consumer
+	 * that could not take a hand-off may have stood before one that can.
+	 */
 	if (q != NULL)
 		deliver_kick(c->server, q);
 }
@@ -509,6 +528,7 @@ conn_free(struct conn *c)
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->resume);
+	event_free(c->hup);
 	event_free(c->timer);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
@@ -547,8 +567,12 @@ conn_flush(struct conn *c)
 	if (len > 0 && !c->writing) {
 		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
 		    errno != EINTR) {
-			/* Reported by the write event, away from callers. */
+			/*
+			 * Reported by the write event, away from callers;
+			 * armed too, in case its retry only meets EAGAIN.
+			 */
 			c->writing = true;
+			event_add(c->wev, NULL);
 			event_active(c->wev, EV_WRITE, 1);
 			return;
 		}
@@ -658,6 +682,12 @@ conn_resumecb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+conn_hupcb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_eof(arg);
+}
+
+static void
 conn_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -681,4 +711,5 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 	}
 	conn_reply(c, 204, "EMPTY", NULL);
 	conn_wake(c);
+	deliver_kick(c->server, q);
 }

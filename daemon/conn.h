@@ -47,6 +47,8 @@ struct conn {
 	struct event *rev;	/* readable (persistent, added while reading) */
 	struct event *wev;	/* writable (added while output is pending) */
 	struct event *resume;	/* runs the input loop again, later */
+	struct event *hup;	/* peer closed: watched while a waiting
+				 * consumer is not read (input bound) */
 	size_t in_bound;	/* input held at most (read-ahead or request) */
 	enum conn_state state;
 	char line[PROTO_LINE_MAX + 1]; /* the current line, split in place */
@@ -78,6 +80,7 @@ struct conn {
 	bool in_loop;	     /* conn_process_input is on the stack */
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
+	bool watching_hup;   /* hup is added */
 };
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */

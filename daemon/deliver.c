@@ -24,6 +24,7 @@ struct lease {
 	struct event *ev;
 	struct server *server;
 	struct queue *queue;
+	uint64_t due_ms; /* when ev fires, while it is pending */
 };
 
 static struct conn *
@@ -78,7 +79,7 @@ reserve(struct conn *c, struct queue *q, struct msg *m)
 	m->owner = c;
 	TAILQ_INSERT_TAIL(&c->reserved, m, clink);
 	c->nreserved++;
-	deliver_arm_lease(c->server, q);
+	deliver_arm_lease(c->server, q, m);
 }
 
 static void
@@ -240,44 +241,16 @@ deliver_return_all(struct conn *c)
 	free(kick);
 }
 
-/* Lease timer: give back every reservation of the queue that expired. */
+static void lease_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Make sure q's lease timer fires by expiry_ms (0: never needed). */
 static void
-lease_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct lease *l = arg;
-	struct queue *q = l->queue;
-	uint64_t now = server_now_ms();
-	struct msg *m, *last = NULL;
-
-	/* Expired ones are the oldest: find the newest of them. */
-	TAILQ_FOREACH(m, &q->reserved, qlink) {
-		if (m->lease_expiry_ms > now)
-			break;
-		last = m;
-	}
-	while (last != NULL) {
-		struct msg *prev = TAILQ_PREV(last, msg_list, qlink);
-		struct conn *owner = last->owner;
-
-		TAILQ_REMOVE(&owner->reserved, last, clink);
-		owner->nreserved--;
-		log_debug("queue %s: lease of %" PRIu64 " ended", q->name,
-		    last->id);
-		queue_give_back(q, last);
-		last = prev;
-	}
-	deliver_kick(l->server, q);
-	deliver_arm_lease(l->server, q);
-}
-
-void
-deliver_arm_lease(struct server *s, struct queue *q)
+arm_at(struct server *s, struct queue *q, uint64_t expiry_ms)
 {
 	struct lease *l = q->lease_timer;
-	struct msg *head = TAILQ_FIRST(&q->reserved);
 	uint64_t now, wait;
 
-	if (head == NULL || head->lease_expiry_ms == 0)
+	if (expiry_ms == 0)
 		return;
 	if (l == NULL) {
 		l = xcalloc(1, sizeof *l);
@@ -286,13 +259,54 @@ deliver_arm_lease(struct server *s, struct queue *q)
 		l->ev = evtimer_new(s->base, lease_cb, l);
 		q->lease_timer = l;
 	}
-	if (evtimer_pending(l->ev, NULL))
+	if (evtimer_pending(l->ev, NULL) && l->due_ms <= expiry_ms)
 		return;
+	l->due_ms = expiry_ms;
 	now = server_now_ms();
-	wait = head->lease_expiry_ms > now ? head->lease_expiry_ms - now : 0;
+	wait = expiry_ms > now ? expiry_ms - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000),
 		(suseconds_t)(wait % 1000) * 1000 };
 	evtimer_add(l->ev, &tv);
+}
+
+/*
+ * Lease timer: give back every reservation of the queue whose lease
+ * ended, in reservation order, and arm for the next one.  Deadlines are
+ * scanned, not assumed in order: a reload may change lease_ms, and a
+ * deadline of 0 never ends.
+ */
+static void
+lease_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct lease *l = arg;
+	struct queue *q = l->queue;
+	uint64_t now = server_now_ms(), next = 0;
+	struct msg *m, *prev;
+
+	/* Newest first, each to the head: they end in their old order. */
+	for (m = TAILQ_LAST(&q->reserved, msg_list); m != NULL; m = prev) {
+		prev = TAILQ_PREV(m, msg_list, qlink);
+		if (m->lease_expiry_ms == 0)
+			continue;
+		if (m->lease_expiry_ms > now) {
+			if (next == 0 || m->lease_expiry_ms < next)
+				next = m->lease_expiry_ms;
+			continue;
+		}
+		TAILQ_REMOVE(&m->owner->reserved, m, clink);
+		m->owner->nreserved--;
+		log_debug("queue %s: lease of %" PRIu64 " ended", q->name,
+		    m->id);
+		queue_give_back(q, m);
+	}
+	deliver_kick(l->server, q);
+	arm_at(l->server, q, next);
+}
+
+void
+deliver_arm_lease(struct server *s, struct queue *q, const struct msg *m)
+{
+	arm_at(s, q, m->lease_expiry_ms);
 }
 
 void

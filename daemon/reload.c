@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "conn.h"
 #include "deliver.h"
 #include "log.h"
@@ -31,28 +32,25 @@ same_listen(const struct config_listen *a, const struct config_listen *b)
 }
 
 /*
- * Producers parked on q with a message its new max_bytes can never
- * hold would wait forever, and hold up those behind them: 413.
+ * Judge again the producers parked on q under its new settings: a
+ * message the new max_bytes can never hold would wait forever (413),
+ * and a queue that no longer blocks answers them by its new policy.
  */
 static void
-refuse_too_large(struct server *s, struct queue *q)
+rejudge_producers(struct queue *q)
 {
-	uint64_t limit = q->set.max_bytes < s->cfg.max_message
-	    ? q->set.max_bytes
-	    : s->cfg.max_message;
 	struct waiter *w, *next;
-	char arg[24];
 
-	snprintf(arg, sizeof arg, "%" PRIu64, limit);
 	for (w = TAILQ_FIRST(&q->producers); w != NULL; w = next) {
 		struct conn *c = w->owner;
 
 		next = TAILQ_NEXT(w, link);
-		if (c->req.body_len <= q->set.max_bytes)
-			continue;
-		conn_take_body(c, NULL, NULL);
-		conn_reply(c, 413, "TOO_LARGE", arg);
-		conn_wake(c);
+		if (cmd_refuse_too_large(c, q)) {
+			conn_wake(c);
+		} else if (q->set.policy != PROTO_POLICY_BLOCK) {
+			cmd_put_full(c, q);
+			conn_wake(c);
+		}
 	}
 }
 
@@ -77,9 +75,9 @@ reload_queues(struct server *s, const struct config *cfg)
 			   PRIu64 ", policy %s, lease_ms %" PRIu64,
 		    q->name, q->set.capacity, q->set.max_bytes,
 		    proto_policy_name(q->set.policy), q->set.lease_ms);
-		refuse_too_large(s, q);
-		/* More room, or a new policy, may let waiters through. */
+		/* More room may let waiters through; the rest are judged. */
 		deliver_kick(s, q);
+		rejudge_producers(q);
 	}
 }
 

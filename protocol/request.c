@@ -19,7 +19,7 @@ proto_scan_line(const char *buf, size_t len, size_t *line_len,
     size_t *consumed)
 {
 	size_t look = len < PROTO_LINE_MAX ? len : PROTO_LINE_MAX;
-	const char *nl = memchr(buf, '\n', look);
+	const char *nl = look ? memchr(buf, '\n', look) : NULL;
 
 	if (nl == NULL)
 		return len >= PROTO_LINE_MAX ? PROTO_FATAL : PROTO_NEED_MORE;

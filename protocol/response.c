@@ -112,7 +112,8 @@ proto_parse_response(const char *buf, size_t len, size_t max_body,
     struct proto_response *r)
 {
 	size_t look = len < PROTO_RESP_LINE_MAX ? len : PROTO_RESP_LINE_MAX;
-	const char *nl = memchr(buf, '\n', look);
+	/* memchr may not be given NULL, even for no bytes. */
+	const char *nl = look ? memchr(buf, '\n', look) : NULL;
 	size_t line_len, consumed, term;
 	uint64_t body_len;
 	enum proto_status st;

@@ -1222,7 +1222,7 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	const char *name;
 	size_t n;
 
-	write_config("{\"metrics\": \"127.0.0.1:0\", \"queues\": ["
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\", \"queues\": ["
 		     " {\"name\": \"jobs\", \"capacity\": 2,"
 		     " \"policy\": \"reject\"},"
 		     " {\"name\": \"blk\", \"capacity\": 1},"
@@ -1298,7 +1298,7 @@ START_TEST(test_healthz_answers_ok_then_503_while_draining)
 	struct tconn *t;
 	char *body;
 
-	write_config("{\"metrics\": \"127.0.0.1:0\","
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
 		     " \"shutdown_grace_ms\": 60000}");
 	proc_start_metrics(&p);
 	t = tc_open(&p.d);

@@ -2299,6 +2299,145 @@ START_TEST(test_queues_beyond_max_queues_get_503_and_are_not_made)
 }
 END_TEST
 
+/* ---- waiters the server must not forget (review findings) -------- */
+
+/*
+ * A consumer whose waiting GET is reached only after the server has
+ * seen its end of file (a long pipeline ahead of it) is closed, never
+ * parked: a message handed to it would be lost.
+ */
+START_TEST(test_get_reached_after_eof_is_not_parked)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d), *g;
+	enum { NPING = 12000 };
+	size_t len = NPING * 6 + 32;
+	char *buf = malloc(len), *at = buf;
+
+	for (int i = 0; i < NPING; i++, at += 6)
+		memcpy(at, "PING\r\n", 6);
+	at += sprintf(at, "GET q 5000\r\n");
+	tc_send_raw(c, buf, (size_t)(at - buf));
+	free(buf);
+	shutdown(c->fd, SHUT_WR);
+	for (int i = 0; i < NPING; i++)
+		tc_expect(c, "200 PONG");
+	tc_expect_closed(c);
+	tc_close(c);
+	await_stat(p, "q", "waiting_consumers", 0);
+	put(p, "q", "precious");
+	g = tc_open(&d);
+	tc_send(g, "GET q\r\n");
+	expect_msg_bytes(g, "precious", 8);
+	tc_close(g);
+	tc_close(p);
+}
+END_TEST
+
+/*
+ * A waiting consumer whose read-ahead is full is no longer read, yet
+ * its close is still seen: it leaves the line of consumers.
+ */
+START_TEST(test_waiting_consumer_with_full_input_is_seen_leaving)
+{
+	struct tconn *c = tc_open(&d), *p = tc_open(&d);
+	size_t len = 72 * 1024;
+	char *pings = malloc(len);
+
+	for (size_t i = 0; i + 6 <= len; i += 6)
+		memcpy(pings + i, "PING\r\n", 6);
+	tc_send(c, "GET q 10000\r\n");
+	await_stat(p, "q", "waiting_consumers", 1);
+	tc_send_raw(c, pings, len - len % 6);
+	free(pings);
+	tc_close(c);
+	await_stat(p, "q", "waiting_consumers", 0);
+	put(p, "q", "kept");
+	tc_send(p, "GET q\r\n");
+	expect_msg_bytes(p, "kept", 4);
+	tc_close(p);
+}
+END_TEST
+
+/*
+ * On a queue full of reservations, a GET takes a parked producer's
+ * message at once, whichever of the two came first.
+ */
+START_TEST(test_get_takes_a_parked_put_on_a_queue_full_of_reservations)
+{
+	struct tconn *r = tc_open(&d), *p = tc_open(&d), *g = tc_open(&d);
+
+	request(r, "CREATE q capacity=1", "201 CREATED");
+	put(r, "q", "held");
+	tc_send(r, "RESERVE q\r\n");
+	expect_msg_bytes(r, "held", 4);
+	send_put(p, "q", "next");
+	await_stat(g, "q", "blocked_producers", 1);
+	tc_send(g, "GET q 5000\r\n");
+	expect_msg_bytes(g, "next", 4);
+	expect_queued(p);
+	tc_close(g);
+	tc_close(p);
+	tc_close(r);
+}
+END_TEST
+
+/*
+ * When the first waiting consumer (a RESERVE that may not take a
+ * hand-off: no room) leaves, the GET behind it is served at once.
+ */
+START_TEST(test_consumer_behind_one_that_leaves_gets_the_parked_put)
+{
+	struct tconn *r = tc_open(&d), *r2 = tc_open(&d), *g = tc_open(&d);
+	struct tconn *p = tc_open(&d);
+	uint64_t t0;
+
+	request(r, "CREATE q capacity=1", "201 CREATED");
+	put(r, "q", "held");
+	tc_send(r, "RESERVE q\r\n");
+	expect_msg_bytes(r, "held", 4);
+	tc_send(r2, "RESERVE q 300\r\n");
+	await_stat(p, "q", "waiting_consumers", 1);
+	tc_send(g, "GET q 8000\r\n");
+	await_stat(p, "q", "waiting_consumers", 2);
+	send_put(p, "q", "next");
+	await_stat(r, "q", "blocked_producers", 1);
+	t0 = now_ms();
+	expect_empty(r2);
+	expect_msg_bytes(g, "next", 4);
+	/* Served when the RESERVE left, not when its own wait ran out. */
+	ck_assert_uint_lt(now_ms() - t0, 4000);
+	expect_queued(p);
+	tc_close(p);
+	tc_close(g);
+	tc_close(r2);
+	tc_close(r);
+}
+END_TEST
+
+/*
+ * The 413 limit is judged again when the body is complete: a queue
+ * made smaller meanwhile refuses a body it could never hold, instead
+ * of parking it for ever in front of everyone else.
+ */
+START_TEST(test_put_is_judged_again_against_a_queue_shrunk_meanwhile)
+{
+	struct tconn *p = tc_open(&d), *a = tc_open(&d);
+
+	request(a, "CREATE q", "201 CREATED");
+	/* The PONG proves the PUT line behind it was read and judged. */
+	tc_send(p, "PING\r\nPUT q 20\r\n0123456789");
+	tc_expect(p, "200 PONG");
+	request(a, "DELETE q", "200 DELETED");
+	request(a, "CREATE q max_bytes=10", "201 CREATED");
+	tc_send(p, "0123456789\r\n");
+	tc_expect(p, "413 TOO_LARGE 10");
+	put(a, "q", "fits");
+	request(p, "PING", "200 PONG");
+	tc_close(a);
+	tc_close(p);
+}
+END_TEST
+
 /* ---- the suite --------------------------------------------------- */
 
 /* Add a test case of one test, named after it, with the daemon. */
@@ -2416,6 +2555,13 @@ main(void)
 	    manual_setup);
 	ADD_WITH(s, test_queues_beyond_max_queues_get_503_and_are_not_made,
 	    few_queues_setup);
+
+	/* Waiters the server must not forget. */
+	ADD(s, test_get_reached_after_eof_is_not_parked, 20);
+	ADD(s, test_waiting_consumer_with_full_input_is_seen_leaving, 20);
+	ADD(s, test_get_takes_a_parked_put_on_a_queue_full_of_reservations, 0);
+	ADD(s, test_consumer_behind_one_that_leaves_gets_the_parked_put, 20);
+	ADD(s, test_put_is_judged_again_against_a_queue_shrunk_meanwhile, 0);
 
 	/* Clients that go away. */
 	ADD_LOOP(s,

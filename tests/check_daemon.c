@@ -44,9 +44,6 @@
 /* The longest request line, terminator included. */
 #define LINE_MAX_BYTES 1024
 
-/* How long await_stat() polls, and its pause between two polls. */
-#define AWAIT_MS 3000
-#define AWAIT_PAUSE_US 1000
 /* How long a test watches for a reply that must not come. */
 #define QUIET_MS 50
 
@@ -74,87 +71,7 @@ daemon_teardown(void)
 	ck_assert_int_eq(harness_stop(&d), 0);
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- requests and replies ---------------------------------------- */
-
-/* Send "PUT q <len> [timeout]" with its body, in one write. */
-static void
-send_put_timeout(struct tconn *t, const char *q, const void *body,
-    size_t len, const char *timeout)
-{
-	char head[256];
-	int n = snprintf(head, sizeof head, "PUT %s %zu%s%s\r\n", q, len,
-	    timeout ? " " : "", timeout ? timeout : "");
-	char *frame = malloc((size_t)n + len + 2);
-
-	ck_assert_ptr_nonnull(frame);
-	memcpy(frame, head, (size_t)n);
-	if (len > 0)
-		memcpy(frame + n, body, len);
-	memcpy(frame + n + len, "\r\n", 2);
-	tc_send_raw(t, frame, (size_t)n + len + 2);
-	free(frame);
-}
-
-static void
-send_put(struct tconn *t, const char *q, const char *body)
-{
-	send_put_timeout(t, q, body, strlen(body), NULL);
-}
-
-/* Read "200 QUEUED <id>" and return the id. */
-static unsigned long long
-expect_queued(struct tconn *t)
-{
-	unsigned long long id;
-	int end = 0;
-	const char *l = tc_expect_prefix(t, "200 QUEUED ");
-
-	ck_assert_msg(sscanf(l, "200 QUEUED %llu%n", &id, &end) == 1 &&
-		l[end] == '\0',
-	    "bad QUEUED line \"%s\"", l);
-	return id;
-}
-
-/* PUT a text body; asserts 200 QUEUED and returns the id. */
-static unsigned long long
-put(struct tconn *t, const char *q, const char *body)
-{
-	send_put(t, q, body);
-	return expect_queued(t);
-}
-
-/* Read "200 MSG <id> <len>" and its body; assert it is body[0..len). */
-static unsigned long long
-expect_msg_bytes(struct tconn *t, const void *body, size_t len)
-{
-	unsigned long long id;
-	size_t got_len;
-	int end = 0;
-	char *got;
-
-	/* Exactly "200 MSG <id> <bytes>": a line with a body has no hints. */
-	const char *l = tc_expect_prefix(t, "200 MSG ");
-	ck_assert_msg(sscanf(l, "200 MSG %llu %zu%n", &id, &got_len, &end) ==
-		    2 && l[end] == '\0',
-	    "bad MSG line \"%s\"", l);
-	ck_assert_uint_eq(got_len, len);
-	got = malloc(len + 2);
-	tc_read(t, got, len + 2);
-	ck_assert_msg(memcmp(got, body, len) == 0, "body differs");
-	ck_assert_msg(got[len] == '\r' && got[len + 1] == '\n',
-	    "body not followed by \\r\\n");
-	free(got);
-	return id;
-}
 
 /* Read a 503 FULL for q, with its retry_after_ms=<n> hint. */
 static void
@@ -199,141 +116,7 @@ expect_empty(struct tconn *t)
 	tc_expect(t, "204 EMPTY");
 }
 
-/* Close t so that the daemon sees a reset, not an orderly end. */
-static void
-tc_abort(struct tconn *t)
-{
-	struct linger lg = { 1, 0 };
-
-	setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	tc_close(t);
-}
-
 /* ---- STATS ------------------------------------------------------- */
-
-/* Parse the body of a JSON reply whose status line l was just read. */
-static json_t *
-read_json_after(struct tconn *t, const char *l)
-{
-	json_error_t err;
-	size_t len;
-	int end = 0;
-	json_t *j;
-	char *buf;
-
-	ck_assert_msg(sscanf(l, "200 JSON %zu%n", &len, &end) == 1 &&
-		l[end] == '\0',
-	    "wanted \"200 JSON <n>\", got \"%s\"", l);
-	buf = malloc(len + 2);
-	tc_read(t, buf, len + 2);
-	ck_assert_msg(buf[len] == '\r' && buf[len + 1] == '\n',
-	    "JSON body not followed by \\r\\n");
-	j = json_loadb(buf, len, 0, &err);
-	ck_assert_msg(j != NULL, "STATS body is not JSON: %s", err.text);
-	ck_assert(json_is_object(j));
-	free(buf);
-	return j;
-}
-
-/* STATS <q> as JSON, or NULL when the queue does not exist (404). */
-static json_t *
-stats_queue(struct tconn *t, const char *q)
-{
-	char want[256];
-
-	tc_send(t, "STATS %s\r\n", q);
-	const char *l = tc_line(t);
-	if (strncmp(l, "404 ", 4) != 0)
-		return read_json_after(t, l);
-	snprintf(want, sizeof want, "404 NO_QUEUE %s", q);
-	ck_assert_str_eq(l, want);
-	return NULL;
-}
-
-static json_t *
-stats_global(struct tconn *t)
-{
-	tc_send(t, "STATS\r\n");
-	return read_json_after(t, tc_line(t));
-}
-
-/* An integer field of a JSON object; fails the test if missing. */
-static long long
-field_int(json_t *j, const char *field)
-{
-	json_t *v = json_object_get(j, field);
-
-	ck_assert_msg(json_is_integer(v), "STATS: no integer \"%s\"", field);
-	ck_assert_int_ge(json_integer_value(v), 0);
-	return json_integer_value(v);
-}
-
-static const char *
-field_str(json_t *j, const char *field)
-{
-	json_t *v = json_object_get(j, field);
-
-	ck_assert_msg(json_is_string(v), "STATS: no string \"%s\"", field);
-	return json_string_value(v);
-}
-
-/* One field of STATS <q>; the queue must exist. */
-static long long
-stat_of(struct tconn *t, const char *q, const char *field)
-{
-	json_t *j = stats_queue(t, q);
-	long long v;
-
-	ck_assert_msg(j != NULL, "queue %s does not exist", q);
-	v = field_int(j, field);
-	json_decref(j);
-	return v;
-}
-
-/*
- * Poll STATS <q> on t until field equals want (a missing queue counts
- * as not yet): how a test learns that a request on another connection
- * now waits, or that the server noticed a client leave.
- */
-static void
-await_stat(struct tconn *t, const char *q, const char *field, long long want)
-{
-	uint64_t until = now_ms() + AWAIT_MS;
-	long long got = -1;
-
-	for (;;) {
-		json_t *j = stats_queue(t, q);
-		if (j != NULL) {
-			got = field_int(j, field);
-			json_decref(j);
-			if (got == want)
-				return;
-		}
-		ck_assert_msg(now_ms() < until,
-		    "STATS %s: %s stayed %lld, wanted %lld", q, field, got,
-		    want);
-		usleep(AWAIT_PAUSE_US);
-	}
-}
-
-/* Poll the global STATS until `connections` equals want. */
-static void
-await_connections(struct tconn *t, long long want)
-{
-	uint64_t until = now_ms() + AWAIT_MS;
-	long long got;
-
-	for (;;) {
-		json_t *j = stats_global(t);
-		got = field_int(j, "connections");
-		json_decref(j);
-		if (got == want)
-			return;
-		ck_assert_msg(now_ms() < until,
-		    "connections stayed %lld, wanted %lld", got, want);
-		usleep(AWAIT_PAUSE_US);
-	}
-}
 
 /* Assert that the per-queue object j has every field of the spec. */
 static void
@@ -343,18 +126,10 @@ check_queue_fields(json_t *j, const char *name)
 		"reserved", "bytes", "puts", "gets", "acks", "rejected",
 		"dropped", "blocked_producers", "waiting_consumers" };
 
-	ck_assert_str_eq(field_str(j, "name"), name);
-	field_str(j, "policy");
+	ck_assert_str_eq(stats_str(j, "name"), name);
+	stats_str(j, "policy");
 	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
-		field_int(j, ints[i]);
-}
-
-/* Send a request line and expect one exact reply line. */
-static void
-request(struct tconn *t, const char *req, const char *want)
-{
-	tc_send(t, "%s\r\n", req);
-	tc_expect(t, want);
+		stats_int(j, ints[i]);
 }
 
 /* ---- commands ---------------------------------------------------- */
@@ -363,7 +138,7 @@ START_TEST(test_ping_answers_pong)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "PING", "200 PONG");
+	tc_request(t, "PING", "200 PONG");
 	tc_close(t);
 }
 END_TEST
@@ -374,10 +149,10 @@ START_TEST(test_put_then_get_returns_binary_body_intact)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id;
 
-	send_put_timeout(t, "bin", body, sizeof body, NULL);
-	id = expect_queued(t);
+	tc_send_put_bytes(t, "bin", body, sizeof body, NULL);
+	id = tc_expect_queued(t);
 	tc_send(t, "GET bin\r\n");
-	ck_assert_uint_eq(expect_msg_bytes(t, body, sizeof body), id);
+	ck_assert_uint_eq(tc_expect_msg_bytes(t, body, sizeof body), id);
 	tc_send(t, "GET bin\r\n");
 	expect_empty(t);
 	tc_close(t);
@@ -390,10 +165,10 @@ START_TEST(test_empty_body_round_trips)
 	unsigned long long id;
 
 	tc_send(t, "PUT nil 0\r\n\r\n");
-	id = expect_queued(t);
+	id = tc_expect_queued(t);
 	tc_send(t, "GET nil\r\n");
-	ck_assert_uint_eq(expect_msg_bytes(t, "", 0), id);
-	ck_assert_int_eq(stat_of(t, "nil", "depth"), 0);
+	ck_assert_uint_eq(tc_expect_msg_bytes(t, "", 0), id);
+	ck_assert_int_eq(tc_stat(t, "nil", "depth"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -406,11 +181,11 @@ START_TEST(test_message_of_exactly_the_limit_round_trips)
 
 	for (size_t i = 0; i < MESSAGE_LIMIT; i++)
 		body[i] = (char)(i * 7 + i / 251);
-	send_put_timeout(t, "lim", body, MESSAGE_LIMIT, NULL);
-	id = expect_queued(t);
-	ck_assert_int_eq(stat_of(t, "lim", "bytes"), MESSAGE_LIMIT);
+	tc_send_put_bytes(t, "lim", body, MESSAGE_LIMIT, NULL);
+	id = tc_expect_queued(t);
+	ck_assert_int_eq(tc_stat(t, "lim", "bytes"), MESSAGE_LIMIT);
 	tc_send(t, "GET lim\r\n");
-	ck_assert_uint_eq(expect_msg_bytes(t, body, MESSAGE_LIMIT), id);
+	ck_assert_uint_eq(tc_expect_msg_bytes(t, body, MESSAGE_LIMIT), id);
 	free(body);
 	tc_close(t);
 }
@@ -422,7 +197,7 @@ START_TEST(test_message_ids_increase_in_acceptance_order)
 	unsigned long long ids[6];
 
 	for (int i = 0; i < 6; i++) {
-		ids[i] = put(t, i % 2 ? "ida" : "idb", "x");
+		ids[i] = tc_put(t, i % 2 ? "ida" : "idb", "x");
 		if (i > 0)
 			ck_assert_uint_gt(ids[i], ids[i - 1]);
 	}
@@ -439,8 +214,8 @@ START_TEST(test_get_on_empty_queue_answers_204)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "GET none", "204 EMPTY");
-	request(t, "GET none 0", "204 EMPTY");
+	tc_request(t, "GET none", "204 EMPTY");
+	tc_request(t, "GET none 0", "204 EMPTY");
 	tc_close(t);
 }
 END_TEST
@@ -448,11 +223,11 @@ END_TEST
 START_TEST(test_get_with_timeout_answers_204_when_nothing_arrives)
 {
 	struct tconn *t = tc_open(&d);
-	uint64_t start = now_ms();
+	uint64_t start = harness_now_ms();
 
-	request(t, "GET quiet 150", "204 EMPTY");
-	ck_assert_uint_ge(now_ms() - start, 140);
-	ck_assert_int_eq(stat_of(t, "quiet", "waiting_consumers"), 0);
+	tc_request(t, "GET quiet 150", "204 EMPTY");
+	ck_assert_uint_ge(harness_now_ms() - start, 140);
+	ck_assert_int_eq(tc_stat(t, "quiet", "waiting_consumers"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -463,11 +238,11 @@ START_TEST(test_get_with_timeout_is_served_by_a_later_put)
 	unsigned long long id;
 
 	tc_send(c, "GET later 5000\r\n");
-	await_stat(s, "later", "waiting_consumers", 1);
-	id = put(p, "later", "news");
+	tc_await_stat(s, "later", "waiting_consumers", 1);
+	id = tc_put(p, "later", "news");
 	ck_assert_uint_eq(tc_expect_msg(c, "news"), id);
-	ck_assert_int_eq(stat_of(s, "later", "waiting_consumers"), 0);
-	ck_assert_int_eq(stat_of(s, "later", "depth"), 0);
+	ck_assert_int_eq(tc_stat(s, "later", "waiting_consumers"), 0);
+	ck_assert_int_eq(tc_stat(s, "later", "depth"), 0);
 	tc_close(c);
 	tc_close(p);
 	tc_close(s);
@@ -480,9 +255,9 @@ START_TEST(test_get_with_the_largest_timeout_waits_for_a_put)
 	unsigned long long id;
 
 	tc_send(c, "GET forever 9223372036854775807\r\n");
-	await_stat(s, "forever", "waiting_consumers", 1);
+	tc_await_stat(s, "forever", "waiting_consumers", 1);
 	ck_assert(tc_quiet(c, QUIET_MS));
-	id = put(s, "forever", "at last");
+	id = tc_put(s, "forever", "at last");
 	ck_assert_uint_eq(tc_expect_msg(c, "at last"), id);
 	tc_close(c);
 	tc_close(s);
@@ -497,12 +272,12 @@ START_TEST(test_waiting_consumers_are_served_in_the_order_they_came)
 	for (int i = 0; i < 3; i++) {
 		c[i] = tc_open(&d);
 		tc_send(c[i], "GET fifo 5000\r\n");
-		await_stat(s, "fifo", "waiting_consumers", i + 1);
+		tc_await_stat(s, "fifo", "waiting_consumers", i + 1);
 	}
 	tc_send(p, "PUT fifo 3\r\none\r\nPUT fifo 3\r\ntwo\r\n"
 		   "PUT fifo 5\r\nthree\r\n");
 	for (int i = 0; i < 3; i++)
-		id[i] = expect_queued(p);
+		id[i] = tc_expect_queued(p);
 	ck_assert_uint_eq(tc_expect_msg(c[0], "one"), id[0]);
 	ck_assert_uint_eq(tc_expect_msg(c[1], "two"), id[1]);
 	ck_assert_uint_eq(tc_expect_msg(c[2], "three"), id[2]);
@@ -519,12 +294,12 @@ START_TEST(test_consumer_whose_wait_ended_is_not_served_later)
 	unsigned long long id;
 
 	tc_send(c1, "GET skip 100\r\n");
-	await_stat(s, "skip", "waiting_consumers", 1);
+	tc_await_stat(s, "skip", "waiting_consumers", 1);
 	tc_send(c2, "GET skip 5000\r\n");
-	await_stat(s, "skip", "waiting_consumers", 2);
+	tc_await_stat(s, "skip", "waiting_consumers", 2);
 	expect_empty(c1);
-	await_stat(s, "skip", "waiting_consumers", 1);
-	id = put(s, "skip", "for c2");
+	tc_await_stat(s, "skip", "waiting_consumers", 1);
+	id = tc_put(s, "skip", "for c2");
 	ck_assert_uint_eq(tc_expect_msg(c2, "for c2"), id);
 	ck_assert(tc_quiet(c1, QUIET_MS));
 	tc_close(c1);
@@ -538,9 +313,9 @@ START_TEST(test_waiting_get_holds_back_the_requests_behind_it)
 	struct tconn *c = tc_open(&d), *s = tc_open(&d);
 
 	tc_send(c, "GET held 5000\r\nPING\r\n");
-	await_stat(s, "held", "waiting_consumers", 1);
+	tc_await_stat(s, "held", "waiting_consumers", 1);
 	ck_assert(tc_quiet(c, QUIET_MS));
-	put(s, "held", "go");
+	tc_put(s, "held", "go");
 	tc_expect_msg(c, "go");
 	tc_expect(c, "200 PONG");
 	tc_close(c);
@@ -553,14 +328,14 @@ START_TEST(test_create_answers_201_and_applies_its_settings)
 	struct tconn *t = tc_open(&d);
 	json_t *j;
 
-	request(t, "CREATE made capacity=7 max_bytes=4096 policy=reject",
+	tc_request(t, "CREATE made capacity=7 max_bytes=4096 policy=reject",
 	    "201 CREATED");
-	j = stats_queue(t, "made");
+	j = tc_stats(t, "made");
 	ck_assert_ptr_nonnull(j);
 	check_queue_fields(j, "made");
-	ck_assert_int_eq(field_int(j, "capacity"), 7);
-	ck_assert_int_eq(field_int(j, "max_bytes"), 4096);
-	ck_assert_str_eq(field_str(j, "policy"), "reject");
+	ck_assert_int_eq(stats_int(j, "capacity"), 7);
+	ck_assert_int_eq(stats_int(j, "max_bytes"), 4096);
+	ck_assert_str_eq(stats_str(j, "policy"), "reject");
 	json_decref(j);
 	tc_close(t);
 }
@@ -570,10 +345,10 @@ START_TEST(test_create_omitted_options_take_the_server_defaults)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE plain", "201 CREATED");
-	ck_assert_int_eq(stat_of(t, "plain", "capacity"), DEFAULT_CAPACITY);
-	ck_assert_int_eq(stat_of(t, "plain", "max_bytes"), DEFAULT_MAX_BYTES);
-	request(t, "CREATE plain policy=block", "200 EXISTS");
+	tc_request(t, "CREATE plain", "201 CREATED");
+	ck_assert_int_eq(tc_stat(t, "plain", "capacity"), DEFAULT_CAPACITY);
+	ck_assert_int_eq(tc_stat(t, "plain", "max_bytes"), DEFAULT_MAX_BYTES);
+	tc_request(t, "CREATE plain policy=block", "200 EXISTS");
 	tc_close(t);
 }
 END_TEST
@@ -582,17 +357,19 @@ START_TEST(test_create_with_the_same_settings_answers_200_exists)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE same capacity=3 policy=drop-oldest max_bytes=99",
+	tc_request(t, "CREATE same capacity=3 policy=drop-oldest max_bytes=99",
 	    "201 CREATED");
 	/* Options in any order. */
-	request(t, "CREATE same max_bytes=99 capacity=3 policy=drop-oldest",
+	tc_request(t, "CREATE same max_bytes=99 capacity=3 policy=drop-oldest",
 	    "200 EXISTS");
-	request(t, "CREATE same   policy=drop-oldest  max_bytes=99 capacity=3",
+	tc_request(t,
+	    "CREATE same   policy=drop-oldest  max_bytes=99 capacity=3",
 	    "200 EXISTS");
 	/* An auto-created queue has the defaults. */
-	put(t, "auto", "x");
-	request(t, "CREATE auto", "200 EXISTS");
-	request(t, "CREATE auto capacity=1024 max_bytes=16777216 policy=block",
+	tc_put(t, "auto", "x");
+	tc_request(t, "CREATE auto", "200 EXISTS");
+	tc_request(t,
+	    "CREATE auto capacity=1024 max_bytes=16777216 policy=block",
 	    "200 EXISTS");
 	tc_close(t);
 }
@@ -602,17 +379,19 @@ START_TEST(test_create_with_other_settings_answers_409_and_changes_nothing)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE conf capacity=5 policy=reject", "201 CREATED");
-	request(t, "CREATE conf capacity=6 policy=reject", "409 CONFLICT conf");
-	request(t, "CREATE conf capacity=5 policy=block", "409 CONFLICT conf");
-	request(t, "CREATE conf capacity=5 policy=reject max_bytes=1",
+	tc_request(t, "CREATE conf capacity=5 policy=reject", "201 CREATED");
+	tc_request(t, "CREATE conf capacity=6 policy=reject",
+	    "409 CONFLICT conf");
+	tc_request(t, "CREATE conf capacity=5 policy=block",
+	    "409 CONFLICT conf");
+	tc_request(t, "CREATE conf capacity=5 policy=reject max_bytes=1",
 	    "409 CONFLICT conf");
 	/* An omitted option means the default, not "whatever it is". */
-	request(t, "CREATE conf capacity=5", "409 CONFLICT conf");
-	request(t, "CREATE conf", "409 CONFLICT conf");
-	ck_assert_int_eq(stat_of(t, "conf", "capacity"), 5);
-	ck_assert_int_eq(stat_of(t, "conf", "max_bytes"), DEFAULT_MAX_BYTES);
-	request(t, "CREATE conf capacity=5 policy=reject", "200 EXISTS");
+	tc_request(t, "CREATE conf capacity=5", "409 CONFLICT conf");
+	tc_request(t, "CREATE conf", "409 CONFLICT conf");
+	ck_assert_int_eq(tc_stat(t, "conf", "capacity"), 5);
+	ck_assert_int_eq(tc_stat(t, "conf", "max_bytes"), DEFAULT_MAX_BYTES);
+	tc_request(t, "CREATE conf capacity=5 policy=reject", "200 EXISTS");
 	tc_close(t);
 }
 END_TEST
@@ -621,9 +400,9 @@ START_TEST(test_create_capacity_0_is_allowed_for_block_and_reject)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE rv0 capacity=0", "201 CREATED");
-	request(t, "CREATE rv1 capacity=0 policy=reject", "201 CREATED");
-	ck_assert_int_eq(stat_of(t, "rv0", "capacity"), 0);
+	tc_request(t, "CREATE rv0 capacity=0", "201 CREATED");
+	tc_request(t, "CREATE rv1 capacity=0 policy=reject", "201 CREATED");
+	ck_assert_int_eq(tc_stat(t, "rv0", "capacity"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -632,15 +411,15 @@ START_TEST(test_delete_discards_the_queue_and_its_messages)
 {
 	struct tconn *t = tc_open(&d);
 
-	put(t, "gone", "a");
-	put(t, "gone", "b");
-	request(t, "DELETE gone", "200 DELETED");
-	ck_assert_ptr_null(stats_queue(t, "gone"));
-	request(t, "DELETE gone", "404 NO_QUEUE gone");
-	request(t, "PURGE gone", "404 NO_QUEUE gone");
+	tc_put(t, "gone", "a");
+	tc_put(t, "gone", "b");
+	tc_request(t, "DELETE gone", "200 DELETED");
+	ck_assert_ptr_null(tc_stats(t, "gone"));
+	tc_request(t, "DELETE gone", "404 NO_QUEUE gone");
+	tc_request(t, "PURGE gone", "404 NO_QUEUE gone");
 	/* Auto-created afresh: empty, with the defaults. */
-	request(t, "GET gone", "204 EMPTY");
-	ck_assert_int_eq(stat_of(t, "gone", "puts"), 0);
+	tc_request(t, "GET gone", "204 EMPTY");
+	ck_assert_int_eq(tc_stat(t, "gone", "puts"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -650,10 +429,10 @@ START_TEST(test_delete_answers_waiting_consumers_404_no_queue)
 	struct tconn *c1 = tc_open(&d), *c2 = tc_open(&d), *s = tc_open(&d);
 
 	tc_send(c1, "GET del 5000\r\n");
-	await_stat(s, "del", "waiting_consumers", 1);
+	tc_await_stat(s, "del", "waiting_consumers", 1);
 	tc_send(c2, "GET del 5000\r\n");
-	await_stat(s, "del", "waiting_consumers", 2);
-	request(s, "DELETE del", "200 DELETED");
+	tc_await_stat(s, "del", "waiting_consumers", 2);
+	tc_request(s, "DELETE del", "200 DELETED");
 	expect_no_queue(c1, "del");
 	expect_no_queue(c2, "del");
 	tc_sync(c1);
@@ -668,15 +447,15 @@ START_TEST(test_delete_answers_parked_producers_404_no_queue)
 {
 	struct tconn *p = tc_open(&d), *s = tc_open(&d);
 
-	request(s, "CREATE delp capacity=1", "201 CREATED");
-	put(s, "delp", "full");
-	send_put(p, "delp", "parked");
-	await_stat(s, "delp", "blocked_producers", 1);
-	request(s, "DELETE delp", "200 DELETED");
+	tc_request(s, "CREATE delp capacity=1", "201 CREATED");
+	tc_put(s, "delp", "full");
+	tc_send_put(p, "delp", "parked");
+	tc_await_stat(s, "delp", "blocked_producers", 1);
+	tc_request(s, "DELETE delp", "200 DELETED");
 	expect_no_queue(p, "delp");
 	tc_sync(p);
 	/* Its body went nowhere. */
-	request(s, "GET delp", "204 EMPTY");
+	tc_request(s, "GET delp", "204 EMPTY");
 	tc_close(p);
 	tc_close(s);
 }
@@ -686,16 +465,16 @@ START_TEST(test_purge_answers_the_count_of_discarded_messages)
 {
 	struct tconn *t = tc_open(&d);
 
-	put(t, "pq", "1");
-	put(t, "pq", "22");
-	put(t, "pq", "333");
-	request(t, "PURGE pq", "200 PURGED 3");
-	ck_assert_int_eq(stat_of(t, "pq", "depth"), 0);
-	ck_assert_int_eq(stat_of(t, "pq", "bytes"), 0);
-	request(t, "GET pq", "204 EMPTY");
-	request(t, "PURGE pq", "200 PURGED 0");
-	request(t, "PURGE nosuch", "404 NO_QUEUE nosuch");
-	ck_assert_ptr_null(stats_queue(t, "nosuch"));
+	tc_put(t, "pq", "1");
+	tc_put(t, "pq", "22");
+	tc_put(t, "pq", "333");
+	tc_request(t, "PURGE pq", "200 PURGED 3");
+	ck_assert_int_eq(tc_stat(t, "pq", "depth"), 0);
+	ck_assert_int_eq(tc_stat(t, "pq", "bytes"), 0);
+	tc_request(t, "GET pq", "204 EMPTY");
+	tc_request(t, "PURGE pq", "200 PURGED 0");
+	tc_request(t, "PURGE nosuch", "404 NO_QUEUE nosuch");
+	ck_assert_ptr_null(tc_stats(t, "nosuch"));
 	tc_close(t);
 }
 END_TEST
@@ -705,16 +484,16 @@ START_TEST(test_purge_gives_room_to_parked_producers)
 	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id1, id2;
 
-	request(s, "CREATE pr capacity=2", "201 CREATED");
-	put(s, "pr", "old1");
-	put(s, "pr", "old2");
-	send_put(p1, "pr", "new1");
-	await_stat(s, "pr", "blocked_producers", 1);
-	send_put(p2, "pr", "new2");
-	await_stat(s, "pr", "blocked_producers", 2);
-	request(s, "PURGE pr", "200 PURGED 2");
-	id1 = expect_queued(p1);
-	id2 = expect_queued(p2);
+	tc_request(s, "CREATE pr capacity=2", "201 CREATED");
+	tc_put(s, "pr", "old1");
+	tc_put(s, "pr", "old2");
+	tc_send_put(p1, "pr", "new1");
+	tc_await_stat(s, "pr", "blocked_producers", 1);
+	tc_send_put(p2, "pr", "new2");
+	tc_await_stat(s, "pr", "blocked_producers", 2);
+	tc_request(s, "PURGE pr", "200 PURGED 2");
+	id1 = tc_expect_queued(p1);
+	id2 = tc_expect_queued(p2);
 	ck_assert_uint_lt(id1, id2);
 	tc_send(s, "GET pr\r\n");
 	ck_assert_uint_eq(tc_expect_msg(s, "new1"), id1);
@@ -731,38 +510,38 @@ START_TEST(test_stats_of_a_queue_counts_exactly_after_a_known_sequence)
 	struct tconn *t = tc_open(&d), *c = tc_open(&d);
 	json_t *j;
 
-	request(t, "CREATE st capacity=3 max_bytes=100 policy=reject",
+	tc_request(t, "CREATE st capacity=3 max_bytes=100 policy=reject",
 	    "201 CREATED");
-	put(t, "st", "a");
-	put(t, "st", "bb");
-	put(t, "st", "ccc");
-	send_put(t, "st", "dddd");
+	tc_put(t, "st", "a");
+	tc_put(t, "st", "bb");
+	tc_put(t, "st", "ccc");
+	tc_send_put(t, "st", "dddd");
 	expect_full(t, "st");
 	tc_send(t, "GET st\r\n");
 	tc_expect_msg(t, "a");
 	/* A hand-off to a waiting consumer is a put and a get. */
-	request(t, "PURGE st", "200 PURGED 2");
+	tc_request(t, "PURGE st", "200 PURGED 2");
 	tc_send(c, "GET st 5000\r\n");
-	await_stat(t, "st", "waiting_consumers", 1);
-	put(t, "st", "eeeee");
+	tc_await_stat(t, "st", "waiting_consumers", 1);
+	tc_put(t, "st", "eeeee");
 	tc_expect_msg(c, "eeeee");
-	put(t, "st", "ff");
+	tc_put(t, "st", "ff");
 
-	j = stats_queue(t, "st");
+	j = tc_stats(t, "st");
 	check_queue_fields(j, "st");
-	ck_assert_int_eq(field_int(j, "capacity"), 3);
-	ck_assert_int_eq(field_int(j, "max_bytes"), 100);
-	ck_assert_str_eq(field_str(j, "policy"), "reject");
-	ck_assert_int_eq(field_int(j, "depth"), 1);
-	ck_assert_int_eq(field_int(j, "reserved"), 0);
-	ck_assert_int_eq(field_int(j, "bytes"), 2);
-	ck_assert_int_eq(field_int(j, "puts"), 5);
-	ck_assert_int_eq(field_int(j, "gets"), 2);
-	ck_assert_int_eq(field_int(j, "acks"), 0);
-	ck_assert_int_eq(field_int(j, "rejected"), 1);
-	ck_assert_int_eq(field_int(j, "dropped"), 0);
-	ck_assert_int_eq(field_int(j, "blocked_producers"), 0);
-	ck_assert_int_eq(field_int(j, "waiting_consumers"), 0);
+	ck_assert_int_eq(stats_int(j, "capacity"), 3);
+	ck_assert_int_eq(stats_int(j, "max_bytes"), 100);
+	ck_assert_str_eq(stats_str(j, "policy"), "reject");
+	ck_assert_int_eq(stats_int(j, "depth"), 1);
+	ck_assert_int_eq(stats_int(j, "reserved"), 0);
+	ck_assert_int_eq(stats_int(j, "bytes"), 2);
+	ck_assert_int_eq(stats_int(j, "puts"), 5);
+	ck_assert_int_eq(stats_int(j, "gets"), 2);
+	ck_assert_int_eq(stats_int(j, "acks"), 0);
+	ck_assert_int_eq(stats_int(j, "rejected"), 1);
+	ck_assert_int_eq(stats_int(j, "dropped"), 0);
+	ck_assert_int_eq(stats_int(j, "blocked_producers"), 0);
+	ck_assert_int_eq(stats_int(j, "waiting_consumers"), 0);
 	json_decref(j);
 	tc_close(t);
 	tc_close(c);
@@ -773,19 +552,19 @@ START_TEST(test_stats_counts_drops_of_both_kinds)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE dn capacity=1 policy=drop-newest", "201 CREATED");
-	request(t, "CREATE do capacity=1 policy=drop-oldest", "201 CREATED");
-	put(t, "dn", "1");
-	send_put(t, "dn", "2");
+	tc_request(t, "CREATE dn capacity=1 policy=drop-newest", "201 CREATED");
+	tc_request(t, "CREATE do capacity=1 policy=drop-oldest", "201 CREATED");
+	tc_put(t, "dn", "1");
+	tc_send_put(t, "dn", "2");
 	tc_expect(t, "202 DROPPED dn");
-	put(t, "do", "1");
-	put(t, "do", "2");
-	put(t, "do", "3");
-	ck_assert_int_eq(stat_of(t, "dn", "dropped"), 1);
-	ck_assert_int_eq(stat_of(t, "dn", "puts"), 1);
-	ck_assert_int_eq(stat_of(t, "do", "dropped"), 2);
-	ck_assert_int_eq(stat_of(t, "do", "puts"), 3);
-	ck_assert_int_eq(stat_of(t, "do", "rejected"), 0);
+	tc_put(t, "do", "1");
+	tc_put(t, "do", "2");
+	tc_put(t, "do", "3");
+	ck_assert_int_eq(tc_stat(t, "dn", "dropped"), 1);
+	ck_assert_int_eq(tc_stat(t, "dn", "puts"), 1);
+	ck_assert_int_eq(tc_stat(t, "do", "dropped"), 2);
+	ck_assert_int_eq(tc_stat(t, "do", "puts"), 3);
+	ck_assert_int_eq(tc_stat(t, "do", "rejected"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -797,27 +576,27 @@ START_TEST(test_global_stats_has_every_field_and_sums_the_queues)
 	const char *key;
 	json_t *val;
 
-	put(t, "g1", "abc");
-	put(t, "g1", "de");
-	put(t, "g2", "fghij");
-	request(t, "CREATE g3 capacity=0", "201 CREATED");
-	j = stats_global(t);
-	ck_assert_str_ne(field_str(j, "version"), "");
-	field_int(j, "uptime_s");
-	ck_assert_int_eq(field_int(j, "connections"), 2);
-	ck_assert_int_eq(field_int(j, "messages"), 3);
-	ck_assert_int_eq(field_int(j, "bytes"), 10);
+	tc_put(t, "g1", "abc");
+	tc_put(t, "g1", "de");
+	tc_put(t, "g2", "fghij");
+	tc_request(t, "CREATE g3 capacity=0", "201 CREATED");
+	j = tc_stats(t, NULL);
+	ck_assert_str_ne(stats_str(j, "version"), "");
+	stats_int(j, "uptime_s");
+	ck_assert_int_eq(stats_int(j, "connections"), 2);
+	ck_assert_int_eq(stats_int(j, "messages"), 3);
+	ck_assert_int_eq(stats_int(j, "bytes"), 10);
 	qs = json_object_get(j, "queues");
 	ck_assert(json_is_object(qs));
 	ck_assert_uint_eq(json_object_size(qs), 3);
 	json_object_foreach(qs, key, val)
 		check_queue_fields(val, key);
-	ck_assert_int_eq(field_int(json_object_get(qs, "g1"), "depth"), 2);
-	ck_assert_int_eq(field_int(json_object_get(qs, "g2"), "bytes"), 5);
-	ck_assert_int_eq(field_int(json_object_get(qs, "g3"), "capacity"), 0);
+	ck_assert_int_eq(stats_int(json_object_get(qs, "g1"), "depth"), 2);
+	ck_assert_int_eq(stats_int(json_object_get(qs, "g2"), "bytes"), 5);
+	ck_assert_int_eq(stats_int(json_object_get(qs, "g3"), "capacity"), 0);
 	json_decref(j);
 	tc_close(u);
-	await_connections(t, 1);
+	tc_await_stat(t, NULL, "connections", 1);
 	tc_close(t);
 }
 END_TEST
@@ -826,9 +605,9 @@ START_TEST(test_stats_of_an_unknown_queue_is_404)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "STATS unknown", "404 NO_QUEUE unknown");
+	tc_request(t, "STATS unknown", "404 NO_QUEUE unknown");
 	/* STATS creates nothing. */
-	json_t *j = stats_global(t);
+	json_t *j = tc_stats(t, NULL);
 	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 0);
 	json_decref(j);
 	tc_close(t);
@@ -839,8 +618,8 @@ START_TEST(test_auth_without_a_configured_token_answers_ok)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "AUTH anything", "200 OK");
-	request(t, "PING", "200 PONG");
+	tc_request(t, "AUTH anything", "200 OK");
+	tc_request(t, "PING", "200 PONG");
 	tc_close(t);
 }
 END_TEST
@@ -849,9 +628,9 @@ START_TEST(test_quit_answers_bye_then_closes)
 {
 	struct tconn *t = tc_open(&d), *s = tc_open(&d);
 
-	request(t, "QUIT", "200 BYE");
+	tc_request(t, "QUIT", "200 BYE");
 	tc_expect_closed(t);
-	await_connections(s, 1);
+	tc_await_stat(s, NULL, "connections", 1);
 	tc_close(t);
 	tc_close(s);
 }
@@ -862,16 +641,16 @@ START_TEST(test_put_to_an_unknown_queue_creates_it_with_the_defaults)
 	struct tconn *t = tc_open(&d);
 	json_t *j;
 
-	put(t, "fresh", "x");
-	j = stats_queue(t, "fresh");
+	tc_put(t, "fresh", "x");
+	j = tc_stats(t, "fresh");
 	ck_assert_ptr_nonnull(j);
-	ck_assert_int_eq(field_int(j, "capacity"), DEFAULT_CAPACITY);
-	ck_assert_int_eq(field_int(j, "max_bytes"), DEFAULT_MAX_BYTES);
-	ck_assert_str_eq(field_str(j, "policy"), "block");
-	ck_assert_int_eq(field_int(j, "depth"), 1);
+	ck_assert_int_eq(stats_int(j, "capacity"), DEFAULT_CAPACITY);
+	ck_assert_int_eq(stats_int(j, "max_bytes"), DEFAULT_MAX_BYTES);
+	ck_assert_str_eq(stats_str(j, "policy"), "block");
+	ck_assert_int_eq(stats_int(j, "depth"), 1);
 	json_decref(j);
-	request(t, "GET other", "204 EMPTY");
-	ck_assert_int_eq(stat_of(t, "other", "capacity"), DEFAULT_CAPACITY);
+	tc_request(t, "GET other", "204 EMPTY");
+	ck_assert_int_eq(tc_stat(t, "other", "capacity"), DEFAULT_CAPACITY);
 	tc_close(t);
 }
 END_TEST
@@ -880,15 +659,15 @@ START_TEST(test_queue_names_are_case_sensitive_and_commands_are_not)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "ping", "200 PONG");
-	request(t, "PiNg", "200 PONG");
+	tc_request(t, "ping", "200 PONG");
+	tc_request(t, "PiNg", "200 PONG");
 	tc_send(t, "put Jobs 2\r\nhi\r\n");
-	expect_queued(t);
-	request(t, "get jobs", "204 EMPTY");
+	tc_expect_queued(t);
+	tc_request(t, "get jobs", "204 EMPTY");
 	tc_send(t, "gEt Jobs\r\n");
 	tc_expect_msg(t, "hi");
 	/* Every character the spec allows in a name. */
-	request(t, "GET AZaz09_.:-", "204 EMPTY");
+	tc_request(t, "GET AZaz09_.:-", "204 EMPTY");
 	tc_close(t);
 }
 END_TEST
@@ -900,9 +679,9 @@ START_TEST(test_bare_newlines_and_extra_spaces_are_accepted)
 	tc_send(t, "  PING  \n");
 	tc_expect(t, "200 PONG");
 	tc_send(t, "PUT   sp   2 \nhi\n");
-	expect_queued(t);
+	tc_expect_queued(t);
 	tc_send(t, "PUT sp 2\r\nho\n");
-	expect_queued(t);
+	tc_expect_queued(t);
 	tc_send(t, "GET sp\n");
 	tc_expect_msg(t, "hi");
 	tc_send(t, " GET   sp   0  \r\n");
@@ -918,11 +697,11 @@ START_TEST(test_numbers_of_19_digits_with_leading_zeros_are_valid)
 
 	tc_send(t, "PUT zeros 0000000000000000002 0000000000000000000\r\n"
 		   "hi\r\n");
-	id = expect_queued(t);
+	id = tc_expect_queued(t);
 	tc_send(t, "GET zeros 0000000000000000000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "hi"), id);
-	request(t, "CREATE zq capacity=0000000000000000003", "201 CREATED");
-	request(t, "CREATE zq capacity=3", "200 EXISTS");
+	tc_request(t, "CREATE zq capacity=0000000000000000003", "201 CREATED");
+	tc_request(t, "CREATE zq capacity=3", "200 EXISTS");
 	tc_close(t);
 }
 END_TEST
@@ -934,8 +713,8 @@ START_TEST(test_pipelined_requests_are_answered_in_order)
 
 	tc_send(t, "PUT pipe 1\r\na\r\nPUT pipe 1\r\nb\r\nSTATS nosuch\r\n"
 		   "GET pipe\r\nGET pipe\r\nGET pipe\r\nPING\r\n");
-	a = expect_queued(t);
-	b = expect_queued(t);
+	a = tc_expect_queued(t);
+	b = tc_expect_queued(t);
 	expect_no_queue(t, "nosuch");
 	ck_assert_uint_eq(tc_expect_msg(t, "a"), a);
 	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
@@ -955,10 +734,10 @@ START_TEST(test_request_split_into_single_bytes_is_understood)
 
 	for (size_t i = 0; i < sizeof reqs - 1; i++)
 		tc_send_raw(t, reqs + i, 1);
-	a = expect_queued(t);
-	b = expect_queued(t);
+	a = tc_expect_queued(t);
+	b = tc_expect_queued(t);
 	ck_assert_uint_eq(tc_expect_msg(t, "ab\r\ncd\n"), a);
-	ck_assert_uint_eq(expect_msg_bytes(t, "", 0), b);
+	ck_assert_uint_eq(tc_expect_msg_bytes(t, "", 0), b);
 	tc_expect(t, "200 PONG");
 	tc_close(t);
 }
@@ -1134,7 +913,7 @@ START_TEST(test_unframeable_put_gets_400_and_close)
 	expect_bad_request(t);
 	tc_expect_closed(t);
 	/* Nothing was created or stored. */
-	ck_assert_ptr_null(stats_queue(s, "fq"));
+	ck_assert_ptr_null(tc_stats(s, "fq"));
 	tc_close(t);
 	tc_close(s);
 }
@@ -1173,10 +952,10 @@ START_TEST(test_put_over_the_message_limit_gets_413_and_stays_usable)
 	send_ping_body(t, "big", MESSAGE_LIMIT + 1, "\r\n");
 	tc_expect(t, "413 TOO_LARGE 1048576");
 	/* A 4xx creates nothing, and the body was skipped, not run. */
-	request(t, "STATS big", "404 NO_QUEUE big");
-	put(t, "big", "small");
-	ck_assert_int_eq(stat_of(t, "big", "depth"), 1);
-	ck_assert_int_eq(stat_of(t, "big", "rejected"), 0);
+	tc_request(t, "STATS big", "404 NO_QUEUE big");
+	tc_put(t, "big", "small");
+	ck_assert_int_eq(tc_stat(t, "big", "depth"), 1);
+	ck_assert_int_eq(tc_stat(t, "big", "rejected"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -1187,18 +966,18 @@ START_TEST(test_put_over_the_queue_max_bytes_gets_413_with_that_limit)
 	char body[102];
 
 	memset(body, 'm', sizeof body);
-	request(t, "CREATE mb max_bytes=100", "201 CREATED");
-	send_put_timeout(t, "mb", body, 101, NULL);
+	tc_request(t, "CREATE mb max_bytes=100", "201 CREATED");
+	tc_send_put_bytes(t, "mb", body, 101, NULL);
 	tc_expect(t, "413 TOO_LARGE 100");
-	send_put_timeout(t, "mb", body, 100, "0");
-	expect_queued(t);
+	tc_send_put_bytes(t, "mb", body, 100, "0");
+	tc_expect_queued(t);
 	/* The limit is the smaller of the message limit and max_bytes. */
-	request(t, "CREATE mbig max_bytes=2097152", "201 CREATED");
+	tc_request(t, "CREATE mbig max_bytes=2097152", "201 CREATED");
 	send_ping_body(t, "mbig", MESSAGE_LIMIT + 1, "\r\n");
 	tc_expect(t, "413 TOO_LARGE 1048576");
 	tc_sync(t);
-	ck_assert_int_eq(stat_of(t, "mb", "depth"), 1);
-	ck_assert_int_eq(stat_of(t, "mbig", "depth"), 0);
+	ck_assert_int_eq(tc_stat(t, "mb", "depth"), 1);
+	ck_assert_int_eq(tc_stat(t, "mbig", "depth"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -1210,7 +989,7 @@ START_TEST(test_bad_line_with_an_oversized_body_gets_400_not_413)
 	send_ping_body(t, "bad/name", MESSAGE_LIMIT + 1, "\r\n");
 	expect_bad_request(t);
 	/* Not "200 PONG": the body was skipped, not run. */
-	request(t, "STATS nosuch", "404 NO_QUEUE nosuch");
+	tc_request(t, "STATS nosuch", "404 NO_QUEUE nosuch");
 	tc_close(t);
 }
 END_TEST
@@ -1221,19 +1000,19 @@ START_TEST(test_put_into_full_reject_queue_gets_503_with_retry_hint)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE rj capacity=2 policy=reject", "201 CREATED");
-	put(t, "rj", "1");
-	put(t, "rj", "2");
-	send_put(t, "rj", "3");
+	tc_request(t, "CREATE rj capacity=2 policy=reject", "201 CREATED");
+	tc_put(t, "rj", "1");
+	tc_put(t, "rj", "2");
+	tc_send_put(t, "rj", "3");
 	expect_full(t, "rj");
 	/* With a timeout it is still refused at once: only block waits. */
-	send_put_timeout(t, "rj", "4", 1, "5000");
+	tc_send_put_bytes(t, "rj", "4", 1, "5000");
 	expect_full(t, "rj");
-	ck_assert_int_eq(stat_of(t, "rj", "rejected"), 2);
-	ck_assert_int_eq(stat_of(t, "rj", "depth"), 2);
+	ck_assert_int_eq(tc_stat(t, "rj", "rejected"), 2);
+	ck_assert_int_eq(tc_stat(t, "rj", "depth"), 2);
 	tc_send(t, "GET rj\r\n");
 	tc_expect_msg(t, "1");
-	put(t, "rj", "5");
+	tc_put(t, "rj", "5");
 	tc_close(t);
 }
 END_TEST
@@ -1242,17 +1021,18 @@ START_TEST(test_put_into_full_drop_newest_queue_gets_202_dropped)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE dnq capacity=2 policy=drop-newest", "201 CREATED");
-	put(t, "dnq", "1");
-	put(t, "dnq", "2");
-	send_put(t, "dnq", "3");
+	tc_request(t, "CREATE dnq capacity=2 policy=drop-newest",
+	    "201 CREATED");
+	tc_put(t, "dnq", "1");
+	tc_put(t, "dnq", "2");
+	tc_send_put(t, "dnq", "3");
 	tc_expect(t, "202 DROPPED dnq");
 	tc_send(t, "GET dnq\r\nGET dnq\r\nGET dnq\r\n");
 	tc_expect_msg(t, "1");
 	tc_expect_msg(t, "2");
 	expect_empty(t);
-	ck_assert_int_eq(stat_of(t, "dnq", "dropped"), 1);
-	ck_assert_int_eq(stat_of(t, "dnq", "rejected"), 0);
+	ck_assert_int_eq(tc_stat(t, "dnq", "dropped"), 1);
+	ck_assert_int_eq(tc_stat(t, "dnq", "rejected"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -1262,15 +1042,16 @@ START_TEST(test_put_into_full_drop_oldest_queue_discards_the_oldest)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id;
 
-	request(t, "CREATE doq capacity=2 policy=drop-oldest", "201 CREATED");
-	put(t, "doq", "1");
-	put(t, "doq", "2");
-	id = put(t, "doq", "3");
+	tc_request(t, "CREATE doq capacity=2 policy=drop-oldest",
+	    "201 CREATED");
+	tc_put(t, "doq", "1");
+	tc_put(t, "doq", "2");
+	id = tc_put(t, "doq", "3");
 	tc_send(t, "GET doq\r\nGET doq\r\nGET doq\r\n");
 	tc_expect_msg(t, "2");
 	ck_assert_uint_eq(tc_expect_msg(t, "3"), id);
 	expect_empty(t);
-	ck_assert_int_eq(stat_of(t, "doq", "dropped"), 1);
+	ck_assert_int_eq(tc_stat(t, "doq", "dropped"), 1);
 	tc_close(t);
 }
 END_TEST
@@ -1279,15 +1060,15 @@ START_TEST(test_drop_oldest_discards_as_many_as_the_bytes_need)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE dob capacity=10 max_bytes=10 policy=drop-oldest",
+	tc_request(t, "CREATE dob capacity=10 max_bytes=10 policy=drop-oldest",
 	    "201 CREATED");
-	put(t, "dob", "aaa");
-	put(t, "dob", "bbb");
-	put(t, "dob", "cccc");
+	tc_put(t, "dob", "aaa");
+	tc_put(t, "dob", "bbb");
+	tc_put(t, "dob", "cccc");
 	/* 10 bytes held; 6 more need 6 freed: "aaa" and "bbb" go. */
-	put(t, "dob", "dddddd");
-	ck_assert_int_eq(stat_of(t, "dob", "dropped"), 2);
-	ck_assert_int_eq(stat_of(t, "dob", "bytes"), 10);
+	tc_put(t, "dob", "dddddd");
+	ck_assert_int_eq(tc_stat(t, "dob", "dropped"), 2);
+	ck_assert_int_eq(tc_stat(t, "dob", "bytes"), 10);
 	tc_send(t, "GET dob\r\nGET dob\r\nGET dob\r\n");
 	tc_expect_msg(t, "cccc");
 	tc_expect_msg(t, "dddddd");
@@ -1300,13 +1081,13 @@ START_TEST(test_block_put_with_timeout_0_into_full_queue_gets_503_at_once)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE b0 capacity=1", "201 CREATED");
-	put(t, "b0", "1");
-	send_put_timeout(t, "b0", "2", 1, "0");
+	tc_request(t, "CREATE b0 capacity=1", "201 CREATED");
+	tc_put(t, "b0", "1");
+	tc_send_put_bytes(t, "b0", "2", 1, "0");
 	expect_full(t, "b0");
-	ck_assert_int_eq(stat_of(t, "b0", "rejected"), 1);
-	ck_assert_int_eq(stat_of(t, "b0", "blocked_producers"), 0);
-	ck_assert_int_eq(stat_of(t, "b0", "depth"), 1);
+	ck_assert_int_eq(tc_stat(t, "b0", "rejected"), 1);
+	ck_assert_int_eq(tc_stat(t, "b0", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(t, "b0", "depth"), 1);
 	tc_close(t);
 }
 END_TEST
@@ -1316,19 +1097,19 @@ START_TEST(test_block_put_with_timeout_gets_503_after_waiting)
 	struct tconn *t = tc_open(&d), *s = tc_open(&d);
 	uint64_t start;
 
-	request(t, "CREATE bt capacity=1", "201 CREATED");
-	put(t, "bt", "1");
-	start = now_ms();
-	send_put_timeout(t, "bt", "2", 1, "150");
-	await_stat(s, "bt", "blocked_producers", 1);
+	tc_request(t, "CREATE bt capacity=1", "201 CREATED");
+	tc_put(t, "bt", "1");
+	start = harness_now_ms();
+	tc_send_put_bytes(t, "bt", "2", 1, "150");
+	tc_await_stat(s, "bt", "blocked_producers", 1);
 	expect_full(t, "bt");
-	ck_assert_uint_ge(now_ms() - start, 140);
-	ck_assert_int_eq(stat_of(s, "bt", "blocked_producers"), 0);
-	ck_assert_int_eq(stat_of(s, "bt", "rejected"), 1);
+	ck_assert_uint_ge(harness_now_ms() - start, 140);
+	ck_assert_int_eq(tc_stat(s, "bt", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(s, "bt", "rejected"), 1);
 	/* The refused body was skipped: the connection frames on. */
 	tc_send(t, "GET bt\r\n");
 	tc_expect_msg(t, "1");
-	request(t, "GET bt", "204 EMPTY");
+	tc_request(t, "GET bt", "204 EMPTY");
 	tc_close(t);
 	tc_close(s);
 }
@@ -1339,18 +1120,18 @@ START_TEST(test_block_put_without_timeout_parks_until_a_get_makes_room)
 	struct tconn *p = tc_open(&d), *c = tc_open(&d);
 	unsigned long long first, id;
 
-	request(c, "CREATE bp capacity=1", "201 CREATED");
-	first = put(c, "bp", "first");
+	tc_request(c, "CREATE bp capacity=1", "201 CREATED");
+	first = tc_put(c, "bp", "first");
 	tc_send(p, "PUT bp 6\r\nsecond\r\nPING\r\n");
-	await_stat(c, "bp", "blocked_producers", 1);
+	tc_await_stat(c, "bp", "blocked_producers", 1);
 	ck_assert(tc_quiet(p, QUIET_MS));
 	tc_send(c, "GET bp\r\n");
 	ck_assert_uint_eq(tc_expect_msg(c, "first"), first);
 	/* The answer comes now, then the request held behind it. */
-	id = expect_queued(p);
+	id = tc_expect_queued(p);
 	tc_expect(p, "200 PONG");
 	ck_assert_uint_gt(id, first);
-	ck_assert_int_eq(stat_of(c, "bp", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(c, "bp", "blocked_producers"), 0);
 	tc_send(c, "GET bp\r\n");
 	ck_assert_uint_eq(tc_expect_msg(c, "second"), id);
 	tc_close(p);
@@ -1364,17 +1145,17 @@ START_TEST(test_parked_producers_resume_in_the_order_they_parked)
 	static const char *const bodies[] = { "p0", "p1", "p2" };
 	unsigned long long id[3];
 
-	request(s, "CREATE order capacity=1", "201 CREATED");
-	put(s, "order", "full");
+	tc_request(s, "CREATE order capacity=1", "201 CREATED");
+	tc_put(s, "order", "full");
 	for (int i = 0; i < 3; i++) {
 		p[i] = tc_open(&d);
-		send_put(p[i], "order", bodies[i]);
-		await_stat(s, "order", "blocked_producers", i + 1);
+		tc_send_put(p[i], "order", bodies[i]);
+		tc_await_stat(s, "order", "blocked_producers", i + 1);
 	}
 	tc_send(s, "GET order\r\n");
 	tc_expect_msg(s, "full");
 	for (int i = 0; i < 3; i++) {
-		id[i] = expect_queued(p[i]);
+		id[i] = tc_expect_queued(p[i]);
 		if (i > 0)
 			ck_assert_uint_gt(id[i], id[i - 1]);
 		/* The next one is still parked: the queue is full again. */
@@ -1394,20 +1175,20 @@ START_TEST(test_put_waits_behind_parked_producers_even_if_it_would_fit)
 	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id1, id2;
 
-	request(s, "CREATE strict capacity=3 max_bytes=10", "201 CREATED");
-	put(s, "strict", "12345678");
-	send_put(p1, "strict", "abcde"); /* 13 bytes: does not fit */
-	await_stat(s, "strict", "blocked_producers", 1);
-	send_put(p2, "strict", "z");	   /* 9 bytes would fit */
-	await_stat(s, "strict", "blocked_producers", 2);
+	tc_request(s, "CREATE strict capacity=3 max_bytes=10", "201 CREATED");
+	tc_put(s, "strict", "12345678");
+	tc_send_put(p1, "strict", "abcde"); /* 13 bytes: does not fit */
+	tc_await_stat(s, "strict", "blocked_producers", 1);
+	tc_send_put(p2, "strict", "z");	   /* 9 bytes would fit */
+	tc_await_stat(s, "strict", "blocked_producers", 2);
 	ck_assert(tc_quiet(p2, QUIET_MS));
 	/* With timeout 0: refused, not let past the line. */
-	send_put_timeout(s, "strict", "y", 1, "0");
+	tc_send_put_bytes(s, "strict", "y", 1, "0");
 	expect_full(s, "strict");
 	tc_send(s, "GET strict\r\n");
 	tc_expect_msg(s, "12345678");
-	id1 = expect_queued(p1);
-	id2 = expect_queued(p2);
+	id1 = tc_expect_queued(p1);
+	id2 = tc_expect_queued(p2);
 	ck_assert_uint_lt(id1, id2);
 	tc_send(s, "GET strict\r\nGET strict\r\n");
 	ck_assert_uint_eq(tc_expect_msg(s, "abcde"), id1);
@@ -1422,17 +1203,17 @@ START_TEST(test_producer_behind_one_that_timed_out_gets_room)
 {
 	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *s = tc_open(&d);
 
-	request(s, "CREATE to capacity=3 max_bytes=10", "201 CREATED");
-	put(s, "to", "12345678");
-	send_put_timeout(p1, "to", "abcde", 5, "100");
-	await_stat(s, "to", "blocked_producers", 1);
-	send_put(p2, "to", "z");
-	await_stat(s, "to", "blocked_producers", 2);
+	tc_request(s, "CREATE to capacity=3 max_bytes=10", "201 CREATED");
+	tc_put(s, "to", "12345678");
+	tc_send_put_bytes(p1, "to", "abcde", 5, "100");
+	tc_await_stat(s, "to", "blocked_producers", 1);
+	tc_send_put(p2, "to", "z");
+	tc_await_stat(s, "to", "blocked_producers", 2);
 	/* The head of the line gives up; the one behind it fits. */
 	expect_full(p1, "to");
-	expect_queued(p2);
-	ck_assert_int_eq(stat_of(s, "to", "blocked_producers"), 0);
-	ck_assert_int_eq(stat_of(s, "to", "depth"), 2);
+	tc_expect_queued(p2);
+	ck_assert_int_eq(tc_stat(s, "to", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(s, "to", "depth"), 2);
 	tc_close(p1);
 	tc_close(p2);
 	tc_close(s);
@@ -1443,23 +1224,23 @@ START_TEST(test_max_bytes_bounds_the_queue)
 {
 	struct tconn *t = tc_open(&d), *p = tc_open(&d);
 
-	request(t, "CREATE mx capacity=100 max_bytes=10 policy=reject",
+	tc_request(t, "CREATE mx capacity=100 max_bytes=10 policy=reject",
 	    "201 CREATED");
-	put(t, "mx", "123456");
-	send_put(t, "mx", "123456");
+	tc_put(t, "mx", "123456");
+	tc_send_put(t, "mx", "123456");
 	expect_full(t, "mx");
-	put(t, "mx", "1234");
-	ck_assert_int_eq(stat_of(t, "mx", "bytes"), 10);
-	send_put(t, "mx", "");
-	expect_queued(t); /* an empty body takes no bytes */
+	tc_put(t, "mx", "1234");
+	ck_assert_int_eq(tc_stat(t, "mx", "bytes"), 10);
+	tc_send_put(t, "mx", "");
+	tc_expect_queued(t); /* an empty body takes no bytes */
 	/* And under block, bytes park a producer like count does. */
-	request(t, "CREATE mxb capacity=100 max_bytes=10", "201 CREATED");
-	put(t, "mxb", "1234567890");
-	send_put(p, "mxb", "x");
-	await_stat(t, "mxb", "blocked_producers", 1);
+	tc_request(t, "CREATE mxb capacity=100 max_bytes=10", "201 CREATED");
+	tc_put(t, "mxb", "1234567890");
+	tc_send_put(p, "mxb", "x");
+	tc_await_stat(t, "mxb", "blocked_producers", 1);
 	tc_send(t, "GET mxb\r\n");
 	tc_expect_msg(t, "1234567890");
-	expect_queued(p);
+	tc_expect_queued(p);
 	tc_close(t);
 	tc_close(p);
 }
@@ -1472,19 +1253,19 @@ START_TEST(test_rendezvous_put_waits_until_a_get_takes_it)
 	struct tconn *p = tc_open(&d), *c = tc_open(&d);
 	unsigned long long id;
 
-	request(c, "CREATE rdv capacity=0", "201 CREATED");
-	send_put(p, "rdv", "hand");
-	await_stat(c, "rdv", "blocked_producers", 1);
-	ck_assert_int_eq(stat_of(c, "rdv", "depth"), 0);
+	tc_request(c, "CREATE rdv capacity=0", "201 CREATED");
+	tc_send_put(p, "rdv", "hand");
+	tc_await_stat(c, "rdv", "blocked_producers", 1);
+	ck_assert_int_eq(tc_stat(c, "rdv", "depth"), 0);
 	ck_assert(tc_quiet(p, QUIET_MS));
 	/* Without a timeout: the waiting PUT's message is taken at once. */
 	tc_send(c, "GET rdv\r\n");
 	id = tc_expect_msg(c, "hand");
-	ck_assert_uint_eq(expect_queued(p), id);
-	ck_assert_int_eq(stat_of(c, "rdv", "puts"), 1);
-	ck_assert_int_eq(stat_of(c, "rdv", "gets"), 1);
-	ck_assert_int_eq(stat_of(c, "rdv", "bytes"), 0);
-	request(c, "GET rdv", "204 EMPTY");
+	ck_assert_uint_eq(tc_expect_queued(p), id);
+	ck_assert_int_eq(tc_stat(c, "rdv", "puts"), 1);
+	ck_assert_int_eq(tc_stat(c, "rdv", "gets"), 1);
+	ck_assert_int_eq(tc_stat(c, "rdv", "bytes"), 0);
+	tc_request(c, "GET rdv", "204 EMPTY");
 	tc_close(p);
 	tc_close(c);
 }
@@ -1495,18 +1276,18 @@ START_TEST(test_rendezvous_get_takes_the_oldest_waiting_put)
 	struct tconn *p1 = tc_open(&d), *p2 = tc_open(&d), *c = tc_open(&d);
 	unsigned long long a, b;
 
-	request(c, "CREATE rdv2 capacity=0", "201 CREATED");
-	send_put(p1, "rdv2", "older");
-	await_stat(c, "rdv2", "blocked_producers", 1);
-	send_put(p2, "rdv2", "newer");
-	await_stat(c, "rdv2", "blocked_producers", 2);
+	tc_request(c, "CREATE rdv2 capacity=0", "201 CREATED");
+	tc_send_put(p1, "rdv2", "older");
+	tc_await_stat(c, "rdv2", "blocked_producers", 1);
+	tc_send_put(p2, "rdv2", "newer");
+	tc_await_stat(c, "rdv2", "blocked_producers", 2);
 	tc_send(c, "GET rdv2 1000\r\n");
 	a = tc_expect_msg(c, "older");
-	ck_assert_uint_eq(expect_queued(p1), a);
+	ck_assert_uint_eq(tc_expect_queued(p1), a);
 	ck_assert(tc_quiet(p2, QUIET_MS));
 	tc_send(c, "GET rdv2 0\r\n");
 	b = tc_expect_msg(c, "newer");
-	ck_assert_uint_eq(expect_queued(p2), b);
+	ck_assert_uint_eq(tc_expect_queued(p2), b);
 	ck_assert_uint_lt(a, b);
 	tc_close(p1);
 	tc_close(p2);
@@ -1519,12 +1300,12 @@ START_TEST(test_rendezvous_put_is_handed_to_a_waiting_get)
 	struct tconn *p = tc_open(&d), *c = tc_open(&d);
 	unsigned long long id;
 
-	request(p, "CREATE rdv3 capacity=0", "201 CREATED");
+	tc_request(p, "CREATE rdv3 capacity=0", "201 CREATED");
 	tc_send(c, "GET rdv3 5000\r\n");
-	await_stat(p, "rdv3", "waiting_consumers", 1);
+	tc_await_stat(p, "rdv3", "waiting_consumers", 1);
 	/* Even with timeout 0: a consumer is there to take it. */
-	send_put_timeout(p, "rdv3", "direct", 6, "0");
-	id = expect_queued(p);
+	tc_send_put_bytes(p, "rdv3", "direct", 6, "0");
+	id = tc_expect_queued(p);
 	ck_assert_uint_eq(tc_expect_msg(c, "direct"), id);
 	tc_close(p);
 	tc_close(c);
@@ -1535,10 +1316,10 @@ START_TEST(test_rendezvous_put_with_no_consumer_and_timeout_0_gets_503)
 {
 	struct tconn *t = tc_open(&d);
 
-	request(t, "CREATE rdv4 capacity=0", "201 CREATED");
-	send_put_timeout(t, "rdv4", "x", 1, "0");
+	tc_request(t, "CREATE rdv4 capacity=0", "201 CREATED");
+	tc_send_put_bytes(t, "rdv4", "x", 1, "0");
 	expect_full(t, "rdv4");
-	ck_assert_int_eq(stat_of(t, "rdv4", "rejected"), 1);
+	ck_assert_int_eq(tc_stat(t, "rdv4", "rejected"), 1);
 	tc_close(t);
 }
 END_TEST
@@ -1547,13 +1328,13 @@ START_TEST(test_rendezvous_put_with_timeout_gets_503_when_nobody_comes)
 {
 	struct tconn *t = tc_open(&d), *s = tc_open(&d);
 
-	request(t, "CREATE rdv6 capacity=0", "201 CREATED");
-	send_put_timeout(t, "rdv6", "late", 4, "100");
-	await_stat(s, "rdv6", "blocked_producers", 1);
+	tc_request(t, "CREATE rdv6 capacity=0", "201 CREATED");
+	tc_send_put_bytes(t, "rdv6", "late", 4, "100");
+	tc_await_stat(s, "rdv6", "blocked_producers", 1);
 	expect_full(t, "rdv6");
-	ck_assert_int_eq(stat_of(s, "rdv6", "blocked_producers"), 0);
-	ck_assert_int_eq(stat_of(s, "rdv6", "puts"), 0);
-	request(s, "GET rdv6", "204 EMPTY");
+	ck_assert_int_eq(tc_stat(s, "rdv6", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(s, "rdv6", "puts"), 0);
+	tc_request(s, "GET rdv6", "204 EMPTY");
 	tc_close(t);
 	tc_close(s);
 }
@@ -1564,15 +1345,15 @@ START_TEST(test_rendezvous_reject_queue_needs_a_waiting_consumer)
 	struct tconn *p = tc_open(&d), *c = tc_open(&d);
 	unsigned long long id;
 
-	request(p, "CREATE rdv5 capacity=0 policy=reject", "201 CREATED");
-	send_put(p, "rdv5", "nobody");
+	tc_request(p, "CREATE rdv5 capacity=0 policy=reject", "201 CREATED");
+	tc_send_put(p, "rdv5", "nobody");
 	expect_full(p, "rdv5");
 	tc_send(c, "GET rdv5 5000\r\n");
-	await_stat(p, "rdv5", "waiting_consumers", 1);
-	id = put(p, "rdv5", "somebody");
+	tc_await_stat(p, "rdv5", "waiting_consumers", 1);
+	id = tc_put(p, "rdv5", "somebody");
 	ck_assert_uint_eq(tc_expect_msg(c, "somebody"), id);
-	ck_assert_int_eq(stat_of(p, "rdv5", "rejected"), 1);
-	ck_assert_int_eq(stat_of(p, "rdv5", "puts"), 1);
+	ck_assert_int_eq(tc_stat(p, "rdv5", "rejected"), 1);
+	ck_assert_int_eq(tc_stat(p, "rdv5", "puts"), 1);
 	tc_close(p);
 	tc_close(c);
 }
@@ -1683,13 +1464,14 @@ pump_until_blocked(struct pump *p)
 static void
 flood_until_parked(struct pump *p, struct tconn *s, long long parked)
 {
-	uint64_t until = now_ms() + AWAIT_MS;
+	uint64_t until = harness_now_ms() + TC_AWAIT_MS;
 
 	for (;;) {
 		pump_until_blocked(p);
-		if (stat_of(s, p->queue, "blocked_producers") == parked)
+		if (tc_stat(s, p->queue, "blocked_producers") == parked)
 			break;
-		ck_assert_msg(now_ms() < until, "producer never parked");
+		ck_assert_msg(harness_now_ms() < until,
+		    "producer never parked");
 		/* The daemon is still reading: wait for room to write. */
 		struct pollfd pfd = { p->fd, POLLOUT, 0 };
 		poll(&pfd, 1, 10);
@@ -1833,15 +1615,15 @@ START_TEST(test_blocked_producer_is_held_back_by_tcp_not_by_daemon_memory)
 	unsigned long long *ids, held;
 	char *want = malloc(BP_BODY), *got = malloc(BP_BODY + 2);
 
-	request(s, "CREATE flood capacity=2", "201 CREATED");
+	tc_request(s, "CREATE flood capacity=2", "201 CREATED");
 	rss0 = d.pid ? harness_rss_kb(&d) : 0;
 	pump_init(&pm, p->fd, "flood", BP_BODY);
 	/* Two messages fill the queue; the third parks; the rest pile up. */
 	flood_until_parked(&pm, s, 1);
 	ck_assert_uint_gt(pm.seq, 3);
 	tc_sync(s);
-	ck_assert_int_eq(stat_of(s, "flood", "depth"), 2);
-	ck_assert_int_eq(stat_of(s, "flood", "blocked_producers"), 1);
+	ck_assert_int_eq(tc_stat(s, "flood", "depth"), 2);
+	ck_assert_int_eq(tc_stat(s, "flood", "blocked_producers"), 1);
 	/* Held: at most 64 KiB of read-ahead plus the parked message. */
 	held = daemon_has_read(p->fd) - 2 * pm.frame_len;
 	ck_assert_msg(held <= 65536 + pm.frame_len,
@@ -1864,17 +1646,17 @@ START_TEST(test_blocked_producer_is_held_back_by_tcp_not_by_daemon_memory)
 		if (i > 0)
 			ck_assert_uint_gt(ids[i], ids[i - 1]);
 	}
-	request(c, "GET flood", "204 EMPTY");
+	tc_request(c, "GET flood", "204 EMPTY");
 	pthread_join(th, NULL);
 	ck_assert_msg(pm.err == 0, "producer: %s", strerror(pm.err));
 	ck_assert_uint_eq(pm.seq, total);
 	/* Each PUT was answered once, with the id its message carried. */
 	set_blocking(p->fd);
 	for (unsigned i = 0; i < total; i++)
-		ck_assert_uint_eq(expect_queued(p), ids[i]);
+		ck_assert_uint_eq(tc_expect_queued(p), ids[i]);
 	ck_assert(tc_quiet(p, 0));
-	ck_assert_int_eq(stat_of(s, "flood", "puts"), total);
-	ck_assert_int_eq(stat_of(s, "flood", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(s, "flood", "puts"), total);
+	ck_assert_int_eq(tc_stat(s, "flood", "blocked_producers"), 0);
 	free(ids);
 	free(want);
 	free(got);
@@ -1928,15 +1710,16 @@ START_TEST(test_parked_producer_holds_only_the_read_ahead_after_a_big_put)
 	char *buf = malloc(cap);
 	unsigned long long held;
 
-	request(s, "CREATE gate capacity=1", "201 CREATED");
-	put(s, "gate", "x");
+	tc_request(s, "CREATE gate capacity=1", "201 CREATED");
+	tc_put(s, "gate", "x");
 	/* The big message is dropped: it is read, then forgotten. */
-	request(s, "CREATE sink capacity=1 policy=drop-newest", "201 CREATED");
-	put(s, "sink", "x");
-	request(s, "CREATE ra capacity=1", "201 CREATED");
-	put(s, "ra", "x");
+	tc_request(s, "CREATE sink capacity=1 policy=drop-newest",
+	    "201 CREATED");
+	tc_put(s, "sink", "x");
+	tc_request(s, "CREATE ra capacity=1", "201 CREATED");
+	tc_put(s, "ra", "x");
 	tc_send_raw(p, gate, sizeof gate - 1);
-	await_stat(s, "gate", "blocked_producers", 1);
+	tc_await_stat(s, "gate", "blocked_producers", 1);
 
 	add_frame(buf, &len, "sink", MESSAGE_LIMIT, 'L');
 	big_frame = len;
@@ -1950,7 +1733,7 @@ START_TEST(test_parked_producer_holds_only_the_read_ahead_after_a_big_put)
 	/* Open the gate: the big PUT is dropped, the first small one parks. */
 	tc_send(s, "GET gate\r\n");
 	tc_expect_msg(s, "x");
-	await_stat(s, "ra", "blocked_producers", 1);
+	tc_await_stat(s, "ra", "blocked_producers", 1);
 	send_some(p->fd, buf, len, &off);
 	held = daemon_has_read(p->fd) - (sizeof gate - 1) - big_frame;
 	ck_assert_msg(held <= 65536 + small_frame,
@@ -1980,19 +1763,19 @@ START_TEST(test_client_that_never_reads_its_gets_does_not_grow_the_daemon)
 	 * the test sees is the daemon's own bound, not loopback's autotuning.
 	 */
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-	request(s, "CREATE ob capacity=4", "201 CREATED");
+	tc_request(s, "CREATE ob capacity=4", "201 CREATED");
 	for (int i = 0; i < OB_GETS; i++)
 		memcpy(gets + i * one, "GET ob 10000\r\n", one);
 	tc_send_raw(c, gets, one * OB_GETS);
 	free(gets);
-	await_stat(s, "ob", "waiting_consumers", 1);
+	tc_await_stat(s, "ob", "waiting_consumers", 1);
 	rss0 = d.pid ? harness_rss_kb(&d) : 0;
 
 	/* Unbounded, the GETs would take OB_GETS * 256 KiB = 64 MiB. */
 	pump_init(&pm, p->fd, "ob", OB_BODY);
 	flood_until_parked(&pm, s, 1);
 	tc_sync(s);
-	ck_assert_int_eq(stat_of(s, "ob", "depth"), 4);
+	ck_assert_int_eq(tc_stat(s, "ob", "depth"), 4);
 	if (d.pid) {
 		rss1 = harness_rss_kb(&d);
 		ck_assert_msg(rss1 - rss0 < RSS_GROWTH_MAX_KB,
@@ -2002,7 +1785,7 @@ START_TEST(test_client_that_never_reads_its_gets_does_not_grow_the_daemon)
 
 	/* The non-reader leaves; the daemon notices and serves others. */
 	tc_close(c);
-	await_connections(s, 2);
+	tc_await_stat(s, NULL, "connections", 2);
 	g = tc_open(&d);
 	tc_send(g, "GET ob\r\n");
 	const char *l = tc_expect_prefix(g, "200 MSG ");
@@ -2024,19 +1807,19 @@ START_TEST(test_producer_that_disconnects_while_parked_leaves_queue_working)
 	struct tconn *p = tc_open(&d), *s = tc_open(&d), *c = tc_open(&d);
 	unsigned long long after;
 
-	request(s, "CREATE pd capacity=1", "201 CREATED");
-	put(s, "pd", "first");
-	send_put(p, "pd", "orphan");
-	await_stat(s, "pd", "blocked_producers", 1);
+	tc_request(s, "CREATE pd capacity=1", "201 CREATED");
+	tc_put(s, "pd", "first");
+	tc_send_put(p, "pd", "orphan");
+	tc_await_stat(s, "pd", "blocked_producers", 1);
 	if (_i)
-		tc_abort(p);
+		tc_close_rst(p);
 	else
 		tc_close(p);
 	/* Others carry on; the orphan may or may not have been stored. */
 	tc_send(c, "GET pd\r\n");
 	tc_expect_msg(c, "first");
-	await_stat(s, "pd", "blocked_producers", 0);
-	await_connections(s, 2);
+	tc_await_stat(s, "pd", "blocked_producers", 0);
+	tc_await_stat(s, NULL, "connections", 2);
 	tc_send(c, "GET pd\r\n");
 	if (strcmp(tc_line(c), "204 EMPTY") != 0) {
 		ck_assert_msg(strncmp(c->line, "200 MSG ", 8) == 0, "%s",
@@ -2045,13 +1828,13 @@ START_TEST(test_producer_that_disconnects_while_parked_leaves_queue_working)
 		tc_read(c, body, 8);
 		ck_assert(memcmp(body, "orphan\r\n", 8) == 0);
 	}
-	after = put(s, "pd", "after");
+	after = tc_put(s, "pd", "after");
 	tc_send(c, "GET pd\r\nGET pd\r\n");
 	ck_assert_uint_eq(tc_expect_msg(c, "after"), after);
 	expect_empty(c);
-	ck_assert_int_eq(stat_of(s, "pd", "depth"), 0);
-	ck_assert_int_eq(stat_of(s, "pd", "bytes"), 0);
-	ck_assert_int_eq(stat_of(s, "pd", "waiting_consumers"), 0);
+	ck_assert_int_eq(tc_stat(s, "pd", "depth"), 0);
+	ck_assert_int_eq(tc_stat(s, "pd", "bytes"), 0);
+	ck_assert_int_eq(tc_stat(s, "pd", "waiting_consumers"), 0);
 	tc_close(s);
 	tc_close(c);
 }
@@ -2061,19 +1844,19 @@ START_TEST(test_producer_that_disconnects_while_parked_is_forgotten_at_timeout)
 {
 	struct tconn *p = tc_open(&d), *s = tc_open(&d);
 
-	request(s, "CREATE pdt capacity=1", "201 CREATED");
-	put(s, "pdt", "first");
-	send_put_timeout(p, "pdt", "gone", 4, "50");
-	await_stat(s, "pdt", "blocked_producers", 1);
+	tc_request(s, "CREATE pdt capacity=1", "201 CREATED");
+	tc_put(s, "pdt", "first");
+	tc_send_put_bytes(p, "pdt", "gone", 4, "50");
+	tc_await_stat(s, "pdt", "blocked_producers", 1);
 	tc_close(p);
 	/* Unseen until its timeout turns the server back to it. */
-	await_stat(s, "pdt", "blocked_producers", 0);
-	await_connections(s, 1);
-	ck_assert_int_eq(stat_of(s, "pdt", "depth"), 1);
-	ck_assert_int_eq(stat_of(s, "pdt", "rejected"), 1);
+	tc_await_stat(s, "pdt", "blocked_producers", 0);
+	tc_await_stat(s, NULL, "connections", 1);
+	ck_assert_int_eq(tc_stat(s, "pdt", "depth"), 1);
+	ck_assert_int_eq(tc_stat(s, "pdt", "rejected"), 1);
 	tc_send(s, "GET pdt\r\n");
 	tc_expect_msg(s, "first");
-	put(s, "pdt", "next");
+	tc_put(s, "pdt", "next");
 	tc_close(s);
 }
 END_TEST
@@ -2090,22 +1873,22 @@ START_TEST(test_waiting_consumer_that_leaves_is_never_handed_a_message)
 
 	tc_send(c, "PING\r\nGET wc 5000\r\n");
 	tc_expect(c, "200 PONG");
-	await_stat(s, "wc", "waiting_consumers", 1);
+	tc_await_stat(s, "wc", "waiting_consumers", 1);
 	if (_i == 0)
 		tc_close(c);
 	else if (_i == 1)
-		tc_abort(c);
+		tc_close_rst(c);
 	else
 		ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
-	await_stat(s, "wc", "waiting_consumers", 0);
-	id = put(s, "wc", "kept");
-	ck_assert_int_eq(stat_of(s, "wc", "depth"), 1);
+	tc_await_stat(s, "wc", "waiting_consumers", 0);
+	id = tc_put(s, "wc", "kept");
+	ck_assert_int_eq(tc_stat(s, "wc", "depth"), 1);
 	if (_i == 2) {
 		/* Its wait ended unanswered, and the server hung up. */
 		tc_expect_closed(c);
 		tc_close(c);
 	}
-	await_connections(s, 1);
+	tc_await_stat(s, NULL, "connections", 1);
 	g = tc_open(&d);
 	tc_send(g, "GET wc\r\n");
 	ck_assert_uint_eq(tc_expect_msg(g, "kept"), id);
@@ -2118,13 +1901,13 @@ START_TEST(test_consumer_half_closing_right_after_its_get_is_never_served)
 {
 	struct tconn *c = tc_open(&d), *s = tc_open(&d);
 
-	request(s, "CREATE hcq capacity=4", "201 CREATED");
+	tc_request(s, "CREATE hcq capacity=4", "201 CREATED");
 	tc_send(c, "GET hcq 5000\r\n");
 	ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
 	tc_expect_closed(c);
-	ck_assert_int_eq(stat_of(s, "hcq", "waiting_consumers"), 0);
-	put(s, "hcq", "stays");
-	ck_assert_int_eq(stat_of(s, "hcq", "depth"), 1);
+	ck_assert_int_eq(tc_stat(s, "hcq", "waiting_consumers"), 0);
+	tc_put(s, "hcq", "stays");
+	ck_assert_int_eq(tc_stat(s, "hcq", "depth"), 1);
 	tc_close(c);
 	tc_close(s);
 }
@@ -2137,7 +1920,7 @@ START_TEST(test_half_closed_client_still_gets_answers_to_earlier_requests)
 
 	tc_send(c, "PUT hc 1\r\na\r\nGET hc\r\nGET hc 1000\r\nPING\r\n");
 	ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
-	id = expect_queued(c);
+	id = tc_expect_queued(c);
 	ck_assert_uint_eq(tc_expect_msg(c, "a"), id);
 	/* The second GET would wait: it ends unanswered, with the rest. */
 	tc_expect_closed(c);
@@ -2171,7 +1954,7 @@ START_TEST(test_connections_vanishing_mid_request_leave_the_daemon_working)
 		if (i < n)
 			tc_close(t);
 		else
-			tc_abort(t);
+			tc_close_rst(t);
 	}
 	/* Mid-way through a body bigger than one read. */
 	memset(big, 'b', 100000);
@@ -2180,15 +1963,15 @@ START_TEST(test_connections_vanishing_mid_request_leave_the_daemon_working)
 		tc_send(t, "PUT vq 500000\r\n");
 		tc_send_raw(t, big, 100000);
 		if (i)
-			tc_abort(t);
+			tc_close_rst(t);
 		else
 			tc_close(t);
 	}
 	free(big);
-	await_connections(s, 1);
+	tc_await_stat(s, NULL, "connections", 1);
 	/* Nothing half-sent was run or stored. */
-	ck_assert_ptr_null(stats_queue(s, "vq"));
-	put(s, "vq", "whole");
+	ck_assert_ptr_null(tc_stats(s, "vq"));
+	tc_put(s, "vq", "whole");
 	tc_send(s, "GET vq\r\n");
 	tc_expect_msg(s, "whole");
 	tc_close(s);
@@ -2239,12 +2022,12 @@ START_TEST(test_connection_over_the_limit_gets_503_busy_and_is_closed)
 	tc_expect(over, "503 BUSY");
 	tc_expect_closed(over);
 	tc_close(over);
-	await_connections(t[0], CONN_LIMIT);
+	tc_await_stat(t[0], NULL, "connections", CONN_LIMIT);
 	/* A place that frees up is given to the next client. */
 	tc_close(t[1]);
-	await_connections(t[0], CONN_LIMIT - 1);
+	tc_await_stat(t[0], NULL, "connections", CONN_LIMIT - 1);
 	next = tc_open(&d);
-	request(next, "PING", "200 PONG");
+	tc_request(next, "PING", "200 PONG");
 	tc_close(next);
 	tc_close(t[0]);
 }
@@ -2258,14 +2041,14 @@ START_TEST(test_without_auto_create_unknown_queues_get_404_no_queue)
 	/* The body is skipped, not run: the next reply is not a PONG. */
 	tc_send(t, "PUT nosuch 6\r\nPING\r\n\r\n");
 	expect_no_queue(t, "nosuch");
-	request(t, "GET nosuch", "404 NO_QUEUE nosuch");
+	tc_request(t, "GET nosuch", "404 NO_QUEUE nosuch");
 	/* No wait: there is nothing to wait on. */
-	request(t, "GET nosuch 5000", "404 NO_QUEUE nosuch");
-	j = stats_global(t);
+	tc_request(t, "GET nosuch 5000", "404 NO_QUEUE nosuch");
+	j = tc_stats(t, NULL);
 	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 0);
 	json_decref(j);
-	request(t, "CREATE nosuch", "201 CREATED");
-	put(t, "nosuch", "now");
+	tc_request(t, "CREATE nosuch", "201 CREATED");
+	tc_put(t, "nosuch", "now");
 	tc_close(t);
 }
 END_TEST
@@ -2281,20 +2064,20 @@ START_TEST(test_queues_beyond_max_queues_get_503_and_are_not_made)
 	struct tconn *t = tc_open(&d);
 	json_t *j;
 
-	put(t, "one", "1");
-	request(t, "CREATE two", "201 CREATED");
+	tc_put(t, "one", "1");
+	tc_request(t, "CREATE two", "201 CREATED");
 	/* A third name: refused, body skipped, nothing made. */
 	tc_send(t, "PUT three 6\r\nPING\r\n\r\n");
 	tc_expect(t, "503 TOO_MANY_QUEUES");
-	request(t, "GET three", "503 TOO_MANY_QUEUES");
-	request(t, "CREATE three", "503 TOO_MANY_QUEUES");
-	j = stats_global(t);
+	tc_request(t, "GET three", "503 TOO_MANY_QUEUES");
+	tc_request(t, "CREATE three", "503 TOO_MANY_QUEUES");
+	j = tc_stats(t, NULL);
 	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 2);
 	json_decref(j);
 	/* The queues that exist go on working; a deleted one frees a place. */
-	put(t, "two", "2");
-	request(t, "DELETE one", "200 DELETED");
-	put(t, "three", "3");
+	tc_put(t, "two", "2");
+	tc_request(t, "DELETE one", "200 DELETED");
+	tc_put(t, "three", "3");
 	tc_close(t);
 }
 END_TEST
@@ -2323,11 +2106,11 @@ START_TEST(test_get_reached_after_eof_is_not_parked)
 		tc_expect(c, "200 PONG");
 	tc_expect_closed(c);
 	tc_close(c);
-	await_stat(p, "q", "waiting_consumers", 0);
-	put(p, "q", "precious");
+	tc_await_stat(p, "q", "waiting_consumers", 0);
+	tc_put(p, "q", "precious");
 	g = tc_open(&d);
 	tc_send(g, "GET q\r\n");
-	expect_msg_bytes(g, "precious", 8);
+	tc_expect_msg_bytes(g, "precious", 8);
 	tc_close(g);
 	tc_close(p);
 }
@@ -2346,14 +2129,14 @@ START_TEST(test_waiting_consumer_with_full_input_is_seen_leaving)
 	for (size_t i = 0; i + 6 <= len; i += 6)
 		memcpy(pings + i, "PING\r\n", 6);
 	tc_send(c, "GET q 10000\r\n");
-	await_stat(p, "q", "waiting_consumers", 1);
+	tc_await_stat(p, "q", "waiting_consumers", 1);
 	tc_send_raw(c, pings, len - len % 6);
 	free(pings);
 	tc_close(c);
-	await_stat(p, "q", "waiting_consumers", 0);
-	put(p, "q", "kept");
+	tc_await_stat(p, "q", "waiting_consumers", 0);
+	tc_put(p, "q", "kept");
 	tc_send(p, "GET q\r\n");
-	expect_msg_bytes(p, "kept", 4);
+	tc_expect_msg_bytes(p, "kept", 4);
 	tc_close(p);
 }
 END_TEST
@@ -2366,15 +2149,15 @@ START_TEST(test_get_takes_a_parked_put_on_a_queue_full_of_reservations)
 {
 	struct tconn *r = tc_open(&d), *p = tc_open(&d), *g = tc_open(&d);
 
-	request(r, "CREATE q capacity=1", "201 CREATED");
-	put(r, "q", "held");
+	tc_request(r, "CREATE q capacity=1", "201 CREATED");
+	tc_put(r, "q", "held");
 	tc_send(r, "RESERVE q\r\n");
-	expect_msg_bytes(r, "held", 4);
-	send_put(p, "q", "next");
-	await_stat(g, "q", "blocked_producers", 1);
+	tc_expect_msg_bytes(r, "held", 4);
+	tc_send_put(p, "q", "next");
+	tc_await_stat(g, "q", "blocked_producers", 1);
 	tc_send(g, "GET q 5000\r\n");
-	expect_msg_bytes(g, "next", 4);
-	expect_queued(p);
+	tc_expect_msg_bytes(g, "next", 4);
+	tc_expect_queued(p);
 	tc_close(g);
 	tc_close(p);
 	tc_close(r);
@@ -2391,22 +2174,22 @@ START_TEST(test_consumer_behind_one_that_leaves_gets_the_parked_put)
 	struct tconn *p = tc_open(&d);
 	uint64_t t0;
 
-	request(r, "CREATE q capacity=1", "201 CREATED");
-	put(r, "q", "held");
+	tc_request(r, "CREATE q capacity=1", "201 CREATED");
+	tc_put(r, "q", "held");
 	tc_send(r, "RESERVE q\r\n");
-	expect_msg_bytes(r, "held", 4);
+	tc_expect_msg_bytes(r, "held", 4);
 	tc_send(r2, "RESERVE q 300\r\n");
-	await_stat(p, "q", "waiting_consumers", 1);
+	tc_await_stat(p, "q", "waiting_consumers", 1);
 	tc_send(g, "GET q 8000\r\n");
-	await_stat(p, "q", "waiting_consumers", 2);
-	send_put(p, "q", "next");
-	await_stat(r, "q", "blocked_producers", 1);
-	t0 = now_ms();
+	tc_await_stat(p, "q", "waiting_consumers", 2);
+	tc_send_put(p, "q", "next");
+	tc_await_stat(r, "q", "blocked_producers", 1);
+	t0 = harness_now_ms();
 	expect_empty(r2);
-	expect_msg_bytes(g, "next", 4);
+	tc_expect_msg_bytes(g, "next", 4);
 	/* Served when the RESERVE left, not when its own wait ran out. */
-	ck_assert_uint_lt(now_ms() - t0, 4000);
-	expect_queued(p);
+	ck_assert_uint_lt(harness_now_ms() - t0, 4000);
+	tc_expect_queued(p);
 	tc_close(p);
 	tc_close(g);
 	tc_close(r2);
@@ -2423,16 +2206,16 @@ START_TEST(test_put_is_judged_again_against_a_queue_shrunk_meanwhile)
 {
 	struct tconn *p = tc_open(&d), *a = tc_open(&d);
 
-	request(a, "CREATE q", "201 CREATED");
+	tc_request(a, "CREATE q", "201 CREATED");
 	/* The PONG proves the PUT line behind it was read and judged. */
 	tc_send(p, "PING\r\nPUT q 20\r\n0123456789");
 	tc_expect(p, "200 PONG");
-	request(a, "DELETE q", "200 DELETED");
-	request(a, "CREATE q max_bytes=10", "201 CREATED");
+	tc_request(a, "DELETE q", "200 DELETED");
+	tc_request(a, "CREATE q max_bytes=10", "201 CREATED");
 	tc_send(p, "0123456789\r\n");
 	tc_expect(p, "413 TOO_LARGE 10");
-	put(a, "q", "fits");
-	request(p, "PING", "200 PONG");
+	tc_put(a, "q", "fits");
+	tc_request(p, "PING", "200 PONG");
 	tc_close(a);
 	tc_close(p);
 }

@@ -1,6 +1,6 @@
 /*
- * harness.c - the integration tests' daemon and connections.
- * See harness.h.
+ * harness.c - the integration tests' daemon, connections and the
+ * request, MSG and STATS helpers every suite shares.  See harness.h.
  */
 #include <check.h>
 #include <errno.h>
@@ -17,11 +17,14 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 #define TC_TIMEOUT_SEC 10
+/* tc_await_stat()'s pause between two polls. */
+#define TC_AWAIT_PAUSE_US 1000
 
 /* Copy the daemon's log to our stderr until it closes. */
 static void *
@@ -162,6 +165,15 @@ harness_rss_kb(const struct daemon *d)
 	return kb;
 }
 
+uint64_t
+harness_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 struct tconn *
 tc_open(const struct daemon *d)
 {
@@ -290,26 +302,86 @@ tc_read(struct tconn *t, void *out, size_t n)
 	}
 }
 
+void
+tc_request(struct tconn *t, const char *req, const char *want)
+{
+	tc_send(t, "%s\r\n", req);
+	tc_expect(t, want);
+}
+
+void
+tc_send_put_bytes(struct tconn *t, const char *q, const void *body,
+    size_t len, const char *timeout)
+{
+	char head[256];
+	int n = snprintf(head, sizeof head, "PUT %s %zu%s%s\r\n", q, len,
+	    timeout ? " " : "", timeout ? timeout : "");
+	char *frame;
+
+	ck_assert(n > 0 && (size_t)n < sizeof head);
+	ck_assert_ptr_nonnull(frame = malloc((size_t)n + len + 2));
+	memcpy(frame, head, (size_t)n);
+	if (len > 0)
+		memcpy(frame + n, body, len);
+	memcpy(frame + n + len, "\r\n", 2);
+	tc_send_raw(t, frame, (size_t)n + len + 2);
+	free(frame);
+}
+
+void
+tc_send_put(struct tconn *t, const char *q, const char *body)
+{
+	tc_send_put_bytes(t, q, body, strlen(body), NULL);
+}
+
+unsigned long long
+tc_expect_queued(struct tconn *t)
+{
+	unsigned long long id;
+	int end = 0;
+	const char *l = tc_expect_prefix(t, "200 QUEUED ");
+
+	ck_assert_msg(sscanf(l, "200 QUEUED %llu%n", &id, &end) == 1 &&
+		l[end] == '\0',
+	    "bad QUEUED line \"%s\"", l);
+	return id;
+}
+
+unsigned long long
+tc_put(struct tconn *t, const char *q, const char *body)
+{
+	tc_send_put(t, q, body);
+	return tc_expect_queued(t);
+}
+
+unsigned long long
+tc_expect_msg_bytes(struct tconn *t, const void *body, size_t len)
+{
+	unsigned long long id;
+	size_t got_len;
+	int end = 0;
+	char *got;
+
+	const char *l = tc_expect_prefix(t, "200 MSG ");
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu%n", &id, &got_len, &end) ==
+		    2 && l[end] == '\0',
+	    "bad MSG line \"%s\"", l);
+	ck_assert_uint_eq(got_len, len);
+	ck_assert_ptr_nonnull(got = malloc(len + 2));
+	tc_read(t, got, len + 2);
+	ck_assert_msg(memcmp(got, body, len) == 0,
+	    "body \"%.*s\" != \"%.*s\"", (int)(len < 64 ? len : 64), got,
+	    (int)(len < 64 ? len : 64), (const char *)body);
+	ck_assert_msg(got[len] == '\r' && got[len + 1] == '\n',
+	    "body not followed by \\r\\n");
+	free(got);
+	return id;
+}
+
 unsigned long long
 tc_expect_msg(struct tconn *t, const char *body)
 {
-	unsigned long long id;
-	size_t len, want = strlen(body);
-	char crlf[2];
-
-	const char *l = tc_expect_prefix(t, "200 MSG ");
-	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", &id, &len) == 2,
-	    "bad MSG line \"%s\"", l);
-	ck_assert_uint_eq(len, want);
-	char *got = malloc(len + 1);
-	tc_read(t, got, len);
-	got[len] = '\0';
-	ck_assert_msg(memcmp(got, body, len) == 0, "body \"%s\" != \"%s\"",
-	    got, body);
-	free(got);
-	tc_read(t, crlf, 2);
-	ck_assert(crlf[0] == '\r' && crlf[1] == '\n');
-	return id;
+	return tc_expect_msg_bytes(t, body, strlen(body));
 }
 
 void
@@ -319,6 +391,15 @@ tc_expect_closed(struct tconn *t)
 	    (int)t->len, t->buf);
 	ck_assert_msg(!fill(t), "expected EOF, got \"%.*s\"", (int)t->len,
 	    t->buf);
+}
+
+void
+tc_close_rst(struct tconn *t)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	tc_close(t);
 }
 
 bool
@@ -334,4 +415,100 @@ tc_sync(struct tconn *t)
 {
 	tc_send(t, "PING\r\n");
 	tc_expect(t, "200 PONG");
+}
+
+/* Parse the body of a JSON reply whose status line l was just read. */
+static json_t *
+read_json_after(struct tconn *t, const char *l)
+{
+	json_error_t err;
+	size_t len;
+	int end = 0;
+	json_t *j;
+	char *buf;
+
+	ck_assert_msg(sscanf(l, "200 JSON %zu%n", &len, &end) == 1 &&
+		l[end] == '\0',
+	    "wanted \"200 JSON <n>\", got \"%s\"", l);
+	ck_assert_ptr_nonnull(buf = malloc(len + 2));
+	tc_read(t, buf, len + 2);
+	ck_assert_msg(buf[len] == '\r' && buf[len + 1] == '\n',
+	    "JSON body not followed by \\r\\n");
+	j = json_loadb(buf, len, 0, &err);
+	ck_assert_msg(j != NULL, "STATS body is not JSON: %s", err.text);
+	ck_assert(json_is_object(j));
+	free(buf);
+	return j;
+}
+
+json_t *
+tc_stats(struct tconn *t, const char *q)
+{
+	char want[256];
+	const char *l;
+
+	if (q == NULL) {
+		tc_send(t, "STATS\r\n");
+		return read_json_after(t, tc_line(t));
+	}
+	tc_send(t, "STATS %s\r\n", q);
+	l = tc_line(t);
+	if (strncmp(l, "404 ", 4) != 0)
+		return read_json_after(t, l);
+	snprintf(want, sizeof want, "404 NO_QUEUE %s", q);
+	ck_assert_str_eq(l, want);
+	return NULL;
+}
+
+long long
+tc_stat(struct tconn *t, const char *q, const char *field)
+{
+	json_t *j = tc_stats(t, q);
+	long long v;
+
+	ck_assert_msg(j != NULL, "queue %s does not exist", q);
+	v = stats_int(j, field);
+	json_decref(j);
+	return v;
+}
+
+void
+tc_await_stat(struct tconn *t, const char *q, const char *field,
+    long long want)
+{
+	uint64_t until = harness_now_ms() + TC_AWAIT_MS;
+	long long got = -1;
+
+	for (;;) {
+		json_t *j = tc_stats(t, q);
+		if (j != NULL) {
+			got = stats_int(j, field);
+			json_decref(j);
+			if (got == want)
+				return;
+		}
+		ck_assert_msg(harness_now_ms() < until,
+		    "STATS%s%s: %s stayed %lld, wanted %lld", q ? " " : "",
+		    q ? q : "", field, got, want);
+		usleep(TC_AWAIT_PAUSE_US);
+	}
+}
+
+long long
+stats_int(json_t *j, const char *field)
+{
+	json_t *v = json_object_get(j, field);
+
+	ck_assert_msg(json_is_integer(v), "STATS: no integer \"%s\"", field);
+	ck_assert_int_ge(json_integer_value(v), 0);
+	return json_integer_value(v);
+}
+
+const char *
+stats_str(json_t *j, const char *field)
+{
+	json_t *v = json_object_get(j, field);
+
+	ck_assert_msg(json_is_string(v), "STATS: no string \"%s\"", field);
+	return json_string_value(v);
 }

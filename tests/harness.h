@@ -11,13 +11,24 @@
  *
  * tconn is a blocking test connection with a read buffer and a 10 s
  * receive timeout, so a missing reply fails the test instead of hanging.
+ * On top of it: PUT and read its id, read a MSG exactly, STATS as
+ * jansson objects, and tc_await_stat(), which polls STATS until a field
+ * reaches a value: how a test learns that a request on another
+ * connection now waits, with no sleep standing in for the event.
+ * Every helper fails the test (ck_assert) on a reply it did not expect.
  */
 #ifndef SLUICE_HARNESS_H
 #define SLUICE_HARNESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <jansson.h>
+
+/* How long tc_await_stat() polls before it fails the test. */
+#define TC_AWAIT_MS 3000
 
 struct daemon {
 	pid_t pid;	   /* 0 when SLUICE_TEST_ADDR is used */
@@ -47,6 +58,9 @@ int harness_wait(struct daemon *d);
 /* Resident set size of the daemon in KiB. */
 long harness_rss_kb(const struct daemon *d);
 
+/* Milliseconds on the monotonic clock. */
+uint64_t harness_now_ms(void);
+
 struct tconn {
 	int fd;
 	size_t len;	   /* bytes buffered in buf */
@@ -75,19 +89,68 @@ const char *tc_expect_prefix(struct tconn *t, const char *prefix);
 /* Read exactly n bytes into out. */
 void tc_read(struct tconn *t, void *out, size_t n);
 
+/* Send a request line (tc_send adds \r\n) and expect this exact reply. */
+void tc_request(struct tconn *t, const char *req, const char *want);
+
 /*
- * Read a "200 MSG <id> <len>" reply and its body; asserts the body
- * equals `body` and returns the id.
+ * Send "PUT q <len>[ <timeout>]", the body and its \r\n in one write
+ * (timeout may be NULL); nothing is read back.
  */
+void tc_send_put_bytes(struct tconn *t, const char *q, const void *body,
+    size_t len, const char *timeout);
+
+/* tc_send_put_bytes() of a text body without a timeout. */
+void tc_send_put(struct tconn *t, const char *q, const char *body);
+
+/* Read exactly "200 QUEUED <id>" and return the id. */
+unsigned long long tc_expect_queued(struct tconn *t);
+
+/* PUT a text body, expect 200 QUEUED; returns the id. */
+unsigned long long tc_put(struct tconn *t, const char *q, const char *body);
+
+/*
+ * Read exactly "200 MSG <id> <len>" (a line with a body has no hints)
+ * and the body with its \r\n; asserts the body is body[0..len) and
+ * returns the id.
+ */
+unsigned long long tc_expect_msg_bytes(struct tconn *t, const void *body,
+    size_t len);
+
+/* tc_expect_msg_bytes() of a text body. */
 unsigned long long tc_expect_msg(struct tconn *t, const char *body);
 
 /* Assert the server closes the connection (EOF before any more bytes). */
 void tc_expect_closed(struct tconn *t);
+
+/* Close t with an RST, as a crashed process does: nothing is flushed. */
+void tc_close_rst(struct tconn *t);
 
 /* True when the connection has no byte to read within ms milliseconds. */
 bool tc_quiet(struct tconn *t, int ms);
 
 /* Send "PING" and wait for "200 PONG": everything before it is done. */
 void tc_sync(struct tconn *t);
+
+/*
+ * STATS <q> (server-wide when q is NULL) as a JSON object the caller
+ * json_decref()s; NULL when the daemon answers "404 NO_QUEUE <q>".
+ */
+json_t *tc_stats(struct tconn *t, const char *q);
+
+/* One integer field of STATS [q]; the queue must exist. */
+long long tc_stat(struct tconn *t, const char *q, const char *field);
+
+/*
+ * Poll STATS [q] on t until field equals want (a queue that does not
+ * exist yet counts as not yet); fails the test after TC_AWAIT_MS.
+ */
+void tc_await_stat(struct tconn *t, const char *q, const char *field,
+    long long want);
+
+/* An integer field (never negative) of a STATS object; fails if missing. */
+long long stats_int(json_t *j, const char *field);
+
+/* A string field of a STATS object; fails the test if missing. */
+const char *stats_str(json_t *j, const char *field);
 
 #endif

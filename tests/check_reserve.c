@@ -38,20 +38,6 @@ teardown(void)
 	ck_assert_int_eq(harness_stop(&d), 0);
 }
 
-/* PUT body into q; asserts 200 QUEUED and returns the id. */
-static unsigned long long
-put(struct tconn *t, const char *q, const char *body)
-{
-	unsigned long long id;
-
-	tc_send(t, "PUT %s %zu\r\n", q, strlen(body));
-	tc_send_raw(t, body, strlen(body));
-	tc_send_raw(t, "\r\n", 2);
-	const char *l = tc_expect_prefix(t, "200 QUEUED ");
-	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &id), 1);
-	return id;
-}
-
 /* RESERVE from q without waiting; asserts the body, returns the id. */
 static unsigned long long
 reserve(struct tconn *t, const char *q, const char *body)
@@ -85,67 +71,19 @@ expect_no_msg(struct tconn *t, const char *verb, unsigned long long id)
 	tc_expect(t, want);
 }
 
-/* One field of STATS for queue q (server-wide when q is NULL). */
-static long long
-stat_of(struct tconn *t, const char *q, const char *field)
-{
-	char key[64], *json, *at;
-	size_t len;
-	long long v;
-
-	if (q != NULL)
-		tc_send(t, "STATS %s\r\n", q);
-	else
-		tc_send(t, "STATS\r\n");
-	const char *l = tc_expect_prefix(t, "200 JSON ");
-	ck_assert_int_eq(sscanf(l, "200 JSON %zu", &len), 1);
-	json = malloc(len + 3);
-	tc_read(t, json, len + 2);
-	json[len] = '\0';
-	/* Compact JSON: "field":value, and no field name ends another. */
-	snprintf(key, sizeof key, "\"%s\":", field);
-	at = strstr(json, key);
-	ck_assert_msg(at != NULL, "no %s in %s", field, json);
-	v = strtoll(at + strlen(key), NULL, 10);
-	free(json);
-	return v;
-}
-
-/*
- * Poll STATS of q until field equals want: how a test learns that the
- * daemon has parked a request, without guessing at a delay.  The test
- * timeout bounds the loop.
- */
-static void
-await_stat(struct tconn *t, const char *q, const char *field, long long want)
-{
-	while (stat_of(t, q, field) != want)
-		;
-}
-
-/* Close the way a crashed process does: an RST, nothing flushed. */
-static void
-close_with_rst(struct tconn *t)
-{
-	struct linger lg = { 1, 0 };
-
-	setsockopt(t->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-	tc_close(t);
-}
-
 /* ---- RESERVE, ACK, NACK ---- */
 
 START_TEST(test_reserve_then_ack_removes_the_message)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long id = put(t, "q", "hello"), got;
+	unsigned long long id = tc_put(t, "q", "hello"), got;
 
 	got = reserve(t, "q", "hello");
 	ck_assert_uint_eq(got, id);
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 0);
-	ck_assert_int_eq(stat_of(t, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
 	ack(t, id);
-	ck_assert_int_eq(stat_of(t, "q", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 0);
 	tc_send(t, "RESERVE q\r\n");
 	tc_expect(t, "204 EMPTY");
 	tc_close(t);
@@ -167,7 +105,7 @@ START_TEST(test_reserved_message_is_not_given_to_other_consumers)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 
-	put(a, "q", "only");
+	tc_put(a, "q", "only");
 	reserve(a, "q", "only");
 	tc_send(b, "GET q\r\nRESERVE q\r\n");
 	tc_expect(b, "204 EMPTY");
@@ -180,7 +118,7 @@ END_TEST
 START_TEST(test_ack_twice_gets_404_no_msg)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long id = put(t, "q", "x");
+	unsigned long long id = tc_put(t, "q", "x");
 
 	reserve(t, "q", "x");
 	ack(t, id);
@@ -197,9 +135,9 @@ START_TEST(test_ack_of_unknown_id_gets_404_no_msg)
 	expect_no_msg(t, "ACK", 999);
 	expect_no_msg(t, "NACK", 999);
 	/* A message that was only ever stored is not reserved either. */
-	unsigned long long id = put(t, "q", "x");
+	unsigned long long id = tc_put(t, "q", "x");
 	expect_no_msg(t, "ACK", id);
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
 	tc_close(t);
 }
 END_TEST
@@ -207,7 +145,7 @@ END_TEST
 START_TEST(test_ack_of_a_delivered_get_gets_404_no_msg)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long id = put(t, "q", "x");
+	unsigned long long id = tc_put(t, "q", "x");
 
 	tc_send(t, "GET q\r\n");
 	tc_expect_msg(t, "x");
@@ -219,14 +157,14 @@ END_TEST
 START_TEST(test_ack_of_another_connections_reservation_gets_404)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
-	unsigned long long id = put(a, "q", "mine");
+	unsigned long long id = tc_put(a, "q", "mine");
 
 	reserve(a, "q", "mine");
 	expect_no_msg(b, "ACK", id);
 	expect_no_msg(b, "NACK", id);
 	/* Still a's, untouched. */
-	ck_assert_int_eq(stat_of(b, "q", "reserved"), 1);
-	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	ck_assert_int_eq(tc_stat(b, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
 	ack(a, id);
 	tc_close(a);
 	tc_close(b);
@@ -236,12 +174,12 @@ END_TEST
 START_TEST(test_nack_puts_message_back_at_the_head)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long a = put(t, "q", "a"), b = put(t, "q", "b");
+	unsigned long long a = tc_put(t, "q", "a"), b = tc_put(t, "q", "b");
 
 	ck_assert_uint_eq(reserve(t, "q", "a"), a);
 	nack(t, a);
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 2);
-	ck_assert_int_eq(stat_of(t, "q", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 2);
+	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 0);
 	/* Again first, with its id. */
 	ck_assert_uint_eq(reserve(t, "q", "a"), a);
 	ck_assert_uint_eq(reserve(t, "q", "b"), b);
@@ -254,11 +192,11 @@ END_TEST
 START_TEST(test_nack_delivers_to_a_waiting_consumer_at_once)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d), *s = tc_open(&d);
-	unsigned long long id = put(a, "q", "again");
+	unsigned long long id = tc_put(a, "q", "again");
 
 	reserve(a, "q", "again");
 	tc_send(b, "RESERVE q 10000\r\n");
-	await_stat(s, "q", "waiting_consumers", 1);
+	tc_await_stat(s, "q", "waiting_consumers", 1);
 	nack(a, id);
 	ck_assert_uint_eq(tc_expect_msg(b, "again"), id);
 	expect_no_msg(a, "ACK", id);
@@ -275,13 +213,13 @@ START_TEST(test_waiting_reserve_takes_a_new_message)
 	unsigned long long id;
 
 	tc_send(c, "RESERVE q 10000\r\n");
-	await_stat(p, "q", "waiting_consumers", 1);
-	id = put(p, "q", "fresh");
+	tc_await_stat(p, "q", "waiting_consumers", 1);
+	id = tc_put(p, "q", "fresh");
 	ck_assert_uint_eq(tc_expect_msg(c, "fresh"), id);
 	/* Handed straight over, yet reserved like any other. */
-	ck_assert_int_eq(stat_of(p, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(p, "q", "reserved"), 1);
 	ack(c, id);
-	ck_assert_int_eq(stat_of(p, "q", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(p, "q", "reserved"), 0);
 	tc_close(c);
 	tc_close(p);
 }
@@ -293,7 +231,7 @@ START_TEST(test_pipelined_acks_in_any_order)
 	unsigned long long id[3];
 
 	for (int i = 0; i < 3; i++)
-		id[i] = put(t, "q", "m");
+		id[i] = tc_put(t, "q", "m");
 	tc_send(t, "RESERVE q\r\nRESERVE q\r\nRESERVE q\r\n");
 	for (int i = 0; i < 3; i++)
 		ck_assert_uint_eq(tc_expect_msg(t, "m"), id[i]);
@@ -302,7 +240,7 @@ START_TEST(test_pipelined_acks_in_any_order)
 	tc_expect(t, "200 ACKED");
 	tc_expect(t, "200 REQUEUED");
 	tc_expect(t, "200 ACKED");
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
 	ck_assert_uint_eq(reserve(t, "q", "m"), id[0]);
 	tc_close(t);
 }
@@ -317,13 +255,13 @@ START_TEST(test_reserved_message_counts_toward_capacity)
 
 	tc_send(t, "CREATE q capacity=2 policy=reject\r\n");
 	tc_expect(t, "201 CREATED");
-	a = put(t, "q", "a");
-	put(t, "q", "b");
+	a = tc_put(t, "q", "a");
+	tc_put(t, "q", "b");
 	reserve(t, "q", "a");
 	tc_send(t, "PUT q 1\r\nc\r\n");
 	tc_expect_prefix(t, "503 FULL q");
 	ack(t, a);
-	put(t, "q", "c");
+	tc_put(t, "q", "c");
 	tc_close(t);
 }
 END_TEST
@@ -335,14 +273,14 @@ START_TEST(test_reserved_message_counts_toward_max_bytes)
 
 	tc_send(t, "CREATE q max_bytes=10 policy=reject\r\n");
 	tc_expect(t, "201 CREATED");
-	a = put(t, "q", "123456");
+	a = tc_put(t, "q", "123456");
 	reserve(t, "q", "123456");
-	ck_assert_int_eq(stat_of(t, "q", "bytes"), 6);
+	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 6);
 	tc_send(t, "PUT q 6\r\n654321\r\n");
 	tc_expect_prefix(t, "503 FULL q");
 	ack(t, a);
-	ck_assert_int_eq(stat_of(t, "q", "bytes"), 0);
-	put(t, "q", "654321");
+	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 0);
+	tc_put(t, "q", "654321");
 	tc_close(t);
 }
 END_TEST
@@ -354,16 +292,16 @@ START_TEST(test_parked_producer_resumes_on_ack_not_on_reserve)
 
 	tc_send(c, "CREATE q capacity=1\r\n");
 	tc_expect(c, "201 CREATED");
-	a = put(c, "q", "a");
+	a = tc_put(c, "q", "a");
 	tc_send(p, "PUT q 1\r\nb\r\n");
-	await_stat(s, "q", "blocked_producers", 1);
+	tc_await_stat(s, "q", "blocked_producers", 1);
 	reserve(c, "q", "a");
 	/* The reservation still fills the queue: the producer waits on. */
-	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	ck_assert(tc_quiet(p, 0));
 	/* NACK makes it ready again: still no room. */
 	nack(c, a);
-	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	reserve(c, "q", "a");
 	ack(c, a);
 	const char *l = tc_expect_prefix(p, "200 QUEUED ");
@@ -381,14 +319,14 @@ START_TEST(test_parked_producer_resumes_when_returned_message_is_taken)
 
 	tc_send(s, "CREATE q capacity=1\r\n");
 	tc_expect(s, "201 CREATED");
-	put(s, "q", "a");
+	tc_put(s, "q", "a");
 	reserve(c, "q", "a");
 	tc_send(p, "PUT q 1\r\nb\r\n");
-	await_stat(s, "q", "blocked_producers", 1);
+	tc_await_stat(s, "q", "blocked_producers", 1);
 	/* The message comes back ready, and still fills the queue. */
 	tc_close(c);
-	await_stat(s, "q", "depth", 1);
-	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	tc_await_stat(s, "q", "depth", 1);
+	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	tc_send(s, "GET q\r\n");
 	tc_expect_msg(s, "a");
 	tc_expect_prefix(p, "200 QUEUED ");
@@ -405,18 +343,18 @@ START_TEST(test_waiting_reserve_gets_parked_put_after_ack)
 
 	tc_send(s, "CREATE q capacity=1\r\n");
 	tc_expect(s, "201 CREATED");
-	x = put(s, "q", "x");
+	x = tc_put(s, "q", "x");
 	reserve(a, "q", "x");
 	/* A waiting RESERVE would hold the message: no room for it yet. */
 	tc_send(b, "RESERVE q 10000\r\n");
-	await_stat(s, "q", "waiting_consumers", 1);
+	tc_await_stat(s, "q", "waiting_consumers", 1);
 	tc_send(p, "PUT q 1\r\ny\r\n");
-	await_stat(s, "q", "blocked_producers", 1);
+	tc_await_stat(s, "q", "blocked_producers", 1);
 	ack(a, x);
 	const char *l = tc_expect_prefix(p, "200 QUEUED ");
 	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &y), 1);
 	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
-	ck_assert_int_eq(stat_of(s, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(s, "q", "reserved"), 1);
 	tc_close(a);
 	tc_close(b);
 	tc_close(p);
@@ -433,25 +371,25 @@ check_return_on_close(int how)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long id[3];
 
-	id[0] = put(b, "q", "one");
-	id[1] = put(b, "q", "two");
-	id[2] = put(b, "q", "three");
+	id[0] = tc_put(b, "q", "one");
+	id[1] = tc_put(b, "q", "two");
+	id[2] = tc_put(b, "q", "three");
 	reserve(a, "q", "one");
 	reserve(a, "q", "two");
 	if (how == 0) {
 		tc_close(a);
 	} else if (how == 1) {
-		close_with_rst(a);
+		tc_close_rst(a);
 	} else {
 		/* End of file only: it could still read, but counts as gone. */
 		shutdown(a->fd, SHUT_WR);
 	}
-	await_stat(b, "q", "depth", 3);
-	ck_assert_int_eq(stat_of(b, "q", "reserved"), 0);
+	tc_await_stat(b, "q", "depth", 3);
+	ck_assert_int_eq(tc_stat(b, "q", "reserved"), 0);
 	ck_assert_uint_eq(reserve(b, "q", "one"), id[0]);
 	ck_assert_uint_eq(reserve(b, "q", "two"), id[1]);
 	ck_assert_uint_eq(reserve(b, "q", "three"), id[2]);
-	ck_assert_int_eq(stat_of(b, "q", "redelivered"), 2);
+	ck_assert_int_eq(tc_stat(b, "q", "redelivered"), 2);
 	if (how == 2)
 		tc_close(a);
 	tc_close(b);
@@ -478,19 +416,20 @@ END_TEST
 START_TEST(test_killed_consumer_reservations_go_to_waiting_consumer)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d), *s = tc_open(&d);
-	unsigned long long one = put(s, "q", "one"), two = put(s, "q", "two");
+	unsigned long long one = tc_put(s, "q", "one"), two = tc_put(s, "q",
+	    "two");
 
 	reserve(a, "q", "one");
 	reserve(a, "q", "two");
 	tc_send(b, "RESERVE q 10000\r\n");
-	await_stat(s, "q", "waiting_consumers", 1);
-	close_with_rst(a);
+	tc_await_stat(s, "q", "waiting_consumers", 1);
+	tc_close_rst(a);
 	ck_assert_uint_eq(tc_expect_msg(b, "one"), one);
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
 	ack(b, one);
 	ack(b, two);
-	ck_assert_int_eq(stat_of(s, "q", "redelivered"), 2);
+	ck_assert_int_eq(tc_stat(s, "q", "redelivered"), 2);
 	tc_close(b);
 	tc_close(s);
 }
@@ -499,14 +438,15 @@ END_TEST
 START_TEST(test_returned_messages_go_before_a_nacked_one_behind_them)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
-	unsigned long long one = put(b, "q", "one"), two = put(b, "q", "two");
+	unsigned long long one = tc_put(b, "q", "one"), two = tc_put(b, "q",
+	    "two");
 
 	/* b's NACKed "two" is at the head; a's "one" comes back before it. */
 	reserve(a, "q", "one");
 	reserve(b, "q", "two");
 	nack(b, two);
 	tc_close(a);
-	await_stat(b, "q", "depth", 2);
+	tc_await_stat(b, "q", "depth", 2);
 	ck_assert_uint_eq(reserve(b, "q", "one"), one);
 	ck_assert_uint_eq(reserve(b, "q", "two"), two);
 	tc_close(b);
@@ -516,16 +456,16 @@ END_TEST
 START_TEST(test_reservations_on_several_queues_return_to_each)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
-	unsigned long long x1 = put(b, "x", "x1"), y1 = put(b, "y", "y1");
-	unsigned long long x2 = put(b, "x", "x2"), y2 = put(b, "y", "y2");
+	unsigned long long x1 = tc_put(b, "x", "x1"), y1 = tc_put(b, "y", "y1");
+	unsigned long long x2 = tc_put(b, "x", "x2"), y2 = tc_put(b, "y", "y2");
 
 	reserve(a, "x", "x1");
 	reserve(a, "y", "y1");
 	reserve(a, "x", "x2");
 	reserve(a, "y", "y2");
 	tc_close(a);
-	await_stat(b, "y", "depth", 2);
-	await_stat(b, "x", "depth", 2);
+	tc_await_stat(b, "y", "depth", 2);
+	tc_await_stat(b, "x", "depth", 2);
 	ck_assert_uint_eq(reserve(b, "y", "y1"), y1);
 	ck_assert_uint_eq(reserve(b, "x", "x1"), x1);
 	ck_assert_uint_eq(reserve(b, "x", "x2"), x2);
@@ -537,14 +477,14 @@ END_TEST
 START_TEST(test_waiting_consumer_that_closes_returns_its_reservations)
 {
 	struct tconn *a = tc_open(&d), *s = tc_open(&d);
-	unsigned long long one = put(s, "q", "one");
+	unsigned long long one = tc_put(s, "q", "one");
 
 	reserve(a, "q", "one");
 	tc_send(a, "RESERVE q 10000\r\n");
-	await_stat(s, "q", "waiting_consumers", 1);
+	tc_await_stat(s, "q", "waiting_consumers", 1);
 	tc_close(a);
-	await_stat(s, "q", "waiting_consumers", 0);
-	await_stat(s, "q", "depth", 1);
+	tc_await_stat(s, "q", "waiting_consumers", 0);
+	tc_await_stat(s, "q", "depth", 1);
 	ck_assert_uint_eq(reserve(s, "q", "one"), one);
 	tc_close(s);
 }
@@ -553,13 +493,14 @@ END_TEST
 START_TEST(test_acked_messages_do_not_return_on_close)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
-	unsigned long long one = put(b, "q", "one"), two = put(b, "q", "two");
+	unsigned long long one = tc_put(b, "q", "one"), two = tc_put(b, "q",
+	    "two");
 
 	reserve(a, "q", "one");
 	reserve(a, "q", "two");
 	ack(a, one);
 	tc_close(a);
-	await_stat(b, "q", "depth", 1);
+	tc_await_stat(b, "q", "depth", 1);
 	ck_assert_uint_eq(reserve(b, "q", "two"), two);
 	tc_send(b, "RESERVE q\r\n");
 	tc_expect(b, "204 EMPTY");
@@ -570,14 +511,14 @@ END_TEST
 START_TEST(test_quit_returns_reservations)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
-	unsigned long long one = put(b, "q", "one");
+	unsigned long long one = tc_put(b, "q", "one");
 
 	reserve(a, "q", "one");
 	tc_send(a, "QUIT\r\n");
 	tc_expect(a, "200 BYE");
 	tc_expect_closed(a);
 	tc_close(a);
-	await_stat(b, "q", "depth", 1);
+	tc_await_stat(b, "q", "depth", 1);
 	ck_assert_uint_eq(reserve(b, "q", "one"), one);
 	tc_close(b);
 }
@@ -592,18 +533,18 @@ START_TEST(test_lease_end_redelivers_to_a_waiting_consumer)
 
 	tc_send(a, "CREATE q lease_ms=200\r\n");
 	tc_expect(a, "201 CREATED");
-	ck_assert_int_eq(stat_of(a, "q", "lease_ms"), 200);
-	id = put(a, "q", "slow");
+	ck_assert_int_eq(tc_stat(a, "q", "lease_ms"), 200);
+	id = tc_put(a, "q", "slow");
 	reserve(a, "q", "slow");
 	/* Nothing else is ready: b gets "slow" only if the lease ends. */
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "slow"), id);
 	/* The lease took it from a: a's ACK comes too late. */
 	expect_no_msg(a, "ACK", id);
-	ck_assert_int_eq(stat_of(a, "q", "redelivered"), 1);
-	ck_assert_int_eq(stat_of(a, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(a, "q", "redelivered"), 1);
+	ck_assert_int_eq(tc_stat(a, "q", "reserved"), 1);
 	ack(b, id);
-	ck_assert_int_eq(stat_of(a, "q", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(a, "q", "reserved"), 0);
 	tc_close(a);
 	tc_close(b);
 }
@@ -616,8 +557,8 @@ START_TEST(test_lease_end_returns_reservations_in_order)
 
 	tc_send(a, "CREATE q lease_ms=100\r\n");
 	tc_expect(a, "201 CREATED");
-	one = put(a, "q", "one");
-	two = put(a, "q", "two");
+	one = tc_put(a, "q", "one");
+	two = tc_put(a, "q", "two");
 	tc_send(a, "RESERVE q\r\nRESERVE q\r\n");
 	tc_expect_msg(a, "one");
 	tc_expect_msg(a, "two");
@@ -641,8 +582,8 @@ START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
 
 	tc_send(a, "CREATE q lease_ms=100\r\n");
 	tc_expect(a, "201 CREATED");
-	one = put(a, "q", "one");
-	two = put(a, "q", "two");
+	one = tc_put(a, "q", "one");
+	two = tc_put(a, "q", "two");
 	ck_assert_uint_eq(reserve(a, "q", "one"), one);
 	ack(a, one);
 	reserve(a, "q", "two");
@@ -650,9 +591,9 @@ START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
 	ack(b, two);
-	ck_assert_int_eq(stat_of(b, "q", "acks"), 2);
-	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
-	ck_assert_int_eq(stat_of(b, "q", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(b, "q", "acks"), 2);
+	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
+	ck_assert_int_eq(tc_stat(b, "q", "reserved"), 0);
 	tc_close(a);
 	tc_close(b);
 }
@@ -665,7 +606,7 @@ START_TEST(test_lease_restarts_for_each_delivery)
 
 	tc_send(a, "CREATE q lease_ms=100\r\n");
 	tc_expect(a, "201 CREATED");
-	id = put(a, "q", "hot");
+	id = tc_put(a, "q", "hot");
 	reserve(a, "q", "hot");
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "hot"), id);
@@ -673,8 +614,8 @@ START_TEST(test_lease_restarts_for_each_delivery)
 	ck_assert_uint_eq(tc_expect_msg(c, "hot"), id);
 	expect_no_msg(b, "ACK", id);
 	ack(c, id);
-	ck_assert_int_eq(stat_of(a, "q", "redelivered"), 2);
-	ck_assert_int_eq(stat_of(a, "q", "gets"), 3);
+	ck_assert_int_eq(tc_stat(a, "q", "redelivered"), 2);
+	ck_assert_int_eq(tc_stat(a, "q", "gets"), 3);
 	tc_close(a);
 	tc_close(b);
 	tc_close(c);
@@ -688,13 +629,13 @@ START_TEST(test_close_after_lease_end_returns_nothing_twice)
 
 	tc_send(a, "CREATE q lease_ms=100\r\n");
 	tc_expect(a, "201 CREATED");
-	id = put(a, "q", "x");
+	id = tc_put(a, "q", "x");
 	reserve(a, "q", "x");
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "x"), id);
 	tc_close(a);
-	await_stat(b, NULL, "connections", 1);
-	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	tc_await_stat(b, NULL, "connections", 1);
+	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
 	ack(b, id);
 	tc_close(b);
 }
@@ -714,7 +655,7 @@ START_TEST(test_create_compares_lease_ms)
 	tc_expect(t, "409 CONFLICT q");
 	tc_send(t, "CREATE r\r\n");
 	tc_expect(t, "201 CREATED");
-	ck_assert_int_eq(stat_of(t, "r", "lease_ms"), 0);
+	ck_assert_int_eq(tc_stat(t, "r", "lease_ms"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -748,8 +689,8 @@ START_TEST(test_reserve_beyond_limit_gets_503_too_many_reserved)
 	tc_expect(a, "503 TOO_MANY_RESERVED");
 	tc_expect(a, "503 TOO_MANY_RESERVED");
 	/* The refusal took nothing: the last message is still ready. */
-	ck_assert_int_eq(stat_of(a, "q", "depth"), 1);
-	ck_assert_int_eq(stat_of(a, "q", "reserved"), MAX_RESERVED);
+	ck_assert_int_eq(tc_stat(a, "q", "depth"), 1);
+	ck_assert_int_eq(tc_stat(a, "q", "reserved"), MAX_RESERVED);
 	/* GET is not limited, and the limit is per connection. */
 	tc_send(b, "RESERVE q\r\n");
 	snprintf(body, sizeof body, "%d", MAX_RESERVED);
@@ -758,7 +699,7 @@ START_TEST(test_reserve_beyond_limit_gets_503_too_many_reserved)
 	tc_expect_msg(a, body);
 	/* One ACK makes room for one more. */
 	ack(a, first);
-	put(a, "q", "more");
+	tc_put(a, "q", "more");
 	reserve(a, "q", "more");
 	tc_send(a, "RESERVE q\r\n");
 	tc_expect(a, "503 TOO_MANY_RESERVED");
@@ -772,25 +713,25 @@ END_TEST
 START_TEST(test_stats_count_reservations_acks_nacks_and_redeliveries)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long a = put(t, "q", "a");
+	unsigned long long a = tc_put(t, "q", "a");
 
-	put(t, "q", "bb");
+	tc_put(t, "q", "bb");
 	reserve(t, "q", "a");
-	ck_assert_int_eq(stat_of(t, "q", "reserved"), 1);
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 1);
-	ck_assert_int_eq(stat_of(t, "q", "bytes"), 3);
+	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 3);
 	nack(t, a);
 	reserve(t, "q", "a");
 	ack(t, a);
 	tc_send(t, "GET q\r\n");
 	tc_expect_msg(t, "bb");
-	ck_assert_int_eq(stat_of(t, "q", "puts"), 2);
-	ck_assert_int_eq(stat_of(t, "q", "gets"), 3);
-	ck_assert_int_eq(stat_of(t, "q", "acks"), 1);
-	ck_assert_int_eq(stat_of(t, "q", "nacks"), 1);
-	ck_assert_int_eq(stat_of(t, "q", "redelivered"), 1);
-	ck_assert_int_eq(stat_of(t, "q", "reserved"), 0);
-	ck_assert_int_eq(stat_of(t, "q", "bytes"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "puts"), 2);
+	ck_assert_int_eq(tc_stat(t, "q", "gets"), 3);
+	ck_assert_int_eq(tc_stat(t, "q", "acks"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "nacks"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "redelivered"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 0);
 	tc_close(t);
 }
 END_TEST
@@ -799,11 +740,11 @@ START_TEST(test_server_stats_count_reserved_messages)
 {
 	struct tconn *t = tc_open(&d);
 
-	put(t, "q", "abc");
-	put(t, "q", "de");
+	tc_put(t, "q", "abc");
+	tc_put(t, "q", "de");
 	reserve(t, "q", "abc");
-	ck_assert_int_eq(stat_of(t, NULL, "messages"), 2);
-	ck_assert_int_eq(stat_of(t, NULL, "bytes"), 5);
+	ck_assert_int_eq(tc_stat(t, NULL, "messages"), 2);
+	ck_assert_int_eq(tc_stat(t, NULL, "bytes"), 5);
 	tc_close(t);
 }
 END_TEST
@@ -813,7 +754,8 @@ END_TEST
 START_TEST(test_delete_discards_reservations_and_their_acks_get_404)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
-	unsigned long long one = put(a, "q", "one"), two = put(a, "q", "two");
+	unsigned long long one = tc_put(a, "q", "one"), two = tc_put(a, "q",
+	    "two");
 
 	reserve(a, "q", "one");
 	reserve(a, "q", "two");
@@ -821,13 +763,13 @@ START_TEST(test_delete_discards_reservations_and_their_acks_get_404)
 	tc_expect(b, "200 DELETED");
 	expect_no_msg(a, "ACK", one);
 	expect_no_msg(a, "NACK", two);
-	ck_assert_int_eq(stat_of(b, NULL, "messages"), 0);
+	ck_assert_int_eq(tc_stat(b, NULL, "messages"), 0);
 	/* A queue of that name is new and empty; closing returns nothing. */
 	tc_send(b, "RESERVE q\r\n");
 	tc_expect(b, "204 EMPTY");
 	tc_close(a);
-	await_stat(b, NULL, "connections", 1);
-	ck_assert_int_eq(stat_of(b, "q", "depth"), 0);
+	tc_await_stat(b, NULL, "connections", 1);
+	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
 	tc_close(b);
 }
 END_TEST
@@ -848,7 +790,7 @@ START_TEST(test_delete_frees_the_reservation_limit)
 		tc_expect_msg(a, "x");
 	tc_send(a, "DELETE q\r\n");
 	tc_expect(a, "200 DELETED");
-	put(a, "q", "y");
+	tc_put(a, "q", "y");
 	reserve(a, "q", "y");
 	tc_close(a);
 }
@@ -861,14 +803,14 @@ START_TEST(test_delete_with_lease_running)
 
 	tc_send(a, "CREATE q lease_ms=100\r\n");
 	tc_expect(a, "201 CREATED");
-	id = put(a, "q", "x");
+	id = tc_put(a, "q", "x");
 	reserve(a, "q", "x");
 	tc_send(a, "DELETE q\r\n");
 	tc_expect(a, "200 DELETED");
 	/* The old lease must not touch the new queue, nor a's list. */
 	tc_send(b, "CREATE q lease_ms=100\r\n");
 	tc_expect(b, "201 CREATED");
-	put(b, "q", "y");
+	tc_put(b, "q", "y");
 	reserve(b, "q", "y");
 	tc_send(a, "RESERVE q 10000\r\n");
 	tc_expect_msg(a, "y");
@@ -881,16 +823,16 @@ END_TEST
 START_TEST(test_purge_leaves_reserved_messages_alone)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long one = put(t, "q", "one");
+	unsigned long long one = tc_put(t, "q", "one");
 
-	put(t, "q", "two");
-	put(t, "q", "three");
+	tc_put(t, "q", "two");
+	tc_put(t, "q", "three");
 	reserve(t, "q", "one");
 	tc_send(t, "PURGE q\r\n");
 	tc_expect(t, "200 PURGED 2");
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 0);
-	ck_assert_int_eq(stat_of(t, "q", "reserved"), 1);
-	ck_assert_int_eq(stat_of(t, "q", "bytes"), 3);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 3);
 	ack(t, one);
 	tc_close(t);
 }
@@ -903,13 +845,13 @@ START_TEST(test_purged_queue_still_counts_its_reservations)
 
 	tc_send(t, "CREATE q capacity=1\r\n");
 	tc_expect(t, "201 CREATED");
-	one = put(t, "q", "one");
+	one = tc_put(t, "q", "one");
 	reserve(t, "q", "one");
 	tc_send(p, "PUT q 3\r\ntwo\r\n");
-	await_stat(s, "q", "blocked_producers", 1);
+	tc_await_stat(s, "q", "blocked_producers", 1);
 	tc_send(t, "PURGE q\r\n");
 	tc_expect(t, "200 PURGED 0");
-	ck_assert_int_eq(stat_of(s, "q", "blocked_producers"), 1);
+	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	ck_assert(tc_quiet(p, 0));
 	ack(t, one);
 	tc_expect_prefix(p, "200 QUEUED ");
@@ -922,7 +864,7 @@ END_TEST
 START_TEST(test_purge_discards_returned_messages)
 {
 	struct tconn *t = tc_open(&d);
-	unsigned long long one = put(t, "q", "one");
+	unsigned long long one = tc_put(t, "q", "one");
 
 	reserve(t, "q", "one");
 	nack(t, one);
@@ -946,18 +888,18 @@ START_TEST(test_rendezvous_reservations_are_outside_the_bound)
 	tc_send(s, "CREATE r capacity=0\r\n");
 	tc_expect(s, "201 CREATED");
 	tc_send(a, "RESERVE r 10000\r\n");
-	await_stat(s, "r", "waiting_consumers", 1);
-	x = put(p, "r", "x");
+	tc_await_stat(s, "r", "waiting_consumers", 1);
+	x = tc_put(p, "r", "x");
 	ck_assert_uint_eq(tc_expect_msg(a, "x"), x);
 	/* a holds x, yet the next PUT still goes straight to b. */
 	tc_send(b, "RESERVE r 10000\r\n");
-	await_stat(s, "r", "waiting_consumers", 1);
-	y = put(p, "r", "y");
+	tc_await_stat(s, "r", "waiting_consumers", 1);
+	y = tc_put(p, "r", "y");
 	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
-	ck_assert_int_eq(stat_of(s, "r", "reserved"), 2);
+	ck_assert_int_eq(tc_stat(s, "r", "reserved"), 2);
 	ack(a, x);
 	ack(b, y);
-	ck_assert_int_eq(stat_of(s, "r", "reserved"), 0);
+	ck_assert_int_eq(tc_stat(s, "r", "reserved"), 0);
 	tc_close(a);
 	tc_close(b);
 	tc_close(p);
@@ -973,7 +915,7 @@ START_TEST(test_rendezvous_reserve_takes_a_parked_put)
 	tc_send(s, "CREATE r capacity=0\r\n");
 	tc_expect(s, "201 CREATED");
 	tc_send(p, "PUT r 1\r\nz\r\n");
-	await_stat(s, "r", "blocked_producers", 1);
+	tc_await_stat(s, "r", "blocked_producers", 1);
 	tc_send(c, "RESERVE r\r\n");
 	id = tc_expect_msg(c, "z");
 	const char *l = tc_expect_prefix(p, "200 QUEUED ");
@@ -995,15 +937,15 @@ START_TEST(test_rendezvous_nacked_message_goes_before_a_waiting_put)
 	tc_send(s, "CREATE r capacity=0\r\n");
 	tc_expect(s, "201 CREATED");
 	tc_send(a, "RESERVE r 10000\r\n");
-	await_stat(s, "r", "waiting_consumers", 1);
-	x = put(p, "r", "x");
+	tc_await_stat(s, "r", "waiting_consumers", 1);
+	x = tc_put(p, "r", "x");
 	tc_expect_msg(a, "x");
 	tc_send(p, "PUT r 1\r\ny\r\n");
-	await_stat(s, "r", "blocked_producers", 1);
+	tc_await_stat(s, "r", "blocked_producers", 1);
 	nack(a, x);
 	/* x is back and ready; the parked PUT still waits. */
-	ck_assert_int_eq(stat_of(s, "r", "depth"), 1);
-	ck_assert_int_eq(stat_of(s, "r", "blocked_producers"), 1);
+	ck_assert_int_eq(tc_stat(s, "r", "depth"), 1);
+	ck_assert_int_eq(tc_stat(s, "r", "blocked_producers"), 1);
 	ck_assert_uint_eq(reserve(a, "r", "x"), x);
 	ck_assert(tc_quiet(p, 0));
 	tc_send(a, "RESERVE r\r\n");
@@ -1026,14 +968,14 @@ START_TEST(test_rendezvous_returned_message_goes_to_waiting_consumer)
 	tc_send(s, "CREATE r capacity=0\r\n");
 	tc_expect(s, "201 CREATED");
 	tc_send(a, "RESERVE r 10000\r\n");
-	await_stat(s, "r", "waiting_consumers", 1);
-	x = put(p, "r", "x");
+	tc_await_stat(s, "r", "waiting_consumers", 1);
+	x = tc_put(p, "r", "x");
 	tc_expect_msg(a, "x");
 	tc_send(p, "PUT r 1\r\ny\r\n");
-	await_stat(s, "r", "blocked_producers", 1);
+	tc_await_stat(s, "r", "blocked_producers", 1);
 	/* A waiting consumer now would take y; x must come first. */
-	close_with_rst(a);
-	await_stat(s, "r", "depth", 1);
+	tc_close_rst(a);
+	tc_await_stat(s, "r", "depth", 1);
 	tc_send(b, "RESERVE r 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "x"), x);
 	tc_send(b, "GET r 10000\r\n");
@@ -1054,13 +996,13 @@ START_TEST(test_rendezvous_lease_end_goes_before_a_waiting_put)
 	tc_send(s, "CREATE r capacity=0 lease_ms=100\r\n");
 	tc_expect(s, "201 CREATED");
 	tc_send(a, "RESERVE r 10000\r\n");
-	await_stat(s, "r", "waiting_consumers", 1);
-	x = put(p, "r", "x");
+	tc_await_stat(s, "r", "waiting_consumers", 1);
+	x = tc_put(p, "r", "x");
 	tc_expect_msg(a, "x");
 	tc_send(p, "PUT r 1\r\ny\r\n");
-	await_stat(s, "r", "blocked_producers", 1);
+	tc_await_stat(s, "r", "blocked_producers", 1);
 	/* The lease ends with nobody waiting: x waits, ready. */
-	await_stat(s, "r", "depth", 1);
+	tc_await_stat(s, "r", "depth", 1);
 	tc_send(b, "RESERVE r\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "x"), x);
 	ack(b, x);
@@ -1094,20 +1036,20 @@ START_TEST(test_large_reserved_body_survives_nack_close_and_get)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	char *one = big_body('1'), *two = big_body('2');
-	unsigned long long id1 = put(a, "q", one), id2 = put(a, "q", two);
+	unsigned long long id1 = tc_put(a, "q", one), id2 = tc_put(a, "q", two);
 
 	ck_assert_uint_eq(reserve(a, "q", one), id1);
 	nack(a, id1);
 	ck_assert_uint_eq(reserve(a, "q", one), id1);
 	ck_assert_uint_eq(reserve(a, "q", two), id2);
-	close_with_rst(a);
-	await_stat(b, "q", "depth", 2);
+	tc_close_rst(a);
+	tc_await_stat(b, "q", "depth", 2);
 	/* Returned, then sent by GET (by reference) and by RESERVE. */
 	tc_send(b, "GET q\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, one), id1);
 	ck_assert_uint_eq(reserve(b, "q", two), id2);
 	ack(b, id2);
-	ck_assert_int_eq(stat_of(b, "q", "bytes"), 0);
+	ck_assert_int_eq(tc_stat(b, "q", "bytes"), 0);
 	tc_close(b);
 	free(one);
 	free(two);
@@ -1131,7 +1073,8 @@ enum death {
 	DIE_BEFORE_ACK,		 /* processed, not acknowledged */
 	DIE_MID_ACK_LINE,	 /* half an ACK line, no terminator */
 	DIE_AFTER_ACK_SENT,	 /* the ACK's reply never read */
-	DIE_HANG,		 /* stops, connection open: only a lease helps */
+	DIE_HANG,		 /* stops,
+	    connection open: only a lease helps */
 };
 
 /* Deaths drawn without a lease (a hang would hold messages forever). */
@@ -1257,7 +1200,7 @@ worker_die(struct worker *w, struct tconn *t)
 			return;
 	}
 	if (w->rst)
-		close_with_rst(t);
+		tc_close_rst(t);
 	else
 		tc_close(t);
 }
@@ -1395,9 +1338,9 @@ producer_main(void *arg)
 static bool
 pool_drained(struct tconn *s)
 {
-	return stat_of(s, "pool", "puts") == POOL_MESSAGES &&
-	    stat_of(s, "pool", "depth") == 0 &&
-	    stat_of(s, "pool", "reserved") == 0;
+	return tc_stat(s, "pool", "puts") == POOL_MESSAGES &&
+	    tc_stat(s, "pool", "depth") == 0 &&
+	    tc_stat(s, "pool", "reserved") == 0;
 }
 
 /* Replace dead workers until the daemon says every job is done. */
@@ -1492,9 +1435,9 @@ START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
 		    "job-%d lost: never acknowledged", n);
 		dups += m->deliveries - 1;
 	}
-	ck_assert_int_eq(stat_of(s, "pool", "acks"), POOL_MESSAGES);
-	redelivered = stat_of(s, "pool", "redelivered");
-	ck_assert_int_eq(stat_of(s, "pool", "gets"),
+	ck_assert_int_eq(tc_stat(s, "pool", "acks"), POOL_MESSAGES);
+	redelivered = tc_stat(s, "pool", "redelivered");
+	ck_assert_int_eq(tc_stat(s, "pool", "gets"),
 	    POOL_MESSAGES + redelivered);
 	/* Some deliveries died unseen (the reply was never read). */
 	ck_assert_int_le(dups, redelivered);
@@ -1529,11 +1472,13 @@ main(void)
 	tc = tcase(s, "ack_nack");
 	tcase_add_test(tc, test_reserve_then_ack_removes_the_message);
 	tcase_add_test(tc, test_reserve_on_empty_queue_gets_204);
-	tcase_add_test(tc, test_reserved_message_is_not_given_to_other_consumers);
+	tcase_add_test(tc,
+	    test_reserved_message_is_not_given_to_other_consumers);
 	tcase_add_test(tc, test_ack_twice_gets_404_no_msg);
 	tcase_add_test(tc, test_ack_of_unknown_id_gets_404_no_msg);
 	tcase_add_test(tc, test_ack_of_a_delivered_get_gets_404_no_msg);
-	tcase_add_test(tc, test_ack_of_another_connections_reservation_gets_404);
+	tcase_add_test(tc,
+	    test_ack_of_another_connections_reservation_gets_404);
 	tcase_add_test(tc, test_nack_puts_message_back_at_the_head);
 	tcase_add_test(tc, test_nack_delivers_to_a_waiting_consumer_at_once);
 	tcase_add_test(tc, test_waiting_reserve_takes_a_new_message);
@@ -1572,7 +1517,8 @@ main(void)
 	tcase_add_test(tc, test_create_compares_lease_ms);
 
 	tc = tcase(s, "limit");
-	tcase_add_test(tc, test_reserve_beyond_limit_gets_503_too_many_reserved);
+	tcase_add_test(tc,
+	    test_reserve_beyond_limit_gets_503_too_many_reserved);
 	tcase_add_test(tc, test_delete_frees_the_reservation_limit);
 
 	tc = tcase(s, "stats");

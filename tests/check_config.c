@@ -35,9 +35,6 @@
 
 /* How long the daemon may stay silent before a test gives up. */
 #define LOG_TIMEOUT_MS 10000
-/* await_stat(): how long it polls, and its pause between two polls. */
-#define AWAIT_MS 3000
-#define AWAIT_PAUSE_US 1000
 /* sysexits.h's EX_CONFIG, spelled out: it is what users see. */
 #define EXIT_CONFIG 78
 
@@ -279,107 +276,7 @@ run_capture(const char *const *args, char *out, size_t size)
 	return proc_exit(&p);
 }
 
-/* ---- protocol helpers ---------------------------------------------- */
-
-static void
-request(struct tconn *t, const char *req, const char *want)
-{
-	tc_send(t, "%s\r\n", req);
-	tc_expect(t, want);
-}
-
-/* STATS [q] parsed; NULL for 404. */
-static json_t *
-stats(struct tconn *t, const char *q)
-{
-	json_error_t err;
-	const char *l;
-	size_t n;
-	char *body;
-	json_t *j;
-
-	if (q != NULL)
-		tc_send(t, "STATS %s\r\n", q);
-	else
-		tc_send(t, "STATS\r\n");
-	l = tc_line(t);
-	if (strncmp(l, "404 ", 4) == 0)
-		return NULL;
-	ck_assert_msg(sscanf(l, "200 JSON %zu", &n) == 1, "got \"%s\"", l);
-	ck_assert_ptr_nonnull(body = malloc(n + 2));
-	tc_read(t, body, n + 2);
-	body[n] = '\0';
-	j = json_loads(body, 0, &err);
-	ck_assert_msg(j != NULL, "STATS is not JSON: %s", err.text);
-	free(body);
-	return j;
-}
-
-static long long
-field_int(json_t *j, const char *field)
-{
-	json_t *v = json_object_get(j, field);
-
-	ck_assert_msg(json_is_integer(v), "STATS has no integer %s", field);
-	return json_integer_value(v);
-}
-
-static long long
-stat_of(struct tconn *t, const char *q, const char *field)
-{
-	json_t *j = stats(t, q);
-	long long v;
-
-	ck_assert_msg(j != NULL, "queue %s does not exist", q);
-	v = field_int(j, field);
-	json_decref(j);
-	return v;
-}
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Poll STATS q until field equals want (how to see a request park). */
-static void
-await_stat(struct tconn *t, const char *q, const char *field, long long want)
-{
-	uint64_t until = now_ms() + AWAIT_MS;
-	long long got = -1;
-
-	for (;;) {
-		json_t *j = stats(t, q);
-		if (j != NULL) {
-			got = field_int(j, field);
-			json_decref(j);
-			if (got == want)
-				return;
-		}
-		ck_assert_msg(now_ms() < until,
-		    "STATS %s: %s stayed %lld, wanted %lld", q, field, got,
-		    want);
-		usleep(AWAIT_PAUSE_US);
-	}
-}
-
-static void
-put(struct tconn *t, const char *q, const char *body)
-{
-	tc_send(t, "PUT %s %zu\r\n%s\r\n", q, strlen(body), body);
-	tc_expect_prefix(t, "200 QUEUED ");
-}
-
-/* PUT that will park: nothing is read back. */
-static void
-send_put(struct tconn *t, const char *q, const char *body)
-{
-	tc_send(t, "PUT %s %zu\r\n%s\r\n", q, strlen(body), body);
-}
+/* ---- raw sockets and HTTP ------------------------------------------ */
 
 /* Connect to 127.0.0.1:port; the fd, or -1 with errno. */
 static int
@@ -663,21 +560,21 @@ START_TEST(test_predefined_queues_are_served_as_configured)
 		     " {\"name\": \"rv\", \"capacity\": 0}]}");
 	proc_start(&p, args, NULL, -1);
 	t = tc_open(&p.d);
-	ck_assert_ptr_nonnull(j = stats(t, "jobs"));
-	ck_assert_int_eq(field_int(j, "capacity"), 2);
-	ck_assert_int_eq(field_int(j, "max_bytes"), 99); /* from defaults */
-	ck_assert_str_eq(json_string_value(json_object_get(j, "policy")),
-	    "drop-oldest");
-	ck_assert_int_eq(field_int(j, "lease_ms"), 30000);
+	ck_assert_ptr_nonnull(j = tc_stats(t, "jobs"));
+	ck_assert_int_eq(stats_int(j, "capacity"), 2);
+	ck_assert_int_eq(stats_int(j, "max_bytes"), 99); /* from defaults */
+	ck_assert_str_eq(stats_str(j, "policy"), "drop-oldest");
+	ck_assert_int_eq(stats_int(j, "lease_ms"), 30000);
 	json_decref(j);
-	ck_assert_int_eq(stat_of(t, "rv", "capacity"), 0);
+	ck_assert_int_eq(tc_stat(t, "rv", "capacity"), 0);
 	/* CREATE with the same settings finds it as configured. */
-	request(t, "CREATE jobs capacity=2 policy=drop-oldest lease_ms=30000",
+	tc_request(t,
+	    "CREATE jobs capacity=2 policy=drop-oldest lease_ms=30000",
 	    "200 EXISTS");
 	/* An auto-created queue takes queue_defaults. */
-	put(t, "fresh", "x");
-	ck_assert_int_eq(stat_of(t, "fresh", "capacity"), 9);
-	ck_assert_int_eq(stat_of(t, "fresh", "lease_ms"), 999);
+	tc_put(t, "fresh", "x");
+	ck_assert_int_eq(tc_stat(t, "fresh", "capacity"), 9);
+	ck_assert_int_eq(tc_stat(t, "fresh", "lease_ms"), 999);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }
@@ -698,7 +595,7 @@ START_TEST(test_limits_from_the_file_are_applied)
 	tc_sync(t);
 	tc_send(t, "PUT q 5\r\nhello\r\n");
 	tc_expect(t, "413 TOO_LARGE 4");
-	request(t, "GET nosuch", "404 NO_QUEUE nosuch");
+	tc_request(t, "GET nosuch", "404 NO_QUEUE nosuch");
 	t2 = tc_open(&p.d);
 	tc_expect(t2, "503 BUSY");
 	tc_close(t2);
@@ -718,10 +615,10 @@ START_TEST(test_auth_token_from_file_is_required)
 	write_config("{\"auth_token_file\": \"token\"}");
 	proc_start(&p, args, NULL, -1);
 	t = tc_open(&p.d);
-	request(t, "STATS", "401 UNAUTHORIZED");
-	request(t, "AUTH wrong", "401 UNAUTHORIZED");
-	request(t, "AUTH s3cret", "200 OK");
-	put(t, "q", "x");
+	tc_request(t, "STATS", "401 UNAUTHORIZED");
+	tc_request(t, "AUTH wrong", "401 UNAUTHORIZED");
+	tc_request(t, "AUTH s3cret", "200 OK");
+	tc_put(t, "q", "x");
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }
@@ -787,7 +684,7 @@ START_TEST(test_every_listen_address_is_served)
 	second.port = port_of(proc_wait_log(&p, "listening on "));
 	a = tc_open(&p.d);
 	b = tc_open(&second);
-	put(a, "both", "one");
+	tc_put(a, "both", "one");
 	tc_send(b, "GET both\r\n");
 	tc_expect_msg(b, "one");
 	tc_close(a);
@@ -807,8 +704,8 @@ start_with_full_queue(struct proc *p, struct tconn **t)
 
 	proc_start(p, args, NULL, -1);
 	*t = tc_open(&p->d);
-	put(*t, "q", "one");
-	put(*t, "q", "two");
+	tc_put(*t, "q", "one");
+	tc_put(*t, "q", "two");
 }
 
 START_TEST(test_sigterm_answers_a_parked_producer_503_shutting_down)
@@ -819,14 +716,14 @@ START_TEST(test_sigterm_answers_a_parked_producer_503_shutting_down)
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
 	prod = tc_open(&p.d);
-	send_put(prod, "q", "three");
-	await_stat(t, "q", "blocked_producers", 1);
+	tc_send_put(prod, "q", "three");
+	tc_await_stat(t, "q", "blocked_producers", 1);
 	kill(p.pid, SIGTERM);
 	tc_expect(prod, "503 SHUTTING_DOWN");
 	/* And the connection goes on: a new PUT is refused the same way. */
 	tc_send(prod, "PUT q 4\r\nfour\r\n");
 	tc_expect(prod, "503 SHUTTING_DOWN");
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 2);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 2);
 	tc_close(prod);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
@@ -850,7 +747,7 @@ START_TEST(test_sigterm_lets_a_consumer_drain_then_exits_0)
 	tc_send(t, "RESERVE q\r\n");
 	tc_expect_msg(t, "two");
 	/* A reservation is not done until acknowledged. */
-	request(t, "ACK 2", "200 ACKED");
+	tc_request(t, "ACK 2", "200 ACKED");
 	proc_wait_log(&p, "drain done: every queue is empty");
 	proc_wait_log(&p, "stopped, 0 messages left");
 	/* It stopped by itself, the consumer still connected. */
@@ -939,7 +836,7 @@ START_TEST(test_harness_stop_is_prompt_with_messages_left)
 	/* The other suites leave messages and connections behind. */
 	harness_start(&d, NULL);
 	t = tc_open(&d);
-	put(t, "left", "behind");
+	tc_put(t, "left", "behind");
 	ck_assert_int_eq(harness_stop(&d), 0);
 	tc_close(t);
 }
@@ -964,14 +861,14 @@ START_TEST(test_sighup_creates_a_new_predefined_queue)
 	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 3}]}");
 	start_with_config(&p);
 	t = tc_open(&p.d);
-	ck_assert_ptr_null(stats(t, "b"));
+	ck_assert_ptr_null(tc_stats(t, "b"));
 	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 3},"
 		     " {\"name\": \"b\", \"capacity\": 7,"
 		     " \"policy\": \"reject\"}]}");
 	kill(p.pid, SIGHUP);
 	proc_wait_log(&p, "reloaded");
-	ck_assert_int_eq(stat_of(t, "b", "capacity"), 7);
-	ck_assert_int_eq(stat_of(t, "a", "capacity"), 3);
+	ck_assert_int_eq(tc_stat(t, "b", "capacity"), 7);
+	ck_assert_int_eq(tc_stat(t, "a", "capacity"), 3);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }
@@ -995,12 +892,12 @@ START_TEST(test_sighup_with_a_broken_file_keeps_the_running_config)
 	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": \"5\"}]}");
 	kill(p.pid, SIGHUP);
 	proc_wait_log(&p, "queues[0].capacity: expected an integer");
-	ck_assert_int_eq(stat_of(t, "a", "capacity"), 3);
+	ck_assert_int_eq(tc_stat(t, "a", "capacity"), 3);
 	/* And a good file later applies. */
 	write_config("{\"queues\": [{\"name\": \"a\", \"capacity\": 5}]}");
 	kill(p.pid, SIGHUP);
 	proc_wait_log(&p, "reloaded");
-	ck_assert_int_eq(stat_of(t, "a", "capacity"), 5);
+	ck_assert_int_eq(tc_stat(t, "a", "capacity"), 5);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }
@@ -1014,12 +911,12 @@ START_TEST(test_sighup_growing_a_capacity_admits_a_parked_producer)
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
 	prod = tc_open(&p.d);
-	send_put(prod, "q", "three");
-	await_stat(t, "q", "blocked_producers", 1);
+	tc_send_put(prod, "q", "three");
+	tc_await_stat(t, "q", "blocked_producers", 1);
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 3}]}");
 	kill(p.pid, SIGHUP);
 	tc_expect_prefix(prod, "200 QUEUED ");
-	ck_assert_int_eq(stat_of(t, "q", "depth"), 3);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 3);
 	tc_close(prod);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
@@ -1034,8 +931,8 @@ START_TEST(test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413)
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
 	prod = tc_open(&p.d);
-	send_put(prod, "q", "three");
-	await_stat(t, "q", "blocked_producers", 1);
+	tc_send_put(prod, "q", "three");
+	tc_await_stat(t, "q", "blocked_producers", 1);
 	/* "three" can never fit in 4 bytes: it must not wait forever. */
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
 		     " \"max_bytes\": 4}]}");
@@ -1057,15 +954,15 @@ START_TEST(test_sighup_applies_new_defaults_to_new_queues_only)
 		     " \"listen\": [\"127.0.0.1:0\"]}");
 	proc_start(&p, args, NULL, -1);
 	t = tc_open(&p.d);
-	put(t, "old", "x");
+	tc_put(t, "old", "x");
 	write_config("{\"queue_defaults\": {\"capacity\": 6},"
 		     " \"listen\": [\"127.0.0.1:1\"]}");
 	kill(p.pid, SIGHUP);
 	proc_wait_log(&p, "\"listen\" changed; it applies at the next restart");
 	proc_wait_log(&p, "reloaded");
-	put(t, "new", "x");
-	ck_assert_int_eq(stat_of(t, "old", "capacity"), 5);
-	ck_assert_int_eq(stat_of(t, "new", "capacity"), 6);
+	tc_put(t, "new", "x");
+	ck_assert_int_eq(tc_stat(t, "old", "capacity"), 5);
+	ck_assert_int_eq(tc_stat(t, "new", "capacity"), 6);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }
@@ -1232,28 +1129,28 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	t = tc_open(&p.d);
 	prod = tc_open(&p.d);
 	cons = tc_open(&p.d);
-	put(t, "jobs", "a");
-	put(t, "jobs", "bb");
-	send_put(t, "jobs", "c");
+	tc_put(t, "jobs", "a");
+	tc_put(t, "jobs", "bb");
+	tc_send_put(t, "jobs", "c");
 	tc_expect_prefix(t, "503 FULL jobs");
 	tc_send(t, "RESERVE jobs\r\n");
 	tc_expect_msg(t, "a");
-	request(t, "NACK 1", "200 REQUEUED");
+	tc_request(t, "NACK 1", "200 REQUEUED");
 	tc_send(t, "RESERVE jobs\r\n");
 	tc_expect_msg(t, "a");
-	request(t, "ACK 1", "200 ACKED");
+	tc_request(t, "ACK 1", "200 ACKED");
 	tc_send(t, "RESERVE jobs\r\n");
 	tc_expect_msg(t, "bb");
-	put(t, "drops", "x");
-	send_put(t, "drops", "y");
+	tc_put(t, "drops", "x");
+	tc_send_put(t, "drops", "y");
 	tc_expect(t, "202 DROPPED drops");
-	put(t, "blk", "x");
-	send_put(prod, "blk", "y");
+	tc_put(t, "blk", "x");
+	tc_send_put(prod, "blk", "y");
 	tc_send(cons, "GET idle 60000\r\n");
-	await_stat(t, "blk", "blocked_producers", 1);
-	await_stat(t, "idle", "waiting_consumers", 1);
+	tc_await_stat(t, "blk", "blocked_producers", 1);
+	tc_await_stat(t, "idle", "waiting_consumers", 1);
 
-	all = stats(t, NULL);
+	all = tc_stats(t, NULL);
 	ck_assert_int_eq(http_get(p.metrics_port, "/metrics", &body), 200);
 	n = parse_prometheus(body, s, SAMPLES_MAX);
 	queues = json_object_get(all, "queues");
@@ -1264,23 +1161,23 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 			const char *f = stat_metrics[i].field;
 
 			ck_assert_msg(sample_of(s, n, m, name) ==
-				(double)field_int(q, f),
+				(double)stats_int(q, f),
 			    "%s{queue=\"%s\"} != STATS %s", m, name, f);
 		}
 	}
 	ck_assert(sample_of(s, n, "sluice_connections", "") ==
-	    (double)field_int(all, "connections"));
+	    (double)stats_int(all, "connections"));
 	ck_assert(sample_of(s, n, "sluice_messages", "") ==
-	    (double)field_int(all, "messages"));
+	    (double)stats_int(all, "messages"));
 	ck_assert(sample_of(s, n, "sluice_queues", "") == 4);
 	ck_assert(sample_of(s, n, "sluice_uptime_seconds", "") >= 0);
 	ck_assert(sample_of(s, n, "sluice_queue_blocked_seconds_total",
 		      "blk") >= 0);
 	/* The numbers the scenario above must have produced. */
-	ck_assert_int_eq(field_int(json_object_get(queues, "jobs"), "acks"), 1);
-	ck_assert_int_eq(field_int(json_object_get(queues, "jobs"),
+	ck_assert_int_eq(stats_int(json_object_get(queues, "jobs"), "acks"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "jobs"),
 			     "rejected"), 1);
-	ck_assert_int_eq(field_int(json_object_get(queues, "drops"),
+	ck_assert_int_eq(stats_int(json_object_get(queues, "drops"),
 			     "dropped"), 1);
 	json_decref(all);
 	free(body);
@@ -1302,7 +1199,7 @@ START_TEST(test_healthz_answers_ok_then_503_while_draining)
 		     " \"shutdown_grace_ms\": 60000}");
 	proc_start_metrics(&p);
 	t = tc_open(&p.d);
-	put(t, "q", "x");
+	tc_put(t, "q", "x");
 	ck_assert_int_eq(http_get(p.metrics_port, "/healthz", &body), 200);
 	ck_assert_str_eq(body, "ok\n");
 	free(body);
@@ -1451,7 +1348,7 @@ START_TEST(test_socket_activation_serves_the_passed_socket)
 	close(fd);
 	ck_assert_int_eq(p.d.port, port);
 	t = tc_open(&p.d);
-	put(t, "q", "activated");
+	tc_put(t, "q", "activated");
 	tc_send(t, "GET q\r\n");
 	tc_expect_msg(t, "activated");
 	tc_close(t);

@@ -32,13 +32,14 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_sluice.h"
 #include "sluice.h"
 
 #define EX_USAGE 64
 #define EX_UNAVAILABLE 69
 #define EX_TEMPFAIL 75
 
-/* How many STATS polls await_stat() makes, and the pause between. */
+/* How many STATS polls the chain test makes, and the pause between. */
 #define AWAIT_POLLS 5000
 #define AWAIT_PAUSE_US 1000
 /* How long the test waits for a tool's output or exit. */
@@ -71,32 +72,6 @@ cli_path(void)
 
 	ck_assert_msg(p != NULL, "SLUICE_CLI must name the sluice binary");
 	return p;
-}
-
-static struct sluice_ctx *
-connect_daemon(void)
-{
-	struct sluice_ctx *c = sluice_connect(d.host, d.port, 5000);
-
-	ck_assert_ptr_nonnull(c);
-	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "connect: %s", c->errstr);
-	sluice_set_io_timeout(c, IO_WAIT_MS);
-	return c;
-}
-
-/* A counter of a queue's STATS; -1 when the queue does not exist. */
-static long long
-stat_of(struct sluice_ctx *c, const char *queue, const char *field)
-{
-	json_t *j;
-	long long v;
-
-	if (sluice_stats_json(c, queue, &j) == SLUICE_NO_QUEUE)
-		return -1;
-	ck_assert_ptr_nonnull(j);
-	v = json_integer_value(json_object_get(j, field));
-	json_decref(j);
-	return v;
 }
 
 /*
@@ -375,7 +350,7 @@ START_TEST(test_get_follow_streams_each_message_as_it_arrives)
 {
 	const char *argv[] = { cli_path(), "get", "-f", "-n", "3", "live",
 		NULL };
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	int op[2];
 	char buf[64], want[16];
 	pid_t pid;
@@ -403,7 +378,7 @@ END_TEST
 START_TEST(test_put_lines_sends_each_line_before_waiting_for_the_next)
 {
 	const char *argv[] = { cli_path(), "put", "-l", "trickle", NULL };
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_msg m;
 	char line[16];
 	int ip[2];
@@ -430,7 +405,7 @@ END_TEST
 
 START_TEST(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct output o;
 
 	ck_assert_int_eq(sluice_put(c, "w", "ok", 2, 0, NULL, NULL),
@@ -442,20 +417,20 @@ START_TEST(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise)
 			     "test \"$x\" = ok", NULL), 0);
 	ck_assert_str_eq(o.out, "1:ok\n");
 	output_free(&o);
-	ck_assert_int_eq(stat_of(c, "w", "acks"), 1);
+	ck_assert_int_eq(sc_stat(c, "w", "acks"), 1);
 	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "w", "--", "sh", "-c",
 			     "read x; test \"$x\" = ok", NULL), 1);
 	assert_one_error_line(&o, "given back");
 	output_free(&o);
-	ck_assert_int_eq(stat_of(c, "w", "acks"), 1);
-	ck_assert_int_eq(stat_of(c, "w", "depth"), 1);
-	ck_assert_int_eq(stat_of(c, "w", "reserved"), 0);
+	ck_assert_int_eq(sc_stat(c, "w", "acks"), 1);
+	ck_assert_int_eq(sc_stat(c, "w", "depth"), 1);
+	ck_assert_int_eq(sc_stat(c, "w", "reserved"), 0);
 	/* Without a command: printed, then acknowledged. */
 	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-i", "w", NULL), 0);
 	ck_assert_str_eq(o.out, "2 bad\n");
 	output_free(&o);
-	ck_assert_int_eq(stat_of(c, "w", "acks"), 2);
-	ck_assert_int_eq(stat_of(c, "w", "depth"), 0);
+	ck_assert_int_eq(sc_stat(c, "w", "acks"), 2);
+	ck_assert_int_eq(sc_stat(c, "w", "depth"), 0);
 	sluice_free(c);
 }
 END_TEST
@@ -595,7 +570,7 @@ END_TEST
 
 START_TEST(test_bench_json_reports_every_message_exactly_once)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct output o;
 	json_error_t e;
 	json_t *j, *q;
@@ -689,10 +664,10 @@ feed(void *arg)
 static bool
 chain_parked(struct sluice_ctx *c)
 {
-	ck_assert_int_le(stat_of(c, "a", "depth"), CHAIN_CAPACITY);
-	ck_assert_int_le(stat_of(c, "b", "depth"), CHAIN_CAPACITY);
-	return stat_of(c, "a", "blocked_producers") == 1 &&
-	    stat_of(c, "b", "blocked_producers") == 1;
+	ck_assert_int_le(sc_stat(c, "a", "depth"), CHAIN_CAPACITY);
+	ck_assert_int_le(sc_stat(c, "b", "depth"), CHAIN_CAPACITY);
+	return sc_stat(c, "a", "blocked_producers") == 1 &&
+	    sc_stat(c, "b", "blocked_producers") == 1;
 }
 
 START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
@@ -703,7 +678,7 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 		NULL };
 	const char *tr[] = { "tr", "a-z", "A-Z", NULL };
 	const char *put_b[] = { cli_path(), "put", "-l", "b", NULL };
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct feeder f = { -1, 0 };
 	int in[2], x[2], y[2], i;
 	pid_t pids[4];
@@ -756,9 +731,9 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(reap(pids[i]), 0);
 	ck_assert_int_eq(sluice_get(c, "b", 0, &m), SLUICE_EMPTY);
-	ck_assert_int_eq(stat_of(c, "a", "depth"), 0);
-	ck_assert_int_eq(stat_of(c, "a", "puts"), CHAIN_LINES);
-	ck_assert_int_eq(stat_of(c, "b", "puts"), CHAIN_LINES);
+	ck_assert_int_eq(sc_stat(c, "a", "depth"), 0);
+	ck_assert_int_eq(sc_stat(c, "a", "puts"), CHAIN_LINES);
+	ck_assert_int_eq(sc_stat(c, "b", "puts"), CHAIN_LINES);
 	sluice_free(c);
 }
 END_TEST

@@ -26,11 +26,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_sluice.h"
 #include "sluice.h"
-
-/* How many STATS polls await_stat() makes, and the pause between. */
-#define AWAIT_POLLS 3000
-#define AWAIT_PAUSE_US 1000
 
 static struct daemon d;
 
@@ -61,48 +58,6 @@ start_with_config(const char *json)
 	unlink(path);
 }
 
-static struct sluice_ctx *
-connect_daemon(void)
-{
-	struct sluice_ctx *c = sluice_connect(d.host, d.port, 5000);
-
-	ck_assert_ptr_nonnull(c);
-	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "connect: %s", c->errstr);
-	/* A missing reply fails the test instead of hanging it. */
-	sluice_set_io_timeout(c, 10000);
-	return c;
-}
-
-/* One counter of a queue's STATS; -1 when the queue does not exist. */
-static long long
-stat_of(struct sluice_ctx *c, const char *queue, const char *field)
-{
-	json_t *j;
-	long long v;
-
-	if (sluice_stats_json(c, queue, &j) == SLUICE_NO_QUEUE)
-		return -1;
-	ck_assert_ptr_nonnull(j);
-	v = json_integer_value(json_object_get(j, field));
-	json_decref(j);
-	return v;
-}
-
-/* Poll STATS until field == want; fails the test if it never is. */
-static void
-await_stat(struct sluice_ctx *c, const char *queue, const char *field,
-    long long want)
-{
-	long long v = -2;
-
-	for (int i = 0; i < AWAIT_POLLS; i++) {
-		if ((v = stat_of(c, queue, field)) == want)
-			return;
-		usleep(AWAIT_PAUSE_US);
-	}
-	ck_abort_msg("%s.%s stayed %lld, wanted %lld", queue, field, v, want);
-}
-
 static void
 create(struct sluice_ctx *c, const char *queue, uint64_t capacity,
     const char *policy)
@@ -120,7 +75,7 @@ create(struct sluice_ctx *c, const char *queue, uint64_t capacity,
 START_TEST(test_put_then_get_returns_the_same_id_and_exact_body)
 {
 	static const char body[] = "a\0b\r\nc\n";
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_msg m;
 	uint64_t id;
 
@@ -140,7 +95,7 @@ END_TEST
 
 START_TEST(test_empty_body_round_trips)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_msg m;
 
 	ck_assert_int_eq(sluice_put(c, "q", NULL, 0, SLUICE_NO_TIMEOUT, NULL,
@@ -155,7 +110,7 @@ END_TEST
 
 START_TEST(test_message_of_one_mib_round_trips)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	size_t len = 1048576;
 	char *body = malloc(len);
 	struct sluice_msg m;
@@ -175,7 +130,7 @@ END_TEST
 
 START_TEST(test_get_on_empty_queue_is_empty)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_msg m;
 
 	ck_assert_int_eq(sluice_get(c, "none", 0, &m), SLUICE_EMPTY);
@@ -190,12 +145,12 @@ END_TEST
 /* A GET that waits gets the message a PUT on another connection makes. */
 START_TEST(test_waiting_get_receives_a_later_put)
 {
-	struct sluice_ctx *c = connect_daemon(), *p = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d), *p = sc_open(&d);
 	struct sluice_reply r;
 
 	ck_assert_int_eq(sluice_append_get(c, "later", 10000), 0);
 	ck_assert_int_eq(sluice_flush(c), 0);
-	await_stat(p, "later", "waiting_consumers", 1);
+	sc_await_stat(p, "later", "waiting_consumers", 1);
 	ck_assert_int_eq(sluice_put(p, "later", "x", 1, SLUICE_NO_TIMEOUT,
 			     NULL, NULL), SLUICE_OK);
 	ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
@@ -208,7 +163,7 @@ END_TEST
 
 START_TEST(test_reserve_nack_redelivers_and_ack_deletes)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_msg m, again;
 	uint64_t id;
 
@@ -223,8 +178,8 @@ START_TEST(test_reserve_nack_redelivers_and_ack_deletes)
 	ck_assert_int_eq(sluice_ack(c, id), SLUICE_OK);
 	ck_assert_int_eq(sluice_ack(c, id), SLUICE_NO_MSG);
 	ck_assert_int_eq(sluice_nack(c, id), SLUICE_NO_MSG);
-	ck_assert_int_eq(stat_of(c, "work", "depth"), 0);
-	ck_assert_int_eq(stat_of(c, "work", "reserved"), 0);
+	ck_assert_int_eq(sc_stat(c, "work", "depth"), 0);
+	ck_assert_int_eq(sc_stat(c, "work", "reserved"), 0);
 	sluice_msg_free(&m);
 	sluice_msg_free(&again);
 	sluice_free(c);
@@ -233,7 +188,7 @@ END_TEST
 
 START_TEST(test_create_reports_created_exists_and_conflict)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_queue_opts o = { 0 }, other = { 0 };
 
 	o.has_capacity = true;
@@ -248,8 +203,8 @@ START_TEST(test_create_reports_created_exists_and_conflict)
 	other = o;
 	other.capacity = 6;
 	ck_assert_int_eq(sluice_create(c, "alerts", &other), SLUICE_CONFLICT);
-	ck_assert_int_eq(stat_of(c, "alerts", "capacity"), 5);
-	ck_assert_int_eq(stat_of(c, "alerts", "max_bytes"), 1000);
+	ck_assert_int_eq(sc_stat(c, "alerts", "capacity"), 5);
+	ck_assert_int_eq(sc_stat(c, "alerts", "max_bytes"), 1000);
 	ck_assert_int_eq(sluice_create(c, "plain", NULL), SLUICE_OK);
 	sluice_free(c);
 }
@@ -257,7 +212,7 @@ END_TEST
 
 START_TEST(test_create_drop_policy_with_capacity_zero_is_bad_request)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_queue_opts o = { 0 };
 
 	o.has_capacity = true;
@@ -271,7 +226,7 @@ END_TEST
 
 START_TEST(test_delete_and_purge_of_missing_queue_are_no_queue)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	uint64_t n = 99;
 	char *json;
 
@@ -292,7 +247,7 @@ END_TEST
 
 START_TEST(test_stats_gives_json_text_and_parsed_object)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	json_t *j;
 	char *text;
 	size_t len;
@@ -314,7 +269,7 @@ END_TEST
 
 START_TEST(test_put_into_full_reject_queue_is_full_with_retry_hint)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	uint64_t retry = 12345, id = 7;
 	char hint[64];
 
@@ -337,7 +292,7 @@ END_TEST
 
 START_TEST(test_put_with_timeout_zero_on_full_block_queue_is_full)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 
 	create(c, "b", 1, "block");
 	ck_assert_int_eq(sluice_put(c, "b", "a", 1, 0, NULL, NULL), SLUICE_OK);
@@ -351,7 +306,7 @@ END_TEST
 
 START_TEST(test_put_into_full_drop_newest_queue_is_dropped)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_msg m;
 
 	create(c, "dn", 1, "drop-newest");
@@ -368,7 +323,7 @@ END_TEST
 
 START_TEST(test_quit_answers_then_the_connection_is_closed)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 
 	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
 	ck_assert_int_eq(sluice_quit(c), SLUICE_OK);
@@ -384,7 +339,7 @@ END_TEST
 
 START_TEST(test_bad_arguments_are_refused_locally_and_keep_the_connection)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_queue_opts o = { 0 };
 	char long_name[200];
 
@@ -406,7 +361,7 @@ START_TEST(test_bad_arguments_are_refused_locally_and_keep_the_connection)
 	/* The next call clears the refusal. */
 	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
 	ck_assert_int_eq(c->err, SLUICE_ERROR_NONE);
-	ck_assert_int_eq(stat_of(c, "q", "depth"), -1);
+	ck_assert_int_eq(sc_stat(c, "q", "depth"), -1);
 	sluice_free(c);
 }
 END_TEST
@@ -446,7 +401,7 @@ START_TEST(test_commands_before_auth_are_unauthorized)
 	snprintf(json, sizeof json, "{\"auth_token_file\": \"%s\"}", path);
 	start_with_config(json);
 	unlink(path);
-	c = connect_daemon();
+	c = sc_open(&d);
 	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
 	ck_assert_int_eq(sluice_put(c, "q", "x", 1, 0, NULL, NULL),
 	    SLUICE_UNAUTHORIZED);
@@ -462,9 +417,9 @@ START_TEST(test_connection_over_the_limit_is_busy)
 	struct sluice_ctx *a, *b;
 
 	start_with_config("{\"max_connections\": 1}");
-	a = connect_daemon();
+	a = sc_open(&d);
 	ck_assert_int_eq(sluice_ping(a), SLUICE_OK);
-	b = connect_daemon();
+	b = sc_open(&d);
 	ck_assert_int_eq(sluice_ping(b), SLUICE_BUSY);
 	ck_assert_int_eq(sluice_ping(b), SLUICE_ERR_IO);
 	ck_assert_int_eq(b->err, SLUICE_ERROR_EOF);
@@ -480,7 +435,7 @@ START_TEST(test_put_over_the_message_limit_is_too_large_with_the_limit)
 	struct sluice_reply r;
 
 	start_with_config("{\"max_message\": 10}");
-	c = connect_daemon();
+	c = sc_open(&d);
 	ck_assert_int_eq(sluice_put(c, "q", "0123456789x", 11, 0, NULL, NULL),
 	    SLUICE_TOO_LARGE);
 	ck_assert_int_eq(sluice_append_put(c, "q", "0123456789x", 11, 0), 0);
@@ -499,7 +454,7 @@ START_TEST(test_get_without_auto_create_is_no_queue)
 	struct sluice_msg m;
 
 	start_with_config("{\"auto_create\": false}");
-	c = connect_daemon();
+	c = sc_open(&d);
 	ck_assert_int_eq(sluice_get(c, "nope", 0, &m), SLUICE_NO_QUEUE);
 	ck_assert_int_eq(sluice_put(c, "nope", "x", 1, 0, NULL, NULL),
 	    SLUICE_NO_QUEUE);
@@ -513,15 +468,15 @@ START_TEST(test_parked_put_is_answered_shutting_down_on_sigterm)
 	struct sluice_reply r;
 
 	start_with_config("{\"shutdown_grace_ms\": 60000}");
-	p = connect_daemon();
-	w = connect_daemon();
+	p = sc_open(&d);
+	w = sc_open(&d);
 	create(p, "full", 1, "block");
 	ck_assert_int_eq(sluice_put(p, "full", "a", 1, SLUICE_NO_TIMEOUT,
 			     NULL, NULL), SLUICE_OK);
 	ck_assert_int_eq(sluice_append_put(p, "full", "b", 1,
 			     SLUICE_NO_TIMEOUT), 0);
 	ck_assert_int_eq(sluice_flush(p), 0);
-	await_stat(w, "full", "blocked_producers", 1);
+	sc_await_stat(w, "full", "blocked_producers", 1);
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(sluice_read_reply(p, &r), SLUICE_SHUTTING_DOWN);
 	ck_assert_int_eq(r.code, 503);
@@ -534,7 +489,7 @@ END_TEST
 
 START_TEST(test_pipelined_replies_come_back_in_request_order)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_reply r;
 	char body[32];
 	uint64_t ids[100];
@@ -585,7 +540,7 @@ END_TEST
 
 START_TEST(test_append_beyond_the_window_is_refused_until_a_reply_is_read)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct sluice_reply r;
 
 	ck_assert_int_eq(sluice_set_window(c, 0), -1);
@@ -612,7 +567,7 @@ END_TEST
 
 START_TEST(test_reply_ready_says_when_a_read_will_not_wait)
 {
-	struct sluice_ctx *c = connect_daemon();
+	struct sluice_ctx *c = sc_open(&d);
 	struct pollfd pfd = { c->fd, POLLIN, 0 };
 	struct sluice_reply r;
 
@@ -666,8 +621,8 @@ pipelined_producer(void *arg)
  */
 START_TEST(test_pipelined_producer_parks_on_full_queue_and_resumes_in_order)
 {
-	struct sluice_ctx *w = connect_daemon();
-	struct producer p = { connect_daemon(), 200, 0, 0 };
+	struct sluice_ctx *w = sc_open(&d);
+	struct producer p = { sc_open(&d), 200, 0, 0 };
 	struct sluice_msg m;
 	pthread_t th;
 	char want[32];
@@ -675,14 +630,14 @@ START_TEST(test_pipelined_producer_parks_on_full_queue_and_resumes_in_order)
 	create(w, "slow", 4, "block");
 	ck_assert_int_eq(sluice_set_window(p.ctx, 8), 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, pipelined_producer, &p), 0);
-	await_stat(w, "slow", "blocked_producers", 1);
-	ck_assert_int_eq(stat_of(w, "slow", "depth"), 4);
+	sc_await_stat(w, "slow", "blocked_producers", 1);
+	ck_assert_int_eq(sc_stat(w, "slow", "depth"), 4);
 	for (int i = 0; i < p.n; i++) {
 		ck_assert_int_eq(sluice_get(w, "slow", 10000, &m), SLUICE_OK);
 		snprintf(want, sizeof want, "%d", i);
 		ck_assert_str_eq(m.body, want);
 		sluice_msg_free(&m);
-		ck_assert_int_le(stat_of(w, "slow", "depth"), 4);
+		ck_assert_int_le(sc_stat(w, "slow", "depth"), 4);
 	}
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_int_eq(p.accepted, p.n);

@@ -16,6 +16,8 @@
  * reaches a value: how a test learns that a request on another
  * connection now waits, with no sleep standing in for the event.
  * Every helper fails the test (ck_assert) on a reply it did not expect.
+ * The same over libsluice, for the suites that use the client library,
+ * is in harness_sluice.h.
  */
 #ifndef SLUICE_HARNESS_H
 #define SLUICE_HARNESS_H

@@ -84,8 +84,7 @@ START_TEST(test_reserve_then_ack_removes_the_message)
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
 	ack(t, id);
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 0);
-	tc_send(t, "RESERVE q\r\n");
-	tc_expect(t, "204 EMPTY");
+	tc_request(t, "RESERVE q", "204 EMPTY");
 	tc_close(t);
 }
 END_TEST
@@ -253,8 +252,7 @@ START_TEST(test_reserved_message_counts_toward_capacity)
 	struct tconn *t = tc_open(&d);
 	unsigned long long a;
 
-	tc_send(t, "CREATE q capacity=2 policy=reject\r\n");
-	tc_expect(t, "201 CREATED");
+	tc_request(t, "CREATE q capacity=2 policy=reject", "201 CREATED");
 	a = tc_put(t, "q", "a");
 	tc_put(t, "q", "b");
 	reserve(t, "q", "a");
@@ -271,8 +269,7 @@ START_TEST(test_reserved_message_counts_toward_max_bytes)
 	struct tconn *t = tc_open(&d);
 	unsigned long long a;
 
-	tc_send(t, "CREATE q max_bytes=10 policy=reject\r\n");
-	tc_expect(t, "201 CREATED");
+	tc_request(t, "CREATE q max_bytes=10 policy=reject", "201 CREATED");
 	a = tc_put(t, "q", "123456");
 	reserve(t, "q", "123456");
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 6);
@@ -290,8 +287,7 @@ START_TEST(test_parked_producer_resumes_on_ack_not_on_reserve)
 	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
 	unsigned long long a, b;
 
-	tc_send(c, "CREATE q capacity=1\r\n");
-	tc_expect(c, "201 CREATED");
+	tc_request(c, "CREATE q capacity=1", "201 CREATED");
 	a = tc_put(c, "q", "a");
 	tc_send(p, "PUT q 1\r\nb\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
@@ -304,8 +300,7 @@ START_TEST(test_parked_producer_resumes_on_ack_not_on_reserve)
 	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	reserve(c, "q", "a");
 	ack(c, a);
-	const char *l = tc_expect_prefix(p, "200 QUEUED ");
-	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &b), 1);
+	b = tc_expect_queued(p);
 	ck_assert_uint_eq(reserve(c, "q", "b"), b);
 	tc_close(c);
 	tc_close(p);
@@ -317,8 +312,7 @@ START_TEST(test_parked_producer_resumes_when_returned_message_is_taken)
 {
 	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
 
-	tc_send(s, "CREATE q capacity=1\r\n");
-	tc_expect(s, "201 CREATED");
+	tc_request(s, "CREATE q capacity=1", "201 CREATED");
 	tc_put(s, "q", "a");
 	reserve(c, "q", "a");
 	tc_send(p, "PUT q 1\r\nb\r\n");
@@ -329,7 +323,7 @@ START_TEST(test_parked_producer_resumes_when_returned_message_is_taken)
 	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	tc_send(s, "GET q\r\n");
 	tc_expect_msg(s, "a");
-	tc_expect_prefix(p, "200 QUEUED ");
+	tc_expect_queued(p);
 	tc_close(p);
 	tc_close(s);
 }
@@ -341,8 +335,7 @@ START_TEST(test_waiting_reserve_gets_parked_put_after_ack)
 	struct tconn *s = tc_open(&d);
 	unsigned long long x, y;
 
-	tc_send(s, "CREATE q capacity=1\r\n");
-	tc_expect(s, "201 CREATED");
+	tc_request(s, "CREATE q capacity=1", "201 CREATED");
 	x = tc_put(s, "q", "x");
 	reserve(a, "q", "x");
 	/* A waiting RESERVE would hold the message: no room for it yet. */
@@ -351,8 +344,7 @@ START_TEST(test_waiting_reserve_gets_parked_put_after_ack)
 	tc_send(p, "PUT q 1\r\ny\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
 	ack(a, x);
-	const char *l = tc_expect_prefix(p, "200 QUEUED ");
-	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &y), 1);
+	y = tc_expect_queued(p);
 	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
 	ck_assert_int_eq(tc_stat(s, "q", "reserved"), 1);
 	tc_close(a);
@@ -502,8 +494,7 @@ START_TEST(test_acked_messages_do_not_return_on_close)
 	tc_close(a);
 	tc_await_stat(b, "q", "depth", 1);
 	ck_assert_uint_eq(reserve(b, "q", "two"), two);
-	tc_send(b, "RESERVE q\r\n");
-	tc_expect(b, "204 EMPTY");
+	tc_request(b, "RESERVE q", "204 EMPTY");
 	tc_close(b);
 }
 END_TEST
@@ -514,8 +505,7 @@ START_TEST(test_quit_returns_reservations)
 	unsigned long long one = tc_put(b, "q", "one");
 
 	reserve(a, "q", "one");
-	tc_send(a, "QUIT\r\n");
-	tc_expect(a, "200 BYE");
+	tc_request(a, "QUIT", "200 BYE");
 	tc_expect_closed(a);
 	tc_close(a);
 	tc_await_stat(b, "q", "depth", 1);
@@ -531,8 +521,7 @@ START_TEST(test_lease_end_redelivers_to_a_waiting_consumer)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long id;
 
-	tc_send(a, "CREATE q lease_ms=200\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q lease_ms=200", "201 CREATED");
 	ck_assert_int_eq(tc_stat(a, "q", "lease_ms"), 200);
 	id = tc_put(a, "q", "slow");
 	reserve(a, "q", "slow");
@@ -555,8 +544,7 @@ START_TEST(test_lease_end_returns_reservations_in_order)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long one, two;
 
-	tc_send(a, "CREATE q lease_ms=100\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	one = tc_put(a, "q", "one");
 	two = tc_put(a, "q", "two");
 	tc_send(a, "RESERVE q\r\nRESERVE q\r\n");
@@ -580,8 +568,7 @@ START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long one, two;
 
-	tc_send(a, "CREATE q lease_ms=100\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	one = tc_put(a, "q", "one");
 	two = tc_put(a, "q", "two");
 	ck_assert_uint_eq(reserve(a, "q", "one"), one);
@@ -604,8 +591,7 @@ START_TEST(test_lease_restarts_for_each_delivery)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d), *c = tc_open(&d);
 	unsigned long long id;
 
-	tc_send(a, "CREATE q lease_ms=100\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	id = tc_put(a, "q", "hot");
 	reserve(a, "q", "hot");
 	tc_send(b, "RESERVE q 10000\r\n");
@@ -627,8 +613,7 @@ START_TEST(test_close_after_lease_end_returns_nothing_twice)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long id;
 
-	tc_send(a, "CREATE q lease_ms=100\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	id = tc_put(a, "q", "x");
 	reserve(a, "q", "x");
 	tc_send(b, "RESERVE q 10000\r\n");
@@ -645,16 +630,11 @@ START_TEST(test_create_compares_lease_ms)
 {
 	struct tconn *t = tc_open(&d);
 
-	tc_send(t, "CREATE q lease_ms=200\r\n");
-	tc_expect(t, "201 CREATED");
-	tc_send(t, "CREATE q lease_ms=200\r\n");
-	tc_expect(t, "200 EXISTS");
-	tc_send(t, "CREATE q lease_ms=300\r\n");
-	tc_expect(t, "409 CONFLICT q");
-	tc_send(t, "CREATE q\r\n");
-	tc_expect(t, "409 CONFLICT q");
-	tc_send(t, "CREATE r\r\n");
-	tc_expect(t, "201 CREATED");
+	tc_request(t, "CREATE q lease_ms=200", "201 CREATED");
+	tc_request(t, "CREATE q lease_ms=200", "200 EXISTS");
+	tc_request(t, "CREATE q lease_ms=300", "409 CONFLICT q");
+	tc_request(t, "CREATE q", "409 CONFLICT q");
+	tc_request(t, "CREATE r", "201 CREATED");
 	ck_assert_int_eq(tc_stat(t, "r", "lease_ms"), 0);
 	tc_close(t);
 }
@@ -670,13 +650,12 @@ START_TEST(test_reserve_beyond_limit_gets_503_too_many_reserved)
 	unsigned long long first = 0;
 	char body[16];
 
-	tc_send(a, "CREATE q capacity=4096\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q capacity=4096", "201 CREATED");
 	for (int i = 0; i <= MAX_RESERVED; i++)
 		tc_send(a, "PUT q %d\r\n%d\r\n",
 		    snprintf(body, sizeof body, "%d", i), i);
 	for (int i = 0; i <= MAX_RESERVED; i++)
-		tc_expect_prefix(a, "200 QUEUED ");
+		tc_expect_queued(a);
 	for (int i = 0; i < MAX_RESERVED; i++)
 		tc_send(a, "RESERVE q\r\n");
 	for (int i = 0; i < MAX_RESERVED; i++) {
@@ -701,8 +680,7 @@ START_TEST(test_reserve_beyond_limit_gets_503_too_many_reserved)
 	ack(a, first);
 	tc_put(a, "q", "more");
 	reserve(a, "q", "more");
-	tc_send(a, "RESERVE q\r\n");
-	tc_expect(a, "503 TOO_MANY_RESERVED");
+	tc_request(a, "RESERVE q", "503 TOO_MANY_RESERVED");
 	tc_close(a);
 	tc_close(b);
 }
@@ -759,14 +737,12 @@ START_TEST(test_delete_discards_reservations_and_their_acks_get_404)
 
 	reserve(a, "q", "one");
 	reserve(a, "q", "two");
-	tc_send(b, "DELETE q\r\n");
-	tc_expect(b, "200 DELETED");
+	tc_request(b, "DELETE q", "200 DELETED");
 	expect_no_msg(a, "ACK", one);
 	expect_no_msg(a, "NACK", two);
 	ck_assert_int_eq(tc_stat(b, NULL, "messages"), 0);
 	/* A queue of that name is new and empty; closing returns nothing. */
-	tc_send(b, "RESERVE q\r\n");
-	tc_expect(b, "204 EMPTY");
+	tc_request(b, "RESERVE q", "204 EMPTY");
 	tc_close(a);
 	tc_await_stat(b, NULL, "connections", 1);
 	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
@@ -778,18 +754,16 @@ START_TEST(test_delete_frees_the_reservation_limit)
 {
 	struct tconn *a = tc_open(&d);
 
-	tc_send(a, "CREATE q capacity=4096\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q capacity=4096", "201 CREATED");
 	for (int i = 0; i < MAX_RESERVED; i++)
 		tc_send(a, "PUT q 1\r\nx\r\n");
 	for (int i = 0; i < MAX_RESERVED; i++)
-		tc_expect_prefix(a, "200 QUEUED ");
+		tc_expect_queued(a);
 	for (int i = 0; i < MAX_RESERVED; i++)
 		tc_send(a, "RESERVE q\r\n");
 	for (int i = 0; i < MAX_RESERVED; i++)
 		tc_expect_msg(a, "x");
-	tc_send(a, "DELETE q\r\n");
-	tc_expect(a, "200 DELETED");
+	tc_request(a, "DELETE q", "200 DELETED");
 	tc_put(a, "q", "y");
 	reserve(a, "q", "y");
 	tc_close(a);
@@ -801,15 +775,12 @@ START_TEST(test_delete_with_lease_running)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long id;
 
-	tc_send(a, "CREATE q lease_ms=100\r\n");
-	tc_expect(a, "201 CREATED");
+	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	id = tc_put(a, "q", "x");
 	reserve(a, "q", "x");
-	tc_send(a, "DELETE q\r\n");
-	tc_expect(a, "200 DELETED");
+	tc_request(a, "DELETE q", "200 DELETED");
 	/* The old lease must not touch the new queue, nor a's list. */
-	tc_send(b, "CREATE q lease_ms=100\r\n");
-	tc_expect(b, "201 CREATED");
+	tc_request(b, "CREATE q lease_ms=100", "201 CREATED");
 	tc_put(b, "q", "y");
 	reserve(b, "q", "y");
 	tc_send(a, "RESERVE q 10000\r\n");
@@ -828,8 +799,7 @@ START_TEST(test_purge_leaves_reserved_messages_alone)
 	tc_put(t, "q", "two");
 	tc_put(t, "q", "three");
 	reserve(t, "q", "one");
-	tc_send(t, "PURGE q\r\n");
-	tc_expect(t, "200 PURGED 2");
+	tc_request(t, "PURGE q", "200 PURGED 2");
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 3);
@@ -843,18 +813,16 @@ START_TEST(test_purged_queue_still_counts_its_reservations)
 	struct tconn *t = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
 	unsigned long long one;
 
-	tc_send(t, "CREATE q capacity=1\r\n");
-	tc_expect(t, "201 CREATED");
+	tc_request(t, "CREATE q capacity=1", "201 CREATED");
 	one = tc_put(t, "q", "one");
 	reserve(t, "q", "one");
 	tc_send(p, "PUT q 3\r\ntwo\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
-	tc_send(t, "PURGE q\r\n");
-	tc_expect(t, "200 PURGED 0");
+	tc_request(t, "PURGE q", "200 PURGED 0");
 	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	ck_assert(tc_quiet(p, 0));
 	ack(t, one);
-	tc_expect_prefix(p, "200 QUEUED ");
+	tc_expect_queued(p);
 	tc_close(t);
 	tc_close(p);
 	tc_close(s);
@@ -868,16 +836,37 @@ START_TEST(test_purge_discards_returned_messages)
 
 	reserve(t, "q", "one");
 	nack(t, one);
-	tc_send(t, "PURGE q\r\n");
-	tc_expect(t, "200 PURGED 1");
+	tc_request(t, "PURGE q", "200 PURGED 1");
 	expect_no_msg(t, "ACK", one);
-	tc_send(t, "RESERVE q\r\n");
-	tc_expect(t, "204 EMPTY");
+	tc_request(t, "RESERVE q", "204 EMPTY");
 	tc_close(t);
 }
 END_TEST
 
 /* ---- capacity 0 ---- */
+
+/*
+ * Where three rendezvous tests start: on a new capacity-0 queue r
+ * (CREATE r <opts>), a's waiting RESERVE takes x straight from p's PUT,
+ * then p's PUT of y parks, as nobody waits for it.  Returns x's id.
+ */
+static unsigned long long
+rendezvous_x_held_y_parked(struct tconn *s, struct tconn *a, struct tconn *p,
+    const char *opts)
+{
+	char create[64];
+	unsigned long long x;
+
+	snprintf(create, sizeof create, "CREATE r %s", opts);
+	tc_request(s, create, "201 CREATED");
+	tc_send(a, "RESERVE r 10000\r\n");
+	tc_await_stat(s, "r", "waiting_consumers", 1);
+	x = tc_put(p, "r", "x");
+	ck_assert_uint_eq(tc_expect_msg(a, "x"), x);
+	tc_send(p, "PUT r 1\r\ny\r\n");
+	tc_await_stat(s, "r", "blocked_producers", 1);
+	return x;
+}
 
 START_TEST(test_rendezvous_reservations_are_outside_the_bound)
 {
@@ -885,8 +874,7 @@ START_TEST(test_rendezvous_reservations_are_outside_the_bound)
 	struct tconn *s = tc_open(&d);
 	unsigned long long x, y;
 
-	tc_send(s, "CREATE r capacity=0\r\n");
-	tc_expect(s, "201 CREATED");
+	tc_request(s, "CREATE r capacity=0", "201 CREATED");
 	tc_send(a, "RESERVE r 10000\r\n");
 	tc_await_stat(s, "r", "waiting_consumers", 1);
 	x = tc_put(p, "r", "x");
@@ -912,16 +900,12 @@ START_TEST(test_rendezvous_reserve_takes_a_parked_put)
 	struct tconn *c = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id;
 
-	tc_send(s, "CREATE r capacity=0\r\n");
-	tc_expect(s, "201 CREATED");
+	tc_request(s, "CREATE r capacity=0", "201 CREATED");
 	tc_send(p, "PUT r 1\r\nz\r\n");
 	tc_await_stat(s, "r", "blocked_producers", 1);
 	tc_send(c, "RESERVE r\r\n");
 	id = tc_expect_msg(c, "z");
-	const char *l = tc_expect_prefix(p, "200 QUEUED ");
-	unsigned long long qid;
-	ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &qid), 1);
-	ck_assert_uint_eq(qid, id);
+	ck_assert_uint_eq(tc_expect_queued(p), id);
 	ack(c, id);
 	tc_close(c);
 	tc_close(p);
@@ -934,14 +918,7 @@ START_TEST(test_rendezvous_nacked_message_goes_before_a_waiting_put)
 	struct tconn *a = tc_open(&d), *p = tc_open(&d), *s = tc_open(&d);
 	unsigned long long x, y;
 
-	tc_send(s, "CREATE r capacity=0\r\n");
-	tc_expect(s, "201 CREATED");
-	tc_send(a, "RESERVE r 10000\r\n");
-	tc_await_stat(s, "r", "waiting_consumers", 1);
-	x = tc_put(p, "r", "x");
-	tc_expect_msg(a, "x");
-	tc_send(p, "PUT r 1\r\ny\r\n");
-	tc_await_stat(s, "r", "blocked_producers", 1);
+	x = rendezvous_x_held_y_parked(s, a, p, "capacity=0");
 	nack(a, x);
 	/* x is back and ready; the parked PUT still waits. */
 	ck_assert_int_eq(tc_stat(s, "r", "depth"), 1);
@@ -950,7 +927,7 @@ START_TEST(test_rendezvous_nacked_message_goes_before_a_waiting_put)
 	ck_assert(tc_quiet(p, 0));
 	tc_send(a, "RESERVE r\r\n");
 	y = tc_expect_msg(a, "y");
-	tc_expect_prefix(p, "200 QUEUED ");
+	tc_expect_queued(p);
 	ack(a, x);
 	ack(a, y);
 	tc_close(a);
@@ -965,14 +942,7 @@ START_TEST(test_rendezvous_returned_message_goes_to_waiting_consumer)
 	struct tconn *s = tc_open(&d);
 	unsigned long long x;
 
-	tc_send(s, "CREATE r capacity=0\r\n");
-	tc_expect(s, "201 CREATED");
-	tc_send(a, "RESERVE r 10000\r\n");
-	tc_await_stat(s, "r", "waiting_consumers", 1);
-	x = tc_put(p, "r", "x");
-	tc_expect_msg(a, "x");
-	tc_send(p, "PUT r 1\r\ny\r\n");
-	tc_await_stat(s, "r", "blocked_producers", 1);
+	x = rendezvous_x_held_y_parked(s, a, p, "capacity=0");
 	/* A waiting consumer now would take y; x must come first. */
 	tc_close_rst(a);
 	tc_await_stat(s, "r", "depth", 1);
@@ -980,7 +950,7 @@ START_TEST(test_rendezvous_returned_message_goes_to_waiting_consumer)
 	ck_assert_uint_eq(tc_expect_msg(b, "x"), x);
 	tc_send(b, "GET r 10000\r\n");
 	tc_expect_msg(b, "y");
-	tc_expect_prefix(p, "200 QUEUED ");
+	tc_expect_queued(p);
 	tc_close(b);
 	tc_close(p);
 	tc_close(s);
@@ -993,14 +963,7 @@ START_TEST(test_rendezvous_lease_end_goes_before_a_waiting_put)
 	struct tconn *s = tc_open(&d);
 	unsigned long long x;
 
-	tc_send(s, "CREATE r capacity=0 lease_ms=100\r\n");
-	tc_expect(s, "201 CREATED");
-	tc_send(a, "RESERVE r 10000\r\n");
-	tc_await_stat(s, "r", "waiting_consumers", 1);
-	x = tc_put(p, "r", "x");
-	tc_expect_msg(a, "x");
-	tc_send(p, "PUT r 1\r\ny\r\n");
-	tc_await_stat(s, "r", "blocked_producers", 1);
+	x = rendezvous_x_held_y_parked(s, a, p, "capacity=0 lease_ms=100");
 	/* The lease ends with nobody waiting: x waits, ready. */
 	tc_await_stat(s, "r", "depth", 1);
 	tc_send(b, "RESERVE r\r\n");
@@ -1008,7 +971,7 @@ START_TEST(test_rendezvous_lease_end_goes_before_a_waiting_put)
 	ack(b, x);
 	tc_send(b, "GET r\r\n");
 	tc_expect_msg(b, "y");
-	tc_expect_prefix(p, "200 QUEUED ");
+	tc_expect_queued(p);
 	tc_close(a);
 	tc_close(b);
 	tc_close(p);
@@ -1322,9 +1285,7 @@ producer_main(void *arg)
 			    snprintf(body, sizeof body, "job-%d", n),
 			    body);
 		for (int n = base; n < end; n++) {
-			unsigned long long id;
-			const char *l = tc_expect_prefix(t, "200 QUEUED ");
-			ck_assert_int_eq(sscanf(l, "200 QUEUED %llu", &id), 1);
+			unsigned long long id = tc_expect_queued(t);
 			pthread_mutex_lock(&p->lock);
 			p->msg[n].id = id;
 			pthread_mutex_unlock(&p->lock);

@@ -708,6 +708,17 @@ start_with_full_queue(struct proc *p, struct tconn **t)
 	tc_put(*t, "q", "two");
 }
 
+/* A new connection whose PUT of "three" waits on the full q (t sees it). */
+static struct tconn *
+park_producer(struct proc *p, struct tconn *t)
+{
+	struct tconn *prod = tc_open(&p->d);
+
+	tc_send_put(prod, "q", "three");
+	tc_await_stat(t, "q", "blocked_producers", 1);
+	return prod;
+}
+
 START_TEST(test_sigterm_answers_a_parked_producer_503_shutting_down)
 {
 	struct proc p;
@@ -715,9 +726,7 @@ START_TEST(test_sigterm_answers_a_parked_producer_503_shutting_down)
 
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
-	prod = tc_open(&p.d);
-	tc_send_put(prod, "q", "three");
-	tc_await_stat(t, "q", "blocked_producers", 1);
+	prod = park_producer(&p, t);
 	kill(p.pid, SIGTERM);
 	tc_expect(prod, "503 SHUTTING_DOWN");
 	/* And the connection goes on: a new PUT is refused the same way. */
@@ -910,9 +919,7 @@ START_TEST(test_sighup_growing_a_capacity_admits_a_parked_producer)
 
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
-	prod = tc_open(&p.d);
-	tc_send_put(prod, "q", "three");
-	tc_await_stat(t, "q", "blocked_producers", 1);
+	prod = park_producer(&p, t);
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 3}]}");
 	kill(p.pid, SIGHUP);
 	tc_expect_queued(prod);
@@ -930,9 +937,7 @@ START_TEST(test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413)
 
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
-	prod = tc_open(&p.d);
-	tc_send_put(prod, "q", "three");
-	tc_await_stat(t, "q", "blocked_producers", 1);
+	prod = park_producer(&p, t);
 	/* "three" can never fit in 4 bytes: it must not wait forever. */
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
 		     " \"max_bytes\": 4}]}");

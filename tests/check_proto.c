@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "request.h"
 #include "response.h"
+#include "testrand.h"
 
 /* The bytes of a string literal that may hold NULs, without its own. */
 #define LIT(s) (s), (sizeof(s) - 1)
@@ -1267,18 +1268,6 @@ END_TEST
 
 /* ---- split-invariance on random input --------------------------------- */
 
-/* A small deterministic generator (xorshift64), so failures repeat. */
-static uint64_t
-next_rand(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
-
 /* Pieces random streams are made of: mostly protocol, some noise. */
 static const char *const request_pieces[] = {
 	"PUT ", "put ", "GET ", "RESERVE ", "ACK ", "CREATE ", "PING", "q",
@@ -1296,10 +1285,10 @@ static size_t
 random_stream(uint64_t *state, char *buf, size_t max,
     const char *const *pieces, size_t npieces)
 {
-	size_t len = 0, n = 1 + next_rand(state) % 40;
+	size_t len = 0, n = 1 + testrand_next(state) % 40;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t r = next_rand(state);
+		uint64_t r = testrand_next(state);
 		const char *p = pieces[r % npieces];
 		size_t plen = strlen(p);
 

@@ -20,6 +20,7 @@
 #include "msglog.h"
 #include "qtable.h"
 #include "queue.h"
+#include "testrand.h"
 
 /* GCC says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -200,18 +201,6 @@ START_TEST(test_emptied_log_reads_back_a_record_bigger_than_its_chunk)
 }
 END_TEST
 
-/* A small deterministic generator (xorshift64), so failures repeat. */
-static uint64_t
-next_rand(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
-}
-
 /*
  * Random pushes and pops against a plain array of what should be in the
  * log.  Many short lives (chunks are small early on) and one long one
@@ -230,7 +219,7 @@ random_life(uint64_t *state, int ops)
 	ck_assert_int_le(ops, 200000);
 	msglog_init(&l);
 	for (int op = 0; op < ops; op++) {
-		uint64_t r = next_rand(state);
+		uint64_t r = testrand_next(state);
 		/* Phases of filling and of draining, so depth swings. */
 		bool filling = (op / 5000) % 2 == 0;
 		bool push = head == tail || r % 8 < (filling ? 5u : 3u);
@@ -263,7 +252,7 @@ START_TEST(test_msglog_matches_a_plain_fifo_under_random_use)
 	uint64_t state = 0x9e3779b97f4a7c15ULL;
 
 	for (int life = 0; life < 2000; life++)
-		random_life(&state, 1 + (int)(next_rand(&state) % 50));
+		random_life(&state, 1 + (int)(testrand_next(&state) % 50));
 	random_life(&state, 100000);
 }
 END_TEST
@@ -1038,7 +1027,7 @@ START_TEST(test_queue_matches_a_model_under_random_use)
 	    PROTO_POLICY_DROP_OLDEST);
 
 	for (int op = 0; op < 100000; op++) {
-		model_step(q, &mo, next_rand(&state), &ids);
+		model_step(q, &mo, testrand_next(&state), &ids);
 		model_check(q, &mo, op);
 	}
 	ck_assert_uint_gt(ids, 1000);

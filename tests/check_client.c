@@ -43,21 +43,6 @@ daemon_teardown(void)
 	ck_assert_int_eq(harness_stop(&d), 0);
 }
 
-/* Start sluiced with this JSON as its config file. */
-static void
-start_with_config(const char *json)
-{
-	char path[] = "/tmp/check_client.XXXXXX";
-	const char *extra[] = { "-c", path, NULL };
-	int fd = mkstemp(path);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
-	close(fd);
-	harness_start(&d, extra);
-	unlink(path);
-}
-
 static void
 create(struct sluice_ctx *c, const char *queue, uint64_t capacity,
     const char *policy)
@@ -399,7 +384,7 @@ START_TEST(test_commands_before_auth_are_unauthorized)
 	ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
 	close(fd);
 	snprintf(json, sizeof json, "{\"auth_token_file\": \"%s\"}", path);
-	start_with_config(json);
+	harness_start_with_config(&d, json);
 	unlink(path);
 	c = sc_open(&d);
 	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
@@ -416,7 +401,7 @@ START_TEST(test_connection_over_the_limit_is_busy)
 {
 	struct sluice_ctx *a, *b;
 
-	start_with_config("{\"max_connections\": 1}");
+	harness_start_with_config(&d, "{\"max_connections\": 1}");
 	a = sc_open(&d);
 	ck_assert_int_eq(sluice_ping(a), SLUICE_OK);
 	b = sc_open(&d);
@@ -434,7 +419,7 @@ START_TEST(test_put_over_the_message_limit_is_too_large_with_the_limit)
 	struct sluice_ctx *c;
 	struct sluice_reply r;
 
-	start_with_config("{\"max_message\": 10}");
+	harness_start_with_config(&d, "{\"max_message\": 10}");
 	c = sc_open(&d);
 	ck_assert_int_eq(sluice_put(c, "q", "0123456789x", 11, 0, NULL, NULL),
 	    SLUICE_TOO_LARGE);
@@ -453,7 +438,7 @@ START_TEST(test_get_without_auto_create_is_no_queue)
 	struct sluice_ctx *c;
 	struct sluice_msg m;
 
-	start_with_config("{\"auto_create\": false}");
+	harness_start_with_config(&d, "{\"auto_create\": false}");
 	c = sc_open(&d);
 	ck_assert_int_eq(sluice_get(c, "nope", 0, &m), SLUICE_NO_QUEUE);
 	ck_assert_int_eq(sluice_put(c, "nope", "x", 1, 0, NULL, NULL),
@@ -467,7 +452,7 @@ START_TEST(test_parked_put_is_answered_shutting_down_on_sigterm)
 	struct sluice_ctx *p, *w;
 	struct sluice_reply r;
 
-	start_with_config("{\"shutdown_grace_ms\": 60000}");
+	harness_start_with_config(&d, "{\"shutdown_grace_ms\": 60000}");
 	p = sc_open(&d);
 	w = sc_open(&d);
 	create(p, "full", 1, "block");

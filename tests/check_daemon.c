@@ -1980,34 +1980,18 @@ END_TEST
 
 /* ---- server settings -------------------------------------------- */
 
-/* Start the daemon with a config file (-c) holding `json`. */
-static void
-start_with_config(const char *json)
-{
-	char path[] = "/tmp/check_daemon.XXXXXX";
-	const char *extra[] = { "-c", path, NULL };
-	int fd = mkstemp(path);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, json, strlen(json)), (int)strlen(json));
-	close(fd);
-	harness_start(&d, extra);
-	/* Read before the daemon said it listens. */
-	unlink(path);
-}
-
 #define CONN_LIMIT 2
 
 static void
 limit_setup(void)
 {
-	start_with_config("{\"max_connections\": 2}");
+	harness_start_with_config(&d, "{\"max_connections\": 2}");
 }
 
 static void
 manual_setup(void)
 {
-	start_with_config("{\"auto_create\": false}");
+	harness_start_with_config(&d, "{\"auto_create\": false}");
 }
 
 START_TEST(test_connection_over_the_limit_gets_503_busy_and_is_closed)
@@ -2056,7 +2040,7 @@ END_TEST
 static void
 few_queues_setup(void)
 {
-	start_with_config("{\"max_queues\": 2}");
+	harness_start_with_config(&d, "{\"max_queues\": 2}");
 }
 
 START_TEST(test_queues_beyond_max_queues_get_503_and_are_not_made)

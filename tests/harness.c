@@ -120,6 +120,20 @@ harness_start(struct daemon *d, const char *const *extra)
 	d->drainer_started = true;
 }
 
+void
+harness_start_with_config(struct daemon *d, const char *json)
+{
+	char path[] = "/tmp/sluice_test.XXXXXX";
+	const char *extra[] = { "-c", path, NULL };
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	close(fd);
+	harness_start(d, extra);
+	unlink(path);
+}
+
 int
 harness_stop(struct daemon *d)
 {

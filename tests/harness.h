@@ -48,6 +48,12 @@ struct daemon {
 void harness_start(struct daemon *d, const char *const *extra);
 
 /*
+ * harness_start() with a config file (-c) holding `json`; the file is
+ * gone once the daemon listens (it has read it by then).
+ */
+void harness_start_with_config(struct daemon *d, const char *json);
+
+/*
  * Stop the daemon at once (SIGTERM, then SIGINT to skip the graceful
  * drain), wait for it, and return its exit status (-1 if it died of a
  * signal).

@@ -4,7 +4,8 @@
  * harness_start() runs the daemon built in this tree ($SLUICED) with
  * "-l 127.0.0.1 -p 0", reads its log until the "listening on" line,
  * and keeps copying the log to the test's stderr.  No sleeps: the port
- * is known once the daemon says it listens.
+ * is known once the daemon says it listens.  harness_start_with_config()
+ * adds "-c <file>" with the JSON it is given.
  *
  * For debugging against a daemon you started yourself (under gdb, say),
  * set SLUICE_TEST_ADDR=127.0.0.1:7470 and nothing is spawned.
@@ -16,8 +17,8 @@
  * reaches a value: how a test learns that a request on another
  * connection now waits, with no sleep standing in for the event.
  * Every helper fails the test (ck_assert) on a reply it did not expect.
- * The same over libsluice, for the suites that use the client library,
- * is in harness_sluice.h.
+ * Connections through libsluice, with the same STATS polling, are in
+ * harness_sluice.h.
  */
 #ifndef SLUICE_HARNESS_H
 #define SLUICE_HARNESS_H

@@ -24,7 +24,13 @@
 /* How long one GET or RESERVE waits in -f mode before asking again;
  * only the request rate of an idle follower depends on it. */
 #define FOLLOW_WAIT_MS 30000
-#define GET_WINDOW_DEFAULT 16
+/*
+ * GETs in flight while messages flow.  Each may hold a message taken
+ * from the queue and not yet printed, so a killed `get` loses up to
+ * this many (GET is at most once); smaller windows stream far slower
+ * (1,000,000 64-byte messages: 10.7 s at 16, 0.8 s at 128).
+ */
+#define GET_WINDOW_DEFAULT 128
 
 static const char get_usage[] =
     "usage: sluice get [-n COUNT] [-t MS] [-f] [-r] [-i] [-w N] QUEUE\n"
@@ -42,7 +48,7 @@ static const char get_usage[] =
     "                    forever: sluice get -f jobs | worker\n"
     "  -r, --raw         print bodies exactly, with no newline after them\n"
     "  -i, --id          print \"<id> \" before each body\n"
-    "  -w, --window N    GETs in flight while messages flow (default 16)\n"
+    "  -w, --window N    GETs in flight while messages flow (default 128)\n"
     "  -h, --help        this help\n"
     "\n"
     "Exit status 0 when a message was taken, 1 when the queue had none.\n";

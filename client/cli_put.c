@@ -21,7 +21,8 @@
 
 #include "cli.h"
 
-#define PUT_WINDOW_DEFAULT 64
+/* PUTs in flight: enough to keep the link busy, bounded memory. */
+#define PUT_WINDOW_DEFAULT 128
 
 static const char put_usage[] =
     "usage: sluice put [-l] [-t MS] [-w N] [-i] QUEUE [MESSAGE]\n"
@@ -34,7 +35,7 @@ static const char put_usage[] =
     "input\n"
     "  -t, --timeout MS  wait at most MS ms for room (0: not at all); a\n"
     "                    message that finds no room is refused\n"
-    "  -w, --window N    PUTs in flight with -l (default 64)\n"
+    "  -w, --window N    PUTs in flight with -l (default 128)\n"
     "  -i, --id          print the id of each message queued\n"
     "  -h, --help        this help\n"
     "\n"
@@ -158,8 +159,11 @@ put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 	int got = 0;
 
 	while (pr.status == 0 && (got = lines_next(&in, ctx, &line, &n)) > 0) {
+		/* A full window: take half back, then send a batch. */
 		if (sluice_pending(ctx) == sluice_window(ctx))
-			put_reply(&pr);
+			while (pr.status == 0 && !pr.io_failed &&
+			    sluice_pending(ctx) > sluice_window(ctx) / 2)
+				put_reply(&pr);
 		if (pr.status != 0)
 			break;
 		if (sluice_append_put(ctx, queue, line, n, timeout) < 0) {

@@ -11,11 +11,18 @@
 
 #include "cli.h"
 
-/* Fill the window: one waiting GET, or many that do not wait. */
+/*
+ * Fill the window: one waiting GET, or many that do not wait.  While
+ * streaming, top up once a quarter of the window has been answered:
+ * requests go out in batches, not one write per reply, and the rest of
+ * the window keeps the server busy meanwhile.
+ */
 static int
 send_gets(struct sluice_ctx *ctx, struct cli_take *t, bool streaming,
     bool draining, uint64_t *sent, uint64_t *waiting_idx)
 {
+	if (streaming && sluice_pending(ctx) > t->window - t->window / 4)
+		return 0;
 	for (;;) {
 		unsigned p = sluice_pending(ctx);
 		long wait = streaming || draining ? 0 : t->wait_ms;

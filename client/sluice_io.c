@@ -449,6 +449,10 @@ sluice_reply_ready(struct sluice_ctx *ctx)
 		return true;
 	if (p->pending == 0)
 		return false;
+	/* A whole reply already buffered needs no system call. */
+	if (proto_parse_response(unread(p), p->in.len - p->in.off,
+		SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE)
+		return true;
 	if (p->out.len > p->out.off)
 		(void)io_write(ctx);
 	(void)io_read(ctx);

@@ -39,5 +39,5 @@ for log in tests/*.log; do
     failed=$((failed + bad))
 done
 [ "$status" -eq 0 ] || { cat test-suite.log; [ "$failed" -gt 0 ] || failed=1; }
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed" | tee test-summary.txt
 exit "$status"

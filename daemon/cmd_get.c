@@ -29,7 +29,8 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		return CMD_DONE;
 	}
 	/* Refused before auto-create: a refusal should leave no queue. */
-	if (reserve && c->nreserved >= s->cfg.max_reserved) {
+	if (reserve && (c->nreserved >= s->cfg.max_reserved ||
+			   c->reserved_bytes >= s->cfg.max_reserved_bytes)) {
 		conn_reply(c, 503, "TOO_MANY_RESERVED", NULL);
 		return CMD_DONE;
 	}
@@ -91,8 +92,7 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 		return CMD_DONE;
 	}
 	q = m->queue;
-	TAILQ_REMOVE(&c->reserved, m, clink);
-	c->nreserved--;
+	conn_release(c, m);
 	if (r->cmd == PROTO_CMD_ACK) {
 		queue_ack(q, m, server_now_ms());
 		msg_free(m);

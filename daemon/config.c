@@ -89,6 +89,8 @@ static const struct jcheck_key top_keys[] = {
 	{ "output_high", JCHECK_SIZE, CFG(output_high), 1, OUTPUT_HIGH_MAX,
 	    NULL },
 	{ "max_reserved", JCHECK_SIZE, CFG(max_reserved), 1, NUM, NULL },
+	{ "max_reserved_bytes", JCHECK_U64, CFG(max_reserved_bytes), 1, NUM,
+	    NULL },
 	{ "max_queues", JCHECK_SIZE, CFG(max_queues), 1, NUM, NULL },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
@@ -132,6 +134,7 @@ config_defaults(struct config *cfg)
 	cfg->input_readahead = CONFIG_DEFAULT_INPUT_READAHEAD;
 	cfg->output_high = CONFIG_DEFAULT_OUTPUT_HIGH;
 	cfg->max_reserved = CONFIG_DEFAULT_MAX_RESERVED;
+	cfg->max_reserved_bytes = CONFIG_DEFAULT_MAX_RESERVED_BYTES;
 	cfg->max_queues = CONFIG_DEFAULT_MAX_QUEUES;
 	cfg->auto_create = true;
 	cfg->queue_defaults.capacity = CONFIG_DEFAULT_CAPACITY;

@@ -50,6 +50,7 @@ struct config {
 	size_t input_readahead;	     /* input held per connection */
 	size_t output_high;	     /* unsent output that stops reading */
 	size_t max_reserved;	     /* reservations per connection */
+	uint64_t max_reserved_bytes; /* their bodies, per connection */
 	size_t max_queues;	     /* queues auto-create and CREATE may reach */
 	bool auto_create;
 	struct queue_settings queue_defaults;
@@ -82,6 +83,13 @@ struct config_flags {
 #define CONFIG_DEFAULT_CAPACITY 1024
 #define CONFIG_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
 #define CONFIG_DEFAULT_MAX_RESERVED 1024
+/*
+ * Body bytes one connection may hold reserved before RESERVE answers
+ * 503 TOO_MANY_RESERVED.  Reservations count toward their queue's
+ * max_bytes, except on capacity-0 queues, where nothing else would
+ * stop one consumer from pinning max_reserved x max_message (1 GiB).
+ */
+#define CONFIG_DEFAULT_MAX_RESERVED_BYTES (64 * 1024 * 1024)
 /*
  * Queues clients may bring into being.  An idle queue costs well under
  * 1 KiB, and the answer to STATS (one per connection at a time, since a

@@ -495,6 +495,23 @@ detach(struct conn *c)
 }
 
 void
+conn_hold(struct conn *c, struct msg *m)
+{
+	m->owner = c;
+	TAILQ_INSERT_TAIL(&c->reserved, m, clink);
+	c->nreserved++;
+	c->reserved_bytes += m->len;
+}
+
+void
+conn_release(struct conn *c, struct msg *m)
+{
+	TAILQ_REMOVE(&c->reserved, m, clink);
+	c->nreserved--;
+	c->reserved_bytes -= m->len;
+}
+
+void
 conn_close(struct conn *c)
 {
 	struct timeval flush = { CONN_CLOSE_FLUSH_SEC, 0 };

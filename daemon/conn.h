@@ -74,6 +74,7 @@ struct conn {
 	struct event *timer; /* wait timeout; also the deferred free */
 	struct msg_list reserved; /* its reservations, oldest first */
 	size_t nreserved;
+	uint64_t reserved_bytes;  /* their bodies */
 	bool authenticated;
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
@@ -112,6 +113,12 @@ void conn_take_body(struct conn *c, char *dst, struct evbuffer *out);
 
 /* Write what output the socket takes now; arm the write event for the rest. */
 void conn_flush(struct conn *c);
+
+/* Add m to c's reservations (the newest). */
+void conn_hold(struct conn *c, struct msg *m);
+
+/* Take m out of c's reservations. */
+void conn_release(struct conn *c, struct msg *m);
 
 /* Stop reading; free the connection once its output is flushed. */
 void conn_close(struct conn *c);

@@ -76,9 +76,7 @@ static void
 reserve(struct conn *c, struct queue *q, struct msg *m)
 {
 	queue_reserve(q, m, server_now_ms());
-	m->owner = c;
-	TAILQ_INSERT_TAIL(&c->reserved, m, clink);
-	c->nreserved++;
+	conn_hold(c, m);
 	deliver_arm_lease(c->server, q, m);
 }
 
@@ -228,14 +226,13 @@ deliver_return_all(struct conn *c)
 	while ((m = TAILQ_LAST(&c->reserved, msg_list)) != NULL) {
 		size_t i;
 
-		TAILQ_REMOVE(&c->reserved, m, clink);
+		conn_release(c, m);
 		for (i = 0; i < nkick && kick[i] != m->queue; i++)
 			;
 		if (i == nkick)
 			kick[nkick++] = m->queue;
 		queue_give_back(m->queue, m);
 	}
-	c->nreserved = 0;
 	for (size_t i = 0; i < nkick; i++)
 		deliver_kick(c->server, kick[i]);
 	free(kick);
@@ -293,8 +290,7 @@ lease_cb(evutil_socket_t fd, short what, void *arg)
 				next = m->lease_expiry_ms;
 			continue;
 		}
-		TAILQ_REMOVE(&m->owner->reserved, m, clink);
-		m->owner->nreserved--;
+		conn_release(m->owner, m);
 		log_debug("queue %s: lease of %" PRIu64 " ended", q->name,
 		    m->id);
 		queue_give_back(q, m);

@@ -285,10 +285,8 @@ server_delete_queue(struct server *s, struct queue *q)
 	dismiss_waiters(q, &q->producers);
 	dismiss_waiters(q, &q->consumers);
 	/* Reserved messages vanish: their ACKs will find nothing. */
-	TAILQ_FOREACH(m, &q->reserved, qlink) {
-		TAILQ_REMOVE(&m->owner->reserved, m, clink);
-		m->owner->nreserved--;
-	}
+	TAILQ_FOREACH(m, &q->reserved, qlink)
+		conn_release(m->owner, m);
 	deliver_forget_queue(q);
 	if (s->last_queue == q)
 		s->last_queue = NULL;

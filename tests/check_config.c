@@ -344,7 +344,8 @@ static const struct {
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_message, input_readahead, output_high, "
-	    "max_reserved, max_queues, auto_create, queue_defaults, queues, "
+	    "max_reserved, max_reserved_bytes, max_queues, auto_create, "
+	    "queue_defaults, queues, "
 	    "auth_token_file, log_level, shutdown_grace_ms, metrics)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "

@@ -539,6 +539,42 @@ START_TEST(test_lease_end_redelivers_to_a_waiting_consumer)
 }
 END_TEST
 
+/*
+ * Reservations are bounded in bytes per connection too: on a
+ * capacity-0 queue no queue bound counts them.
+ */
+START_TEST(test_reserved_bytes_per_connection_are_bounded)
+{
+	struct daemon small;
+	struct tconn *a, *p;
+
+	harness_start_with_config(&small, "{\"max_reserved_bytes\": 10}");
+	a = tc_open(&small);
+	p = tc_open(&small);
+	tc_request(a, "CREATE r capacity=0", "201 CREATED");
+	for (int i = 0; i < 2; i++) {
+		tc_send(a, "RESERVE r 10000\r\n");
+		tc_await_stat(p, "r", "waiting_consumers", 1);
+		tc_put(p, "r", "sixsix");
+		tc_expect_msg(a, "sixsix");
+	}
+	/* 12 bytes held, over the 10 allowed: refused, nothing taken. */
+	tc_request(a, "RESERVE r 10000", "503 TOO_MANY_RESERVED");
+	ck_assert_int_eq(tc_stat(p, "r", "waiting_consumers"), 0);
+	ck_assert_int_eq(tc_stat(p, "r", "reserved"), 2);
+	/* Another connection has its own allowance. */
+	tc_send(p, "RESERVE r 10000\r\n");
+	tc_await_stat(a, "r", "waiting_consumers", 1);
+	tc_close(p);
+	/* An ACK brings a back under the bound. */
+	tc_request(a, "ACK 1", "200 ACKED");
+	tc_send(a, "RESERVE r 0\r\n");
+	tc_expect(a, "204 EMPTY");
+	tc_close(a);
+	ck_assert_int_eq(harness_stop(&small), 0);
+}
+END_TEST
+
 START_TEST(test_lease_end_returns_reservations_in_order)
 {
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
@@ -1478,6 +1514,7 @@ main(void)
 	tcase_add_test(tc, test_create_compares_lease_ms);
 
 	tc = tcase(s, "limit");
+	tcase_add_test(tc, test_reserved_bytes_per_connection_are_bounded);
 	tcase_add_test(tc,
 	    test_reserve_beyond_limit_gets_503_too_many_reserved);
 	tcase_add_test(tc, test_delete_frees_the_reservation_limit);

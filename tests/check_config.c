@@ -950,6 +950,30 @@ START_TEST(test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413)
 }
 END_TEST
 
+/*
+ * A queue that no longer blocks answers its parked producers by its new
+ * policy at once, instead of leaving them behind new PUTs.
+ */
+START_TEST(test_sighup_changing_policy_answers_parked_producers)
+{
+	struct proc p;
+	struct tconn *t, *prod;
+
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
+	start_with_full_queue(&p, &t);
+	prod = park_producer(&p, t);
+	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
+		     " \"policy\": \"reject\"}]}");
+	kill(p.pid, SIGHUP);
+	tc_expect_prefix(prod, "503 FULL q retry_after_ms=");
+	ck_assert_int_eq(tc_stat(t, "q", "blocked_producers"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 2);
+	tc_close(prod);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
 START_TEST(test_sighup_applies_new_defaults_to_new_queues_only)
 {
 	struct proc p;
@@ -1426,6 +1450,7 @@ main(void)
 	    test_sighup_growing_a_capacity_admits_a_parked_producer);
 	tcase_add_test(tc,
 	    test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413);
+	tcase_add_test(tc, test_sighup_changing_policy_answers_parked_producers);
 	tcase_add_test(tc, test_sighup_applies_new_defaults_to_new_queues_only);
 	suite_add_tcase(s, tc);
 

@@ -913,61 +913,48 @@ START_TEST(test_sighup_with_a_broken_file_keeps_the_running_config)
 }
 END_TEST
 
-START_TEST(test_sighup_growing_a_capacity_admits_a_parked_producer)
-{
-	struct proc p;
-	struct tconn *t, *prod;
-
-	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
-	start_with_full_queue(&p, &t);
-	prod = park_producer(&p, t);
-	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 3}]}");
-	kill(p.pid, SIGHUP);
-	tc_expect_queued(prod);
-	ck_assert_int_eq(tc_stat(t, "q", "depth"), 3);
-	tc_close(prod);
-	tc_close(t);
-	ck_assert_int_eq(proc_stop(&p), 0);
-}
-END_TEST
-
-START_TEST(test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413)
-{
-	struct proc p;
-	struct tconn *t, *prod;
-
-	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
-	start_with_full_queue(&p, &t);
-	prod = park_producer(&p, t);
-	/* "three" can never fit in 4 bytes: it must not wait forever. */
-	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
-		     " \"max_bytes\": 4}]}");
-	kill(p.pid, SIGHUP);
-	tc_expect(prod, "413 TOO_LARGE 4");
-	tc_close(prod);
-	tc_close(t);
-	ck_assert_int_eq(proc_stop(&p), 0);
-}
-END_TEST
-
 /*
- * A queue that no longer blocks answers its parked producers by its new
- * policy at once, instead of leaving them behind new PUTs.
+ * A reload judges the producers parked on a full `block` queue (capacity
+ * 2, holding "one" and "two"; "three" parked) under the new settings.
  */
-START_TEST(test_sighup_changing_policy_answers_parked_producers)
+static const struct {
+	const char *what;
+	const char *config;  /* the file the reload reads */
+	const char *answer;  /* the parked producer's answer, a prefix */
+	long long depth;     /* the queue's depth after it */
+} reload_parked[] = {
+	{ "growing the capacity admits it",
+	    "{\"queues\": [{\"name\": \"q\", \"capacity\": 3}]}",
+	    "200 QUEUED ", 3 },
+	/* "three" can never fit in 4 bytes: it must not wait forever. */
+	{ "shrinking max_bytes below its body refuses it 413",
+	    "{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
+	    " \"max_bytes\": 4}]}",
+	    "413 TOO_LARGE 4", 2 },
+	/* Not left behind new PUTs on a queue that no longer blocks. */
+	{ "a policy that no longer blocks answers it by that policy",
+	    "{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
+	    " \"policy\": \"reject\"}]}",
+	    "503 FULL q retry_after_ms=", 2 },
+};
+
+START_TEST(test_sighup_judges_parked_producers_under_new_settings)
 {
 	struct proc p;
 	struct tconn *t, *prod;
+	const char *got;
 
 	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2}]}");
 	start_with_full_queue(&p, &t);
 	prod = park_producer(&p, t);
-	write_config("{\"queues\": [{\"name\": \"q\", \"capacity\": 2,"
-		     " \"policy\": \"reject\"}]}");
+	write_config("%s", reload_parked[_i].config);
 	kill(p.pid, SIGHUP);
-	tc_expect_prefix(prod, "503 FULL q retry_after_ms=");
+	got = tc_line(prod);
+	ck_assert_msg(strncmp(got, reload_parked[_i].answer,
+			  strlen(reload_parked[_i].answer)) == 0,
+	    "%s: got \"%s\"", reload_parked[_i].what, got);
 	ck_assert_int_eq(tc_stat(t, "q", "blocked_producers"), 0);
-	ck_assert_int_eq(tc_stat(t, "q", "depth"), 2);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), reload_parked[_i].depth);
 	tc_close(prod);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
@@ -1446,11 +1433,9 @@ main(void)
 	tcase_add_test(tc, test_sighup_creates_a_new_predefined_queue);
 	tcase_add_test(tc,
 	    test_sighup_with_a_broken_file_keeps_the_running_config);
-	tcase_add_test(tc,
-	    test_sighup_growing_a_capacity_admits_a_parked_producer);
-	tcase_add_test(tc,
-	    test_sighup_shrinking_max_bytes_refuses_a_parked_producer_413);
-	tcase_add_test(tc, test_sighup_changing_policy_answers_parked_producers);
+	tcase_add_loop_test(tc,
+	    test_sighup_judges_parked_producers_under_new_settings, 0,
+	    (int)(sizeof reload_parked / sizeof *reload_parked));
 	tcase_add_test(tc, test_sighup_applies_new_defaults_to_new_queues_only);
 	suite_add_tcase(s, tc);
 

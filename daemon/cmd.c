@@ -33,7 +33,11 @@ static const cmd_handler handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_QUIT] = cmd_quit,
 };
 
-uint64_t
+/*
+ * The largest body a PUT into q (NULL: a queue not made yet) could ever
+ * store: the message limit or the queue's max_bytes, the smaller.
+ */
+static uint64_t
 cmd_message_limit(struct server *s, const struct queue *q)
 {
 	uint64_t limit = s->cfg.max_message;

@@ -36,12 +36,6 @@ bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 void cmd_reply_no_queue(struct conn *c, const char *name);
 
 /*
- * The largest body a PUT into q (NULL: a queue not made yet) could ever
- * store: the message limit or the queue's max_bytes, the smaller.
- */
-uint64_t cmd_message_limit(struct server *s, const struct queue *q);
-
-/*
  * If the current PUT's body could never fit q, skip it, answer
  * 413 TOO_LARGE and return true.
  */

@@ -12,13 +12,6 @@
 #include "deliver.h"
 #include "stats.h"
 
-static bool
-same_settings(const struct queue_settings *a, const struct queue_settings *b)
-{
-	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
-	    a->policy == b->policy && a->lease_ms == b->lease_ms;
-}
-
 enum cmd_result
 cmd_create(struct conn *c, const struct proto_request *r)
 {
@@ -47,7 +40,7 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	} else if (q == NULL) {
 		qtable_insert(&s->queues, queue_new(r->queue, &set));
 		conn_reply(c, 201, "CREATED", NULL);
-	} else if (same_settings(&q->set, &set)) {
+	} else if (config_settings_equal(&q->set, &set)) {
 		conn_reply(c, 200, "EXISTS", NULL);
 	} else {
 		conn_reply(c, 409, "CONFLICT", r->queue);

@@ -122,6 +122,14 @@ static const struct jcheck_key queue_keys[] = {
 
 #define NKEYS(t) (sizeof(t) / sizeof *(t))
 
+bool
+config_settings_equal(const struct queue_settings *a,
+    const struct queue_settings *b)
+{
+	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
+	    a->policy == b->policy && a->lease_ms == b->lease_ms;
+}
+
 void
 config_defaults(struct config *cfg)
 {
@@ -154,15 +162,6 @@ config_free(struct config *cfg)
 	cfg->nqueues = 0;
 	cfg->auth_token = NULL;
 	cfg->auth_token_len = 0;
-}
-
-const char *
-config_level_name(int level)
-{
-	for (size_t i = 0; i < NLEVELS; i++)
-		if (level_values[i] == level)
-			return level_names[i];
-	return "info";
 }
 
 static int

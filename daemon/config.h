@@ -120,6 +120,10 @@ struct config_flags {
 /* Room for one config_load() error message. */
 #define CONFIG_ERR_MAX 512
 
+/* True when two queues' settings are the same (CREATE's EXISTS, reload). */
+bool config_settings_equal(const struct queue_settings *a,
+    const struct queue_settings *b);
+
 /* Fill cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);
 
@@ -133,8 +137,5 @@ int config_load(struct config *cfg, const struct config_flags *fl,
 
 /* Free what cfg owns (predefined queues, token); cfg becomes empty. */
 void config_free(struct config *cfg);
-
-/* The name of a syslog level as the file spells it ("info"). */
-const char *config_level_name(int level);
 
 #endif

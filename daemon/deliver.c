@@ -27,6 +27,8 @@ struct lease {
 	uint64_t due_ms; /* when ev fires, while it is pending */
 };
 
+static void arm_at(struct server *s, struct queue *q, uint64_t expiry_ms);
+
 static struct conn *
 first_waiter(struct waiter_list *l)
 {
@@ -77,7 +79,7 @@ reserve(struct conn *c, struct queue *q, struct msg *m)
 {
 	queue_reserve(q, m, server_now_ms());
 	conn_hold(c, m);
-	deliver_arm_lease(c->server, q, m);
+	arm_at(c->server, q, m->lease_expiry_ms);
 }
 
 static void
@@ -297,12 +299,6 @@ lease_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	deliver_kick(l->server, q);
 	arm_at(l->server, q, next);
-}
-
-void
-deliver_arm_lease(struct server *s, struct queue *q, const struct msg *m)
-{
-	arm_at(s, q, m->lease_expiry_ms);
 }
 
 void

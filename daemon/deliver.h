@@ -36,10 +36,6 @@ void deliver_accept(struct conn *p, struct queue *q, struct conn *to);
 /* Give every reservation of c back to its queue, in order. */
 void deliver_return_all(struct conn *c);
 
-/* Arrange for reservation m of q to come back when its lease ends. */
-void deliver_arm_lease(struct server *s, struct queue *q,
-    const struct msg *m);
-
 /* Free what deliver.c keeps for q (its lease timer) before q goes. */
 void deliver_forget_queue(struct queue *q);
 

@@ -19,13 +19,6 @@
 #include "server.h"
 
 static bool
-same_settings(const struct queue_settings *a, const struct queue_settings *b)
-{
-	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
-	    a->policy == b->policy && a->lease_ms == b->lease_ms;
-}
-
-static bool
 same_listen(const struct config_listen *a, const struct config_listen *b)
 {
 	return strcmp(a->addr, b->addr) == 0 && a->port == b->port;
@@ -68,7 +61,7 @@ reload_queues(struct server *s, const struct config *cfg)
 			    cq->name);
 			continue;
 		}
-		if (same_settings(&q->set, &cq->set))
+		if (config_settings_equal(&q->set, &cq->set))
 			continue;
 		q->set = cq->set;
 		log_notice("queue %s: now capacity %" PRIu64 ", max_bytes %"

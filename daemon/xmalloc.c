@@ -3,7 +3,6 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "xmalloc.h"
 
@@ -33,22 +32,4 @@ xcalloc(size_t n, size_t size)
 	if (p == NULL)
 		out_of_memory(n * size);
 	return p;
-}
-
-void *
-xrealloc(void *p, size_t size)
-{
-	void *q = realloc(p, size ? size : 1);
-
-	if (q == NULL)
-		out_of_memory(size);
-	return q;
-}
-
-char *
-xstrdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	return memcpy(xmalloc(n), s, n);
 }

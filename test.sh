@@ -39,5 +39,21 @@ for log in tests/*.log; do
     failed=$((failed + bad))
 done
 [ "$status" -eq 0 ] || { cat test-suite.log; [ "$failed" -gt 0 ] || failed=1; }
+
+# The language clients' suites (client/<lang>/test.sh), against this
+# build's sluiced.  Each prints "<lang>: N passed, M failed" last and
+# exits non-zero on a failure.
+for suite in ../client/*/test.sh; do
+    [ -f "$suite" ] || continue
+    out=$(SLUICED="$PWD/daemon/sluiced" SLUICE_CLI="$PWD/client/sluice" \
+        sh "$suite" 2>&1) || status=1
+    echo "$out" | tail -n 40
+    line=$(echo "$out" | grep -E '^[a-z]+: [0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    [ -n "$line" ] || { failed=$((failed + 1)); echo "$suite: no summary"; continue; }
+    n=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    passed=$((passed + n))
+    failed=$((failed + f))
+done
 echo "tests: $passed passed, $failed failed" | tee test-summary.txt
 exit "$status"

@@ -77,12 +77,20 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "503 SHUTTING_DOWN");
 		return false;
 	}
-	uint64_t limit = cmd_message_limit(s, server_queue(s, r->queue, false));
+	uint64_t limit =
+	    cmd_message_limit(s, cmd_find_queue(s, r->queue, false));
 	if (r->body_len > limit) {
 		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);
 		return false;
 	}
 	return true;
+}
+
+struct queue *
+cmd_find_queue(struct server *s, const char *name, bool create)
+{
+	return qtable_get(&s->queues, name,
+	    create ? &s->cfg.queue_defaults : NULL, s->cfg.max_queues);
 }
 
 void

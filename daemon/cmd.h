@@ -30,6 +30,12 @@ bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
     size_t size);
 
 /*
+ * Find a queue by name; with `create`, make it with the default
+ * settings when it does not exist and the queue limit allows.
+ */
+struct queue *cmd_find_queue(struct server *s, const char *name, bool create);
+
+/*
  * Answer a request naming a queue that does not exist and was not made:
  * 404 NO_QUEUE, or 503 TOO_MANY_QUEUES when auto-create hit its limit.
  */

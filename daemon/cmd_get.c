@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "deliver.h"
 
@@ -21,7 +22,7 @@ cmd_get(struct conn *c, const struct proto_request *r)
 {
 	struct server *s = c->server;
 	bool reserve = r->cmd == PROTO_CMD_RESERVE;
-	struct queue *q = server_queue(s, r->queue, false);
+	struct queue *q = cmd_find_queue(s, r->queue, false);
 	struct conn *p;
 
 	if (q == NULL && !s->cfg.auto_create) {
@@ -34,7 +35,7 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		conn_reply(c, 503, "TOO_MANY_RESERVED", NULL);
 		return CMD_DONE;
 	}
-	if (q == NULL && (q = server_queue(s, r->queue, true)) == NULL) {
+	if (q == NULL && (q = cmd_find_queue(s, r->queue, true)) == NULL) {
 		cmd_reply_no_queue(c, r->queue);
 		return CMD_DONE;
 	}
@@ -94,7 +95,7 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 	q = m->queue;
 	conn_release(c, m);
 	if (r->cmd == PROTO_CMD_ACK) {
-		queue_ack(q, m, server_now_ms());
+		queue_ack(q, m, clock_now_ms());
 		msg_free(m);
 		conn_reply(c, 200, "ACKED", NULL);
 	} else {

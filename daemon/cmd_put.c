@@ -17,7 +17,7 @@ enum cmd_result
 cmd_put(struct conn *c, const struct proto_request *r)
 {
 	struct server *s = c->server;
-	struct queue *q = server_queue(s, r->queue, s->cfg.auto_create);
+	struct queue *q = cmd_find_queue(s, r->queue, s->cfg.auto_create);
 	size_t len = (size_t)r->body_len;
 
 	if (q == NULL || s->shutting_down) {

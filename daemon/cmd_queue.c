@@ -10,6 +10,7 @@
 
 #include "cmd.h"
 #include "deliver.h"
+#include "log.h"
 #include "stats.h"
 
 enum cmd_result
@@ -34,7 +35,7 @@ cmd_create(struct conn *c, const struct proto_request *r)
 		    "drop policies need a capacity of at least 1");
 		return CMD_DONE;
 	}
-	q = server_queue(s, r->queue, false);
+	q = cmd_find_queue(s, r->queue, false);
 	if (q == NULL && s->queues.count >= s->cfg.max_queues) {
 		conn_reply(c, 503, "TOO_MANY_QUEUES", NULL);
 	} else if (q == NULL) {
@@ -48,16 +49,49 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	return CMD_DONE;
 }
 
+/* Answer every waiter of q 404 and send it on its way. */
+static void
+dismiss_waiters(struct queue *q, struct waiter_list *l)
+{
+	struct waiter *w;
+
+	while ((w = TAILQ_FIRST(l)) != NULL) {
+		struct conn *c = w->owner;
+
+		if (c->waiting_producer)
+			conn_take_body(c, NULL, NULL);
+		conn_reply(c, 404, "NO_QUEUE", q->name);
+		conn_wake(c);
+	}
+}
+
+/* Remove a queue: its waiters get 404, its reserved messages vanish. */
+static void
+delete_queue(struct server *s, struct queue *q)
+{
+	struct msg *m;
+
+	dismiss_waiters(q, &q->producers);
+	dismiss_waiters(q, &q->consumers);
+	/* Reserved messages vanish: their ACKs will find nothing. */
+	TAILQ_FOREACH(m, &q->reserved, qlink)
+		conn_release(m->owner, m);
+	deliver_forget_queue(q);
+	qtable_remove(&s->queues, q);
+	log_debug("queue %s: deleted", q->name);
+	queue_free(q);
+}
+
 enum cmd_result
 cmd_delete(struct conn *c, const struct proto_request *r)
 {
-	struct queue *q = server_queue(c->server, r->queue, false);
+	struct queue *q = cmd_find_queue(c->server, r->queue, false);
 
 	if (q == NULL) {
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
-	server_delete_queue(c->server, q);
+	delete_queue(c->server, q);
 	conn_reply(c, 200, "DELETED", NULL);
 	return CMD_DONE;
 }
@@ -65,7 +99,7 @@ cmd_delete(struct conn *c, const struct proto_request *r)
 enum cmd_result
 cmd_purge(struct conn *c, const struct proto_request *r)
 {
-	struct queue *q = server_queue(c->server, r->queue, false);
+	struct queue *q = cmd_find_queue(c->server, r->queue, false);
 	char arg[24];
 
 	if (q == NULL) {
@@ -87,7 +121,7 @@ cmd_stats(struct conn *c, const struct proto_request *r)
 	size_t len;
 
 	if (r->queue != NULL) {
-		struct queue *q = server_queue(c->server, r->queue, false);
+		struct queue *q = cmd_find_queue(c->server, r->queue, false);
 		if (q == NULL) {
 			conn_reply(c, 404, "NO_QUEUE", r->queue);
 			return CMD_DONE;

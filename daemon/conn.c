@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "conn.h"
 #include "deliver.h"
@@ -174,7 +175,7 @@ conn_park(struct conn *c, struct queue *q, bool producer, bool has_timeout,
     uint64_t timeout_ms)
 {
 	c->waiting_producer = producer;
-	c->wait_start_ms = server_now_ms();
+	c->wait_start_ms = clock_now_ms();
 	c->waiter.owner = c;
 	queue_wait(q, &c->waiter, producer);
 	if (has_timeout) {
@@ -195,7 +196,7 @@ unpark(struct conn *c)
 	if (q == NULL)
 		return;
 	if (c->waiting_producer)
-		q->stat.blocked_ms += server_now_ms() - c->wait_start_ms;
+		q->stat.blocked_ms += clock_now_ms() - c->wait_start_ms;
 	queue_unwait(&c->waiter, c->waiting_producer);
 	evtimer_del(c->timer);
 }

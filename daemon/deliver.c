@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "deliver.h"
 #include "log.h"
 #include "response.h"
@@ -77,7 +78,7 @@ add_message(struct evbuffer *out, uint64_t id, const char *body, size_t len)
 static void
 reserve(struct conn *c, struct queue *q, struct msg *m)
 {
-	queue_reserve(q, m, server_now_ms());
+	queue_reserve(q, m, clock_now_ms());
 	conn_hold(c, m);
 	arm_at(c->server, q, m->lease_expiry_ms);
 }
@@ -127,7 +128,7 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 	} else {
 		add_message(out, it.id, it.body, it.len);
 	}
-	queue_pop(q, &it, server_now_ms());
+	queue_pop(q, &it, clock_now_ms());
 	if (m != NULL)
 		reserve(c, q, m);
 	else if (it.msg != NULL && !referenced)
@@ -261,7 +262,7 @@ arm_at(struct server *s, struct queue *q, uint64_t expiry_ms)
 	if (evtimer_pending(l->ev, NULL) && l->due_ms <= expiry_ms)
 		return;
 	l->due_ms = expiry_ms;
-	now = server_now_ms();
+	now = clock_now_ms();
 	wait = expiry_ms > now ? expiry_ms - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000),
 		(suseconds_t)(wait % 1000) * 1000 };
@@ -279,7 +280,7 @@ lease_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct lease *l = arg;
 	struct queue *q = l->queue;
-	uint64_t now = server_now_ms(), next = 0;
+	uint64_t now = clock_now_ms(), next = 0;
 	struct msg *m, *prev;
 
 	/* Newest first, each to the head: they end in their old order. */

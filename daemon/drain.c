@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "drain.h"
 #include "log.h"
@@ -28,23 +29,8 @@
 struct drain {
 	struct server *server;
 	struct event *tick;   /* DRAIN_TICK_MS, persistent */
-	uint64_t deadline_ms; /* server_now_ms() at which to give up */
+	uint64_t deadline_ms; /* clock_now_ms() at which to give up */
 };
-
-static void
-count_messages(struct queue *q, void *arg)
-{
-	*(uint64_t *)arg += queue_depth(q) + q->nreserved;
-}
-
-uint64_t
-drain_messages_left(struct server *s)
-{
-	uint64_t n = 0;
-
-	qtable_foreach(&s->queues, count_messages, &n);
-	return n;
-}
 
 /* Answer every producer parked on q 503 SHUTTING_DOWN. */
 static void
@@ -84,9 +70,9 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 
 	if (s->nconns == 0)
 		why = "no client left";
-	else if (drain_messages_left(s) == 0 && !output_pending(s))
+	else if (qtable_messages(&s->queues) == 0 && !output_pending(s))
 		why = "every queue is empty";
-	else if (server_now_ms() >= d->deadline_ms)
+	else if (clock_now_ms() >= d->deadline_ms)
 		why = "the grace period is over";
 	else
 		return;
@@ -95,7 +81,7 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
-void
+struct drain *
 drain_start(struct server *s)
 {
 	struct drain *d = xcalloc(1, sizeof *d);
@@ -108,15 +94,15 @@ drain_start(struct server *s)
 	s->nlisteners = 0;
 	qtable_foreach(&s->queues, refuse_producers, NULL);
 	d->server = s;
-	d->deadline_ms = server_now_ms() + s->cfg.shutdown_grace_ms;
+	d->deadline_ms = clock_now_ms() + s->cfg.shutdown_grace_ms;
 	d->tick = event_new(s->base, -1, EV_PERSIST, drain_check, d);
-	s->drain = d;
 	log_notice("draining %" PRIu64 " messages for %zu clients, for up "
 		   "to %" PRIu64 " ms",
-	    drain_messages_left(s), s->nconns, s->cfg.shutdown_grace_ms);
+	    qtable_messages(&s->queues), s->nconns, s->cfg.shutdown_grace_ms);
 	notify_stopping(s);
 	event_add(d->tick, &tv);
 	drain_check(-1, 0, d);
+	return d;
 }
 
 void

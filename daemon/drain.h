@@ -6,7 +6,7 @@
  * RESERVE, ACK and the rest go on being served until every queue is
  * empty and every reply written, or no client is left to drain them,
  * or the grace period (shutdown_grace_ms) ends.  Then the event loop
- * exits.  A second stop signal is handled by server.c: stop at once.
+ * exits.  main.c wires the signals; a second one stops at once.
  */
 #ifndef SLUICE_DRAIN_H
 #define SLUICE_DRAIN_H
@@ -16,13 +16,10 @@
 struct server;
 struct drain;
 
-/* Begin draining s (sets s->shutting_down and s->drain). */
-void drain_start(struct server *s);
+/* Begin draining s (sets s->shutting_down); free it with drain_free(). */
+struct drain *drain_start(struct server *s);
 
 /* Free the drain's timer; NULL is fine. */
 void drain_free(struct drain *d);
-
-/* Messages still held: ready plus reserved, over every queue. */
-uint64_t drain_messages_left(struct server *s);
 
 #endif

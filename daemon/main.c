@@ -1,7 +1,9 @@
 /*
  * main.c - sluiced's command line: read the settings (defaults, -c
  * file, flags), build the server, listen (or take systemd's sockets),
- * tell systemd it is ready, run until stopped.
+ * wire the signals to the drain and the reload, tell systemd it is
+ * ready, run until stopped.  The top of the daemon: it calls every
+ * layer, and nothing calls it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "reload.h"
 #include "server.h"
 
 /*
@@ -163,8 +166,64 @@ parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 	return -1;
 }
 
+/* The signals and what they start. */
+struct signals {
+	struct server *server;
+	struct drain *drain; /* NULL until the first stop signal */
+	struct event *term;  /* SIGTERM, SIGINT: drain, then stop */
+	struct event *intr;
+	struct event *hup;   /* SIGHUP: reload the config file */
+};
+
+/* The first SIGTERM or SIGINT drains; a second one stops at once. */
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct signals *sg = arg;
+	struct server *s = sg->server;
+
+	if (s->shutting_down) {
+		log_notice("signal %d again: stopping now", (int)sig);
+		event_base_loopexit(s->base, NULL);
+		return;
+	}
+	log_notice("signal %d: stopping once drained", (int)sig);
+	sg->drain = drain_start(s);
+}
+
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct signals *sg = arg;
+
+	reload_config(sg->server);
+}
+
+static void
+signals_add(struct signals *sg, struct server *s)
+{
+	sg->server = s;
+	sg->drain = NULL;
+	sg->term = evsignal_new(s->base, SIGTERM, on_stop_signal, sg);
+	sg->intr = evsignal_new(s->base, SIGINT, on_stop_signal, sg);
+	sg->hup = evsignal_new(s->base, SIGHUP, on_reload_signal, sg);
+	evsignal_add(sg->term, NULL);
+	evsignal_add(sg->intr, NULL);
+	evsignal_add(sg->hup, NULL);
+}
+
+/* Free the signal events (their default action comes back) and the drain. */
+static void
+signals_free(struct signals *sg)
+{
+	drain_free(sg->drain);
+	event_free(sg->term);
+	event_free(sg->intr);
+	event_free(sg->hup);
+}
+
 /*
- * Hold back further signals once the loop is over: server_free() gives
+ * Hold back further signals once the loop is over: signals_free() gives
  * SIGTERM, SIGINT and SIGHUP their default action back, and one arriving
  * then would kill a daemon that is already stopping cleanly (and make
  * its exit status a death by signal).
@@ -186,17 +245,18 @@ static int
 serve(struct server *s)
 {
 	struct metrics *m = NULL;
+	struct signals sg;
 	struct notify *n;
 	int passed, rc = EX_OK;
 	uint64_t left;
 
+	/* Before listening: a client may signal as soon as it sees the port. */
+	signals_add(&sg, s);
 	if ((passed = notify_listen_fds(s)) < 0 ||
-	    (passed == 0 && server_listen(s) < 0)) {
-		server_free(s);
-		return EX_UNAVAILABLE;
-	}
-	if (s->cfg.metrics_on &&
-	    (m = metrics_new(s, &s->cfg.metrics)) == NULL) {
+	    (passed == 0 && server_listen(s) < 0) ||
+	    (s->cfg.metrics_on &&
+		(m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
+		signals_free(&sg);
 		server_free(s);
 		return EX_UNAVAILABLE;
 	}
@@ -205,7 +265,8 @@ serve(struct server *s)
 	if (server_run(s) < 0)
 		rc = EX_SOFTWARE;
 	block_stop_signals();
-	left = drain_messages_left(s);
+	left = qtable_messages(&s->queues);
+	signals_free(&sg);
 	notify_free(n);
 	metrics_free(m);
 	server_free(s);

@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "drain.h"
 #include "log.h"
@@ -136,7 +137,7 @@ queue_value(const struct queue *q, enum qvalue v)
 		return q->stat.dropped;
 	case QV_BLOCKED_MS:
 		return q->stat.blocked_ms +
-		    ongoing_blocked_ms(q, server_now_ms());
+		    ongoing_blocked_ms(q, clock_now_ms());
 	}
 	return 0;
 }
@@ -179,7 +180,7 @@ add_server(struct evbuffer *out, struct server *s)
 	add_family(out, "sluice_uptime_seconds", "gauge",
 	    "Seconds since the server started.");
 	evbuffer_add_printf(out, "sluice_uptime_seconds %" PRIu64 "\n",
-	    (server_now_ms() - s->started_ms) / 1000);
+	    (clock_now_ms() - s->started_ms) / 1000);
 	add_family(out, "sluice_connections", "gauge",
 	    "Client connections open now.");
 	evbuffer_add_printf(out, "sluice_connections %zu\n", s->nconns);
@@ -188,7 +189,7 @@ add_server(struct evbuffer *out, struct server *s)
 	add_family(out, "sluice_messages", "gauge",
 	    "Ready and reserved messages over all queues.");
 	evbuffer_add_printf(out, "sluice_messages %" PRIu64 "\n",
-	    drain_messages_left(s));
+	    qtable_messages(&s->queues));
 	add_family(out, "sluice_shutting_down", "gauge",
 	    "1 once a stop has begun.");
 	evbuffer_add_printf(out, "sluice_shutting_down %d\n",

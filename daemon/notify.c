@@ -11,7 +11,6 @@
 
 #include <event2/event.h>
 
-#include "drain.h"
 #include "log.h"
 #include "notify.h"
 #include "server.h"
@@ -39,7 +38,7 @@ struct notify {
 static void
 summary(struct server *s, char *buf, size_t size)
 {
-	uint64_t left = drain_messages_left(s);
+	uint64_t left = qtable_messages(&s->queues);
 
 	if (s->shutting_down)
 		snprintf(buf, size, "draining: %" PRIu64 " messages left, "

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "qtable.h"
 #include "xmalloc.h"
 
@@ -28,6 +29,7 @@ qtable_init(struct qtable *t)
 	t->nbuckets = QTABLE_MIN_BUCKETS;
 	t->buckets = xcalloc(t->nbuckets, sizeof *t->buckets);
 	t->count = 0;
+	t->last = NULL;
 }
 
 void
@@ -43,6 +45,7 @@ qtable_clear(struct qtable *t)
 	free(t->buckets);
 	t->buckets = NULL;
 	t->nbuckets = t->count = 0;
+	t->last = NULL;
 }
 
 struct queue *
@@ -52,6 +55,25 @@ qtable_find(const struct qtable *t, const char *name)
 
 	while (q != NULL && strcmp(q->name, name) != 0)
 		q = q->hash_next;
+	return q;
+}
+
+struct queue *
+qtable_get(struct qtable *t, const char *name,
+    const struct queue_settings *create, size_t max)
+{
+	struct queue *q = t->last;
+
+	if (q != NULL && strcmp(q->name, name) == 0)
+		return q;
+	q = qtable_find(t, name);
+	if (q == NULL && create != NULL && t->count < max) {
+		q = queue_new(name, create);
+		qtable_insert(t, q);
+		log_debug("queue %s: created", name);
+	}
+	if (q != NULL)
+		t->last = q;
 	return q;
 }
 
@@ -96,6 +118,8 @@ qtable_remove(struct qtable *t, struct queue *q)
 	for (; *pp != NULL; pp = &(*pp)->hash_next) {
 		if (*pp == q) {
 			*pp = q->hash_next;
+			if (t->last == q)
+				t->last = NULL;
 			q->hash_next = NULL;
 			t->count--;
 			return;
@@ -111,4 +135,19 @@ qtable_foreach(const struct qtable *t, void (*fn)(struct queue *, void *),
 		for (struct queue *q = t->buckets[i]; q != NULL;
 		     q = q->hash_next)
 			fn(q, arg);
+}
+
+static void
+count_messages(struct queue *q, void *arg)
+{
+	*(uint64_t *)arg += queue_depth(q) + q->nreserved;
+}
+
+uint64_t
+qtable_messages(const struct qtable *t)
+{
+	uint64_t n = 0;
+
+	qtable_foreach(t, count_messages, &n);
+	return n;
 }

@@ -52,7 +52,7 @@ reload_queues(struct server *s, const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->nqueues; i++) {
 		const struct config_queue *cq = &cfg->queues[i];
-		struct queue *q = server_queue(s, cq->name, false);
+		struct queue *q = qtable_get(&s->queues, cq->name, NULL, 0);
 
 		if (q == NULL) {
 			q = queue_new(cq->name, &cq->set);

@@ -1,61 +1,27 @@
 /*
- * server.c - listeners, accepting connections, the queue table, and the
- * server's life cycle.  See server.h.
+ * server.c - listeners, accepting connections, and the server's life
+ * cycle.  See server.h.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "deliver.h"
-#include "drain.h"
 #include "log.h"
-#include "reload.h"
 #include "server.h"
 #include "xmalloc.h"
 
 /* How long accepting pauses when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
-
-uint64_t
-server_now_ms(void)
-{
-	struct timespec ts;
-
-	/* Millisecond resolution is all any caller needs; coarse is cheap. */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* The first SIGTERM or SIGINT drains; a second one stops at once. */
-static void
-on_stop_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct server *s = arg;
-
-	if (s->shutting_down) {
-		log_notice("signal %d again: stopping now", (int)sig);
-		event_base_loopexit(s->base, NULL);
-		return;
-	}
-	log_notice("signal %d: stopping once drained", (int)sig);
-	drain_start(s);
-}
-
-static void
-on_reload_signal(evutil_socket_t sig, short what, void *arg)
-{
-	reload_config(arg);
-}
 
 struct server *
 server_new(const struct config *cfg)
@@ -73,19 +39,16 @@ server_new(const struct config *cfg)
 	}
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
-	s->started_ms = server_now_ms();
+	s->started_ms = clock_now_ms();
 	/* The token lives in the server, where AUTH looks. */
 	s->auth_token = s->cfg.auth_token;
 	s->auth_token_len = s->cfg.auth_token_len;
 	s->cfg.auth_token = NULL;
 	s->cfg.auth_token_len = 0;
-	reload_queues(s, &s->cfg);
-	s->sig_term = evsignal_new(s->base, SIGTERM, on_stop_signal, s);
-	s->sig_int = evsignal_new(s->base, SIGINT, on_stop_signal, s);
-	s->sig_hup = evsignal_new(s->base, SIGHUP, on_reload_signal, s);
-	evsignal_add(s->sig_term, NULL);
-	evsignal_add(s->sig_int, NULL);
-	evsignal_add(s->sig_hup, NULL);
+	/* The predefined queues; a reload gives them new settings. */
+	for (size_t i = 0; i < s->cfg.nqueues; i++)
+		qtable_insert(&s->queues,
+		    queue_new(s->cfg.queues[i].name, &s->cfg.queues[i].set));
 	return s;
 }
 
@@ -243,58 +206,6 @@ server_run(struct server *s)
 	return event_base_dispatch(s->base) < 0 ? -1 : 0;
 }
 
-struct queue *
-server_queue(struct server *s, const char *name, bool create)
-{
-	struct queue *q = s->last_queue;
-
-	if (q != NULL && strcmp(q->name, name) == 0)
-		return q;
-	q = qtable_find(&s->queues, name);
-	if (q == NULL && create && s->queues.count < s->cfg.max_queues) {
-		q = queue_new(name, &s->cfg.queue_defaults);
-		qtable_insert(&s->queues, q);
-		log_debug("queue %s: created", name);
-	}
-	if (q != NULL)
-		s->last_queue = q;
-	return q;
-}
-
-/* Answer every waiter of q 404 and send it on its way. */
-static void
-dismiss_waiters(struct queue *q, struct waiter_list *l)
-{
-	struct waiter *w;
-
-	while ((w = TAILQ_FIRST(l)) != NULL) {
-		struct conn *c = w->owner;
-
-		if (c->waiting_producer)
-			conn_take_body(c, NULL, NULL);
-		conn_reply(c, 404, "NO_QUEUE", q->name);
-		conn_wake(c);
-	}
-}
-
-void
-server_delete_queue(struct server *s, struct queue *q)
-{
-	struct msg *m;
-
-	dismiss_waiters(q, &q->producers);
-	dismiss_waiters(q, &q->consumers);
-	/* Reserved messages vanish: their ACKs will find nothing. */
-	TAILQ_FOREACH(m, &q->reserved, qlink)
-		conn_release(m->owner, m);
-	deliver_forget_queue(q);
-	if (s->last_queue == q)
-		s->last_queue = NULL;
-	qtable_remove(&s->queues, q);
-	log_debug("queue %s: deleted", q->name);
-	queue_free(q);
-}
-
 static void
 forget_lease(struct queue *q, void *arg)
 {
@@ -312,10 +223,6 @@ server_free(struct server *s)
 		evconnlistener_free(s->listeners[i]);
 	qtable_foreach(&s->queues, forget_lease, NULL);
 	qtable_clear(&s->queues);
-	drain_free(s->drain);
-	event_free(s->sig_term);
-	event_free(s->sig_int);
-	event_free(s->sig_hup);
 	event_base_free(s->base);
 	free(s->auth_token);
 	config_free(&s->cfg);

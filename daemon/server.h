@@ -2,6 +2,10 @@
  * server.h - one sluiced instance: its event base, listeners, queues,
  * connections and counters.  Created by main.c and passed down; there
  * is no global server, so tests can build one in-process.
+ *
+ * struct server is the core's context (conn, cmd*, deliver read its
+ * fields), but server.c itself sits above the core: it accepts
+ * connections into it and frees it, and nothing in the core calls it.
  */
 #ifndef SLUICE_SERVER_H
 #define SLUICE_SERVER_H
@@ -25,7 +29,6 @@ struct server {
 	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
 	int nlisteners;
 	struct qtable queues;
-	struct queue *last_queue; /* the last one looked up: usually next */
 	struct conn_list conns;
 	size_t nconns;
 	uint64_t last_id;	  /* the id of the newest accepted message */
@@ -33,11 +36,7 @@ struct server {
 	char *auth_token;	  /* NULL: AUTH always succeeds */
 	size_t auth_token_len;
 	bool shutting_down;	  /* draining: new PUTs get 503 */
-	struct event *sig_term;	  /* SIGTERM, SIGINT: drain, then stop */
-	struct event *sig_int;
-	struct event *sig_hup;	  /* SIGHUP: reload the config file */
 	struct config_flags flags; /* the command line, kept for reloads */
-	struct drain *drain;	  /* NULL until the first stop signal */
 };
 
 /*
@@ -64,17 +63,5 @@ int server_run(struct server *s);
 
 /* Close every connection and free everything. */
 void server_free(struct server *s);
-
-/* A monotonic clock in milliseconds; replaced by nothing, cheap to call. */
-uint64_t server_now_ms(void);
-
-/*
- * Find a queue; with `create`, make it with the default settings when
- * it does not exist.  NULL when it does not exist and was not made.
- */
-struct queue *server_queue(struct server *s, const char *name, bool create);
-
-/* Remove a queue: its waiters get 404, its reserved messages vanish. */
-void server_delete_queue(struct server *s, struct queue *q);
 
 #endif

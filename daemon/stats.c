@@ -2,6 +2,7 @@
  * stats.c - STATS as JSON.  See stats.h; the fields are those of the
  * protocol's STATS table, plus nacks, redelivered and lease_ms.
  */
+#include "clock.h"
 #include "config.h"
 #include "stats.h"
 
@@ -56,7 +57,7 @@ stats_server_json(struct server *s)
 	qtable_foreach(&s->queues, gather_queue, &g);
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
 	    "version", PACKAGE_VERSION,
-	    "uptime_s", (json_int_t)((server_now_ms() - s->started_ms) / 1000),
+	    "uptime_s", (json_int_t)((clock_now_ms() - s->started_ms) / 1000),
 	    "connections", (json_int_t)s->nconns,
 	    "messages", (json_int_t)g.messages,
 	    "bytes", (json_int_t)g.bytes,

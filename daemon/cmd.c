@@ -56,7 +56,7 @@ cmd_refuse_too_large(struct conn *c, const struct queue *q)
 	if (c->req.body_len <= limit)
 		return false;
 	arg[proto_format_u64(arg, limit)] = '\0';
-	conn_take_body(c, NULL, NULL);
+	conn_skip_body(c);
 	conn_reply(c, 413, "TOO_LARGE", arg);
 	return true;
 }

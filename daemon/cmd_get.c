@@ -8,14 +8,6 @@
 #include "cmd.h"
 #include "deliver.h"
 
-static struct conn *
-first_producer(struct queue *q)
-{
-	struct waiter *w = TAILQ_FIRST(&q->producers);
-
-	return w ? w->owner : NULL;
-}
-
 /* GET and RESERVE: serve now, take from a rendezvous PUT, or wait. */
 enum cmd_result
 cmd_get(struct conn *c, const struct proto_request *r)
@@ -23,7 +15,6 @@ cmd_get(struct conn *c, const struct proto_request *r)
 	struct server *s = c->server;
 	bool reserve = r->cmd == PROTO_CMD_RESERVE;
 	struct queue *q = cmd_find_queue(s, r->queue, false);
-	struct conn *p;
 
 	if (q == NULL && !s->cfg.auto_create) {
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
@@ -49,12 +40,8 @@ cmd_get(struct conn *c, const struct proto_request *r)
 	 * whenever a hand-off would have been allowed had the consumer come
 	 * first: always for GET, and for RESERVE only outside the bound.
 	 */
-	if ((q->set.capacity == 0 || !reserve) &&
-	    (p = first_producer(q)) != NULL) {
-		deliver_accept(p, q, c);
-		conn_wake(p);
+	if ((q->set.capacity == 0 || !reserve) && deliver_take_parked(c, q))
 		return CMD_DONE;
-	}
 	if (!r->has_timeout || r->timeout_ms == 0) {
 		conn_reply(c, 204, "EMPTY", NULL);
 		return CMD_DONE;

@@ -8,7 +8,7 @@
 static enum cmd_result
 refuse_full(struct conn *c, struct queue *q)
 {
-	conn_take_body(c, NULL, NULL);
+	conn_skip_body(c);
 	conn_reply_full(c, q);
 	return CMD_DONE;
 }
@@ -21,7 +21,7 @@ cmd_put(struct conn *c, const struct proto_request *r)
 	size_t len = (size_t)r->body_len;
 
 	if (q == NULL || s->shutting_down) {
-		conn_take_body(c, NULL, NULL);
+		conn_skip_body(c);
 		if (q == NULL)
 			cmd_reply_no_queue(c, r->queue);
 		else
@@ -54,7 +54,7 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_REJECT:
 		return refuse_full(c, q);
 	case PROTO_POLICY_DROP_NEWEST:
-		conn_take_body(c, NULL, NULL);
+		conn_skip_body(c);
 		q->stat.dropped++;
 		conn_reply(c, 202, "DROPPED", q->name);
 		return CMD_DONE;

@@ -49,30 +49,13 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	return CMD_DONE;
 }
 
-/* Answer every waiter of q 404 and send it on its way. */
-static void
-dismiss_waiters(struct queue *q, struct waiter_list *l)
-{
-	struct waiter *w;
-
-	while ((w = TAILQ_FIRST(l)) != NULL) {
-		struct conn *c = w->owner;
-
-		if (c->waiting_producer)
-			conn_take_body(c, NULL, NULL);
-		conn_reply(c, 404, "NO_QUEUE", q->name);
-		conn_wake(c);
-	}
-}
-
 /* Remove a queue: its waiters get 404, its reserved messages vanish. */
 static void
 delete_queue(struct server *s, struct queue *q)
 {
 	struct msg *m;
 
-	dismiss_waiters(q, &q->producers);
-	dismiss_waiters(q, &q->consumers);
+	deliver_release(q, DELIVER_ALL, 404, "NO_QUEUE", q->name);
 	/* Reserved messages vanish: their ACKs will find nothing. */
 	TAILQ_FOREACH(m, &q->reserved, qlink)
 		conn_release(m->owner, m);

@@ -216,8 +216,9 @@ conn_wake(struct conn *c)
 		schedule_resume(c);
 }
 
-void
-conn_take_body(struct conn *c, char *dst, struct evbuffer *out)
+/* Consume the current PUT's frame, its body going to dst, out or nowhere. */
+static void
+take_body(struct conn *c, char *dst, struct evbuffer *out)
 {
 	struct evbuffer *in = c->in;
 	size_t len = (size_t)c->req.body_len;
@@ -240,6 +241,24 @@ conn_take_body(struct conn *c, char *dst, struct evbuffer *out)
 	}
 	c->body_ptr = NULL;
 	c->body_off = 0;
+}
+
+void
+conn_copy_body(struct conn *c, char *dst)
+{
+	take_body(c, dst, NULL);
+}
+
+void
+conn_move_body(struct conn *c, struct evbuffer *out)
+{
+	take_body(c, NULL, out);
+}
+
+void
+conn_skip_body(struct conn *c)
+{
+	take_body(c, NULL, NULL);
 }
 
 /* Start skipping a body, to answer `reply` after it. */
@@ -709,25 +728,11 @@ static void
 conn_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct queue *q = c->waiter.queue;
 
 	if (c->state == CONN_CLOSING) {
 		conn_free(c);
 		return;
 	}
-	if (c->state != CONN_WAITING || q == NULL)
-		return;
-	if (c->waiting_producer) {
-		unpark(c);
-		conn_reply_full(c, q);
-		/* The parked body is still buffered: skip it. */
-		conn_take_body(c, NULL, NULL);
-		conn_wake(c);
-		/* Producers parked behind it may fit where it did not. */
-		deliver_kick(c->server, q);
-		return;
-	}
-	conn_reply(c, 204, "EMPTY", NULL);
-	conn_wake(c);
-	deliver_kick(c->server, q);
+	if (c->state == CONN_WAITING && c->waiter.queue != NULL)
+		deliver_timeout(c);
 }

@@ -105,11 +105,13 @@ void conn_park(struct conn *c, struct queue *q, bool producer,
 void conn_wake(struct conn *c);
 
 /*
- * Move the buffered body of the current PUT to dst (len bytes) and
- * consume its terminator.  dst NULL: into the evbuffer out instead;
- * both NULL: discard it.
+ * The buffered body of the current PUT, consumed with its line and
+ * terminator: copied to dst (body_len bytes), moved to the end of the
+ * evbuffer out, or skipped.
  */
-void conn_take_body(struct conn *c, char *dst, struct evbuffer *out);
+void conn_copy_body(struct conn *c, char *dst);
+void conn_move_body(struct conn *c, struct evbuffer *out);
+void conn_skip_body(struct conn *c);
 
 /* Write what output the socket takes now; arm the write event for the rest. */
 void conn_flush(struct conn *c);

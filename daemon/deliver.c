@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "cmd.h"
 #include "deliver.h"
 #include "log.h"
 #include "response.h"
@@ -158,11 +159,11 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 	add_header(out, id, len);
 	if (wants_reserve(to)) {
 		struct msg *m = msg_new(id, len);
-		conn_take_body(p, m->body, NULL);
+		conn_copy_body(p, m->body);
 		evbuffer_add(out, m->body, len);
 		reserve(to, q, m);
 	} else {
-		conn_take_body(p, NULL, out);
+		conn_move_body(p, out);
 	}
 	evbuffer_add(out, "\r\n", 2);
 	q->stat.gets++;
@@ -187,8 +188,7 @@ deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 	if (to != NULL)
 		hand_over(p, q, to, id);
 	else
-		conn_take_body(p, queue_store(q, id, (size_t)p->req.body_len),
-		    NULL);
+		conn_copy_body(p, queue_store(q, id, (size_t)p->req.body_len));
 	q->stat.puts++;
 	arg[proto_format_u64(arg, id)] = '\0';
 	conn_reply(p, 200, "QUEUED", arg);
@@ -213,6 +213,88 @@ deliver_kick(struct server *s, struct queue *q)
 		deliver_accept(prod, q, NULL);
 		conn_wake(prod);
 	}
+}
+
+bool
+deliver_take_parked(struct conn *c, struct queue *q)
+{
+	struct conn *p = first_waiter(&q->producers);
+
+	if (p == NULL)
+		return false;
+	deliver_accept(p, q, c);
+	conn_wake(p);
+	return true;
+}
+
+void
+deliver_answer(struct conn *c, int code, const char *token, const char *arg)
+{
+	bool parked_put = c->waiting_producer;
+
+	/* First: a retry hint in the answer counts only those still waiting. */
+	conn_wake(c);
+	if (parked_put)
+		conn_skip_body(c);
+	conn_reply(c, code, token, arg);
+}
+
+static void
+release_line(struct waiter_list *l, int code, const char *token,
+    const char *arg)
+{
+	struct waiter *w;
+
+	while ((w = TAILQ_FIRST(l)) != NULL)
+		deliver_answer(w->owner, code, token, arg);
+}
+
+void
+deliver_release(struct queue *q, enum deliver_who who, int code,
+    const char *token, const char *arg)
+{
+	if (who & DELIVER_PRODUCERS)
+		release_line(&q->producers, code, token, arg);
+	if (who & DELIVER_CONSUMERS)
+		release_line(&q->consumers, code, token, arg);
+}
+
+void
+deliver_rejudge(struct server *s, struct queue *q)
+{
+	struct waiter *w, *next;
+
+	/* More room may let waiters through; the rest are judged. */
+	deliver_kick(s, q);
+	for (w = TAILQ_FIRST(&q->producers); w != NULL; w = next) {
+		struct conn *c = w->owner;
+
+		next = TAILQ_NEXT(w, link);
+		/* Answered while still in line, as a new PUT would be. */
+		if (cmd_refuse_too_large(c, q)) {
+			conn_wake(c);
+		} else if (q->set.policy != PROTO_POLICY_BLOCK) {
+			cmd_put_full(c, q);
+			conn_wake(c);
+		}
+	}
+}
+
+void
+deliver_timeout(struct conn *c)
+{
+	struct queue *q = c->waiter.queue;
+
+	if (c->waiting_producer) {
+		/* conn_wake() first: the hint counts those behind it only. */
+		conn_wake(c);
+		conn_skip_body(c);
+		conn_reply_full(c, q);
+	} else {
+		deliver_answer(c, 204, "EMPTY", NULL);
+	}
+	/* Producers parked behind it may fit where it did not. */
+	deliver_kick(c->server, q);
 }
 
 void

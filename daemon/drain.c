@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "deliver.h"
 #include "drain.h"
 #include "log.h"
 #include "notify.h"
@@ -36,16 +37,7 @@ struct drain {
 static void
 refuse_producers(struct queue *q, void *arg)
 {
-	struct waiter *w;
-
-	while ((w = TAILQ_FIRST(&q->producers)) != NULL) {
-		struct conn *c = w->owner;
-
-		/* Its body is buffered whole: skip it, the reply follows. */
-		conn_take_body(c, NULL, NULL);
-		conn_reply(c, 503, "SHUTTING_DOWN", NULL);
-		conn_wake(c);
-	}
+	deliver_release(q, DELIVER_PRODUCERS, 503, "SHUTTING_DOWN", NULL);
 }
 
 /* True when some connection still has a reply on its way out. */

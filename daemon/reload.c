@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "conn.h"
 #include "deliver.h"
 #include "log.h"
 #include "notify.h"
@@ -22,29 +20,6 @@ static bool
 same_listen(const struct config_listen *a, const struct config_listen *b)
 {
 	return strcmp(a->addr, b->addr) == 0 && a->port == b->port;
-}
-
-/*
- * Judge again the producers parked on q under its new settings: a
- * message the new max_bytes can never hold would wait forever (413),
- * and a queue that no longer blocks answers them by its new policy.
- */
-static void
-rejudge_producers(struct queue *q)
-{
-	struct waiter *w, *next;
-
-	for (w = TAILQ_FIRST(&q->producers); w != NULL; w = next) {
-		struct conn *c = w->owner;
-
-		next = TAILQ_NEXT(w, link);
-		if (cmd_refuse_too_large(c, q)) {
-			conn_wake(c);
-		} else if (q->set.policy != PROTO_POLICY_BLOCK) {
-			cmd_put_full(c, q);
-			conn_wake(c);
-		}
-	}
 }
 
 void
@@ -68,9 +43,7 @@ reload_queues(struct server *s, const struct config *cfg)
 			   PRIu64 ", policy %s, lease_ms %" PRIu64,
 		    q->name, q->set.capacity, q->set.max_bytes,
 		    proto_policy_name(q->set.policy), q->set.lease_ms);
-		/* More room may let waiters through; the rest are judged. */
-		deliver_kick(s, q);
-		rejudge_producers(q);
+		deliver_rejudge(s, q);
 	}
 }
 

@@ -49,7 +49,7 @@ cmd_get(struct conn *c, const struct proto_request *r)
 	/* Seen closed (end of file): its wait ends unanswered. */
 	if (c->eof)
 		return CMD_CLOSE;
-	conn_park(c, q, false, true, r->timeout_ms);
+	conn_park(c, q, CONN_WAIT_MESSAGE, true, r->timeout_ms);
 	return CMD_WAIT;
 }
 

@@ -49,7 +49,7 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_BLOCK:
 		if (r->has_timeout && r->timeout_ms == 0)
 			return refuse_full(c, q);
-		conn_park(c, q, true, r->has_timeout, r->timeout_ms);
+		conn_park(c, q, CONN_WAIT_ROOM, r->has_timeout, r->timeout_ms);
 		return CMD_WAIT;
 	case PROTO_POLICY_REJECT:
 		return refuse_full(c, q);

@@ -1,28 +1,19 @@
 /*
- * conn.c - a client connection: state machine, input loop, replies.
- * See conn.h.
- *
- * Reading is on unless the connection is a parked producer (its bytes
- * must stay in the kernel: that is the backpressure), is closing, has
- * too much unsent output, or holds as much input as it may.  A parked
- * consumer keeps reading, only to notice when the client goes away.
- *
- * Output is written once per pass of the input loop (conn_flush); what
- * the socket does not take waits for the write event.
+ * conn.c - a client connection: state machine, waits, input loop,
+ * replies.  See conn.h; the socket side is conn_io.c.
  */
-#include <errno.h>
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
 #include "clock.h"
 #include "cmd.h"
-#include "conn.h"
+#include "conn_io.h"
 #include "deliver.h"
 #include "log.h"
 #include "response.h"
@@ -33,12 +24,6 @@
  * connections; the rest is picked up by a deferred read callback.
  */
 #define CONN_REQUESTS_PER_PASS 1024
-/*
- * Reads per readable event: while a read fills all the room offered,
- * more is probably waiting, so serve it before writing the answers.
- * Fewer, larger writes mean fewer wake-ups on both ends.
- */
-#define CONN_READS_PER_EVENT 4
 /* How long a closing connection may take to flush its last output. */
 #define CONN_CLOSE_FLUSH_SEC 10
 
@@ -46,7 +31,8 @@ static const char *const state_names[] = {
 	[CONN_READ_LINE] = "READ_LINE",
 	[CONN_READ_BODY] = "READ_BODY",
 	[CONN_DISCARD_BODY] = "DISCARD_BODY",
-	[CONN_WAITING] = "WAITING",
+	[CONN_WAIT_ROOM] = "WAIT_ROOM",
+	[CONN_WAIT_MESSAGE] = "WAIT_MESSAGE",
 	[CONN_CLOSING] = "CLOSING",
 };
 
@@ -56,50 +42,41 @@ enum step {
 	STEP_STOP, /* nothing more can be done until something happens */
 };
 
-static void conn_readcb(evutil_socket_t fd, short what, void *arg);
-static void conn_writecb(evutil_socket_t fd, short what, void *arg);
 static void conn_resumecb(evutil_socket_t fd, short what, void *arg);
-static void conn_hupcb(evutil_socket_t fd, short what, void *arg);
 static void conn_timercb(evutil_socket_t fd, short what, void *arg);
+
+/* The invariants of conn.h and queue.h that state s must meet. */
+static void
+check_state(const struct conn *c, enum conn_state s)
+{
+	const struct queue *q = c->wait.queue;
+
+	assert(c->state != CONN_CLOSING || s == CONN_CLOSING);
+	switch (s) {
+	case CONN_WAIT_ROOM:
+		assert(q != NULL && c->req.cmd == PROTO_CMD_PUT);
+		assert(evbuffer_get_length(c->in) >=
+		    c->body_off + c->req.body_len + c->term_len);
+		break;
+	case CONN_WAIT_MESSAGE:
+		assert(q != NULL && (c->req.cmd == PROTO_CMD_GET ||
+					c->req.cmd == PROTO_CMD_RESERVE));
+		assert(queue_depth(q) == 0);
+		break;
+	default:
+		assert(q == NULL);
+		break;
+	}
+}
 
 static void
 conn_set_state(struct conn *c, enum conn_state s)
 {
+	check_state(c, s);
 	if (c->state != s)
 		log_debug("fd %d: %s -> %s", c->fd, state_names[c->state],
 		    state_names[s]);
 	c->state = s;
-}
-
-/* Read iff the state, the output and the input bound allow. */
-static void
-update_reading(struct conn *c)
-{
-	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
-	    !c->eof && !(c->state == CONN_WAITING && c->waiting_producer) &&
-	    evbuffer_get_length(c->in) < c->in_bound;
-
-	bool hup = !want && !c->eof && c->state == CONN_WAITING &&
-	    !c->waiting_producer;
-
-	if (want != c->reading) {
-		c->reading = want;
-		if (want)
-			event_add(c->rev, NULL);
-		else
-			event_del(c->rev);
-	}
-	/*
-	 * A waiting consumer whose input is full is not read, yet must not
-	 * be handed a message once it has gone: watch for its close.
-	 */
-	if (hup != c->watching_hup) {
-		c->watching_hup = hup;
-		if (hup)
-			event_add(c->hup, NULL);
-		else
-			event_del(c->hup);
-	}
 }
 
 /*
@@ -133,10 +110,13 @@ conn_new(struct server *s, int fd)
 	c->authenticated = s->auth_token == NULL;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
-	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_readcb, c);
-	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_writecb, c);
+	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_io_readcb,
+	    c);
+	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_io_writecb,
+	    c);
 	c->resume = event_new(s->base, -1, 0, conn_resumecb, c);
-	c->hup = event_new(s->base, fd, EV_CLOSED | EV_PERSIST, conn_hupcb, c);
+	c->hup = event_new(s->base, fd, EV_CLOSED | EV_PERSIST, conn_io_hupcb,
+	    c);
 	c->timer = evtimer_new(s->base, conn_timercb, c);
 	if (!c->in || !c->out || !c->rev || !c->wev || !c->resume ||
 	    !c->hup || !c->timer) {
@@ -147,7 +127,7 @@ conn_new(struct server *s, int fd)
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
 	set_input_bound(c, 0);
-	update_reading(c);
+	conn_io_update(c);
 	log_debug("fd %d: connected (%zu open)", fd, s->nconns);
 	return c;
 }
@@ -171,33 +151,34 @@ conn_reply_full(struct conn *c, struct queue *q)
 }
 
 void
-conn_park(struct conn *c, struct queue *q, bool producer, bool has_timeout,
-    uint64_t timeout_ms)
+conn_park(struct conn *c, struct queue *q, enum conn_state wait,
+    bool has_timeout, uint64_t timeout_ms)
 {
-	c->waiting_producer = producer;
-	c->wait_start_ms = clock_now_ms();
-	c->waiter.owner = c;
-	queue_wait(q, &c->waiter, producer);
+	assert(wait == CONN_WAIT_ROOM || wait == CONN_WAIT_MESSAGE);
+	c->wait.since_ms = clock_now_ms();
+	c->wait.owner = c;
+	queue_wait(q, &c->wait, wait == CONN_WAIT_ROOM);
 	if (has_timeout) {
 		struct timeval tv = { (time_t)(timeout_ms / 1000),
 			(suseconds_t)(timeout_ms % 1000) * 1000 };
 		evtimer_add(c->timer, &tv);
 	}
-	conn_set_state(c, CONN_WAITING);
-	update_reading(c);
+	conn_set_state(c, wait);
+	conn_io_update(c);
 }
 
 /* Leave the line the connection waits in, if any. */
 static void
 unpark(struct conn *c)
 {
-	struct queue *q = c->waiter.queue;
+	struct queue *q = c->wait.queue;
+	bool producer = c->state == CONN_WAIT_ROOM;
 
 	if (q == NULL)
 		return;
-	if (c->waiting_producer)
-		q->stat.blocked_ms += clock_now_ms() - c->wait_start_ms;
-	queue_unwait(&c->waiter, c->waiting_producer);
+	if (producer)
+		q->stat.blocked_ms += clock_now_ms() - c->wait.since_ms;
+	queue_unwait(&c->wait, producer);
 	evtimer_del(c->timer);
 }
 
@@ -207,7 +188,7 @@ conn_wake(struct conn *c)
 	unpark(c);
 	conn_set_state(c, CONN_READ_LINE);
 	set_input_bound(c, 0);
-	update_reading(c);
+	conn_io_update(c);
 	/*
 	 * Bytes already buffered bring no new read event, so run the loop
 	 * again, later: never inside whoever woke us.
@@ -272,7 +253,7 @@ start_discard(struct conn *c, uint64_t len, const char *reply)
 
 /* A request the server cannot frame past: answer 400, then close. */
 static enum step
-fatal(struct conn *c, const char *why)
+reject_and_close(struct conn *c, const char *why)
 {
 	log_debug("fd %d: closing: %s", c->fd, why);
 	conn_reply(c, 400, "BAD_REQUEST", why);
@@ -280,8 +261,9 @@ fatal(struct conn *c, const char *why)
 	return STEP_STOP;
 }
 
+/* Run the complete request c->req and follow what its handler says. */
 static enum step
-run(struct conn *c)
+dispatch_request(struct conn *c)
 {
 	switch (cmd_dispatch(c)) {
 	case CMD_DONE:
@@ -320,7 +302,7 @@ run_contiguous(struct conn *c, const char *head, size_t contig,
 	c->body_ptr = head + consumed;
 	c->body_off = consumed;
 	c->term_len = term;
-	*st = run(c);
+	*st = dispatch_request(c);
 	/* A parked PUT keeps its frame buffered, but not this pointer. */
 	c->body_ptr = NULL;
 	return true;
@@ -353,7 +335,7 @@ read_line(struct conn *c)
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
-		return fatal(c, "line too long");
+		return reject_and_close(c, "line too long");
 	memcpy(c->line, head, line_len);
 	st = proto_parse_request(c->line, line_len, &c->req);
 	if (st == PROTO_OK && cmd_check(c, &c->req, reply, sizeof reply)) {
@@ -362,14 +344,14 @@ read_line(struct conn *c)
 			return step;
 		evbuffer_drain(in, consumed);
 		if (!c->req.has_body)
-			return run(c);
+			return dispatch_request(c);
 		conn_set_state(c, CONN_READ_BODY);
 		set_input_bound(c, c->req.body_len + 2);
 		return STEP_NEXT;
 	}
 	evbuffer_drain(in, consumed);
 	if (st == PROTO_FATAL)
-		return fatal(c, c->req.error);
+		return reject_and_close(c, c->req.error);
 	if (st == PROTO_BAD)
 		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
 		    c->req.error);
@@ -411,10 +393,11 @@ read_body(struct conn *c)
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
-		return fatal(c, "body not followed by a line terminator");
+		return reject_and_close(c,
+		    "body not followed by a line terminator");
 	c->body_off = 0;
 	c->term_len = term;
-	return run(c);
+	return dispatch_request(c);
 }
 
 static enum step
@@ -436,7 +419,8 @@ discard_body(struct conn *c)
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
-		return fatal(c, "body not followed by a line terminator");
+		return reject_and_close(c,
+		    "body not followed by a line terminator");
 	evbuffer_drain(in, term);
 	evbuffer_add_printf(c->out, "%s\r\n", c->discard.reply);
 	conn_set_state(c, CONN_READ_LINE);
@@ -450,13 +434,12 @@ output_full(struct conn *c)
 	if (evbuffer_get_length(c->out) < c->server->cfg.output_high)
 		return false;
 	c->output_stalled = true;
-	update_reading(c);
+	conn_io_update(c);
 	return true;
 }
 
-/* Serve buffered requests until one waits or input runs out. */
-static void
-run_requests(struct conn *c)
+void
+conn_run_requests(struct conn *c)
 {
 	enum step st = STEP_NEXT;
 	int served = 0;
@@ -477,7 +460,8 @@ run_requests(struct conn *c)
 		case CONN_DISCARD_BODY:
 			st = discard_body(c);
 			break;
-		case CONN_WAITING:
+		case CONN_WAIT_ROOM:
+		case CONN_WAIT_MESSAGE:
 		case CONN_CLOSING:
 			st = STEP_STOP;
 			break;
@@ -485,7 +469,7 @@ run_requests(struct conn *c)
 	}
 	c->in_loop = false;
 	/* The client sent all it will: once nothing is left to run, close. */
-	if (c->eof && st == STEP_STOP && c->state != CONN_WAITING &&
+	if (c->eof && st == STEP_STOP && !conn_waiting(c) &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
 }
@@ -493,8 +477,8 @@ run_requests(struct conn *c)
 void
 conn_process_input(struct conn *c)
 {
-	run_requests(c);
-	update_reading(c);
+	conn_run_requests(c);
+	conn_io_update(c);
 	conn_flush(c);
 }
 
@@ -502,7 +486,7 @@ conn_process_input(struct conn *c)
 static void
 detach(struct conn *c)
 {
-	struct queue *q = c->waiter.queue;
+	struct queue *q = c->wait.queue;
 
 	unpark(c);
 	deliver_return_all(c);
@@ -541,7 +525,7 @@ conn_close(struct conn *c)
 		return;
 	detach(c);
 	conn_set_state(c, CONN_CLOSING);
-	update_reading(c);
+	conn_io_update(c);
 	/*
 	 * Free from the event loop, never under a caller still using c:
 	 * at once if the last output is written now (the write event
@@ -573,155 +557,10 @@ conn_free(struct conn *c)
 	free(c);
 }
 
-/* The client went away or broke the connection: drop it now. */
-static void
-conn_lost(struct conn *c, const char *why)
-{
-	log_debug("fd %d: %s", c->fd, why);
-	conn_free(c);
-}
-
-/* The client shut down its sending side. */
-static void
-conn_eof(struct conn *c)
-{
-	c->eof = true;
-	update_reading(c);
-	if (c->state == CONN_WAITING && !c->waiting_producer) {
-		/* A consumer that left: its wait ends unanswered. */
-		conn_close(c);
-		return;
-	}
-	if (c->state != CONN_WAITING && c->state != CONN_CLOSING)
-		conn_process_input(c);
-}
-
-void
-conn_flush(struct conn *c)
-{
-	size_t len = evbuffer_get_length(c->out);
-
-	if (len > 0 && !c->writing) {
-		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-		    errno != EINTR) {
-			/*
-			 * Reported by the write event, away from callers;
-			 * armed too, in case its retry only meets EAGAIN.
-			 */
-			c->writing = true;
-			event_add(c->wev, NULL);
-			event_active(c->wev, EV_WRITE, 1);
-			return;
-		}
-		len = evbuffer_get_length(c->out);
-	}
-	if ((len > 0) != c->writing) {
-		c->writing = len > 0;
-		if (c->writing)
-			event_add(c->wev, NULL);
-		else
-			event_del(c->wev);
-	}
-	if (len == 0 && c->output_stalled) {
-		c->output_stalled = false;
-		schedule_resume(c);
-	}
-}
-
-/*
- * Read once, straight into the input buffer, as much as the bound
- * allows.  Returns the bytes read, 0 at end of file, -1 when nothing
- * more can be read now (or the connection was lost: *lost is set).
- */
-static ssize_t
-read_some(struct conn *c, size_t *offered)
-{
-	struct evbuffer_iovec vec[2];
-	struct iovec iov[2];
-	int nvec;
-	ssize_t n, left;
-
-	*offered = c->in_bound - evbuffer_get_length(c->in);
-	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)*offered, vec, 2);
-	/* The space reserved may be larger than asked: read no more. */
-	left = (ssize_t)*offered;
-	for (int i = 0; i < nvec; i++) {
-		iov[i].iov_base = vec[i].iov_base;
-		iov[i].iov_len = (size_t)left < vec[i].iov_len ? (size_t)left
-							     : vec[i].iov_len;
-		left -= (ssize_t)iov[i].iov_len;
-	}
-	n = readv(c->fd, iov, nvec);
-	left = n > 0 ? n : 0;
-	for (int i = 0; i < nvec; i++) {
-		size_t take = (size_t)left < vec[i].iov_len ? (size_t)left
-							    : vec[i].iov_len;
-		vec[i].iov_len = take;
-		left -= (ssize_t)take;
-	}
-	evbuffer_commit_space(c->in, vec, n > 0 ? nvec : 0);
-	return n;
-}
-
-static void
-conn_readcb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	size_t offered;
-	ssize_t n;
-
-	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
-			break;
-		n = read_some(c, &offered);
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			conn_lost(c, strerror(errno));
-			return;
-		}
-		if (n == 0) {
-			conn_eof(c);
-			return;
-		}
-		if (n < 0)
-			break;
-		run_requests(c);
-		update_reading(c);
-		if ((size_t)n < offered)
-			break;
-	}
-	update_reading(c);
-	conn_flush(c);
-}
-
-static void
-conn_writecb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
-		conn_lost(c, strerror(errno));
-		return;
-	}
-	if (evbuffer_get_length(c->out) > 0)
-		return;
-	if (c->state == CONN_CLOSING) {
-		conn_free(c);
-		return;
-	}
-	conn_flush(c); /* disarms the write event, resumes a stalled loop */
-}
-
 static void
 conn_resumecb(evutil_socket_t fd, short what, void *arg)
 {
 	conn_process_input(arg);
-}
-
-static void
-conn_hupcb(evutil_socket_t fd, short what, void *arg)
-{
-	conn_eof(arg);
 }
 
 static void
@@ -733,6 +572,6 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 		return;
 	}
-	if (c->state == CONN_WAITING && c->waiter.queue != NULL)
+	if (conn_waiting(c))
 		deliver_timeout(c);
 }

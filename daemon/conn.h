@@ -5,10 +5,20 @@
  * The input loop (conn_process_input) frames requests straight out of
  * the connection's input buffer, hands each complete one to
  * cmd_dispatch(), and stops when the handler parks the connection
- * (CONN_WAITING), when input runs out, or when unsent output passes the
- * high-water mark; then it flushes the output with one write.  Whoever
- * ends a wait calls conn_wake(), which answers nothing itself but puts
+ * (CONN_WAIT_ROOM, CONN_WAIT_MESSAGE), when input runs out, or when
+ * unsent output passes the high-water mark; then it flushes the output
+ * with one write.  A wait ends through deliver.c (see deliver.h), which
+ * answers and calls conn_wake(): that answers nothing itself but puts
  * the connection back to reading and schedules the loop.
+ *
+ * Invariants, asserted whenever the state changes: a connection in a
+ * queue's line (wait.queue set) is in a wait state and only then; in
+ * CONN_WAIT_ROOM its request is a PUT whose whole frame is buffered;
+ * in CONN_WAIT_MESSAGE its request is a GET or RESERVE and the queue
+ * has no ready message (queue.h); CONN_CLOSING is never left.
+ *
+ * The socket side (reading into the input, writing the output, which
+ * events are armed) is conn_io.c.
  *
  * The socket is driven with plain libevent events and evbuffers, not a
  * bufferevent: libevent 2.1's evbuffer_read() reads at most 4096 bytes
@@ -34,7 +44,9 @@ enum conn_state {
 	CONN_READ_LINE,	   /* the next request line */
 	CONN_READ_BODY,	   /* the rest of the body of a PUT being served */
 	CONN_DISCARD_BODY, /* the end of a body nobody will store */
-	CONN_WAITING,	   /* room in a queue, or a message from one */
+	CONN_WAIT_ROOM,	   /* a PUT parked until its queue has room; its
+			    * frame stays buffered and the socket unread */
+	CONN_WAIT_MESSAGE, /* a GET or RESERVE until a message comes */
 	CONN_CLOSING,	   /* its output to drain; then it is freed */
 };
 
@@ -67,10 +79,8 @@ struct conn {
 		uint64_t left;
 		char reply[160];
 	} discard;
-	/* CONN_WAITING: where it stands, and until when. */
-	struct waiter waiter;
-	bool waiting_producer;
-	uint64_t wait_start_ms;
+	/* CONN_WAIT_*: its place in the queue's line, and since when. */
+	struct waiter wait;
 	struct event *timer; /* wait timeout; also the deferred free */
 	struct msg_list reserved; /* its reservations, oldest first */
 	size_t nreserved;
@@ -97,11 +107,24 @@ void conn_reply(struct conn *c, int code, const char *token,
 /* Same, with a hint "retry_after_ms=<n>" after the argument. */
 void conn_reply_full(struct conn *c, struct queue *q);
 
-/* Park the connection on q (as producer or consumer) for timeout_ms. */
-void conn_park(struct conn *c, struct queue *q, bool producer,
+/* True in either wait state. */
+static inline bool
+conn_waiting(const struct conn *c)
+{
+	return c->state == CONN_WAIT_ROOM || c->state == CONN_WAIT_MESSAGE;
+}
+
+/*
+ * Park the connection on q in wait state `wait` (CONN_WAIT_ROOM or
+ * CONN_WAIT_MESSAGE), with a timeout of timeout_ms if has_timeout.
+ */
+void conn_park(struct conn *c, struct queue *q, enum conn_state wait,
     bool has_timeout, uint64_t timeout_ms);
 
-/* End the connection's wait (already answered) and resume its input. */
+/*
+ * End the connection's wait (already answered) and resume its input.
+ * Only deliver.c calls it: the one door out of waiting.
+ */
 void conn_wake(struct conn *c);
 
 /*

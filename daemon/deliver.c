@@ -167,7 +167,7 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 	}
 	evbuffer_add(out, "\r\n", 2);
 	q->stat.gets++;
-	if (to->waiter.queue != NULL)
+	if (to->wait.queue != NULL)
 		conn_wake(to);
 }
 
@@ -230,7 +230,7 @@ deliver_take_parked(struct conn *c, struct queue *q)
 void
 deliver_answer(struct conn *c, int code, const char *token, const char *arg)
 {
-	bool parked_put = c->waiting_producer;
+	bool parked_put = c->state == CONN_WAIT_ROOM;
 
 	/* First: a retry hint in the answer counts only those still waiting. */
 	conn_wake(c);
@@ -283,9 +283,9 @@ deliver_rejudge(struct server *s, struct queue *q)
 void
 deliver_timeout(struct conn *c)
 {
-	struct queue *q = c->waiter.queue;
+	struct queue *q = c->wait.queue;
 
-	if (c->waiting_producer) {
+	if (c->state == CONN_WAIT_ROOM) {
 		/* conn_wake() first: the hint counts those behind it only. */
 		conn_wake(c);
 		conn_skip_body(c);

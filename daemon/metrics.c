@@ -18,7 +18,6 @@
 #include <event2/http.h>
 
 #include "clock.h"
-#include "conn.h"
 #include "drain.h"
 #include "log.h"
 #include "metrics.h"
@@ -96,9 +95,8 @@ ongoing_blocked_ms(const struct queue *q, uint64_t now)
 	uint64_t ms = 0;
 
 	TAILQ_FOREACH(w, &q->producers, link) {
-		const struct conn *c = w->owner;
-		if (now > c->wait_start_ms)
-			ms += now - c->wait_start_ms;
+		if (now > w->since_ms)
+			ms += now - w->since_ms;
 	}
 	return ms;
 }

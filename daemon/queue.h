@@ -26,11 +26,15 @@
 #include "msglog.h"
 #include "proto.h"
 
+struct conn;
+struct lease;
+
 /* A connection's place in a queue's line of producers or consumers. */
 struct waiter {
 	TAILQ_ENTRY(waiter) link;
 	struct queue *queue; /* the queue waited on; NULL when not waiting */
-	void *owner;	     /* the waiting connection */
+	struct conn *owner;  /* the waiting connection */
+	uint64_t since_ms;   /* when the wait began */
 };
 
 TAILQ_HEAD(waiter_list, waiter);
@@ -66,7 +70,7 @@ struct queue {
 	uint64_t last_drain_ms;
 	uint64_t drain_gap_ms; /* smoothed time between removals */
 	struct queue *hash_next; /* qtable chain */
-	void *lease_timer;	 /* owned by deliver.c */
+	struct lease *lease_timer; /* owned by deliver.c */
 };
 
 /* The message at the head of a queue, as queue_front() sees it. */

@@ -32,7 +32,7 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	if (set.capacity == 0 && (set.policy == PROTO_POLICY_DROP_OLDEST ||
 				     set.policy == PROTO_POLICY_DROP_NEWEST)) {
 		conn_reply(c, 400, "BAD_REQUEST",
-		    "drop policies need a capacity of at least 1");
+		    proto_reasons[PROTO_R_DROP_NEEDS_CAPACITY]);
 		return CMD_DONE;
 	}
 	q = cmd_find_queue(s, r->queue, false);

@@ -289,32 +289,38 @@ dispatch_request(struct conn *c)
  */
 static bool
 run_contiguous(struct conn *c, const char *head, size_t contig,
-    size_t consumed, enum step *st)
+    struct proto_frame *fr, enum step *st)
 {
-	size_t end, term;
+	size_t end;
 
-	if (c->req.body_len > contig - consumed)
+	if (c->req.body_len > contig - fr->body_off)
 		return false;
-	end = consumed + (size_t)c->req.body_len;
-	if (proto_scan_body_end(head + end, contig - end < 2 ? contig - end : 2,
-		&term) != PROTO_OK)
+	end = fr->body_off + (size_t)c->req.body_len;
+	if (proto_frame_body_end(head + end, contig - end, &c->req, fr) !=
+	    PROTO_OK)
 		return false;
-	c->body_ptr = head + consumed;
-	c->body_off = consumed;
-	c->term_len = term;
+	c->body_ptr = head + fr->body_off;
+	c->body_off = fr->body_off;
+	c->term_len = fr->term_len;
 	*st = dispatch_request(c);
 	/* A parked PUT keeps its frame buffered, but not this pointer. */
 	c->body_ptr = NULL;
 	return true;
 }
 
+/*
+ * CONN_READ_LINE: frame the next request line with protocol/'s framer
+ * (proto_frame_line, over the first contiguous chunk of input), judge
+ * it, and run it, wait for its body, or start skipping a refused body.
+ */
 static enum step
 read_line(struct conn *c)
 {
 	struct evbuffer *in = c->in;
-	size_t avail = evbuffer_get_length(in), line_len, consumed, contig;
+	size_t avail = evbuffer_get_length(in), contig;
 	size_t look = avail < PROTO_LINE_MAX ? avail : PROTO_LINE_MAX;
 	struct evbuffer_iovec first;
+	struct proto_frame fr;
 	const char *head;
 	char reply[160];
 	enum proto_status st;
@@ -331,27 +337,23 @@ read_line(struct conn *c)
 		head = (const char *)evbuffer_pullup(in, (ssize_t)look);
 		contig = look;
 	}
-	st = proto_scan_line(head, look, &line_len, &consumed);
+	st = proto_frame_line(head, look, c->line, &c->req, &fr);
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
-		return reject_and_close(c, "line too long");
-	memcpy(c->line, head, line_len);
-	st = proto_parse_request(c->line, line_len, &c->req);
+		return reject_and_close(c, c->req.error);
 	if (st == PROTO_OK && cmd_check(c, &c->req, reply, sizeof reply)) {
 		if (c->req.has_body &&
-		    run_contiguous(c, head, contig, consumed, &step))
+		    run_contiguous(c, head, contig, &fr, &step))
 			return step;
-		evbuffer_drain(in, consumed);
+		evbuffer_drain(in, fr.body_off);
 		if (!c->req.has_body)
 			return dispatch_request(c);
 		conn_set_state(c, CONN_READ_BODY);
 		set_input_bound(c, c->req.body_len + 2);
 		return STEP_NEXT;
 	}
-	evbuffer_drain(in, consumed);
-	if (st == PROTO_FATAL)
-		return reject_and_close(c, c->req.error);
+	evbuffer_drain(in, fr.body_off);
 	if (st == PROTO_BAD)
 		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
 		    c->req.error);
@@ -363,12 +365,18 @@ read_line(struct conn *c)
 	return STEP_NEXT;
 }
 
-/* Check the terminator after `skip` buffered bytes. */
+/*
+ * protocol/'s second framing step on the bytes after a body that lies
+ * `skip` bytes into the input: sets c->term_len on PROTO_OK.
+ */
 static enum proto_status
-body_end(struct evbuffer *in, size_t skip, size_t *term)
+body_end(struct conn *c, size_t skip)
 {
+	struct evbuffer *in = c->in;
 	size_t avail = evbuffer_get_length(in) - skip;
+	struct proto_frame fr = { .body_off = 0 };
 	struct evbuffer_ptr pos;
+	enum proto_status st;
 	char buf[2];
 
 	if (avail > 2)
@@ -377,34 +385,34 @@ body_end(struct evbuffer *in, size_t skip, size_t *term)
 		evbuffer_ptr_set(in, &pos, skip, EVBUFFER_PTR_SET);
 		evbuffer_copyout_from(in, &pos, buf, avail);
 	}
-	return proto_scan_body_end(buf, avail, term);
+	st = proto_frame_body_end(buf, avail, &c->req, &fr);
+	c->term_len = fr.term_len;
+	return st;
 }
 
+/* CONN_READ_BODY: once the whole body and its terminator are in, run. */
 static enum step
 read_body(struct conn *c)
 {
-	struct evbuffer *in = c->in;
-	size_t term;
 	enum proto_status st;
 
-	if (evbuffer_get_length(in) <= c->req.body_len)
+	if (evbuffer_get_length(c->in) <= c->req.body_len)
 		return STEP_STOP;
-	st = body_end(in, (size_t)c->req.body_len, &term);
+	st = body_end(c, (size_t)c->req.body_len);
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
-		return reject_and_close(c,
-		    "body not followed by a line terminator");
+		return reject_and_close(c, c->req.error);
 	c->body_off = 0;
-	c->term_len = term;
 	return dispatch_request(c);
 }
 
+/* CONN_DISCARD_BODY: skip a refused body, then give its answer. */
 static enum step
 discard_body(struct conn *c)
 {
 	struct evbuffer *in = c->in;
-	size_t avail = evbuffer_get_length(in), term;
+	size_t avail = evbuffer_get_length(in);
 	enum proto_status st;
 
 	if (c->discard.left > 0) {
@@ -415,13 +423,12 @@ discard_body(struct conn *c)
 		if (c->discard.left > 0)
 			return STEP_STOP;
 	}
-	st = body_end(in, 0, &term);
+	st = body_end(c, 0);
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
 	if (st == PROTO_FATAL)
-		return reject_and_close(c,
-		    "body not followed by a line terminator");
-	evbuffer_drain(in, term);
+		return reject_and_close(c, c->req.error);
+	evbuffer_drain(in, c->term_len);
 	evbuffer_add_printf(c->out, "%s\r\n", c->discard.reply);
 	conn_set_state(c, CONN_READ_LINE);
 	return STEP_NEXT;

@@ -8,6 +8,27 @@
 
 #include "request.h"
 
+const char *const proto_reasons[PROTO_R_COUNT] = {
+	[PROTO_R_LINE_TOO_LONG] = "line too long",
+	[PROTO_R_EMPTY_LINE] = "empty line",
+	[PROTO_R_UNKNOWN_COMMAND] = "unknown command",
+	[PROTO_R_MISSING_BODY_LENGTH] = "missing body length",
+	[PROTO_R_BAD_BODY_LENGTH] = "bad body length",
+	[PROTO_R_WRONG_ARG_COUNT] = "wrong number of arguments",
+	[PROTO_R_BAD_QUEUE_NAME] = "bad queue name",
+	[PROTO_R_BAD_TIMEOUT] = "bad timeout",
+	[PROTO_R_BAD_MESSAGE_ID] = "bad message id",
+	[PROTO_R_OPTION_WITHOUT_VALUE] = "option without a value",
+	[PROTO_R_UNKNOWN_OPTION] = "unknown option",
+	[PROTO_R_REPEATED_OPTION] = "repeated option",
+	[PROTO_R_BAD_OPTION_VALUE] = "bad option value",
+	[PROTO_R_UNKNOWN_POLICY] = "unknown policy",
+	[PROTO_R_BAD_BODY_END] = "body not followed by a line terminator",
+	[PROTO_R_DROP_NEEDS_CAPACITY] =
+	    "drop policies need a capacity of at least 1",
+	[PROTO_R_GRAMMAR] = "internal grammar error",
+};
+
 /* A word of the request line, split in place. */
 struct word {
 	char *s;
@@ -77,10 +98,17 @@ split_words(char *line, size_t len, struct word *w, size_t max)
 }
 
 static enum proto_status
-bad(struct proto_request *req, const char *why)
+refuse(struct proto_request *req, enum proto_reason why,
+    enum proto_status st)
 {
-	req->error = why;
-	return PROTO_BAD;
+	req->error = proto_reasons[why];
+	return st;
+}
+
+static enum proto_status
+bad(struct proto_request *req, enum proto_reason why)
+{
+	return refuse(req, why, PROTO_BAD);
 }
 
 /* Parse one CREATE option "key=value" into req->opts. */
@@ -95,7 +123,7 @@ parse_option(struct proto_request *req, const struct word *w)
 	uint64_t *num = NULL;
 
 	if (eq == NULL)
-		return bad(req, "option without a value");
+		return bad(req, PROTO_R_OPTION_WITHOUT_VALUE);
 	klen = (size_t)(eq - w->s);
 	val = eq + 1;
 	vlen = w->len - klen - 1;
@@ -108,17 +136,17 @@ parse_option(struct proto_request *req, const struct word *w)
 	else if (klen == 6 && memcmp(w->s, "policy", 6) == 0)
 		seen = &o->has_policy;
 	else
-		return bad(req, "unknown option");
+		return bad(req, PROTO_R_UNKNOWN_OPTION);
 	if (*seen)
-		return bad(req, "repeated option");
+		return bad(req, PROTO_R_REPEATED_OPTION);
 	*seen = true;
 	if (num != NULL) {
 		if (!proto_parse_number(val, vlen, num))
-			return bad(req, "bad option value");
+			return bad(req, PROTO_R_BAD_OPTION_VALUE);
 	} else {
 		int p = proto_policy_parse(val, vlen);
 		if (p < 0)
-			return bad(req, "unknown policy");
+			return bad(req, PROTO_R_UNKNOWN_POLICY);
 		o->policy = (enum proto_policy)p;
 	}
 	return PROTO_OK;
@@ -131,19 +159,19 @@ parse_arg(struct proto_request *req, char kind, const struct word *w)
 	switch (kind) {
 	case 'q':
 		if (!proto_valid_queue_name(w->s, w->len))
-			return bad(req, "bad queue name");
+			return bad(req, PROTO_R_BAD_QUEUE_NAME);
 		req->queue = w->s;
 		return PROTO_OK;
 	case 'b':
 		return PROTO_OK; /* checked before anything else */
 	case 'T':
 		if (!proto_parse_number(w->s, w->len, &req->timeout_ms))
-			return bad(req, "bad timeout");
+			return bad(req, PROTO_R_BAD_TIMEOUT);
 		req->has_timeout = true;
 		return PROTO_OK;
 	case 'i':
 		if (!proto_parse_number(w->s, w->len, &req->id))
-			return bad(req, "bad message id");
+			return bad(req, PROTO_R_BAD_MESSAGE_ID);
 		return PROTO_OK;
 	case 't':
 		req->token = w->s;
@@ -152,7 +180,7 @@ parse_arg(struct proto_request *req, char kind, const struct word *w)
 	case 'o':
 		return parse_option(req, w);
 	}
-	return bad(req, "internal grammar error");
+	return bad(req, PROTO_R_GRAMMAR);
 }
 
 enum proto_status
@@ -166,10 +194,10 @@ proto_parse_request(char *line, size_t len, struct proto_request *req)
 	memset(req, 0, sizeof *req);
 	n = split_words(line, len, w, PROTO_WORDS_MAX);
 	if (n == 0)
-		return bad(req, "empty line");
+		return bad(req, PROTO_R_EMPTY_LINE);
 	cmd = proto_cmd_lookup(w[0].s, w[0].len);
 	if (cmd < 0)
-		return bad(req, "unknown command");
+		return bad(req, PROTO_R_UNKNOWN_COMMAND);
 	req->cmd = (enum proto_cmd)cmd;
 	ci = &proto_cmds[cmd];
 	argc = n - 1;
@@ -179,19 +207,17 @@ proto_parse_request(char *line, size_t len, struct proto_request *req)
 	 * it is known, any other fault costs only this request.
 	 */
 	if (ci->flags & PROTO_F_BODY) {
-		if (argc < 2) {
-			req->error = "missing body length";
-			return PROTO_FATAL;
-		}
-		if (!proto_parse_number(w[2].s, w[2].len, &req->body_len)) {
-			req->error = "bad body length";
-			return PROTO_FATAL;
-		}
+		if (argc < 2)
+			return refuse(req, PROTO_R_MISSING_BODY_LENGTH,
+			    PROTO_FATAL);
+		if (!proto_parse_number(w[2].s, w[2].len, &req->body_len))
+			return refuse(req, PROTO_R_BAD_BODY_LENGTH,
+			    PROTO_FATAL);
 		req->has_body = true;
 	}
 	if (argc < (size_t)ci->min_args || argc > (size_t)ci->max_args ||
 	    n > PROTO_WORDS_MAX)
-		return bad(req, "wrong number of arguments");
+		return bad(req, PROTO_R_WRONG_ARG_COUNT);
 	size_t k = strlen(ci->args);
 	for (size_t i = 0; i < argc; i++) {
 		char kind = ci->args[i < k ? i : k - 1];
@@ -203,35 +229,55 @@ proto_parse_request(char *line, size_t len, struct proto_request *req)
 }
 
 enum proto_status
+proto_frame_line(const char *buf, size_t len, char *scratch,
+    struct proto_request *req, struct proto_frame *fr)
+{
+	enum proto_status st;
+	size_t consumed;
+
+	st = proto_scan_line(buf, len, &fr->line_len, &consumed);
+	if (st == PROTO_FATAL) {
+		memset(req, 0, sizeof *req);
+		return refuse(req, PROTO_R_LINE_TOO_LONG, PROTO_FATAL);
+	}
+	if (st != PROTO_OK)
+		return st;
+	memcpy(scratch, buf, fr->line_len);
+	fr->body_off = consumed;
+	fr->frame_len = consumed;
+	fr->term_len = 0;
+	return proto_parse_request(scratch, fr->line_len, req);
+}
+
+enum proto_status
+proto_frame_body_end(const char *buf, size_t len,
+    struct proto_request *req, struct proto_frame *fr)
+{
+	enum proto_status st;
+
+	st = proto_scan_body_end(buf, len < 2 ? len : 2, &fr->term_len);
+	if (st == PROTO_FATAL)
+		return refuse(req, PROTO_R_BAD_BODY_END, PROTO_FATAL);
+	if (st == PROTO_OK)
+		fr->frame_len = fr->body_off + req->body_len + fr->term_len;
+	return st;
+}
+
+enum proto_status
 proto_frame_request(const char *buf, size_t len, char *scratch,
     struct proto_request *req, struct proto_frame *fr)
 {
 	enum proto_status st, end;
-	size_t consumed, term, avail;
+	size_t avail;
 
 	memset(req, 0, sizeof *req);
-	st = proto_scan_line(buf, len, &fr->line_len, &consumed);
-	if (st == PROTO_FATAL)
-		req->error = "line too long";
-	if (st != PROTO_OK)
+	st = proto_frame_line(buf, len, scratch, req, fr);
+	if (st == PROTO_NEED_MORE || st == PROTO_FATAL || !req->has_body)
 		return st;
-	memcpy(scratch, buf, fr->line_len);
-	st = proto_parse_request(scratch, fr->line_len, req);
-	fr->body_off = consumed;
-	fr->frame_len = consumed;
-	if (st == PROTO_FATAL || !req->has_body)
-		return st;
-	avail = len - consumed;
+	avail = len - fr->body_off;
 	if (avail < req->body_len)
 		return PROTO_NEED_MORE;
-	end = proto_scan_body_end(buf + consumed + req->body_len,
-	    avail - req->body_len, &term);
-	if (end == PROTO_NEED_MORE)
-		return end;
-	if (end == PROTO_FATAL) {
-		req->error = "body not followed by a line terminator";
-		return PROTO_FATAL;
-	}
-	fr->frame_len = consumed + req->body_len + term;
-	return st;
+	end = proto_frame_body_end(buf + fr->body_off + req->body_len,
+	    avail - req->body_len, req, fr);
+	return end == PROTO_OK ? st : end;
 }

@@ -1,21 +1,50 @@
 /*
  * request.h - framing and parsing of requests, with no I/O.
  *
- * The daemon buffers input and asks, each time more arrives:
- *   1. proto_scan_line()     is a whole line buffered? how long is it?
- *   2. proto_parse_request() what does the line ask for?
- *   3. proto_scan_body_end() is the body (if any) followed by its
- *                            terminator?
- * proto_frame_request() composes the three over one contiguous buffer;
- * the tests and the fuzzer drive it, and it shows the rules in one
- * place.  Every function works on whatever prefix of the stream has
- * arrived and answers PROTO_NEED_MORE until it can decide, so input
- * split at any byte frames exactly as input that arrives whole.
+ * Framing is two steps, asked each time more input arrives:
+ *   1. proto_frame_line()     is a whole line buffered, and what does
+ *                             it ask for?  (proto_scan_line() then
+ *                             proto_parse_request())
+ *   2. proto_frame_body_end() is the body (if any) followed by its
+ *                             terminator?  (proto_scan_body_end())
+ * proto_frame_request() composes the two over one contiguous buffer,
+ * for the tests and the fuzzer; the daemon, whose input is an evbuffer
+ * that may be split anywhere, calls the same two steps itself (its
+ * body need not be contiguous, nor all there yet).  Every function
+ * works on whatever prefix of the stream has arrived and answers
+ * PROTO_NEED_MORE until it can decide, so input split at any byte
+ * frames exactly as input that arrives whole.
+ *
+ * Every reason a request is refused 400 is a row of proto_reasons[].
  */
 #ifndef SLUICE_REQUEST_H
 #define SLUICE_REQUEST_H
 
 #include "proto.h"
+
+/* Why a request is refused 400: the words after "400 BAD_REQUEST". */
+enum proto_reason {
+	PROTO_R_LINE_TOO_LONG,
+	PROTO_R_EMPTY_LINE,
+	PROTO_R_UNKNOWN_COMMAND,
+	PROTO_R_MISSING_BODY_LENGTH,
+	PROTO_R_BAD_BODY_LENGTH,
+	PROTO_R_WRONG_ARG_COUNT,
+	PROTO_R_BAD_QUEUE_NAME,
+	PROTO_R_BAD_TIMEOUT,
+	PROTO_R_BAD_MESSAGE_ID,
+	PROTO_R_OPTION_WITHOUT_VALUE,
+	PROTO_R_UNKNOWN_OPTION,
+	PROTO_R_REPEATED_OPTION,
+	PROTO_R_BAD_OPTION_VALUE,
+	PROTO_R_UNKNOWN_POLICY,
+	PROTO_R_BAD_BODY_END,
+	PROTO_R_DROP_NEEDS_CAPACITY, /* judged by the server, not the parser */
+	PROTO_R_GRAMMAR,	     /* a grammar table the parser cannot read */
+	PROTO_R_COUNT
+};
+
+extern const char *const proto_reasons[PROTO_R_COUNT];
 
 /* CREATE's options; a has_ flag says the option was given. */
 struct proto_queue_opts {
@@ -45,7 +74,8 @@ struct proto_request {
 	bool has_body;	   /* PUT: body_len bytes follow the line */
 	uint64_t body_len;
 	struct proto_queue_opts opts; /* CREATE */
-	const char *error; /* PROTO_BAD / PROTO_FATAL: the 400 reason */
+	const char *error; /* PROTO_BAD / PROTO_FATAL: the 400 reason, a
+			    * row of proto_reasons[] */
 };
 
 /*
@@ -77,9 +107,33 @@ enum proto_status proto_scan_body_end(const char *buf, size_t len,
 /* A whole request located in a contiguous buffer. */
 struct proto_frame {
 	size_t line_len;  /* request line, without terminator */
-	size_t body_off;  /* where the body starts */
+	size_t body_off;  /* where the body starts (the line's length with
+			   * its terminator) */
+	size_t term_len;  /* the body's terminator: 1 or 2; 0 no body */
 	size_t frame_len; /* line, body and both terminators */
 };
+
+/*
+ * Step 1: frame and parse the request line at the start of buf[0..len)
+ * (only the first PROTO_LINE_MAX bytes are looked at).  `scratch` (at
+ * least PROTO_LINE_MAX + 1 bytes) receives the line, split in place by
+ * proto_parse_request(), so req's strings point into it.  Returns
+ * PROTO_NEED_MORE (no whole line yet), or the parse status, with
+ * fr->line_len and fr->body_off set and fr->frame_len = fr->body_off
+ * (PROTO_FATAL for a line too long sets neither; req->error always).
+ */
+enum proto_status proto_frame_line(const char *buf, size_t len,
+    char *scratch, struct proto_request *req, struct proto_frame *fr);
+
+/*
+ * Step 2, for a request with a body: buf[0..len) holds what has
+ * arrived of the bytes that follow the body (0..2 are looked at).
+ * PROTO_OK sets fr->term_len and fr->frame_len (fr->body_off +
+ * req->body_len + term_len); PROTO_NEED_MORE; PROTO_FATAL sets
+ * req->error (the framing is lost).
+ */
+enum proto_status proto_frame_body_end(const char *buf, size_t len,
+    struct proto_request *req, struct proto_frame *fr);
 
 /*
  * Frame and parse the first request of buf[0..len).  `scratch` (at

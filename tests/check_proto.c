@@ -906,6 +906,23 @@ START_TEST(test_frame_stream_fed_in_chunks)
 }
 END_TEST
 
+/*
+ * Every 400 reason is a row of the one table, and each fits a status
+ * line: printable words, no line break.
+ */
+START_TEST(test_every_400_reason_is_a_printable_phrase)
+{
+	const char *why = proto_reasons[_i];
+
+	ck_assert_ptr_nonnull(why);
+	ck_assert_uint_gt(strlen(why), 0);
+	ck_assert_uint_lt(strlen(why), PROTO_LINE_MAX - 20);
+	for (const char *p = why; *p != '\0'; p++)
+		ck_assert_msg(*p >= ' ' && *p <= '~', "reason %d: byte %d",
+		    _i, *p);
+}
+END_TEST
+
 /* A body not followed by its terminator; each split still decides. */
 struct fatal_frame {
 	const char *bytes;
@@ -1430,6 +1447,8 @@ proto_suite(void)
 	    test_command_name_is_case_insensitive_but_arguments_are_not);
 	tcase_add_test(tc, test_longest_queue_name_parses);
 	tcase_add_loop_test(tc, test_bad_request_line_gets_400, 0, NBAD_ROWS);
+	tcase_add_loop_test(tc, test_every_400_reason_is_a_printable_phrase, 0,
+	    PROTO_R_COUNT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lines");

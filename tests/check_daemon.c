@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testcase.h"
 
 /* Server defaults the spec fixes (PROTOCOL.md, "Server defaults"). */
 #define DEFAULT_CAPACITY 1024
@@ -2220,13 +2221,7 @@ static void
 add_case(Suite *s, const char *name, const TTest *fn, void (*setup)(void),
     double timeout, int n)
 {
-	TCase *tc = tcase_create(name + 5); /* without "test_" */
-
-	tcase_add_checked_fixture(tc, setup, daemon_teardown);
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
-	tcase_add_loop_test(tc, fn, 0, n);
-	suite_add_tcase(s, tc);
+	test_add(s, name, fn, setup, daemon_teardown, timeout, n);
 }
 
 int
@@ -2346,9 +2341,5 @@ main(void)
 	ADD(s, test_connections_vanishing_mid_request_leave_the_daemon_working,
 	    10);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(s);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testcase.h"
 
 static struct daemon d;
 
@@ -1450,110 +1451,80 @@ START_TEST(test_killed_workers_lose_no_message_and_ack_each_once)
 }
 END_TEST
 
-static TCase *
-tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 int
 main(void)
 {
 	Suite *s = suite_create("reserve");
-	TCase *tc;
 
-	tc = tcase(s, "ack_nack");
-	tcase_add_test(tc, test_reserve_then_ack_removes_the_message);
-	tcase_add_test(tc, test_reserve_on_empty_queue_gets_204);
-	tcase_add_test(tc,
-	    test_reserved_message_is_not_given_to_other_consumers);
-	tcase_add_test(tc, test_ack_twice_gets_404_no_msg);
-	tcase_add_test(tc, test_ack_of_unknown_id_gets_404_no_msg);
-	tcase_add_test(tc, test_ack_of_a_delivered_get_gets_404_no_msg);
-	tcase_add_test(tc,
-	    test_ack_of_another_connections_reservation_gets_404);
-	tcase_add_test(tc, test_nack_puts_message_back_at_the_head);
-	tcase_add_test(tc, test_nack_delivers_to_a_waiting_consumer_at_once);
-	tcase_add_test(tc, test_waiting_reserve_takes_a_new_message);
-	tcase_add_test(tc, test_pipelined_acks_in_any_order);
+	/* ack_nack */
+	TEST(s, test_reserve_then_ack_removes_the_message);
+	TEST(s, test_reserve_on_empty_queue_gets_204);
+	TEST(s, test_reserved_message_is_not_given_to_other_consumers);
+	TEST(s, test_ack_twice_gets_404_no_msg);
+	TEST(s, test_ack_of_unknown_id_gets_404_no_msg);
+	TEST(s, test_ack_of_a_delivered_get_gets_404_no_msg);
+	TEST(s, test_ack_of_another_connections_reservation_gets_404);
+	TEST(s, test_nack_puts_message_back_at_the_head);
+	TEST(s, test_nack_delivers_to_a_waiting_consumer_at_once);
+	TEST(s, test_waiting_reserve_takes_a_new_message);
+	TEST(s, test_pipelined_acks_in_any_order);
 
-	tc = tcase(s, "bounds");
-	tcase_add_test(tc, test_reserved_message_counts_toward_capacity);
-	tcase_add_test(tc, test_reserved_message_counts_toward_max_bytes);
-	tcase_add_test(tc, test_parked_producer_resumes_on_ack_not_on_reserve);
-	tcase_add_test(tc,
-	    test_parked_producer_resumes_when_returned_message_is_taken);
-	tcase_add_test(tc, test_waiting_reserve_gets_parked_put_after_ack);
+	/* bounds */
+	TEST(s, test_reserved_message_counts_toward_capacity);
+	TEST(s, test_reserved_message_counts_toward_max_bytes);
+	TEST(s, test_parked_producer_resumes_on_ack_not_on_reserve);
+	TEST(s, test_parked_producer_resumes_when_returned_message_is_taken);
+	TEST(s, test_waiting_reserve_gets_parked_put_after_ack);
 
-	tc = tcase(s, "return");
-	tcase_add_test(tc, test_closed_consumers_reservations_return_in_order);
-	tcase_add_test(tc, test_reset_consumers_reservations_return_in_order);
-	tcase_add_test(tc,
-	    test_half_closed_consumers_reservations_return_in_order);
-	tcase_add_test(tc,
-	    test_killed_consumer_reservations_go_to_waiting_consumer);
-	tcase_add_test(tc,
-	    test_returned_messages_go_before_a_nacked_one_behind_them);
-	tcase_add_test(tc, test_reservations_on_several_queues_return_to_each);
-	tcase_add_test(tc,
-	    test_waiting_consumer_that_closes_returns_its_reservations);
-	tcase_add_test(tc, test_acked_messages_do_not_return_on_close);
-	tcase_add_test(tc, test_quit_returns_reservations);
+	/* return */
+	TEST(s, test_closed_consumers_reservations_return_in_order);
+	TEST(s, test_reset_consumers_reservations_return_in_order);
+	TEST(s, test_half_closed_consumers_reservations_return_in_order);
+	TEST(s, test_killed_consumer_reservations_go_to_waiting_consumer);
+	TEST(s, test_returned_messages_go_before_a_nacked_one_behind_them);
+	TEST(s, test_reservations_on_several_queues_return_to_each);
+	TEST(s, test_waiting_consumer_that_closes_returns_its_reservations);
+	TEST(s, test_acked_messages_do_not_return_on_close);
+	TEST(s, test_quit_returns_reservations);
 
-	tc = tcase(s, "lease");
-	tcase_add_test(tc, test_lease_end_redelivers_to_a_waiting_consumer);
-	tcase_add_test(tc, test_lease_end_returns_reservations_in_order);
-	tcase_add_test(tc,
-	    test_acked_reservation_does_not_come_back_after_its_lease);
-	tcase_add_test(tc, test_lease_restarts_for_each_delivery);
-	tcase_add_test(tc, test_close_after_lease_end_returns_nothing_twice);
-	tcase_add_test(tc, test_create_compares_lease_ms);
+	/* lease */
+	TEST(s, test_lease_end_redelivers_to_a_waiting_consumer);
+	TEST(s, test_lease_end_returns_reservations_in_order);
+	TEST(s, test_acked_reservation_does_not_come_back_after_its_lease);
+	TEST(s, test_lease_restarts_for_each_delivery);
+	TEST(s, test_close_after_lease_end_returns_nothing_twice);
+	TEST(s, test_create_compares_lease_ms);
 
-	tc = tcase(s, "limit");
-	tcase_add_test(tc, test_reserved_bytes_per_connection_are_bounded);
-	tcase_add_test(tc,
-	    test_reserve_beyond_limit_gets_503_too_many_reserved);
-	tcase_add_test(tc, test_delete_frees_the_reservation_limit);
+	/* limit */
+	TEST(s, test_reserved_bytes_per_connection_are_bounded);
+	TEST(s, test_reserve_beyond_limit_gets_503_too_many_reserved);
+	TEST(s, test_delete_frees_the_reservation_limit);
 
-	tc = tcase(s, "stats");
-	tcase_add_test(tc,
-	    test_stats_count_reservations_acks_nacks_and_redeliveries);
-	tcase_add_test(tc, test_server_stats_count_reserved_messages);
+	/* stats */
+	TEST(s, test_stats_count_reservations_acks_nacks_and_redeliveries);
+	TEST(s, test_server_stats_count_reserved_messages);
 
-	tc = tcase(s, "delete_purge");
-	tcase_add_test(tc,
-	    test_delete_discards_reservations_and_their_acks_get_404);
-	tcase_add_test(tc, test_delete_with_lease_running);
-	tcase_add_test(tc, test_purge_leaves_reserved_messages_alone);
-	tcase_add_test(tc, test_purged_queue_still_counts_its_reservations);
-	tcase_add_test(tc, test_purge_discards_returned_messages);
+	/* delete_purge */
+	TEST(s, test_delete_discards_reservations_and_their_acks_get_404);
+	TEST(s, test_delete_with_lease_running);
+	TEST(s, test_purge_leaves_reserved_messages_alone);
+	TEST(s, test_purged_queue_still_counts_its_reservations);
+	TEST(s, test_purge_discards_returned_messages);
 
-	tc = tcase(s, "rendezvous");
-	tcase_add_test(tc, test_rendezvous_reservations_are_outside_the_bound);
-	tcase_add_test(tc, test_rendezvous_reserve_takes_a_parked_put);
-	tcase_add_test(tc,
-	    test_rendezvous_nacked_message_goes_before_a_waiting_put);
-	tcase_add_test(tc,
-	    test_rendezvous_returned_message_goes_to_waiting_consumer);
-	tcase_add_test(tc,
-	    test_rendezvous_lease_end_goes_before_a_waiting_put);
+	/* rendezvous */
+	TEST(s, test_rendezvous_reservations_are_outside_the_bound);
+	TEST(s, test_rendezvous_reserve_takes_a_parked_put);
+	TEST(s, test_rendezvous_nacked_message_goes_before_a_waiting_put);
+	TEST(s, test_rendezvous_returned_message_goes_to_waiting_consumer);
+	TEST(s, test_rendezvous_lease_end_goes_before_a_waiting_put);
 
-	tc = tcase(s, "large");
-	tcase_add_test(tc,
-	    test_large_reserved_body_survives_nack_close_and_get);
+	/* large */
+	TEST(s, test_large_reserved_body_survives_nack_close_and_get);
 
-	tc = tcase(s, "worker_pool");
-	tcase_set_timeout(tc, 20);
-	tcase_add_loop_test(tc,
-	    test_killed_workers_lose_no_message_and_ack_each_once, 0, 2);
+	/* worker_pool */
+	test_add(s, "test_killed_workers_lose_no_message_and_ack_each_once",
+	    test_killed_workers_lose_no_message_and_ack_each_once, setup,
+	    teardown, 20, 2);
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run(s);
 }

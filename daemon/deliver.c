@@ -1,6 +1,7 @@
 /*
- * deliver.c - hand-offs, deliveries, reservations and their return.
- * See deliver.h.
+ * deliver.c - hand-offs, deliveries, reservations and their return,
+ * and every way out of a wait.  See deliver.h, whose comment lists the
+ * entry points; conn_wake() is called from this file only.
  *
  * A message goes from a producer's input buffer either into the queue
  * (queue_store) or, when a consumer is already waiting, straight into

@@ -9,6 +9,7 @@
  * a large body by reference (no copy); RESERVE keeps the message as a
  * struct msg on the connection until ACK, NACK, close or lease end.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,7 @@ deliver_answer(struct conn *c, int code, const char *token, const char *arg)
 {
 	bool parked_put = c->state == CONN_WAIT_ROOM;
 
+	assert(conn_waiting(c));
 	/* First: a retry hint in the answer counts only those still waiting. */
 	conn_wake(c);
 	if (parked_put)

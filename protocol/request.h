@@ -40,7 +40,7 @@ enum proto_reason {
 	PROTO_R_UNKNOWN_POLICY,
 	PROTO_R_BAD_BODY_END,
 	PROTO_R_DROP_NEEDS_CAPACITY, /* judged by the server, not the parser */
-	PROTO_R_GRAMMAR,	     /* a grammar table the parser cannot read */
+	PROTO_R_GRAMMAR,	     /* a grammar row the parser cannot read */
 	PROTO_R_COUNT
 };
 

@@ -359,7 +359,8 @@ main(void)
 	TEST(s, test_parked_producers_resume_in_the_order_they_came);
 	TEST(s, test_waiting_consumers_are_woken_in_the_order_they_came);
 	TEST(s, test_delete_answers_every_waiter_404_and_resumes_it);
-	TEST(s, test_drain_refuses_parked_producers_and_keeps_serving_consumers);
+	TEST(s,
+	    test_drain_refuses_parked_producers_and_keeps_serving_consumers);
 	TEST(s, test_rejudge_answers_parked_producers_by_the_new_policy);
 	return test_run(s);
 }

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,9 @@ static const struct jcheck_key top_keys[] = {
 	{ "max_reserved_bytes", JCHECK_U64, CFG(max_reserved_bytes), 1, NUM,
 	    NULL },
 	{ "max_queues", JCHECK_SIZE, CFG(max_queues), 1, NUM, NULL },
+	{ "max_queue_capacity", JCHECK_U64, CFG(max_queue_capacity), 0, NUM,
+	    NULL },
+	{ "max_queue_bytes", JCHECK_U64, CFG(max_queue_bytes), 0, NUM, NULL },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
@@ -144,6 +148,8 @@ config_defaults(struct config *cfg)
 	cfg->max_reserved = CONFIG_DEFAULT_MAX_RESERVED;
 	cfg->max_reserved_bytes = CONFIG_DEFAULT_MAX_RESERVED_BYTES;
 	cfg->max_queues = CONFIG_DEFAULT_MAX_QUEUES;
+	cfg->max_queue_capacity = CONFIG_DEFAULT_MAX_QUEUE_CAPACITY;
+	cfg->max_queue_bytes = CONFIG_DEFAULT_MAX_QUEUE_BYTES;
 	cfg->auto_create = true;
 	cfg->queue_defaults.capacity = CONFIG_DEFAULT_CAPACITY;
 	cfg->queue_defaults.max_bytes = CONFIG_DEFAULT_MAX_BYTES;
@@ -487,6 +493,50 @@ parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
 	return 0;
 }
 
+/* One queue's bounds against the ceilings (path: the queue's object). */
+static int
+check_ceilings(struct jcheck *k, const char *path, const struct config *cfg,
+    const struct queue_settings *set)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	if (set->capacity > cfg->max_queue_capacity) {
+		jcheck_path(sub, sizeof sub, path, "capacity");
+		return jcheck_fail(k, sub,
+		    "%" PRIu64 " is more than max_queue_capacity (%" PRIu64 ")",
+		    set->capacity, cfg->max_queue_capacity);
+	}
+	if (set->max_bytes > cfg->max_queue_bytes) {
+		jcheck_path(sub, sizeof sub, path, "max_bytes");
+		return jcheck_fail(k, sub,
+		    "%" PRIu64 " is more than max_queue_bytes (%" PRIu64 ")",
+		    set->max_bytes, cfg->max_queue_bytes);
+	}
+	return 0;
+}
+
+/*
+ * The defaults and every predefined queue within max_queue_capacity and
+ * max_queue_bytes.  Checked once the whole file is read, so the keys may
+ * come in any order and a lowered ceiling also catches the built-in
+ * defaults.  Queues inherit what they leave out from the defaults, so
+ * those are checked first and a queue's error is its own.
+ */
+static int
+check_all_ceilings(struct jcheck *k, const struct config *cfg)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	if (check_ceilings(k, "queue_defaults", cfg, &cfg->queue_defaults) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->nqueues; i++) {
+		jcheck_index(sub, sizeof sub, "queues", i);
+		if (check_ceilings(k, sub, cfg, &cfg->queues[i].set) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Read and check the file into ld. */
 static int
 load_file(struct jcheck *k, struct load *ld)
@@ -513,6 +563,8 @@ load_file(struct jcheck *k, struct load *ld)
 	}
 	rc = jcheck_object(k, "", root, top_keys, NKEYS(top_keys), ld);
 	json_decref(root);
+	if (rc == 0)
+		rc = check_all_ceilings(k, &ld->cfg);
 	return rc;
 }
 

@@ -52,6 +52,8 @@ struct config {
 	size_t max_reserved;	     /* reservations per connection */
 	uint64_t max_reserved_bytes; /* their bodies, per connection */
 	size_t max_queues;	     /* queues auto-create and CREATE may reach */
+	uint64_t max_queue_capacity; /* most capacity a queue may have */
+	uint64_t max_queue_bytes;    /* most max_bytes a queue may have */
 	bool auto_create;
 	struct queue_settings queue_defaults;
 	struct config_queue *queues; /* predefined; owned, see config_free */
@@ -97,6 +99,20 @@ struct config_flags {
  * 10000 keeps both to a few MiB however many names clients invent.
  */
 #define CONFIG_DEFAULT_MAX_QUEUES 10000
+/*
+ * The most a queue may be given (CREATE, queue_defaults, queues): the
+ * queue bounds are what stops a client from storing without end, so a
+ * client must not be able to ask them away.  A million messages is far
+ * beyond any sane backlog of one queue (a queue that deep has lost its
+ * consumers: backpressure should have stopped the producers long
+ * before) and costs at most a few tens of MiB of per-message overhead;
+ * 1 GiB of bodies is the largest single message the daemon accepts
+ * (max_message's ceiling), so no message the daemon takes is too big
+ * for every queue.  Both are per queue; operators who want more, or
+ * far less, set them.
+ */
+#define CONFIG_DEFAULT_MAX_QUEUE_CAPACITY 1000000
+#define CONFIG_DEFAULT_MAX_QUEUE_BYTES (1024ULL * 1024 * 1024)
 /*
  * Input read ahead of the request being served: enough to parse a deep
  * pipeline of small requests in one pass, small enough that a flood of

@@ -344,7 +344,8 @@ static const struct {
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_message, input_readahead, output_high, "
-	    "max_reserved, max_reserved_bytes, max_queues, auto_create, "
+	    "max_reserved, max_reserved_bytes, max_queues, max_queue_capacity, "
+	    "max_queue_bytes, auto_create, "
 	    "queue_defaults, queues, "
 	    "auth_token_file, log_level, shutdown_grace_ms, metrics)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
@@ -406,6 +407,21 @@ static const struct {
 	    "queues[0]: policy drop-oldest needs a capacity of at least 1" },
 	{ "{\"queues\": [{\"name\": \"a\", \"max_bytes\": true}]}",
 	    "queues[0].max_bytes: expected an integer, not a boolean" },
+	{ "{\"max_queue_capacity\": 100}",
+	    "queue_defaults.capacity: 1024 is more than max_queue_capacity "
+	    "(100)" },
+	{ "{\"queue_defaults\": {\"max_bytes\": 1073741825}}",
+	    "queue_defaults.max_bytes: 1073741825 is more than "
+	    "max_queue_bytes (1073741824)" },
+	{ "{\"queues\": [{\"name\": \"a\", \"capacity\": 1000001}]}",
+	    "queues[0].capacity: 1000001 is more than max_queue_capacity "
+	    "(1000000)" },
+	{ "{\"queues\": [{\"name\": \"a\"}, {\"name\": \"b\","
+	  " \"max_bytes\": 5000}], \"max_queue_bytes\": 4096,"
+	  " \"queue_defaults\": {\"max_bytes\": 10}}",
+	    "queues[1].max_bytes: 5000 is more than max_queue_bytes (4096)" },
+	{ "{\"max_queue_bytes\": -1}",
+	    "max_queue_bytes: -1 is not between 0 and 9223372036854775807" },
 	{ "{\"auth_token_file\": 5}",
 	    "auth_token_file: expected a file name or null, not an integer" },
 	{ "{\"log_level\": \"loud\"}",

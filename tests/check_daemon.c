@@ -407,6 +407,62 @@ START_TEST(test_create_capacity_0_is_allowed_for_block_and_reject)
 }
 END_TEST
 
+/* The attack of issue 11: a queue with no bound at all. */
+START_TEST(test_create_beyond_the_queue_ceilings_gets_400_naming_the_limit)
+{
+	struct tconn *t = tc_open(&d);
+	const char *line;
+
+	tc_send(t,
+	    "CREATE huge capacity=9223372036854775807 "
+	    "max_bytes=9223372036854775807\r\n");
+	line = tc_expect_prefix(t, "400 BAD_REQUEST ");
+	ck_assert_ptr_nonnull(strstr(line, "max_queue_capacity"));
+	ck_assert_ptr_null(strchr(line, '='));
+	tc_request(t, "CREATE huge max_bytes=1073741825",
+	    "400 BAD_REQUEST max_bytes is over the limit max_queue_bytes "
+	    "1073741824");
+	tc_request(t, "CREATE huge capacity=1000001",
+	    "400 BAD_REQUEST capacity is over the limit max_queue_capacity "
+	    "1000000");
+	/* Nothing was made. */
+	ck_assert_ptr_null(tc_stats(t, "huge"));
+	/* At the ceilings exactly: accepted. */
+	tc_request(t, "CREATE huge capacity=1000000 max_bytes=1073741824",
+	    "201 CREATED");
+	ck_assert_int_eq(tc_stat(t, "huge", "capacity"), 1000000);
+	ck_assert_int_eq(tc_stat(t, "huge", "max_bytes"), 1073741824);
+	/* Refused before the queue is looked at, even when it exists. */
+	tc_request(t, "CREATE huge capacity=1000001 max_bytes=1073741824",
+	    "400 BAD_REQUEST capacity is over the limit max_queue_capacity "
+	    "1000000");
+	tc_close(t);
+}
+END_TEST
+
+static void
+small_ceilings_setup(void)
+{
+	harness_start_with_config(&d,
+	    "{\"max_queue_capacity\": 10, \"max_queue_bytes\": 4096,"
+	    " \"queue_defaults\": {\"capacity\": 5, \"max_bytes\": 100}}");
+}
+
+START_TEST(test_create_ceilings_come_from_the_config)
+{
+	struct tconn *t = tc_open(&d);
+
+	tc_request(t, "CREATE small capacity=11",
+	    "400 BAD_REQUEST capacity is over the limit max_queue_capacity "
+	    "10");
+	tc_request(t, "CREATE small capacity=10 max_bytes=4097",
+	    "400 BAD_REQUEST max_bytes is over the limit max_queue_bytes "
+	    "4096");
+	tc_request(t, "CREATE small capacity=10 max_bytes=4096", "201 CREATED");
+	tc_close(t);
+}
+END_TEST
+
 START_TEST(test_delete_discards_the_queue_and_its_messages)
 {
 	struct tconn *t = tc_open(&d);
@@ -2256,6 +2312,10 @@ main(void)
 	ADD(s, test_create_with_other_settings_answers_409_and_changes_nothing,
 	    0);
 	ADD(s, test_create_capacity_0_is_allowed_for_block_and_reject, 0);
+	ADD(s, test_create_beyond_the_queue_ceilings_gets_400_naming_the_limit,
+	    0);
+	ADD_WITH(s, test_create_ceilings_come_from_the_config,
+	    small_ceilings_setup);
 	ADD(s, test_delete_discards_the_queue_and_its_messages, 0);
 	ADD(s, test_delete_answers_waiting_consumers_404_no_queue, 0);
 	ADD(s, test_delete_answers_parked_producers_404_no_queue, 0);

@@ -67,6 +67,8 @@ static int parse_queues(struct jcheck *, const char *, json_t *, void *);
 static int parse_token(struct jcheck *, const char *, json_t *, void *);
 static int parse_level(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
+static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
+static int parse_metrics_allow(struct jcheck *, const char *, json_t *, void *);
 static int parse_name(struct jcheck *, const char *, json_t *, void *);
 static int parse_default_policy(struct jcheck *, const char *, json_t *,
     void *);
@@ -104,6 +106,8 @@ static const struct jcheck_key top_keys[] = {
 	{ "shutdown_grace_ms", JCHECK_U64, CFG(shutdown_grace_ms), 0,
 	    SHUTDOWN_GRACE_MAX, NULL },
 	{ "metrics", FUNC(parse_metrics) },
+	{ "metrics_token_file", FUNC(parse_metrics_token) },
+	{ "metrics_allow", FUNC(parse_metrics_allow) },
 };
 
 #define SET(f) offsetof(struct queue_settings, f)
@@ -164,6 +168,9 @@ config_free(struct config *cfg)
 {
 	free(cfg->queues);
 	free(cfg->auth_token);
+	free(cfg->metrics_token);
+	cfg->metrics_token = NULL;
+	cfg->metrics_token_len = 0;
 	cfg->queues = NULL;
 	cfg->nqueues = 0;
 	cfg->auth_token = NULL;
@@ -453,10 +460,14 @@ read_small(const char *path, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/*
+ * A token file (auth_token_file, metrics_token_file): its token into
+ * *out (malloc'd) and *outlen; null leaves them alone.
+ */
 static int
-parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
+read_token(struct jcheck *k, const char *path, json_t *v, char **out,
+    size_t *outlen)
 {
-	struct config *cfg = &((struct load *)obj)->cfg;
 	char file[4096], buf[TOKEN_MAX + 3];
 	ssize_t n;
 	size_t len;
@@ -486,10 +497,92 @@ parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
 			    "the token in %s contains a space or a control "
 			    "character",
 			    file);
-	cfg->auth_token = xmalloc(len + 1);
-	memcpy(cfg->auth_token, buf, len);
-	cfg->auth_token[len] = '\0';
-	cfg->auth_token_len = len;
+	*out = xmalloc(len + 1);
+	memcpy(*out, buf, len);
+	(*out)[len] = '\0';
+	*outlen = len;
+	return 0;
+}
+
+static int
+parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+
+	return read_token(k, path, v, &cfg->auth_token, &cfg->auth_token_len);
+}
+
+static int
+parse_metrics_token(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+
+	return read_token(k, path, v, &cfg->metrics_token,
+	    &cfg->metrics_token_len);
+}
+
+/* "ADDR" or "ADDR/BITS" (numeric IPv4 or IPv6) into c. */
+static bool
+split_cidr(const char *s, struct config_cidr *c)
+{
+	const char *slash = strchr(s, '/');
+	char addr[CONFIG_ADDR_MAX];
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t bits;
+
+	if (len == 0 || len >= sizeof addr)
+		return false;
+	memcpy(addr, s, len);
+	addr[len] = '\0';
+	memset(c, 0, sizeof *c);
+	if (inet_pton(AF_INET, addr, c->addr) == 1) {
+		c->family = AF_INET;
+		c->bits = 32;
+	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+		c->family = AF_INET6;
+		c->bits = 128;
+	} else {
+		return false;
+	}
+	if (slash == NULL)
+		return true;
+	if (!proto_parse_number(slash + 1, strlen(slash + 1), &bits) ||
+	    bits > (uint64_t)c->bits)
+		return false;
+	c->bits = (int)bits;
+	return true;
+}
+
+static int
+parse_metrics_allow(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+	char sub[JCHECK_PATH_MAX], q[JCHECK_QUOTE_SIZE];
+	size_t i;
+	json_t *e;
+
+	cfg->nmetrics_allow = 0;
+	if (json_is_null(v))
+		return 0;
+	if (jcheck_type(k, path, v, JSON_ARRAY,
+	        "an array of addresses or null") < 0)
+		return -1;
+	if (json_array_size(v) > CONFIG_ALLOW_MAX)
+		return jcheck_fail(k, path, "more than %d address ranges",
+		    CONFIG_ALLOW_MAX);
+	json_array_foreach(v, i, e)
+	{
+		jcheck_index(sub, sizeof sub, path, i);
+		if (jcheck_type(k, sub, e, JSON_STRING, "a string") < 0)
+			return -1;
+		if (!split_cidr(json_string_value(e),
+		        &cfg->metrics_allow[cfg->nmetrics_allow]))
+			return jcheck_fail(k, sub,
+			    "%s is not an IPv4 or IPv6 address with an "
+			    "optional /BITS",
+			    jcheck_quote(q, sizeof q, json_string_value(e)));
+		cfg->nmetrics_allow++;
+	}
 	return 0;
 }
 

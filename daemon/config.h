@@ -36,6 +36,14 @@ struct config_listen {
 	int port;      /* 0: any free port, logged once bound */
 };
 
+/* An address range of metrics_allow: ADDR or ADDR/BITS. */
+#define CONFIG_ALLOW_MAX 16
+struct config_cidr {
+	int family;             /* AF_INET or AF_INET6 */
+	unsigned char addr[16]; /* network order; 4 bytes for IPv4 */
+	int bits;               /* prefix length */
+};
+
 /* A queue the file defines ("queues"): made at start, kept on reload. */
 struct config_queue {
 	char name[PROTO_NAME_MAX + 1];
@@ -64,6 +72,10 @@ struct config {
 	uint64_t shutdown_grace_ms;  /* how long a stop may drain */
 	bool metrics_on;
 	struct config_listen metrics; /* the /metrics listener, if on */
+	char *metrics_token;          /* from metrics_token_file; NULL: none */
+	size_t metrics_token_len;
+	struct config_cidr metrics_allow[CONFIG_ALLOW_MAX];
+	size_t nmetrics_allow; /* 0: any address may scrape */
 };
 
 /*

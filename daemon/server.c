@@ -106,7 +106,8 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct server *s = arg;
 	int one = 1;
 
-	if (s->nconns >= s->cfg.max_connections || s->shutting_down) {
+	if (s->nconns + s->nmetrics >= s->cfg.max_connections ||
+	    s->shutting_down) {
 		log_debug("fd %d: refused, %zu connections open", (int)fd,
 		    s->nconns);
 		refuse_busy(fd);

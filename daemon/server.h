@@ -28,6 +28,7 @@ struct server {
 	struct queue *last_queue; /* the last one looked up: usually next */
 	struct conn_list conns;
 	size_t nconns;
+	size_t nmetrics;          /* metrics (HTTP) connections: count too */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */

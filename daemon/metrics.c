@@ -569,6 +569,12 @@ refuse(int fd, const char *status)
 	    "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 	    status);
 
+	char in[512];
+
+	/* What already came is read, so the close sends FIN, not RST. */
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, in, sizeof in, MSG_DONTWAIT) <= 0)
+			break;
 	(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
 }

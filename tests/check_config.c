@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1248,6 +1249,315 @@ START_TEST(test_healthz_answers_ok_then_503_while_draining)
 }
 END_TEST
 
+/*
+ * Send `request` as is to the metrics port (NULL: send nothing, for a
+ * connection refused at once) and read the answer to its end; the
+ * status code, and the body in *body (malloc'd) when body is not NULL.
+ */
+static int
+http_raw(int port, const char *request, char **body)
+{
+	struct timeval tv = { 10, 0 };
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *sep;
+	int fd = try_connect(port), code = 0;
+	ssize_t n;
+
+	ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (request != NULL)
+		ck_assert_int_eq(write(fd, request, strlen(request)),
+		    (ssize_t)strlen(request));
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap)
+			ck_assert_ptr_nonnull(buf = realloc(buf, cap *= 2));
+	}
+	ck_assert_msg(n == 0, "read: %s", strerror(errno));
+	close(fd);
+	buf[len] = '\0';
+	ck_assert_int_eq(sscanf(buf, "HTTP/1.%*d %d", &code), 1);
+	ck_assert_ptr_nonnull(sep = strstr(buf, "\r\n\r\n"));
+	if (body != NULL)
+		*body = strdup(sep + 4);
+	free(buf);
+	return code;
+}
+
+START_TEST(test_metrics_token_is_required_for_metrics_not_healthz)
+{
+	char tok[256], req[512];
+	struct proc p;
+	char *body;
+
+	write_file("mtoken", "s3cret\n", tok, sizeof tok);
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"metrics_token_file\": \"mtoken\"}");
+	proc_start_metrics(&p);
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", NULL),
+	    401);
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "GET /metrics HTTP/1.1\r\nAuthorization: Bearer "
+	                     "s3cre\r\n\r\n",
+	                     NULL),
+	    401);
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "GET /metrics HTTP/1.1\r\nAuthorization: Basic "
+	                     "s3cret\r\n\r\n",
+	                     NULL),
+	    401);
+	snprintf(req, sizeof req,
+	    "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "authorization:  bearer s3cret \r\n\r\n");
+	ck_assert_int_eq(http_raw(p.metrics_port, req, &body), 200);
+	ck_assert_ptr_nonnull(strstr(body, "sluice_connections "));
+	free(body);
+	/* A load balancer's health check carries no token. */
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "GET /healthz HTTP/1.0\r\n\r\n", &body),
+	    200);
+	ck_assert_str_eq(body, "ok\n");
+	free(body);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_metrics_allow_refuses_other_addresses)
+{
+	struct proc p;
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"metrics_allow\": [\"10.0.0.0/8\", \"::1\"]}");
+	proc_start_metrics(&p);
+	ck_assert_int_eq(http_raw(p.metrics_port, NULL, NULL), 403);
+	ck_assert_int_eq(proc_stop(&p), 0);
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"metrics_allow\": [\"10.0.0.0/8\", \"127.0.0.0/30\"]}");
+	proc_start_metrics(&p);
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "GET /healthz HTTP/1.0\r\n\r\n", NULL),
+	    200);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_metrics_connections_count_against_max_connections)
+{
+	struct proc p;
+	struct tconn *t, *t2;
+	int a, b;
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"max_connections\": 3}");
+	proc_start_metrics(&p);
+	t = tc_open(&p.d);
+	tc_sync(t);
+	/* Two idle scrapers: accepted in order, before the next one. */
+	ck_assert_int_ge(a = try_connect(p.metrics_port), 0);
+	ck_assert_int_ge(b = try_connect(p.metrics_port), 0);
+	ck_assert_int_eq(http_raw(p.metrics_port, NULL, NULL), 503);
+	t2 = tc_open(&p.d);
+	tc_expect(t2, "503 BUSY");
+	tc_close(t2);
+	close(a);
+	close(b);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_metrics_connections_are_capped_at_16)
+{
+	struct proc p;
+	int fds[16];
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\"}");
+	proc_start_metrics(&p);
+	for (int i = 0; i < 16; i++)
+		ck_assert_int_ge(fds[i] = try_connect(p.metrics_port), 0);
+	ck_assert_int_eq(http_raw(p.metrics_port, NULL, NULL), 503);
+	for (int i = 0; i < 16; i++)
+		close(fds[i]);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+START_TEST(test_metrics_request_must_arrive_within_the_timeout)
+{
+	struct timeval tv = { 30, 0 };
+	struct proc p;
+	uint64_t t0;
+	char c;
+	int fd;
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\"}");
+	proc_start_metrics(&p);
+	ck_assert_int_ge(fd = try_connect(p.metrics_port), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	/* Slowloris: half a request, then nothing. */
+	ck_assert_int_eq(write(fd, "GET /metrics HTTP/1.1\r\nHost", 27), 27);
+	t0 = harness_now_ms();
+	ck_assert_int_eq(read(fd, &c, 1), 0);
+	/* Closed by the 10 s deadline, not by the 30 s read timeout. */
+	ck_assert_uint_lt(harness_now_ms() - t0, 20000);
+	close(fd);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/*
+ * Headers bigger than 8 KiB get 431; the daemon reads no more of them.
+ */
+START_TEST(test_metrics_oversized_request_gets_431)
+{
+	static char req[20000];
+	struct proc p;
+
+	memset(req, 'a', sizeof req - 1);
+	memcpy(req, "GET /metrics HTTP/1.1\r\nX: ", 26);
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\"}");
+	proc_start_metrics(&p);
+	ck_assert_int_eq(http_raw(p.metrics_port, req, NULL), 431);
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "POST /metrics HTTP/1.1\r\n\r\n", NULL),
+	    405);
+	ck_assert_int_eq(http_raw(p.metrics_port, "hello\r\n\r\n", NULL), 400);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/*
+ * Scrapers that never read share one copy of the answer: 16 of them
+ * over 3000 queues cost the daemon a few copies of the scrape, not 16.
+ */
+START_TEST(test_unread_scrapes_share_one_copy_of_the_answer)
+{
+	static char name[120];
+	int rcv = 4096, fds[16];
+	struct proc p;
+	struct tconn *t;
+	long before, after;
+	char *body;
+	size_t scrape;
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\"}");
+	proc_start_metrics(&p);
+	t = tc_open(&p.d);
+	memset(name, 'n', 100);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(name + 100, sizeof name - 100, "%04d", i);
+		tc_send(t, "CREATE %s\r\n", name);
+	}
+	for (int i = 0; i < 3000; i++)
+		tc_expect(t, "201 CREATED");
+	ck_assert_int_eq(http_get(p.metrics_port, "/metrics", &body), 200);
+	scrape = strlen(body);
+	free(body);
+	ck_assert_uint_gt(scrape, 4 << 20);
+	p.d.pid = p.pid; /* for harness_rss_kb() */
+	before = harness_rss_kb(&p.d);
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+		sin.sin_port = htons((uint16_t)p.metrics_port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&sin,
+		                     sizeof sin),
+		    0);
+		dprintf(fds[i], "GET /metrics HTTP/1.0\r\n\r\n");
+	}
+	/* Wait until every scraper has the start of its answer. */
+	for (int i = 0; i < 16; i++) {
+		struct pollfd pf = { fds[i], POLLIN, 0 };
+		ck_assert_int_eq(poll(&pf, 1, 10000), 1);
+	}
+	ck_assert_int_eq(http_raw(p.metrics_port, NULL, NULL), 503);
+	after = harness_rss_kb(&p.d);
+	ck_assert_msg((size_t)(after - before) * 1024 < 4 * scrape,
+	    "16 unread scrapes of %zu bytes grew the daemon by %ld KiB", scrape,
+	    after - before);
+	for (int i = 0; i < 16; i++)
+		close(fds[i]);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/*
+ * Lines the daemon logs within ms milliseconds (counting, not timing:
+ * the bound is on how much it says); *seen is set when one holds needle.
+ */
+static long
+proc_count_lines(struct proc *p, int ms, const char *needle, bool *seen)
+{
+	uint64_t end = harness_now_ms() + (uint64_t)ms;
+	long lines = 0;
+	uint64_t now;
+
+	while ((now = harness_now_ms()) < end) {
+		struct pollfd pf = { p->out_fd, POLLIN, 0 };
+		char *nl;
+		ssize_t n;
+
+		while ((nl = memchr(p->buf, '\n', p->len)) != NULL) {
+			size_t k = (size_t)(nl - p->buf) + 1;
+			if (memmem(p->buf, k, needle, strlen(needle)) != NULL)
+				*seen = true;
+			memmove(p->buf, p->buf + k, p->len - k);
+			p->len -= k;
+			lines++;
+		}
+		if (poll(&pf, 1, (int)(end - now)) != 1)
+			break;
+		n = read(p->out_fd, p->buf + p->len, sizeof p->buf - p->len);
+		ck_assert_int_gt(n, 0);
+		p->len += (size_t)n;
+	}
+	return lines;
+}
+
+/*
+ * Out of descriptors, the metrics listener pauses instead of retrying
+ * accept() in a loop (which logged 1.1 M lines in 3 s), and serves
+ * again once descriptors are free.
+ */
+START_TEST(test_metrics_accept_out_of_descriptors_does_not_spin)
+{
+	struct rlimit rl = { 48, 48 };
+	int fds[80], m[4];
+	struct proc p;
+	bool seen = false;
+	long lines;
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"max_connections\": 1000}");
+	proc_start_metrics(&p);
+	ck_assert_int_eq(prlimit(p.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	/* Clients take every descriptor the daemon may have ... */
+	for (int i = 0; i < 80; i++)
+		ck_assert_int_ge(fds[i] = try_connect(p.d.port), 0);
+	proc_wait_log(&p, "Too many open files");
+	/* ... then scrapers knock on the metrics port. */
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_ge(m[i] = try_connect(p.metrics_port), 0);
+	lines = proc_count_lines(&p, 1000, "metrics: accept", &seen);
+	/* A pause of 100 ms per listener: about 20 lines a second. */
+	ck_assert_msg(lines < 100, "%ld log lines in one second", lines);
+	ck_assert_msg(seen, "the metrics listener never hit EMFILE");
+	for (int i = 0; i < 80; i++)
+		close(fds[i]);
+	for (int i = 0; i < 4; i++)
+		close(m[i]);
+	ck_assert_int_eq(http_raw(p.metrics_port,
+	                     "GET /healthz HTTP/1.0\r\n\r\n", NULL),
+	    200);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
 /* ---- systemd ------------------------------------------------------- */
 
 START_TEST(test_units_pass_systemd_analyze_verify)
@@ -1460,6 +1770,18 @@ main(void)
 	tcase_add_test(tc,
 	    test_metrics_parse_as_prometheus_text_and_match_stats);
 	tcase_add_test(tc, test_healthz_answers_ok_then_503_while_draining);
+	tcase_add_test(tc,
+	    test_metrics_token_is_required_for_metrics_not_healthz);
+	tcase_add_test(tc, test_metrics_allow_refuses_other_addresses);
+	tcase_add_test(tc,
+	    test_metrics_connections_count_against_max_connections);
+	tcase_add_test(tc, test_metrics_connections_are_capped_at_16);
+	tcase_add_test(tc, test_metrics_request_must_arrive_within_the_timeout);
+	tcase_add_test(tc, test_metrics_oversized_request_gets_431);
+	tcase_add_test(tc, test_unread_scrapes_share_one_copy_of_the_answer);
+	tcase_add_test(tc,
+	    test_metrics_accept_out_of_descriptors_does_not_spin);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("systemd");

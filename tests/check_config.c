@@ -345,10 +345,10 @@ static const struct {
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_message, input_readahead, output_high, "
-	    "max_reserved, max_reserved_bytes, max_queues, max_queue_capacity, "
-	    "max_queue_bytes, auto_create, "
-	    "queue_defaults, queues, "
-	    "auth_token_file, log_level, shutdown_grace_ms, metrics)" },
+	    "max_reserved, max_reserved_bytes, max_queues, "
+	    "max_queue_capacity, max_queue_bytes, auto_create, "
+	    "queue_defaults, queues, auth_token_file, log_level, "
+	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
 	    "capacity, max_bytes, policy, lease_ms)" },
@@ -423,6 +423,12 @@ static const struct {
 	    "queues[1].max_bytes: 5000 is more than max_queue_bytes (4096)" },
 	{ "{\"max_queue_bytes\": -1}",
 	    "max_queue_bytes: -1 is not between 0 and 9223372036854775807" },
+	{ "{\"metrics_allow\": [\"127.0.0.1/33\"]}",
+	    "metrics_allow[0]: \"127.0.0.1/33\" is not an IPv4 or IPv6 "
+	    "address with an optional /BITS" },
+	{ "{\"metrics_allow\": \"127.0.0.1\"}",
+	    "metrics_allow: expected an array of addresses or null, not a "
+	    "string" },
 	{ "{\"auth_token_file\": 5}",
 	    "auth_token_file: expected a file name or null, not an integer" },
 	{ "{\"log_level\": \"loud\"}",
@@ -515,6 +521,12 @@ START_TEST(test_unreadable_token_file_is_a_config_error)
 	write_config("{\"auth_token_file\": \"nosuch\"}");
 	snprintf(line, sizeof line,
 	    "%s: auth_token_file: cannot read %s/nosuch: No such file or "
+	    "directory",
+	    cfg_path, dir);
+	expect_config_error(true, line);
+	write_config("{\"metrics_token_file\": \"nosuch\"}");
+	snprintf(line, sizeof line,
+	    "%s: metrics_token_file: cannot read %s/nosuch: No such file or "
 	    "directory",
 	    cfg_path, dir);
 	expect_config_error(true, line);

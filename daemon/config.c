@@ -85,6 +85,10 @@ static const struct jcheck_key top_keys[] = {
 	{ "listen", FUNC(parse_listen) },
 	{ "max_connections", JCHECK_SIZE, CFG(max_connections), 1,
 	    MAX_CONNECTIONS_LIMIT, NULL },
+	{ "max_connections_per_address", JCHECK_SIZE,
+	    CFG(max_connections_per_address), 1, MAX_CONNECTIONS_LIMIT, NULL },
+	{ "tcp_keepalive_s", JCHECK_U64, CFG(tcp_keepalive_s), 0,
+	    CONFIG_KEEPALIVE_MAX, NULL },
 	{ "max_message", JCHECK_U64, CFG(max_message), 0, MAX_MESSAGE_LIMIT,
 	    NULL },
 	{ "input_readahead", JCHECK_SIZE, CFG(input_readahead), READAHEAD_MIN,
@@ -146,6 +150,9 @@ config_defaults(struct config *cfg)
 	cfg->listen[0].port = CONFIG_DEFAULT_PORT;
 	cfg->nlisten = 1;
 	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->max_connections_per_address =
+	    CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+	cfg->tcp_keepalive_s = CONFIG_DEFAULT_TCP_KEEPALIVE_S;
 	cfg->max_message = CONFIG_DEFAULT_MAX_MESSAGE;
 	cfg->input_readahead = CONFIG_DEFAULT_INPUT_READAHEAD;
 	cfg->output_high = CONFIG_DEFAULT_OUTPUT_HIGH;

@@ -54,6 +54,8 @@ struct config {
 	struct config_listen listen[CONFIG_LISTEN_MAX];
 	int nlisten;
 	size_t max_connections;
+	size_t max_connections_per_address; /* from one client address */
+	uint64_t tcp_keepalive_s;    /* idle time before probes; 0: off */
 	uint64_t max_message;	     /* message limit: 413 beyond */
 	size_t input_readahead;	     /* input held per connection */
 	size_t output_high;	     /* unsent output that stops reading */
@@ -93,6 +95,20 @@ struct config_flags {
 #define CONFIG_DEFAULT_ADDR "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 7470
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 10000
+/*
+ * Connections one client address may hold: a tenth of the default
+ * total, so one address (one host, or one NAT) cannot lock every other
+ * client out, while a busy host's worker pool still fits.
+ */
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 1000
+/*
+ * TCP keepalive: probes after a minute of silence, so a peer that
+ * vanished without a FIN (power loss, a dropped route) is given up
+ * within about two minutes and its reservations come back.
+ */
+#define CONFIG_DEFAULT_TCP_KEEPALIVE_S 60
+/* The kernel's ceiling for TCP_KEEPIDLE. */
+#define CONFIG_KEEPALIVE_MAX 32767
 #define CONFIG_DEFAULT_MAX_MESSAGE (1024 * 1024)
 #define CONFIG_DEFAULT_CAPACITY 1024
 #define CONFIG_DEFAULT_MAX_BYTES (16 * 1024 * 1024)

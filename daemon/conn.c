@@ -20,6 +20,7 @@
 
 #include <event2/buffer.h>
 
+#include "admit.h"
 #include "cmd.h"
 #include "conn.h"
 #include "deliver.h"
@@ -549,6 +550,7 @@ conn_free(struct conn *c)
 	event_free(c->timer);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	admit_release(s, c->fd);
 	close(c->fd);
 	free(c);
 }

@@ -15,6 +15,7 @@
 
 #include <event2/buffer.h>
 
+#include "admit.h"
 #include "conn.h"
 #include "deliver.h"
 #include "drain.h"
@@ -110,6 +111,10 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	    s->shutting_down) {
 		log_debug("fd %d: refused, %zu connections open", (int)fd,
 		    s->nconns);
+		refuse_busy(fd);
+		return;
+	}
+	if (!admit_client(s, fd, sa)) {
 		refuse_busy(fd);
 		return;
 	}
@@ -314,6 +319,7 @@ server_free(struct server *s)
 	qtable_foreach(&s->queues, forget_lease, NULL);
 	qtable_clear(&s->queues);
 	drain_free(s->drain);
+	admit_free(s->admit);
 	event_free(s->sig_term);
 	event_free(s->sig_int);
 	event_free(s->sig_hup);

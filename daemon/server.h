@@ -39,6 +39,7 @@ struct server {
 	struct event *sig_hup;	  /* SIGHUP: reload the config file */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct drain *drain;	  /* NULL until the first stop signal */
+	struct admit *admit;      /* connections per address (admit.h) */
 };
 
 /*

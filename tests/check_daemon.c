@@ -1579,25 +1579,25 @@ local_port(int fd)
 }
 
 /*
- * Bytes the daemon has read out of its end of our connection fd: what
- * its kernel received less what still waits there unread, asked of
- * the kernel with a sock_diag query for the daemon's socket.
+ * The kernel's view of the daemon's end of our connection fd, by a
+ * sock_diag query, into r (with tcp_info); its attributes' length in
+ * *alen.
  */
-static unsigned long long
-daemon_has_read(int fd)
+struct diag_reply {
+	struct nlmsghdr nlh;
+	char buf[8192];
+};
+
+static struct inet_diag_msg *
+daemon_diag(int fd, struct diag_reply *r, int *alen)
 {
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
 	} q;
-	union {
-		struct nlmsghdr nlh;
-		char buf[8192];
-	} r;
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
 	struct inet_diag_msg *msg;
-	struct rtattr *rta;
-	int ns, len, alen;
+	int ns, len;
 
 	memset(&q, 0, sizeof q);
 	q.nlh.nlmsg_len = sizeof q;
@@ -1617,13 +1617,29 @@ daemon_has_read(int fd)
 	ck_assert_int_ge(ns, 0);
 	ck_assert_int_eq(sendto(ns, &q, sizeof q, 0, (struct sockaddr *)&nl,
 			     sizeof nl), (int)sizeof q);
-	len = (int)recv(ns, &r, sizeof r, 0);
+	len = (int)recv(ns, r, sizeof *r, 0);
 	close(ns);
-	ck_assert_msg(len > 0 && NLMSG_OK(&r.nlh, (unsigned)len) &&
-		r.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY,
+	ck_assert_msg(len > 0 && NLMSG_OK(&r->nlh, (unsigned)len) &&
+	        r->nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY,
 	    "sock_diag found no daemon socket for port %d", local_port(fd));
-	msg = NLMSG_DATA(&r.nlh);
-	alen = (int)(r.nlh.nlmsg_len - NLMSG_LENGTH(sizeof *msg));
+	msg = NLMSG_DATA(&r->nlh);
+	*alen = (int)(r->nlh.nlmsg_len - NLMSG_LENGTH(sizeof *msg));
+	return msg;
+}
+
+/*
+ * Bytes the daemon has read out of its end of our connection fd: what
+ * its kernel received less what still waits there unread.
+ */
+static unsigned long long
+daemon_has_read(int fd)
+{
+	struct diag_reply r;
+	struct inet_diag_msg *msg;
+	struct rtattr *rta;
+	int alen;
+
+	msg = daemon_diag(fd, &r, &alen);
 	for (rta = (struct rtattr *)(msg + 1); RTA_OK(rta, alen);
 	     rta = RTA_NEXT(rta, alen)) {
 		if (rta->rta_type != INET_DIAG_INFO)
@@ -2050,6 +2066,94 @@ manual_setup(void)
 	harness_start_with_config(&d, "{\"auto_create\": false}");
 }
 
+#define PER_ADDRESS_LIMIT 3
+
+static void
+per_address_setup(void)
+{
+	harness_start_with_config(&d,
+	    "{\"max_connections\": 100, \"max_connections_per_address\": 3}");
+}
+
+/* One address cannot take every slot: the 4th from 127.0.0.1 is busy. */
+START_TEST(test_connections_over_the_per_address_limit_get_503_busy)
+{
+	struct tconn *t[PER_ADDRESS_LIMIT], *over, *next;
+
+	for (int i = 0; i < PER_ADDRESS_LIMIT; i++) {
+		t[i] = tc_open(&d);
+		tc_sync(t[i]);
+	}
+	over = tc_open(&d);
+	tc_expect(over, "503 BUSY");
+	tc_expect_closed(over);
+	tc_close(over);
+	/* The count follows closes: a freed place is served again. */
+	tc_close(t[2]);
+	tc_await_stat(t[0], NULL, "connections", PER_ADDRESS_LIMIT - 1);
+	next = tc_open(&d);
+	tc_request(next, "PING", "200 PONG");
+	over = tc_open(&d);
+	tc_expect(over, "503 BUSY");
+	tc_close(over);
+	tc_close(next);
+	tc_close(t[1]);
+	tc_close(t[0]);
+}
+END_TEST
+
+static void
+keepalive_setup(void)
+{
+	harness_start_with_config(&d, "{\"tcp_keepalive_s\": 30}");
+}
+
+static void
+no_keepalive_setup(void)
+{
+	harness_start_with_config(&d, "{\"tcp_keepalive_s\": 0}");
+}
+
+/* The daemon's socket's timer: 2 is keepalive; *ms until it fires. */
+static int
+daemon_timer(int fd, unsigned *ms)
+{
+	struct diag_reply r;
+	int alen;
+	struct inet_diag_msg *msg = daemon_diag(fd, &r, &alen);
+
+	*ms = msg->idiag_expires;
+	return msg->idiag_timer;
+}
+
+/*
+ * A peer that vanished without a FIN is found out by keepalive: an idle
+ * client socket has its keepalive timer running, set to the config.
+ */
+START_TEST(test_idle_client_sockets_have_the_configured_keepalive)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned ms;
+
+	tc_sync(t);
+	ck_assert_int_eq(daemon_timer(t->fd, &ms), 2);
+	ck_assert_uint_gt(ms, 0);
+	ck_assert_uint_le(ms, 30000);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_keepalive_0_turns_it_off)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned ms;
+
+	tc_sync(t);
+	ck_assert_int_eq(daemon_timer(t->fd, &ms), 0);
+	tc_close(t);
+}
+END_TEST
+
 START_TEST(test_connection_over_the_limit_gets_503_busy_and_is_closed)
 {
 	struct tconn *t[CONN_LIMIT], *over, *next;
@@ -2376,6 +2480,11 @@ main(void)
 	    0);
 
 	/* Server settings. */
+	ADD_WITH(s, test_connections_over_the_per_address_limit_get_503_busy,
+	    per_address_setup);
+	ADD_WITH(s, test_idle_client_sockets_have_the_configured_keepalive,
+	    keepalive_setup);
+	ADD_WITH(s, test_keepalive_0_turns_it_off, no_keepalive_setup);
 	ADD_WITH(s, test_connection_over_the_limit_gets_503_busy_and_is_closed,
 	    limit_setup);
 	ADD_WITH(s, test_without_auto_create_unknown_queues_get_404_no_queue,

@@ -330,7 +330,14 @@ mconn_free(struct mconn *mc)
 	m->nconns--;
 	m->server->nmetrics--;
 	event_free(mc->deadline);
-	bufferevent_free(mc->bev); /* drops its scrape reference */
+	/*
+	 * Drop its scrape reference now: libevent frees a bufferevent's
+	 * buffers later, from the loop (or from event_base_free(), after
+	 * metrics_free() is long done with m).
+	 */
+	evbuffer_drain(bufferevent_get_output(mc->bev),
+	    evbuffer_get_length(bufferevent_get_output(mc->bev)));
+	bufferevent_free(mc->bev);
 	free(mc);
 }
 

@@ -1340,6 +1340,30 @@ START_TEST(test_metrics_token_is_required_for_metrics_not_healthz)
 }
 END_TEST
 
+/* A renewed token applies at SIGHUP; the old one stops working. */
+START_TEST(test_metrics_token_is_replaced_by_a_reload)
+{
+	const char *old_req = "GET /metrics HTTP/1.0\r\n"
+	                      "Authorization: Bearer old\r\n\r\n";
+	const char *new_req = "GET /metrics HTTP/1.0\r\n"
+	                      "Authorization: Bearer new\r\n\r\n";
+	char tok[256];
+	struct proc p;
+
+	write_file("mtoken", "old\n", tok, sizeof tok);
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"metrics_token_file\": \"mtoken\"}");
+	proc_start_metrics(&p);
+	ck_assert_int_eq(http_raw(p.metrics_port, old_req, NULL), 200);
+	write_file("mtoken", "new\n", tok, sizeof tok);
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "reloaded");
+	ck_assert_int_eq(http_raw(p.metrics_port, old_req, NULL), 401);
+	ck_assert_int_eq(http_raw(p.metrics_port, new_req, NULL), 200);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
 START_TEST(test_metrics_allow_refuses_other_addresses)
 {
 	struct proc p;
@@ -1794,6 +1818,7 @@ main(void)
 	tcase_add_test(tc, test_healthz_answers_ok_then_503_while_draining);
 	tcase_add_test(tc,
 	    test_metrics_token_is_required_for_metrics_not_healthz);
+	tcase_add_test(tc, test_metrics_token_is_replaced_by_a_reload);
 	tcase_add_test(tc, test_metrics_allow_refuses_other_addresses);
 	tcase_add_test(tc,
 	    test_metrics_connections_count_against_max_connections);

@@ -1,8 +1,8 @@
 /*
  * netfuzz.c - a network-level fuzzer for a running sluiced.
  *
- *   netfuzz -p PORT [-H HOST] [-s SEED] [-n CONNECTIONS] [-t SECONDS]
- *           [-c CONCURRENT]
+ *   netfuzz -p PORT [-m METRICS_PORT] [-H HOST] [-s SEED]
+ *           [-n CONNECTIONS] [-t SECONDS] [-c CONCURRENT]
  *
  * Many connections at once (-c, 64 by default), each sending a script
  * of random requests, valid and broken: every command with random
@@ -13,12 +13,16 @@
  * a clean close, a half-close (shutdown) and reading to the end, an RST
  * (SO_LINGER 0), or a close in the middle of what it was sending.  The
  * run stops after -n connections or -t seconds, whichever is first.
+ * With -m, one connection in ten goes to the metrics port instead, with
+ * random HTTP requests (methods, paths, headers, overlong heads, no
+ * end), ended the same ways.
  *
  * Then it checks the daemon: it must answer PING, and a global STATS
  * must add up: `messages` and `bytes` are the sums over the queues, no
  * queue with a capacity holds more than its bounds allow.  After every
  * queue is DELETEd (which answers any producer still parked) the
- * fuzzer's connections must all be gone.  Exit 0 when all of this
+ * fuzzer's connections must all be gone.  With -m, /healthz and
+ * /metrics must still answer 200.  Exit 0 when all of this
  * holds, 1 when not (with the reason), 2 on a usage error.
  *
  * Everything random comes from one seed, printed first; the run is not
@@ -341,6 +345,45 @@ emit_request(struct script *s)
 	}
 }
 
+/* A random HTTP request for the metrics port. */
+static void
+emit_http(struct script *s)
+{
+	static const char *const methods[] = { "GET", "HEAD", "POST", "get",
+		"" };
+	static const char *const paths[] = { "/metrics", "/healthz", "/",
+		"/metrics?x=1", "metrics", "/nosuch" };
+
+	count.requests++;
+	emit(s, "%s ", methods[rnd(5)]);
+	if (chance(10))
+		emit_bytes(s, rnd(10000), true);
+	else
+		emit(s, "%s", paths[rnd(6)]);
+	emit(s, " %s%s", chance(90) ? "HTTP/1.1" : "HTTP/2.0", eol());
+	for (uint64_t i = rnd(6); i > 0; i--) {
+		switch (rnd(5)) {
+		case 0:
+			emit(s, "Authorization: Bearer %s%s",
+			    chance(50) ? "x" : "", eol());
+			break;
+		case 1:
+			emit(s, "X-Long: ");
+			emit_bytes(s, rnd(12000), true);
+			emit(s, "%s", eol());
+			break;
+		case 2:
+			emit_bytes(s, rnd(100), false);
+			emit(s, "%s", eol());
+			break;
+		default:
+			emit(s, "Host: localhost%s", eol());
+		}
+	}
+	if (chance(90))
+		emit(s, "%s", eol());
+}
+
 static void
 slot_close(struct slot *sl)
 {
@@ -372,16 +415,21 @@ connect_to(const struct sockaddr_in *sin, bool block)
 }
 
 static bool
-slot_open(struct slot *sl, const struct sockaddr_in *sin)
+slot_open(struct slot *sl, const struct sockaddr_in *sin,
+    const struct sockaddr_in *msin)
 {
 	struct script s = { malloc(SCRIPT_MAX), 0 };
+	bool http = msin != NULL && chance(10);
 
-	if ((sl->fd = connect_to(sin, false)) < 0) {
+	if ((sl->fd = connect_to(http ? msin : sin, false)) < 0) {
 		free(s.buf);
 		return false;
 	}
-	for (uint64_t n = 1 + rnd(chance(10) ? 200 : 12); n > 0; n--)
-		emit_request(&s);
+	if (http)
+		emit_http(&s);
+	else
+		for (uint64_t n = 1 + rnd(chance(10) ? 200 : 12); n > 0; n--)
+			emit_request(&s);
 	sl->script = s.buf;
 	sl->len = s.len;
 	sl->sent = 0;
@@ -454,8 +502,8 @@ slot_step(struct slot *sl, short revents, uint64_t now)
 }
 
 static void
-run(const struct sockaddr_in *sin, int concurrent, uint64_t max_conns,
-    uint64_t end_ms)
+run(const struct sockaddr_in *sin, const struct sockaddr_in *msin,
+    int concurrent, uint64_t max_conns, uint64_t end_ms)
 {
 	struct slot *slots = calloc((size_t)concurrent, sizeof *slots);
 	struct pollfd *pf = calloc((size_t)concurrent, sizeof *pf);
@@ -472,7 +520,7 @@ run(const struct sockaddr_in *sin, int concurrent, uint64_t max_conns,
 			struct slot *sl = &slots[i];
 
 			if (sl->fd < 0 && more)
-				slot_open(sl, sin);
+				slot_open(sl, sin, msin);
 			pf[i].fd = sl->fd;
 			pf[i].events = 0;
 			pf[i].revents = 0;
@@ -691,6 +739,24 @@ check_daemon(const struct sockaddr_in *sin)
 	close(fd);
 }
 
+/* GET path on the metrics port answers 200. */
+static void
+check_http(const struct sockaddr_in *msin, const char *path)
+{
+	char line[512];
+	int fd = check_connect(msin);
+
+	if (fd < 0) {
+		fail("cannot connect to the metrics port: %s", strerror(errno));
+		return;
+	}
+	dprintf(fd, "GET %s HTTP/1.0\r\n\r\n", path);
+	if (!read_line(fd, line, sizeof line) ||
+	    strcmp(line, "HTTP/1.1 200 OK") != 0)
+		fail("GET %s answered \"%s\"", path, line);
+	close(fd);
+}
+
 static void
 usage(void)
 {
@@ -703,18 +769,21 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = { .sin_family = AF_INET }, msin;
 	const char *host = "127.0.0.1";
 	uint64_t seed = 0, max_conns = UINT64_MAX, seconds = 10;
-	int ch, port = 0, concurrent = 64;
+	int ch, port = 0, mport = 0, concurrent = 64;
 
-	while ((ch = getopt(argc, argv, "H:p:s:n:t:c:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:p:m:s:n:t:c:")) != -1) {
 		switch (ch) {
 		case 'H':
 			host = optarg;
 			break;
 		case 'p':
 			port = atoi(optarg);
+			break;
+		case 'm':
+			mport = atoi(optarg);
 			break;
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -732,11 +801,13 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (port <= 0 || port > 65535 || concurrent < 1 ||
-	    concurrent > CONCURRENT_MAX ||
+	if (port <= 0 || port > 65535 || mport < 0 || mport > 65535 ||
+	    concurrent < 1 || concurrent > CONCURRENT_MAX ||
 	    inet_pton(AF_INET, host, &sin.sin_addr) != 1)
 		usage();
+	msin = sin;
 	sin.sin_port = htons((uint16_t)port);
+	msin.sin_port = htons((uint16_t)mport);
 	if (seed == 0)
 		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	rng = seed;
@@ -745,7 +816,8 @@ main(int argc, char **argv)
 	    seed, seed, concurrent, seconds);
 	fflush(stdout);
 	signal(SIGPIPE, SIG_IGN);
-	run(&sin, concurrent, max_conns, now_ms() + seconds * 1000);
+	run(&sin, mport ? &msin : NULL, concurrent, max_conns,
+	    now_ms() + seconds * 1000);
 	printf("netfuzz: %" PRIu64 " connections, %" PRIu64 " requests, "
 	       "%" PRIu64 " bytes sent, %" PRIu64 " read; endings:",
 	    count.conns, count.requests, count.bytes_sent, count.bytes_read);
@@ -753,6 +825,10 @@ main(int argc, char **argv)
 		printf(" %s %" PRIu64, ending_names[i], count.endings[i]);
 	printf("\n");
 	check_daemon(&sin);
+	if (mport) {
+		check_http(&msin, "/healthz");
+		check_http(&msin, "/metrics");
+	}
 	printf("netfuzz: %s\n", failures ? "FAILED" : "ok");
 	return failures ? 1 : 0;
 }

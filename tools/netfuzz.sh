@@ -7,9 +7,9 @@
 # Uses build-sanitize/ (ASan + UBSan, as `./test.sh --sanitize` makes
 # it), configuring and building it first when it is not there.  Starts
 # build-sanitize/daemon/sluiced on a free loopback port with small
-# bounds (so the fuzzer also meets full queues and TOO_MANY_QUEUES),
-# runs tests/netfuzz against it (see tests/netfuzz.c), then stops the
-# daemon.  Fails when the fuzzer's checks fail (the daemon must answer
+# bounds (so the fuzzer also meets full queues and TOO_MANY_QUEUES) and
+# its metrics port on, runs tests/netfuzz against both (see
+# tests/netfuzz.c), then stops the daemon.  Fails when the fuzzer's checks fail (the daemon must answer
 # PING and a STATS that adds up), when the daemon died, did not exit 0,
 # or when a sanitizer reported anything.  The daemon's log is kept in
 # build-sanitize/netfuzz.log.
@@ -37,7 +37,8 @@ cat > "$conf" <<'EOF'
   "max_queues": 200,
   "max_message": 65536,
   "max_reserved": 64,
-  "queue_defaults": { "capacity": 16, "max_bytes": 262144 }
+  "queue_defaults": { "capacity": 16, "max_bytes": 262144 },
+  "metrics": "127.0.0.1:0"
 }
 EOF
 "$dir/daemon/sluiced" -c "$conf" -l 127.0.0.1 -p 0 >"$log" 2>&1 &
@@ -45,23 +46,24 @@ pid=$!
 trap 'kill -INT $pid 2>/dev/null || true' EXIT
 
 # Wait (bounded) for the daemon to say where it listens.
-port=
+port= mport=
 i=0
-while [ -z "$port" ] && [ $i -lt 200 ]; do
+while [ $i -lt 200 ]; do
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
-    [ -n "$port" ] && break
+    mport=$(sed -n 's/.*metrics on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
+    [ -n "$port" ] && [ -n "$mport" ] && break
     kill -0 $pid 2>/dev/null || break
     sleep 0.05
     i=$((i + 1))
 done
-if [ -z "$port" ]; then
+if [ -z "$port" ] || [ -z "$mport" ]; then
     echo "netfuzz.sh: sluiced did not start:" >&2
     cat "$log" >&2
     exit 1
 fi
 
 status=0
-"$dir/tests/netfuzz" -p "$port" -t "$seconds" ${NETFUZZ_SEED:+-s "$NETFUZZ_SEED"} \
+"$dir/tests/netfuzz" -p "$port" -m "$mport" -t "$seconds" ${NETFUZZ_SEED:+-s "$NETFUZZ_SEED"} \
     || status=1
 if kill -0 $pid 2>/dev/null; then
     # SIGTERM then SIGINT: stop now (drain skipped); a clean exit is 0.

@@ -13,6 +13,32 @@
 #include "log.h"
 #include "stats.h"
 
+/*
+ * A queue's bounds are what stops clients storing without end, so a
+ * CREATE may not ask for more than the config allows.  Answers 400 and
+ * returns true when it does.  The reason names the limit (without "=",
+ * which the protocol keeps out of reasons).
+ */
+static bool
+over_ceiling(struct conn *c, const struct queue_settings *set)
+{
+	const struct config *cfg = &c->server->cfg;
+	char why[96];
+
+	if (set->capacity > cfg->max_queue_capacity)
+		snprintf(why, sizeof why,
+		    "capacity is over the limit max_queue_capacity %" PRIu64,
+		    cfg->max_queue_capacity);
+	else if (set->max_bytes > cfg->max_queue_bytes)
+		snprintf(why, sizeof why,
+		    "max_bytes is over the limit max_queue_bytes %" PRIu64,
+		    cfg->max_queue_bytes);
+	else
+		return false;
+	conn_reply(c, 400, "BAD_REQUEST", why);
+	return true;
+}
+
 enum cmd_result
 cmd_create(struct conn *c, const struct proto_request *r)
 {
@@ -35,6 +61,8 @@ cmd_create(struct conn *c, const struct proto_request *r)
 		    proto_reasons[PROTO_R_DROP_NEEDS_CAPACITY]);
 		return CMD_DONE;
 	}
+	if (over_ceiling(c, &set))
+		return CMD_DONE;
 	q = cmd_find_queue(s, r->queue, false);
 	if (q == NULL && s->queues.count >= s->cfg.max_queues) {
 		conn_reply(c, 503, "TOO_MANY_QUEUES", NULL);

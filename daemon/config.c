@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ static int parse_queues(struct jcheck *, const char *, json_t *, void *);
 static int parse_token(struct jcheck *, const char *, json_t *, void *);
 static int parse_level(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
+static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
+static int parse_metrics_allow(struct jcheck *, const char *, json_t *, void *);
 static int parse_name(struct jcheck *, const char *, json_t *, void *);
 static int parse_default_policy(struct jcheck *, const char *, json_t *,
     void *);
@@ -82,6 +85,10 @@ static const struct jcheck_key top_keys[] = {
 	{ "listen", FUNC(parse_listen) },
 	{ "max_connections", JCHECK_SIZE, CFG(max_connections), 1,
 	    MAX_CONNECTIONS_LIMIT, NULL },
+	{ "max_connections_per_address", JCHECK_SIZE,
+	    CFG(max_connections_per_address), 1, MAX_CONNECTIONS_LIMIT, NULL },
+	{ "tcp_keepalive_s", JCHECK_U64, CFG(tcp_keepalive_s), 0,
+	    CONFIG_KEEPALIVE_MAX, NULL },
 	{ "max_message", JCHECK_U64, CFG(max_message), 0, MAX_MESSAGE_LIMIT,
 	    NULL },
 	{ "input_readahead", JCHECK_SIZE, CFG(input_readahead), READAHEAD_MIN,
@@ -92,6 +99,9 @@ static const struct jcheck_key top_keys[] = {
 	{ "max_reserved_bytes", JCHECK_U64, CFG(max_reserved_bytes), 1, NUM,
 	    NULL },
 	{ "max_queues", JCHECK_SIZE, CFG(max_queues), 1, NUM, NULL },
+	{ "max_queue_capacity", JCHECK_U64, CFG(max_queue_capacity), 0, NUM,
+	    NULL },
+	{ "max_queue_bytes", JCHECK_U64, CFG(max_queue_bytes), 0, NUM, NULL },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
@@ -100,6 +110,8 @@ static const struct jcheck_key top_keys[] = {
 	{ "shutdown_grace_ms", JCHECK_U64, CFG(shutdown_grace_ms), 0,
 	    SHUTDOWN_GRACE_MAX, NULL },
 	{ "metrics", FUNC(parse_metrics) },
+	{ "metrics_token_file", FUNC(parse_metrics_token) },
+	{ "metrics_allow", FUNC(parse_metrics_allow) },
 };
 
 #define SET(f) offsetof(struct queue_settings, f)
@@ -138,12 +150,17 @@ config_defaults(struct config *cfg)
 	cfg->listen[0].port = CONFIG_DEFAULT_PORT;
 	cfg->nlisten = 1;
 	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->max_connections_per_address =
+	    CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+	cfg->tcp_keepalive_s = CONFIG_DEFAULT_TCP_KEEPALIVE_S;
 	cfg->max_message = CONFIG_DEFAULT_MAX_MESSAGE;
 	cfg->input_readahead = CONFIG_DEFAULT_INPUT_READAHEAD;
 	cfg->output_high = CONFIG_DEFAULT_OUTPUT_HIGH;
 	cfg->max_reserved = CONFIG_DEFAULT_MAX_RESERVED;
 	cfg->max_reserved_bytes = CONFIG_DEFAULT_MAX_RESERVED_BYTES;
 	cfg->max_queues = CONFIG_DEFAULT_MAX_QUEUES;
+	cfg->max_queue_capacity = CONFIG_DEFAULT_MAX_QUEUE_CAPACITY;
+	cfg->max_queue_bytes = CONFIG_DEFAULT_MAX_QUEUE_BYTES;
 	cfg->auto_create = true;
 	cfg->queue_defaults.capacity = CONFIG_DEFAULT_CAPACITY;
 	cfg->queue_defaults.max_bytes = CONFIG_DEFAULT_MAX_BYTES;
@@ -158,6 +175,9 @@ config_free(struct config *cfg)
 {
 	free(cfg->queues);
 	free(cfg->auth_token);
+	free(cfg->metrics_token);
+	cfg->metrics_token = NULL;
+	cfg->metrics_token_len = 0;
 	cfg->queues = NULL;
 	cfg->nqueues = 0;
 	cfg->auth_token = NULL;
@@ -447,10 +467,14 @@ read_small(const char *path, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/*
+ * A token file (auth_token_file, metrics_token_file): its token into
+ * *out (malloc'd) and *outlen; null leaves them alone.
+ */
 static int
-parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
+read_token(struct jcheck *k, const char *path, json_t *v, char **out,
+    size_t *outlen)
 {
-	struct config *cfg = &((struct load *)obj)->cfg;
 	char file[4096], buf[TOKEN_MAX + 3];
 	ssize_t n;
 	size_t len;
@@ -480,10 +504,136 @@ parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
 			    "the token in %s contains a space or a control "
 			    "character",
 			    file);
-	cfg->auth_token = xmalloc(len + 1);
-	memcpy(cfg->auth_token, buf, len);
-	cfg->auth_token[len] = '\0';
-	cfg->auth_token_len = len;
+	*out = xmalloc(len + 1);
+	memcpy(*out, buf, len);
+	(*out)[len] = '\0';
+	*outlen = len;
+	return 0;
+}
+
+static int
+parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+
+	return read_token(k, path, v, &cfg->auth_token, &cfg->auth_token_len);
+}
+
+static int
+parse_metrics_token(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+
+	return read_token(k, path, v, &cfg->metrics_token,
+	    &cfg->metrics_token_len);
+}
+
+/* "ADDR" or "ADDR/BITS" (numeric IPv4 or IPv6) into c. */
+static bool
+split_cidr(const char *s, struct config_cidr *c)
+{
+	const char *slash = strchr(s, '/');
+	char addr[CONFIG_ADDR_MAX];
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	uint64_t bits;
+
+	if (len == 0 || len >= sizeof addr)
+		return false;
+	memcpy(addr, s, len);
+	addr[len] = '\0';
+	memset(c, 0, sizeof *c);
+	if (inet_pton(AF_INET, addr, c->addr) == 1) {
+		c->family = AF_INET;
+		c->bits = 32;
+	} else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+		c->family = AF_INET6;
+		c->bits = 128;
+	} else {
+		return false;
+	}
+	if (slash == NULL)
+		return true;
+	if (!proto_parse_number(slash + 1, strlen(slash + 1), &bits) ||
+	    bits > (uint64_t)c->bits)
+		return false;
+	c->bits = (int)bits;
+	return true;
+}
+
+static int
+parse_metrics_allow(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+	char sub[JCHECK_PATH_MAX], q[JCHECK_QUOTE_SIZE];
+	size_t i;
+	json_t *e;
+
+	cfg->nmetrics_allow = 0;
+	if (json_is_null(v))
+		return 0;
+	if (jcheck_type(k, path, v, JSON_ARRAY,
+	        "an array of addresses or null") < 0)
+		return -1;
+	if (json_array_size(v) > CONFIG_ALLOW_MAX)
+		return jcheck_fail(k, path, "more than %d address ranges",
+		    CONFIG_ALLOW_MAX);
+	json_array_foreach(v, i, e)
+	{
+		jcheck_index(sub, sizeof sub, path, i);
+		if (jcheck_type(k, sub, e, JSON_STRING, "a string") < 0)
+			return -1;
+		if (!split_cidr(json_string_value(e),
+		        &cfg->metrics_allow[cfg->nmetrics_allow]))
+			return jcheck_fail(k, sub,
+			    "%s is not an IPv4 or IPv6 address with an "
+			    "optional /BITS",
+			    jcheck_quote(q, sizeof q, json_string_value(e)));
+		cfg->nmetrics_allow++;
+	}
+	return 0;
+}
+
+/* One queue's bounds against the ceilings (path: the queue's object). */
+static int
+check_ceilings(struct jcheck *k, const char *path, const struct config *cfg,
+    const struct queue_settings *set)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	if (set->capacity > cfg->max_queue_capacity) {
+		jcheck_path(sub, sizeof sub, path, "capacity");
+		return jcheck_fail(k, sub,
+		    "%" PRIu64 " is more than max_queue_capacity (%" PRIu64 ")",
+		    set->capacity, cfg->max_queue_capacity);
+	}
+	if (set->max_bytes > cfg->max_queue_bytes) {
+		jcheck_path(sub, sizeof sub, path, "max_bytes");
+		return jcheck_fail(k, sub,
+		    "%" PRIu64 " is more than max_queue_bytes (%" PRIu64 ")",
+		    set->max_bytes, cfg->max_queue_bytes);
+	}
+	return 0;
+}
+
+/*
+ * The defaults and every predefined queue within max_queue_capacity and
+ * max_queue_bytes.  Checked once the whole file is read, so the keys may
+ * come in any order and a lowered ceiling also catches the built-in
+ * defaults.  Queues inherit what they leave out from the defaults, so
+ * those are checked first and a queue's error is its own.
+ */
+static int
+check_all_ceilings(struct jcheck *k, const struct config *cfg)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	if (check_ceilings(k, "queue_defaults", cfg, &cfg->queue_defaults) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->nqueues; i++) {
+		jcheck_index(sub, sizeof sub, "queues", i);
+		if (check_ceilings(k, sub, cfg, &cfg->queues[i].set) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -513,6 +663,8 @@ load_file(struct jcheck *k, struct load *ld)
 	}
 	rc = jcheck_object(k, "", root, top_keys, NKEYS(top_keys), ld);
 	json_decref(root);
+	if (rc == 0)
+		rc = check_all_ceilings(k, &ld->cfg);
 	return rc;
 }
 

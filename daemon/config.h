@@ -36,6 +36,14 @@ struct config_listen {
 	int port;      /* 0: any free port, logged once bound */
 };
 
+/* An address range of metrics_allow: ADDR or ADDR/BITS. */
+#define CONFIG_ALLOW_MAX 16
+struct config_cidr {
+	int family;             /* AF_INET or AF_INET6 */
+	unsigned char addr[16]; /* network order; 4 bytes for IPv4 */
+	int bits;               /* prefix length */
+};
+
 /* A queue the file defines ("queues"): made at start, kept on reload. */
 struct config_queue {
 	char name[PROTO_NAME_MAX + 1];
@@ -46,12 +54,16 @@ struct config {
 	struct config_listen listen[CONFIG_LISTEN_MAX];
 	int nlisten;
 	size_t max_connections;
+	size_t max_connections_per_address; /* from one client address */
+	uint64_t tcp_keepalive_s;    /* idle time before probes; 0: off */
 	uint64_t max_message;	     /* message limit: 413 beyond */
 	size_t input_readahead;	     /* input held per connection */
 	size_t output_high;	     /* unsent output that stops reading */
 	size_t max_reserved;	     /* reservations per connection */
 	uint64_t max_reserved_bytes; /* their bodies, per connection */
 	size_t max_queues;	     /* queues auto-create and CREATE may reach */
+	uint64_t max_queue_capacity; /* most capacity a queue may have */
+	uint64_t max_queue_bytes;    /* most max_bytes a queue may have */
 	bool auto_create;
 	struct queue_settings queue_defaults;
 	struct config_queue *queues; /* predefined; owned, see config_free */
@@ -62,6 +74,10 @@ struct config {
 	uint64_t shutdown_grace_ms;  /* how long a stop may drain */
 	bool metrics_on;
 	struct config_listen metrics; /* the /metrics listener, if on */
+	char *metrics_token;          /* from metrics_token_file; NULL: none */
+	size_t metrics_token_len;
+	struct config_cidr metrics_allow[CONFIG_ALLOW_MAX];
+	size_t nmetrics_allow; /* 0: any address may scrape */
 };
 
 /*
@@ -79,6 +95,20 @@ struct config_flags {
 #define CONFIG_DEFAULT_ADDR "127.0.0.1"
 #define CONFIG_DEFAULT_PORT 7470
 #define CONFIG_DEFAULT_MAX_CONNECTIONS 10000
+/*
+ * Connections one client address may hold: a tenth of the default
+ * total, so one address (one host, or one NAT) cannot lock every other
+ * client out, while a busy host's worker pool still fits.
+ */
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 1000
+/*
+ * TCP keepalive: probes after a minute of silence, so a peer that
+ * vanished without a FIN (power loss, a dropped route) is given up
+ * within about two minutes and its reservations come back.
+ */
+#define CONFIG_DEFAULT_TCP_KEEPALIVE_S 60
+/* The kernel's ceiling for TCP_KEEPIDLE. */
+#define CONFIG_KEEPALIVE_MAX 32767
 #define CONFIG_DEFAULT_MAX_MESSAGE (1024 * 1024)
 #define CONFIG_DEFAULT_CAPACITY 1024
 #define CONFIG_DEFAULT_MAX_BYTES (16 * 1024 * 1024)
@@ -97,6 +127,20 @@ struct config_flags {
  * 10000 keeps both to a few MiB however many names clients invent.
  */
 #define CONFIG_DEFAULT_MAX_QUEUES 10000
+/*
+ * The most a queue may be given (CREATE, queue_defaults, queues): the
+ * queue bounds are what stops a client from storing without end, so a
+ * client must not be able to ask them away.  A million messages is far
+ * beyond any sane backlog of one queue (a queue that deep has lost its
+ * consumers: backpressure should have stopped the producers long
+ * before) and costs at most a few tens of MiB of per-message overhead;
+ * 1 GiB of bodies is the largest single message the daemon accepts
+ * (max_message's ceiling), so no message the daemon takes is too big
+ * for every queue.  Both are per queue; operators who want more, or
+ * far less, set them.
+ */
+#define CONFIG_DEFAULT_MAX_QUEUE_CAPACITY 1000000
+#define CONFIG_DEFAULT_MAX_QUEUE_BYTES (1024ULL * 1024 * 1024)
 /*
  * Input read ahead of the request being served: enough to parse a deep
  * pipeline of small requests in one pass, small enough that a flood of

@@ -12,6 +12,7 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "admit.h"
 #include "cmd.h"
 #include "conn_io.h"
 #include "deliver.h"
@@ -560,6 +561,7 @@ conn_free(struct conn *c)
 	event_free(c->timer);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
+	admit_release(s, c->fd);
 	close(c->fd);
 	free(c);
 }

@@ -1,21 +1,44 @@
 /*
- * metrics.c - /metrics and /healthz over evhttp.  See metrics.h.
+ * metrics.c - /metrics and /healthz over a small HTTP/1.x server of its
+ * own.  See metrics.h.
  *
  * Every metric family is a row of a table: its name, type, help text
  * and which number of the queue it reports.  The names follow the
  * Prometheus conventions: a sluice_ prefix, _total on counters, base
  * units (seconds, bytes).  Queue names need no escaping in a label
  * value: the protocol allows none of \ " or newline in them.
+ *
+ * Why not evhttp: it owns its listener's callbacks, so an accept()
+ * failing with EMFILE could not be paused (it logged and retried in a
+ * tight loop), its connections could not be counted or refused by
+ * address, and each connection kept its own copy of the answer for as
+ * long as the scraper chose not to read it.  Here:
+ * - the listener pauses on EMFILE and the like, as the protocol one does;
+ * - connections count against max_connections (server.nmetrics) and
+ *   are at most METRICS_CONNECTIONS_MAX, refused outside metrics_allow;
+ * - one request per connection, headers at most METRICS_HEADERS_MAX,
+ *   and the whole exchange within METRICS_TIMEOUT_SEC, then it closes;
+ * - the scrape text is built once and shared by reference between the
+ *   connections writing it, and at most two versions of it exist at a
+ *   time (struct scrape): a scraper that never reads pins one shared
+ *   copy for at most the timeout, not one copy each.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
 
 #include "clock.h"
 #include "drain.h"
@@ -24,13 +47,50 @@
 #include "server.h"
 #include "xmalloc.h"
 
-/* HTTP bounds: a scraper sends one small GET; anything else is abuse. */
+/* A scraper sends one small GET; anything bigger is abuse. */
 #define METRICS_HEADERS_MAX 8192
+/* The whole exchange, request and answer, or the connection closes. */
 #define METRICS_TIMEOUT_SEC 10
+/*
+ * Scrapers at once.  Prometheus sends one at a time per target; a few
+ * servers scrape each target.  Each also counts against max_connections.
+ */
+#define METRICS_CONNECTIONS_MAX 16
+/* How long accepting pauses when the process is out of descriptors. */
+#define METRICS_ACCEPT_PAUSE_MS 100
+
+/*
+ * One rendering of /metrics, shared by reference between the
+ * connections writing it; freed when the last of them is done and the
+ * metrics server has moved on to a newer one.
+ */
+struct scrape {
+	struct metrics *m;
+	struct evbuffer *text;
+	const char *data; /* the text, made contiguous */
+	size_t len;
+	size_t refs; /* connections writing it, plus one while current */
+};
+
+/* One HTTP connection: a single request, a single answer. */
+struct mconn {
+	struct metrics *m;
+	TAILQ_ENTRY(mconn) link;
+	struct bufferevent *bev;
+	struct event *deadline;
+	bool answered; /* the answer is queued; close once written */
+};
+
+TAILQ_HEAD(mconn_list, mconn);
 
 struct metrics {
 	struct server *server;
-	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct event *resume; /* re-enables accepting after a pause */
+	struct mconn_list conns;
+	size_t nconns;
+	struct scrape *current; /* the newest scrape, or NULL */
+	size_t nscrapes;        /* scrapes alive, current included */
 };
 
 /* Which number of a queue a family reports. */
@@ -194,49 +254,409 @@ add_server(struct evbuffer *out, struct server *s)
 	    s->shutting_down ? 1 : 0);
 }
 
-static void
-send_text(struct evhttp_request *req, int code, const char *reason,
-    struct evbuffer *body)
+/* The whole /metrics text, freshly built. */
+static struct evbuffer *
+render(struct server *s)
 {
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, code, reason, body);
-}
-
-static void
-on_metrics(struct evhttp_request *req, void *arg)
-{
-	struct metrics *m = arg;
 	struct evbuffer *out = evbuffer_new();
 	struct sample_ctx x = { out, NULL };
 
-	add_server(out, m->server);
+	add_server(out, s);
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
 		x.f = &families[i];
 		add_family(out, x.f->name, x.f->type, x.f->help);
-		qtable_foreach(&m->server->queues, add_sample, &x);
+		qtable_foreach(&s->queues, add_sample, &x);
 	}
-	send_text(req, 200, "OK", out);
-	evbuffer_free(out);
+	return out;
 }
 
 static void
-on_healthz(struct evhttp_request *req, void *arg)
+scrape_unref(struct scrape *sc)
+{
+	if (--sc->refs > 0)
+		return;
+	sc->m->nscrapes--;
+	evbuffer_free(sc->text);
+	free(sc);
+}
+
+/* evbuffer_add_reference() cleanup: a connection is done with it. */
+static void
+scrape_written(const void *data, size_t len, void *arg)
+{
+	scrape_unref(arg);
+}
+
+/*
+ * The scrape to send now, with a reference taken for the caller.  A
+ * fresh one, unless two already exist (an older one still being
+ * written): then the current one is shared, so a few scrapers that
+ * never read hold at most two copies however many connect.
+ */
+static struct scrape *
+scrape_get(struct metrics *m)
+{
+	struct scrape *sc = m->current;
+
+	if (sc != NULL && sc->refs == 1) {
+		/* Nobody is writing it: replace it rather than share it. */
+		m->current = NULL;
+		scrape_unref(sc);
+		sc = NULL;
+	}
+	if (sc == NULL || m->nscrapes < 2) {
+		if (m->current != NULL)
+			scrape_unref(m->current);
+		sc = xcalloc(1, sizeof *sc);
+		sc->m = m;
+		sc->text = render(m->server);
+		sc->len = evbuffer_get_length(sc->text);
+		sc->data = (const char *)evbuffer_pullup(sc->text, -1);
+		sc->refs = 1;
+		m->nscrapes++;
+		m->current = sc;
+	}
+	sc->refs++;
+	return sc;
+}
+
+static void
+mconn_free(struct mconn *mc)
+{
+	struct metrics *m = mc->m;
+
+	TAILQ_REMOVE(&m->conns, mc, link);
+	m->nconns--;
+	m->server->nmetrics--;
+	event_free(mc->deadline);
+	/*
+	 * Drop its scrape reference now: libevent frees a bufferevent's
+	 * buffers later, from the loop (or from event_base_free(), after
+	 * metrics_free() is long done with m).
+	 */
+	evbuffer_drain(bufferevent_get_output(mc->bev),
+	    evbuffer_get_length(bufferevent_get_output(mc->bev)));
+	bufferevent_free(mc->bev);
+	free(mc);
+}
+
+/*
+ * Queue the answer: status line, headers, and the body unless HEAD.
+ * Either text (copied) or a shared scrape (by reference) is the body.
+ */
+static void
+respond(struct mconn *mc, bool head, int code, const char *reason,
+    const char *extra, const char *text, struct scrape *sc)
+{
+	struct evbuffer *out = bufferevent_get_output(mc->bev);
+	size_t len = sc != NULL ? sc->len : strlen(text);
+
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: close\r\n"
+	    "%s\r\n",
+	    code, reason, len, extra != NULL ? extra : "");
+	if (sc != NULL && !head)
+		evbuffer_add_reference(out, sc->data, sc->len, scrape_written,
+		    sc);
+	else if (sc != NULL)
+		scrape_unref(sc);
+	else if (!head)
+		evbuffer_add(out, text, len);
+	mc->answered = true;
+	bufferevent_disable(mc->bev, EV_READ);
+	bufferevent_enable(mc->bev, EV_WRITE);
+}
+
+/* The value of header `name` in the header block, or NULL; cut at CR/LF. */
+static const char *
+find_header(char *headers, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+	char *p = headers;
+
+	while ((p = strchr(p, '\n')) != NULL) {
+		p++;
+		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			char *v = p + nlen + 1;
+			v += strspn(v, " \t");
+			*len = strcspn(v, "\r\n");
+			while (*len > 0 &&
+			    (v[*len - 1] == ' ' || v[*len - 1] == '\t'))
+				(*len)--;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* Compare without stopping at the first difference: no timing oracle. */
+static bool
+same_secret(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char diff = alen != blen;
+
+	for (size_t i = 0; i < alen && i < blen; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* With metrics_token_file set: "Authorization: Bearer <token>". */
+static bool
+authorized(const struct config *cfg, char *headers)
+{
+	const char *v;
+	size_t len;
+
+	if (cfg->metrics_token == NULL)
+		return true;
+	if ((v = find_header(headers, "Authorization", &len)) == NULL ||
+	    len < 7 || strncasecmp(v, "Bearer ", 7) != 0)
+		return false;
+	return same_secret(v + 7, len - 7, cfg->metrics_token,
+	    cfg->metrics_token_len);
+}
+
+/* A whole request head is in req (NUL-terminated): answer it. */
+static void
+serve(struct mconn *mc, char *req)
+{
+	struct server *s = mc->m->server;
+	char method[8], target[256];
+	bool head;
+	int n = 0;
+
+	if (sscanf(req, "%7s %255s HTTP/1.%*1[01]%n", method, target, &n) !=
+	        2 ||
+	    n == 0) {
+		respond(mc, false, 400, "Bad Request", NULL, "bad request\n",
+		    NULL);
+		return;
+	}
+	head = strcmp(method, "HEAD") == 0;
+	if (!head && strcmp(method, "GET") != 0) {
+		respond(mc, false, 405, "Method Not Allowed",
+		    "Allow: GET, HEAD\r\n", "method not allowed\n", NULL);
+		return;
+	}
+	target[strcspn(target, "?")] = '\0';
+	if (strcmp(target, "/healthz") == 0) {
+		/* Says only "up" or "draining": no token needed. */
+		if (s->shutting_down)
+			respond(mc, head, 503, "Service Unavailable", NULL,
+			    "draining\n", NULL);
+		else
+			respond(mc, head, 200, "OK", NULL, "ok\n", NULL);
+	} else if (strcmp(target, "/metrics") != 0) {
+		respond(mc, head, 404, "Not Found", NULL, "not found\n", NULL);
+	} else if (!authorized(&s->cfg, req)) {
+		respond(mc, head, 401, "Unauthorized",
+		    "WWW-Authenticate: Bearer realm=\"sluice\"\r\n",
+		    "unauthorized\n", NULL);
+	} else {
+		respond(mc, head, 200, "OK", NULL, NULL, scrape_get(mc->m));
+	}
+}
+
+static void
+mconn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct mconn *mc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end;
+	size_t len;
+	char *req;
+
+	if (mc->answered)
+		return;
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	len = end.pos >= 0 ? (size_t)end.pos + 4 : 0;
+	if (end.pos < 0) {
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+		len = end.pos >= 0 ? (size_t)end.pos + 2 : 0;
+	}
+	if (len == 0 || len > METRICS_HEADERS_MAX) {
+		if (len > METRICS_HEADERS_MAX ||
+		    evbuffer_get_length(in) >= METRICS_HEADERS_MAX)
+			respond(mc, false, 431,
+			    "Request Header Fields Too Large", NULL,
+			    "request too large\n", NULL);
+		return;
+	}
+	req = xmalloc(len + 1);
+	evbuffer_remove(in, req, len);
+	req[len] = '\0';
+	serve(mc, req);
+	free(req);
+}
+
+/* Everything queued is written: the exchange is over. */
+static void
+mconn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct mconn *mc = arg;
+
+	if (mc->answered) {
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		mconn_free(mc);
+	}
+}
+
+static void
+mconn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct mconn *mc = arg;
+
+	/* A client's EOF after its request still wants the answer. */
+	if ((what & BEV_EVENT_EOF) && mc->answered &&
+	    !(what & BEV_EVENT_WRITING))
+		return;
+	mconn_free(mc);
+}
+
+static void
+mconn_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mconn *mc = arg;
+
+	log_debug("metrics: fd %d: timed out", (int)fd);
+	mconn_free(mc);
+}
+
+/* True when metrics_allow is empty or holds the peer's address. */
+static bool
+allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+	const unsigned char *a;
+	unsigned char mapped[4];
+	int family;
+
+	if (cfg->nmetrics_allow == 0)
+		return true;
+	if (sa->sa_family == AF_INET) {
+		family = AF_INET;
+		a = (const unsigned char *)&((const struct sockaddr_in *)sa)
+		        ->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *in6 =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		family = AF_INET6;
+		a = in6->s6_addr;
+		/* An IPv4 client of an IPv6 listener is judged as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(in6)) {
+			memcpy(mapped, in6->s6_addr + 12, 4);
+			family = AF_INET;
+			a = mapped;
+		}
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < cfg->nmetrics_allow; i++) {
+		const struct config_cidr *c = &cfg->metrics_allow[i];
+		int full = c->bits / 8, rest = c->bits % 8;
+
+		if (c->family != family || memcmp(c->addr, a, (size_t)full))
+			continue;
+		if (rest == 0 ||
+		    ((c->addr[full] ^ a[full]) & (0xff << (8 - rest))) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Answer a connection that will not be served, and hang up. */
+static void
+refuse(int fd, const char *status)
+{
+	char buf[160];
+	int n = snprintf(buf, sizeof buf,
+	    "HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+	    status);
+
+	char in[512];
+
+	/* What already came is read, so the close sends FIN, not RST. */
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, in, sizeof in, MSG_DONTWAIT) <= 0)
+			break;
+	(void)send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	close(fd);
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
 	struct metrics *m = arg;
-	struct evbuffer *out = evbuffer_new();
-	bool draining = m->server->shutting_down;
+	struct server *s = m->server;
+	struct timeval tv = { METRICS_TIMEOUT_SEC, 0 };
+	struct mconn *mc;
 
-	evbuffer_add_printf(out, "%s\n", draining ? "draining" : "ok");
-	send_text(req, draining ? 503 : 200,
-	    draining ? "Service Unavailable" : "OK", out);
-	evbuffer_free(out);
+	if (!allowed(&s->cfg, sa)) {
+		log_debug("metrics: fd %d: address not allowed", (int)fd);
+		refuse(fd, "403 Forbidden");
+		return;
+	}
+	/* Scrapers share the descriptors with clients: count them too. */
+	if (m->nconns >= METRICS_CONNECTIONS_MAX ||
+	    s->nconns + s->nmetrics >= s->cfg.max_connections) {
+		log_debug("metrics: fd %d: refused, %zu open", (int)fd,
+		    m->nconns);
+		refuse(fd, "503 Service Unavailable");
+		return;
+	}
+	mc = xcalloc(1, sizeof *mc);
+	mc->m = m;
+	mc->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	mc->deadline = evtimer_new(s->base, mconn_timeoutcb, mc);
+	if (mc->bev == NULL || mc->deadline == NULL) {
+		if (mc->bev != NULL)
+			bufferevent_free(mc->bev);
+		else
+			close(fd);
+		if (mc->deadline != NULL)
+			event_free(mc->deadline);
+		free(mc);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&m->conns, mc, link);
+	m->nconns++;
+	s->nmetrics++;
+	evtimer_add(mc->deadline, &tv);
+	bufferevent_setcb(mc->bev, mconn_readcb, mconn_writecb, mconn_eventcb,
+	    mc);
+	/* Reading stops at the header bound: the rest stays in the kernel. */
+	bufferevent_setwatermark(mc->bev, EV_READ, 0, METRICS_HEADERS_MAX);
+	bufferevent_enable(mc->bev, EV_READ);
 }
 
 static void
-on_other(struct evhttp_request *req, void *arg)
+resume_accept(evutil_socket_t fd, short what, void *arg)
 {
-	evhttp_send_error(req, 404, NULL);
+	struct metrics *m = arg;
+
+	evconnlistener_enable(m->listener);
+}
+
+/*
+ * accept() failed.  Out of descriptors or memory, retrying at once
+ * would find the same pending connection and fail again, forever:
+ * pause accepting for a while instead (one log line per pause).
+ */
+static void
+on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct metrics *m = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = { 0, METRICS_ACCEPT_PAUSE_MS * 1000 };
+
+	log_warn("metrics: accept: %s", evutil_socket_error_to_string(err));
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		evconnlistener_disable(l);
+		evtimer_add(m->resume, &pause);
+	}
 }
 
 /* Log where the listener ended up (the port, when 0 was asked for). */
@@ -255,39 +675,53 @@ struct metrics *
 metrics_new(struct server *s, const struct config_listen *at)
 {
 	struct metrics *m = xcalloc(1, sizeof *m);
-	struct evhttp_bound_socket *bound;
+	struct sockaddr_storage ss;
+	int sslen = sizeof ss;
 
 	m->server = s;
-	if ((m->http = evhttp_new(s->base)) == NULL) {
-		log_err("metrics: cannot create the HTTP server");
-		free(m);
-		return NULL;
-	}
-	evhttp_set_allowed_methods(m->http,
-	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_max_headers_size(m->http, METRICS_HEADERS_MAX);
-	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_timeout(m->http, METRICS_TIMEOUT_SEC);
-	evhttp_set_cb(m->http, "/metrics", on_metrics, m);
-	evhttp_set_cb(m->http, "/healthz", on_healthz, m);
-	evhttp_set_gencb(m->http, on_other, m);
-	bound = evhttp_bind_socket_with_handle(m->http, at->addr,
-	    (ev_uint16_t)at->port);
-	if (bound == NULL) {
-		log_err("metrics: cannot listen on %s port %d", at->addr,
-		    at->port);
+	TAILQ_INIT(&m->conns);
+	m->resume = evtimer_new(s->base, resume_accept, m);
+	if (evutil_parse_sockaddr_port(at->addr, (struct sockaddr *)&ss,
+	        &sslen) < 0) {
+		log_err("metrics: bad address %s", at->addr);
 		metrics_free(m);
 		return NULL;
 	}
-	log_bound(evhttp_bound_socket_get_fd(bound));
+	/* libevent refuses port 0 in "host:port": set it apart. */
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port =
+		    htons((uint16_t)at->port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port =
+		    htons((uint16_t)at->port);
+	m->listener = evconnlistener_new_bind(s->base, on_accept, m,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, (struct sockaddr *)&ss, sslen);
+	if (m->listener == NULL) {
+		log_err("metrics: cannot listen on %s port %d: %s", at->addr,
+		    at->port, strerror(errno));
+		metrics_free(m);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(m->listener, on_accept_error);
+	log_bound(evconnlistener_get_fd(m->listener));
 	return m;
 }
 
 void
 metrics_free(struct metrics *m)
 {
+	struct mconn *mc;
+
 	if (m == NULL)
 		return;
-	evhttp_free(m->http);
+	while ((mc = TAILQ_FIRST(&m->conns)) != NULL)
+		mconn_free(mc);
+	if (m->current != NULL)
+		scrape_unref(m->current);
+	if (m->listener != NULL)
+		evconnlistener_free(m->listener);
+	if (m->resume != NULL)
+		event_free(m->resume);
 	free(m);
 }

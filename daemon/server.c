@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "admit.h"
 #include "conn.h"
 #include "deliver.h"
 #include "log.h"
@@ -69,9 +70,14 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct server *s = arg;
 	int one = 1;
 
-	if (s->nconns >= s->cfg.max_connections || s->shutting_down) {
+	if (s->nconns + s->nmetrics >= s->cfg.max_connections ||
+	    s->shutting_down) {
 		log_debug("fd %d: refused, %zu connections open", (int)fd,
 		    s->nconns);
+		refuse_busy(fd);
+		return;
+	}
+	if (!admit_client(s, fd, sa)) {
 		refuse_busy(fd);
 		return;
 	}
@@ -223,6 +229,7 @@ server_free(struct server *s)
 		evconnlistener_free(s->listeners[i]);
 	qtable_foreach(&s->queues, forget_lease, NULL);
 	qtable_clear(&s->queues);
+	admit_free(s->admit);
 	event_base_free(s->base);
 	free(s->auth_token);
 	config_free(&s->cfg);

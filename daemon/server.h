@@ -31,12 +31,14 @@ struct server {
 	struct qtable queues;
 	struct conn_list conns;
 	size_t nconns;
+	size_t nmetrics;          /* metrics (HTTP) connections: count too */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */
 	size_t auth_token_len;
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
+	struct admit *admit;      /* connections per address (admit.h) */
 };
 
 /*

@@ -408,6 +408,62 @@ START_TEST(test_create_capacity_0_is_allowed_for_block_and_reject)
 }
 END_TEST
 
+/* The attack of issue 11: a queue with no bound at all. */
+START_TEST(test_create_beyond_the_queue_ceilings_gets_400_naming_the_limit)
+{
+	struct tconn *t = tc_open(&d);
+	const char *line;
+
+	tc_send(t,
+	    "CREATE huge capacity=9223372036854775807 "
+	    "max_bytes=9223372036854775807\r\n");
+	line = tc_expect_prefix(t, "400 BAD_REQUEST ");
+	ck_assert_ptr_nonnull(strstr(line, "max_queue_capacity"));
+	ck_assert_ptr_null(strchr(line, '='));
+	tc_request(t, "CREATE huge max_bytes=1073741825",
+	    "400 BAD_REQUEST max_bytes is over the limit max_queue_bytes "
+	    "1073741824");
+	tc_request(t, "CREATE huge capacity=1000001",
+	    "400 BAD_REQUEST capacity is over the limit max_queue_capacity "
+	    "1000000");
+	/* Nothing was made. */
+	ck_assert_ptr_null(tc_stats(t, "huge"));
+	/* At the ceilings exactly: accepted. */
+	tc_request(t, "CREATE huge capacity=1000000 max_bytes=1073741824",
+	    "201 CREATED");
+	ck_assert_int_eq(tc_stat(t, "huge", "capacity"), 1000000);
+	ck_assert_int_eq(tc_stat(t, "huge", "max_bytes"), 1073741824);
+	/* Refused before the queue is looked at, even when it exists. */
+	tc_request(t, "CREATE huge capacity=1000001 max_bytes=1073741824",
+	    "400 BAD_REQUEST capacity is over the limit max_queue_capacity "
+	    "1000000");
+	tc_close(t);
+}
+END_TEST
+
+static void
+small_ceilings_setup(void)
+{
+	harness_start_with_config(&d,
+	    "{\"max_queue_capacity\": 10, \"max_queue_bytes\": 4096,"
+	    " \"queue_defaults\": {\"capacity\": 5, \"max_bytes\": 100}}");
+}
+
+START_TEST(test_create_ceilings_come_from_the_config)
+{
+	struct tconn *t = tc_open(&d);
+
+	tc_request(t, "CREATE small capacity=11",
+	    "400 BAD_REQUEST capacity is over the limit max_queue_capacity "
+	    "10");
+	tc_request(t, "CREATE small capacity=10 max_bytes=4097",
+	    "400 BAD_REQUEST max_bytes is over the limit max_queue_bytes "
+	    "4096");
+	tc_request(t, "CREATE small capacity=10 max_bytes=4096", "201 CREATED");
+	tc_close(t);
+}
+END_TEST
+
 START_TEST(test_delete_discards_the_queue_and_its_messages)
 {
 	struct tconn *t = tc_open(&d);
@@ -1524,25 +1580,25 @@ local_port(int fd)
 }
 
 /*
- * Bytes the daemon has read out of its end of our connection fd: what
- * its kernel received less what still waits there unread, asked of
- * the kernel with a sock_diag query for the daemon's socket.
+ * The kernel's view of the daemon's end of our connection fd, by a
+ * sock_diag query, into r (with tcp_info); its attributes' length in
+ * *alen.
  */
-static unsigned long long
-daemon_has_read(int fd)
+struct diag_reply {
+	struct nlmsghdr nlh;
+	char buf[8192];
+};
+
+static struct inet_diag_msg *
+daemon_diag(int fd, struct diag_reply *r, int *alen)
 {
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
 	} q;
-	union {
-		struct nlmsghdr nlh;
-		char buf[8192];
-	} r;
 	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
 	struct inet_diag_msg *msg;
-	struct rtattr *rta;
-	int ns, len, alen;
+	int ns, len;
 
 	memset(&q, 0, sizeof q);
 	q.nlh.nlmsg_len = sizeof q;
@@ -1562,13 +1618,29 @@ daemon_has_read(int fd)
 	ck_assert_int_ge(ns, 0);
 	ck_assert_int_eq(sendto(ns, &q, sizeof q, 0, (struct sockaddr *)&nl,
 			     sizeof nl), (int)sizeof q);
-	len = (int)recv(ns, &r, sizeof r, 0);
+	len = (int)recv(ns, r, sizeof *r, 0);
 	close(ns);
-	ck_assert_msg(len > 0 && NLMSG_OK(&r.nlh, (unsigned)len) &&
-		r.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY,
+	ck_assert_msg(len > 0 && NLMSG_OK(&r->nlh, (unsigned)len) &&
+	        r->nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY,
 	    "sock_diag found no daemon socket for port %d", local_port(fd));
-	msg = NLMSG_DATA(&r.nlh);
-	alen = (int)(r.nlh.nlmsg_len - NLMSG_LENGTH(sizeof *msg));
+	msg = NLMSG_DATA(&r->nlh);
+	*alen = (int)(r->nlh.nlmsg_len - NLMSG_LENGTH(sizeof *msg));
+	return msg;
+}
+
+/*
+ * Bytes the daemon has read out of its end of our connection fd: what
+ * its kernel received less what still waits there unread.
+ */
+static unsigned long long
+daemon_has_read(int fd)
+{
+	struct diag_reply r;
+	struct inet_diag_msg *msg;
+	struct rtattr *rta;
+	int alen;
+
+	msg = daemon_diag(fd, &r, &alen);
 	for (rta = (struct rtattr *)(msg + 1); RTA_OK(rta, alen);
 	     rta = RTA_NEXT(rta, alen)) {
 		if (rta->rta_type != INET_DIAG_INFO)
@@ -1995,6 +2067,94 @@ manual_setup(void)
 	harness_start_with_config(&d, "{\"auto_create\": false}");
 }
 
+#define PER_ADDRESS_LIMIT 3
+
+static void
+per_address_setup(void)
+{
+	harness_start_with_config(&d,
+	    "{\"max_connections\": 100, \"max_connections_per_address\": 3}");
+}
+
+/* One address cannot take every slot: the 4th from 127.0.0.1 is busy. */
+START_TEST(test_connections_over_the_per_address_limit_get_503_busy)
+{
+	struct tconn *t[PER_ADDRESS_LIMIT], *over, *next;
+
+	for (int i = 0; i < PER_ADDRESS_LIMIT; i++) {
+		t[i] = tc_open(&d);
+		tc_sync(t[i]);
+	}
+	over = tc_open(&d);
+	tc_expect(over, "503 BUSY");
+	tc_expect_closed(over);
+	tc_close(over);
+	/* The count follows closes: a freed place is served again. */
+	tc_close(t[2]);
+	tc_await_stat(t[0], NULL, "connections", PER_ADDRESS_LIMIT - 1);
+	next = tc_open(&d);
+	tc_request(next, "PING", "200 PONG");
+	over = tc_open(&d);
+	tc_expect(over, "503 BUSY");
+	tc_close(over);
+	tc_close(next);
+	tc_close(t[1]);
+	tc_close(t[0]);
+}
+END_TEST
+
+static void
+keepalive_setup(void)
+{
+	harness_start_with_config(&d, "{\"tcp_keepalive_s\": 30}");
+}
+
+static void
+no_keepalive_setup(void)
+{
+	harness_start_with_config(&d, "{\"tcp_keepalive_s\": 0}");
+}
+
+/* The daemon's socket's timer: 2 is keepalive; *ms until it fires. */
+static int
+daemon_timer(int fd, unsigned *ms)
+{
+	struct diag_reply r;
+	int alen;
+	struct inet_diag_msg *msg = daemon_diag(fd, &r, &alen);
+
+	*ms = msg->idiag_expires;
+	return msg->idiag_timer;
+}
+
+/*
+ * A peer that vanished without a FIN is found out by keepalive: an idle
+ * client socket has its keepalive timer running, set to the config.
+ */
+START_TEST(test_idle_client_sockets_have_the_configured_keepalive)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned ms;
+
+	tc_sync(t);
+	ck_assert_int_eq(daemon_timer(t->fd, &ms), 2);
+	ck_assert_uint_gt(ms, 0);
+	ck_assert_uint_le(ms, 30000);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_keepalive_0_turns_it_off)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned ms;
+
+	tc_sync(t);
+	ck_assert_int_eq(daemon_timer(t->fd, &ms), 0);
+	tc_close(t);
+}
+END_TEST
+
 START_TEST(test_connection_over_the_limit_gets_503_busy_and_is_closed)
 {
 	struct tconn *t[CONN_LIMIT], *over, *next;
@@ -2251,6 +2411,10 @@ main(void)
 	ADD(s, test_create_with_other_settings_answers_409_and_changes_nothing,
 	    0);
 	ADD(s, test_create_capacity_0_is_allowed_for_block_and_reject, 0);
+	ADD(s, test_create_beyond_the_queue_ceilings_gets_400_naming_the_limit,
+	    0);
+	ADD_WITH(s, test_create_ceilings_come_from_the_config,
+	    small_ceilings_setup);
 	ADD(s, test_delete_discards_the_queue_and_its_messages, 0);
 	ADD(s, test_delete_answers_waiting_consumers_404_no_queue, 0);
 	ADD(s, test_delete_answers_parked_producers_404_no_queue, 0);
@@ -2311,6 +2475,11 @@ main(void)
 	    0);
 
 	/* Server settings. */
+	ADD_WITH(s, test_connections_over_the_per_address_limit_get_503_busy,
+	    per_address_setup);
+	ADD_WITH(s, test_idle_client_sockets_have_the_configured_keepalive,
+	    keepalive_setup);
+	ADD_WITH(s, test_keepalive_0_turns_it_off, no_keepalive_setup);
 	ADD_WITH(s, test_connection_over_the_limit_gets_503_busy_and_is_closed,
 	    limit_setup);
 	ADD_WITH(s, test_without_auto_create_unknown_queues_get_404_no_queue,

@@ -324,7 +324,9 @@ roll(struct wal *w)
 	w->seal = w->lsn;
 	pthread_mutex_lock(&w->sh.mu);
 	w->sh.prev_fd = old_fd;
+	w->sh.prev_seq = seq - 1;
 	w->sh.cur_fd = fd;
+	w->sh.cur_seq = seq;
 	w->sh.seal = w->seal;
 	w->sh.want = w->sh.written;
 	pthread_cond_signal(&w->sh.cv);
@@ -630,6 +632,7 @@ wal_open(const struct wal_config *cfg, const struct wal_owner *owner,
 	add_seg(w, seq, fd, w->cfg.segment_size);
 	w->buf_off = WAL_SEG_HEADER;
 	w->sh.cur_fd = fd;
+	w->sh.cur_seq = seq;
 	if (wal_sync_start(w) < 0) {
 		snprintf(err, errsize, "sync thread: %s", strerror(errno));
 		goto fail;

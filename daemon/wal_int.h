@@ -52,6 +52,8 @@ struct wal_shared {
 	uint64_t synced;     /* lsn synced by the thread */
 	int cur_fd;          /* segments with data to sync */
 	int prev_fd;         /* the one before, until synced past seal */
+	uint64_t cur_seq;    /* their segments, for error messages */
+	uint64_t prev_seq;
 	uint64_t seal;       /* lsn where cur_fd's data begins */
 	uint64_t dir_req;    /* directory syncs asked for (a generation) */
 	uint64_t dir_done;   /* and done */

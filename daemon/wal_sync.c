@@ -29,11 +29,10 @@
 void
 wal_fatal(const char *what, const char *file, int err)
 {
-	log_err("%s %s: %s: stopping, the log's state on disk is unknown "
+	/* log.c writes to stderr: this is the daemon's last line. */
+	log_err("%s %s: %s: stopping: the log's state on disk is unknown "
 	        "(a retry after a failed sync can falsely succeed)",
 	    what, file, strerror(err));
-	fprintf(stderr, "sluiced: %s %s: %s: stopping\n", what, file,
-	    strerror(err));
 	_exit(EX_IOERR);
 }
 
@@ -93,7 +92,8 @@ wait_for_work(struct wal *w, uint64_t next_sec)
 
 /* One pass: directory, then data up to what was written.  Unlocked. */
 static void
-sync_pass(struct wal *w, uint64_t dir_gen, int fd1, int fd2, bool data)
+sync_pass(struct wal *w, uint64_t dir_gen, const int fd[2],
+    const uint64_t seq[2], bool data)
 {
 	char path[4096];
 
@@ -102,13 +102,12 @@ sync_pass(struct wal *w, uint64_t dir_gen, int fd1, int fd2, bool data)
 	if (!data)
 		return;
 	for (int i = 0; i < 2; i++) {
-		int fd = i == 0 ? fd1 : fd2;
-		if (fd < 0)
+		if (fd[i] < 0)
 			continue;
-		if (fdatasync(fd) < 0) {
-			snprintf(path, sizeof(path), "%s/(segment fd %d)",
-			    w->dir, fd);
-			wal_fatal("fdatasync", path, errno);
+		if (fdatasync(fd[i]) < 0) {
+			int err = errno;
+			wal_seg_path(w, seq[i], path, sizeof(path));
+			wal_fatal("fdatasync", path, err);
 		}
 	}
 }
@@ -150,14 +149,15 @@ sync_main(void *arg)
 		    (sh->want > sh->synced || sh->stop ||
 		        w->cfg.fsync == WAL_FSYNC_EVERYSEC);
 		uint64_t dir_gen = sh->dir_req > sh->dir_done ? sh->dir_req : 0;
-		int fd1 = sh->cur_fd, fd2 = sh->prev_fd;
+		int fd[2] = { sh->cur_fd, sh->prev_fd };
+		uint64_t seq[2] = { sh->cur_seq, sh->prev_seq };
 		bool spare = sh->spare_wanted && !sh->stop;
 		if (sh->stop && !data && dir_gen == 0)
 			break;
 		pthread_mutex_unlock(&sh->mu);
 
 		uint64_t t0 = wal_now_usec();
-		sync_pass(w, dir_gen, fd1, fd2, data);
+		sync_pass(w, dir_gen, fd, seq, data);
 		uint64_t took = wal_now_usec() - t0;
 		if (w->cfg.fsync == WAL_FSYNC_EVERYSEC && data)
 			next_sec = t0 + 1000000;

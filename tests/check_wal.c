@@ -723,6 +723,273 @@ START_TEST(test_a_second_daemon_cannot_lock_the_directory)
 }
 END_TEST
 
+/* ---- the power-cut library ---- */
+
+/*
+ * The child side: a process using the log under LD_PRELOAD=powercut.so.
+ * It reports on stdout, one line per event, and is killed by the test.
+ */
+static int
+child_main(const char *dir, const char *mode)
+{
+	char err[512];
+	struct towner o;
+	struct wal *w;
+	enum wal_fsync f =
+	    strcmp(mode, "nosync") == 0 ? WAL_FSYNC_NO : WAL_FSYNC_ALWAYS;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	w = topen(dir, &o, f, false, err, sizeof(err));
+	if (w == NULL) {
+		fprintf(stderr, "child: %s\n", err);
+		return 1;
+	}
+	if (strcmp(mode, "always") == 0 || strcmp(mode, "eio") == 0) {
+		/* Report each message once it is durable, as an answer. */
+		for (uint64_t id = 1; id < 1000000; id++) {
+			uint64_t lsn = tput(w, &o, id, 100 + (size_t)id % 300);
+			wal_flush(w);
+			wal_wait_durable(w, lsn);
+			printf("%" PRIu64 "\n", id);
+		}
+	} else if (strcmp(mode, "nosync") == 0) {
+		for (uint64_t id = 1; id <= 50; id++)
+			tput(w, &o, id, 100);
+		wal_flush(w);
+		printf("written 50\n");
+		for (;;)
+			pause();
+	} else if (strcmp(mode, "enospc") == 0) {
+		/* No room for a spare: new messages must be refused, yet
+		 * removals still go to the log. */
+		wal_sync_all(w);
+		printf("full=%d\n", wal_full(w));
+		uint64_t lsn = tput(w, &o, 1, 10);
+		lsn = tremove(w, &o, 1);
+		wal_flush(w);
+		wal_wait_durable(w, lsn);
+		printf("removal durable\n");
+	}
+	wal_close(w);
+	tfree(&o);
+	return 0;
+}
+
+static void
+find_lib(char *buf, size_t size)
+{
+	char exe[2048];
+	ssize_t n;
+
+	if (getenv("POWERCUT_LIB") != NULL) {
+		snprintf(buf, size, "%s", getenv("POWERCUT_LIB"));
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ck_assert_int_gt(n, 0);
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	/* Beside a libtool-wrapped binary (in .libs), or in .libs. */
+	snprintf(buf, size, "%s/powercut.so", exe);
+	if (access(buf, R_OK) != 0)
+		snprintf(buf, size, "%s/.libs/powercut.so", exe);
+	ck_assert_msg(access(buf, R_OK) == 0, "no %s", buf);
+}
+
+struct child {
+	pid_t pid;
+	FILE *out;
+};
+
+/* Start this binary as a child in `mode` under the library. */
+static struct child
+child_start(const char *dir, const char *shadow, const char *mode,
+    const char *fault, const char *fault_value)
+{
+	char lib[4096], asan[1024];
+	int fds[2];
+	struct child c;
+
+	find_lib(lib, sizeof(lib));
+	ck_assert_int_eq(pipe(fds), 0);
+	c.pid = fork();
+	ck_assert_int_ge(c.pid, 0);
+	if (c.pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		setenv("LD_PRELOAD", lib, 1);
+		setenv("POWERCUT_DIR", dir, 1);
+		setenv("POWERCUT_SHADOW", shadow, 1);
+		if (fault != NULL)
+			setenv(fault, fault_value, 1);
+		/* The sanitizer runtime wants to be first; here it is not. */
+		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+		    getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "",
+		    getenv("ASAN_OPTIONS") ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+		execl("/proc/self/exe", "check_wal", "--child", dir, mode,
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	c.out = fdopen(fds[0], "r");
+	return c;
+}
+
+static int
+child_kill(struct child *c)
+{
+	int status;
+
+	kill(c->pid, SIGKILL);
+	ck_assert_int_eq(waitpid(c->pid, &status, 0), c->pid);
+	fclose(c->out);
+	return status;
+}
+
+/* Put dir back to what stable storage held: the power cut. */
+static void
+powercut_restore(const char *dir, const char *shadow)
+{
+	char p[4096], id[64], name[256];
+	size_t len;
+	FILE *names;
+
+	remove_dir(dir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(p, sizeof(p), "%s/names", shadow);
+	names = fopen(p, "r");
+	ck_assert_ptr_nonnull(names);
+	while (fscanf(names, "%63s %255s", id, name) == 2) {
+		char *data = NULL;
+		len = 0;
+		snprintf(p, sizeof(p), "%s/f%s", shadow, id);
+		if (access(p, R_OK) == 0)
+			data = read_file(p, &len);
+		snprintf(p, sizeof(p), "%s/%s", dir, name);
+		write_file(p, data ? data : "", len);
+		free(data);
+	}
+	fclose(names);
+}
+
+START_TEST(test_powercut_keeps_synced_records_under_always)
+{
+	char dir[256], shadow[256], err[512], line[64];
+	struct towner o;
+	uint64_t acked = 0;
+	struct wal *w;
+
+	make_dir(dir, sizeof(dir));
+	make_dir(shadow, sizeof(shadow));
+	struct child c = child_start(dir, shadow, "always", NULL, NULL);
+	while (acked < 40 && fgets(line, sizeof(line), c.out) != NULL)
+		acked = strtoull(line, NULL, 10);
+	ck_assert_uint_eq(acked, 40);
+	child_kill(&c);
+	powercut_restore(dir, shadow);
+
+	w = topen(dir, &o, WAL_FSYNC_ALWAYS, false, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	for (uint64_t id = 1; id <= acked; id++)
+		ck_assert_msg(tfind(&o, id) != NULL, "acked %" PRIu64 " lost",
+		    id);
+	wal_close(w);
+	tfree(&o);
+	remove_dir(dir);
+	remove_dir(shadow);
+}
+END_TEST
+
+START_TEST(test_powercut_loses_what_was_never_synced)
+{
+	char dir[256], shadow[256], copy[256], err[512], line[64], p[4096];
+	char q[4096];
+	struct towner o;
+	struct wal *w;
+	size_t len;
+
+	make_dir(dir, sizeof(dir));
+	make_dir(shadow, sizeof(shadow));
+	make_dir(copy, sizeof(copy));
+	struct child c = child_start(dir, shadow, "nosync", NULL, NULL);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), c.out));
+	ck_assert_str_eq(line, "written 50\n");
+	child_kill(&c);
+
+	/* kill -9 alone: the page cache keeps every written record. */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		snprintf(q, sizeof(q), "%s/%s", copy, e->d_name);
+		char *data = read_file(p, &len);
+		write_file(q, data, len);
+		free(data);
+	}
+	closedir(d);
+	w = topen(copy, &o, WAL_FSYNC_NO, false, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	ck_assert_uint_eq(tlive(&o), 50);
+	wal_close(w);
+	tfree(&o);
+
+	/* A power cut: nothing was synced but the segment headers. */
+	powercut_restore(dir, shadow);
+	w = topen(dir, &o, WAL_FSYNC_NO, false, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	ck_assert_uint_eq(tlive(&o), 0);
+	wal_close(w);
+	tfree(&o);
+	remove_dir(dir);
+	remove_dir(shadow);
+	remove_dir(copy);
+}
+END_TEST
+
+START_TEST(test_powercut_full_disk_refuses_new_messages_keeps_removals)
+{
+	char dir[256], shadow[256], line[64];
+
+	make_dir(dir, sizeof(dir));
+	make_dir(shadow, sizeof(shadow));
+	/* The first segment gets its space; the spare does not. */
+	struct child c = child_start(dir, shadow, "enospc",
+	    "POWERCUT_ENOSPC_FALLOCATE_AFTER", "1");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), c.out));
+	ck_assert_str_eq(line, "full=1\n");
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), c.out));
+	ck_assert_str_eq(line, "removal durable\n");
+	child_kill(&c);
+	remove_dir(dir);
+	remove_dir(shadow);
+}
+END_TEST
+
+START_TEST(test_powercut_failed_sync_stops_the_process)
+{
+	char dir[256], shadow[256], line[64];
+	int status;
+
+	make_dir(dir, sizeof(dir));
+	make_dir(shadow, sizeof(shadow));
+	/* The first segment's two syncs pass, then the disk fails. */
+	struct child c =
+	    child_start(dir, shadow, "eio", "POWERCUT_EIO_SYNC_AFTER", "2");
+	/* Nothing is reported durable; the child stops by itself. */
+	ck_assert_ptr_null(fgets(line, sizeof(line), c.out));
+	ck_assert_int_eq(waitpid(c.pid, &status, 0), c.pid);
+	fclose(c.out);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 74); /* EX_IOERR */
+	remove_dir(dir);
+	remove_dir(shadow);
+}
+END_TEST
+
 static Suite *
 wal_suite(void)
 {
@@ -742,12 +1009,24 @@ wal_suite(void)
 	tcase_add_test(tc, test_sync_position_advances_under_always);
 	tcase_add_test(tc, test_a_second_daemon_cannot_lock_the_directory);
 	suite_add_tcase(s, tc);
+
+	tc = tcase_create("powercut");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_powercut_keeps_synced_records_under_always);
+	tcase_add_test(tc, test_powercut_loses_what_was_never_synced);
+	tcase_add_test(tc,
+	    test_powercut_full_disk_refuses_new_messages_keeps_removals);
+	tcase_add_test(tc, test_powercut_failed_sync_stops_the_process);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--child") == 0)
+		return child_main(argv[2], argv[3]);
+
 	SRunner *sr = srunner_create(wal_suite());
 	int failed;
 

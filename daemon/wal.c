@@ -214,6 +214,9 @@ write_batch(struct wal *w)
 	w->sh.written = w->written;
 	if (w->cfg.fsync == WAL_FSYNC_ALWAYS)
 		w->sh.want = w->written;
+	else if (w->want_pending > w->sh.want)
+		w->sh.want =
+		    w->want_pending < w->written ? w->want_pending : w->written;
 	pthread_cond_signal(&w->sh.cv);
 	pthread_mutex_unlock(&w->sh.mu);
 	return 0;
@@ -387,6 +390,27 @@ uint64_t
 wal_durable(const struct wal *w)
 {
 	return w->cfg.fsync == WAL_FSYNC_ALWAYS ? w->synced : w->written;
+}
+
+uint64_t
+wal_synced(const struct wal *w)
+{
+	return w->synced;
+}
+
+void
+wal_want_sync(struct wal *w, uint64_t lsn)
+{
+	if (lsn > w->want_pending)
+		w->want_pending = lsn;
+	if (lsn > w->written)
+		wal_flush(w);
+	pthread_mutex_lock(&w->sh.mu);
+	if (w->sh.want < lsn) {
+		w->sh.want = lsn < w->sh.written ? lsn : w->sh.written;
+		pthread_cond_signal(&w->sh.cv);
+	}
+	pthread_mutex_unlock(&w->sh.mu);
 }
 
 int

@@ -149,6 +149,16 @@ int wal_flush(struct wal *w);
 /* Records up to this lsn are as durable as the fsync policy promises. */
 uint64_t wal_durable(const struct wal *w);
 
+/*
+ * Records up to this lsn are on stable storage, whatever the policy.
+ * An id reservation (WAL_IDS) must be here before its ids are given:
+ * ask for it early with wal_want_sync().
+ */
+uint64_t wal_synced(const struct wal *w);
+
+/* Have the sync thread sync up to lsn (written by then) soon. */
+void wal_want_sync(struct wal *w, uint64_t lsn);
+
 /* Readable when wal_durable() may have risen: then call wal_poll(). */
 int wal_eventfd(const struct wal *w);
 

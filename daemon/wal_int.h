@@ -81,6 +81,7 @@ struct wal {
 	uint64_t synced;   /* synced (the loop's copy of sh.synced) */
 	uint64_t dir_done; /* the loop's copy of sh.dir_done */
 	uint64_t seal;     /* current segment writable once synced here */
+	uint64_t want_pending; /* wal_want_sync() beyond what was written */
 	bool recovering;
 	bool rolling;
 	bool full;

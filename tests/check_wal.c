@@ -704,6 +704,36 @@ START_TEST(test_sync_position_advances_under_always)
 }
 END_TEST
 
+START_TEST(test_id_reservation_is_synced_on_request_under_no)
+{
+	char dir[256], err[512];
+	struct towner o;
+	struct wal *w;
+	struct wal_rec r = { .kind = WAL_IDS };
+
+	make_dir(dir, sizeof(dir));
+	w = topen(dir, &o, WAL_FSYNC_NO, false, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	wal_sync_all(w); /* the open's own syncs are done */
+	r.u.next_id = 1000000;
+	uint64_t lsn = wal_append(w, &r, NULL);
+	wal_flush(w);
+	/* Under "no" a write is durable for answers, not synced. */
+	ck_assert_uint_ge(wal_durable(w), lsn);
+	ck_assert_uint_lt(wal_synced(w), lsn);
+	wal_want_sync(w, lsn);
+	struct pollfd pfd = { wal_eventfd(w), POLLIN, 0 };
+	for (int k = 0; k < 1000 && wal_synced(w) < lsn; k++) {
+		ck_assert_int_ge(poll(&pfd, 1, 5000), 0);
+		wal_poll(w);
+	}
+	ck_assert_uint_ge(wal_synced(w), lsn);
+	wal_close(w);
+	tfree(&o);
+	remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_a_second_daemon_cannot_lock_the_directory)
 {
 	char dir[256], err[512];
@@ -1007,6 +1037,7 @@ wal_suite(void)
 	tcase_add_test(tc,
 	    test_compaction_keeps_disk_bounded_with_one_old_live_record);
 	tcase_add_test(tc, test_sync_position_advances_under_always);
+	tcase_add_test(tc, test_id_reservation_is_synced_on_request_under_no);
 	tcase_add_test(tc, test_a_second_daemon_cannot_lock_the_directory);
 	suite_add_tcase(s, tc);
 

@@ -91,13 +91,46 @@ header_ok(const uint8_t *p, size_t size, uint64_t seq)
 	    get_le64(p + 8) == WAL_SEG_VERSION && get_le64(p + 16) == seq;
 }
 
-/* Offset after the last non-zero byte of p[from..size). */
+/* Offset after the last non-zero byte of p[from..size), or from. */
 static size_t
 last_nonzero(const uint8_t *p, size_t from, size_t size)
 {
+	while (size > from && size % 8 != 0 && p[size - 1] == 0)
+		size--;
+	while (size >= from + 8) {
+		uint64_t v;
+		memcpy(&v, p + size - 8, 8);
+		if (v != 0)
+			break;
+		size -= 8;
+	}
 	while (size > from && p[size - 1] == 0)
 		size--;
 	return size;
+}
+
+/*
+ * The same over the file's data only: SEEK_DATA/SEEK_HOLE skip what
+ * was preallocated and never written, which reading would zero-fill
+ * page by page (most of a fresh segment).
+ */
+static size_t
+tail_end(int fd, const uint8_t *p, size_t from, size_t size)
+{
+	size_t end = from, pos = from;
+
+	while (pos < size) {
+		off_t d = lseek(fd, (off_t)pos, SEEK_DATA);
+		if (d < 0 || (size_t)d >= size)
+			break;
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		size_t hole = h < 0 || (size_t)h > size ? size : (size_t)h;
+		size_t e = last_nonzero(p, (size_t)d, hole);
+		if (e > (size_t)d)
+			end = e;
+		pos = hole;
+	}
+	return end;
 }
 
 /* Cut the segment at off (truncate and sync); the bytes cut, logged. */
@@ -105,7 +138,7 @@ static int
 cut(struct wal *w, int fd, const char *path, const uint8_t *p, size_t off,
     size_t size, struct wal_recovery *rs, const char *why, bool forced)
 {
-	size_t end = last_nonzero(p, off, size);
+	size_t end = tail_end(fd, p, off, size);
 
 	if (ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0) {
 		log_err("wal: cannot cut %s at %zu: %s", path, off,
@@ -139,17 +172,24 @@ read_segment(struct wal *w, struct wal_seg *s, const char *path,
 		enum wal_decode d =
 		    wal_rec_decode(p + off, size - off, &r, &used, &why);
 		if (d == WAL_DEC_ZERO) {
-			if (last_nonzero(p, off, size) == off)
-				break; /* the clean end */
-			why = "data after a zeroed gap";
+			/* The end; a newer segment exists only once this
+			 * one was synced, so only the newest may have a
+			 * torn batch beyond a zeroed gap. */
+			if (!newest)
+				break;
+			why = "zeroed";
 		} else if (d == WAL_DEC_SHORT) {
 			why = "record cut short";
 		}
 		if (d != WAL_DEC_OK) {
 			s->end = off;
-			if (newest || w->cfg.force_recover)
+			if (newest || w->cfg.force_recover) {
+				/* Appending goes on in a new segment: nothing
+				 * may stay after this one's end. */
+				s->alloc = off;
 				return cut(w, s->fd, path, p, off, size, rs,
 				    why, !newest);
+			}
 			snprintf(err, errsize,
 			    "%s: bad record at offset %zu (%s); refusing to "
 			    "start (force_recover drops the rest of this "
@@ -246,27 +286,31 @@ recover_one(struct wal *w, uint64_t seq, bool newest, struct wal_recovery *rs,
 	return rc;
 }
 
-/* True when segment seq has a non-zero byte past its header. */
+/*
+ * True when segment seq has a record frame after its header.  Batches
+ * are written from the front, and a segment gets data only once the
+ * one before is synced, so a segment whose first frame is zero holds
+ * nothing that was ever synced.
+ */
 static bool
 has_data(struct wal *w, uint64_t seq)
 {
 	char path[4096];
-	uint8_t b[65536];
-	off_t off = WAL_SEG_HEADER;
-	ssize_t n;
-	bool data = false;
+	uint8_t b[WAL_REC_HEADER] = { 0 };
 	int fd;
 
 	wal_seg_path(w, seq, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return true; /* let recover_one() say what is wrong */
-	while (!data && (n = pread(fd, b, sizeof(b), off)) > 0) {
-		data = last_nonzero(b, 0, (size_t)n) > 0;
-		off += n;
-	}
+	ssize_t n = pread(fd, b, sizeof(b), WAL_SEG_HEADER);
 	close(fd);
-	return data;
+	if (n < 0)
+		return true;
+	for (size_t i = 0; i < sizeof(b); i++)
+		if (b[i] != 0)
+			return true;
+	return false;
 }
 
 int

@@ -518,27 +518,42 @@ START_TEST(test_torn_tail_is_cut_at_every_byte_of_the_last_records)
 	size_t from = offs[n - 3], end = offs[n];
 
 	make_dir(dir2, sizeof(dir2));
-	for (size_t c = from; c <= end; c++) {
-		/* Records wholly before the cut, the snapshot's included. */
-		size_t whole = 0;
-		while (whole < n && offs[whole + 1] <= c)
-			whole++;
-		char *cut = calloc(1, len);
-		memcpy(cut, img, c);
-		seg_name(p, sizeof(p), dir2, 1);
-		write_file(p, cut, len);
-		seg_name(p, sizeof(p), dir2, 2);
-		write_file(p, spare, len2);
-		free(cut);
+	/* At every byte: the tail zeroed, or a 16-byte hole in it (a
+	 * torn batch whose later pages reached the disk). */
+	for (size_t c = from; c <= end; c++)
+		for (int hole = 0; hole < 2; hole++) {
+			size_t whole = 0;
+			while (whole < n && offs[whole + 1] <= c)
+				whole++;
+			char *cut = calloc(1, len);
+			memcpy(cut, img, hole ? len : c);
+			memset(cut + c, 0, c + 16 <= len && hole ? 16 : 0);
+			seg_name(p, sizeof(p), dir2, 1);
+			write_file(p, cut, len);
+			seg_name(p, sizeof(p), dir2, 2);
+			write_file(p, spare, len2);
+			free(cut);
 
-		w = topen(dir2, &o2, WAL_FSYNC_NO, false, err, sizeof(err));
-		ck_assert_msg(w != NULL, "cut at %zu: %s", c, err);
-		ck_assert_uint_eq(o2.records, whole);
-		wal_close(w);
-		tfree(&o2);
-		remove_dir(dir2);
-		ck_assert_int_eq(mkdir(dir2, 0700), 0);
-	}
+			struct wal_recovery rs;
+			struct wal_config cfg = { .dir = dir2,
+				.fsync = WAL_FSYNC_NO,
+				.segment_size = SEG };
+			struct wal_owner ow = { &o2, t_apply, t_snapshot,
+				t_is_live, t_moved };
+			memset(&o2, 0, sizeof(o2));
+			w = wal_open(&cfg, &ow, &rs, err, sizeof(err));
+			ck_assert_msg(w != NULL, "cut at %zu: %s", c, err);
+			ck_assert_msg(o2.records == whole,
+			    "cut at %zu hole %d: %" PRIu64 " records, want %zu",
+			    c, hole, o2.records, whole);
+			/* A hole before the end leaves bytes to cut. */
+			if (hole && c + 16 < end)
+				ck_assert_uint_gt(rs.bytes_cut, 0);
+			wal_close(w);
+			tfree(&o2);
+			remove_dir(dir2);
+			ck_assert_int_eq(mkdir(dir2, 0700), 0);
+		}
 	free(img);
 	free(spare);
 	tfree(&o);

@@ -85,7 +85,10 @@ struct wal;
 /* The owner of the state the log describes (the daemon, or a test). */
 struct wal_owner {
 	void *arg;
-	/* Recovery: apply r (at loc); return 0, or -1 to refuse to start. */
+	/*
+	 * Recovery: apply r (at loc), calling wal_kill() for what it
+	 * makes dead (never wal_append()); 0, or -1 to refuse to start.
+	 */
 	int (*apply)(void *arg, struct wal *w, const struct wal_rec *r,
 	    struct wal_loc loc);
 	/* A new segment began: append every queue's WAL_QUEUE_SET, WAL_IDS. */

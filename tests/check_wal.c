@@ -749,6 +749,66 @@ START_TEST(test_id_reservation_is_synced_on_request_under_no)
 }
 END_TEST
 
+START_TEST(test_backlog_is_bounded_and_everysec_does_not_hold_answers)
+{
+	char dir[256], err[512];
+	struct towner o;
+	struct wal *w;
+	uint64_t lsn = 0, id = 1;
+
+	make_dir(dir, sizeof(dir));
+	w = topen(dir, &o, WAL_FSYNC_EVERYSEC, false, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	/* topen's max_unsynced is 1 MiB. */
+	while (w != NULL && !wal_backlogged(w) && id < 1000)
+		lsn = tput(w, &o, id++, 4000);
+	ck_assert(wal_backlogged(w));
+	ck_assert_uint_gt(lsn, 1 << 20);
+	ck_assert_uint_lt(lsn, (1 << 20) + 8192);
+	wal_sync_all(w);
+	ck_assert(!wal_backlogged(w));
+	/* everysec: written is durable enough to answer. */
+	lsn = tput(w, &o, id, 10);
+	ck_assert_uint_lt(wal_durable(w), lsn);
+	ck_assert_int_eq(wal_flush(w), 0);
+	ck_assert_uint_ge(wal_durable(w), lsn);
+	wal_close(w);
+	tfree(&o);
+	remove_dir(dir);
+}
+END_TEST
+
+START_TEST(test_a_dead_segment_is_deleted_once_its_removals_are_synced)
+{
+	char dir[256], err[512], p[4096];
+	struct towner o;
+	struct wal_stats st;
+	struct wal *w;
+
+	make_dir(dir, sizeof(dir));
+	w = topen(dir, &o, WAL_FSYNC_ALWAYS, false, err, sizeof(err));
+	ck_assert_msg(w != NULL, "%s", err);
+	/* Fill segment 1 and go on into 2 and 3. */
+	for (uint64_t id = 1; id <= 200; id++)
+		tput(w, &o, id, 800);
+	wal_sync_all(w);
+	seg_name(p, sizeof(p), dir, 1);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	/* Take every message of segment 1 (ids 1.. in it). */
+	for (uint64_t id = 1; id <= 200; id++)
+		if (tfind(&o, id)->loc.seg == 1)
+			tremove(w, &o, id);
+	wal_sync_all(w); /* the removals are synced: unlink */
+	wal_sync_all(w); /* the directory is synced: forgotten */
+	ck_assert_int_eq(access(p, F_OK), -1);
+	wal_stats(w, &st);
+	ck_assert_uint_ge(st.segments, 2);
+	wal_close(w);
+	tfree(&o);
+	remove_dir(dir);
+}
+END_TEST
+
 START_TEST(test_a_second_daemon_cannot_lock_the_directory)
 {
 	char dir[256], err[512];
@@ -1053,6 +1113,10 @@ wal_suite(void)
 	    test_compaction_keeps_disk_bounded_with_one_old_live_record);
 	tcase_add_test(tc, test_sync_position_advances_under_always);
 	tcase_add_test(tc, test_id_reservation_is_synced_on_request_under_no);
+	tcase_add_test(tc,
+	    test_backlog_is_bounded_and_everysec_does_not_hold_answers);
+	tcase_add_test(tc,
+	    test_a_dead_segment_is_deleted_once_its_removals_are_synced);
 	tcase_add_test(tc, test_a_second_daemon_cannot_lock_the_directory);
 	suite_add_tcase(s, tc);
 

@@ -135,6 +135,8 @@ export class Client {
 				errors.push(err);
 			}
 		}
+		if (errors.length === 1)
+			throw errors[0];
 		const where = order.map((s) => `${s.host}:${s.port}`).join(', ');
 		const e = new ConnectionError(`cannot connect to ${where}: ` +
 		    errors.map((x) => x.message).join('; '), { cause: errors[0] });

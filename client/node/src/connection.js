@@ -15,7 +15,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { ReplyParser } from './protocol.js';
-import { ConnectionError, ProtocolError } from './errors.js';
+import { ConnectionError, ProtocolError, errorFromReply } from './errors.js';
 
 /** Default bound on requests in flight on one connection. */
 export const DEFAULT_WINDOW = 256;
@@ -260,8 +260,11 @@ export class Connection {
 
 	onReply(reply) {
 		if (this.inflightCount === 0) {
-			this.fail(new ProtocolError(
-			    `reply with no request: ${JSON.stringify(reply.line)}`));
+			/* A server that refuses a connection (503 BUSY) says so
+			 * before any request, then closes: that is the error. */
+			this.fail(reply.code >= 400 ? errorFromReply(reply) :
+			    new ProtocolError(
+				`reply with no request: ${JSON.stringify(reply.line)}`));
 			return;
 		}
 		const req = this.inflight[this.inHead];

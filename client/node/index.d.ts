@@ -138,6 +138,8 @@ export declare class Producer {
 	readonly error: Error | null;
 	/** Resolves once the PUT is written; waits while the window or the socket is full. */
 	put(body: Body): Promise<void>;
+	/** True while a put() waits for room (window or socket full). */
+	readonly stalled: boolean;
 	/** Waits for every answer; throws the first failure. */
 	flush(): Promise<void>;
 }

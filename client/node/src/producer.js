@@ -29,6 +29,8 @@ export class Producer {
 		this.error = null;
 		this.outstanding = 0;
 		this.waiters = [];
+		/** @type {boolean} true while a put() waits for room */
+		this.stalled = false;
 	}
 
 	/**
@@ -44,10 +46,15 @@ export class Producer {
 			throw this.error;
 		let conn = await this.client.connection();
 		while (!conn.hasRoom() || this.outstanding >= this.window) {
-			if (this.outstanding >= this.window)
-				await new Promise((r) => this.waiters.push(r));
-			else
-				await conn.room();
+			this.stalled = true;
+			try {
+				if (this.outstanding >= this.window)
+					await new Promise((r) => this.waiters.push(r));
+				else
+					await conn.room();
+			} finally {
+				this.stalled = false;
+			}
 			if (this.error)
 				throw this.error;
 			conn = await this.client.connection();

@@ -44,6 +44,10 @@ export async function startDaemon(o = {}) {
 		args.push('-c', join(dir, 'sluiced.json'));
 	}
 	const child = spawn(SLUICED, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+	/* A test process that dies takes its daemon with it. */
+	const reap = () => child.kill('SIGKILL');
+	process.once('exit', reap);
+	child.once('exit', () => process.removeListener('exit', reap));
 	let log = '';
 	const port = await new Promise((resolve, reject) => {
 		child.stderr.setEncoding('utf8');

@@ -7,6 +7,8 @@ import { checkNumber, encodeLine } from './protocol.js';
 import { errorFromReply } from './errors.js';
 
 export class Message {
+	#conn;
+
 	/**
 	 * @param {bigint} id
 	 * @param {Buffer} body
@@ -23,12 +25,12 @@ export class Message {
 		this.queue = queue;
 		/** @type {boolean} true once ack() or nack() was called */
 		this.settled = conn === null;
-		Object.defineProperty(this, 'conn', { value: conn, writable: true });
+		this.#conn = conn;
 	}
 
 	/** True when the message is reserved (RESERVE), false for a GET. */
 	get reserved() {
-		return this.conn !== null;
+		return this.#conn !== null;
 	}
 
 	/** The body as UTF-8 text. */
@@ -42,13 +44,13 @@ export class Message {
 	}
 
 	async settle(line) {
-		if (this.conn === null)
+		if (this.#conn === null)
 			throw new TypeError(`message ${this.id} was taken by GET: ` +
 			    'there is no reservation to settle');
 		if (this.settled)
 			throw new TypeError(`message ${this.id} is already settled`);
 		this.settled = true;
-		const reply = await this.conn.request([line], 0);
+		const reply = await this.#conn.request([line], 0);
 		if (reply.code >= 400)
 			throw errorFromReply(reply);
 	}

@@ -112,9 +112,12 @@ export function encodePut(queue, body, timeout) {
  * @returns {Reply}
  */
 export function parseLine(line) {
-	const words = line.split(' ').filter((w) => w.length > 0);
+	let words = line.split(' ');
+	if (line.includes('  ') || line[0] === ' ' || line.endsWith(' '))
+		words = words.filter((w) => w.length > 0);
 	const code = words[0];
-	if (words.length < 2 || !/^[1-5][0-9][0-9]$/.test(code))
+	if (words.length < 2 || code.length !== 3 || !(code >= '100' &&
+	    code <= '599') || !/^[0-9]{3}$/.test(code))
 		throw new ProtocolError(`bad reply line ${JSON.stringify(line)}`);
 	const reply = {
 		code: Number(code), token: words[1], args: [], hints: {},
@@ -123,8 +126,8 @@ export function parseLine(line) {
 	const hasBody = reply.token === 'MSG' || reply.token === 'JSON';
 	for (let i = 2; i < words.length; i++) {
 		const w = words[i];
-		const eq = w.indexOf('=');
-		if (eq > 0 && !hasBody)
+		const eq = hasBody ? -1 : w.indexOf('=');
+		if (eq > 0)
 			reply.hints[w.slice(0, eq)] = w.slice(eq + 1);
 		else
 			reply.args.push(w);

@@ -179,8 +179,12 @@ export class Client {
 	/* Drop `conn` and reconnect following a NOT_LEADER hint. */
 	async redirect(conn, err) {
 		if (this.conn === conn) {
+			/* Requests pipelined behind this one are answered
+			 * NOT_LEADER too and follow on their own: close only after
+			 * their answers. */
 			this.conn = null;
-			conn.destroy('redirected to the leader');
+			conn.request([encodeLine(['QUIT'])], 0).catch(() => {})
+			    .finally(() => conn.destroy('redirected to the leader'));
 		}
 		let prefer;
 		if (err.leader !== null) {

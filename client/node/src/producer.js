@@ -10,7 +10,7 @@
  */
 
 import { putRequest, putResult } from './client.js';
-import { errorFromReply } from './errors.js';
+import { SluiceError } from './errors.js';
 
 export class Producer {
 	constructor(client, queue, options = {}) {
@@ -61,33 +61,25 @@ export class Producer {
 		}
 		const index = this.sent++;
 		this.outstanding++;
-		conn.request(chunks, waitMs).then((reply) => {
-			if (reply.code >= 400) {
-				const err = errorFromReply(reply);
-				err.index = index;
-				this.fail(err);
-			} else {
-				let id;
-				try {
-					id = putResult(reply);
-				} catch (err) {
-					this.fail(err);
-					return this.done();
-				}
+		/* call(), not conn.request(): the PUT is written at once on
+		 * conn, and a NOT_LEADER answer is followed like any command's. */
+		this.client.call(chunks, waitMs).then((reply) => {
+			let id;
+			try {
+				id = putResult(reply);
 				if (id === null)
 					this.dropped++;
 				else
 					this.queued++;
-				if (this.onQueued !== null) {
-					try {
-						this.onQueued(id, index);
-					} catch (err) {
-						this.fail(err);
-					}
-				}
+				if (this.onQueued !== null)
+					this.onQueued(id, index);
+			} catch (err) {
+				this.fail(err);
 			}
 			this.done();
 		}, (err) => {
+			if (err instanceof SluiceError && err.index === undefined)
+				err.index = index;
 			this.fail(err);
 			this.done();
 		});

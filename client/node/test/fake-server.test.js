@@ -90,6 +90,31 @@ describe('stand-in servers', () => {
 		}
 	});
 
+	it('pipelined commands and a Producer all follow the hint, in order', async () => {
+		const follower = await fake(() =>
+		    `503 NOT_LEADER leader=${real}\r\n`);
+		const c = new Client({ servers: [follower.addr] });
+		try {
+			const ids = await Promise.all(Array.from({ length: 100 },
+			    (_, i) => c.put('nl.many', `m${i}`)));
+			for (let i = 1; i < ids.length; i++)
+				assert.equal(ids[i], ids[0] + BigInt(i));
+			const c2 = new Client({ servers: [follower.addr] });
+			const got = [];
+			const p = c2.producer('nl.many', { onQueued: (id) => got.push(id) });
+			for (let i = 0; i < 100; i++)
+				await p.put(`p${i}`);
+			await p.flush();
+			c2.destroy();
+			assert.equal(got.length, 100);
+			for (let i = 1; i < got.length; i++)
+				assert.equal(got[i], got[0] + BigInt(i));
+			assert.equal((await c.stats('nl.many')).depth, 200);
+		} finally {
+			c.destroy();
+		}
+	});
+
 	it('with followLeader off, NotLeaderError carries the leader', async () => {
 		const follower = await fake(() =>
 		    `503 NOT_LEADER leader=${real}\r\n`);

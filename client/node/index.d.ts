@@ -85,7 +85,10 @@ export interface ConsumeOptions {
 	mode?: 'reserve' | 'get';
 	/** ACK a reserved message the loop body left unsettled when the next one is asked for (default true). */
 	autoAck?: boolean;
-	/** GETs in flight in 'get' mode (default 1); 'reserve' mode always uses 1. */
+	/**
+	 * Requests in flight (default 1).  'reserve': batches of RESERVE <q> 0,
+	 * one waiting RESERVE only after an empty batch; 'get': waiting GETs.
+	 */
 	prefetch?: number;
 	/** End the iteration when nothing arrives within this long (default: wait for ever). */
 	waitMs?: number;

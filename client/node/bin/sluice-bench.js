@@ -91,7 +91,8 @@ async function sluiceRun(size) {
 	const consumed = (async () => {
 		let got = 0;
 		const it = cons.consume(queue, opts.reserve ?
-		    { mode: 'reserve' } : { mode: 'get', prefetch: WINDOW });
+		    { mode: 'reserve', prefetch: WINDOW } :
+		    { mode: 'get', prefetch: WINDOW });
 		for await (const m of it) {
 			if (m.body.length !== size || m.body.readUInt32BE(0) !== got)
 				throw new Error(`message ${got} out of order or cut`);

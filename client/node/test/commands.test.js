@@ -294,6 +294,39 @@ describe('helpers', () => {
 		assert.equal((await c.stats('h.manual')).acks, 1);
 	});
 
+	it('consume() in reserve mode with prefetch: in order, every message ACKed', async () => {
+		await c.create('h.rp', { capacity: 2000 });
+		const p = c.producer('h.rp');
+		for (let i = 0; i < 1000; i++)
+			await p.put(String(i));
+		await p.flush();
+		let i = 0;
+		for await (const m of c.consume('h.rp', { prefetch: 32, waitMs: 50 }))
+			assert.equal(m.text(), String(i++));
+		assert.equal(i, 1000);
+		const s = await c.stats('h.rp');
+		assert.equal(s.acks, 1000);
+		assert.equal(s.depth + s.reserved, 0);
+	});
+
+	it('consume() with prefetch: leaving the loop gives back what was reserved ahead', async () => {
+		for (let i = 0; i < 100; i++)
+			await c.put('h.rpb', String(i));
+		let n = 0;
+		for await (const m of c.consume('h.rpb', { prefetch: 32 })) {
+			assert.equal(m.text(), String(n));
+			if (++n === 10)
+				break;
+		}
+		const s = await until(async () => {
+			const x = await c.stats('h.rpb');
+			return x.reserved === 0 && x;
+		}, 'the reservations to come back');
+		assert.equal(s.acks, 9, 'ACKed all but the one the loop left unsettled');
+		assert.equal(s.depth, 91);
+		assert.equal((await c.get('h.rpb')).text(), '9');
+	});
+
 	it('consume() in get mode with prefetch', async () => {
 		await c.create('h.get', { capacity: 2000 });
 		const p = c.producer('h.get');

@@ -217,6 +217,19 @@ describe('stand-in servers', () => {
 		}
 	});
 
+	it('a TLS handshake that never completes: connectTimeoutMs', async () => {
+		const silent = await fake(() => null);
+		const c = new Client({ servers: [silent.addr], tls: true,
+		    connectTimeoutMs: 100 });
+		try {
+			const err = await c.ping().catch((e) => e);
+			assert.ok(err instanceof ConnectionError, String(err));
+			assert.match(err.message, /timed out after 100 ms/);
+		} finally {
+			c.destroy();
+		}
+	});
+
 	it('a server that never answers: requestTimeoutMs fails the connection', async () => {
 		const mute = await fake(() => null);
 		const c = new Client({ servers: [mute.addr], requestTimeoutMs: 100 });

@@ -65,7 +65,8 @@ describe('protocol 1.1', () => {
 			return t.skip('sluiced does not implement NACK <id> <delay_ms> yet (400)');
 		const id = await c.put('v11.delay', 'later');
 		const m = await c.reserve('v11.delay');
-		await m.nack({ delayMs: 200 });
+		/* Long enough for the two checks below on a loaded machine. */
+		await m.nack({ delayMs: 3000 });
 		const s = await c.stats('v11.delay');
 		assert.equal(s.delayed, 1);
 		assert.equal(await c.get('v11.delay'), null, 'not ready yet');

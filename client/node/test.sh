@@ -26,11 +26,15 @@ fi
 tap=$(mktemp "${TMPDIR:-/tmp}/sluice-node-tap.XXXXXX")
 trap 'rm -f "$tap"' EXIT INT TERM
 # --expose-gc lets the backpressure test measure memory after collecting.
+# Dots (and every failure in full) on stdout; TAP to a file for counting.
 node --expose-gc --test --test-timeout=60000 \
-	--test-reporter=spec --test-reporter-destination=stdout \
+	--test-reporter=dot --test-reporter-destination=stdout \
 	--test-reporter=tap --test-reporter-destination="$tap" \
 	test/*.test.js
 status=$?
+echo
+# What was skipped, and why (features the daemon lacks yet).
+sed -n 's/^ *ok [0-9]* - \(.*\) # SKIP \(.*\)$/skipped: \1 -- \2/p' "$tap"
 
 count() { sed -n "s/^# $1 \([0-9][0-9]*\)\$/\1/p" "$tap" | tail -n 1; }
 passed=$(count pass)

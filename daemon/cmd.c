@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "persist.h"
 
 static enum cmd_result cmd_ping(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);
@@ -89,8 +90,16 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 struct queue *
 cmd_find_queue(struct server *s, const char *name, bool create)
 {
-	return qtable_get(&s->queues, name,
-	    create ? &s->cfg.queue_defaults : NULL, s->cfg.max_queues);
+	struct queue *q = qtable_get(&s->queues, name, NULL, 0);
+
+	if (q != NULL || !create)
+		return q;
+	q = qtable_get(&s->queues, name, &s->cfg.queue_defaults,
+	    s->cfg.max_queues);
+	/* Made on first use: a disk queue's settings go in the log too. */
+	if (q != NULL && q->set.storage == QUEUE_STORAGE_DISK)
+		persist_queue_new(s->persist, q);
+	return q;
 }
 
 void

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "deliver.h"
+#include "persist.h"
 
 /* GET and RESERVE: serve now, take from a rendezvous PUT, or wait. */
 enum cmd_result
@@ -82,6 +83,10 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 	q = m->queue;
 	conn_release(c, m);
 	if (r->cmd == PROTO_CMD_ACK) {
+		if (q->qno != 0)
+			conn_hold_until(c,
+			    persist_remove(c->server->persist, q, m->id,
+			        WAL_RM_ACK));
 		queue_ack(q, m, clock_now_ms());
 		msg_free(m);
 		conn_reply(c, 200, "ACKED", NULL);

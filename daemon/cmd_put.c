@@ -3,6 +3,7 @@
  */
 #include "cmd.h"
 #include "deliver.h"
+#include "persist.h"
 
 /* Skip the body and answer 503 FULL with a retry hint. */
 static enum cmd_result
@@ -11,6 +12,19 @@ refuse_full(struct conn *c, struct queue *q)
 	conn_skip_body(c);
 	conn_reply_full(c, q);
 	return CMD_DONE;
+}
+
+/* drop-oldest on a disk queue: each message dropped is logged. */
+static void
+drop_logged(struct persist *p, struct queue *q, size_t len)
+{
+	uint64_t id;
+
+	while (queue_depth(q) > 0 && !queue_has_room(q, len) &&
+	    queue_drop_head_id(q, &id)) {
+		persist_remove(p, q, id, WAL_RM_DROP);
+		q->stat.dropped++;
+	}
 }
 
 enum cmd_result
@@ -61,7 +75,10 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_DROP_OLDEST:
 		if (!queue_can_drop_for(q, len))
 			return refuse_full(c, q);
-		queue_drop_for(q, len);
+		if (q->qno != 0)
+			drop_logged(c->server->persist, q, len);
+		else
+			queue_drop_for(q, len);
 		deliver_accept(c, q, NULL);
 		return CMD_DONE;
 	}

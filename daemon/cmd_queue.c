@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "deliver.h"
 #include "log.h"
+#include "persist.h"
 #include "stats.h"
 
 /*
@@ -55,6 +56,14 @@ cmd_create(struct conn *c, const struct proto_request *r)
 		set.policy = o->policy;
 	if (o->has_lease_ms)
 		set.lease_ms = o->lease_ms;
+	if (o->has_storage)
+		set.storage = o->storage_memory ? QUEUE_STORAGE_MEMORY
+		                                : QUEUE_STORAGE_DISK;
+	if (set.storage == QUEUE_STORAGE_DISK && s->persist == NULL) {
+		conn_reply(c, 400, "BAD_REQUEST",
+		    "storage disk needs a data directory");
+		return CMD_DONE;
+	}
 	if (set.capacity == 0 && (set.policy == PROTO_POLICY_DROP_OLDEST ||
 				     set.policy == PROTO_POLICY_DROP_NEWEST)) {
 		conn_reply(c, 400, "BAD_REQUEST",
@@ -67,7 +76,10 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	if (q == NULL && s->queues.count >= s->cfg.max_queues) {
 		conn_reply(c, 503, "TOO_MANY_QUEUES", NULL);
 	} else if (q == NULL) {
-		qtable_insert(&s->queues, queue_new(r->queue, &set));
+		q = queue_new(r->queue, &set);
+		qtable_insert(&s->queues, q);
+		if (set.storage == QUEUE_STORAGE_DISK)
+			conn_hold_until(c, persist_queue_new(s->persist, q));
 		conn_reply(c, 201, "CREATED", NULL);
 	} else if (config_settings_equal(&q->set, &set)) {
 		conn_reply(c, 200, "EXISTS", NULL);
@@ -77,13 +89,19 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	return CMD_DONE;
 }
 
-/* Remove a queue: its waiters get 404, its reserved messages vanish. */
-static void
+/*
+ * Remove a queue: its waiters get 404, its reserved messages vanish.
+ * Returns the lsn its answer waits for (0: a memory queue).
+ */
+static uint64_t
 delete_queue(struct server *s, struct queue *q)
 {
+	uint64_t lsn = 0;
 	struct msg *m;
 
 	deliver_release(q, DELIVER_ALL, 404, "NO_QUEUE", q->name);
+	if (q->qno != 0)
+		lsn = persist_queue_delete(s->persist, q);
 	/* Reserved messages vanish: their ACKs will find nothing. */
 	TAILQ_FOREACH(m, &q->reserved, qlink)
 		conn_release(m->owner, m);
@@ -91,18 +109,22 @@ delete_queue(struct server *s, struct queue *q)
 	qtable_remove(&s->queues, q);
 	log_debug("queue %s: deleted", q->name);
 	queue_free(q);
+	return lsn;
 }
 
 enum cmd_result
 cmd_delete(struct conn *c, const struct proto_request *r)
 {
 	struct queue *q = cmd_find_queue(c->server, r->queue, false);
+	uint64_t lsn;
 
 	if (q == NULL) {
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
-	delete_queue(c->server, q);
+	lsn = delete_queue(c->server, q);
+	if (lsn != 0)
+		conn_hold_until(c, lsn);
 	conn_reply(c, 200, "DELETED", NULL);
 	return CMD_DONE;
 }
@@ -117,7 +139,13 @@ cmd_purge(struct conn *c, const struct proto_request *r)
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
-	snprintf(arg, sizeof arg, "%" PRIu64, queue_purge(q));
+	if (q->qno != 0) {
+		uint64_t n;
+		conn_hold_until(c, persist_purge(c->server->persist, q, &n));
+		snprintf(arg, sizeof arg, "%" PRIu64, n);
+	} else {
+		snprintf(arg, sizeof arg, "%" PRIu64, queue_purge(q));
+	}
 	conn_reply(c, 200, "PURGED", arg);
 	deliver_kick(c->server, q);
 	return CMD_DONE;

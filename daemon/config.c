@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@
 #define OUTPUT_HIGH_MAX (1024 * 1024 * 1024)
 /* A day: longer is a hang, not a drain. */
 #define SHUTDOWN_GRACE_MAX (24ULL * 3600 * 1000)
+/*
+ * A segment is preallocated whole, and recovery maps it whole: 4 GiB
+ * keeps both sane; below 64 KiB a large message would not fit.
+ */
+#define SEGMENT_SIZE_MAX (4ULL * 1024 * 1024 * 1024)
+/* Bytes waiting for a sync are memory and loss on a power cut. */
+#define MAX_UNSYNCED_MAX (1024ULL * 1024 * 1024)
 /* What fits after "AUTH " on a request line. */
 #define TOKEN_MAX (PROTO_LINE_MAX - 7)
 
@@ -74,6 +82,11 @@ static int parse_default_policy(struct jcheck *, const char *, json_t *,
     void *);
 static int parse_queue_policy(struct jcheck *, const char *, json_t *,
     void *);
+static int parse_default_storage(struct jcheck *, const char *, json_t *,
+    void *);
+static int parse_queue_storage(struct jcheck *, const char *, json_t *, void *);
+static int parse_data_dir(struct jcheck *, const char *, json_t *, void *);
+static int parse_fsync(struct jcheck *, const char *, json_t *, void *);
 
 #define CFG(f) offsetof(struct config, f)
 #define NUM PROTO_NUM_MAX
@@ -112,6 +125,12 @@ static const struct jcheck_key top_keys[] = {
 	{ "metrics", FUNC(parse_metrics) },
 	{ "metrics_token_file", FUNC(parse_metrics_token) },
 	{ "metrics_allow", FUNC(parse_metrics_allow) },
+	{ "data_dir", FUNC(parse_data_dir) },
+	{ "fsync", FUNC(parse_fsync) },
+	{ "segment_size", JCHECK_U64, CFG(segment_size), WAL_MIN_SEGMENT_SIZE,
+	    SEGMENT_SIZE_MAX, NULL },
+	{ "max_unsynced_bytes", JCHECK_U64, CFG(max_unsynced), 1,
+	    MAX_UNSYNCED_MAX, NULL },
 };
 
 #define SET(f) offsetof(struct queue_settings, f)
@@ -122,6 +141,7 @@ static const struct jcheck_key defaults_keys[] = {
 	{ "max_bytes", JCHECK_U64, SET(max_bytes), 0, NUM, NULL },
 	{ "policy", FUNC(parse_default_policy) },
 	{ "lease_ms", JCHECK_U64, SET(lease_ms), 0, NUM, NULL },
+	{ "storage", FUNC(parse_default_storage) },
 };
 
 static const struct jcheck_key queue_keys[] = {
@@ -130,6 +150,7 @@ static const struct jcheck_key queue_keys[] = {
 	{ "max_bytes", JCHECK_U64, QSET(max_bytes), 0, NUM, NULL },
 	{ "policy", FUNC(parse_queue_policy) },
 	{ "lease_ms", JCHECK_U64, QSET(lease_ms), 0, NUM, NULL },
+	{ "storage", FUNC(parse_queue_storage) },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof *(t))
@@ -139,7 +160,16 @@ config_settings_equal(const struct queue_settings *a,
     const struct queue_settings *b)
 {
 	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
-	    a->policy == b->policy && a->lease_ms == b->lease_ms;
+	    a->policy == b->policy && a->lease_ms == b->lease_ms &&
+	    a->storage == b->storage;
+}
+
+static const char *const storage_names[] = { "memory", "disk" };
+
+const char *
+config_storage_name(enum queue_storage st)
+{
+	return st == QUEUE_STORAGE_DISK ? "disk" : "memory";
 }
 
 void
@@ -168,6 +198,9 @@ config_defaults(struct config *cfg)
 	cfg->queue_defaults.lease_ms = 0;
 	cfg->log_level = LOG_INFO;
 	cfg->shutdown_grace_ms = CONFIG_DEFAULT_SHUTDOWN_GRACE_MS;
+	cfg->fsync = CONFIG_DEFAULT_FSYNC;
+	cfg->segment_size = CONFIG_DEFAULT_SEGMENT_SIZE;
+	cfg->max_unsynced = CONFIG_DEFAULT_MAX_UNSYNCED;
 }
 
 void
@@ -176,6 +209,8 @@ config_free(struct config *cfg)
 	free(cfg->queues);
 	free(cfg->auth_token);
 	free(cfg->metrics_token);
+	free(cfg->data_dir);
+	cfg->data_dir = NULL;
 	cfg->metrics_token = NULL;
 	cfg->metrics_token_len = 0;
 	cfg->queues = NULL;
@@ -207,6 +242,65 @@ static int
 parse_queue_policy(struct jcheck *k, const char *path, json_t *v, void *obj)
 {
 	return parse_policy(k, path, v, &((struct config_queue *)obj)->set);
+}
+
+static int
+parse_storage(struct jcheck *k, const char *path, json_t *v,
+    struct queue_settings *set)
+{
+	int i;
+
+	if (jcheck_oneof(k, path, v, storage_names, 2, &i) < 0)
+		return -1;
+	set->storage = i == 1 ? QUEUE_STORAGE_DISK : QUEUE_STORAGE_MEMORY;
+	return 0;
+}
+
+static int
+parse_default_storage(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_storage(k, path, v, obj);
+}
+
+static int
+parse_queue_storage(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_storage(k, path, v, &((struct config_queue *)obj)->set);
+}
+
+static int
+parse_data_dir(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+	const char *s;
+
+	if (jcheck_type(k, path, v, JSON_STRING, "a directory") < 0)
+		return -1;
+	s = json_string_value(v);
+	if (*s == '\0' || strlen(s) != json_string_length(v) ||
+	    strlen(s) >= PATH_MAX)
+		return jcheck_fail(k, path, "not a directory name");
+	free(cfg->data_dir);
+	cfg->data_dir = xstrdup(s);
+	return 0;
+}
+
+static const char *const fsync_names[] = {
+	[WAL_FSYNC_NO] = "no",
+	[WAL_FSYNC_EVERYSEC] = "everysec",
+	[WAL_FSYNC_ALWAYS] = "always",
+};
+
+static int
+parse_fsync(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+	int i;
+
+	if (jcheck_oneof(k, path, v, fsync_names, 3, &i) < 0)
+		return -1;
+	cfg->fsync = (enum wal_fsync)i;
+	return 0;
 }
 
 static int
@@ -685,6 +779,46 @@ apply_flags(struct load *ld, const struct config_flags *fl)
 			cfg->listen[i].port = fl->port;
 	if (fl->verbose)
 		cfg->log_level = LOG_DEBUG;
+	if (fl->data_dir != NULL) {
+		free(cfg->data_dir);
+		cfg->data_dir = xstrdup(fl->data_dir);
+	}
+	cfg->force_recover = fl->force_recover;
+}
+
+/* Resolve a queue's default storage; -1 for disk without a data_dir. */
+static int
+resolve_storage(const struct config *cfg, struct queue_settings *set)
+{
+	if (set->storage == QUEUE_STORAGE_DEFAULT)
+		set->storage = cfg->data_dir != NULL ? QUEUE_STORAGE_DISK
+		                                     : QUEUE_STORAGE_MEMORY;
+	return set->storage == QUEUE_STORAGE_DISK && cfg->data_dir == NULL ? -1
+	                                                                   : 0;
+}
+
+/*
+ * Every queue's storage settled (the file may set data_dir after the
+ * queues, and -d may add one): disk without a place to persist is an
+ * error naming the queue.
+ */
+static int
+check_storage(struct jcheck *k, struct config *cfg)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	if (resolve_storage(cfg, &cfg->queue_defaults) < 0)
+		return jcheck_fail(k, "queue_defaults.storage",
+		    "\"disk\" needs a data_dir (-d)");
+	for (size_t i = 0; i < cfg->nqueues; i++) {
+		if (resolve_storage(cfg, &cfg->queues[i].set) == 0)
+			continue;
+		jcheck_index(sub, sizeof sub, "queues", i);
+		return jcheck_fail(k, sub,
+		    "storage \"disk\" needs a data_dir "
+		    "(-d)");
+	}
+	return 0;
 }
 
 int
@@ -702,6 +836,18 @@ config_load(struct config *cfg, const struct config_flags *fl, char *err,
 		return -1;
 	}
 	apply_flags(&ld, fl);
+	if (fl->fsync != NULL &&
+	    wal_fsync_parse(fl->fsync, &ld.cfg.fsync) < 0) {
+		snprintf(err, errsize, "-f %s: not one of always, everysec, no",
+		    fl->fsync);
+		goto fail;
+	}
+	if (check_storage(&k, &ld.cfg) < 0)
+		goto fail;
 	*cfg = ld.cfg;
 	return 0;
+fail:
+	config_free(&ld.cfg);
+	config_defaults(cfg);
+	return -1;
 }

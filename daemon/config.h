@@ -17,6 +17,14 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "wal.h"
+
+/* Where a queue keeps its messages (the storage option). */
+enum queue_storage {
+	QUEUE_STORAGE_DEFAULT, /* not said: disk with a data_dir, else memory */
+	QUEUE_STORAGE_MEMORY,
+	QUEUE_STORAGE_DISK,
+};
 
 /* The settings of one queue (CREATE options, config defaults). */
 struct queue_settings {
@@ -24,6 +32,7 @@ struct queue_settings {
 	uint64_t max_bytes;
 	enum proto_policy policy;
 	uint64_t lease_ms; /* 0: reservations never expire */
+	enum queue_storage storage; /* never DEFAULT once config_load() ran */
 };
 
 /* Listeners (protocol ones; the metrics one is apart). */
@@ -78,6 +87,12 @@ struct config {
 	size_t metrics_token_len;
 	struct config_cidr metrics_allow[CONFIG_ALLOW_MAX];
 	size_t nmetrics_allow; /* 0: any address may scrape */
+	char *data_dir;        /* the durable log's directory; NULL: none */
+	enum wal_fsync fsync;  /* when the log is synced */
+	uint64_t segment_size; /* bytes per log segment */
+	uint64_t
+	    max_unsynced;   /* bytes waiting for a sync that stop producers */
+	bool force_recover; /* --force-recover: cut damaged segments */
 };
 
 /*
@@ -89,6 +104,9 @@ struct config_flags {
 	const char *addr; /* -l; NULL: not given */
 	int port;	  /* -p; -1: not given */
 	bool verbose;	  /* -v */
+	const char *data_dir; /* -d; NULL: not given */
+	const char *fsync;    /* -f; NULL: not given */
+	bool force_recover;   /* --force-recover */
 };
 
 /* Defaults, as documented in the README and conf/README.md. */
@@ -161,6 +179,11 @@ struct config_flags {
  */
 #define CONFIG_DEFAULT_SHUTDOWN_GRACE_MS 10000
 
+/* The durable log's defaults (wal.h has the reasons). */
+#define CONFIG_DEFAULT_FSYNC WAL_FSYNC_EVERYSEC
+#define CONFIG_DEFAULT_SEGMENT_SIZE WAL_DEFAULT_SEGMENT_SIZE
+#define CONFIG_DEFAULT_MAX_UNSYNCED WAL_DEFAULT_MAX_UNSYNCED
+
 /* Room for one config_load() error message. */
 #define CONFIG_ERR_MAX 512
 
@@ -178,6 +201,9 @@ void config_defaults(struct config *cfg);
  */
 int config_load(struct config *cfg, const struct config_flags *fl,
     char *err, size_t errsize);
+
+/* "disk" or "memory". */
+const char *config_storage_name(enum queue_storage st);
 
 /* Free what cfg owns (predefined queues, token); cfg becomes empty. */
 void config_free(struct config *cfg);

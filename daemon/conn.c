@@ -17,6 +17,7 @@
 #include "conn_io.h"
 #include "deliver.h"
 #include "log.h"
+#include "persist.h"
 #include "response.h"
 #include "xmalloc.h"
 
@@ -507,6 +508,95 @@ detach(struct conn *c)
 }
 
 void
+conn_hold_until(struct conn *c, uint64_t lsn)
+{
+	struct server *s = c->server;
+	struct conn_hold *h;
+
+	if (c->nholds == 0 && lsn <= persist_durable(s->persist))
+		return;
+	/* Held behind an answer that waits for as much already. */
+	if (c->nholds > 0 &&
+	    c->holds[(c->hold_head + c->nholds - 1) % c->hold_cap].lsn >= lsn)
+		return;
+	if (c->nholds == c->hold_cap) {
+		size_t cap = c->hold_cap ? c->hold_cap * 2 : 8;
+		struct conn_hold *n = xcalloc(cap, sizeof *n);
+		for (size_t i = 0; i < c->nholds; i++)
+			n[i] = c->holds[(c->hold_head + i) % c->hold_cap];
+		free(c->holds);
+		c->holds = n;
+		c->hold_cap = cap;
+		c->hold_head = 0;
+	}
+	h = &c->holds[(c->hold_head + c->nholds) % c->hold_cap];
+	h->lsn = lsn;
+	h->pos = c->out_sent + evbuffer_get_length(c->out);
+	c->nholds++;
+	if (!c->holding) {
+		c->holding = true;
+		TAILQ_INSERT_TAIL(&s->holding, c, hold_link);
+	}
+}
+
+size_t
+conn_sendable(const struct conn *c)
+{
+	size_t len = evbuffer_get_length(c->out);
+
+	if (c->nholds == 0)
+		return len;
+	uint64_t free_to = c->holds[c->hold_head].pos - c->out_sent;
+	return free_to < len ? (size_t)free_to : len;
+}
+
+/* Let go of the holds the log has passed; true if any went. */
+static bool
+release_one(struct conn *c, uint64_t durable)
+{
+	bool any = false;
+
+	while (c->nholds > 0 && c->holds[c->hold_head].lsn <= durable) {
+		c->hold_head = (c->hold_head + 1) % c->hold_cap;
+		c->nholds--;
+		any = true;
+	}
+	return any;
+}
+
+/* Take c out of the holding list. */
+static void
+stop_holding(struct conn *c)
+{
+	if (!c->holding)
+		return;
+	TAILQ_REMOVE(&c->server->holding, c, hold_link);
+	c->holding = false;
+}
+
+void
+conn_release_held(struct server *s)
+{
+	uint64_t durable = persist_durable(s->persist);
+	struct conn *c, *next;
+
+	for (c = TAILQ_FIRST(&s->holding); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, hold_link);
+		if (!release_one(c, durable))
+			continue;
+		if (c->nholds == 0)
+			stop_holding(c);
+		conn_flush(c);
+		/* A closing connection waited for these: now it may go. */
+		if (c->state == CONN_CLOSING &&
+		    evbuffer_get_length(c->out) == 0) {
+			struct timeval now = { 0, 0 };
+			evtimer_add(c->timer, &now);
+		}
+	}
+}
+
+void
 conn_hold(struct conn *c, struct msg *m)
 {
 	m->owner = c;
@@ -551,6 +641,8 @@ conn_free(struct conn *c)
 	struct server *s = c->server;
 
 	detach(c);
+	stop_holding(c);
+	free(c->holds);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	log_debug("fd %d: closed (%zu open)", c->fd, s->nconns);

@@ -50,9 +50,19 @@ enum conn_state {
 	CONN_CLOSING,	   /* its output to drain; then it is freed */
 };
 
+/*
+ * A held answer: output from byte `pos` on (counted from the first byte
+ * the connection ever answered) waits until the log is durable to lsn.
+ */
+struct conn_hold {
+	uint64_t lsn;
+	uint64_t pos;
+};
+
 struct conn {
 	struct server *server;
 	TAILQ_ENTRY(conn) link; /* server's list of connections */
+	TAILQ_ENTRY(conn) hold_link; /* server's list of those holding */
 	int fd;
 	struct evbuffer *in;	/* read, not yet consumed */
 	struct evbuffer *out;	/* answered, not yet written */
@@ -92,6 +102,15 @@ struct conn {
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
 	bool watching_hup;   /* hup is added */
+	/*
+	 * Answers held for the durable log (persist.h), a FIFO in a ring:
+	 * output before holds[hold_head].pos may be written, the rest
+	 * waits (and counts toward output_high like any output).
+	 */
+	struct conn_hold *holds;
+	size_t hold_head, nholds, hold_cap;
+	uint64_t out_sent; /* output bytes written so far */
+	bool holding;      /* in the server's holding list */
 };
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */
@@ -135,6 +154,18 @@ void conn_wake(struct conn *c);
 void conn_copy_body(struct conn *c, char *dst);
 void conn_move_body(struct conn *c, struct evbuffer *out);
 void conn_skip_body(struct conn *c);
+
+/*
+ * The answer about to be appended reports a change whose record ends at
+ * lsn: hold it, and all later output, until the log is durable there.
+ */
+void conn_hold_until(struct conn *c, uint64_t lsn);
+
+/* The log moved: write the held answers it made durable, everywhere. */
+void conn_release_held(struct server *s);
+
+/* Output bytes that may be written now (the rest is held). */
+size_t conn_sendable(const struct conn *c);
 
 /* Write what output the socket takes now; arm the write event for the rest. */
 void conn_flush(struct conn *c);

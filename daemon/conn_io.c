@@ -51,14 +51,28 @@ conn_io_update(struct conn *c)
 	}
 }
 
+/* Write up to what may be sent; the evbuffer_write() result. */
+static int
+write_out(struct conn *c)
+{
+	size_t n = conn_sendable(c);
+	int w;
+
+	if (n == 0)
+		return 0;
+	w = evbuffer_write_atmost(c->out, c->fd, (ev_ssize_t)n);
+	if (w > 0)
+		c->out_sent += (uint64_t)w;
+	return w;
+}
+
 void
 conn_flush(struct conn *c)
 {
-	size_t len = evbuffer_get_length(c->out);
+	size_t len = conn_sendable(c);
 
 	if (len > 0 && !c->writing) {
-		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-		    errno != EINTR) {
+		if (write_out(c) < 0 && errno != EAGAIN && errno != EINTR) {
 			/*
 			 * Reported by the write event, away from callers;
 			 * armed too, in case its retry only meets EAGAIN.
@@ -68,8 +82,9 @@ conn_flush(struct conn *c)
 			event_active(c->wev, EV_WRITE, 1);
 			return;
 		}
-		len = evbuffer_get_length(c->out);
+		len = conn_sendable(c);
 	}
+	/* Held answers arm nothing: their release flushes again. */
 	if ((len > 0) != c->writing) {
 		c->writing = len > 0;
 		if (c->writing)
@@ -77,7 +92,7 @@ conn_flush(struct conn *c)
 		else
 			event_del(c->wev);
 	}
-	if (len == 0 && c->output_stalled) {
+	if (evbuffer_get_length(c->out) == 0 && c->output_stalled) {
 		c->output_stalled = false;
 		event_active(c->resume, EV_TIMEOUT, 1);
 	}
@@ -176,13 +191,16 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
+	if (write_out(c) < 0 && errno != EAGAIN && errno != EINTR) {
 		conn_lost(c, strerror(errno));
 		return;
 	}
-	if (evbuffer_get_length(c->out) > 0)
+	if (conn_sendable(c) > 0)
 		return;
+	if (evbuffer_get_length(c->out) > 0) {
+		conn_flush(c); /* only held answers left: disarm */
+		return;
+	}
 	if (c->state == CONN_CLOSING) {
 		conn_free(c);
 		return;

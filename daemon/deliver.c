@@ -20,6 +20,7 @@
 #include "cmd.h"
 #include "deliver.h"
 #include "log.h"
+#include "persist.h"
 #include "response.h"
 #include "xmalloc.h"
 
@@ -109,6 +110,16 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 	if (!queue_front(q, &it))
 		return;
 	/*
+	 * A disk queue's GET is answered once its removal is logged; a
+	 * reservation once its message's PUT is (the newest record is a
+	 * bound for that, without keeping each message's lsn).
+	 */
+	if (q->qno != 0)
+		conn_hold_until(c,
+		    reserve_it ? persist_appended(c->server->persist)
+		               : persist_remove(c->server->persist, q, it.id,
+		                     WAL_RM_GET));
+	/*
 	 * Copy or reference the body before queue_pop() may free it.
 	 * Large bodies go by reference (no copy): the output buffer frees
 	 * them once written.
@@ -158,13 +169,22 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 	struct evbuffer *out = to->out;
 	size_t len = (size_t)p->req.body_len;
 
-	add_header(out, id, len);
 	if (wants_reserve(to)) {
 		struct msg *m = msg_new(id, len);
 		conn_copy_body(p, m->body);
+		/* A reservation comes back after a crash: log it first. */
+		if (q->qno != 0) {
+			uint64_t lsn = persist_put(p->server->persist, q, id,
+			    m->body, len);
+			conn_hold_until(to, lsn);
+			conn_hold_until(p, lsn);
+		}
+		add_header(out, id, len);
 		evbuffer_add(out, m->body, len);
 		reserve(to, q, m);
 	} else {
+		/* A GET hand-off leaves nothing to log. */
+		add_header(out, id, len);
 		conn_move_body(p, out);
 	}
 	evbuffer_add(out, "\r\n", 2);
@@ -179,18 +199,33 @@ deliver_can_accept(struct queue *q, size_t len)
 	return queue_has_room(q, len) || can_hand_off(q, len);
 }
 
+/* The next message id: from the reserved range when there is a log. */
+static uint64_t
+next_id(struct server *s)
+{
+	if (s->persist == NULL)
+		return ++s->last_id;
+	return persist_take_id(s->persist, &s->last_id);
+}
+
 void
 deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 {
-	uint64_t id = ++p->server->last_id;
+	uint64_t id = next_id(p->server);
+	size_t len = (size_t)p->req.body_len;
 	char arg[PROTO_U64_DIGITS + 1];
 
-	if (to == NULL && can_hand_off(q, (size_t)p->req.body_len))
+	if (to == NULL && can_hand_off(q, len))
 		to = first_waiter(&q->consumers);
-	if (to != NULL)
+	if (to != NULL) {
 		hand_over(p, q, to, id);
-	else
-		conn_copy_body(p, queue_store(q, id, (size_t)p->req.body_len));
+	} else {
+		char *body = queue_store(q, id, len);
+		conn_copy_body(p, body);
+		if (q->qno != 0)
+			conn_hold_until(p,
+			    persist_put(p->server->persist, q, id, body, len));
+	}
 	q->stat.puts++;
 	arg[proto_format_u64(arg, id)] = '\0';
 	conn_reply(p, 200, "QUEUED", arg);
@@ -298,6 +333,12 @@ deliver_timeout(struct conn *c)
 	}
 	/* Producers parked behind it may fit where it did not. */
 	deliver_kick(c->server, q);
+}
+
+void
+deliver_durable(struct server *s)
+{
+	conn_release_held(s);
 }
 
 void

@@ -89,6 +89,12 @@ void deliver_rejudge(struct server *s, struct queue *q);
  */
 void deliver_timeout(struct conn *c);
 
+/*
+ * The durable log moved (a sync done, a batch written): send the
+ * answers it made durable.
+ */
+void deliver_durable(struct server *s);
+
 /* Give every reservation of c back to its queue, in order. */
 void deliver_return_all(struct conn *c);
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "persist.h"
 #include "reload.h"
 #include "server.h"
 
@@ -34,8 +35,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-v] [-h] "
-	    "[-V]\n"
+	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-d DIR] "
+	    "[-f POLICY]\n"
+	    "               [--force-recover] [-v] [-h] [-V]\n"
 	    "\n"
 	    "Serve named, bounded FIFO queues over TCP (sluice protocol v1).\n"
 	    "\n"
@@ -48,6 +50,12 @@ usage(FILE *f)
 	    "            \"listen\"\n"
 	    "  -p PORT   listen port (default %d; 0 picks a free port and\n"
 	    "            logs it as \"listening on ADDR:PORT\")\n"
+	    "  -d DIR    keep disk queues in DIR (locked: one daemon per\n"
+	    "            directory); without it every queue is in memory\n"
+	    "  -f POLICY when the log is synced: always (before answering),\n"
+	    "            everysec (default) or no (the kernel decides)\n"
+	    "  --force-recover  start even when an old log segment is\n"
+	    "            damaged, dropping what follows the damage in it\n"
 	    "  -v        log debug lines (every connection and request)\n"
 	    "  -h        show this help and exit\n"
 	    "  -V        show the version and exit\n"
@@ -117,10 +125,24 @@ raise_fd_limit(size_t max_connections)
 static int
 parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 {
+	static const struct option longopts[] = {
+		{ "force-recover", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:tl:p:vhV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:tl:p:d:f:vhV", longopts,
+	            NULL)) != -1) {
 		switch (ch) {
+		case 'd':
+			fl->data_dir = optarg;
+			break;
+		case 'f':
+			fl->fsync = optarg;
+			break;
+		case 'R':
+			fl->force_recover = true;
+			break;
 		case 'c':
 			fl->file = optarg;
 			break;
@@ -277,7 +299,7 @@ serve(struct server *s)
 int
 main(int argc, char **argv)
 {
-	struct config_flags flags = { NULL, NULL, -1, false };
+	struct config_flags flags = { .port = -1 };
 	char err[CONFIG_ERR_MAX];
 	struct config cfg;
 	struct server *s;
@@ -292,6 +314,12 @@ main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	if (check) {
+		if (cfg.data_dir != NULL &&
+		    persist_check_dir(cfg.data_dir, err, sizeof err) < 0) {
+			fprintf(stderr, "sluiced: data_dir %s\n", err);
+			config_free(&cfg);
+			return EX_CONFIG;
+		}
 		printf("sluiced: %s: configuration ok\n",
 		    flags.file ? flags.file : "built-in defaults");
 		config_free(&cfg);

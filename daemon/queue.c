@@ -83,6 +83,18 @@ drop_head(struct queue *q)
 	}
 }
 
+bool
+queue_drop_head_id(struct queue *q, uint64_t *id)
+{
+	struct queue_item it;
+
+	if (!queue_front(q, &it))
+		return false;
+	*id = it.id;
+	drop_head(q);
+	return true;
+}
+
 uint64_t
 queue_drop_for(struct queue *q, size_t len)
 {

@@ -69,6 +69,7 @@ struct queue {
 	/* Drain-rate estimate behind retry_after_ms. */
 	uint64_t last_drain_ms;
 	uint64_t drain_gap_ms; /* smoothed time between removals */
+	uint32_t qno; /* its number in the durable log; 0: not logged */
 	struct queue *hash_next; /* qtable chain */
 	struct lease *lease_timer; /* owned by deliver.c */
 };
@@ -126,6 +127,9 @@ bool queue_front(const struct queue *q, struct queue_item *it);
  * body lived in the log and may be freed by the pop: copy it first.
  */
 void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
+
+/* Discard the head ready message, its id in *id; false when none. */
+bool queue_drop_head_id(struct queue *q, uint64_t *id);
 
 /* Discard every ready message; returns how many. */
 uint64_t queue_purge(struct queue *q);

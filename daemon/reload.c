@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "reload.h"
 #include "server.h"
+#include "xmalloc.h"
 
 static bool
 same_listen(const struct config_listen *a, const struct config_listen *b)
@@ -30,15 +31,14 @@ reload_queues(struct server *s, const struct config *cfg)
 		struct queue *q = qtable_get(&s->queues, cq->name, NULL, 0);
 
 		if (q == NULL) {
-			q = queue_new(cq->name, &cq->set);
-			qtable_insert(&s->queues, q);
+			server_add_queue(s, cq->name, &cq->set);
 			log_debug("queue %s: created from the configuration",
 			    cq->name);
 			continue;
 		}
 		if (config_settings_equal(&q->set, &cq->set))
 			continue;
-		q->set = cq->set;
+		server_set_queue(s, q, &cq->set);
 		log_notice("queue %s: now capacity %" PRIu64 ", max_bytes %"
 			   PRIu64 ", policy %s, lease_ms %" PRIu64,
 		    q->name, q->set.capacity, q->set.max_bytes,
@@ -67,6 +67,21 @@ keep_restart_settings(struct server *s, struct config *next)
 			   "next restart");
 	next->metrics_on = cur->metrics_on;
 	next->metrics = cur->metrics;
+	if ((cur->data_dir == NULL) != (next->data_dir == NULL) ||
+	    (cur->data_dir != NULL &&
+	        strcmp(cur->data_dir, next->data_dir) != 0) ||
+	    cur->fsync != next->fsync ||
+	    cur->segment_size != next->segment_size ||
+	    cur->max_unsynced != next->max_unsynced)
+		log_notice("reload: \"data_dir\", \"fsync\", "
+		           "\"segment_size\" and \"max_unsynced_bytes\" "
+		           "apply at the next restart");
+	free(next->data_dir);
+	next->data_dir = cur->data_dir ? xstrdup(cur->data_dir) : NULL;
+	next->fsync = cur->fsync;
+	next->segment_size = cur->segment_size;
+	next->max_unsynced = cur->max_unsynced;
+	next->force_recover = cur->force_recover;
 }
 
 /* Queues the old file defined and the new one does not stay. */

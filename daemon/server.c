@@ -18,11 +18,98 @@
 #include "conn.h"
 #include "deliver.h"
 #include "log.h"
+#include "persist.h"
 #include "server.h"
 #include "xmalloc.h"
 
 /* How long accepting pauses when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
+
+/* The log synced (or made a spare): answers and producers may move. */
+static void
+on_wal_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	persist_poll(s->persist);
+	deliver_durable(s);
+}
+
+/*
+ * The end of a loop iteration that logged something: write it all with
+ * one write() (libevent's form of Redis's beforeSleep).  The event is
+ * made active by the iteration's first record, so it runs after the
+ * callbacks already active, at the tail of the same pass.
+ */
+static void
+on_iteration_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	persist_flush(s->persist);
+	deliver_durable(s);
+}
+
+/* A queue's storage, once the server knows whether it can persist. */
+static void
+settle_storage(const struct server *s, struct queue_settings *set)
+{
+	if (set->storage == QUEUE_STORAGE_DEFAULT)
+		set->storage = s->persist != NULL ? QUEUE_STORAGE_DISK
+		                                  : QUEUE_STORAGE_MEMORY;
+}
+
+/* Open the data directory: recover its queues, watch its sync thread. */
+static int
+open_log(struct server *s)
+{
+	char err[CONFIG_ERR_MAX];
+
+	s->flush_ev = event_new(s->base, -1, 0, on_iteration_end, s);
+	s->persist = persist_open(&s->cfg, &s->queues, s->flush_ev, &s->last_id,
+	    err, sizeof err);
+	if (s->persist == NULL) {
+		log_err("data_dir: %s", err);
+		return -1;
+	}
+	s->wal_ev = event_new(s->base, persist_fd(s->persist),
+	    EV_READ | EV_PERSIST, on_wal_ready, s);
+	event_add(s->wal_ev, NULL);
+	return 0;
+}
+
+void
+server_set_queue(struct server *s, struct queue *q,
+    const struct queue_settings *set)
+{
+	struct queue_settings next = *set;
+
+	settle_storage(s, &next);
+	if (next.storage != q->set.storage) {
+		log_notice("queue %s: storage stays %s (DELETE the queue to "
+		           "change it)",
+		    q->name, config_storage_name(q->set.storage));
+		next.storage = q->set.storage;
+	}
+	q->set = next;
+	if (q->qno != 0)
+		persist_queue_set(s->persist, q);
+}
+
+struct queue *
+server_add_queue(struct server *s, const char *name,
+    const struct queue_settings *set)
+{
+	struct queue_settings next = *set;
+	struct queue *q;
+
+	settle_storage(s, &next);
+	q = queue_new(name, &next);
+	qtable_insert(&s->queues, q);
+	if (next.storage == QUEUE_STORAGE_DISK)
+		persist_queue_new(s->persist, q);
+	return q;
+}
 
 struct server *
 server_new(const struct config *cfg)
@@ -40,16 +127,31 @@ server_new(const struct config *cfg)
 	}
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->holding);
+	if (s->cfg.data_dir != NULL && open_log(s) < 0) {
+		server_free(s);
+		return NULL;
+	}
+	settle_storage(s, &s->cfg.queue_defaults);
 	s->started_ms = clock_now_ms();
 	/* The token lives in the server, where AUTH looks. */
 	s->auth_token = s->cfg.auth_token;
 	s->auth_token_len = s->cfg.auth_token_len;
 	s->cfg.auth_token = NULL;
 	s->cfg.auth_token_len = 0;
-	/* The predefined queues; a reload gives them new settings. */
-	for (size_t i = 0; i < s->cfg.nqueues; i++)
-		qtable_insert(&s->queues,
-		    queue_new(s->cfg.queues[i].name, &s->cfg.queues[i].set));
+	/*
+	 * The predefined queues; the file's settings win over the log's, as
+	 * they do at a reload.
+	 */
+	for (size_t i = 0; i < s->cfg.nqueues; i++) {
+		const struct config_queue *cq = &s->cfg.queues[i];
+		struct queue *q = qtable_find(&s->queues, cq->name);
+
+		if (q == NULL)
+			server_add_queue(s, cq->name, &cq->set);
+		else if (!config_settings_equal(&q->set, &cq->set))
+			server_set_queue(s, q, &cq->set);
+	}
 	return s;
 }
 
@@ -228,6 +330,11 @@ server_free(struct server *s)
 	for (int i = 0; i < s->nlisteners; i++)
 		evconnlistener_free(s->listeners[i]);
 	qtable_foreach(&s->queues, forget_lease, NULL);
+	if (s->wal_ev != NULL)
+		event_free(s->wal_ev);
+	persist_close(s->persist);
+	if (s->flush_ev != NULL)
+		event_free(s->flush_ev);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
 	event_base_free(s->base);

@@ -39,6 +39,10 @@ struct server {
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
+	struct persist *persist;  /* the durable log; NULL: memory only */
+	struct conn_list holding; /* connections with answers held for it */
+	struct event *wal_ev;     /* its eventfd: syncs done */
+	struct event *flush_ev;   /* end of a loop iteration: write the log */
 };
 
 /*
@@ -47,6 +51,18 @@ struct server {
  * failure (logged).
  */
 struct server *server_new(const struct config *cfg);
+
+/*
+ * Make queue `name` with settings `set` (its storage settled by the
+ * server's), logging it when it is a disk queue; for the glue above
+ * the core (start, reload).
+ */
+struct queue *server_add_queue(struct server *s, const char *name,
+    const struct queue_settings *set);
+
+/* Give q new settings (a reload); its storage never changes. */
+void server_set_queue(struct server *s, struct queue *q,
+    const struct queue_settings *set);
 
 /* Bind every configured listener; -1 on failure (logged). */
 int server_listen(struct server *s);

@@ -2,8 +2,11 @@
  * stats.c - STATS as JSON.  See stats.h; the fields are those of the
  * protocol's STATS table, plus nacks, redelivered and lease_ms.
  */
+#include <string.h>
+
 #include "clock.h"
 #include "config.h"
+#include "persist.h"
 #include "stats.h"
 
 json_t *
@@ -12,7 +15,7 @@ stats_queue_json(const struct queue *q)
 	const struct queue_counters *st = &q->stat;
 
 	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I,"
-			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 	    "name", q->name,
 	    "capacity", (json_int_t)q->set.capacity,
 	    "max_bytes", (json_int_t)q->set.max_bytes,
@@ -29,7 +32,8 @@ stats_queue_json(const struct queue *q)
 	    "rejected", (json_int_t)st->rejected,
 	    "dropped", (json_int_t)st->dropped,
 	    "blocked_producers", (json_int_t)q->nproducers,
-	    "waiting_consumers", (json_int_t)q->nconsumers);
+	    "waiting_consumers", (json_int_t)q->nconsumers,
+	    "storage", config_storage_name(q->set.storage));
 }
 
 /* Totals and per-queue objects gathered by qtable_foreach(). */
@@ -53,13 +57,30 @@ json_t *
 stats_server_json(struct server *s)
 {
 	struct gather g = { json_object(), 0, 0 };
+	struct wal_stats ws;
+	json_t *j;
 
 	qtable_foreach(&s->queues, gather_queue, &g);
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
+	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",
 	    "version", PACKAGE_VERSION,
 	    "uptime_s", (json_int_t)((clock_now_ms() - s->started_ms) / 1000),
 	    "connections", (json_int_t)s->nconns,
 	    "messages", (json_int_t)g.messages,
 	    "bytes", (json_int_t)g.bytes,
 	    "queues", g.queues);
+	if (s->persist == NULL || j == NULL)
+		return j;
+	persist_stats(s->persist, &ws);
+	json_object_update_new(j, json_pack(
+	    "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}",
+	    "fsync", wal_fsync_name(ws.fsync),
+	    "log_bytes", (json_int_t)ws.log_bytes,
+	    "log_live_bytes", (json_int_t)ws.live_bytes,
+	    "log_disk_bytes", (json_int_t)ws.disk_bytes,
+	    "log_segments", (json_int_t)ws.segments,
+	    "log_syncs", (json_int_t)ws.syncs,
+	    "log_sync_p99_us", (json_int_t)ws.sync_p99_usec,
+	    "log_compacted_bytes", (json_int_t)ws.compacted_bytes,
+	    "log_error", ws.last_error ? strerror(ws.last_error) : NULL));
+	return j;
 }

@@ -387,6 +387,27 @@ wal_flush(struct wal *w)
 }
 
 uint64_t
+wal_appended(const struct wal *w)
+{
+	return w->lsn;
+}
+
+void
+wal_usage(const struct wal *w, uint64_t *log_bytes, uint64_t *live,
+    uint64_t *segments)
+{
+	*log_bytes = *live = *segments = 0;
+	for (size_t i = 0; i < w->nsegs; i++) {
+		const struct wal_seg *s = &w->segs[i];
+		if (s->state != WAL_SEG_OPEN)
+			continue;
+		(*segments)++;
+		*log_bytes += s->end - WAL_SEG_HEADER;
+		*live += seg_needed(w, s);
+	}
+}
+
+uint64_t
 wal_durable(const struct wal *w)
 {
 	return w->cfg.fsync == WAL_FSYNC_ALWAYS ? w->synced : w->written;

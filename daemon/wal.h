@@ -149,6 +149,9 @@ void wal_kill(struct wal *w, struct wal_loc loc);
 /* Write the batch (once per loop iteration); -1 only on a write error. */
 int wal_flush(struct wal *w);
 
+/* The lsn of the last record appended. */
+uint64_t wal_appended(const struct wal *w);
+
 /* Records up to this lsn are as durable as the fsync policy promises. */
 uint64_t wal_durable(const struct wal *w);
 

@@ -25,10 +25,11 @@
 static bool
 worth_it(const struct wal *w)
 {
-	struct wal_stats st;
+	uint64_t log_bytes, live, segments;
 
-	wal_stats(w, &st);
-	return st.segments >= 2 && st.log_bytes > 2 * st.live_bytes;
+	/* Not wal_stats(): this runs every loop iteration. */
+	wal_usage(w, &log_bytes, &live, &segments);
+	return segments >= 2 && log_bytes > 2 * live;
 }
 
 /* Read the record at off in s into w->cbuf; its size, or 0. */

@@ -112,6 +112,10 @@ void wal_seg_path(const struct wal *w, uint64_t seq, char *buf, size_t size);
 /* Make segment seq: create, preallocate, write its header, sync. */
 int wal_seg_create(struct wal *w, uint64_t seq, int *fdp);
 
+/* Bytes of records, of live ones, and segments: cheap, unlike wal_stats. */
+void wal_usage(const struct wal *w, uint64_t *log_bytes, uint64_t *live,
+    uint64_t *segments);
+
 /* Recover the directory (wal_recover.c); 0 or -1 with err. */
 int wal_recover(struct wal *w, struct wal_recovery *rs, char *err,
     size_t errsize);

@@ -15,6 +15,7 @@
  * on disk).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,8 +188,17 @@ sync_main(void *arg)
 int
 wal_sync_start(struct wal *w)
 {
-	int rc = pthread_create(&w->thread, NULL, sync_main, w);
+	sigset_t all, old;
+	int rc;
 
+	/*
+	 * Signals are the loop's: a thread that took one after the daemon
+	 * gave a stop signal its default action back would kill it.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&w->thread, NULL, sync_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		errno = rc;
 		return -1;

@@ -13,4 +13,7 @@
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 
+/* A copy of s, or abort. */
+char *xstrdup(const char *s);
+
 #endif

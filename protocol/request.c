@@ -135,6 +135,8 @@ parse_option(struct proto_request *req, const struct word *w)
 		seen = &o->has_lease_ms, num = &o->lease_ms;
 	else if (klen == 6 && memcmp(w->s, "policy", 6) == 0)
 		seen = &o->has_policy;
+	else if (klen == 7 && memcmp(w->s, "storage", 7) == 0)
+		seen = &o->has_storage;
 	else
 		return bad(req, PROTO_R_UNKNOWN_OPTION);
 	if (*seen)
@@ -142,6 +144,13 @@ parse_option(struct proto_request *req, const struct word *w)
 	*seen = true;
 	if (num != NULL) {
 		if (!proto_parse_number(val, vlen, num))
+			return bad(req, PROTO_R_BAD_OPTION_VALUE);
+	} else if (seen == &o->has_storage) {
+		if (vlen == 4 && memcmp(val, "disk", 4) == 0)
+			o->storage_memory = false;
+		else if (vlen == 6 && memcmp(val, "memory", 6) == 0)
+			o->storage_memory = true;
+		else
 			return bad(req, PROTO_R_BAD_OPTION_VALUE);
 	} else {
 		int p = proto_policy_parse(val, vlen);

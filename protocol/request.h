@@ -52,10 +52,12 @@ struct proto_queue_opts {
 	bool has_max_bytes;
 	bool has_policy;
 	bool has_lease_ms;
+	bool has_storage;
 	uint64_t capacity;
 	uint64_t max_bytes;
 	enum proto_policy policy;
 	uint64_t lease_ms; /* extension: reservations expire after this */
+	bool storage_memory; /* storage=memory (else storage=disk) */
 };
 
 /*

@@ -341,7 +341,7 @@ static const struct {
 	    "drop-oldest, drop-newest" },
 	{ "{\"queue_defaults\": {\"capcity\": 1}}",
 	    "queue_defaults: unknown key \"capcity\" (expected one of "
-	    "capacity, max_bytes, policy, lease_ms)" },
+	    "capacity, max_bytes, policy, lease_ms, storage)" },
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_connections_per_address, tcp_keepalive_s, "
@@ -349,10 +349,15 @@ static const struct {
 	    "max_reserved, max_reserved_bytes, max_queues, "
 	    "max_queue_capacity, max_queue_bytes, auto_create, "
 	    "queue_defaults, queues, auth_token_file, log_level, "
-	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow)" },
+	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow, "
+	    "data_dir, fsync, segment_size, max_unsynced_bytes)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
-	    "capacity, max_bytes, policy, lease_ms)" },
+	    "capacity, max_bytes, policy, lease_ms, storage)" },
+	{ "{\"queues\": [{\"name\": \"a\", \"storage\": \"disk\"}]}",
+	    "queues[0]: storage \"disk\" needs a data_dir (-d)" },
+	{ "{\"fsync\": \"sometimes\"}",
+	    "fsync: \"sometimes\" is not one of no, everysec, always" },
 	{ "[]", "expected an object, not an array" },
 	{ "{\"max_connections\": \"10\"}",
 	    "max_connections: expected an integer, not a string" },

@@ -1,0 +1,882 @@
+/*
+ * persist.c - disk queues on the durable log.  See persist.h.
+ *
+ * Invariants: a message of a disk queue that is ready or reserved has
+ * exactly one live PUT record, whose location the index holds under
+ * its id; any other record that stops mattering is wal_kill()ed right
+ * after the record that ends it is appended.  Ids below p->ceiling may
+ * have been given; ids are given only below p->ceiling_synced, a
+ * ceiling whose IDS record is on stable storage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "persist.h"
+#include "xmalloc.h"
+
+/*
+ * Ids reserved per IDS record.  A new range is asked for at half use,
+ * and its sync takes milliseconds while half a range takes the daemon
+ * far longer to give out, so taking an id never waits in practice; a
+ * crash skips at most this many ids.
+ */
+#define ID_RANGE (1ULL << 20)
+/* Bytes of live records compaction may copy per loop iteration. */
+#define COMPACT_BUDGET (64 * 1024)
+/* Small bodies read back at recovery are kept in arenas this large. */
+#define ARENA_CHUNK (1024 * 1024)
+
+/* An open-addressing map from a non-zero u64 key to a u64 value. */
+struct u64map {
+	uint64_t *keys; /* 0: empty */
+	uint64_t *vals;
+	size_t cap; /* a power of two */
+	size_t count;
+};
+
+/* A message read back at recovery. */
+struct rmsg {
+	uint64_t id;
+	uint64_t loc;
+	uint32_t qno;
+	uint32_t len;
+	char *body;
+	bool heap; /* body is a malloc block of its own, else an arena's */
+	bool alive;
+};
+
+/* A queue read back at recovery. */
+struct rqueue {
+	uint32_t qno;
+	bool alive;
+	bool closed;
+	char name[PROTO_NAME_MAX + 1];
+	struct queue_settings set;
+	size_t *msgs; /* indexes into rec.msgs, possibly stale */
+	size_t nmsgs, msgcap;
+};
+
+struct arena {
+	struct arena *next;
+	size_t used;
+	char data[ARENA_CHUNK];
+};
+
+struct persist {
+	struct wal *wal;
+	struct qtable *queues;
+	struct event *flush; /* end of iteration; NULL while opening */
+	bool flush_armed;
+	struct u64map index; /* id -> location of its PUT record */
+	uint32_t next_qno;
+	uint64_t ceiling;        /* ids below may have been given */
+	uint64_t ceiling_lsn;    /* where that IDS record ends */
+	uint64_t ceiling_synced; /* ids below this may be given now */
+	uint64_t *last_id;
+	/* Recovery, while persist_open() runs. */
+	struct {
+		bool on;
+		struct rmsg *msgs;
+		size_t nmsgs, cap;
+		struct u64map byid; /* id -> index in msgs */
+		struct rqueue *queues;
+		size_t nqueues, qcap;
+		struct u64map byqno; /* qno -> index in queues */
+		struct arena *arena;
+		uint64_t max_id;
+		uint64_t ids_seen; /* the highest IDS record */
+	} rec;
+};
+
+/* ---- the map ---- */
+
+static size_t
+slot_of(uint64_t key, size_t cap)
+{
+	key ^= key >> 33;
+	key *= 0xff51afd7ed558ccdULL;
+	key ^= key >> 33;
+	return (size_t)key & (cap - 1);
+}
+
+static void
+map_free(struct u64map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof *m);
+}
+
+static void map_put(struct u64map *m, uint64_t key, uint64_t val);
+
+static void
+map_grow(struct u64map *m)
+{
+	struct u64map old = *m;
+
+	m->cap = old.cap ? old.cap * 2 : 1024;
+	m->keys = xcalloc(m->cap, sizeof *m->keys);
+	m->vals = xcalloc(m->cap, sizeof *m->vals);
+	m->count = 0;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.keys[i] != 0)
+			map_put(m, old.keys[i], old.vals[i]);
+	free(old.keys);
+	free(old.vals);
+}
+
+/* Insert or replace. */
+static void
+map_put(struct u64map *m, uint64_t key, uint64_t val)
+{
+	size_t i;
+
+	if ((m->count + 1) * 4 > m->cap * 3)
+		map_grow(m);
+	for (i = slot_of(key, m->cap); m->keys[i] != 0 && m->keys[i] != key;
+	     i = (i + 1) & (m->cap - 1))
+		;
+	if (m->keys[i] == 0)
+		m->count++;
+	m->keys[i] = key;
+	m->vals[i] = val;
+}
+
+/* The slot of key, or SIZE_MAX. */
+static size_t
+map_find(const struct u64map *m, uint64_t key)
+{
+	if (m->cap == 0)
+		return SIZE_MAX;
+	for (size_t i = slot_of(key, m->cap); m->keys[i] != 0;
+	     i = (i + 1) & (m->cap - 1))
+		if (m->keys[i] == key)
+			return i;
+	return SIZE_MAX;
+}
+
+/* Remove the entry in slot i, shifting later entries back. */
+static void
+map_del_slot(struct u64map *m, size_t i)
+{
+	size_t mask = m->cap - 1, j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (m->keys[j] == 0)
+			break;
+		size_t home = slot_of(m->keys[j], m->cap);
+		/* Move j back to i unless its home lies in (i, j]. */
+		if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+			continue;
+		m->keys[i] = m->keys[j];
+		m->vals[i] = m->vals[j];
+		i = j;
+	}
+	m->keys[i] = 0;
+	m->count--;
+}
+
+/* ---- locations ---- */
+
+static uint64_t
+loc_pack(struct wal_loc l)
+{
+	return l.seg << 32 | l.len;
+}
+
+static struct wal_loc
+loc_unpack(uint64_t v)
+{
+	struct wal_loc l = { v >> 32, (uint32_t)v };
+
+	return l;
+}
+
+/* ---- records ---- */
+
+static void
+arm_flush(struct persist *p)
+{
+	if (!p->flush_armed && p->flush != NULL) {
+		p->flush_armed = true;
+		event_active(p->flush, EV_TIMEOUT, 1);
+	}
+}
+
+static uint64_t
+append(struct persist *p, const struct wal_rec *r, struct wal_loc *loc)
+{
+	uint64_t lsn = wal_append(p->wal, r, loc);
+
+	arm_flush(p);
+	return lsn;
+}
+
+static void
+queue_rec(const struct queue *q, struct wal_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = WAL_QUEUE_SET;
+	r->qno = q->qno;
+	r->u.queue.name = q->name;
+	r->u.queue.name_len = strlen(q->name);
+	r->u.queue.capacity = q->set.capacity;
+	r->u.queue.max_bytes = q->set.max_bytes;
+	r->u.queue.lease_ms = q->set.lease_ms;
+	r->u.queue.policy = q->set.policy;
+}
+
+static void
+ids_rec(uint64_t next_id, struct wal_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = WAL_IDS;
+	r->u.next_id = next_id;
+}
+
+/* Forget id's PUT record: it no longer matters. */
+static void
+kill_id(struct persist *p, uint64_t id)
+{
+	size_t i = map_find(&p->index, id);
+
+	if (i == SIZE_MAX)
+		return;
+	wal_kill(p->wal, loc_unpack(p->index.vals[i]));
+	map_del_slot(&p->index, i);
+}
+
+uint64_t
+persist_queue_set(struct persist *p, struct queue *q)
+{
+	struct wal_rec r;
+
+	queue_rec(q, &r);
+	return append(p, &r, NULL);
+}
+
+uint64_t
+persist_queue_new(struct persist *p, struct queue *q)
+{
+	q->qno = p->next_qno++;
+	return persist_queue_set(p, q);
+}
+
+uint64_t
+persist_queue_delete(struct persist *p, struct queue *q)
+{
+	struct wal_rec r = { .kind = WAL_QUEUE_DELETE, .qno = q->qno };
+	uint64_t lsn = append(p, &r, NULL), id;
+	struct msg *m;
+
+	while (queue_drop_head_id(q, &id))
+		kill_id(p, id);
+	TAILQ_FOREACH(m, &q->reserved, qlink)
+	kill_id(p, m->id);
+	return lsn;
+}
+
+uint64_t
+persist_put(struct persist *p, struct queue *q, uint64_t id, const char *body,
+    size_t len)
+{
+	struct wal_rec r = { .kind = WAL_PUT, .qno = q->qno };
+	struct wal_loc loc;
+	uint64_t lsn;
+
+	r.u.put.id = id;
+	r.u.put.body = body;
+	r.u.put.len = len;
+	lsn = append(p, &r, &loc);
+	kill_id(p, id); /* a re-put replaces the old record */
+	map_put(&p->index, id, loc_pack(loc));
+	return lsn;
+}
+
+uint64_t
+persist_remove(struct persist *p, struct queue *q, uint64_t id,
+    enum wal_rm_reason reason)
+{
+	struct wal_rec r = { .kind = WAL_REMOVE, .qno = q->qno };
+	uint64_t lsn;
+
+	r.u.rm.reason = reason;
+	r.u.rm.count = 1;
+	r.u.rm.idv = &id;
+	lsn = append(p, &r, NULL);
+	kill_id(p, id);
+	return lsn;
+}
+
+/* Append one REMOVE(PURGE) of ids[0..n) and kill them. */
+static uint64_t
+purge_chunk(struct persist *p, struct queue *q, const uint64_t *ids, size_t n)
+{
+	struct wal_rec r = { .kind = WAL_REMOVE, .qno = q->qno };
+	uint64_t lsn;
+
+	r.u.rm.reason = WAL_RM_PURGE;
+	r.u.rm.count = n;
+	r.u.rm.idv = ids;
+	lsn = append(p, &r, NULL);
+	for (size_t i = 0; i < n; i++)
+		kill_id(p, ids[i]);
+	return lsn;
+}
+
+uint64_t
+persist_purge(struct persist *p, struct queue *q, uint64_t *n)
+{
+	size_t cap = queue_depth(q) < WAL_RM_MAX ? queue_depth(q) : WAL_RM_MAX;
+	uint64_t *ids = xcalloc(cap ? cap : 1, sizeof *ids), id, lsn = 0;
+	size_t k = 0;
+
+	*n = 0;
+	while (queue_drop_head_id(q, &id)) {
+		ids[k++] = id;
+		(*n)++;
+		if (k == cap) {
+			lsn = purge_chunk(p, q, ids, k);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		lsn = purge_chunk(p, q, ids, k);
+	free(ids);
+	return lsn;
+}
+
+/* Reserve the next range of ids: log it and ask for its sync. */
+static void
+reserve_ids(struct persist *p)
+{
+	struct wal_rec r;
+
+	p->ceiling = *p->last_id + 1 + ID_RANGE;
+	ids_rec(p->ceiling, &r);
+	p->ceiling_lsn = append(p, &r, NULL);
+	wal_want_sync(p->wal, p->ceiling_lsn);
+}
+
+/* Take a reserved range that is on stable storage by now. */
+static void
+note_synced_ids(struct persist *p)
+{
+	if (p->ceiling_synced < p->ceiling &&
+	    wal_synced(p->wal) >= p->ceiling_lsn)
+		p->ceiling_synced = p->ceiling;
+}
+
+uint64_t
+persist_take_id(struct persist *p, uint64_t *last_id)
+{
+	uint64_t id = *last_id + 1;
+
+	if (id + ID_RANGE / 2 >= p->ceiling_synced) {
+		note_synced_ids(p);
+		if (p->ceiling == p->ceiling_synced &&
+		    id + ID_RANGE / 2 >= p->ceiling)
+			reserve_ids(p);
+		if (id >= p->ceiling_synced) {
+			/* Rare: a range used up before its sync. */
+			log_warn("persist: waiting for an id range to be "
+			         "synced");
+			wal_sync_all(p->wal);
+			note_synced_ids(p);
+		}
+	}
+	*last_id = id;
+	return id;
+}
+
+uint64_t
+persist_appended(const struct persist *p)
+{
+	return wal_appended(p->wal);
+}
+
+uint64_t
+persist_durable(const struct persist *p)
+{
+	return wal_durable(p->wal);
+}
+
+bool
+persist_backlogged(const struct persist *p)
+{
+	return wal_backlogged(p->wal);
+}
+
+bool
+persist_full(const struct persist *p)
+{
+	return wal_full(p->wal);
+}
+
+int
+persist_fd(const struct persist *p)
+{
+	return wal_eventfd(p->wal);
+}
+
+void
+persist_poll(struct persist *p)
+{
+	wal_poll(p->wal);
+	note_synced_ids(p);
+}
+
+void
+persist_flush(struct persist *p)
+{
+	uint64_t before = wal_appended(p->wal);
+
+	p->flush_armed = false;
+	wal_compact_step(p->wal, COMPACT_BUDGET);
+	/* Compaction goes on a little per iteration until it is done. */
+	if (wal_appended(p->wal) != before)
+		arm_flush(p);
+	wal_flush(p->wal);
+}
+
+void
+persist_stats(const struct persist *p, struct wal_stats *st)
+{
+	wal_stats(p->wal, st);
+}
+
+/* ---- the owner's callbacks ---- */
+
+static struct rqueue *
+rqueue_of(struct persist *p, uint32_t qno)
+{
+	size_t i = map_find(&p->rec.byqno, qno);
+
+	if (i == SIZE_MAX)
+		return NULL;
+	struct rqueue *rq = &p->rec.queues[p->rec.byqno.vals[i]];
+	return rq->alive ? rq : NULL;
+}
+
+static char *
+arena_copy(struct persist *p, const char *body, size_t len)
+{
+	struct arena *a = p->rec.arena;
+
+	if (a == NULL || ARENA_CHUNK - a->used < len) {
+		a = xmalloc(sizeof *a);
+		a->next = p->rec.arena;
+		a->used = 0;
+		p->rec.arena = a;
+	}
+	char *dst = a->data + a->used;
+	memcpy(dst, body, len);
+	a->used += len;
+	return dst;
+}
+
+/* Message m is dead: its record no longer matters. */
+static void
+rmsg_kill(struct persist *p, struct wal *w, struct rmsg *m)
+{
+	size_t i = map_find(&p->rec.byid, m->id);
+
+	wal_kill(w, loc_unpack(m->loc));
+	if (m->heap)
+		free(m->body);
+	m->body = NULL;
+	m->alive = false;
+	if (i != SIZE_MAX)
+		map_del_slot(&p->rec.byid, i);
+}
+
+static void
+apply_queue_set(struct persist *p, const struct wal_rec *r)
+{
+	const struct wal_rec_queue *wq = &r->u.queue;
+	struct rqueue *rq = rqueue_of(p, r->qno);
+
+	if (rq == NULL) {
+		if (p->rec.nqueues == p->rec.qcap) {
+			p->rec.qcap = p->rec.qcap ? p->rec.qcap * 2 : 16;
+			p->rec.queues = realloc(p->rec.queues,
+			    p->rec.qcap * sizeof *p->rec.queues);
+			if (p->rec.queues == NULL)
+				abort();
+		}
+		rq = &p->rec.queues[p->rec.nqueues];
+		memset(rq, 0, sizeof *rq);
+		rq->qno = r->qno;
+		rq->alive = true;
+		map_put(&p->rec.byqno, r->qno, p->rec.nqueues);
+		p->rec.nqueues++;
+	}
+	size_t n =
+	    wq->name_len < PROTO_NAME_MAX ? wq->name_len : PROTO_NAME_MAX;
+	memcpy(rq->name, wq->name, n);
+	rq->name[n] = '\0';
+	rq->set.capacity = wq->capacity;
+	rq->set.max_bytes = wq->max_bytes;
+	rq->set.lease_ms = wq->lease_ms;
+	rq->set.policy = wq->policy <= PROTO_POLICY_DROP_NEWEST
+	    ? (enum proto_policy)wq->policy
+	    : PROTO_POLICY_BLOCK;
+	rq->set.storage = QUEUE_STORAGE_DISK;
+	rq->closed = (wq->flags & WAL_QF_CLOSED) != 0;
+	if (r->qno >= p->next_qno)
+		p->next_qno = r->qno + 1;
+}
+
+static void
+apply_queue_delete(struct persist *p, struct wal *w, const struct wal_rec *r)
+{
+	struct rqueue *rq = rqueue_of(p, r->qno);
+
+	if (rq == NULL)
+		return;
+	for (size_t i = 0; i < rq->nmsgs; i++) {
+		struct rmsg *m = &p->rec.msgs[rq->msgs[i]];
+		if (m->alive && m->qno == rq->qno)
+			rmsg_kill(p, w, m);
+	}
+	free(rq->msgs);
+	rq->msgs = NULL;
+	rq->nmsgs = rq->msgcap = 0;
+	rq->alive = false;
+}
+
+static void
+apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
+    struct wal_loc loc)
+{
+	const struct wal_rec_put *wp = &r->u.put;
+	size_t i = map_find(&p->rec.byid, wp->id);
+	struct rqueue *rq;
+	struct rmsg *m;
+
+	if (i != SIZE_MAX)
+		rmsg_kill(p, w, &p->rec.msgs[p->rec.byid.vals[i]]);
+	if (p->rec.nmsgs == p->rec.cap) {
+		p->rec.cap = p->rec.cap ? p->rec.cap * 2 : 1024;
+		p->rec.msgs =
+		    realloc(p->rec.msgs, p->rec.cap * sizeof *p->rec.msgs);
+		if (p->rec.msgs == NULL)
+			abort();
+	}
+	m = &p->rec.msgs[p->rec.nmsgs];
+	m->id = wp->id;
+	m->loc = loc_pack(loc);
+	m->qno = r->qno;
+	m->len = (uint32_t)wp->len;
+	m->heap = msglog_wants_heap(wp->len);
+	m->body = m->heap
+	    ? memcpy(xmalloc(wp->len ? wp->len : 1), wp->body, wp->len)
+	    : arena_copy(p, wp->body, wp->len);
+	m->alive = true;
+	map_put(&p->rec.byid, wp->id, p->rec.nmsgs);
+	if ((rq = rqueue_of(p, r->qno)) != NULL) {
+		if (rq->nmsgs == rq->msgcap) {
+			rq->msgcap = rq->msgcap ? rq->msgcap * 2 : 16;
+			rq->msgs =
+			    realloc(rq->msgs, rq->msgcap * sizeof *rq->msgs);
+			if (rq->msgs == NULL)
+				abort();
+		}
+		rq->msgs[rq->nmsgs++] = p->rec.nmsgs;
+	}
+	p->rec.nmsgs++;
+	if (wp->id > p->rec.max_id)
+		p->rec.max_id = wp->id;
+}
+
+static void
+apply_remove(struct persist *p, struct wal *w, const struct wal_rec *r)
+{
+	struct wal_rm_iter it;
+	uint64_t id;
+
+	wal_rm_iter_init(&it, r);
+	while (wal_rm_next(&it, &id)) {
+		size_t i = map_find(&p->rec.byid, id);
+		if (i != SIZE_MAX)
+			rmsg_kill(p, w, &p->rec.msgs[p->rec.byid.vals[i]]);
+		if (id > p->rec.max_id)
+			p->rec.max_id = id;
+	}
+}
+
+static int
+owner_apply(void *arg, struct wal *w, const struct wal_rec *r,
+    struct wal_loc loc)
+{
+	struct persist *p = arg;
+
+	switch (r->kind) {
+	case WAL_QUEUE_SET:
+		apply_queue_set(p, r);
+		break;
+	case WAL_QUEUE_DELETE:
+		apply_queue_delete(p, w, r);
+		break;
+	case WAL_QUEUE_CLOSE: {
+		struct rqueue *rq = rqueue_of(p, r->qno);
+		if (rq != NULL)
+			rq->closed = true;
+		break;
+	}
+	case WAL_PUT:
+		apply_put(p, w, r, loc);
+		break;
+	case WAL_REMOVE:
+		apply_remove(p, w, r);
+		break;
+	case WAL_IDS:
+		if (r->u.next_id > p->rec.ids_seen)
+			p->rec.ids_seen = r->u.next_id;
+		break;
+	}
+	return 0;
+}
+
+static int
+cmp_rmsg(const void *a, const void *b)
+{
+	const struct rmsg *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Turn what recovery read into queues, messages in id order. */
+static void
+finish_recovery(struct persist *p, struct wal *w)
+{
+	struct queue **byq = xcalloc(p->rec.nqueues + 1, sizeof *byq);
+	size_t nlive = 0, orphans = 0;
+	bool sorted = true;
+
+	p->rec.on = false;
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		struct rqueue *rq = &p->rec.queues[i];
+		if (!rq->alive)
+			continue;
+		if (qtable_find(p->queues, rq->name) != NULL) {
+			log_warn("persist: queue %s is in the log twice; "
+			         "keeping the first",
+			    rq->name);
+			rq->alive = false;
+			continue;
+		}
+		byq[i] = queue_new(rq->name, &rq->set);
+		byq[i]->qno = rq->qno;
+		qtable_insert(p->queues, byq[i]);
+	}
+	/* Compact the live messages, then put them in id order. */
+	for (size_t i = 0; i < p->rec.nmsgs; i++) {
+		struct rmsg *m = &p->rec.msgs[i];
+		if (!m->alive)
+			continue;
+		if (nlive > 0 && p->rec.msgs[nlive - 1].id > m->id)
+			sorted = false;
+		p->rec.msgs[nlive++] = *m;
+	}
+	if (!sorted)
+		qsort(p->rec.msgs, nlive, sizeof *p->rec.msgs, cmp_rmsg);
+	for (size_t i = 0; i < nlive; i++) {
+		struct rmsg *m = &p->rec.msgs[i];
+		size_t qi = map_find(&p->rec.byqno, m->qno);
+		struct queue *q =
+		    qi == SIZE_MAX ? NULL : byq[p->rec.byqno.vals[qi]];
+		if (q == NULL) {
+			/* Its queue is gone: the message went with it. */
+			wal_kill(w, loc_unpack(m->loc));
+			if (m->heap)
+				free(m->body);
+			orphans++;
+			continue;
+		}
+		if (m->heap)
+			msglog_push_heap(&q->log, m->id, m->body, m->len);
+		else
+			memcpy(queue_store(q, m->id, m->len), m->body, m->len);
+		map_put(&p->index, m->id, m->loc);
+	}
+	if (orphans > 0)
+		log_warn("persist: %zu messages of unknown queues dropped",
+		    orphans);
+	*p->last_id = p->rec.max_id;
+	if (p->rec.ids_seen > 0 && p->rec.ids_seen - 1 > *p->last_id)
+		*p->last_id = p->rec.ids_seen - 1;
+	for (size_t i = 0; i < p->rec.nqueues; i++)
+		free(p->rec.queues[i].msgs);
+	free(p->rec.queues);
+	free(p->rec.msgs);
+	map_free(&p->rec.byid);
+	map_free(&p->rec.byqno);
+	while (p->rec.arena != NULL) {
+		struct arena *a = p->rec.arena;
+		p->rec.arena = a->next;
+		free(a);
+	}
+	free(byq);
+	if (p->next_qno == 0)
+		p->next_qno = 1;
+	/* Give the copies' pages back: RSS as if the messages came by PUT. */
+	malloc_trim(0);
+}
+
+static void
+snapshot_queue(struct queue *q, void *arg)
+{
+	struct wal *w = arg;
+	struct wal_rec r;
+
+	if (q->qno == 0)
+		return;
+	queue_rec(q, &r);
+	wal_append(w, &r, NULL);
+}
+
+static void
+owner_snapshot(void *arg, struct wal *w)
+{
+	struct persist *p = arg;
+	struct wal_rec r;
+
+	if (p->rec.on) {
+		finish_recovery(p, w);
+		p->ceiling = *p->last_id + 1 + ID_RANGE;
+	}
+	qtable_foreach(p->queues, snapshot_queue, w);
+	ids_rec(p->ceiling, &r);
+	p->ceiling_lsn = wal_append(w, &r, NULL);
+}
+
+static bool
+owner_is_live(void *arg, const struct wal_rec *r, struct wal_loc loc)
+{
+	struct persist *p = arg;
+	size_t i = map_find(&p->index, r->u.put.id);
+
+	return i != SIZE_MAX && p->index.vals[i] == loc_pack(loc);
+}
+
+static void
+owner_moved(void *arg, const struct wal_rec *r, struct wal_loc from,
+    struct wal_loc to)
+{
+	struct persist *p = arg;
+
+	map_put(&p->index, r->u.put.id, loc_pack(to));
+	arm_flush(p);
+}
+
+/* ---- opening ---- */
+
+struct persist *
+persist_open(const struct config *cfg, struct qtable *queues,
+    struct event *flush, uint64_t *last_id, char *err, size_t errsize)
+{
+	struct persist *p = xcalloc(1, sizeof *p);
+	struct wal_config wc = {
+		.dir = cfg->data_dir,
+		.fsync = cfg->fsync,
+		.segment_size = cfg->segment_size,
+		.max_unsynced = cfg->max_unsynced,
+		.force_recover = cfg->force_recover,
+	};
+	struct wal_owner owner = { p, owner_apply, owner_snapshot,
+		owner_is_live, owner_moved };
+	struct wal_recovery rs;
+	size_t nq = queues->count;
+	uint64_t nmsg;
+
+	p->queues = queues;
+	p->last_id = last_id;
+	p->next_qno = 1;
+	p->rec.on = true;
+	p->wal = wal_open(&wc, &owner, &rs, err, errsize);
+	if (p->wal == NULL) {
+		free(p);
+		return NULL;
+	}
+	/* The first range of ids must be on disk before one is given. */
+	wal_sync_all(p->wal);
+	note_synced_ids(p);
+	p->flush = flush;
+	nmsg = qtable_messages(queues);
+	log_notice("data_dir %s: recovered %zu queues and %" PRIu64
+	           " messages from %" PRIu64 " segments (%" PRIu64
+	           " records, %" PRIu64 " bytes) in %" PRIu64 " ms; fsync %s",
+	    cfg->data_dir, queues->count - nq, nmsg, rs.segments, rs.records,
+	    rs.bytes_read, rs.usec / 1000, wal_fsync_name(cfg->fsync));
+	if (rs.bytes_cut > 0)
+		log_warn("data_dir %s: cut %" PRIu64 " bytes of a torn or "
+		         "damaged tail",
+		    cfg->data_dir, rs.bytes_cut);
+	return p;
+}
+
+void
+persist_close(struct persist *p)
+{
+	if (p == NULL)
+		return;
+	wal_sync_all(p->wal);
+	wal_close(p->wal);
+	map_free(&p->index);
+	free(p);
+}
+
+int
+persist_check_dir(const char *dir, char *err, size_t errsize)
+{
+	struct stat st;
+	int fd;
+
+	if (stat(dir, &st) < 0) {
+		char parent[PATH_MAX];
+		const char *slash = strrchr(dir, '/');
+
+		/* Made at start when its parent is there. */
+		snprintf(parent, sizeof parent, "%.*s",
+		    slash == NULL      ? 1
+		        : slash == dir ? 1
+		                       : (int)(slash - dir),
+		    slash == NULL ? "." : dir);
+		if (errno == ENOENT && access(parent, W_OK) == 0)
+			return 0;
+		snprintf(err, errsize, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errsize, "%s: not a directory", dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, errsize, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errsize, "%s: %s", dir,
+		    errno == EWOULDBLOCK ? "in use by another sluiced"
+		                         : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,116 @@
+/*
+ * persist.h - disk queues on the durable log (wal.h): the owner of the
+ * log's records.
+ *
+ * The core calls down into it as things change on a storage=disk queue
+ * (struct queue's qno is non-zero for exactly those):
+ *
+ *   persist_queue_new()     a disk queue came into being: QUEUE_SET
+ *   persist_queue_set()     its settings changed (reload): QUEUE_SET
+ *   persist_queue_delete()  DELETE: QUEUE_DELETE, its messages dead
+ *   persist_put()           a message stored or reserved: PUT
+ *   persist_remove()        GET, ACK, drop-oldest: REMOVE
+ *   persist_purge()         PURGE: REMOVE records in chunks
+ *   persist_take_id()       every accepted message's id, memory queues
+ *                           included: ids are reserved in ranges by an
+ *                           IDS record synced before they are given
+ *
+ * Each returns the lsn the change's answer must wait for (conn.c holds
+ * an answer until persist_durable() reaches it).  Nothing here calls up
+ * into the core: the server wakes the core when the log moves
+ * (persist_poll() on the eventfd, persist_flush() at the end of a loop
+ * iteration, both in server.c).
+ *
+ * Which message lives where in the log is kept here, in an index from
+ * id to the location of its PUT record (for wal_kill() and for
+ * compaction's is_live), so memory queues and the packed message store
+ * carry nothing extra.
+ *
+ * Recovery (in persist_open()) rebuilds the disk queues in the qtable:
+ * settings, and every message not removed, ready again in id order.
+ */
+#ifndef SLUICE_PERSIST_H
+#define SLUICE_PERSIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "qtable.h"
+#include "wal.h"
+
+struct persist;
+
+/*
+ * Open (lock, recover) cfg->data_dir: the disk queues it holds are
+ * added to `queues`, and *last_id is set above every id given before.
+ * `flush` is the server's end-of-iteration event: made active by the
+ * first change of an iteration, it must call persist_flush().  NULL
+ * with a one-line message in err on failure.
+ */
+struct persist *persist_open(const struct config *cfg, struct qtable *queues,
+    struct event *flush, uint64_t *last_id, char *err, size_t errsize);
+
+/* Write and sync everything, then close the log. */
+void persist_close(struct persist *p);
+
+/* Check that dir can be used (sluiced -t): made, writable, not locked. */
+int persist_check_dir(const char *dir, char *err, size_t errsize);
+
+/* The next id (*last_id + 1, stored back), within the reserved range. */
+uint64_t persist_take_id(struct persist *p, uint64_t *last_id);
+
+/* A new disk queue: give it a number and log its settings. */
+uint64_t persist_queue_new(struct persist *p, struct queue *q);
+
+/* Log the settings (and closed state) of disk queue q again. */
+uint64_t persist_queue_set(struct persist *p, struct queue *q);
+
+/*
+ * Disk queue q is being deleted: log it, and forget its messages
+ * (ready ones are discarded from q here; reserved ones the caller
+ * frees with q).
+ */
+uint64_t persist_queue_delete(struct persist *p, struct queue *q);
+
+/* Message id with this body is now in disk queue q (stored or reserved). */
+uint64_t persist_put(struct persist *p, struct queue *q, uint64_t id,
+    const char *body, size_t len);
+
+/* Message id left disk queue q for `reason` (enum wal_rm_reason). */
+uint64_t persist_remove(struct persist *p, struct queue *q, uint64_t id,
+    enum wal_rm_reason reason);
+
+/* Discard q's ready messages, logging their removal; *n how many. */
+uint64_t persist_purge(struct persist *p, struct queue *q, uint64_t *n);
+
+/* The lsn of the last record appended. */
+uint64_t persist_appended(const struct persist *p);
+
+/* Answers waiting for an lsn up to this may go. */
+uint64_t persist_durable(const struct persist *p);
+
+/* Too much waits for a sync: producers into disk queues wait. */
+bool persist_backlogged(const struct persist *p);
+
+/* No room for new messages on disk (503 DISK_FULL). */
+bool persist_full(const struct persist *p);
+
+/* The log's eventfd: readable when persist_poll() has news. */
+int persist_fd(const struct persist *p);
+
+/* Take the sync thread's news (the eventfd fired). */
+void persist_poll(struct persist *p);
+
+/*
+ * End of a loop iteration: compact a little, write the iteration's
+ * records with one write().
+ */
+void persist_flush(struct persist *p);
+
+void persist_stats(const struct persist *p, struct wal_stats *st);
+
+#endif

@@ -27,6 +27,22 @@ drop_logged(struct persist *p, struct queue *q, size_t len)
 	}
 }
 
+/*
+ * Park c's PUT until the log's backlog is synced: the disk is
+ * backpressure too (deliver_durable() lets it through).
+ */
+static enum cmd_result
+wait_for_disk(struct conn *c, struct queue *q)
+{
+	const struct proto_request *r = &c->req;
+
+	if (r->has_timeout && r->timeout_ms == 0)
+		return refuse_full(c, q);
+	c->server->disk_waiters = true;
+	conn_park(c, q, CONN_WAIT_ROOM, r->has_timeout, r->timeout_ms);
+	return CMD_WAIT;
+}
+
 enum cmd_result
 cmd_put(struct conn *c, const struct proto_request *r)
 {
@@ -45,6 +61,17 @@ cmd_put(struct conn *c, const struct proto_request *r)
 	/* The queue may have changed since the line was judged. */
 	if (cmd_refuse_too_large(c, q))
 		return CMD_DONE;
+	if (q->qno != 0) {
+		/* No room on disk: refused, nothing stored. */
+		if (persist_full(s->persist)) {
+			conn_skip_body(c);
+			conn_reply(c, 503, "DISK_FULL", q->name);
+			return CMD_DONE;
+		}
+		/* Syncs fall behind: wait, like a full block queue. */
+		if (persist_backlogged(s->persist))
+			return wait_for_disk(c, q);
+	}
 	/* Producers already waiting go first, even if this one would fit. */
 	if (q->nproducers == 0 && deliver_can_accept(q, len)) {
 		deliver_accept(c, q, NULL);

@@ -245,6 +245,15 @@ deliver_kick(struct server *s, struct queue *q)
 		}
 		if (prod == NULL)
 			break;
+		if (q->qno != 0 && persist_full(s->persist)) {
+			deliver_answer(prod, 503, "DISK_FULL", q->name);
+			continue;
+		}
+		/* Waiting for the disk: deliver_durable() kicks again. */
+		if (q->qno != 0 && persist_backlogged(s->persist)) {
+			s->disk_waiters = true;
+			break;
+		}
 		if (!deliver_can_accept(q, (size_t)prod->req.body_len))
 			break;
 		deliver_accept(prod, q, NULL);
@@ -335,10 +344,23 @@ deliver_timeout(struct conn *c)
 	deliver_kick(c->server, q);
 }
 
+/* Admit the producers of a disk queue that waited for the log. */
+static void
+kick_disk_queue(struct queue *q, void *arg)
+{
+	if (q->qno != 0 && q->nproducers > 0)
+		deliver_kick(arg, q);
+}
+
 void
 deliver_durable(struct server *s)
 {
 	conn_release_held(s);
+	if (s->disk_waiters &&
+	    (!persist_backlogged(s->persist) || persist_full(s->persist))) {
+		s->disk_waiters = false;
+		qtable_foreach(&s->queues, kick_disk_queue, s);
+	}
 }
 
 void

@@ -43,6 +43,7 @@ struct server {
 	struct conn_list holding; /* connections with answers held for it */
 	struct event *wal_ev;     /* its eventfd: syncs done */
 	struct event *flush_ev;   /* end of a loop iteration: write the log */
+	bool disk_waiters;        /* producers wait for the log's backlog */
 };
 
 /*

@@ -362,6 +362,24 @@ print_server(json_t *j)
 	    json_integer_value(json_object_get(j, "connections")),
 	    json_integer_value(json_object_get(j, "messages")),
 	    json_integer_value(json_object_get(j, "bytes")));
+	if (json_object_get(j, "fsync") != NULL)
+		printf("log: fsync %s, %" JSON_INTEGER_FORMAT
+		       " bytes (%" JSON_INTEGER_FORMAT
+		       " live) in %" JSON_INTEGER_FORMAT
+		       " segments, %" JSON_INTEGER_FORMAT
+		       " syncs, p99 %" JSON_INTEGER_FORMAT " us%s%s\n",
+		    json_string_value(json_object_get(j, "fsync")),
+		    json_integer_value(json_object_get(j, "log_bytes")),
+		    json_integer_value(json_object_get(j, "log_live_bytes")),
+		    json_integer_value(json_object_get(j, "log_segments")),
+		    json_integer_value(json_object_get(j, "log_syncs")),
+		    json_integer_value(json_object_get(j, "log_sync_p99_us")),
+		    json_is_string(json_object_get(j, "log_error"))
+		        ? ", last error: "
+		        : "",
+		    json_is_string(json_object_get(j, "log_error"))
+		        ? json_string_value(json_object_get(j, "log_error"))
+		        : "");
 	if (rows == NULL)
 		return;
 	json_object_foreach(queues, name, q)

@@ -44,6 +44,7 @@
 #include "drain.h"
 #include "log.h"
 #include "metrics.h"
+#include "persist.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -229,6 +230,49 @@ add_family(struct evbuffer *out, const char *name, const char *type,
 	    name, type);
 }
 
+/* One gauge or counter of the durable log. */
+static void
+add_log_value(struct evbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	add_family(out, name, type, help);
+	evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+/* The durable log (only with a data_dir). */
+static void
+add_log(struct evbuffer *out, const struct persist *p)
+{
+	struct wal_stats st;
+
+	persist_stats(p, &st);
+	add_family(out, "sluice_log_fsync_info", "gauge",
+	    "The log's fsync policy.");
+	evbuffer_add_printf(out, "sluice_log_fsync_info{fsync=\"%s\"} 1\n",
+	    wal_fsync_name(st.fsync));
+	add_log_value(out, "sluice_log_bytes", "gauge",
+	    "Bytes of records in the log's segments.", st.log_bytes);
+	add_log_value(out, "sluice_log_live_bytes", "gauge",
+	    "Bytes of records still needed.", st.live_bytes);
+	add_log_value(out, "sluice_log_disk_bytes", "gauge",
+	    "Bytes of segment files, preallocation and spare included.",
+	    st.disk_bytes);
+	add_log_value(out, "sluice_log_segments", "gauge",
+	    "Segment files of the log.", st.segments);
+	add_log_value(out, "sluice_log_syncs_total", "counter",
+	    "fdatasync calls done.", st.syncs);
+	add_family(out, "sluice_log_sync_p99_seconds", "gauge",
+	    "99th percentile of the last 1024 syncs' durations.");
+	evbuffer_add_printf(out, "sluice_log_sync_p99_seconds %.6f\n",
+	    (double)st.sync_p99_usec / 1e6);
+	add_log_value(out, "sluice_log_compacted_bytes_total", "counter",
+	    "Bytes of live records copied forward by compaction.",
+	    st.compacted_bytes);
+	add_log_value(out, "sluice_log_error", "gauge",
+	    "errno of the last storage error (0: none).",
+	    (uint64_t)st.last_error);
+}
+
 static void
 add_server(struct evbuffer *out, struct server *s)
 {
@@ -252,6 +296,8 @@ add_server(struct evbuffer *out, struct server *s)
 	    "1 once a stop has begun.");
 	evbuffer_add_printf(out, "sluice_shutting_down %d\n",
 	    s->shutting_down ? 1 : 0);
+	if (s->persist != NULL)
+		add_log(out, s->persist);
 }
 
 /* The whole /metrics text, freshly built. */

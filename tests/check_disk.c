@@ -315,6 +315,29 @@ START_TEST(test_producers_wait_for_a_slow_disk_and_resume)
 }
 END_TEST
 
+START_TEST(test_stats_show_the_log)
+{
+	struct tconn *t;
+	json_t *j;
+
+	setup();
+	start("always", NULL);
+	t = tc_open(&d);
+	tc_put(t, "q", "hello");
+	j = tc_stats(t, NULL);
+	ck_assert_str_eq(stats_str(j, "fsync"), "always");
+	ck_assert_int_gt(stats_int(j, "log_bytes"), 0);
+	ck_assert_int_gt(stats_int(j, "log_live_bytes"), 0);
+	ck_assert_int_ge(stats_int(j, "log_segments"), 1);
+	/* At least the id range's sync and the PUT's. */
+	ck_assert_int_ge(stats_int(j, "log_syncs"), 2);
+	ck_assert_int_gt(stats_int(j, "log_sync_p99_us"), 0);
+	ck_assert(json_is_null(json_object_get(j, "log_error")));
+	json_decref(j);
+	tc_close(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -331,6 +354,7 @@ main(void)
 	tcase_add_test(tc,
 	    test_disk_use_stays_bounded_with_one_old_reservation);
 	tcase_add_test(tc, test_producers_wait_for_a_slow_disk_and_resume);
+	tcase_add_test(tc, test_stats_show_the_log);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -849,13 +849,15 @@ persist_check_dir(const char *dir, char *err, size_t errsize)
 		char parent[PATH_MAX];
 		const char *slash = strrchr(dir, '/');
 
-		/* Made at start when its parent is there. */
+		/*
+		 * Made at start (or by systemd's StateDirectory=) when its
+		 * parent is there.
+		 */
 		snprintf(parent, sizeof parent, "%.*s",
-		    slash == NULL      ? 1
-		        : slash == dir ? 1
-		                       : (int)(slash - dir),
+		    slash == NULL ? 1 : slash == dir ? 1 : (int)(slash - dir),
 		    slash == NULL ? "." : dir);
-		if (errno == ENOENT && access(parent, W_OK) == 0)
+		if (errno == ENOENT && stat(parent, &st) == 0 &&
+		    S_ISDIR(st.st_mode))
 			return 0;
 		snprintf(err, errsize, "%s: %s", dir, strerror(errno));
 		return -1;

@@ -800,7 +800,7 @@ persist_open(const struct config *cfg, struct qtable *queues,
 		owner_is_live, owner_moved };
 	struct wal_recovery rs;
 	size_t nq = queues->count;
-	uint64_t nmsg;
+	uint64_t nmsg, t0 = clock_now_ms();
 
 	p->queues = queues;
 	p->last_id = last_id;
@@ -817,10 +817,12 @@ persist_open(const struct config *cfg, struct qtable *queues,
 	p->flush = flush;
 	nmsg = qtable_messages(queues);
 	log_notice("data_dir %s: recovered %zu queues and %" PRIu64
-	           " messages from %" PRIu64 " segments (%" PRIu64
-	           " records, %" PRIu64 " bytes) in %" PRIu64 " ms; fsync %s",
+		   " messages from %" PRIu64 " segments (%" PRIu64
+		   " records, %" PRIu64 " bytes) in %" PRIu64
+		   " ms (%" PRIu64 " ms reading); fsync %s",
 	    cfg->data_dir, queues->count - nq, nmsg, rs.segments, rs.records,
-	    rs.bytes_read, rs.usec / 1000, wal_fsync_name(cfg->fsync));
+	    rs.bytes_read, clock_now_ms() - t0, rs.usec / 1000,
+	    wal_fsync_name(cfg->fsync));
 	if (rs.bytes_cut > 0)
 		log_warn("data_dir %s: cut %" PRIu64 " bytes of a torn or "
 		         "damaged tail",

@@ -89,7 +89,7 @@ struct run {
 	bool powercut;
 	bool strict; /* check everything (false: measure a policy's loss) */
 	const char *policy;
-	char dir[64], shadow[64], conf[96];
+	char dir[64], shadow[96], conf[96];
 	struct daemon d;
 	struct rec recs[NPROD][MAXSEQ];
 	int nseq[NPROD];
@@ -186,6 +186,31 @@ powercut_restore(const char *dir, const char *shadow)
 	fclose(names);
 }
 
+/*
+ * Under AddressSanitizer a preloaded library comes before its runtime,
+ * which it refuses unless told the order does not matter.
+ */
+static void
+asan_preload(bool on)
+{
+	static char saved[1024];
+	static bool had;
+	char opts[1100];
+
+	if (on) {
+		const char *cur = getenv("ASAN_OPTIONS");
+		had = cur != NULL;
+		snprintf(saved, sizeof saved, "%s", cur ? cur : "");
+		snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0",
+		    saved, had ? ":" : "");
+		setenv("ASAN_OPTIONS", opts, 1);
+	} else if (had) {
+		setenv("ASAN_OPTIONS", saved, 1);
+	} else {
+		unsetenv("ASAN_OPTIONS");
+	}
+}
+
 static void
 start(struct run *r)
 {
@@ -201,8 +226,11 @@ start(struct run *r)
 		setenv("POWERCUT_DIR", r->dir, 1);
 		setenv("POWERCUT_SHADOW", r->shadow, 1);
 		setenv("LD_PRELOAD", lib, 1);
+		asan_preload(true);
 	}
 	harness_start(&r->d, extra);
+	if (r->powercut)
+		asan_preload(false);
 	unsetenv("LD_PRELOAD");
 	unsetenv("POWERCUT_DIR");
 	unsetenv("POWERCUT_SHADOW");

@@ -72,6 +72,31 @@ teardown(void)
 }
 
 /* Start on dir with policy; fault "NAME=N" (or NULL) through powercut.so. */
+/*
+ * Under AddressSanitizer a preloaded library comes before its runtime,
+ * which it refuses unless told the order does not matter.
+ */
+static void
+asan_preload(bool on)
+{
+	static char saved[1024];
+	static bool had;
+	char opts[1100];
+
+	if (on) {
+		const char *cur = getenv("ASAN_OPTIONS");
+		had = cur != NULL;
+		snprintf(saved, sizeof saved, "%s", cur ? cur : "");
+		snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0",
+		    saved, had ? ":" : "");
+		setenv("ASAN_OPTIONS", opts, 1);
+	} else if (had) {
+		setenv("ASAN_OPTIONS", saved, 1);
+	} else {
+		unsetenv("ASAN_OPTIONS");
+	}
+}
+
 static void
 start(const char *policy, const char *fault)
 {
@@ -88,8 +113,11 @@ start(const char *policy, const char *fault)
 		setenv("POWERCUT_DIR", dir, 1);
 		setenv("POWERCUT_SHADOW", shadow, 1);
 		setenv("LD_PRELOAD", lib, 1);
+		asan_preload(true);
 	}
 	harness_start(&d, extra);
+	if (fault != NULL)
+		asan_preload(false);
 	if (fault != NULL) {
 		unsetenv(name);
 		unsetenv("LD_PRELOAD");

@@ -6,7 +6,7 @@
 set -e
 
 SLUICE_DEPS="autoconf automake libtool pkg-config make gcc
-libevent-dev libjansson-dev check libsystemd-dev systemd"
+libevent-dev libjansson-dev check libsystemd-dev systemd scdoc man-db"
 
 [ "${1:-}" = --list ] && { echo $SLUICE_DEPS; exit 0; }
 

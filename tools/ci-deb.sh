@@ -179,6 +179,12 @@ check "the installed sluiced answers sluice -p $port ping" \
 check "a message through it" sh -c "
     timeout 10 sluice -p $port put ci-deb hello &&
     [ \"\$(timeout 10 sluice -p $port get ci-deb)\" = hello ]"
+check "bash completion offers the server's queues" bash -c "
+    . /usr/share/bash-completion/bash_completion
+    . /usr/share/bash-completion/completions/sluice
+    COMP_WORDS=(sluice -p $port get ci-); COMP_CWORD=4
+    COMP_LINE='sluice -p $port get ci-'; COMP_POINT=\${#COMP_LINE}
+    _sluice 2>/dev/null; [ \"\${COMPREPLY[*]}\" = ci-deb ]"
 kill -TERM "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 pid=

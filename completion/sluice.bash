@@ -7,6 +7,10 @@
 # the server the command line names (-H/-p/-a and their long forms, or
 # $SLUICE_HOST and friends), with a one-second bound; when no server
 # answers, no names are offered and nothing is printed.
+#
+# COMPREPLY=($(compgen ...)) is bash-completion's own idiom: the words
+# it splits are options and queue names, which hold no blanks.
+# shellcheck disable=SC2207
 
 # The commands: the words under "Commands:" in sluice --help.
 _sluice_commands()
@@ -57,7 +61,7 @@ _sluice()
 		cword=$COMP_CWORD
 	fi
 
-	local prog=${words[0]} cmd= i w
+	local prog=${words[0]} cmd='' i w
 	local -a conn=("$prog")
 	local commands
 	commands=$(_sluice_commands "$prog")

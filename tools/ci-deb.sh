@@ -119,7 +119,9 @@ purge() {
     dpkg_retry dpkg --purge $pkgs >/dev/null || return 1
     if [ "$had_user" = no ] && getent passwd sluice >/dev/null; then
         userdel sluice 2>/dev/null || true
-        getent group sluice >/dev/null && groupdel sluice 2>/dev/null || true
+        if getent group sluice >/dev/null; then
+            groupdel sluice 2>/dev/null || true
+        fi
     fi
 }
 debs=$(cd "$work" && for p in $pkgs; do ls "$PWD/${p}_${version}_"*.deb; done)
@@ -154,8 +156,12 @@ check "sluiced.service enabled the Debian way" \
     test -L /etc/systemd/system/multi-user.target.wants/sluiced.service
 check "sluice --version finds libsluice.so.0" timeout 10 sluice --version
 check "man pages" man -w sluiced sluice sluiced.json libsluice
-check "bash completion" \
-    test -f /usr/share/bash-completion/completions/sluice
+check "bash completion of the commands" bash -c "
+    . /usr/share/bash-completion/bash_completion
+    . /usr/share/bash-completion/completions/sluice
+    COMP_WORDS=(sluice ''); COMP_CWORD=1; COMP_LINE='sluice '
+    COMP_POINT=7; _sluice 2>/dev/null
+    case \" \${COMPREPLY[*]} \" in *' put '*' get '*) ;; *) exit 1 ;; esac"
 check "a program builds with pkg-config libsluice" sh -c "
     printf '#include <sluice.h>\nint main(void){return sluice_connect(\"127.0.0.1\",1,100)==0;}\n' \
         >'$work/t.c' &&

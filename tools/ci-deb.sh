@@ -161,7 +161,7 @@ check "bash completion of the commands" bash -c "
     . /usr/share/bash-completion/completions/sluice
     COMP_WORDS=(sluice ''); COMP_CWORD=1; COMP_LINE='sluice '
     COMP_POINT=7; _sluice 2>/dev/null
-    case \" \${COMPREPLY[*]} \" in *' put '*' get '*) ;; *) exit 1 ;; esac"
+    w=\" \${COMPREPLY[*]} \"; [[ \$w == *' put '* && \$w == *' get '* ]]"
 check "a program builds with pkg-config libsluice" sh -c "
     printf '#include <sluice.h>\nint main(void){return sluice_connect(\"127.0.0.1\",1,100)==0;}\n' \
         >'$work/t.c' &&
@@ -172,6 +172,7 @@ check "a program builds with pkg-config libsluice" sh -c "
 run=
 command -v setpriv >/dev/null &&
     run="setpriv --reuid=sluice --regid=sluice --clear-groups"
+: >"$work/sluiced.log"
 $run timeout 30 /usr/sbin/sluiced -c /etc/sluice/sluiced.json \
     -l 127.0.0.1 -p $port >"$work/sluiced.log" 2>&1 &
 pid=$!

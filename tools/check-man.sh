@@ -25,4 +25,49 @@ for page in "$@"; do
     }
 done
 [ "$status" -eq 0 ] && echo "check-man: $# pages, no warnings"
+
+# The pages against what they describe, so that a new command, option,
+# key or function cannot go undocumented: sluice's commands and long
+# options (from its --help), sluiced's long options, every key of
+# conf/README.md's table, every function in client/sluice.h.
+cli=${SLUICE_CLI:-build/client/sluice}
+daemon=${SLUICED:-build/daemon/sluiced}
+missing=0
+need() {
+    # need PAGE WORD WHAT: WORD must appear in man/PAGE.scd.
+    grep -qwF -- "$2" "man/$1.scd" && return 0
+    echo "check-man: man/$1.scd does not mention $2 ($3)" >&2
+    missing=$((missing + 1))
+}
+if [ -x "$cli" ] && [ -x "$daemon" ]; then
+    cmds=$("$cli" --help | awk '/^Commands:/ { on = 1; next }
+        on && /^$/ { exit } on && /^  [a-z]/ { print $1 }')
+    [ -n "$cmds" ] || { echo "check-man: no commands in sluice --help" >&2; missing=1; }
+    for c in $cmds; do
+        need sluice.1 "*$c*" "a sluice command"
+        for o in $("$cli" "$c" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+            need sluice.1 "$o" "an option of sluice $c"
+        done
+    done
+    for o in $("$cli" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+        need sluice.1 "$o" "a global option of sluice"
+    done
+    for o in $("$daemon" --help | grep -oE -- '(^| )-(-[a-z][a-z-]*|[a-zA-Z])' | sort -u); do
+        need sluiced.8 "$o" "an option of sluiced"
+    done
+else
+    echo "check-man: $cli or $daemon not built: options not compared" >&2
+fi
+for k in $(sed -n 's/^| `\([a-z_.]*\)`.*/\1/p' conf/README.md); do
+    need sluiced.json.5 "*${k##*.}*" "a key in conf/README.md"
+done
+for f in $(grep -oE '\bsluice_[a-z_]+\(' client/sluice.h | sort -u | tr -d '('); do
+    need libsluice.3 "$f" "a function in client/sluice.h"
+done
+if [ "$missing" -gt 0 ]; then
+    echo "check-man: $missing things undocumented (see above)" >&2
+    status=1
+else
+    echo "check-man: every command, option, key and function documented"
+fi
 exit "$status"

@@ -159,6 +159,9 @@ check "sluiced.service enabled the Debian way" \
     test -L /etc/systemd/system/multi-user.target.wants/sluiced.service
 check "sluice --version finds libsluice.so.0" timeout 10 sluice --version
 check "man pages" man -w sluiced sluice sluiced.json libsluice
+check "docs, and contrib/ uncompressed" sh -c "
+    cd /usr/share/doc/sluiced && test -f protocol/PROTOCOL.md.gz &&
+    test -f contrib/sluice-dashboard.json && test -f contrib/sluice-alerts.yml"
 check "bash completion of the commands" bash -c "
     . /usr/share/bash-completion/bash_completion
     . /usr/share/bash-completion/completions/sluice

@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 b=${1:-build}
 dest=$(mktemp -d /tmp/sluice-install.XXXXXX)
-trap 'rm -rf "$dest"' EXIT INT TERM
+trap 'rm -rf "$dest" "$dest.log"' EXIT INT TERM
 fail() { echo "check-install: FAILED: $*" >&2; exit 1; }
 
 make -s -C "$b" install DESTDIR="$dest" >"$dest.log" 2>&1 ||

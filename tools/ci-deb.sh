@@ -47,11 +47,15 @@ fi
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 work=$(mktemp -d /tmp/sluice-deb.XXXXXX)
 pid=
+installed=no
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+    # Interrupted between install and purge: leave the machine clean.
+    if [ "$installed" = yes ]; then purge || true; fi
     if [ "${KEEP:-}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # ---- build ---------------------------------------------------------------
 src="$work/sluice-$version"
@@ -128,12 +132,13 @@ purge() {
     fi
 }
 debs=$(cd "$work" && for p in $pkgs; do ls "$PWD/${p}_${version}_"*.deb; done)
+installed=yes
 say "dpkg -i $pkgs"
 # shellcheck disable=SC2086
 if ! dpkg_retry dpkg -i $debs; then
     say "dpkg -i left dependencies out: apt-get -f install"
     apt-get install -f -y -qq -o DPkg::Lock::Timeout=300 >/dev/null ||
-        { purge; fail "installing the packages"; }
+        fail "installing the packages"
 fi
 
 status=0
@@ -213,6 +218,7 @@ check "an edited conffile survives a reinstall" sh -c "
     grep -q '\"port\": 7471' /etc/sluice/sluiced.json"
 
 say "dpkg --purge $pkgs"
+installed=no
 purge || fail "purging the packages"
 for f in /etc/sluice /var/lib/sluice /usr/sbin/sluiced /usr/bin/sluice; do
     [ ! -e "$f" ] || { say "FAILED: $f is left after purge"; status=1; }

@@ -34,28 +34,28 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-v] [-h] "
-	    "[-V]\n"
+	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-v]\n"
+	    "       sluiced -h | --help | -V | --version\n"
 	    "\n"
 	    "Serve named, bounded FIFO queues over TCP (sluice protocol v1).\n"
 	    "\n"
-	    "  -c FILE   read the settings from the JSON file FILE (every key\n"
-	    "            is in conf/README.md); the flags below win over it.\n"
-	    "            SIGHUP reads it again\n"
-	    "  -t        check the settings and exit: 0 when they are good,\n"
-	    "            78 and the reason when not\n"
-	    "  -l ADDR   listen address (default %s); replaces the file's\n"
-	    "            \"listen\"\n"
-	    "  -p PORT   listen port (default %d; 0 picks a free port and\n"
-	    "            logs it as \"listening on ADDR:PORT\")\n"
-	    "  -v        log debug lines (every connection and request)\n"
-	    "  -h        show this help and exit\n"
-	    "  -V        show the version and exit\n"
+	    "  -c FILE        read the settings from the JSON file FILE\n"
+	    "                 (every key is in sluiced.json(5)); the flags\n"
+	    "                 below win over it.  SIGHUP reads it again\n"
+	    "  -t             check the settings and exit: 0 when they are\n"
+	    "                 good, 78 and the reason when not\n"
+	    "  -l ADDR        listen address (default %s); replaces the\n"
+	    "                 file's \"listen\"\n"
+	    "  -p PORT        listen port (default %d; 0 picks a free port\n"
+	    "                 and logs it as \"listening on ADDR:PORT\")\n"
+	    "  -v             log debug lines (every connection and request)\n"
+	    "  -h, --help     show this help and exit\n"
+	    "  -V, --version  show the version and exit\n"
 	    "\n"
 	    "Defaults: queues are created on first use with capacity %d,\n"
-	    "max_bytes %d and policy block; messages up to %d bytes; at most\n"
-	    "%d connections.  SIGTERM drains the queues for up to %d ms,\n"
-	    "then stops; a second SIGTERM stops at once.\n",
+	    "max_bytes %d and policy block; messages up to %d bytes; at\n"
+	    "most %d connections.  SIGTERM drains the queues for up to %d\n"
+	    "ms, then stops; a second SIGTERM stops at once.\n",
 	    CONFIG_DEFAULT_ADDR, CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_CAPACITY,
 	    CONFIG_DEFAULT_MAX_BYTES, CONFIG_DEFAULT_MAX_MESSAGE,
 	    CONFIG_DEFAULT_MAX_CONNECTIONS, CONFIG_DEFAULT_SHUTDOWN_GRACE_MS);
@@ -117,9 +117,15 @@ raise_fd_limit(size_t max_connections)
 static int
 parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *opts = "c:tl:p:vhV";
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:tl:p:vhV")) != -1) {
+	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			fl->file = optarg;
@@ -153,14 +159,16 @@ parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 			printf("sluiced %s\n", PACKAGE_VERSION);
 			return EX_OK;
 		default:
-			usage(stderr);
+			/* getopt said what is wrong; the help would bury it. */
+			fputs("try \"sluiced --help\"\n", stderr);
 			return EX_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sluiced: unexpected argument %s\n",
+		fprintf(stderr,
+		    "sluiced: unexpected argument %s\n"
+		    "try \"sluiced --help\"\n",
 		    argv[optind]);
-		usage(stderr);
 		return EX_USAGE;
 	}
 	return -1;

@@ -6,7 +6,8 @@
 set -e
 
 SLUICE_DEPS="autoconf automake libtool pkg-config make gcc
-libevent-dev libjansson-dev libisal-dev check libsystemd-dev systemd nodejs"
+libevent-dev libjansson-dev libisal-dev check libsystemd-dev systemd nodejs
+scdoc man-db"
 
 [ "${1:-}" = --list ] && { echo $SLUICE_DEPS; exit 0; }
 

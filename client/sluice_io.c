@@ -39,6 +39,9 @@
 
 /* Record why the connection broke (the first cause wins) and drop the
  * output nobody will read. */
+static void mark_broken(struct sluice_ctx *ctx, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 mark_broken(struct sluice_ctx *ctx, int err, const char *fmt, ...)
 {

@@ -756,8 +756,8 @@ main(void)
 	Suite *s = suite_create("cli");
 
 	signal(SIGPIPE, SIG_IGN);
-#define T(fn) add(s, #fn + 5, fn, 0)
-#define T_SLOW(fn) add(s, #fn + 5, fn, 30)
+#define T(fn) add(s, &#fn[5], fn, 0)
+#define T_SLOW(fn) add(s, &#fn[5], fn, 30)
 	T(test_lines_round_trip_exactly_through_put_l_and_get_n);
 	T_SLOW(test_many_lines_round_trip_in_order);
 	T(test_put_argument_and_stdin_are_one_message_each);

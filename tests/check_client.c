@@ -844,8 +844,8 @@ main(void)
 	Suite *s = suite_create("client");
 
 	signal(SIGPIPE, SIG_IGN);
-#define T(fn) add(s, #fn + 5, fn, true)
-#define T_OWN(fn) add(s, #fn + 5, fn, false)
+#define T(fn) add(s, &#fn[5], fn, true)
+#define T_OWN(fn) add(s, &#fn[5], fn, false)
 	T(test_put_then_get_returns_the_same_id_and_exact_body);
 	T(test_empty_body_round_trips);
 	T(test_message_of_one_mib_round_trips);

@@ -25,7 +25,7 @@ send_gets(struct sluice_ctx *ctx, struct cli_take *t, bool streaming,
 		return 0;
 	for (;;) {
 		unsigned p = sluice_pending(ctx);
-		long wait = streaming || draining ? 0 : t->wait_ms;
+		int64_t wait = streaming || draining ? 0 : t->wait_ms;
 
 		/* Each GET in flight may still bring a message. */
 		if (t->limit > 0 && t->taken + p >= t->limit)
@@ -44,7 +44,7 @@ enum sluice_result
 cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
 {
 	enum sluice_result res, failed = SLUICE_OK;
-	struct sluice_reply r;
+	struct sluice_reply *r;
 	bool streaming = false, stopping = false, delivering = true;
 	uint64_t sent = 0, idx = 0, waiting_idx = UINT64_MAX;
 	uint64_t trust_from = UINT64_MAX;
@@ -58,8 +58,7 @@ cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
 		if (!stopping && send_gets(ctx, t, streaming,
 				     trust_from != UINT64_MAX, &sent,
 				     &waiting_idx) < 0)
-			return ctx->err == SLUICE_ERROR_ARG ? SLUICE_ERR_ARG
-							    : SLUICE_ERR_IO;
+			return sluice_error(ctx);
 		if (sluice_pending(ctx) == 0)
 			break;
 		if (t->on_idle != NULL && !sluice_reply_ready(ctx))
@@ -67,7 +66,7 @@ cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
 		res = sluice_read_reply(ctx, &r);
 		if (res == SLUICE_OK) {
 			streaming = true;
-			if (delivering && t->on_msg(t->arg, &r) == 0) {
+			if (delivering && t->on_msg(t->arg, r) == 0) {
 				t->taken++;
 			} else if (delivering) {
 				delivering = false;
@@ -80,13 +79,13 @@ cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
 				stopping = true;
 			else if (idx != waiting_idx)
 				streaming = false;
-		} else if (res == SLUICE_ERR_IO) {
+		} else if (res < 0) {
 			return res;
 		} else if (failed == SLUICE_OK) {
 			failed = res;
 			stopping = true;
 		}
-		sluice_reply_free(&r);
+		sluice_reply_free(r);
 	}
 	return failed;
 }

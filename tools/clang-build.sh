@@ -12,9 +12,10 @@ cd build-clang
 if [ ! -f Makefile ] || ! grep -q '^CC = clang$' Makefile; then
     ../configure -q CC=clang --enable-werror
 fi
-make -j2 -s
-make -j2 -s check TESTS=tests/check_proto >/dev/null || {
-    cat tests/check_proto.log 2>/dev/null | tail -n 30
+make -j2 -s >build.log 2>&1 || { tail -n 40 build.log; exit 1; }
+make -j2 -s check TESTS=tests/check_proto >>build.log 2>&1 || {
+    tail -n 40 build.log
+    tail -n 30 tests/check_proto.log 2>/dev/null
     exit 1
 }
 grep -E '^[0-9]+%: Checks: ' tests/check_proto.log | sed 's/^/clang check_proto: /'

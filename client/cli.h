@@ -105,11 +105,12 @@ bool cli_number(struct cli *cli, const char *usage, const char *opt,
 uint64_t cli_now_ms(void);
 
 /*
- * Pipelined GETs (cli_take.c), for get and bench.  While messages flow,
- * a window of GETs that do not wait keeps the link full; once one comes
- * back empty, a single GET waits (wait_ms) for the next message, so an
- * idle consumer costs one request per wait_ms and never sits behind a
- * row of waits.
+ * Pipelined GETs (cli_take.c), for get and bench.  While messages are
+ * ready, a window of GETs that do not wait keeps the link full; while
+ * they come as fast as they are taken, a window of GETs that wait a
+ * few milliseconds takes each as it is put; once the stream pauses, a
+ * single GET waits (wait_ms) for the next message, so an idle consumer
+ * costs one request per wait_ms and never sits behind a row of waits.
  */
 struct cli_take {
 	const char *queue;
@@ -128,6 +129,13 @@ struct cli_take {
 	int (*on_msg)(void *arg, const struct sluice_reply *r);
 	/* Called before waiting for the server, e.g. to flush output. */
 	void (*on_idle)(void *arg);
+	/*
+	 * May be NULL.  Called before each read; true when no message can
+	 * come any more (every one put is accounted for): the run ends at
+	 * once, with GETs still unanswered, so the caller must close the
+	 * connection rather than use it again.
+	 */
+	bool (*finished)(void *arg);
 	void *arg;
 	uint64_t taken;		/* out: messages handed to on_msg */
 };

@@ -594,6 +594,32 @@ START_TEST(test_bench_json_reports_every_message_exactly_once)
 }
 END_TEST
 
+/*
+ * Through a capacity-1 queue every GET finds the queue empty or holding
+ * the one message just admitted: the consumers' short waiting GETs
+ * (and their end once all has arrived) must still take every message
+ * exactly once.
+ */
+START_TEST(test_bench_through_a_capacity_one_queue_is_exactly_once)
+{
+	struct output o;
+	json_error_t e;
+	json_t *j;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-C", "2", "-n", "2000",
+	                     "--capacity", "1", "--json", NULL),
+	    0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "received")),
+	    2000);
+	ck_assert(json_is_true(
+	    json_object_get(json_object_get(j, "exactly_once"), "ok")));
+	json_decref(j);
+	output_free(&o);
+}
+END_TEST
+
 START_TEST(test_bench_under_reject_counts_refusals_and_checks_the_rest)
 {
 	struct output o;
@@ -773,6 +799,7 @@ main(void)
 	T(test_usage_errors_exit_64);
 	T(test_every_command_has_help);
 	T_SLOW(test_bench_json_reports_every_message_exactly_once);
+	T_SLOW(test_bench_through_a_capacity_one_queue_is_exactly_once);
 	T_SLOW(test_bench_under_reject_counts_refusals_and_checks_the_rest);
 	T_SLOW(test_chained_pipeline_is_throttled_by_its_slow_consumer);
 #undef T

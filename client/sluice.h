@@ -42,10 +42,10 @@ extern "C" {
 #endif
 
 /*
- * The version of this header.  sluice_version() says which library a
- * program runs with; a program built against MAJOR.MINOR runs with any
- * library of the same MAJOR (while MAJOR is 0: the same MINOR) whose
- * MINOR is not older.  configure takes the package version from here.
+ * The version of this header; configure takes the package version from
+ * here.  A program built against it runs with any later library of
+ * the same soname (libsluice.so.1), which changes whenever a release
+ * breaks the ABI; sluice_version() says which library it runs with.
  */
 #define SLUICE_VERSION_MAJOR 0
 #define SLUICE_VERSION_MINOR 2
@@ -185,8 +185,8 @@ unsigned sluice_pending(const struct sluice_ctx *ctx);
 
 /*
  * About the last reply read, by a blocking call or sluice_read_reply():
- * its status line ("409 CONFLICT jobs", without terminator; "" before
- * the first), its retry_after_ms hint (-1 when it had none), and the
+ * its status line ("409 CONFLICT jobs", without terminator, cut at 255
+ * bytes; "" before the first), its retry_after_ms hint (-1 when it had none), and the
  * leader=<host>:<port> hint of 503 NOT_LEADER (NULL when none).  Valid
  * until the next reply is read.
  */

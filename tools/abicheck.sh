@@ -31,7 +31,10 @@ mkdir -p build
 if [ ! -f build/Makefile ]; then
     (cd build && ../configure -q CFLAGS="-g -O2" && echo "-g -O2" >.cflags)
 fi
-make -C build -s client/libsluice.la
+make -C build -s client/libsluice.la >build/abicheck.log 2>&1 || {
+    tail -n 40 build/abicheck.log
+    exit 1
+}
 lib=$(ls build/client/.libs/libsluice.so.*.*.* 2>/dev/null | head -n 1)
 [ -n "$lib" ] || { echo "abicheck: no build/client/.libs/libsluice.so.*" >&2; exit 1; }
 

@@ -186,9 +186,9 @@ unsigned sluice_pending(const struct sluice_ctx *ctx);
 /*
  * About the last reply read, by a blocking call or sluice_read_reply():
  * its status line ("409 CONFLICT jobs", without terminator, cut at 255
- * bytes; "" before the first), its retry_after_ms hint (-1 when it had none), and the
- * leader=<host>:<port> hint of 503 NOT_LEADER (NULL when none).  Valid
- * until the next reply is read.
+ * bytes; "" before the first), its retry_after_ms hint (-1 when it had
+ * none), and the leader=<host>:<port> hint of 503 NOT_LEADER (NULL when
+ * none).  Valid until the next reply is read.
  */
 const char *sluice_status_line(const struct sluice_ctx *ctx);
 int64_t sluice_retry_after_ms(const struct sluice_ctx *ctx);

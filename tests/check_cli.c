@@ -315,6 +315,28 @@ START_TEST(test_put_into_full_reject_queue_exits_75)
 }
 END_TEST
 
+/*
+ * A server at its queue limit refuses for now (75) and the message says
+ * which limit: the library's own result, not "busy".
+ */
+START_TEST(test_create_beyond_the_queue_limit_exits_75)
+{
+	struct output o;
+	char port[16];
+
+	ck_assert_int_eq(harness_stop(&d), 0);
+	harness_start_with_config(&d, "{\"max_queues\": 1}");
+	snprintf(port, sizeof port, "%d", d.port);
+	setenv("SLUICE_PORT", port, 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "one", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "two", NULL), EX_TEMPFAIL);
+	assert_one_error_line(&o, "limit of queues");
+	ck_assert_ptr_nonnull(strstr(o.err, "503 TOO_MANY_QUEUES"));
+	output_free(&o);
+}
+END_TEST
+
 START_TEST(test_put_with_timeout_on_full_block_queue_exits_75)
 {
 	struct output o;
@@ -788,6 +810,7 @@ main(void)
 	T_SLOW(test_many_lines_round_trip_in_order);
 	T(test_put_argument_and_stdin_are_one_message_each);
 	T(test_put_into_full_reject_queue_exits_75);
+	T(test_create_beyond_the_queue_limit_exits_75);
 	T(test_put_with_timeout_on_full_block_queue_exits_75);
 	T(test_put_lines_into_drop_newest_queue_counts_the_dropped);
 	T(test_get_follow_streams_each_message_as_it_arrives);

@@ -23,7 +23,7 @@ for v in sbindir bindir libdir includedir sysconfdir mandir docdir \
     eval "$v=\$(dir $v)"
 done
 # shellcheck disable=SC2154 # set by the eval above
-for f in "$sbindir/sluiced" "$bindir/sluice" "$libdir/libsluice.so.0" \
+for f in "$sbindir/sluiced" "$bindir/sluice" "$libdir/libsluice.so.1" \
     "$includedir/sluice.h" "$libdir/pkgconfig/libsluice.pc" \
     "$sysconfdir/sluice/sluiced.json" "$mandir/man8/sluiced.8" \
     "$mandir/man1/sluice.1" "$mandir/man5/sluiced.json.5" \

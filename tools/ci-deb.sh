@@ -114,7 +114,7 @@ dpkg_retry() {
     done
     echo "$out" | grep -v '^\(Selecting\|Preparing\|Unpacking\|(Reading\)' || true
 }
-pkgs="sluiced sluice-tools libsluice0 libsluice-dev"
+pkgs="sluiced sluice-tools libsluice1 libsluice-dev"
 for p in $pkgs; do
     ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed ||
         fail "$p is installed already: not touching it"
@@ -162,7 +162,7 @@ check "system user sluice, /var/lib/sluice its own" \
         [ "$(stat -c %U /var/lib/sluice)" = sluice ]'
 check "sluiced.service enabled the Debian way" \
     test -L /etc/systemd/system/multi-user.target.wants/sluiced.service
-check "sluice --version finds libsluice.so.0" timeout 10 sluice --version
+check "sluice --version finds libsluice.so.1" timeout 10 sluice --version
 check "man pages" man -w sluiced sluice sluiced.json libsluice
 check "docs, and contrib/ uncompressed" sh -c "
     cd /usr/share/doc/sluiced && test -f protocol/PROTOCOL.md.gz &&

@@ -128,11 +128,17 @@ cli_status(enum sluice_result r)
 	case SLUICE_DROPPED:
 		return 0;
 	case SLUICE_FULL:
-	case SLUICE_BUSY:
+	case SLUICE_TOO_MANY_RESERVED:
+	case SLUICE_TOO_MANY_QUEUES:
 	case SLUICE_SHUTTING_DOWN:
+	case SLUICE_NOT_LEADER:
+	case SLUICE_BUSY:
+	case SLUICE_UNAVAILABLE:
 		return EX_TEMPFAIL;
 	case SLUICE_ERR_ARG:
 		return EX_USAGE;
+	case SLUICE_ERR_CONNECT:
+		return EX_UNAVAILABLE;
 	default:
 		return CLI_EX_ERROR;
 	}
@@ -159,14 +165,28 @@ describe(enum sluice_result r)
 		return "the queue exists with other settings";
 	case SLUICE_TOO_LARGE:
 		return "message too large";
+	case SLUICE_CLOSED:
+		return "the queue is closed";
 	case SLUICE_FULL:
 		return "the queue is full";
-	case SLUICE_BUSY:
-		return "the server is at its connection limit";
+	case SLUICE_TOO_MANY_RESERVED:
+		return "this connection holds too many reservations";
+	case SLUICE_TOO_MANY_QUEUES:
+		return "the server holds its limit of queues";
 	case SLUICE_SHUTTING_DOWN:
 		return "the server is shutting down";
+	case SLUICE_NOT_LEADER:
+		return "this server is not the leader";
+	case SLUICE_BUSY:
+		return "the server is at its connection limit";
+	case SLUICE_UNAVAILABLE:
+		return "the server refused for now";
 	case SLUICE_INTERNAL:
 		return "server error";
+	case SLUICE_ERR_NOMEM:
+		return "out of memory";
+	case SLUICE_ERR_PROTOCOL:
+		return "the server's answer is not what was asked for";
 	default:
 		return "request refused";
 	}
@@ -180,9 +200,15 @@ cli_fail(struct cli *cli, struct sluice_ctx *ctx, const char *what,
 
 	if (what == NULL)
 		what = "";
-	if (r == SLUICE_ERR_IO || r == SLUICE_ERR_ARG)
+	/* A local error the library reported says why in its errstr;
+	 * one of the CLI's own (a STATS that is not JSON) does not. */
+	if (r < 0)
 		return cli_error(cli, cli_status(r), "%s%s%s", what, sep,
-		    ctx->errstr);
+		    sluice_error(ctx) == r ? sluice_errstr(ctx) : describe(r));
+	if (r == SLUICE_NOT_LEADER && sluice_leader(ctx) != NULL)
+		return cli_error(cli, cli_status(r),
+		    "%s%s%s; the leader is %s (%s)", what, sep, describe(r),
+		    sluice_leader(ctx), sluice_status_line(ctx));
 	return cli_error(cli, cli_status(r), "%s%s%s (%s)", what, sep,
 	    describe(r), sluice_status_line(ctx));
 }
@@ -199,8 +225,9 @@ cli_connect(struct cli *cli, int *status)
 		*status = cli_error(cli, EX_OSERR, "out of memory");
 		return NULL;
 	}
-	if (ctx->err != SLUICE_ERROR_NONE) {
-		*status = cli_error(cli, EX_UNAVAILABLE, "%s", ctx->errstr);
+	if (sluice_error(ctx) != SLUICE_OK) {
+		*status =
+		    cli_error(cli, EX_UNAVAILABLE, "%s", sluice_errstr(ctx));
 		sluice_free(ctx);
 		return NULL;
 	}

@@ -80,7 +80,7 @@ static const char reserve_usage[] =
 /* Options get and reserve share. */
 struct take_opts {
 	uint64_t count;		/* 0: no limit */
-	long wait_ms;
+	int64_t wait_ms;
 	bool follow;
 	bool raw;
 	bool ids;
@@ -123,7 +123,7 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 			if (!cli_number(cli, usage, "-t", optarg, INT32_MAX,
 				&v))
 				return EX_USAGE;
-			o->wait_ms = (long)v;
+			o->wait_ms = (int64_t)v;
 			break;
 		case 'f':
 			o->follow = true;
@@ -296,7 +296,7 @@ int
 cli_reserve(struct cli *cli, int argc, char **argv)
 {
 	struct take_opts o;
-	struct sluice_msg m;
+	struct sluice_msg *m;
 	struct sluice_ctx *ctx;
 	enum sluice_result r = SLUICE_OK;
 	uint64_t taken = 0;
@@ -314,11 +314,11 @@ cli_reserve(struct cli *cli, int argc, char **argv)
 			continue;
 		if (r != SLUICE_OK)
 			break;
-		if ((status = reserve_work(cli, &o, &m)) != 0)
-			(void)sluice_nack(ctx, m.id);
-		else if ((r = sluice_ack(ctx, m.id)) == SLUICE_OK)
+		if ((status = reserve_work(cli, &o, m)) != 0)
+			(void)sluice_nack(ctx, m->id);
+		else if ((r = sluice_ack(ctx, m->id)) == SLUICE_OK)
 			taken++;
-		sluice_msg_free(&m);
+		sluice_msg_free(m);
 		if (r != SLUICE_OK)
 			break;
 	}

@@ -122,23 +122,23 @@ struct put_run {
 static void
 put_reply(struct put_run *pr)
 {
-	struct sluice_reply r;
+	struct sluice_reply *r;
 	enum sluice_result res = sluice_read_reply(pr->ctx, &r);
 	char what[200];
 
 	pr->answered++;
-	sluice_reply_free(&r);
+	if (res == SLUICE_OK && pr->print_ids)
+		printf("%" PRIu64 "\n", r->id);
+	sluice_reply_free(r);
 	if (res == SLUICE_OK) {
 		pr->queued++;
-		if (pr->print_ids)
-			printf("%" PRIu64 "\n", r.id);
 		return;
 	}
 	if (res == SLUICE_DROPPED) {
 		pr->dropped++;
 		return;
 	}
-	if (res == SLUICE_ERR_IO)
+	if (res < 0)
 		pr->io_failed = true;
 	if (pr->status != 0)
 		return;
@@ -149,7 +149,7 @@ put_reply(struct put_run *pr)
 
 static int
 put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
-    long timeout, bool print_ids)
+    int64_t timeout, bool print_ids)
 {
 	struct put_run pr = { cli, ctx, queue, print_ids, 0, 0, 0, 0, 0,
 		false };
@@ -166,20 +166,20 @@ put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 				put_reply(&pr);
 		if (pr.status != 0)
 			break;
-		if (sluice_append_put(ctx, queue, line, n, timeout) < 0) {
-			bool refused = ctx->err == SLUICE_ERROR_ARG;
-			pr.status = cli_fail(cli, ctx, queue,
-			    refused ? SLUICE_ERR_ARG : SLUICE_ERR_IO);
-			pr.io_failed = !refused;
+		enum sluice_result res =
+		    sluice_append_put(ctx, queue, line, n, timeout);
+		if (res < 0) {
+			pr.status = cli_fail(cli, ctx, queue, res);
+			pr.io_failed = res != SLUICE_ERR_ARG;
 		} else {
 			pr.sent++;
 		}
 	}
 	if (got < 0 && pr.status == 0)
-		pr.status = ctx->err ? cli_fail(cli, ctx, queue, SLUICE_ERR_IO)
-				     : cli_error(cli, CLI_EX_ERROR,
-					   "reading stdin: %s",
-					   strerror(errno));
+		pr.status = sluice_error(ctx) != SLUICE_OK
+		    ? cli_fail(cli, ctx, queue, sluice_error(ctx))
+		    : cli_error(cli, CLI_EX_ERROR, "reading stdin: %s",
+		          strerror(errno));
 	/* What is in flight was sent: its fate is worth reporting. */
 	while (!pr.io_failed && sluice_pending(ctx) > 0)
 		put_reply(&pr);
@@ -226,7 +226,7 @@ slurp_stdin(size_t *len)
 
 static int
 put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
-    const char *message, long timeout, bool print_id)
+    const char *message, int64_t timeout, bool print_id)
 {
 	char *body = NULL;
 	size_t len;
@@ -238,8 +238,7 @@ put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 		    strerror(errno));
 	if (message != NULL)
 		len = strlen(message);
-	r = sluice_put(ctx, queue, message ? message : body, len, timeout,
-	    &id, NULL);
+	r = sluice_put(ctx, queue, message ? message : body, len, timeout, &id);
 	free(body);
 	if (r == SLUICE_DROPPED)
 		cli_fail(cli, ctx, queue, r);
@@ -263,7 +262,7 @@ cli_put(struct cli *cli, int argc, char **argv)
 	};
 	bool lines = false, ids = false;
 	uint64_t v, window = PUT_WINDOW_DEFAULT;
-	long timeout = SLUICE_NO_TIMEOUT;
+	int64_t timeout = SLUICE_FOREVER;
 	struct sluice_ctx *ctx;
 	int ch, status;
 
@@ -277,7 +276,7 @@ cli_put(struct cli *cli, int argc, char **argv)
 			if (!cli_number(cli, put_usage, "-t", optarg,
 				INT32_MAX, &v))
 				return EX_USAGE;
-			timeout = (long)v;
+			timeout = (int64_t)v;
 			break;
 		case 'w':
 			if (!cli_number(cli, put_usage, "-w", optarg, 65536,

@@ -2,6 +2,8 @@
  * cli_queue.c - the one-request commands: create, delete, purge, stats,
  * ping, ack and nack.  Each parses its options, makes one blocking
  * library call, and turns the result into output and an exit status.
+ * Also the queue helpers bench shares: CREATE from command-line
+ * options, and STATS parsed with jansson.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -93,6 +95,59 @@ plain_options(struct cli *cli, const char *usage, int argc, char **argv,
 	return -1;
 }
 
+bool
+cli_policy_ok(const char *policy)
+{
+	struct sluice_queue_opts *o = sluice_queue_opts_new();
+	bool ok = o != NULL && sluice_queue_opts_policy(o, policy) == SLUICE_OK;
+
+	sluice_queue_opts_free(o);
+	return ok;
+}
+
+enum sluice_result
+cli_create_queue(struct sluice_ctx *ctx, const char *queue,
+    const struct cli_queue_opts *o)
+{
+	struct sluice_queue_opts *so = sluice_queue_opts_new();
+	enum sluice_result r = so != NULL ? SLUICE_OK : SLUICE_ERR_NOMEM;
+
+	/* The numbers were checked against INT64_MAX when parsed, and the
+	 * policy by cli_policy_ok(). */
+	if (r == SLUICE_OK && o->has_capacity)
+		r = sluice_queue_opts_capacity(so, o->capacity);
+	if (r == SLUICE_OK && o->has_max_bytes)
+		r = sluice_queue_opts_max_bytes(so, o->max_bytes);
+	if (r == SLUICE_OK && o->has_lease_ms)
+		r = sluice_queue_opts_lease_ms(so, o->lease_ms);
+	if (r == SLUICE_OK && o->policy != NULL)
+		r = sluice_queue_opts_policy(so, o->policy);
+	if (r == SLUICE_OK)
+		r = sluice_create(ctx, queue, so);
+	sluice_queue_opts_free(so);
+	return r;
+}
+
+enum sluice_result
+cli_stats_json(struct sluice_ctx *ctx, const char *queue, json_t **out)
+{
+	enum sluice_result res;
+	json_error_t jerr;
+	char *text;
+	size_t len;
+
+	*out = NULL;
+	if ((res = sluice_stats(ctx, queue, &text, &len)) != SLUICE_OK)
+		return res;
+	*out = json_loadb(text, len, 0, &jerr);
+	free(text);
+	if (*out != NULL && json_is_object(*out))
+		return SLUICE_OK;
+	json_decref(*out);
+	*out = NULL;
+	return SLUICE_ERR_PROTOCOL;
+}
+
 int
 cli_create(struct cli *cli, int argc, char **argv)
 {
@@ -104,7 +159,7 @@ cli_create(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sluice_queue_opts o = { 0 };
+	struct cli_queue_opts o = { 0 };
 	struct sluice_ctx *ctx;
 	enum sluice_result r;
 	int ch, status;
@@ -125,6 +180,9 @@ cli_create(struct cli *cli, int argc, char **argv)
 			o.has_max_bytes = true;
 			break;
 		case 'P':
+			if (!cli_policy_ok(optarg))
+				return cli_usage_error(cli, create_usage, "%s",
+				    CLI_POLICY_ERROR);
 			o.policy = optarg;
 			break;
 		case 'L':
@@ -146,7 +204,7 @@ cli_create(struct cli *cli, int argc, char **argv)
 		    argc == optind ? "which queue?" : "too many arguments");
 	if ((ctx = cli_connect(cli, &status)) == NULL)
 		return status;
-	r = sluice_create(ctx, argv[optind], &o);
+	r = cli_create_queue(ctx, argv[optind], &o);
 	if (r != SLUICE_OK && r != SLUICE_EXISTS)
 		status = cli_fail(cli, ctx, argv[optind], r);
 	sluice_free(ctx);
@@ -432,7 +490,7 @@ cli_stats(struct cli *cli, int argc, char **argv)
 			printf("%s\n", text);
 			free(text);
 		}
-	} else if ((r = sluice_stats_json(ctx, queue, &j)) == SLUICE_OK) {
+	} else if ((r = cli_stats_json(ctx, queue, &j)) == SLUICE_OK) {
 		if (queue == NULL)
 			print_server(j);
 		else

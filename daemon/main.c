@@ -35,35 +35,38 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-d DIR] "
-	    "[-f POLICY]\n"
-	    "               [--force-recover] [-v] [-h] [-V]\n"
+	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-d DIR]\n"
+	    "               [-f POLICY] [--force-recover] [-v]\n"
+	    "       sluiced -h | --help | -V | --version\n"
 	    "\n"
 	    "Serve named, bounded FIFO queues over TCP (sluice protocol v1).\n"
 	    "\n"
-	    "  -c FILE   read the settings from the JSON file FILE (every key\n"
-	    "            is in conf/README.md); the flags below win over it.\n"
-	    "            SIGHUP reads it again\n"
-	    "  -t        check the settings and exit: 0 when they are good,\n"
-	    "            78 and the reason when not\n"
-	    "  -l ADDR   listen address (default %s); replaces the file's\n"
-	    "            \"listen\"\n"
-	    "  -p PORT   listen port (default %d; 0 picks a free port and\n"
-	    "            logs it as \"listening on ADDR:PORT\")\n"
-	    "  -d DIR    keep disk queues in DIR (locked: one daemon per\n"
-	    "            directory); without it every queue is in memory\n"
-	    "  -f POLICY when the log is synced: always (before answering),\n"
-	    "            everysec (default) or no (the kernel decides)\n"
-	    "  --force-recover  start even when an old log segment is\n"
-	    "            damaged, dropping what follows the damage in it\n"
-	    "  -v        log debug lines (every connection and request)\n"
-	    "  -h        show this help and exit\n"
-	    "  -V        show the version and exit\n"
+	    "  -c FILE        read the settings from the JSON file FILE\n"
+	    "                 (every key is in sluiced.json(5)); the flags\n"
+	    "                 below win over it.  SIGHUP reads it again\n"
+	    "  -t             check the settings (and the data directory)\n"
+	    "                 and exit: 0 when they are good, 78 and the\n"
+	    "                 reason when not\n"
+	    "  -l ADDR        listen address (default %s); replaces the\n"
+	    "                 file's \"listen\"\n"
+	    "  -p PORT        listen port (default %d; 0 picks a free port\n"
+	    "                 and logs it as \"listening on ADDR:PORT\")\n"
+	    "  -d DIR         keep disk queues in DIR (locked: one daemon\n"
+	    "                 per directory); without it, and without\n"
+	    "                 \"data_dir\", every queue is in memory\n"
+	    "  -f POLICY      when the log is synced: always (before each\n"
+	    "                 answer), everysec (default) or no (the kernel\n"
+	    "                 decides)\n"
+	    "  --force-recover  start even when an older log segment is\n"
+	    "                 damaged, losing what follows the damage in it\n"
+	    "  -v             log debug lines (every connection and request)\n"
+	    "  -h, --help     show this help and exit\n"
+	    "  -V, --version  show the version and exit\n"
 	    "\n"
 	    "Defaults: queues are created on first use with capacity %d,\n"
-	    "max_bytes %d and policy block; messages up to %d bytes; at most\n"
-	    "%d connections.  SIGTERM drains the queues for up to %d ms,\n"
-	    "then stops; a second SIGTERM stops at once.\n",
+	    "max_bytes %d and policy block; messages up to %d bytes; at\n"
+	    "most %d connections.  SIGTERM drains the queues for up to %d\n"
+	    "ms, then stops; a second SIGTERM stops at once.\n",
 	    CONFIG_DEFAULT_ADDR, CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_CAPACITY,
 	    CONFIG_DEFAULT_MAX_BYTES, CONFIG_DEFAULT_MAX_MESSAGE,
 	    CONFIG_DEFAULT_MAX_CONNECTIONS, CONFIG_DEFAULT_SHUTDOWN_GRACE_MS);
@@ -126,13 +129,15 @@ static int
 parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 {
 	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "force-recover", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *opts = "c:tl:p:d:f:vhV";
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:tl:p:d:f:vhV", longopts,
-	            NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			fl->data_dir = optarg;
@@ -175,14 +180,16 @@ parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 			printf("sluiced %s\n", PACKAGE_VERSION);
 			return EX_OK;
 		default:
-			usage(stderr);
+			/* getopt said what is wrong; the help would bury it. */
+			fputs("try \"sluiced --help\"\n", stderr);
 			return EX_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sluiced: unexpected argument %s\n",
+		fprintf(stderr,
+		    "sluiced: unexpected argument %s\n"
+		    "try \"sluiced --help\"\n",
 		    argv[optind]);
-		usage(stderr);
 		return EX_USAGE;
 	}
 	return -1;

@@ -315,6 +315,28 @@ START_TEST(test_put_into_full_reject_queue_exits_75)
 }
 END_TEST
 
+/*
+ * A server at its queue limit refuses for now (75) and the message says
+ * which limit: the library's own result, not "busy".
+ */
+START_TEST(test_create_beyond_the_queue_limit_exits_75)
+{
+	struct output o;
+	char port[16];
+
+	ck_assert_int_eq(harness_stop(&d), 0);
+	harness_start_with_config(&d, "{\"max_queues\": 1}");
+	snprintf(port, sizeof port, "%d", d.port);
+	setenv("SLUICE_PORT", port, 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "one", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "two", NULL), EX_TEMPFAIL);
+	assert_one_error_line(&o, "limit of queues");
+	ck_assert_ptr_nonnull(strstr(o.err, "503 TOO_MANY_QUEUES"));
+	output_free(&o);
+}
+END_TEST
+
 START_TEST(test_put_with_timeout_on_full_block_queue_exits_75)
 {
 	struct output o;
@@ -362,7 +384,8 @@ START_TEST(test_get_follow_streams_each_message_as_it_arrives)
 		struct pollfd pfd = { op[0], POLLIN, 0 };
 		int n = snprintf(want, sizeof want, "msg %d\n", i);
 		ck_assert_int_eq(sluice_put(c, "live", want, (size_t)n - 1,
-				     SLUICE_NO_TIMEOUT, NULL, NULL), SLUICE_OK);
+		                     SLUICE_FOREVER, NULL),
+		    SLUICE_OK);
 		ck_assert_int_eq(poll(&pfd, 1, IO_WAIT_MS), 1);
 		ck_assert_int_eq(read(op[0], buf, sizeof buf), n);
 		ck_assert_mem_eq(buf, want, (size_t)n);
@@ -379,7 +402,7 @@ START_TEST(test_put_lines_sends_each_line_before_waiting_for_the_next)
 {
 	const char *argv[] = { cli_path(), "put", "-l", "trickle", NULL };
 	struct sluice_ctx *c = sc_open(&d);
-	struct sluice_msg m;
+	struct sluice_msg *m;
 	char line[16];
 	int ip[2];
 	pid_t pid;
@@ -392,8 +415,8 @@ START_TEST(test_put_lines_sends_each_line_before_waiting_for_the_next)
 		ck_assert_int_eq(write(ip[1], line, (size_t)n), n);
 		ck_assert_int_eq(sluice_get(c, "trickle", IO_WAIT_MS / 2, &m),
 		    SLUICE_OK);
-		ck_assert_mem_eq(m.body, line, (size_t)n - 1);
-		sluice_msg_free(&m);
+		ck_assert_mem_eq(m->body, line, (size_t)n - 1);
+		sluice_msg_free(m);
 	}
 	close(ip[1]);
 	ck_assert_int_eq(reap(pid), 0);
@@ -408,10 +431,8 @@ START_TEST(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise)
 	struct sluice_ctx *c = sc_open(&d);
 	struct output o;
 
-	ck_assert_int_eq(sluice_put(c, "w", "ok", 2, 0, NULL, NULL),
-	    SLUICE_OK);
-	ck_assert_int_eq(sluice_put(c, "w", "bad", 3, 0, NULL, NULL),
-	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "w", "ok", 2, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "w", "bad", 3, 0, NULL), SLUICE_OK);
 	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "w", "--", "sh", "-c",
 			     "read x; echo \"$SLUICE_ID:$x\"; "
 			     "test \"$x\" = ok", NULL), 0);
@@ -573,7 +594,7 @@ START_TEST(test_bench_json_reports_every_message_exactly_once)
 	struct sluice_ctx *c = sc_open(&d);
 	struct output o;
 	json_error_t e;
-	json_t *j, *q;
+	json_t *j;
 
 	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-P", "2", "-C", "2", "-n",
 			     "3000", "-s", "100", "-w", "8", "--capacity",
@@ -590,11 +611,34 @@ START_TEST(test_bench_json_reports_every_message_exactly_once)
 	json_decref(j);
 	output_free(&o);
 	/* The bench queue is gone afterwards. */
-	ck_assert_int_eq(sluice_stats_json(c, NULL, &q), SLUICE_OK);
-	ck_assert_ptr_null(json_object_get(json_object_get(q, "queues"),
-	    "b1"));
-	json_decref(q);
+	ck_assert_int_eq(sc_stat(c, "b1", "depth"), -1);
 	sluice_free(c);
+}
+END_TEST
+
+/*
+ * Through a capacity-1 queue every GET finds the queue empty or holding
+ * the one message just admitted: the consumers' short waiting GETs
+ * (and their end once all has arrived) must still take every message
+ * exactly once.
+ */
+START_TEST(test_bench_through_a_capacity_one_queue_is_exactly_once)
+{
+	struct output o;
+	json_error_t e;
+	json_t *j;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-C", "2", "-n", "2000",
+	                     "--capacity", "1", "--json", NULL),
+	    0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "received")),
+	    2000);
+	ck_assert(json_is_true(
+	    json_object_get(json_object_get(j, "exactly_once"), "ok")));
+	json_decref(j);
+	output_free(&o);
 }
 END_TEST
 
@@ -683,13 +727,17 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 	int in[2], x[2], y[2], i;
 	pid_t pids[4];
 	pthread_t th;
-	struct sluice_msg m;
+	struct sluice_msg *m;
 
 	snprintf(count, sizeof count, "%d", CHAIN_LINES);
 	for (const char *q = "a"; q != NULL; q = q[0] == 'a' ? "b" : NULL) {
-		struct sluice_queue_opts o = { .has_capacity = true,
-			.capacity = CHAIN_CAPACITY, .policy = "block" };
-		ck_assert_int_eq(sluice_create(c, q, &o), SLUICE_OK);
+		struct sluice_queue_opts *o = sluice_queue_opts_new();
+		ck_assert_int_eq(sluice_queue_opts_capacity(o, CHAIN_CAPACITY),
+		    SLUICE_OK);
+		ck_assert_int_eq(sluice_queue_opts_policy(o, "block"),
+		    SLUICE_OK);
+		ck_assert_int_eq(sluice_create(c, q, o), SLUICE_OK);
+		sluice_queue_opts_free(o);
 	}
 	small_pipe(in);
 	small_pipe(x);
@@ -721,8 +769,8 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 		for (char *p = want; *p; p++)
 			if (*p >= 'a' && *p <= 'z')
 				*p = (char)(*p - 'a' + 'A');
-		ck_assert_str_eq(m.body, want);
-		sluice_msg_free(&m);
+		ck_assert_str_eq(m->body, want);
+		sluice_msg_free(m);
 		if (i % 16 == 0)
 			(void)chain_parked(c);
 	}
@@ -756,12 +804,13 @@ main(void)
 	Suite *s = suite_create("cli");
 
 	signal(SIGPIPE, SIG_IGN);
-#define T(fn) add(s, #fn + 5, fn, 0)
-#define T_SLOW(fn) add(s, #fn + 5, fn, 30)
+#define T(fn) add(s, &#fn[5], fn, 0)
+#define T_SLOW(fn) add(s, &#fn[5], fn, 30)
 	T(test_lines_round_trip_exactly_through_put_l_and_get_n);
 	T_SLOW(test_many_lines_round_trip_in_order);
 	T(test_put_argument_and_stdin_are_one_message_each);
 	T(test_put_into_full_reject_queue_exits_75);
+	T(test_create_beyond_the_queue_limit_exits_75);
 	T(test_put_with_timeout_on_full_block_queue_exits_75);
 	T(test_put_lines_into_drop_newest_queue_counts_the_dropped);
 	T(test_get_follow_streams_each_message_as_it_arrives);
@@ -773,6 +822,7 @@ main(void)
 	T(test_usage_errors_exit_64);
 	T(test_every_command_has_help);
 	T_SLOW(test_bench_json_reports_every_message_exactly_once);
+	T_SLOW(test_bench_through_a_capacity_one_queue_is_exactly_once);
 	T_SLOW(test_bench_under_reject_counts_refusals_and_checks_the_rest);
 	T_SLOW(test_chained_pipeline_is_throttled_by_its_slow_consumer);
 #undef T

@@ -555,6 +555,24 @@ START_TEST(test_empty_token_file_is_a_config_error)
 }
 END_TEST
 
+START_TEST(test_help_and_version_exit_0_and_a_bad_flag_points_to_help)
+{
+	const char *help[] = { "--help", NULL }, *ver[] = { "--version", NULL };
+	const char *bad[] = { "--bogus", NULL };
+	const char *want = "sluiced " PACKAGE_VERSION "\n";
+	char out[4096];
+
+	ck_assert_int_eq(run_capture(help, out, sizeof out), 0);
+	ck_assert_msg(strncmp(out, "usage: sluiced ", 15) == 0, "got %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "--version"));
+	ck_assert_int_eq(run_capture(ver, out, sizeof out), 0);
+	ck_assert_str_eq(out, want);
+	ck_assert_int_eq(run_capture(bad, out, sizeof out), 64);
+	ck_assert_ptr_nonnull(strstr(out, "sluiced --help"));
+	ck_assert_ptr_null(strstr(out, "usage:"));
+}
+END_TEST
+
 START_TEST(test_check_flag_accepts_a_good_file_without_serving)
 {
 	const char *args[] = { "-t", "-c", cfg_path, NULL };
@@ -1625,13 +1643,18 @@ START_TEST(test_units_pass_systemd_analyze_verify)
 		fprintf(stderr, "skipped: systemd-analyze is not installed\n");
 		return;
 	}
-	/* The template with its ExecStart pointing at the built daemon. */
+	/*
+	 * The template with its ExecStart pointing at the built daemon;
+	 * its Documentation= pages are not installed (check-man.sh checks
+	 * them).
+	 */
 	snprintf(sbindir, sizeof sbindir, "%s", bin);
 	snprintf(in, sizeof in, "%s/systemd/sluiced.service.in", src);
 	snprintf(cmd, sizeof cmd,
 	    "sed -e 's|@sbindir@|%s|g' -e 's|@sysconfdir@|%s|g' %s "
 	    "> %s/sluiced.service && cp %s/systemd/sluiced.socket %s/ && "
-	    "systemd-analyze verify %s/sluiced.service %s/sluiced.socket 2>&1",
+	    "systemd-analyze verify --man=no %s/sluiced.service "
+	    "%s/sluiced.socket 2>&1",
 	    dirname(sbindir), dir, in, dir, src, dir, dir, dir);
 	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
 	while (len < sizeof out - 1 &&
@@ -1778,6 +1801,8 @@ main(void)
 	tcase_add_test(tc, test_missing_config_file_is_a_config_error);
 	tcase_add_test(tc, test_unreadable_token_file_is_a_config_error);
 	tcase_add_test(tc, test_empty_token_file_is_a_config_error);
+	tcase_add_test(tc,
+	    test_help_and_version_exit_0_and_a_bad_flag_points_to_help);
 	tcase_add_test(tc, test_check_flag_accepts_a_good_file_without_serving);
 	tcase_add_test(tc, test_shipped_config_is_valid);
 	suite_add_tcase(s, tc);

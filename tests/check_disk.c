@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -366,6 +367,50 @@ START_TEST(test_stats_show_the_log)
 }
 END_TEST
 
+/* Run sluiced with args; its exit status, its stderr in out. */
+static int
+run_sluiced(const char *args, char *out, size_t size)
+{
+	char cmd[1024];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("SLUICED"), args);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_a_directory_in_use_is_refused)
+{
+	char args[256], out[1024];
+
+	setup();
+	start("everysec", NULL);
+	/* sluiced -t checks the directory too. */
+	snprintf(args, sizeof args, "-t -d %s", dir);
+	ck_assert_int_eq(run_sluiced(args, out, sizeof out), EX_CONFIG);
+	ck_assert_msg(strstr(out, "in use by another sluiced") != NULL, "%s",
+	    out);
+	/* A second daemon on it does not start. */
+	snprintf(args, sizeof args, "-p 0 -d %s", dir);
+	ck_assert_int_ne(run_sluiced(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "in use by another sluiced") != NULL, "%s",
+	    out);
+	ck_assert_int_eq(harness_stop(&d), 0);
+	snprintf(args, sizeof args, "-t -d %s", dir);
+	ck_assert_int_eq(run_sluiced(args, out, sizeof out), 0);
+	/* A file where the directory should be is refused. */
+	snprintf(args, sizeof args, "-t -d %s", conf);
+	ck_assert_int_eq(run_sluiced(args, out, sizeof out), EX_CONFIG);
+	ck_assert_msg(strstr(out, "not a directory") != NULL, "%s", out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -383,6 +428,7 @@ main(void)
 	    test_disk_use_stays_bounded_with_one_old_reservation);
 	tcase_add_test(tc, test_producers_wait_for_a_slow_disk_and_resume);
 	tcase_add_test(tc, test_stats_show_the_log);
+	tcase_add_test(tc, test_a_directory_in_use_is_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

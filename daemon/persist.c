@@ -438,7 +438,7 @@ persist_poll(struct persist *p)
 	note_synced_ids(p);
 }
 
-void
+bool
 persist_flush(struct persist *p)
 {
 	uint64_t before = wal_appended(p->wal);
@@ -449,6 +449,7 @@ persist_flush(struct persist *p)
 	if (wal_appended(p->wal) != before)
 		arm_flush(p);
 	wal_flush(p->wal);
+	return wal_written(p->wal) == wal_appended(p->wal);
 }
 
 void

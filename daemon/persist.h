@@ -107,9 +107,11 @@ void persist_poll(struct persist *p);
 
 /*
  * End of a loop iteration: compact a little, write the iteration's
- * records with one write().
+ * records with one write().  False when some are left unwritten (a
+ * write failed, or a new segment waits for the old one's sync): try
+ * again a little later.
  */
-void persist_flush(struct persist *p);
+bool persist_flush(struct persist *p);
 
 void persist_stats(const struct persist *p, struct wal_stats *st);
 

@@ -22,6 +22,8 @@
 #include "server.h"
 #include "xmalloc.h"
 
+/* How soon a write of the log that failed or had to wait is retried. */
+#define FLUSH_RETRY_MS 100
 /* How long accepting pauses when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
 
@@ -45,8 +47,11 @@ static void
 on_iteration_end(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
+	struct timeval retry = { 0, FLUSH_RETRY_MS * 1000 };
 
-	persist_flush(s->persist);
+	/* What could not be written waits for no new record to retry. */
+	if (!persist_flush(s->persist))
+		event_add(s->flush_ev, &retry);
 	deliver_durable(s);
 }
 

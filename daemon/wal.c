@@ -392,6 +392,12 @@ wal_appended(const struct wal *w)
 	return w->lsn;
 }
 
+uint64_t
+wal_written(const struct wal *w)
+{
+	return w->written;
+}
+
 void
 wal_usage(const struct wal *w, uint64_t *log_bytes, uint64_t *live,
     uint64_t *segments)

@@ -152,6 +152,9 @@ int wal_flush(struct wal *w);
 /* The lsn of the last record appended. */
 uint64_t wal_appended(const struct wal *w);
 
+/* The lsn up to which the batches have been written. */
+uint64_t wal_written(const struct wal *w);
+
 /* Records up to this lsn are as durable as the fsync policy promises. */
 uint64_t wal_durable(const struct wal *w);
 

@@ -283,8 +283,8 @@ persist_queue_delete(struct persist *p, struct queue *q)
 
 	while (queue_drop_head_id(q, &id))
 		kill_id(p, id);
-	TAILQ_FOREACH(m, &q->reserved, qlink)
-	kill_id(p, m->id);
+	for (m = TAILQ_FIRST(&q->reserved); m != NULL; m = TAILQ_NEXT(m, qlink))
+		kill_id(p, m->id);
 	return lsn;
 }
 

@@ -7,6 +7,7 @@ set -e
 
 SLUICE_DEPS="autoconf automake libtool pkg-config make gcc
 libevent-dev libjansson-dev check libsystemd-dev systemd"
+SLUICE_DEPS="$SLUICE_DEPS python3"  # client/python's tests
 
 [ "${1:-}" = --list ] && { echo $SLUICE_DEPS; exit 0; }
 

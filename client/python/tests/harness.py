@@ -92,6 +92,8 @@ class Daemon:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+        self._drainer.join(5)
+        self.proc.stderr.close()
 
 
 _shared: Daemon | None = None

@@ -445,11 +445,11 @@ class AsyncClient:
                 idle_since = time.monotonic()
                 yield msg
         finally:
+            for f, _ in inflight:
+                if f.done() and not f.cancelled():
+                    f.exception()  # answered, unread: not worth a log line
             if any(not f.done() for f, _ in inflight) or (
                     reserve and inflight):
-                for f, _ in inflight:
-                    if f.done() and not f.cancelled():
-                        f.exception()
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None

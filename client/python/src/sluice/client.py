@@ -125,9 +125,10 @@ class Client:
         self.close()
 
     def __del__(self) -> None:
-        if self._sock is not None:
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
             try:
-                self._sock.close()
+                sock.close()
             except Exception:
                 pass
 
@@ -243,6 +244,10 @@ class Client:
                     break
                 self._pending.popleft()._resolve(r)
                 progressed = True
+                if not self._pending and parser.buffered():
+                    e = ProtocolError("answer to no request")
+                    self._drop(e)
+                    raise e
             if progressed:
                 continue
             if parser.buffered() and not self._pending:

@@ -31,7 +31,8 @@ class _Conn:
         self.window = asyncio.Semaphore(window)
         self.parser = P.Parser()
         self.error: BaseException | None = None
-        self.task = asyncio.get_running_loop().create_task(self._read())
+        self.loop = asyncio.get_running_loop()
+        self.task = self.loop.create_task(self._read())
 
     async def _read(self) -> None:
         parser = self.parser
@@ -185,6 +186,21 @@ class AsyncClient:
                 pass
 
     # ------------------------------------------------------------ I/O
+
+    def _send_nowait(self, data: bytes, decode: Callable[[Reply], Any]
+                     ) -> asyncio.Future | None:
+        """The fast path of :meth:`_send`: None when it would have to wait
+        (not connected, window full, transport above its high-water
+        mark)."""
+        c = self._conn
+        if (c is None or c.error is not None or c.window.locked() or
+                c.writer.transport.get_write_buffer_size() > 0):
+            return None
+        c.window._value -= 1  # acquire() that cannot wait
+        fut = c.loop.create_future()
+        c.pending.append((fut, decode))
+        c.writer.write(data)
+        return fut
 
     async def _send(self, data: bytes, decode: Callable[[Reply], Any]
                     ) -> asyncio.Future:
@@ -391,8 +407,11 @@ class AsyncClient:
         for body in bodies:
             if len(inflight) >= window:
                 yield await self._await(inflight.popleft(), wait)
-            inflight.append(await self._send(
-                P.encode_put(q, P.body_bytes(body), ms), P.decode_put))
+            data = P.encode_put(q, P.body_bytes(body), ms)
+            fut = self._send_nowait(data, P.decode_put)
+            if fut is None:
+                fut = await self._send(data, P.decode_put)
+            inflight.append(fut)
         while inflight:
             yield await self._await(inflight.popleft(), wait)
 
@@ -416,8 +435,10 @@ class AsyncClient:
             while True:
                 if not closed and flowing:
                     while len(inflight) < prefetch:
-                        inflight.append((await self._send(now_line, decode),
-                                         0.0))
+                        fut = self._send_nowait(now_line, decode)
+                        if fut is None:
+                            fut = await self._send(now_line, decode)
+                        inflight.append((fut, 0.0))
                 elif not closed and not inflight:
                     ms = P.FOREVER_CHUNK_MS
                     if timeout is not None:

@@ -15,6 +15,7 @@ from .errors import (Closed, ConnectionLost, Empty, NotLeader, ProtocolError,
 from .protocol import AsyncMessage, Message, Reply
 
 _RECV = 262144
+_OUT_FLUSH = 65536
 
 
 class _Conn:
@@ -33,6 +34,24 @@ class _Conn:
         self.error: BaseException | None = None
         self.loop = asyncio.get_running_loop()
         self.task = self.loop.create_task(self._read())
+        # Requests written in this turn of the event loop, sent together
+        # at its end (the transport would make a system call for each).
+        self.out = bytearray()
+        self.flush_scheduled = False
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+        if len(self.out) >= _OUT_FLUSH:
+            self.flush()
+        elif not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        if self.out and self.error is None:
+            self.writer.write(bytes(self.out))
+        self.out.clear()
 
     async def _read(self) -> None:
         parser = self.parser
@@ -73,6 +92,7 @@ class _Conn:
     def fail(self, err: BaseException) -> None:
         if self.error is None:
             self.error = err
+        self.out.clear()
         try:
             self.writer.close()
         except Exception:
@@ -199,7 +219,7 @@ class AsyncClient:
         c.window._value -= 1  # acquire() that cannot wait
         fut = c.loop.create_future()
         c.pending.append((fut, decode))
-        c.writer.write(data)
+        c.write(data)
         return fut
 
     async def _send(self, data: bytes, decode: Callable[[Reply], Any]
@@ -214,9 +234,11 @@ class AsyncClient:
         if c.error is not None:
             c.window.release()
             raise c.error
-        fut = asyncio.get_running_loop().create_future()
+        fut = c.loop.create_future()
         c.pending.append((fut, decode))
-        c.writer.write(data)
+        c.write(data)
+        if c.writer.transport.get_write_buffer_size() == 0:
+            return fut
         try:
             await c.writer.drain()
         except (ConnectionError, OSError) as e:

@@ -188,9 +188,15 @@ class AsyncClient:
                 self._servers.worked(addr)
                 self._conn = _Conn(r, w, self.window, addr)
                 if self._auth is not None:
-                    fut = await self._send(P.encode_line(
-                        b"AUTH", self._auth.encode()), P.decode_status)
-                    await self._await(fut, 0.0)
+                    try:
+                        fut = await self._send(P.encode_line(
+                            b"AUTH", self._auth.encode()), P.decode_status)
+                        await self._await(fut, 0.0)
+                    except SluiceError:
+                        c, self._conn = self._conn, None
+                        if c is not None:
+                            c.close()
+                        raise
                 return
             raise ConnectionLost("cannot connect: " + "; ".join(errors))
 
@@ -246,7 +252,7 @@ class AsyncClient:
         return fut
 
     async def _await(self, fut: asyncio.Future, wait: float | None) -> Any:
-        if self.timeout is None or wait is None:
+        if fut.done() or self.timeout is None or wait is None:
             return await fut
         try:
             return await asyncio.wait_for(asyncio.shield(fut),
@@ -428,7 +434,10 @@ class AsyncClient:
         window = self.window
         for body in bodies:
             if len(inflight) >= window:
-                yield await self._await(inflight.popleft(), wait)
+                fut = inflight.popleft()
+                # An answer already in needs no trip through the loop.
+                yield (fut.result() if fut.done()
+                       else await self._await(fut, wait))
             data = P.encode_put(q, P.body_bytes(body), ms)
             fut = self._send_nowait(data, P.decode_put)
             if fut is None:
@@ -452,11 +461,16 @@ class AsyncClient:
         inflight: deque[tuple[asyncio.Future, float]] = deque()
         closed = False
         flowing = True
+        # Requests kept in flight while flowing: back to 1 when the queue
+        # runs dry, doubling with each message up to `prefetch`, so a
+        # consumer that keeps up with its producer does not send a
+        # window of requests to learn the queue is empty each time.
+        target = prefetch
         idle_since = time.monotonic()
         try:
             while True:
                 if not closed and flowing:
-                    while len(inflight) < prefetch:
+                    while len(inflight) < target:
                         fut = self._send_nowait(now_line, decode)
                         if fut is None:
                             fut = await self._send(now_line, decode)
@@ -475,14 +489,18 @@ class AsyncClient:
                     return
                 fut, wait = inflight.popleft()
                 try:
-                    msg = await self._await(fut, wait)
+                    msg = (fut.result() if fut.done()
+                           else await self._await(fut, wait))
                 except Empty:
                     flowing = False
+                    target = 1
                     continue
                 except Closed:
                     closed = True
                     continue
                 flowing = True
+                if target < prefetch:
+                    target = min(prefetch, target * 2)
                 msg._client = self
                 msg.retry_delay = retry_delay
                 idle_since = time.monotonic()

@@ -154,8 +154,13 @@ class Client:
                 continue
             self._servers.worked(addr)
             if self._auth is not None:
-                self._wait(self._send(P.encode_line(
-                    b"AUTH", self._auth.encode()), P.decode_status, 0.0))
+                try:
+                    self._wait(self._send(P.encode_line(
+                        b"AUTH", self._auth.encode()), P.decode_status, 0.0))
+                except SluiceError as e:
+                    # Not half connected: the next call tries again.
+                    self._drop(ConnectionLost(f"AUTH failed: {e}"))
+                    raise
             return
         raise ConnectionLost("cannot connect: " + "; ".join(errors))
 
@@ -557,8 +562,9 @@ class Client:
             early with some in flight closes the connection (the next
             call reconnects): with GET, messages already sent are lost
             (at most once), so keep 1 unless you drain to the end; with
-            RESERVE they are given back.  With RESERVE, ACKs wait behind
-            the RESERVEs in flight.
+            RESERVE they are given back.  Requests sent ahead do not
+            wait on the server (only a lone request does, once the queue
+            is empty), so ACKs and NACKs are not held up behind them.
         """
         if prefetch < 1:
             raise ValueError("prefetch must be at least 1")
@@ -572,11 +578,16 @@ class Client:
         inflight: deque[Pending] = deque()
         closed = False
         flowing = True
+        # Requests kept in flight while flowing: back to 1 when the queue
+        # runs dry, doubling with each message up to `prefetch`, so a
+        # consumer that keeps up with its producer does not send a
+        # window of requests to learn the queue is empty each time.
+        target = prefetch
         idle_since = time.monotonic()
         try:
             while True:
                 if not closed and flowing:
-                    while len(inflight) < prefetch:
+                    while len(inflight) < target:
                         inflight.append(self._send(now_line, decode, 0.0))
                 elif not closed and not inflight:
                     ms = P.FOREVER_CHUNK_MS
@@ -594,11 +605,14 @@ class Client:
                     msg = p.result()
                 except Empty:
                     flowing = False
+                    target = 1
                     continue
                 except Closed:
                     closed = True
                     continue
                 flowing = True
+                if target < prefetch:
+                    target = min(prefetch, target * 2)
                 msg._client = self
                 msg.retry_delay = retry_delay
                 idle_since = time.monotonic()

@@ -2,7 +2,7 @@
 
 A refusal is dispatched on its three-digit code and its token, never on
 free text.  Every server refusal is a :class:`ServerError` carrying
-``code`` (int), ``token`` (str), ``args`` (list of str) and ``hints``
+``code`` (int), ``token`` (str), ``arguments`` (list of str) and ``hints``
 (dict of str to str, unknown hints included and otherwise ignored).
 ``4xx`` refusals derive from :class:`RequestError` (the request was wrong
 and changed nothing), ``5xx`` ones from :class:`RetryLater` (the same
@@ -33,7 +33,7 @@ class ServerError(SluiceError):
 
     :ivar code: the three-digit code, e.g. ``503``
     :ivar token: the upper-case token, e.g. ``"FULL"``
-    :ivar args: the answer's arguments after the token
+    :ivar arguments: the answer's arguments after the token
     :ivar hints: the answer's ``key=value`` hints
     """
 
@@ -46,6 +46,11 @@ class ServerError(SluiceError):
         text = " ".join([str(code), token, *self.arguments] +
                         [f"{k}={v}" for k, v in self.hints.items()])
         super().__init__(text)
+
+    def __reduce__(self):
+        # Picklable (multiprocessing, logging handlers) despite __init__.
+        return (type(self), (self.code, self.token, self.arguments,
+                             self.hints))
 
     @property
     def queue(self) -> str | None:
@@ -79,6 +84,7 @@ class BadRequest(RequestError):
 
     @property
     def reason(self) -> str:
+        """The server's reason, as text for people."""
         return " ".join(self.arguments)
 
 
@@ -99,6 +105,7 @@ class NoMessage(RequestError):
 
     @property
     def id(self) -> int | None:
+        """The id that has no reservation here."""
         return int(self.arguments[0]) if self.arguments else None
 
 
@@ -119,6 +126,7 @@ class TooLarge(RequestError):
 
     @property
     def limit(self) -> int | None:
+        """The largest body the queue takes, in bytes."""
         return int(self.arguments[0]) if self.arguments else None
 
 
@@ -132,6 +140,7 @@ class Full(_QueueNamed, RetryLater):
 
     @property
     def retry_after_ms(self) -> int | None:
+        """The server's estimate of when there will be room, in ms."""
         v = self.hints.get("retry_after_ms")
         return int(v) if v is not None and v.isdigit() else None
 
@@ -153,6 +162,7 @@ class NotLeader(RetryLater):
 
     @property
     def leader(self) -> str | None:
+        """``"host:port"`` of the leader, or None (election under way)."""
         return self.hints.get("leader")
 
 

@@ -42,6 +42,7 @@ class Reply:
 
     @property
     def ok(self) -> bool:
+        """Whether the code is 2xx."""
         return 200 <= self.code < 300
 
 
@@ -103,11 +104,14 @@ class AsyncMessage(Message):
     __slots__ = ()
 
     async def ack(self) -> None:  # type: ignore[override]
+        """ACK this reserved message; a second settle is a no-op."""
         if not self._settled:
             self._settled = True
             await self._client.ack(self.id)
 
     async def nack(self, delay: float | None = None) -> None:  # type: ignore[override]
+        """NACK this reserved message, optionally delayed by ``delay``
+        seconds (protocol 1.1)."""
         if not self._settled:
             self._settled = True
             await self._client.nack(self.id, delay)

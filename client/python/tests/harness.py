@@ -40,7 +40,8 @@ class Daemon:
     ``listening on ADDR:PORT`` as tests/harness.c does."""
 
     def __init__(self, config: dict | None = None,
-                 files: dict[str, str] | None = None) -> None:
+                 files: dict[str, str] | None = None,
+                 want_tls: bool = False) -> None:
         self.dir = tempfile.mkdtemp(prefix="sluice_py_")
         argv = [SLUICED, "-l", "127.0.0.1", "-p", "0"]
         for name, text in (files or {}).items():
@@ -56,14 +57,18 @@ class Daemon:
                                      preexec_fn=die_with_parent)
         self.log: list[str] = []
         self.port = 0
+        self.tls_port = 0
         for raw in self.proc.stderr:
             line = raw.decode(errors="replace").rstrip("\n")
             self.log.append(line)
-            m = re.search(r"listening on .*:(\d+)", line)
-            if m:
+            m = re.search(r"listening on .*:(\d+)( \(TLS\))?", line)
+            if m and m.group(2):
+                self.tls_port = int(m.group(1))
+            elif m:
                 self.port = int(m.group(1))
+            if self.port and (self.tls_port or not want_tls):
                 break
-        if not self.port:
+        if not self.port or (want_tls and not self.tls_port):
             self.proc.kill()
             raise RuntimeError("sluiced did not start:\n" +
                                "\n".join(self.log))

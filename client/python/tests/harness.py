@@ -70,6 +70,8 @@ class Daemon:
                 break
         if not self.port or (want_tls and not self.tls_port):
             self.proc.kill()
+            self.proc.wait()
+            self.proc.stderr.close()
             raise RuntimeError("sluiced did not start:\n" +
                                "\n".join(self.log))
         self._drainer = threading.Thread(target=self._drain, daemon=True)

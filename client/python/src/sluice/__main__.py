@@ -223,6 +223,28 @@ def _size(s: str) -> int:
     return v
 
 
+def _put_get(a) -> int:
+    from .errors import Empty, SluiceError
+    try:
+        with Client(a.host, a.port, auth=a.auth) as c:
+            if a.cmd == "put":
+                if c.put(a.queue, sys.stdin.buffer.read(),
+                         timeout=a.timeout) is None:
+                    print(f"{a.queue}: dropped (drop-newest)",
+                          file=sys.stderr)
+            else:
+                sys.stdout.buffer.write(c.get(a.queue,
+                                              timeout=a.timeout).body)
+                sys.stdout.buffer.flush()
+    except Empty:
+        print(f"{a.queue}: no message", file=sys.stderr)
+        return 1
+    except (SluiceError, ValueError) as e:
+        print(f"sluice {a.cmd}: {e}", file=sys.stderr)
+        return 75 if getattr(e, "code", 0) and e.code >= 500 else 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python3 -m sluice",
@@ -256,7 +278,24 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--redis", metavar="HOST:PORT",
                    help="also measure redis-py RPUSH/LPOP against this "
                    "Redis, pipelined WINDOW commands at a time")
+    for name, text in (("put", "put all of stdin as one message"),
+                       ("get", "take one message; its body, exactly, to "
+                        "stdout")):
+        c = sub.add_parser(name, help=text, description=text[0].upper() +
+                           text[1:] + " (for scripts and other languages' "
+                           "tests).")
+        c.add_argument("-H", "--host",
+                       default=os.environ.get("SLUICE_HOST", "127.0.0.1"))
+        c.add_argument("-p", "--port", type=int,
+                       default=int(os.environ.get("SLUICE_PORT", "7470")))
+        c.add_argument("-a", "--auth", default=os.environ.get("SLUICE_AUTH"))
+        c.add_argument("-t", "--timeout", type=float, default=None,
+                       help="seconds to wait (put: for room; get: for a "
+                       "message); default: as long as it takes")
+        c.add_argument("queue")
     a = ap.parse_args(argv)
+    if a.cmd in ("put", "get"):
+        return _put_get(a)
     if a.count < 1 or a.window < 1:
         ap.error("count and window must be at least 1")
     sizes = a.size or [64, 1024]

@@ -19,6 +19,7 @@ from .protocol import Message, Reply
 # while this much is unsent: the write side is bounded.
 _OUT_FLUSH = 65536
 _RECV = 262144
+_POLL_IN = select.POLLIN | select.POLLPRI
 
 
 class Pending:
@@ -177,6 +178,9 @@ class Client:
             raise
         self._sock = sock
         self.address = addr
+        self._poll = select.poll()
+        self._poll.register(sock, _POLL_IN)
+        self._poll_mask = _POLL_IN
         self._parser = P.Parser()
         self._out = bytearray()
         self._pending = deque()
@@ -263,19 +267,27 @@ class Client:
             if tls_ready:
                 readable, writable = True, False
             else:
-                wlist = [sock] if self._out else []
+                # poll(), not select(): any descriptor number works.
+                mask = _POLL_IN | select.POLLOUT if self._out else _POLL_IN
+                if mask != self._poll_mask:
+                    self._poll.modify(sock, mask)
+                    self._poll_mask = mask
                 self._write_blocked = bool(self._out)
+                t = self._io_timeout()
                 try:
-                    rl, wl, _ = select.select([sock], wlist, [],
-                                              self._io_timeout())
+                    events = self._poll.poll(None if t is None
+                                             else int(t * 1000) + 1)
                 except InterruptedError:
                     continue
                 self._write_blocked = False
-                if not rl and not wl:
+                if not events:
                     e = Timeout("no answer within the client's timeout")
                     self._drop(e)
                     raise e
-                readable, writable = bool(rl), bool(wl)
+                ev = events[0][1]
+                readable = bool(ev & (_POLL_IN | select.POLLHUP |
+                                      select.POLLERR))
+                writable = bool(ev & select.POLLOUT)
             if writable and self._out:
                 try:
                     n = sock.send(self._out)

@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,6 +73,7 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
             self.proc.stderr.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise RuntimeError("sluiced did not start:\n" +
                                "\n".join(self.log))
         self._drainer = threading.Thread(target=self._drain, daemon=True)
@@ -101,6 +103,7 @@ class Daemon:
                     self.proc.wait()
         self._drainer.join(5)
         self.proc.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 _shared: Daemon | None = None

@@ -20,10 +20,10 @@
 #include "xmalloc.h"
 
 /*
- * Requests served per pass of the input loop before yielding to other
- * connections; the rest is picked up by a deferred read callback.
+ * Requests one connection serves in one run of its input loop before
+ * it goes to the back of the run list, behind the others.
  */
-#define CONN_REQUESTS_PER_PASS 1024
+#define CONN_REQUESTS_PER_RUN 1024
 /* How long a closing connection may take to flush its last output. */
 #define CONN_CLOSE_FLUSH_SEC 10
 
@@ -42,7 +42,6 @@ enum step {
 	STEP_STOP, /* nothing more can be done until something happens */
 };
 
-static void conn_resumecb(evutil_socket_t fd, short what, void *arg);
 static void conn_timercb(evutil_socket_t fd, short what, void *arg);
 
 /* The invariants of conn.h and queue.h that state s must meet. */
@@ -91,11 +90,71 @@ set_input_bound(struct conn *c, uint64_t need)
 	c->in_bound = need > high ? (size_t)need : high;
 }
 
-/* Run the input loop again from the event loop, not from the caller. */
-static void
-schedule_resume(struct conn *c)
+/*
+ * Put c at the back of the run list.  Outside a pass (a signal, a lease
+ * timer, output drained) the run event starts one.
+ */
+void
+conn_schedule(struct conn *c)
 {
-	event_active(c->resume, EV_TIMEOUT, 1);
+	struct server *s = c->server;
+
+	if (c->runnable || c->state == CONN_CLOSING)
+		return;
+	c->runnable = true;
+	TAILQ_INSERT_TAIL(&s->runq, c, runlink);
+	if (!s->in_pass)
+		event_active(s->run_ev, EV_TIMEOUT, 1);
+}
+
+void
+conn_flush_later(struct conn *c)
+{
+	if (c->to_flush)
+		return;
+	c->to_flush = true;
+	TAILQ_INSERT_TAIL(&c->server->flushq, c, flushlink);
+}
+
+void
+conn_pass_begin(struct server *s)
+{
+	s->in_pass = true;
+}
+
+void
+conn_pass_end(struct server *s)
+{
+	static const struct timeval now = { 0, 0 };
+	int budget = CONN_PASS_REQUESTS;
+	struct conn *c;
+
+	while (budget > 0 && (c = TAILQ_FIRST(&s->runq)) != NULL) {
+		TAILQ_REMOVE(&s->runq, c, runlink);
+		c->runnable = false;
+		budget -= conn_run_requests(c, budget);
+		conn_io_update(c);
+		conn_flush_later(c);
+	}
+	/*
+	 * Out of budget: go on once the loop has polled, so that sockets
+	 * that became ready meanwhile get their turn first.
+	 */
+	if (!TAILQ_EMPTY(&s->runq))
+		evtimer_add(s->run_ev, &now);
+	s->in_pass = false;
+	while ((c = TAILQ_FIRST(&s->flushq)) != NULL) {
+		TAILQ_REMOVE(&s->flushq, c, flushlink);
+		c->to_flush = false;
+		conn_flush(c);
+	}
+}
+
+void
+conn_run_pass(struct server *s)
+{
+	conn_pass_begin(s);
+	conn_pass_end(s);
 }
 
 struct conn *
@@ -112,14 +171,12 @@ conn_new(struct server *s, int fd)
 	c->out = evbuffer_new();
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_io_readcb,
 	    c);
-	c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_io_writecb,
-	    c);
-	c->resume = event_new(s->base, -1, 0, conn_resumecb, c);
+	c->wev =
+	    event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_io_writecb, c);
 	c->hup = event_new(s->base, fd, EV_CLOSED | EV_PERSIST, conn_io_hupcb,
 	    c);
 	c->timer = evtimer_new(s->base, conn_timercb, c);
-	if (!c->in || !c->out || !c->rev || !c->wev || !c->resume ||
-	    !c->hup || !c->timer) {
+	if (!c->in || !c->out || !c->rev || !c->wev || !c->hup || !c->timer) {
 		log_err("fd %d: out of memory for a connection", fd);
 		abort();
 	}
@@ -190,11 +247,10 @@ conn_wake(struct conn *c)
 	set_input_bound(c, 0);
 	conn_io_update(c);
 	/*
-	 * Bytes already buffered bring no new read event, so run the loop
-	 * again, later: never inside whoever woke us.
+	 * Bytes already buffered bring no new read event: run them in
+	 * this pass, from the run list, never inside whoever woke us.
 	 */
-	if (!c->in_loop)
-		schedule_resume(c);
+	conn_schedule(c);
 }
 
 /* Consume the current PUT's frame, its body going to dst, out or nowhere. */
@@ -445,18 +501,20 @@ output_full(struct conn *c)
 	return true;
 }
 
-void
-conn_run_requests(struct conn *c)
+int
+conn_run_requests(struct conn *c, int max)
 {
 	enum step st = STEP_NEXT;
 	int served = 0;
 
-	c->in_loop = true;
+	if (max > CONN_REQUESTS_PER_RUN)
+		max = CONN_REQUESTS_PER_RUN;
 	while (st == STEP_NEXT && !output_full(c)) {
-		if (++served > CONN_REQUESTS_PER_PASS) {
-			schedule_resume(c);
+		if (served == max) {
+			conn_schedule(c);
 			break;
 		}
+		served++;
 		switch (c->state) {
 		case CONN_READ_LINE:
 			st = read_line(c);
@@ -474,19 +532,11 @@ conn_run_requests(struct conn *c)
 			break;
 		}
 	}
-	c->in_loop = false;
 	/* The client sent all it will: once nothing is left to run, close. */
 	if (c->eof && st == STEP_STOP && !conn_waiting(c) &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
-}
-
-void
-conn_process_input(struct conn *c)
-{
-	conn_run_requests(c);
-	conn_io_update(c);
-	conn_flush(c);
+	return served > 0 ? served : 1;
 }
 
 /* Give back everything the connection holds in the queues. */
@@ -550,12 +600,16 @@ conn_free(struct conn *c)
 	struct server *s = c->server;
 
 	detach(c);
+	/* Nothing holds c now (see conn.h); the pass lists must not. */
+	if (c->runnable)
+		TAILQ_REMOVE(&s->runq, c, runlink);
+	if (c->to_flush)
+		TAILQ_REMOVE(&s->flushq, c, flushlink);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	log_debug("fd %d: closed (%zu open)", c->fd, s->nconns);
 	event_free(c->rev);
 	event_free(c->wev);
-	event_free(c->resume);
 	event_free(c->hup);
 	event_free(c->timer);
 	evbuffer_free(c->in);
@@ -565,20 +619,15 @@ conn_free(struct conn *c)
 }
 
 static void
-conn_resumecb(evutil_socket_t fd, short what, void *arg)
-{
-	conn_process_input(arg);
-}
-
-static void
 conn_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct server *s = c->server;
 
-	if (c->state == CONN_CLOSING) {
+	conn_pass_begin(s);
+	if (c->state == CONN_CLOSING)
 		conn_free(c);
-		return;
-	}
-	if (conn_waiting(c))
+	else if (conn_waiting(c))
 		deliver_timeout(c);
+	conn_pass_end(s);
 }

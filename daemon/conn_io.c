@@ -7,8 +7,9 @@
  * consumer that is not read is still watched for its close, so that it
  * is not handed a message once it has gone.
  *
- * Output is written once per pass of the input loop (conn_flush); what
- * the socket does not take waits for the write event.
+ * Every callback here is a pass (conn.h): it begins one, and its end
+ * runs the connections it woke and writes each one's output once
+ * (conn_flush); what the socket does not take waits for the write event.
  */
 #include <errno.h>
 #include <string.h>
@@ -79,7 +80,7 @@ conn_flush(struct conn *c)
 	}
 	if (len == 0 && c->output_stalled) {
 		c->output_stalled = false;
-		event_active(c->resume, EV_TIMEOUT, 1);
+		conn_schedule(c);
 	}
 }
 
@@ -102,8 +103,11 @@ conn_eof(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (!conn_waiting(c) && c->state != CONN_CLOSING)
-		conn_process_input(c);
+	if (!conn_waiting(c) && c->state != CONN_CLOSING) {
+		conn_run_requests(c, CONN_PASS_REQUESTS);
+		conn_io_update(c);
+		conn_flush_later(c);
+	}
 }
 
 /*
@@ -145,53 +149,62 @@ void
 conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct server *s = c->server;
 	size_t offered;
 	ssize_t n;
 
+	conn_pass_begin(s);
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
 		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_lost(c, strerror(errno));
+			conn_pass_end(s);
 			return;
 		}
 		if (n == 0) {
 			conn_eof(c);
+			conn_pass_end(s);
 			return;
 		}
 		if (n < 0)
 			break;
-		conn_run_requests(c);
+		conn_run_requests(c, CONN_PASS_REQUESTS);
 		conn_io_update(c);
 		if ((size_t)n < offered)
 			break;
 	}
 	conn_io_update(c);
-	conn_flush(c);
+	conn_flush_later(c);
+	conn_pass_end(s);
 }
 
 void
 conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	struct server *s = c->server;
 
+	conn_pass_begin(s);
 	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
+	    errno != EINTR)
 		conn_lost(c, strerror(errno));
-		return;
-	}
-	if (evbuffer_get_length(c->out) > 0)
-		return;
-	if (c->state == CONN_CLOSING) {
+	else if (evbuffer_get_length(c->out) == 0 && c->state == CONN_CLOSING)
 		conn_free(c);
-		return;
-	}
-	conn_flush(c); /* disarms the write event, resumes a stalled loop */
+	else if (evbuffer_get_length(c->out) == 0)
+		conn_flush(
+		    c); /* disarms the write event, resumes a stalled loop */
+	conn_pass_end(s);
 }
 
 void
 conn_io_hupcb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_eof(arg);
+	struct conn *c = arg;
+	struct server *s = c->server;
+
+	conn_pass_begin(s);
+	conn_eof(c);
+	conn_pass_end(s);
 }

@@ -16,7 +16,21 @@ void conn_io_readcb(evutil_socket_t fd, short what, void *arg);
 void conn_io_writecb(evutil_socket_t fd, short what, void *arg);
 void conn_io_hupcb(evutil_socket_t fd, short what, void *arg);
 
-/* conn.c: serve buffered requests until one waits or input runs out. */
-void conn_run_requests(struct conn *c);
+/*
+ * conn.c: serve buffered requests until one waits, input runs out or
+ * max (at most a run's share) have been served; then c goes to the back
+ * of the run list.  Returns the steps taken (at least 1).
+ */
+int conn_run_requests(struct conn *c, int max);
+
+/* conn.c: the pass (conn.h).  Begin, then end: run the run list, flush. */
+void conn_pass_begin(struct server *s);
+void conn_pass_end(struct server *s);
+
+/* conn.c: put c on the run list (its buffered requests run this pass). */
+void conn_schedule(struct conn *c);
+
+/* conn.c: write c's output at the end of this pass. */
+void conn_flush_later(struct conn *c);
 
 #endif

@@ -31,6 +31,11 @@ struct server {
 	struct qtable queues;
 	struct conn_list conns;
 	size_t nconns;
+	/* The pass (conn.h): woken connections to run, then to flush. */
+	struct conn_list runq;
+	struct conn_list flushq;
+	struct event *run_ev;     /* runs the run list as a pass of its own */
+	bool in_pass;             /* a pass is running the run list */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */

@@ -79,15 +79,16 @@ conn_set_state(struct conn *c, enum conn_state s)
 }
 
 /*
- * The input a connection may hold: the read-ahead, or the whole of the
- * request being served when that is larger.
+ * The input a connection may hold: the rest of the request being served
+ * (need: a PUT's body and terminator) plus the read-ahead.  Counting the
+ * read-ahead on top keeps every read of a stream of large messages a
+ * full one: with the larger of the two instead, 16 KiB messages were
+ * read three per 48 KiB read, the fourth always split.
  */
 static void
 set_input_bound(struct conn *c, uint64_t need)
 {
-	size_t high = c->server->cfg.input_readahead;
-
-	c->in_bound = need > high ? (size_t)need : high;
+	c->in_bound = c->server->cfg.input_readahead + (size_t)need;
 }
 
 /*

@@ -134,7 +134,6 @@ conn_pass_end(struct server *s)
 		TAILQ_REMOVE(&s->runq, c, runlink);
 		c->runnable = false;
 		budget -= conn_run_requests(c, budget);
-		conn_io_update(c);
 		conn_flush_later(c);
 	}
 	/*
@@ -147,6 +146,7 @@ conn_pass_end(struct server *s)
 	while ((c = TAILQ_FIRST(&s->flushq)) != NULL) {
 		TAILQ_REMOVE(&s->flushq, c, flushlink);
 		c->to_flush = false;
+		conn_io_arm(c);
 		conn_flush(c);
 	}
 }
@@ -208,6 +208,18 @@ conn_reply_full(struct conn *c, struct queue *q)
 	q->stat.rejected++;
 }
 
+/* Arm the wait's timer to fire in ms milliseconds, for this wait. */
+static void
+arm_timer(struct conn *c, uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+		(suseconds_t)(ms % 1000) * 1000 };
+
+	evtimer_add(c->timer, &tv);
+	c->timer_due_ms = clock_now_ms() + ms;
+	c->timer_current = true;
+}
+
 void
 conn_park(struct conn *c, struct queue *q, enum conn_state wait,
     bool has_timeout, uint64_t timeout_ms)
@@ -216,11 +228,16 @@ conn_park(struct conn *c, struct queue *q, enum conn_state wait,
 	c->wait.since_ms = clock_now_ms();
 	c->wait.owner = c;
 	queue_wait(q, &c->wait, wait == CONN_WAIT_ROOM);
-	if (has_timeout) {
-		struct timeval tv = { (time_t)(timeout_ms / 1000),
-			(suseconds_t)(timeout_ms % 1000) * 1000 };
-		evtimer_add(c->timer, &tv);
-	}
+	c->deadline_ms = has_timeout ? c->wait.since_ms + timeout_ms : 0;
+	c->timer_current = false;
+	/*
+	 * A timer an earlier wait left pending that fires first re-arms
+	 * for this one (conn_timercb): a consumer that parks and is woken
+	 * once per message then costs no timer operations at all.
+	 */
+	if (has_timeout && !(evtimer_pending(c->timer, NULL) &&
+				c->timer_due_ms <= c->deadline_ms))
+		arm_timer(c, timeout_ms);
 	conn_set_state(c, wait);
 	conn_io_update(c);
 }
@@ -237,7 +254,9 @@ unpark(struct conn *c)
 	if (producer)
 		q->stat.blocked_ms += clock_now_ms() - c->wait.since_ms;
 	queue_unwait(&c->wait, producer);
-	evtimer_del(c->timer);
+	/* The timer stays pending: a stale one does nothing (conn_timercb). */
+	c->deadline_ms = 0;
+	c->timer_current = false;
 }
 
 void
@@ -626,9 +645,17 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 	struct server *s = c->server;
 
 	conn_pass_begin(s);
-	if (c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING) {
 		conn_free(c);
-	else if (conn_waiting(c))
-		deliver_timeout(c);
+	} else if (conn_waiting(c) && c->deadline_ms != 0) {
+		uint64_t now = clock_now_ms();
+
+		/* A timer left by an earlier wait: arm for this one's end. */
+		if (c->timer_current)
+			deliver_timeout(c);
+		else
+			arm_timer(c, c->deadline_ms > now ? c->deadline_ms - now
+							  : 0);
+	}
 	conn_pass_end(s);
 }

@@ -28,12 +28,32 @@
  */
 #define CONN_READS_PER_EVENT 4
 
+/* Whether the connection's socket should be read now. */
+static bool
+wants_read(const struct conn *c)
+{
+	return c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
+	    c->state != CONN_WAIT_ROOM &&
+	    evbuffer_get_length(c->in) < c->in_bound;
+}
+
 void
 conn_io_update(struct conn *c)
 {
-	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
-	    !c->eof && c->state != CONN_WAIT_ROOM &&
-	    evbuffer_get_length(c->in) < c->in_bound;
+	/*
+	 * Within a pass a producer may park and be woken many times over;
+	 * its events are armed once, as the pass ends (conn_io_arm).
+	 */
+	if (c->server->in_pass)
+		conn_flush_later(c);
+	else
+		conn_io_arm(c);
+}
+
+void
+conn_io_arm(struct conn *c)
+{
+	bool want = wants_read(c);
 	bool hup = !want && !c->eof && c->state == CONN_WAIT_MESSAGE;
 
 	if (want != c->reading) {
@@ -155,7 +175,7 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 
 	conn_pass_begin(s);
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
+		if (!wants_read(c))
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {

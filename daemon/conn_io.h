@@ -8,8 +8,14 @@
 
 #include "conn.h"
 
-/* Read iff the state, the output and the input bound allow. */
+/*
+ * Read iff the state, the output and the input bound allow: at once, or
+ * within a pass as it ends (conn_io_arm).
+ */
 void conn_io_update(struct conn *c);
+
+/* Arm or disarm the read and close events as conn_io_update() says. */
+void conn_io_arm(struct conn *c);
 
 /* The event callbacks conn_new() registers. */
 void conn_io_readcb(evutil_socket_t fd, short what, void *arg);

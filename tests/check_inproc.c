@@ -525,6 +525,37 @@ START_TEST(test_the_pass_bound_yields_to_other_connections)
 }
 END_TEST
 
+START_TEST(test_a_timer_left_by_an_earlier_wait_does_not_end_a_later_one)
+{
+	struct client *c = client_open(), *p = client_open();
+	uint64_t deadline;
+
+	/* A short wait, ended by a message: its timer is left pending. */
+	send_str(c, "GET q 100\r\n");
+	send_str(p, "PUT q 1\r\na\r\n");
+	expect(c, "200 MSG 1 1\r\na\r\n");
+	/* A longer wait: the old timer fires first, and must re-arm. */
+	send_str(c, "GET q 60000\r\n");
+	ck_assert_int_eq(c->conn->state, CONN_WAIT_MESSAGE);
+	ck_assert(!c->conn->timer_current);
+	deadline = clock_now_ms() + EXPECT_MS;
+	while (!c->conn->timer_current && clock_now_ms() < deadline) {
+		struct pollfd pf = { c->fd, POLLIN, 0 };
+
+		settle();
+		poll(&pf, 1, 1);
+	}
+	ck_assert(c->conn->timer_current);
+	expect_nothing(c);
+	ck_assert_int_eq(c->conn->state, CONN_WAIT_MESSAGE);
+	/* Still waiting, in line, and served when a message comes. */
+	send_str(p, "PUT q 1\r\nb\r\n");
+	expect(c, "200 MSG 2 1\r\nb\r\n");
+	client_close(c);
+	client_close(p);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -541,5 +572,6 @@ main(void)
 	TEST(s, test_capacity_one_moves_a_pipelined_pair_in_order_in_one_pass);
 	TEST(s, test_woken_producers_and_consumers_keep_arrival_order);
 	TEST(s, test_the_pass_bound_yields_to_other_connections);
+	TEST(s, test_a_timer_left_by_an_earlier_wait_does_not_end_a_later_one);
 	return test_run(s);
 }

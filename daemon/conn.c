@@ -91,10 +91,16 @@ set_input_bound(struct conn *c, uint64_t need)
 	c->in_bound = c->server->cfg.input_readahead + (size_t)need;
 }
 
-/*
- * Put c at the back of the run list.  Outside a pass (a signal, a lease
- * timer, output drained) the run event starts one.
- */
+/* Make sure the pass runs, later in this iteration of the event loop. */
+static void
+pass_needed(struct server *s)
+{
+	if (s->pass_pending)
+		return;
+	s->pass_pending = true;
+	event_active(s->run_ev, EV_TIMEOUT, 1);
+}
+
 void
 conn_schedule(struct conn *c)
 {
@@ -104,8 +110,7 @@ conn_schedule(struct conn *c)
 		return;
 	c->runnable = true;
 	TAILQ_INSERT_TAIL(&s->runq, c, runlink);
-	if (!s->in_pass)
-		event_active(s->run_ev, EV_TIMEOUT, 1);
+	pass_needed(s);
 }
 
 void
@@ -115,21 +120,18 @@ conn_flush_later(struct conn *c)
 		return;
 	c->to_flush = true;
 	TAILQ_INSERT_TAIL(&c->server->flushq, c, flushlink);
+	pass_needed(c->server);
 }
 
 void
-conn_pass_begin(struct server *s)
-{
-	s->in_pass = true;
-}
-
-void
-conn_pass_end(struct server *s)
+conn_run_pass(struct server *s)
 {
 	static const struct timeval now = { 0, 0 };
 	int budget = CONN_PASS_REQUESTS;
 	struct conn *c;
 
+	/* What this run wakes joins it: no second activation. */
+	s->pass_pending = true;
 	while (budget > 0 && (c = TAILQ_FIRST(&s->runq)) != NULL) {
 		TAILQ_REMOVE(&s->runq, c, runlink);
 		c->runnable = false;
@@ -137,25 +139,19 @@ conn_pass_end(struct server *s)
 		conn_flush_later(c);
 	}
 	/*
-	 * Out of budget: go on once the loop has polled, so that sockets
-	 * that became ready meanwhile get their turn first.
+	 * Out of budget: go on once the loop has polled (a zero timer), so
+	 * that sockets that became ready meanwhile are served first.
 	 */
 	if (!TAILQ_EMPTY(&s->runq))
 		evtimer_add(s->run_ev, &now);
-	s->in_pass = false;
+	else
+		s->pass_pending = false;
 	while ((c = TAILQ_FIRST(&s->flushq)) != NULL) {
 		TAILQ_REMOVE(&s->flushq, c, flushlink);
 		c->to_flush = false;
 		conn_io_arm(c);
 		conn_flush(c);
 	}
-}
-
-void
-conn_run_pass(struct server *s)
-{
-	conn_pass_begin(s);
-	conn_pass_end(s);
 }
 
 struct conn *
@@ -185,7 +181,7 @@ conn_new(struct server *s, int fd)
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
 	set_input_bound(c, 0);
-	conn_io_update(c);
+	conn_io_arm(c);
 	log_debug("fd %d: connected (%zu open)", fd, s->nconns);
 	return c;
 }
@@ -642,9 +638,7 @@ static void
 conn_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct server *s = c->server;
 
-	conn_pass_begin(s);
 	if (c->state == CONN_CLOSING) {
 		conn_free(c);
 	} else if (conn_waiting(c) && c->deadline_ms != 0) {
@@ -657,5 +651,4 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 			arm_timer(c, c->deadline_ms > now ? c->deadline_ms - now
 							  : 0);
 	}
-	conn_pass_end(s);
 }

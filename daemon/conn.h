@@ -10,15 +10,19 @@
  * which answers and calls conn_wake(): that answers nothing itself but
  * puts the connection back to reading and on the server's run list.
  *
- * The pass: every event callback into the core is one pass.  What it
- * runs may wake other connections; the pass then runs each woken one's
- * buffered requests in turn (the run list, FIFO), which may wake more,
- * until nothing is runnable or CONN_PASS_REQUESTS requests have been
- * served (the rest goes on after the event loop has polled once, so a
- * busy pair cannot starve other sockets).  Only then is the output of
- * every connection that ran written, once each.  So a producer and a
- * consumer pipelined through a queue of capacity 1 alternate in memory,
- * without a system call per message.
+ * The pass ends every iteration of the event loop that did anything:
+ * the event callbacks of the iteration (reads, timers, signals) run a
+ * connection's own requests, and what they wake goes on the run list;
+ * then the pass (the server's run event, activated behind them) runs
+ * each woken connection's buffered requests in turn (FIFO), which may
+ * wake more, until nothing is runnable or CONN_PASS_REQUESTS requests
+ * have been served (the rest goes on after the loop has polled once, so
+ * a busy pair cannot starve other sockets).  Only then are the events
+ * of every connection touched armed, and its output written, once
+ * each.  So a producer and a consumer pipelined through a queue of
+ * capacity 1 alternate in memory, without a system call per message,
+ * and consumers woken by many producers' messages in one iteration
+ * take them in one run each.
  *
  * Invariants, asserted whenever the state changes: a connection in a
  * queue's line (wait.queue set) is in a wait state and only then; in
@@ -117,7 +121,7 @@ struct conn *conn_new(struct server *s, int fd);
  */
 #define CONN_PASS_REQUESTS 4096
 
-/* Run the server's run list as a pass of its own (the run event). */
+/* The pass (the run event): run the run list, arm events, flush. */
 void conn_run_pass(struct server *s);
 
 /* Append a status line "<code> <token>[ <arg>]" to the output. */

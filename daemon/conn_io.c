@@ -7,8 +7,9 @@
  * consumer that is not read is still watched for its close, so that it
  * is not handed a message once it has gone.
  *
- * Every callback here is a pass (conn.h): it begins one, and its end
- * runs the connections it woke and writes each one's output once
+ * The callbacks here read and run a connection's own requests; what
+ * they wake, and every connection's output, waits for the pass at the
+ * end of the loop iteration (conn.h), which writes each output once
  * (conn_flush); what the socket does not take waits for the write event.
  */
 #include <errno.h>
@@ -44,10 +45,7 @@ conn_io_update(struct conn *c)
 	 * Within a pass a producer may park and be woken many times over;
 	 * its events are armed once, as the pass ends (conn_io_arm).
 	 */
-	if (c->server->in_pass)
-		conn_flush_later(c);
-	else
-		conn_io_arm(c);
+	conn_flush_later(c);
 }
 
 void
@@ -169,23 +167,19 @@ void
 conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct server *s = c->server;
 	size_t offered;
 	ssize_t n;
 
-	conn_pass_begin(s);
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
 		if (!wants_read(c))
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			conn_lost(c, strerror(errno));
-			conn_pass_end(s);
 			return;
 		}
 		if (n == 0) {
 			conn_eof(c);
-			conn_pass_end(s);
 			return;
 		}
 		if (n < 0)
@@ -197,34 +191,29 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 	}
 	conn_io_update(c);
 	conn_flush_later(c);
-	conn_pass_end(s);
 }
 
 void
 conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct server *s = c->server;
 
-	conn_pass_begin(s);
 	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR)
+	    errno != EINTR) {
 		conn_lost(c, strerror(errno));
-	else if (evbuffer_get_length(c->out) == 0 && c->state == CONN_CLOSING)
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		return;
+	if (c->state == CONN_CLOSING) {
 		conn_free(c);
-	else if (evbuffer_get_length(c->out) == 0)
-		conn_flush(
-		    c); /* disarms the write event, resumes a stalled loop */
-	conn_pass_end(s);
+		return;
+	}
+	conn_flush(c); /* disarms the write event, resumes a stalled loop */
 }
 
 void
 conn_io_hupcb(evutil_socket_t fd, short what, void *arg)
 {
-	struct conn *c = arg;
-	struct server *s = c->server;
-
-	conn_pass_begin(s);
-	conn_eof(c);
-	conn_pass_end(s);
+	conn_eof(arg);
 }

@@ -9,8 +9,9 @@
 #include "conn.h"
 
 /*
- * Read iff the state, the output and the input bound allow: at once, or
- * within a pass as it ends (conn_io_arm).
+ * Read iff the state, the output and the input bound allow: the events
+ * are armed as the pass ends (conn_io_arm), once however often the
+ * state changed.
  */
 void conn_io_update(struct conn *c);
 
@@ -29,11 +30,7 @@ void conn_io_hupcb(evutil_socket_t fd, short what, void *arg);
  */
 int conn_run_requests(struct conn *c, int max);
 
-/* conn.c: the pass (conn.h).  Begin, then end: run the run list, flush. */
-void conn_pass_begin(struct server *s);
-void conn_pass_end(struct server *s);
-
-/* conn.c: put c on the run list (its buffered requests run this pass). */
+/* conn.c: put c at the back of the run list (it runs in this pass). */
 void conn_schedule(struct conn *c);
 
 /* conn.c: write c's output at the end of this pass. */

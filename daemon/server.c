@@ -23,7 +23,7 @@
 /* How long accepting pauses when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
 
-/* Connections woken outside a pass, or left over from a bounded one. */
+/* The pass at the end of a loop iteration (conn.h). */
 static void
 run_cb(evutil_socket_t fd, short what, void *arg)
 {

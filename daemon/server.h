@@ -34,8 +34,8 @@ struct server {
 	/* The pass (conn.h): woken connections to run, then to flush. */
 	struct conn_list runq;
 	struct conn_list flushq;
-	struct event *run_ev;     /* runs the run list as a pass of its own */
-	bool in_pass;             /* a pass is running the run list */
+	struct event *run_ev;     /* the pass: runs the run list, flushes */
+	bool pass_pending;        /* run_ev runs in this loop iteration */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */

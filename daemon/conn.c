@@ -231,8 +231,9 @@ conn_park(struct conn *c, struct queue *q, enum conn_state wait,
 	 * for this one (conn_timercb): a consumer that parks and is woken
 	 * once per message then costs no timer operations at all.
 	 */
-	if (has_timeout && !(evtimer_pending(c->timer, NULL) &&
-				c->timer_due_ms <= c->deadline_ms))
+	if (has_timeout &&
+	    !(evtimer_pending(c->timer, NULL) &&
+	        c->timer_due_ms <= c->deadline_ms))
 		arm_timer(c, timeout_ms);
 	conn_set_state(c, wait);
 	conn_io_update(c);
@@ -648,7 +649,7 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 		if (c->timer_current)
 			deliver_timeout(c);
 		else
-			arm_timer(c, c->deadline_ms > now ? c->deadline_ms - now
-							  : 0);
+			arm_timer(c,
+			    c->deadline_ms > now ? c->deadline_ms - now : 0);
 	}
 }

@@ -96,9 +96,9 @@ struct conn {
 	/* CONN_WAIT_*: its place in the queue's line, and since when. */
 	struct waiter wait;
 	struct event *timer; /* wait timeout; also the deferred free */
-	uint64_t deadline_ms;	/* when the wait times out (0: never) */
-	uint64_t timer_due_ms;	/* when timer fires, while pending */
-	bool timer_current;	/* timer was armed for the current wait */
+	uint64_t deadline_ms;     /* when the wait times out (0: never) */
+	uint64_t timer_due_ms;    /* when timer fires, while pending */
+	bool timer_current;       /* timer was armed for the current wait */
 	struct msg_list reserved; /* its reservations, oldest first */
 	size_t nreserved;
 	uint64_t reserved_bytes;  /* their bodies */

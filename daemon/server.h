@@ -32,6 +32,11 @@ struct server {
 	struct conn_list conns;
 	size_t nconns;
 	size_t nmetrics;          /* metrics (HTTP) connections: count too */
+	/* The pass (conn.h): woken connections to run, then to flush. */
+	struct conn_list runq;
+	struct conn_list flushq;
+	struct event *run_ev;     /* the pass: runs the run list, flushes */
+	bool pass_pending;        /* run_ev runs in this loop iteration */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */

@@ -20,6 +20,11 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
+	/* Closed and drained: nothing will ever come, say so first. */
+	if (q != NULL && queue_drained(q)) {
+		conn_reply(c, 410, "CLOSED", q->name);
+		return CMD_DONE;
+	}
 	/* Refused before auto-create: a refusal should leave no queue. */
 	if (reserve && (c->nreserved >= s->cfg.max_reserved ||
 			   c->reserved_bytes >= s->cfg.max_reserved_bytes)) {
@@ -86,8 +91,10 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 		msg_free(m);
 		conn_reply(c, 200, "ACKED", NULL);
 	} else {
-		queue_give_back(q, m);
+		/* Whatever becomes of it (delayed, dead-lettered): 200. */
 		q->stat.nacks++;
+		deliver_come_back(c->server, q, m,
+		    r->has_delay ? r->delay_ms : 0);
 		conn_reply(c, 200, "REQUEUED", NULL);
 	}
 	deliver_kick(c->server, q);

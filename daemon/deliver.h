@@ -37,8 +37,14 @@
  */
 bool deliver_can_accept(struct queue *q, size_t len);
 
-/* Serve waiters of q until nothing more can move. */
+/*
+ * Serve waiters of q until nothing more can move; once q is closed and
+ * drained, answer its waiting consumers 410 CLOSED.
+ */
 void deliver_kick(struct server *s, struct queue *q);
+
+/* q was just closed: its parked producers get 410 CLOSED, then a kick. */
+void deliver_close(struct server *s, struct queue *q);
 
 /* Send (GET) or reserve (RESERVE) q's head message to c. */
 void deliver_head(struct conn *c, struct queue *q, bool reserve);
@@ -92,7 +98,21 @@ void deliver_timeout(struct conn *c);
 /* Give every reservation of c back to its queue, in order. */
 void deliver_return_all(struct conn *c);
 
-/* Free what deliver.c keeps for q (its lease timer) before q goes. */
-void deliver_forget_queue(struct queue *q);
+/*
+ * Reserved m (released by its connection) comes back to q: by NACK,
+ * ready after delay_ms (0: at once, at the head), or by its connection
+ * closing or its lease ending (delay_ms 0).  Once delivered q's
+ * max_deliveries times it is dead-lettered instead: moved to the end of
+ * q's dead_letter queue, or discarded when there is none, it is closed
+ * or full.  The caller then kicks q.
+ */
+void deliver_come_back(struct server *s, struct queue *q, struct msg *m,
+    uint64_t delay_ms);
+
+/* delay.h's callback (arg: the server): delayed m is ready. */
+void deliver_ready(struct msg *m, void *arg);
+
+/* Stop q's timers (lease, delayed messages) before q goes. */
+void deliver_forget_queue(struct server *s, struct queue *q);
 
 #endif

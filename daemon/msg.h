@@ -1,8 +1,8 @@
 /*
- * msg.h - a message outside the packed log: reserved by a consumer, or
+ * msg.h - a message outside the packed log: reserved by a consumer,
  * given back (NACK, closed connection, lease) and waiting at the head of
- * its queue.  There are at most max_reserved of these per connection,
- * so they can afford a header and a malloc each.
+ * its queue, or delayed by a NACK with a delay.  Each of these has been
+ * delivered at least once; they can afford a header and a malloc each.
  */
 #ifndef SLUICE_MSG_H
 #define SLUICE_MSG_H
@@ -15,12 +15,17 @@ struct queue;
 struct conn;
 
 struct msg {
-	TAILQ_ENTRY(msg) qlink;	    /* queue's returned or reserved list */
+	TAILQ_ENTRY(msg) qlink;	    /* its queue's list: returned, reserved,
+				     * or delayed */
 	TAILQ_ENTRY(msg) clink;	    /* the reserving connection's list */
 	struct queue *queue;
 	struct conn *owner;	    /* reserving connection; NULL if ready */
 	uint64_t id;
 	uint64_t lease_expiry_ms;   /* when a reservation comes back; 0 none */
+	uint64_t deliveries;	    /* times delivered (RESERVE, or GET) */
+	uint64_t ready_us;	    /* delayed: when it is ready (delay.h) */
+	uint64_t delay_seq;	    /* delayed: order among equal ready_us */
+	size_t heap_idx;	    /* delayed: its place in delay.c's heap */
 	size_t len;
 	char *body;		    /* data[] or a heap block of its own */
 	char data[];

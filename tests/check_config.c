@@ -341,7 +341,7 @@ static const struct {
 	    "drop-oldest, drop-newest" },
 	{ "{\"queue_defaults\": {\"capcity\": 1}}",
 	    "queue_defaults: unknown key \"capcity\" (expected one of "
-	    "capacity, max_bytes, policy, lease_ms)" },
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries)" },
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_connections_per_address, tcp_keepalive_s, "
@@ -352,7 +352,8 @@ static const struct {
 	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
-	    "capacity, max_bytes, policy, lease_ms)" },
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries, "
+	    "dead_letter)" },
 	{ "[]", "expected an object, not an array" },
 	{ "{\"max_connections\": \"10\"}",
 	    "max_connections: expected an integer, not a string" },
@@ -407,6 +408,21 @@ static const struct {
 	{ "{\"queues\": [{\"name\": \"a\", \"capacity\": 0,"
 	  " \"policy\": \"drop-oldest\"}]}",
 	    "queues[0]: policy drop-oldest needs a capacity of at least 1" },
+	{ "{\"queues\": [{\"name\": \"a\", \"dead_letter\": \"a\"}]}",
+	    "queues[0].dead_letter: queue \"a\" cannot be its own dead-letter "
+	    "queue" },
+	{ "{\"queues\": [{\"name\": \"a\", \"dead_letter\": \"x/y\"}]}",
+	    "queues[0].dead_letter: \"x/y\" is not a queue name (1 to 128 of "
+	    "A-Z a-z 0-9 _ . : -)" },
+	{ "{\"queues\": [{\"name\": \"a\", \"dead_letter\": 3}]}",
+	    "queues[0].dead_letter: expected a queue name or null, not an "
+	    "integer" },
+	{ "{\"queues\": [{\"name\": \"a\", \"max_deliveries\": -2}]}",
+	    "queues[0].max_deliveries: -2 is not between 0 and "
+	    "9223372036854775807" },
+	{ "{\"queue_defaults\": {\"dead_letter\": \"dlq\"}}",
+	    "queue_defaults: unknown key \"dead_letter\" (expected one of "
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"max_bytes\": true}]}",
 	    "queues[0].max_bytes: expected an integer, not a boolean" },
 	{ "{\"max_queue_capacity\": 100}",

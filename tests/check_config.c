@@ -1191,6 +1191,8 @@ static const struct {
 	{ "redelivered", "sluice_queue_redelivered_total" },
 	{ "rejected", "sluice_queue_rejected_total" },
 	{ "dropped", "sluice_queue_dropped_total" },
+	{ "delayed", "sluice_queue_delayed" },
+	{ "dead_lettered", "sluice_queue_dead_lettered_total" },
 };
 #define NSTAT_METRICS (sizeof stat_metrics / sizeof *stat_metrics)
 
@@ -1202,6 +1204,7 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	char *body;
 	json_t *all, *queues, *q;
 	const char *name;
+	unsigned long long poison;
 	size_t n;
 
 	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\", \"queues\": ["
@@ -1209,7 +1212,9 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 		     " \"policy\": \"reject\"},"
 		     " {\"name\": \"blk\", \"capacity\": 1},"
 		     " {\"name\": \"drops\", \"capacity\": 1,"
-		     " \"policy\": \"drop-newest\"}]}");
+		     " \"policy\": \"drop-newest\"},"
+		     " {\"name\": \"poison\", \"max_deliveries\": 1,"
+		     " \"dead_letter\": \"dead\"}]}");
 	proc_start_metrics(&p);
 	t = tc_open(&p.d);
 	prod = tc_open(&p.d);
@@ -1226,6 +1231,7 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	tc_request(t, "ACK 1", "200 ACKED");
 	tc_send(t, "RESERVE jobs\r\n");
 	tc_expect_msg(t, "bb");
+	tc_request(t, "NACK 2 60000", "200 REQUEUED");
 	tc_put(t, "drops", "x");
 	tc_send_put(t, "drops", "y");
 	tc_expect(t, "202 DROPPED drops");
@@ -1234,12 +1240,17 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	tc_send(cons, "GET idle 60000\r\n");
 	tc_await_stat(t, "blk", "blocked_producers", 1);
 	tc_await_stat(t, "idle", "waiting_consumers", 1);
+	poison = tc_put(t, "poison", "p");
+	tc_send(t, "RESERVE poison\r\nNACK %llu\r\n", poison);
+	tc_expect_msg(t, "p");
+	tc_expect(t, "200 REQUEUED");
+	tc_request(t, "CLOSE drops", "200 CLOSED");
 
 	all = tc_stats(t, NULL);
 	ck_assert_int_eq(http_get(p.metrics_port, "/metrics", &body), 200);
 	n = parse_prometheus(body, s, SAMPLES_MAX);
 	queues = json_object_get(all, "queues");
-	ck_assert_int_eq(json_object_size(queues), 4);
+	ck_assert_int_eq(json_object_size(queues), 6);
 	json_object_foreach(queues, name, q) {
 		for (size_t i = 0; i < NSTAT_METRICS; i++) {
 			const char *m = stat_metrics[i].metric;
@@ -1249,12 +1260,16 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 				(double)stats_int(q, f),
 			    "%s{queue=\"%s\"} != STATS %s", m, name, f);
 		}
+		ck_assert_msg(sample_of(s, n, "sluice_queue_closed", name) ==
+			(json_is_true(json_object_get(q, "closed")) ? 1 : 0),
+		    "sluice_queue_closed{queue=\"%s\"} != STATS closed",
+		    name);
 	}
 	ck_assert(sample_of(s, n, "sluice_connections", "") ==
 	    (double)stats_int(all, "connections"));
 	ck_assert(sample_of(s, n, "sluice_messages", "") ==
 	    (double)stats_int(all, "messages"));
-	ck_assert(sample_of(s, n, "sluice_queues", "") == 4);
+	ck_assert(sample_of(s, n, "sluice_queues", "") == 6);
 	ck_assert(sample_of(s, n, "sluice_uptime_seconds", "") >= 0);
 	ck_assert(sample_of(s, n, "sluice_queue_blocked_seconds_total",
 		      "blk") >= 0);
@@ -1264,6 +1279,14 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 			     "rejected"), 1);
 	ck_assert_int_eq(stats_int(json_object_get(queues, "drops"),
 			     "dropped"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "jobs"),
+			     "delayed"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "poison"),
+			     "dead_lettered"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "dead"),
+			     "depth"), 1);
+	ck_assert(json_is_true(json_object_get(json_object_get(queues,
+	    "drops"), "closed")));
 	json_decref(all);
 	free(body);
 	free(s);

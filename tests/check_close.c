@@ -513,6 +513,212 @@ START_TEST(test_dead_letter_settings_are_validated_and_compared)
 }
 END_TEST
 
+START_TEST(test_lease_running_out_counts_as_coming_back)
+{
+	struct tconn *w = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id;
+
+	tc_request(s, "CREATE q lease_ms=50 max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	id = tc_put(s, "q", "hung");
+	reserve(w, "q", "hung");
+	tc_await_stat(s, "q", "dead_lettered", 1);
+	/* The lease is over: the old holder no longer has it. */
+	tc_send(w, "ACK %llu\r\n", id);
+	tc_expect_prefix(w, "404 NO_MSG");
+	tc_send(s, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(s, "hung"), id);
+	tc_close(w);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_dead_letter_goes_to_the_end_of_its_queue)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long first, id;
+
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	first = tc_put(t, "dlq", "first");
+	id = tc_put(t, "q", "m");
+	reserve(t, "q", "m");
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+	tc_send(t, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "first"), first);
+	tc_send(t, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "m"), id);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_dead_letter_move_ignores_the_queue_policy)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long old, a, b;
+
+	/* A full drop-oldest queue keeps its message: the move is dropped. */
+	tc_request(t, "CREATE dlq capacity=1 policy=drop-oldest",
+	    "201 CREATED");
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	old = tc_put(t, "dlq", "old");
+	a = tc_put(t, "q", "a");
+	reserve(t, "q", "a");
+	tc_send(t, "NACK %llu\r\n", a);
+	tc_expect(t, "200 REQUEUED");
+	tc_send(t, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "old"), old);
+	/* A reject queue with room takes it. */
+	tc_request(t, "CREATE rj capacity=1 policy=reject", "201 CREATED");
+	tc_request(t, "CREATE q2 max_deliveries=1 dead_letter=rj",
+	    "201 CREATED");
+	b = tc_put(t, "q2", "b");
+	reserve(t, "q2", "b");
+	tc_send(t, "NACK %llu\r\n", b);
+	tc_expect(t, "200 REQUEUED");
+	tc_send(t, "GET rj\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
+	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
+	ck_assert_int_eq(tc_stat(t, "q2", "dead_lettered"), 1);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_dead_letter_queue_without_room_for_the_bytes_discards)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id;
+
+	tc_request(t, "CREATE dlq max_bytes=4", "201 CREATED");
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	id = tc_put(t, "q", "12345");
+	reserve(t, "q", "12345");
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 0);
+	ck_assert_int_eq(tc_stat(t, "dlq", "depth"), 0);
+	tc_close(t);
+}
+END_TEST
+
+START_TEST(test_rendezvous_dead_letter_queue_takes_it_only_by_hand_off)
+{
+	struct tconn *t = tc_open(&d), *g = tc_open(&d);
+	unsigned long long a, b;
+
+	tc_request(t, "CREATE dlq capacity=0", "201 CREATED");
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	a = tc_put(t, "q", "a");
+	b = tc_put(t, "q", "b");
+	reserve(t, "q", "a");
+	reserve(t, "q", "b");
+	/* Nobody waits on dlq: nowhere to put it. */
+	tc_send(t, "NACK %llu\r\n", a);
+	tc_expect(t, "200 REQUEUED");
+	/* A waiting RESERVE takes the next one. */
+	tc_send(g, "RESERVE dlq 60000\r\n");
+	tc_await_stat(t, "dlq", "waiting_consumers", 1);
+	tc_send(t, "NACK %llu\r\n", b);
+	tc_expect(t, "200 REQUEUED");
+	ck_assert_uint_eq(tc_expect_msg(g, "b"), b);
+	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 2);
+	ck_assert_int_eq(tc_stat(t, "dlq", "reserved"), 1);
+	tc_close(t);
+	tc_close(g);
+}
+END_TEST
+
+START_TEST(test_dead_lettering_gives_room_to_a_parked_producer)
+{
+	struct tconn *t = tc_open(&d), *p = tc_open(&d);
+	unsigned long long id;
+
+	tc_request(t, "CREATE q capacity=1 max_deliveries=1", "201 CREATED");
+	id = tc_put(t, "q", "x");
+	reserve(t, "q", "x");
+	tc_send_put(p, "q", "y");
+	tc_await_stat(t, "q", "blocked_producers", 1);
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+	tc_expect_queued(p);
+	tc_send(t, "GET q\r\n");
+	tc_expect_msg(t, "y");
+	tc_close(t);
+	tc_close(p);
+}
+END_TEST
+
+START_TEST(test_dead_lettering_the_last_message_ends_waits_on_closed_queue)
+{
+	struct tconn *w = tc_open(&d), *g = tc_open(&d), *s = tc_open(&d);
+	unsigned long long id;
+
+	tc_request(s, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	id = tc_put(s, "q", "last");
+	reserve(w, "q", "last");
+	tc_request(s, "CLOSE q", "200 CLOSED");
+	tc_send(g, "RESERVE q 60000\r\n");
+	tc_await_stat(s, "q", "waiting_consumers", 1);
+	tc_send(w, "NACK %llu\r\n", id);
+	tc_expect(w, "200 REQUEUED");
+	tc_expect(g, "410 CLOSED q");
+	tc_close(w);
+	tc_close(g);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_stats_show_dead_letter_settings)
+{
+	struct tconn *t = tc_open(&d);
+	json_t *j;
+
+	tc_request(t, "CREATE q max_deliveries=3 dead_letter=dlq",
+	    "201 CREATED");
+	j = tc_stats(t, "q");
+	ck_assert_int_eq(stats_int(j, "max_deliveries"), 3);
+	ck_assert_str_eq(stats_str(j, "dead_letter"), "dlq");
+	ck_assert_int_eq(stats_int(j, "dead_lettered"), 0);
+	json_decref(j);
+	tc_request(t, "CREATE plain", "201 CREATED");
+	j = tc_stats(t, "plain");
+	ck_assert_int_eq(stats_int(j, "max_deliveries"), 0);
+	ck_assert(json_is_null(json_object_get(j, "dead_letter")));
+	json_decref(j);
+	tc_close(t);
+}
+END_TEST
+
+/* ---- dead letters without auto-create (a daemon of its own) ---- */
+
+START_TEST(test_missing_dead_letter_queue_discards_without_auto_create)
+{
+	struct daemon own;
+	struct tconn *t;
+	unsigned long long id;
+
+	harness_start_with_config(&own, "{\"auto_create\": false}");
+	t = tc_open(&own);
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	id = tc_put(t, "q", "m");
+	reserve(t, "q", "m");
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
+	ck_assert_ptr_null(tc_stats(t, "dlq"));
+	tc_close(t);
+	ck_assert_int_eq(harness_stop(&own), 0);
+}
+END_TEST
+
 /* ---- delayed retries ---- */
 
 START_TEST(test_delayed_nack_is_not_ready_before_its_delay)
@@ -670,6 +876,46 @@ START_TEST(test_nack_with_bad_delay_is_400)
 }
 END_TEST
 
+START_TEST(test_delayed_messages_become_ready_in_order_of_their_delays)
+{
+	struct tconn *t = tc_open(&d), *g = tc_open(&d);
+	unsigned long long a = tc_put(t, "q", "a"), b = tc_put(t, "q", "b");
+	unsigned long long c = tc_put(t, "q", "c");
+
+	reserve(t, "q", "a");
+	reserve(t, "q", "b");
+	reserve(t, "q", "c");
+	tc_send(g, "GET q 10000\r\nGET q 10000\r\nGET q 10000\r\n");
+	tc_await_stat(t, "q", "waiting_consumers", 1);
+	tc_send(t, "NACK %llu 600\r\nNACK %llu 200\r\nNACK %llu 400\r\n",
+	    a, b, c);
+	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED");
+	ck_assert_int_eq(tc_stat(t, "q", "delayed"), 3);
+	ck_assert_uint_eq(tc_expect_msg(g, "b"), b);
+	ck_assert_uint_eq(tc_expect_msg(g, "c"), c);
+	ck_assert_uint_eq(tc_expect_msg(g, "a"), a);
+	tc_close(t);
+	tc_close(g);
+}
+END_TEST
+
+START_TEST(test_nack_with_delay_zero_is_ready_at_once)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long id = tc_put(t, "q", "x");
+
+	reserve(t, "q", "x");
+	tc_send(t, "NACK %llu 0\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+	ck_assert_int_eq(tc_stat(t, "q", "delayed"), 0);
+	tc_send(t, "GET q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "x"), id);
+	tc_close(t);
+}
+END_TEST
+
 static TCase *
 tcase(Suite *s, const char *name)
 {
@@ -726,6 +972,22 @@ main(void)
 	tcase_add_test(tc, test_dead_letter_move_hands_to_a_waiting_consumer);
 	tcase_add_test(tc,
 	    test_dead_letter_settings_are_validated_and_compared);
+	tcase_add_test(tc, test_lease_running_out_counts_as_coming_back);
+	tcase_add_test(tc, test_dead_letter_goes_to_the_end_of_its_queue);
+	tcase_add_test(tc, test_dead_letter_move_ignores_the_queue_policy);
+	tcase_add_test(tc,
+	    test_dead_letter_queue_without_room_for_the_bytes_discards);
+	tcase_add_test(tc,
+	    test_rendezvous_dead_letter_queue_takes_it_only_by_hand_off);
+	tcase_add_test(tc, test_dead_lettering_gives_room_to_a_parked_producer);
+	tcase_add_test(tc,
+	    test_dead_lettering_the_last_message_ends_waits_on_closed_queue);
+	tcase_add_test(tc, test_stats_show_dead_letter_settings);
+
+	tc = tcase_create("own_daemon");
+	tcase_add_test(tc,
+	    test_missing_dead_letter_queue_discards_without_auto_create);
+	suite_add_tcase(s, tc);
 
 	tc = tcase(s, "delay");
 	tcase_add_test(tc, test_delayed_nack_is_not_ready_before_its_delay);
@@ -737,6 +999,9 @@ main(void)
 	tcase_add_test(tc, test_delayed_nack_counts_toward_max_deliveries);
 	tcase_add_test(tc, test_delete_discards_delayed_messages);
 	tcase_add_test(tc, test_nack_with_bad_delay_is_400);
+	tcase_add_test(tc,
+	    test_delayed_messages_become_ready_in_order_of_their_delays);
+	tcase_add_test(tc, test_nack_with_delay_zero_is_ready_at_once);
 
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
+#include "testrand.h"
 
 static struct daemon d;
 
@@ -916,6 +918,129 @@ START_TEST(test_nack_with_delay_zero_is_ready_at_once)
 }
 END_TEST
 
+/* CPU time (user + system) the daemon has used, in milliseconds. */
+static uint64_t
+daemon_cpu_ms(const struct daemon *dm)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)dm->pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "pid (comm)": state, then 10 fields, then utime stime. */
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				       "%*u %*u %llu %llu", &ut, &st), 2);
+	return (ut + st) * 1000 / (uint64_t)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * The issue's scale test: MANY messages NACKed with delays of
+ * DELAY_MIN_MS plus up to DELAY_SPREAD_MS, requests sent BATCH at a
+ * time (answers read between batches, so neither side's buffers fill).
+ */
+#define MANY 100000
+#define BATCH 1000
+#define DELAY_MIN_MS 3000
+#define DELAY_SPREAD_MS 1000
+
+START_TEST(test_100000_delayed_messages_are_never_early_and_cost_no_cpu)
+{
+	static unsigned long long ids[MANY];
+	static uint64_t delay_ms[MANY];
+	static bool seen[MANY];
+	static char buf[BATCH * 64];
+	struct daemon own;
+	struct tconn *t, *g;
+	uint64_t seed = 0x5eed, t0, cpu0, idle_until, now;
+	size_t len;
+
+	harness_start_with_config(&own, "{\"max_reserved\": 100000}");
+	t = tc_open(&own);
+	g = tc_open(&own);
+	tc_request(t, "CREATE q capacity=100000", "201 CREATED");
+	for (int i = 0; i < MANY; i += BATCH) {
+		len = 0;
+		for (int k = i; k < i + BATCH; k++)
+			len += (size_t)sprintf(buf + len, "PUT q %d\r\n%*d\r\n",
+			    6, 6, k);
+		tc_send_raw(t, buf, len);
+		for (int k = i; k < i + BATCH; k++)
+			ids[k] = tc_expect_queued(t);
+	}
+	for (int i = 0; i < MANY; i += BATCH) {
+		for (int k = 0; k < BATCH; k++)
+			tc_send_raw(t, "RESERVE q\r\n", 11);
+		for (int k = i; k < i + BATCH; k++) {
+			char body[7];
+			snprintf(body, sizeof body, "%6d", k);
+			ck_assert_uint_eq(tc_expect_msg(t, body), ids[k]);
+		}
+	}
+	t0 = harness_now_ms();
+	for (int i = 0; i < MANY; i += BATCH) {
+		len = 0;
+		for (int k = i; k < i + BATCH; k++) {
+			delay_ms[k] = DELAY_MIN_MS +
+			    testrand_next(&seed) % DELAY_SPREAD_MS;
+			len += (size_t)sprintf(buf + len, "NACK %llu %llu\r\n",
+			    ids[k], (unsigned long long)delay_ms[k]);
+		}
+		tc_send_raw(t, buf, len);
+		for (int k = i; k < i + BATCH; k++)
+			tc_expect(t, "200 REQUEUED");
+	}
+	ck_assert_int_eq(tc_stat(t, "q", "delayed"), MANY);
+	/*
+	 * Until the first is due the daemon has nothing to do: over what is
+	 * left of that time (at least half a second) it must stay idle, as
+	 * it would not with a timer per message or a polling loop.
+	 */
+	idle_until = t0 + DELAY_MIN_MS - 200;
+	now = harness_now_ms();
+	if (idle_until >= now + 500) {
+		cpu0 = daemon_cpu_ms(&own);
+		usleep((useconds_t)(idle_until - now) * 1000);
+		ck_assert_uint_le(daemon_cpu_ms(&own) - cpu0,
+		    20 + (idle_until - now) / 20);
+	}
+	/* Consume them all, each no earlier than its delay after t0. */
+	for (int got = 0; got < MANY; got += BATCH) {
+		for (int k = 0; k < BATCH; k++)
+			tc_send_raw(g, "GET q 10000\r\n", 13);
+		for (int k = 0; k < BATCH; k++) {
+			unsigned long long id;
+			size_t blen;
+			char body[9];
+
+			ck_assert_int_eq(sscanf(tc_line(g), "200 MSG %llu %zu",
+					     &id, &blen), 2);
+			now = harness_now_ms();
+			ck_assert_uint_eq(blen, 6);
+			tc_read(g, body, 8);
+			size_t i = (size_t)(id - ids[0]);
+			ck_assert_uint_lt(i, MANY);
+			ck_assert_uint_eq(ids[i], id);
+			ck_assert(!seen[i]);
+			seen[i] = true;
+			ck_assert_msg(now >= t0 + delay_ms[i],
+			    "message %zu ready %llu ms early", i,
+			    (unsigned long long)(t0 + delay_ms[i] - now));
+		}
+	}
+	ck_assert_int_eq(tc_stat(t, "q", "delayed"), 0);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
+	tc_close(t);
+	tc_close(g);
+	ck_assert_int_eq(harness_stop(&own), 0);
+}
+END_TEST
+
 static TCase *
 tcase(Suite *s, const char *name)
 {
@@ -987,6 +1112,9 @@ main(void)
 	tc = tcase_create("own_daemon");
 	tcase_add_test(tc,
 	    test_missing_dead_letter_queue_discards_without_auto_create);
+	tcase_add_test(tc,
+	    test_100000_delayed_messages_are_never_early_and_cost_no_cpu);
+	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 
 	tc = tcase(s, "delay");

@@ -7,15 +7,20 @@
  * Written from the protocol document alone.  As in the other suites, a
  * test that needs another connection to be waiting polls STATS until
  * it is (tc_await_stat); the delay tests measure that a message is not
- * ready before its delay, never that it is ready by a deadline.
+ * ready before its delay, never that it is ready by a deadline.  A few
+ * tests start a daemon of their own (a configuration, a shutdown, the
+ * 100,000-message scale test); the rest share the fixture's.  Each test
+ * is a test case of its own (testcase.h): CK_RUN_CASE=name runs one.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "testcase.h"
 #include "testrand.h"
 
 static struct daemon d;
@@ -721,6 +726,53 @@ START_TEST(test_missing_dead_letter_queue_discards_without_auto_create)
 }
 END_TEST
 
+/* ---- shutdown answers every waiter (a daemon of its own) ---- */
+
+START_TEST(test_get_waiting_when_the_drain_ends_gets_503)
+{
+	struct daemon own;
+	struct tconn *g, *s;
+
+	harness_start(&own, NULL);
+	g = tc_open(&own);
+	s = tc_open(&own);
+	tc_send(g, "GET q 60000\r\n");
+	tc_await_stat(s, "q", "waiting_consumers", 1);
+	/* Nothing to drain: the drain ends at once, answering the GET. */
+	kill(own.pid, SIGTERM);
+	tc_expect(g, "503 SHUTTING_DOWN");
+	tc_expect_closed(g);
+	ck_assert_int_eq(harness_wait(&own), 0);
+	tc_close(g);
+	tc_close(s);
+}
+END_TEST
+
+START_TEST(test_reserve_waiting_when_the_grace_period_ends_gets_503)
+{
+	struct daemon own;
+	struct tconn *w, *g, *s;
+
+	harness_start_with_config(&own, "{\"shutdown_grace_ms\": 300}");
+	w = tc_open(&own);
+	g = tc_open(&own);
+	s = tc_open(&own);
+	tc_put(s, "q", "held");
+	reserve(w, "q", "held");
+	/* The reservation may come back: the consumer waits, and so does
+	 * the drain, until its grace period is over. */
+	tc_send(g, "RESERVE q 60000\r\n");
+	tc_await_stat(s, "q", "waiting_consumers", 1);
+	kill(own.pid, SIGTERM);
+	tc_expect(g, "503 SHUTTING_DOWN");
+	tc_expect_closed(g);
+	ck_assert_int_eq(harness_wait(&own), 0);
+	tc_close(w);
+	tc_close(g);
+	tc_close(s);
+}
+END_TEST
+
 /* ---- delayed retries ---- */
 
 START_TEST(test_delayed_nack_is_not_ready_before_its_delay)
@@ -1041,99 +1093,66 @@ START_TEST(test_100000_delayed_messages_are_never_early_and_cost_no_cpu)
 }
 END_TEST
 
-static TCase *
-tcase(Suite *s, const char *name)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	suite_add_tcase(s, tc);
-	return tc;
-}
+/* A test that starts a daemon of its own: no fixture. */
+#define TEST_OWN(s, fn, sec) test_add((s), #fn, (fn), NULL, NULL, (sec), 1)
 
 int
 main(void)
 {
 	Suite *s = suite_create("close");
-	TCase *tc;
 
-	tc = tcase(s, "close");
-	tcase_add_test(tc,
-	    test_close_answers_closed_and_again_when_already_closed);
-	tcase_add_test(tc,
-	    test_close_of_unknown_queue_is_404_and_creates_nothing);
-	tcase_add_test(tc,
-	    test_put_into_closed_queue_gets_410_and_stores_nothing);
-	tcase_add_test(tc, test_410_wins_over_413);
-	tcase_add_test(tc, test_410_wins_over_503_full);
-	tcase_add_test(tc, test_parked_puts_get_410_when_the_queue_closes);
-	tcase_add_test(tc, test_closed_queue_delivers_what_is_left_then_410);
-	tcase_add_test(tc,
-	    test_waiting_consumers_get_410_when_an_empty_queue_closes);
-	tcase_add_test(tc,
-	    test_outstanding_reservation_keeps_get_waiting_and_ack_ends_it);
-	tcase_add_test(tc,
-	    test_nack_on_closed_queue_makes_the_message_deliverable_first);
-	tcase_add_test(tc,
-	    test_reservation_returned_by_close_is_delivered_then_410);
-	tcase_add_test(tc, test_create_on_closed_queue_compares_settings);
-	tcase_add_test(tc, test_delete_ends_the_closed_state);
-	tcase_add_test(tc, test_purge_on_closed_queue_then_consumers_get_410);
-	tcase_add_test(tc,
-	    test_closing_rendezvous_queue_answers_waiting_put_and_get);
-	tcase_add_test(tc, test_pipelined_requests_behind_a_410_are_served);
-	tcase_add_test(tc, test_server_stats_show_closed_queue);
-
-	tc = tcase(s, "dead_letter");
-	tcase_add_test(tc,
-	    test_message_moves_to_dead_letter_after_max_deliveries);
-	tcase_add_test(tc, test_closing_connection_counts_as_coming_back);
-	tcase_add_test(tc, test_get_and_reserve_both_count_as_deliveries);
-	tcase_add_test(tc,
-	    test_without_dead_letter_queue_the_message_is_discarded);
-	tcase_add_test(tc,
-	    test_full_dead_letter_queue_discards_and_never_blocks);
-	tcase_add_test(tc, test_closed_dead_letter_queue_discards);
-	tcase_add_test(tc, test_dead_letter_move_hands_to_a_waiting_consumer);
-	tcase_add_test(tc,
-	    test_dead_letter_settings_are_validated_and_compared);
-	tcase_add_test(tc, test_lease_running_out_counts_as_coming_back);
-	tcase_add_test(tc, test_dead_letter_goes_to_the_end_of_its_queue);
-	tcase_add_test(tc, test_dead_letter_move_ignores_the_queue_policy);
-	tcase_add_test(tc,
-	    test_dead_letter_queue_without_room_for_the_bytes_discards);
-	tcase_add_test(tc,
-	    test_rendezvous_dead_letter_queue_takes_it_only_by_hand_off);
-	tcase_add_test(tc, test_dead_lettering_gives_room_to_a_parked_producer);
-	tcase_add_test(tc,
+	/* CLOSE, dead letters, delayed retries: one rule of the spec each. */
+	TEST(s, test_close_answers_closed_and_again_when_already_closed);
+	TEST(s, test_close_of_unknown_queue_is_404_and_creates_nothing);
+	TEST(s, test_put_into_closed_queue_gets_410_and_stores_nothing);
+	TEST(s, test_410_wins_over_413);
+	TEST(s, test_410_wins_over_503_full);
+	TEST(s, test_parked_puts_get_410_when_the_queue_closes);
+	TEST(s, test_closed_queue_delivers_what_is_left_then_410);
+	TEST(s, test_waiting_consumers_get_410_when_an_empty_queue_closes);
+	TEST(s, test_outstanding_reservation_keeps_get_waiting_and_ack_ends_it);
+	TEST(s, test_nack_on_closed_queue_makes_the_message_deliverable_first);
+	TEST(s, test_reservation_returned_by_close_is_delivered_then_410);
+	TEST(s, test_create_on_closed_queue_compares_settings);
+	TEST(s, test_delete_ends_the_closed_state);
+	TEST(s, test_purge_on_closed_queue_then_consumers_get_410);
+	TEST(s, test_closing_rendezvous_queue_answers_waiting_put_and_get);
+	TEST(s, test_pipelined_requests_behind_a_410_are_served);
+	TEST(s, test_server_stats_show_closed_queue);
+	TEST(s, test_message_moves_to_dead_letter_after_max_deliveries);
+	TEST(s, test_closing_connection_counts_as_coming_back);
+	TEST(s, test_get_and_reserve_both_count_as_deliveries);
+	TEST(s, test_without_dead_letter_queue_the_message_is_discarded);
+	TEST(s, test_full_dead_letter_queue_discards_and_never_blocks);
+	TEST(s, test_closed_dead_letter_queue_discards);
+	TEST(s, test_dead_letter_move_hands_to_a_waiting_consumer);
+	TEST(s, test_dead_letter_settings_are_validated_and_compared);
+	TEST(s, test_lease_running_out_counts_as_coming_back);
+	TEST(s, test_dead_letter_goes_to_the_end_of_its_queue);
+	TEST(s, test_dead_letter_move_ignores_the_queue_policy);
+	TEST(s, test_dead_letter_queue_without_room_for_the_bytes_discards);
+	TEST(s, test_rendezvous_dead_letter_queue_takes_it_only_by_hand_off);
+	TEST(s, test_dead_lettering_gives_room_to_a_parked_producer);
+	TEST(s,
 	    test_dead_lettering_the_last_message_ends_waits_on_closed_queue);
-	tcase_add_test(tc, test_stats_show_dead_letter_settings);
-
-	tc = tcase_create("own_daemon");
-	tcase_add_test(tc,
-	    test_missing_dead_letter_queue_discards_without_auto_create);
-	tcase_add_test(tc,
-	    test_100000_delayed_messages_are_never_early_and_cost_no_cpu);
-	tcase_set_timeout(tc, 120);
-	suite_add_tcase(s, tc);
-
-	tc = tcase(s, "delay");
-	tcase_add_test(tc, test_delayed_nack_is_not_ready_before_its_delay);
-	tcase_add_test(tc, test_delayed_message_comes_back_at_the_head);
-	tcase_add_test(tc, test_delayed_message_counts_toward_capacity);
-	tcase_add_test(tc, test_purge_leaves_delayed_messages);
-	tcase_add_test(tc,
-	    test_delayed_message_keeps_closed_queue_from_being_drained);
-	tcase_add_test(tc, test_delayed_nack_counts_toward_max_deliveries);
-	tcase_add_test(tc, test_delete_discards_delayed_messages);
-	tcase_add_test(tc, test_nack_with_bad_delay_is_400);
-	tcase_add_test(tc,
-	    test_delayed_messages_become_ready_in_order_of_their_delays);
-	tcase_add_test(tc, test_nack_with_delay_zero_is_ready_at_once);
-
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	TEST(s, test_stats_show_dead_letter_settings);
+	TEST(s, test_delayed_nack_is_not_ready_before_its_delay);
+	TEST(s, test_delayed_message_comes_back_at_the_head);
+	TEST(s, test_delayed_message_counts_toward_capacity);
+	TEST(s, test_purge_leaves_delayed_messages);
+	TEST(s, test_delayed_message_keeps_closed_queue_from_being_drained);
+	TEST(s, test_delayed_nack_counts_toward_max_deliveries);
+	TEST(s, test_delete_discards_delayed_messages);
+	TEST(s, test_nack_with_bad_delay_is_400);
+	TEST(s, test_delayed_messages_become_ready_in_order_of_their_delays);
+	TEST(s, test_nack_with_delay_zero_is_ready_at_once);
+	/* With a configuration or a shutdown of their own. */
+	TEST_OWN(s, test_missing_dead_letter_queue_discards_without_auto_create,
+	    0);
+	TEST_OWN(s, test_get_waiting_when_the_drain_ends_gets_503, 0);
+	TEST_OWN(s, test_reserve_waiting_when_the_grace_period_ends_gets_503,
+	    0);
+	TEST_OWN(s,
+	    test_100000_delayed_messages_are_never_early_and_cost_no_cpu, 120);
+	return test_run(s);
 }

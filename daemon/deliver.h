@@ -9,7 +9,9 @@
  *   deliver_kick()         after anything that adds a message or frees
  *                          room: serve waiting consumers and admit
  *                          waiting producers, in arrival order, until
- *                          nothing more can move
+ *                          nothing more can move; on a closed queue
+ *                          left drained, 410 CLOSED to the consumers
+ *   deliver_close()        CLOSE: 410 CLOSED to the parked producers
  *   deliver_accept()       a parked producer's message handed straight
  *                          to a waiting consumer wakes that consumer
  *   deliver_take_parked()  a consumer takes the message of the first
@@ -18,7 +20,7 @@
  *   deliver_answer()       answer one waiter with a given status line
  *   deliver_release()      ... every waiter of a queue, or every
  *                          producer, or every consumer (DELETE's 404,
- *                          the drain's 503 SHUTTING_DOWN)
+ *                          CLOSE's 410, the drain's 503 SHUTTING_DOWN)
  *   deliver_rejudge()      after a queue's settings changed (reload)
  *
  * A connection that goes away leaves its line unanswered (conn_close).

@@ -91,11 +91,24 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 		msg_free(m);
 		conn_reply(c, 200, "ACKED", NULL);
 	} else {
-		/* Whatever becomes of it (delayed, dead-lettered): 200. */
+		/*
+		 * Whatever becomes of it, 200; a hint tells a worker that
+		 * it will not see this message again.
+		 */
 		q->stat.nacks++;
-		deliver_come_back(c->server, q, m,
-		    r->has_delay ? r->delay_ms : 0);
-		conn_reply(c, 200, "REQUEUED", NULL);
+		switch (deliver_come_back(c->server, q, m,
+		    r->has_delay ? r->delay_ms : 0)) {
+		case DELIVER_BACK_MOVED:
+			conn_reply(c, 200, "REQUEUED", "dead_lettered=moved");
+			break;
+		case DELIVER_BACK_DISCARDED:
+			conn_reply(c, 200, "REQUEUED",
+			    "dead_lettered=discarded");
+			break;
+		default:
+			conn_reply(c, 200, "REQUEUED", NULL);
+			break;
+		}
 	}
 	deliver_kick(c->server, q);
 	return CMD_DONE;

@@ -332,7 +332,7 @@ deliver_return_all(struct conn *c)
 			;
 		if (i == nkick)
 			kick[nkick++] = m->queue;
-		deliver_come_back(c->server, m->queue, m, 0);
+		(void)deliver_come_back(c->server, m->queue, m, 0);
 	}
 	for (size_t i = 0; i < nkick; i++)
 		deliver_kick(c->server, kick[i]);
@@ -384,7 +384,7 @@ move_into(struct server *s, struct queue *q, struct msg *m)
  * m, delivered max_deliveries times, came back to q: move it to q's
  * dead-letter queue (made if auto-create allows), or discard it.
  */
-static void
+static enum deliver_back
 dead_letter(struct server *s, struct queue *q, struct msg *m)
 {
 	struct queue *to = NULL;
@@ -395,28 +395,31 @@ dead_letter(struct server *s, struct queue *q, struct msg *m)
 	if (to != NULL && move_into(s, to, m)) {
 		log_debug("queue %s: %" PRIu64 " moved to %s", q->name, m->id,
 		    to->name);
-		return;
+		return DELIVER_BACK_MOVED;
 	}
 	log_debug("queue %s: %" PRIu64 " discarded after %" PRIu64
 		  " deliveries",
 	    q->name, m->id, m->deliveries);
 	msg_free(m);
+	return DELIVER_BACK_DISCARDED;
 }
 
-void
+enum deliver_back
 deliver_come_back(struct server *s, struct queue *q, struct msg *m,
     uint64_t delay_ms)
 {
 	if (q->set.max_deliveries != 0 &&
 	    m->deliveries >= q->set.max_deliveries) {
 		queue_unreserve(q, m, clock_now_ms());
-		dead_letter(s, q, m);
-	} else if (delay_ms > 0) {
+		return dead_letter(s, q, m);
+	}
+	if (delay_ms > 0) {
 		queue_delay(q, m);
 		delay_add(s->delay, m, delay_ms);
-	} else {
-		queue_give_back(q, m);
+		return DELIVER_BACK_DELAYED;
 	}
+	queue_give_back(q, m);
+	return DELIVER_BACK_READY;
 }
 
 void
@@ -484,7 +487,7 @@ lease_cb(evutil_socket_t fd, short what, void *arg)
 		conn_release(m->owner, m);
 		log_debug("queue %s: lease of %" PRIu64 " ended", q->name,
 		    m->id);
-		deliver_come_back(l->server, q, m, 0);
+		(void)deliver_come_back(l->server, q, m, 0);
 	}
 	deliver_kick(l->server, q);
 	arm_at(l->server, q, next);

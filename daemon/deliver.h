@@ -100,16 +100,24 @@ void deliver_timeout(struct conn *c);
 /* Give every reservation of c back to its queue, in order. */
 void deliver_return_all(struct conn *c);
 
+/* What became of a message that came back (deliver_come_back). */
+enum deliver_back {
+	DELIVER_BACK_READY,	   /* at the head of its queue */
+	DELIVER_BACK_DELAYED,	   /* ready after its delay */
+	DELIVER_BACK_MOVED,	   /* dead-lettered: in the dead-letter queue */
+	DELIVER_BACK_DISCARDED,	   /* dead-lettered: nowhere to go */
+};
+
 /*
  * Reserved m (released by its connection) comes back to q: by NACK,
  * ready after delay_ms (0: at once, at the head), or by its connection
  * closing or its lease ending (delay_ms 0).  Once delivered q's
  * max_deliveries times it is dead-lettered instead: moved to the end of
  * q's dead_letter queue, or discarded when there is none, it is closed
- * or full.  The caller then kicks q.
+ * or full.  Returns which; the caller then kicks q.
  */
-void deliver_come_back(struct server *s, struct queue *q, struct msg *m,
-    uint64_t delay_ms);
+enum deliver_back deliver_come_back(struct server *s, struct queue *q,
+    struct msg *m, uint64_t delay_ms);
 
 /* delay.h's callback (arg: the server): delayed m is ready. */
 void deliver_ready(struct msg *m, void *arg);

@@ -365,7 +365,7 @@ START_TEST(test_message_moves_to_dead_letter_after_max_deliveries)
 	ck_assert_uint_eq(reserve(t, "q", "poison"), id);
 	/* Second delivery comes back: dead-lettered, still 200 REQUEUED. */
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
 	/* The worker goes on with the next one. */
@@ -425,7 +425,7 @@ START_TEST(test_without_dead_letter_queue_the_message_is_discarded)
 	id = tc_put(t, "q", "m");
 	reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 0);
@@ -447,8 +447,8 @@ START_TEST(test_full_dead_letter_queue_discards_and_never_blocks)
 	reserve(t, "q", "a");
 	reserve(t, "q", "b");
 	tc_send(t, "NACK %llu\r\nNACK %llu\r\n", a, b);
-	tc_expect(t, "200 REQUEUED");
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 2);
 	ck_assert_int_eq(tc_stat(t, "dlq", "depth"), 1);
 	tc_send(t, "GET dlq\r\n");
@@ -470,7 +470,7 @@ START_TEST(test_closed_dead_letter_queue_discards)
 	id = tc_put(t, "q", "m");
 	reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	ck_assert_int_eq(tc_stat(t, "dlq", "depth"), 0);
 	tc_request(t, "GET dlq", "410 CLOSED dlq");
@@ -491,7 +491,7 @@ START_TEST(test_dead_letter_move_hands_to_a_waiting_consumer)
 	tc_send(g, "GET dlq 60000\r\n");
 	tc_await_stat(t, "dlq", "waiting_consumers", 1);
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	ck_assert_uint_eq(tc_expect_msg(g, "m"), id);
 	tc_close(t);
 	tc_close(g);
@@ -551,7 +551,7 @@ START_TEST(test_dead_letter_goes_to_the_end_of_its_queue)
 	id = tc_put(t, "q", "m");
 	reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	tc_send(t, "GET dlq\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "first"), first);
 	tc_send(t, "GET dlq\r\n");
@@ -574,7 +574,7 @@ START_TEST(test_dead_letter_move_ignores_the_queue_policy)
 	a = tc_put(t, "q", "a");
 	reserve(t, "q", "a");
 	tc_send(t, "NACK %llu\r\n", a);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	tc_send(t, "GET dlq\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "old"), old);
 	/* A reject queue with room takes it. */
@@ -584,7 +584,7 @@ START_TEST(test_dead_letter_move_ignores_the_queue_policy)
 	b = tc_put(t, "q2", "b");
 	reserve(t, "q2", "b");
 	tc_send(t, "NACK %llu\r\n", b);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	tc_send(t, "GET rj\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
@@ -604,7 +604,7 @@ START_TEST(test_dead_letter_queue_without_room_for_the_bytes_discards)
 	id = tc_put(t, "q", "12345");
 	reserve(t, "q", "12345");
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 0);
 	ck_assert_int_eq(tc_stat(t, "dlq", "depth"), 0);
@@ -626,12 +626,12 @@ START_TEST(test_rendezvous_dead_letter_queue_takes_it_only_by_hand_off)
 	reserve(t, "q", "b");
 	/* Nobody waits on dlq: nowhere to put it. */
 	tc_send(t, "NACK %llu\r\n", a);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	/* A waiting RESERVE takes the next one. */
 	tc_send(g, "RESERVE dlq 60000\r\n");
 	tc_await_stat(t, "dlq", "waiting_consumers", 1);
 	tc_send(t, "NACK %llu\r\n", b);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	ck_assert_uint_eq(tc_expect_msg(g, "b"), b);
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 2);
 	ck_assert_int_eq(tc_stat(t, "dlq", "reserved"), 1);
@@ -651,7 +651,7 @@ START_TEST(test_dead_lettering_gives_room_to_a_parked_producer)
 	tc_send_put(p, "q", "y");
 	tc_await_stat(t, "q", "blocked_producers", 1);
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	tc_expect_queued(p);
 	tc_send(t, "GET q\r\n");
 	tc_expect_msg(t, "y");
@@ -673,7 +673,7 @@ START_TEST(test_dead_lettering_the_last_message_ends_waits_on_closed_queue)
 	tc_send(g, "RESERVE q 60000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
 	tc_send(w, "NACK %llu\r\n", id);
-	tc_expect(w, "200 REQUEUED");
+	tc_expect(w, "200 REQUEUED dead_lettered=moved");
 	tc_expect(g, "410 CLOSED q");
 	tc_close(w);
 	tc_close(g);
@@ -717,7 +717,7 @@ START_TEST(test_missing_dead_letter_queue_discards_without_auto_create)
 	id = tc_put(t, "q", "m");
 	reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
 	ck_assert_ptr_null(tc_stats(t, "dlq"));
@@ -888,7 +888,7 @@ START_TEST(test_delayed_nack_counts_toward_max_deliveries)
 	reserve(t, "q", "m");
 	/* Dead-lettered at once: the delay does not apply. */
 	tc_send(t, "NACK %llu 60000\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	ck_assert_int_eq(tc_stat(t, "q", "delayed"), 0);
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	tc_send(t, "GET dlq\r\n");

@@ -1243,7 +1243,7 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	poison = tc_put(t, "poison", "p");
 	tc_send(t, "RESERVE poison\r\nNACK %llu\r\n", poison);
 	tc_expect_msg(t, "p");
-	tc_expect(t, "200 REQUEUED");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	tc_request(t, "CLOSE drops", "200 CLOSED");
 
 	all = tc_stats(t, NULL);

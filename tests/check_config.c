@@ -982,6 +982,42 @@ START_TEST(test_sighup_with_a_broken_file_keeps_the_running_config)
 END_TEST
 
 /*
+ * A reload gives a configured queue new max_deliveries and dead_letter,
+ * for the messages that come back from then on; a closed queue stays
+ * closed.
+ */
+START_TEST(test_sighup_changes_dead_letter_settings_and_keeps_closed)
+{
+	struct proc p;
+	struct tconn *t;
+	unsigned long long id;
+
+	write_config("{\"queues\": [{\"name\": \"q\"}, {\"name\": \"c\"}]}");
+	start_with_config(&p);
+	t = tc_open(&p.d);
+	tc_request(t, "CLOSE c", "200 CLOSED");
+	id = tc_put(t, "q", "m");
+	tc_send(t, "RESERVE q\r\n");
+	tc_expect_msg(t, "m");
+	write_config("{\"queues\": [{\"name\": \"q\", \"max_deliveries\": 1,"
+		     " \"dead_letter\": \"dlq\"}, {\"name\": \"c\"}]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "reloaded");
+	ck_assert_int_eq(tc_stat(t, "q", "max_deliveries"), 1);
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
+	tc_send(t, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "m"), id);
+	tc_request(t, "GET c", "410 CLOSED c");
+	/* CREATE compares the new settings. */
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "200 EXISTS");
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/*
  * A reload judges the producers parked on a full `block` queue (capacity
  * 2, holding "one" and "two"; "three" parked) under the new settings.
  */
@@ -1873,6 +1909,8 @@ main(void)
 	    test_sighup_judges_parked_producers_under_new_settings, 0,
 	    (int)(sizeof reload_parked / sizeof *reload_parked));
 	tcase_add_test(tc, test_sighup_applies_new_defaults_to_new_queues_only);
+	tcase_add_test(tc,
+	    test_sighup_changes_dead_letter_settings_and_keeps_closed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("metrics");

@@ -166,13 +166,18 @@ take(struct delay *d, size_t i)
 {
 	struct msg *last = d->heap[--d->count];
 
-	if (i == d->count)
-		return;
-	place(d, i, last);
-	if (i > 0 && earlier(last, d->heap[(i - 1) / 2]))
-		sift_up(d, i);
-	else
-		sift_down(d, i);
+	if (i < d->count) {
+		place(d, i, last);
+		if (i > 0 && earlier(last, d->heap[(i - 1) / 2]))
+			sift_up(d, i);
+		else
+			sift_down(d, i);
+	}
+	/* After a burst, give the room back (halving at a quarter full). */
+	if (d->size > DELAY_HEAP_MIN && d->count < d->size / 4) {
+		d->size /= 2;
+		d->heap = xrealloc(d->heap, d->size * sizeof *d->heap);
+	}
 }
 
 void

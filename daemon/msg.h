@@ -14,18 +14,30 @@
 struct queue;
 struct conn;
 
+/*
+ * A message is reserved or delayed, never both, so the fields of each
+ * state share their room: a delayed message costs no more than a
+ * reservation (a million of them are a million reservations' worth).
+ */
 struct msg {
 	TAILQ_ENTRY(msg) qlink;	    /* its queue's list: returned, reserved,
 				     * or delayed */
-	TAILQ_ENTRY(msg) clink;	    /* the reserving connection's list */
+	union {
+		TAILQ_ENTRY(msg) clink; /* reserved: its connection's list */
+		struct {		/* delayed: its place in delay.c */
+			uint64_t delay_seq; /* order among equal ready_us */
+			size_t heap_idx;    /* index in the heap */
+		};
+	};
 	struct queue *queue;
 	struct conn *owner;	    /* reserving connection; NULL if ready */
 	uint64_t id;
-	uint64_t lease_expiry_ms;   /* when a reservation comes back; 0 none */
+	union {
+		uint64_t lease_expiry_ms; /* reserved: when it comes back;
+					   * 0 never */
+		uint64_t ready_us;	  /* delayed: when it is ready */
+	};
 	uint64_t deliveries;	    /* times delivered (RESERVE, or GET) */
-	uint64_t ready_us;	    /* delayed: when it is ready (delay.h) */
-	uint64_t delay_seq;	    /* delayed: order among equal ready_us */
-	size_t heap_idx;	    /* delayed: its place in delay.c's heap */
 	size_t len;
 	char *body;		    /* data[] or a heap block of its own */
 	char data[];

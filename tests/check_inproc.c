@@ -399,6 +399,25 @@ START_TEST(test_last_ack_on_closed_queue_wakes_every_consumer_with_410)
 }
 END_TEST
 
+START_TEST(test_put_whose_body_is_still_arriving_when_the_queue_closes_410)
+{
+	struct client *p = client_open(), *c = client_open();
+
+	send_str(c, "CREATE q\r\n");
+	expect(c, "201 CREATED\r\n");
+	/* Judged open from its line; its body is not all there yet. */
+	send_str(p, "PUT q 6\r\nhal");
+	ck_assert_int_eq(p->conn->state, CONN_READ_BODY);
+	send_str(c, "CLOSE q\r\n");
+	expect(c, "200 CLOSED\r\n");
+	send_str(p, "f!\r\nPING\r\n");
+	expect(p, "410 CLOSED q\r\n200 PONG\r\n");
+	ck_assert_uint_eq(queue_depth(queue_named("q")), 0);
+	client_close(p);
+	client_close(c);
+}
+END_TEST
+
 START_TEST(test_drain_end_answers_waiting_consumers_503)
 {
 	struct client *g = client_open(), *w = client_open();
@@ -432,6 +451,8 @@ main(void)
 	TEST(s, test_rejudge_answers_parked_producers_by_the_new_policy);
 	TEST(s, test_close_answers_parked_producers_410_and_resumes_them);
 	TEST(s, test_last_ack_on_closed_queue_wakes_every_consumer_with_410);
+	TEST(s,
+	    test_put_whose_body_is_still_arriving_when_the_queue_closes_410);
 	TEST(s, test_drain_end_answers_waiting_consumers_503);
 	return test_run(s);
 }

@@ -200,7 +200,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (s->shutting_down) {
 		log_notice("signal %d again: stopping now", (int)sig);
-		event_base_loopexit(s->base, NULL);
+		drain_end(sg->drain);
 		return;
 	}
 	log_notice("signal %d: stopping once drained", (int)sig);

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "admit.h"
 #include "conn.h"
+#include "delay.h"
 #include "deliver.h"
 #include "log.h"
 #include "server.h"
@@ -76,6 +77,7 @@ server_new(const struct config *cfg)
 		free(s);
 		return NULL;
 	}
+	s->delay = delay_new(s->base, deliver_ready, s);
 	s->started_ms = clock_now_ms();
 	/* The token lives in the server, where AUTH looks. */
 	s->auth_token = s->cfg.auth_token;
@@ -251,7 +253,7 @@ server_run(struct server *s)
 static void
 forget_lease(struct queue *q, void *arg)
 {
-	deliver_forget_queue(q);
+	deliver_forget_queue(arg, q);
 }
 
 void
@@ -263,10 +265,11 @@ server_free(struct server *s)
 		conn_free(c);
 	for (int i = 0; i < s->nlisteners; i++)
 		evconnlistener_free(s->listeners[i]);
-	qtable_foreach(&s->queues, forget_lease, NULL);
+	qtable_foreach(&s->queues, forget_lease, s);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
 	event_free(s->run_ev);
+	delay_free(s->delay);
 	event_base_free(s->base);
 	free(s->auth_token);
 	config_free(&s->cfg);

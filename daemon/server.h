@@ -44,6 +44,7 @@ struct server {
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
+	struct delay *delay;	  /* the timer of every delayed message */
 };
 
 /*

@@ -556,6 +556,93 @@ START_TEST(test_a_timer_left_by_an_earlier_wait_does_not_end_a_later_one)
 }
 END_TEST
 
+START_TEST(test_close_answers_parked_producers_410_and_resumes_them)
+{
+	struct client *a = full_queue(), *p[2] = { client_open(),
+					   client_open() };
+	struct client *c = client_open();
+
+	send_str(p[0], "PUT q 1\r\nb\r\nPING\r\n");
+	send_str(p[1], "PUT q 1\r\nc\r\nPUT q 1\r\nd\r\n");
+	ck_assert_uint_eq(queue_named("q")->nproducers, 2);
+
+	send_str(c, "CLOSE q\r\n");
+	expect(c, "200 CLOSED\r\n");
+	/* Each parked body is skipped; the requests behind it run. */
+	expect(p[0], "410 CLOSED q\r\n200 PONG\r\n");
+	expect(p[1], "410 CLOSED q\r\n410 CLOSED q\r\n");
+	ck_assert_uint_eq(queue_named("q")->nproducers, 0);
+	ck_assert_int_eq(p[1]->conn->state, CONN_READ_LINE);
+	/* What was stored is still delivered, then the end. */
+	send_str(c, "GET q\r\nGET q 60000\r\nPING\r\n");
+	expect(c, "200 MSG 1 1\r\na\r\n410 CLOSED q\r\n200 PONG\r\n");
+	client_close(a);
+	client_close(p[0]);
+	client_close(p[1]);
+	client_close(c);
+}
+END_TEST
+
+START_TEST(test_last_ack_on_closed_queue_wakes_every_consumer_with_410)
+{
+	struct client *w = client_open(), *g[2] = { client_open(),
+					   client_open() };
+
+	send_str(w, "PUT q 1\r\na\r\nRESERVE q\r\nCLOSE q\r\n");
+	expect(w, "200 QUEUED 1\r\n200 MSG 1 1\r\na\r\n200 CLOSED\r\n");
+	/* A reservation may come back: they wait, in order. */
+	send_str(g[0], "GET q 60000\r\nPING\r\n");
+	send_str(g[1], "RESERVE q 60000\r\nPING\r\n");
+	assert_line(&queue_named("q")->consumers, g, 2);
+	expect_nothing(g[0]);
+	send_str(w, "ACK 1\r\n");
+	expect(w, "200 ACKED\r\n");
+	expect(g[0], "410 CLOSED q\r\n200 PONG\r\n");
+	expect(g[1], "410 CLOSED q\r\n200 PONG\r\n");
+	ck_assert_uint_eq(queue_named("q")->nconsumers, 0);
+	client_close(w);
+	client_close(g[0]);
+	client_close(g[1]);
+}
+END_TEST
+
+START_TEST(test_put_whose_body_is_still_arriving_when_the_queue_closes_410)
+{
+	struct client *p = client_open(), *c = client_open();
+
+	send_str(c, "CREATE q\r\n");
+	expect(c, "201 CREATED\r\n");
+	/* Judged open from its line; its body is not all there yet. */
+	send_str(p, "PUT q 6\r\nhal");
+	ck_assert_int_eq(p->conn->state, CONN_READ_BODY);
+	send_str(c, "CLOSE q\r\n");
+	expect(c, "200 CLOSED\r\n");
+	send_str(p, "f!\r\nPING\r\n");
+	expect(p, "410 CLOSED q\r\n200 PONG\r\n");
+	ck_assert_uint_eq(queue_depth(queue_named("q")), 0);
+	client_close(p);
+	client_close(c);
+}
+END_TEST
+
+START_TEST(test_drain_end_answers_waiting_consumers_503)
+{
+	struct client *g = client_open(), *w = client_open();
+
+	send_str(w, "PUT q 1\r\na\r\nRESERVE q\r\n");
+	expect(w, "200 QUEUED 1\r\n200 MSG 1 1\r\na\r\n");
+	send_str(g, "GET q 60000\r\n");
+	drain = drain_start(srv);
+	/* A reservation is out: the drain waits, and so does the GET. */
+	expect_nothing(g);
+	drain_end(drain);
+	expect(g, "503 SHUTTING_DOWN\r\n");
+	ck_assert_uint_eq(queue_named("q")->nconsumers, 0);
+	client_close(g);
+	client_close(w);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -573,5 +660,10 @@ main(void)
 	TEST(s, test_woken_producers_and_consumers_keep_arrival_order);
 	TEST(s, test_the_pass_bound_yields_to_other_connections);
 	TEST(s, test_a_timer_left_by_an_earlier_wait_does_not_end_a_later_one);
+	TEST(s, test_close_answers_parked_producers_410_and_resumes_them);
+	TEST(s, test_last_ack_on_closed_queue_wakes_every_consumer_with_410);
+	TEST(s,
+	    test_put_whose_body_is_still_arriving_when_the_queue_closes_410);
+	TEST(s, test_drain_end_answers_waiting_consumers_503);
 	return test_run(s);
 }

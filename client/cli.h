@@ -64,6 +64,9 @@ struct cli_queue_opts {
 	uint64_t max_bytes;
 	uint64_t lease_ms;
 	const char *policy; /* NULL: the server's default */
+	bool has_max_deliveries;
+	uint64_t max_deliveries;
+	const char *dead_letter; /* NULL: none */
 };
 
 /* What a bad --policy gets told. */
@@ -72,6 +75,9 @@ struct cli_queue_opts {
 
 /* True when libsluice knows the policy. */
 bool cli_policy_ok(const char *policy);
+
+/* True when name is a valid queue name. */
+bool cli_queue_name_ok(const char *name);
 
 /* CREATE the queue through libsluice's option set. */
 enum sluice_result cli_create_queue(struct sluice_ctx *ctx, const char *queue,
@@ -156,6 +162,8 @@ int cli_nack(struct cli *cli, int argc, char **argv);
 int cli_create(struct cli *cli, int argc, char **argv);
 int cli_delete(struct cli *cli, int argc, char **argv);
 int cli_purge(struct cli *cli, int argc, char **argv);
+int cli_close(struct cli *cli, int argc, char **argv);
+int cli_relay(struct cli *cli, int argc, char **argv);
 int cli_ping(struct cli *cli, int argc, char **argv);
 int cli_stats(struct cli *cli, int argc, char **argv);
 int cli_bench(struct cli *cli, int argc, char **argv);

@@ -67,6 +67,10 @@ struct sluice_queue_opts {
 	uint64_t lease_ms;
 	enum proto_policy policy;
 	bool has_policy;
+	bool has_max_deliveries;
+	bool has_dead_letter;
+	uint64_t max_deliveries;
+	char dead_letter[PROTO_NAME_MAX + 1];
 };
 
 /* Internal functions stay out of the shared library's symbol table. */

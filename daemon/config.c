@@ -78,6 +78,7 @@ static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_allow(struct jcheck *, const char *, json_t *, void *);
 static int parse_name(struct jcheck *, const char *, json_t *, void *);
+static int parse_dead_letter(struct jcheck *, const char *, json_t *, void *);
 static int parse_default_policy(struct jcheck *, const char *, json_t *,
     void *);
 static int parse_queue_policy(struct jcheck *, const char *, json_t *,
@@ -141,6 +142,7 @@ static const struct jcheck_key defaults_keys[] = {
 	{ "max_bytes", JCHECK_U64, SET(max_bytes), 0, NUM, NULL },
 	{ "policy", FUNC(parse_default_policy) },
 	{ "lease_ms", JCHECK_U64, SET(lease_ms), 0, NUM, NULL },
+	{ "max_deliveries", JCHECK_U64, SET(max_deliveries), 0, NUM, NULL },
 	{ "storage", FUNC(parse_default_storage) },
 };
 
@@ -150,6 +152,8 @@ static const struct jcheck_key queue_keys[] = {
 	{ "max_bytes", JCHECK_U64, QSET(max_bytes), 0, NUM, NULL },
 	{ "policy", FUNC(parse_queue_policy) },
 	{ "lease_ms", JCHECK_U64, QSET(lease_ms), 0, NUM, NULL },
+	{ "max_deliveries", JCHECK_U64, QSET(max_deliveries), 0, NUM, NULL },
+	{ "dead_letter", FUNC(parse_dead_letter) },
 	{ "storage", FUNC(parse_queue_storage) },
 };
 
@@ -161,6 +165,8 @@ config_settings_equal(const struct queue_settings *a,
 {
 	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
 	    a->policy == b->policy && a->lease_ms == b->lease_ms &&
+	    a->max_deliveries == b->max_deliveries &&
+	    strcmp(a->dead_letter, b->dead_letter) == 0 &&
 	    a->storage == b->storage;
 }
 
@@ -460,10 +466,10 @@ parse_defaults(struct jcheck *k, const char *path, json_t *v, void *obj)
 	return check_settings(k, path, &cfg->queue_defaults);
 }
 
+/* Copy a queue name (string v) into dst, PROTO_NAME_MAX + 1 bytes. */
 static int
-parse_name(struct jcheck *k, const char *path, json_t *v, void *obj)
+parse_queue_name(struct jcheck *k, const char *path, json_t *v, char *dst)
 {
-	struct config_queue *cq = obj;
 	char q[JCHECK_QUOTE_SIZE];
 	const char *s;
 	size_t len;
@@ -476,8 +482,28 @@ parse_name(struct jcheck *k, const char *path, json_t *v, void *obj)
 		return jcheck_fail(k, path,
 		    "%s is not a queue name (1 to %d of A-Z a-z 0-9 _ . : -)",
 		    jcheck_quote(q, sizeof q, s), PROTO_NAME_MAX);
-	memcpy(cq->name, s, len + 1);
+	memcpy(dst, s, len + 1);
 	return 0;
+}
+
+static int
+parse_name(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_queue_name(k, path, v, ((struct config_queue *)obj)->name);
+}
+
+/* null, like an absent key, means none: over the limit is discarded. */
+static int
+parse_dead_letter(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_queue *cq = obj;
+
+	cq->set.dead_letter[0] = '\0';
+	if (json_is_null(v))
+		return 0;
+	if (jcheck_type(k, path, v, JSON_STRING, "a queue name or null") < 0)
+		return -1;
+	return parse_queue_name(k, path, v, cq->set.dead_letter);
 }
 
 static int
@@ -500,6 +526,12 @@ parse_queue(struct jcheck *k, const char *path, json_t *v,
 			    "queue \"%s\" is already defined by queues[%zu]",
 			    cq->name, i);
 		}
+	}
+	if (strcmp(cq->set.dead_letter, cq->name) == 0) {
+		jcheck_path(sub, sizeof sub, path, "dead_letter");
+		return jcheck_fail(k, sub,
+		    "queue \"%s\" cannot be its own dead-letter queue",
+		    cq->name);
 	}
 	if (check_settings(k, path, &cq->set) < 0)
 		return -1;

@@ -33,6 +33,8 @@ struct queue_settings {
 	enum proto_policy policy;
 	uint64_t lease_ms; /* 0: reservations never expire */
 	enum queue_storage storage; /* never DEFAULT once config_load() ran */
+	uint64_t max_deliveries; /* 0: no limit; else dead-letter after */
+	char dead_letter[PROTO_NAME_MAX + 1]; /* "": none (discard) */
 };
 
 /* Listeners (protocol ones; the metrics one is apart). */

@@ -7,8 +7,10 @@
  * consumer that is not read is still watched for its close, so that it
  * is not handed a message once it has gone.
  *
- * Output is written once per pass of the input loop (conn_flush); what
- * the socket does not take waits for the write event.
+ * The callbacks here read and run a connection's own requests; what
+ * they wake, and every connection's output, waits for the pass at the
+ * end of the loop iteration (conn.h), which writes each output once
+ * (conn_flush); what the socket does not take waits for the write event.
  */
 #include <errno.h>
 #include <string.h>
@@ -27,12 +29,29 @@
  */
 #define CONN_READS_PER_EVENT 4
 
+/* Whether the connection's socket should be read now. */
+static bool
+wants_read(const struct conn *c)
+{
+	return c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
+	    c->state != CONN_WAIT_ROOM &&
+	    evbuffer_get_length(c->in) < c->in_bound;
+}
+
 void
 conn_io_update(struct conn *c)
 {
-	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
-	    !c->eof && c->state != CONN_WAIT_ROOM &&
-	    evbuffer_get_length(c->in) < c->in_bound;
+	/*
+	 * Within a pass a producer may park and be woken many times over;
+	 * its events are armed once, as the pass ends (conn_io_arm).
+	 */
+	conn_flush_later(c);
+}
+
+void
+conn_io_arm(struct conn *c)
+{
+	bool want = wants_read(c);
 	bool hup = !want && !c->eof && c->state == CONN_WAIT_MESSAGE;
 
 	if (want != c->reading) {
@@ -94,7 +113,14 @@ conn_flush(struct conn *c)
 	}
 	if (evbuffer_get_length(c->out) == 0 && c->output_stalled) {
 		c->output_stalled = false;
-		event_active(c->resume, EV_TIMEOUT, 1);
+		conn_schedule(c);
+	}
+	/* A closing connection whose held answers just went: free it. */
+	if (c->holding_released && c->state == CONN_CLOSING &&
+	    evbuffer_get_length(c->out) == 0) {
+		static const struct timeval now = { 0, 0 };
+		c->holding_released = false;
+		evtimer_add(c->timer, &now);
 	}
 }
 
@@ -117,8 +143,11 @@ conn_eof(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (!conn_waiting(c) && c->state != CONN_CLOSING)
-		conn_process_input(c);
+	if (!conn_waiting(c) && c->state != CONN_CLOSING) {
+		conn_run_requests(c, CONN_PASS_REQUESTS);
+		conn_io_update(c);
+		conn_flush_later(c);
+	}
 }
 
 /*
@@ -164,7 +193,7 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
+		if (!wants_read(c))
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
@@ -177,13 +206,13 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n < 0)
 			break;
-		conn_run_requests(c);
+		conn_run_requests(c, CONN_PASS_REQUESTS);
 		conn_io_update(c);
 		if ((size_t)n < offered)
 			break;
 	}
 	conn_io_update(c);
-	conn_flush(c);
+	conn_flush_later(c);
 }
 
 void

@@ -95,12 +95,20 @@ parse_port(const char *s)
  */
 #define MALLOC_KEEP (8 * 1024 * 1024)
 #define MALLOC_STEP (1024 * 1024)
+/*
+ * Setting the trim threshold also freezes glibc's mmap threshold at
+ * 128 KiB, and a 64 KiB read reserves an input chunk just over 64 KiB,
+ * rounded up to 128 KiB: an mmap() and a munmap() per read.  Blocks up
+ * to the largest message plus its framing come from the heap instead.
+ */
+#define MALLOC_MMAP_MIN (2 * 1024 * 1024)
 
 static void
 tune_malloc(void)
 {
 	mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP);
 	mallopt(M_TOP_PAD, MALLOC_STEP);
+	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MIN);
 }
 
 /* Let the process hold a descriptor per allowed connection, if it may. */
@@ -213,7 +221,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (s->shutting_down) {
 		log_notice("signal %d again: stopping now", (int)sig);
-		event_base_loopexit(s->base, NULL);
+		drain_end(sg->drain);
 		return;
 	}
 	log_notice("signal %d: stopping once drained", (int)sig);

@@ -47,8 +47,9 @@ struct persist;
 /*
  * Open (lock, recover) cfg->data_dir: the disk queues it holds are
  * added to `queues`, and *last_id is set above every id given before.
- * `flush` is the server's end-of-iteration event: made active by the
- * first change of an iteration, it must call persist_flush().  NULL
+ * `flush` is the event that ends the loop iteration (the server's pass,
+ * conn.h): made active by the first record of an iteration, it must
+ * call persist_flush().  NULL
  * with a one-line message in err on failure.
  */
 struct persist *persist_open(const struct config *cfg, struct qtable *queues,

@@ -16,14 +16,13 @@
 #include "clock.h"
 #include "admit.h"
 #include "conn.h"
+#include "delay.h"
 #include "deliver.h"
 #include "log.h"
 #include "persist.h"
 #include "server.h"
 #include "xmalloc.h"
 
-/* How soon a write of the log that failed or had to wait is retried. */
-#define FLUSH_RETRY_MS 100
 /* How long accepting pauses when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
 
@@ -38,21 +37,14 @@ on_wal_ready(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The end of a loop iteration that logged something: write it all with
- * one write() (libevent's form of Redis's beforeSleep).  The event is
- * made active by the iteration's first record, so it runs after the
- * callbacks already active, at the tail of the same pass.
+ * A write of the log that failed, or had to wait for a new segment's
+ * turn, is tried again on this timer (the pass writes the log otherwise,
+ * see conn_run_pass()).
  */
 static void
-on_iteration_end(evutil_socket_t fd, short what, void *arg)
+on_flush_retry(evutil_socket_t fd, short what, void *arg)
 {
-	struct server *s = arg;
-	struct timeval retry = { 0, FLUSH_RETRY_MS * 1000 };
-
-	/* What could not be written waits for no new record to retry. */
-	if (!persist_flush(s->persist))
-		event_add(s->flush_ev, &retry);
-	deliver_durable(s);
+	deliver_log_pass(arg);
 }
 
 /* A queue's storage, once the server knows whether it can persist. */
@@ -70,8 +62,9 @@ open_log(struct server *s)
 {
 	char err[CONFIG_ERR_MAX];
 
-	s->flush_ev = event_new(s->base, -1, 0, on_iteration_end, s);
-	s->persist = persist_open(&s->cfg, &s->queues, s->flush_ev, &s->last_id,
+	s->flush_ev = event_new(s->base, -1, 0, on_flush_retry, s);
+	/* A record makes the pass run: it writes the batch at its end. */
+	s->persist = persist_open(&s->cfg, &s->queues, s->run_ev, &s->last_id,
 	    err, sizeof err);
 	if (s->persist == NULL) {
 		log_err("data_dir: %s", err);
@@ -116,6 +109,32 @@ server_add_queue(struct server *s, const char *name,
 	return q;
 }
 
+/* The pass at the end of a loop iteration (conn.h). */
+static void
+run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_run_pass(arg);
+}
+
+/*
+ * The event base.  epoll's change list folds the arming and disarming
+ * of one socket within a loop iteration into at most one epoll_ctl: a
+ * parked producer woken in the same pass would otherwise cost two.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 struct server *
 server_new(const struct config *cfg)
 {
@@ -123,7 +142,7 @@ server_new(const struct config *cfg)
 
 	s->cfg = *cfg;
 	s->flags.port = -1;
-	s->base = event_base_new();
+	s->base = new_base();
 	if (s->base == NULL) {
 		log_err("cannot create the event loop");
 		config_free(&s->cfg);
@@ -132,7 +151,18 @@ server_new(const struct config *cfg)
 	}
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->runq);
+	TAILQ_INIT(&s->flushq);
 	TAILQ_INIT(&s->holding);
+	s->run_ev = event_new(s->base, -1, 0, run_cb, s);
+	if (s->run_ev == NULL) {
+		log_err("cannot create the run event");
+		event_base_free(s->base);
+		config_free(&s->cfg);
+		free(s);
+		return NULL;
+	}
+	s->delay = delay_new(s->base, deliver_ready, s);
 	if (s->cfg.data_dir != NULL && open_log(s) < 0) {
 		server_free(s);
 		return NULL;
@@ -322,7 +352,7 @@ server_run(struct server *s)
 static void
 forget_lease(struct queue *q, void *arg)
 {
-	deliver_forget_queue(q);
+	deliver_forget_queue(arg, q);
 }
 
 void
@@ -334,7 +364,7 @@ server_free(struct server *s)
 		conn_free(c);
 	for (int i = 0; i < s->nlisteners; i++)
 		evconnlistener_free(s->listeners[i]);
-	qtable_foreach(&s->queues, forget_lease, NULL);
+	qtable_foreach(&s->queues, forget_lease, s);
 	if (s->wal_ev != NULL)
 		event_free(s->wal_ev);
 	persist_close(s->persist);
@@ -342,6 +372,8 @@ server_free(struct server *s)
 		event_free(s->flush_ev);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
+	event_free(s->run_ev);
+	delay_free(s->delay);
 	event_base_free(s->base);
 	free(s->auth_token);
 	config_free(&s->cfg);

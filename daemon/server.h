@@ -32,6 +32,11 @@ struct server {
 	struct conn_list conns;
 	size_t nconns;
 	size_t nmetrics;          /* metrics (HTTP) connections: count too */
+	/* The pass (conn.h): woken connections to run, then to flush. */
+	struct conn_list runq;
+	struct conn_list flushq;
+	struct event *run_ev;     /* the pass: runs the run list, flushes */
+	bool pass_pending;        /* run_ev runs in this loop iteration */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */
@@ -42,8 +47,9 @@ struct server {
 	struct persist *persist;  /* the durable log; NULL: memory only */
 	struct conn_list holding; /* connections with answers held for it */
 	struct event *wal_ev;     /* its eventfd: syncs done */
-	struct event *flush_ev;   /* end of a loop iteration: write the log */
+	struct event *flush_ev;   /* retry a write of the log that failed */
 	bool disk_waiters;        /* producers wait for the log's backlog */
+	struct delay *delay;	  /* the timer of every delayed message */
 };
 
 /*

@@ -12,6 +12,7 @@
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
 
 /* A copy of s, or abort. */
 char *xstrdup(const char *s);

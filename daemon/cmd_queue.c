@@ -204,6 +204,9 @@ cmd_close(struct conn *c, const struct proto_request *r)
 	}
 	if (!q->closed) {
 		q->closed = true;
+		if (q->qno != 0)
+			conn_hold_until(c,
+			    persist_queue_close(c->server->persist, q));
 		deliver_close(c->server, q);
 	}
 	conn_reply(c, 200, "CLOSED", NULL);

@@ -423,6 +423,11 @@ deliver_return_all(struct conn *c)
 static void
 give(struct conn *to, struct queue *q, struct msg *m)
 {
+	/* A reservation comes back after a crash: in q's log first. */
+	if (q->qno != 0 && wants_reserve(to))
+		conn_hold_until(to,
+		    persist_put(to->server->persist, q, m->id, m->body,
+		        m->len));
 	add_message(to->out, m->id, m->body, m->len);
 	q->stat.gets++;
 	if (wants_reserve(to)) {
@@ -445,6 +450,8 @@ move_into(struct server *s, struct queue *q, struct msg *m)
 	if (q->closed)
 		return false;
 	if (queue_has_room(q, m->len)) {
+		if (q->qno != 0)
+			persist_put(s->persist, q, m->id, m->body, m->len);
 		/* Consumers wait only on an empty queue: m is the head. */
 		queue_store_msg(q, m);
 		deliver_kick(s, q);
@@ -467,6 +474,9 @@ dead_letter(struct server *s, struct queue *q, struct msg *m)
 	struct queue *to = NULL;
 
 	q->stat.dead_lettered++;
+	/* Gone from q either way; a move logs its PUT into the other. */
+	if (q->qno != 0)
+		persist_remove(s->persist, q, m->id, WAL_RM_DEAD);
 	if (q->set.dead_letter[0] != '\0')
 		to = cmd_find_queue(s, q->set.dead_letter, s->cfg.auto_create);
 	if (to != NULL && move_into(s, to, m)) {
@@ -491,6 +501,10 @@ deliver_come_back(struct server *s, struct queue *q, struct msg *m,
 		return dead_letter(s, q, m);
 	}
 	if (delay_ms > 0) {
+		/* Kept across a restart: a new PUT with its due time. */
+		if (q->qno != 0)
+			persist_delay(s->persist, q, m,
+			    persist_wall_ms() + delay_ms);
 		queue_delay(q, m);
 		delay_add(s->delay, m, delay_ms);
 		return DELIVER_BACK_DELAYED;

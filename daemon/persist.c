@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -49,6 +50,8 @@ struct u64map {
 struct rmsg {
 	uint64_t id;
 	uint64_t loc;
+	uint64_t deliveries;
+	uint64_t not_before_ms;
 	uint32_t qno;
 	uint32_t len;
 	char *body;
@@ -236,6 +239,10 @@ queue_rec(const struct queue *q, struct wal_rec *r)
 	r->u.queue.max_bytes = q->set.max_bytes;
 	r->u.queue.lease_ms = q->set.lease_ms;
 	r->u.queue.policy = q->set.policy;
+	r->u.queue.max_deliveries = q->set.max_deliveries;
+	r->u.queue.dead_letter = q->set.dead_letter;
+	r->u.queue.dead_letter_len = strlen(q->set.dead_letter);
+	r->u.queue.flags = q->closed ? WAL_QF_CLOSED : 0;
 }
 
 static void
@@ -285,12 +292,15 @@ persist_queue_delete(struct persist *p, struct queue *q)
 		kill_id(p, id);
 	for (m = TAILQ_FIRST(&q->reserved); m != NULL; m = TAILQ_NEXT(m, qlink))
 		kill_id(p, m->id);
+	for (m = TAILQ_FIRST(&q->delayed); m != NULL; m = TAILQ_NEXT(m, qlink))
+		kill_id(p, m->id);
 	return lsn;
 }
 
-uint64_t
-persist_put(struct persist *p, struct queue *q, uint64_t id, const char *body,
-    size_t len)
+/* Log message id of q with its delivery count and due time. */
+static uint64_t
+put_record(struct persist *p, struct queue *q, uint64_t id, const char *body,
+    size_t len, uint64_t deliveries, uint64_t not_before_ms)
 {
 	struct wal_rec r = { .kind = WAL_PUT, .qno = q->qno };
 	struct wal_loc loc;
@@ -299,10 +309,44 @@ persist_put(struct persist *p, struct queue *q, uint64_t id, const char *body,
 	r.u.put.id = id;
 	r.u.put.body = body;
 	r.u.put.len = len;
+	r.u.put.deliveries = deliveries;
+	r.u.put.not_before_ms = not_before_ms;
 	lsn = append(p, &r, &loc);
 	kill_id(p, id); /* a re-put replaces the old record */
 	map_put(&p->index, id, loc_pack(loc));
 	return lsn;
+}
+
+uint64_t
+persist_put(struct persist *p, struct queue *q, uint64_t id, const char *body,
+    size_t len)
+{
+	return put_record(p, q, id, body, len, 0, 0);
+}
+
+uint64_t
+persist_delay(struct persist *p, struct queue *q, const struct msg *m,
+    uint64_t not_before_ms)
+{
+	return put_record(p, q, m->id, m->body, m->len, m->deliveries,
+	    not_before_ms ? not_before_ms : 1);
+}
+
+uint64_t
+persist_queue_close(struct persist *p, struct queue *q)
+{
+	struct wal_rec r = { .kind = WAL_QUEUE_CLOSE, .qno = q->qno };
+
+	return append(p, &r, NULL);
+}
+
+uint64_t
+persist_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 uint64_t
@@ -535,6 +579,11 @@ apply_queue_set(struct persist *p, const struct wal_rec *r)
 	    ? (enum proto_policy)wq->policy
 	    : PROTO_POLICY_BLOCK;
 	rq->set.storage = QUEUE_STORAGE_DISK;
+	rq->set.max_deliveries = wq->max_deliveries;
+	n = wq->dead_letter_len < PROTO_NAME_MAX ? wq->dead_letter_len
+	                                         : PROTO_NAME_MAX;
+	memcpy(rq->set.dead_letter, wq->dead_letter, n);
+	rq->set.dead_letter[n] = '\0';
 	rq->closed = (wq->flags & WAL_QF_CLOSED) != 0;
 	if (r->qno >= p->next_qno)
 		p->next_qno = r->qno + 1;
@@ -579,6 +628,8 @@ apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
 	m = &p->rec.msgs[p->rec.nmsgs];
 	m->id = wp->id;
 	m->loc = loc_pack(loc);
+	m->deliveries = wp->deliveries;
+	m->not_before_ms = wp->not_before_ms;
 	m->qno = r->qno;
 	m->len = (uint32_t)wp->len;
 	m->heap = msglog_wants_heap(wp->len);
@@ -659,12 +710,31 @@ cmp_rmsg(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/*
+ * A message delivered before, or delayed: a struct msg with its count,
+ * ready among the given-back ones or delayed until its due time (kept
+ * in ready_us for the server to time).
+ */
+static void
+restore_msg(struct queue *q, const struct rmsg *r, uint64_t now_ms)
+{
+	struct msg *m = r->heap ? msg_new_adopt(r->id, r->body, r->len)
+	                        : msg_new_copy(r->id, r->body, r->len);
+	bool delayed = r->not_before_ms > now_ms;
+
+	m->deliveries = r->deliveries;
+	queue_restore(q, m, delayed);
+	if (delayed)
+		m->ready_us = r->not_before_ms;
+}
+
 /* Turn what recovery read into queues, messages in id order. */
 static void
 finish_recovery(struct persist *p, struct wal *w)
 {
 	struct queue **byq = xcalloc(p->rec.nqueues + 1, sizeof *byq);
 	size_t nlive = 0, orphans = 0;
+	uint64_t now_ms = persist_wall_ms();
 	bool sorted = true;
 
 	p->rec.on = false;
@@ -681,6 +751,7 @@ finish_recovery(struct persist *p, struct wal *w)
 		}
 		byq[i] = queue_new(rq->name, &rq->set);
 		byq[i]->qno = rq->qno;
+		byq[i]->closed = rq->closed;
 		qtable_insert(p->queues, byq[i]);
 	}
 	/* Compact the live messages, then put them in id order. */
@@ -707,7 +778,9 @@ finish_recovery(struct persist *p, struct wal *w)
 			orphans++;
 			continue;
 		}
-		if (m->heap)
+		if (m->deliveries > 0 || m->not_before_ms > 0)
+			restore_msg(q, m, now_ms);
+		else if (m->heap)
 			msglog_push_heap(&q->log, m->id, m->body, m->len);
 		else
 			memcpy(queue_store(q, m->id, m->len), m->body, m->len);

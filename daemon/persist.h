@@ -47,6 +47,9 @@ struct persist;
 /*
  * Open (lock, recover) cfg->data_dir: the disk queues it holds are
  * added to `queues`, and *last_id is set above every id given before.
+ * Recovered delayed messages are on their queues' delayed lists with,
+ * in ready_us, the wall-clock millisecond they are due at: the caller
+ * times them.
  * `flush` is the event that ends the loop iteration (the server's pass,
  * conn.h): made active by the first record of an iteration, it must
  * call persist_flush().  NULL
@@ -80,6 +83,19 @@ uint64_t persist_queue_delete(struct persist *p, struct queue *q);
 /* Message id with this body is now in disk queue q (stored or reserved). */
 uint64_t persist_put(struct persist *p, struct queue *q, uint64_t id,
     const char *body, size_t len);
+
+/*
+ * Reserved m of disk queue q comes back delayed: ready at the wall-clock
+ * time not_before_ms (a new PUT record, with its delivery count).
+ */
+uint64_t persist_delay(struct persist *p, struct queue *q, const struct msg *m,
+    uint64_t not_before_ms);
+
+/* Disk queue q was closed. */
+uint64_t persist_queue_close(struct persist *p, struct queue *q);
+
+/* The wall clock in milliseconds (what a delayed PUT record holds). */
+uint64_t persist_wall_ms(void);
 
 /* Message id left disk queue q for `reason` (enum wal_rm_reason). */
 uint64_t persist_remove(struct persist *p, struct queue *q, uint64_t id,

@@ -222,6 +222,23 @@ to_head(struct queue *q, struct msg *m)
 }
 
 void
+queue_restore(struct queue *q, struct msg *m, bool delayed)
+{
+	m->queue = q;
+	m->owner = NULL;
+	m->lease_expiry_ms = 0;
+	if (delayed) {
+		TAILQ_INSERT_TAIL(&q->delayed, m, qlink);
+		q->ndelayed++;
+		q->delayed_bytes += m->len;
+	} else {
+		TAILQ_INSERT_TAIL(&q->returned, m, qlink);
+		q->nreturned++;
+		q->returned_bytes += m->len;
+	}
+}
+
+void
 queue_give_back(struct queue *q, struct msg *m)
 {
 	unreserve(q, m);

@@ -174,6 +174,13 @@ void queue_delay(struct queue *q, struct msg *m);
 /* Delayed m is ready: to the head of the ready messages. */
 void queue_undelay(struct queue *q, struct msg *m);
 
+/*
+ * Recovery: m, read back from the log, goes to the tail of q's given-back
+ * messages (ready, ahead of the never-delivered ones) or, when
+ * `delayed`, to its delayed list (the caller times it).
+ */
+void queue_restore(struct queue *q, struct msg *m, bool delayed);
+
 /* Store the message m at the tail of q, as a PUT would; m is freed. */
 void queue_store_msg(struct queue *q, struct msg *m);
 

@@ -56,6 +56,19 @@ settle_storage(const struct server *s, struct queue_settings *set)
 		                                  : QUEUE_STORAGE_MEMORY;
 }
 
+/* Time q's recovered delayed messages (due at a wall-clock time). */
+static void
+time_delayed(struct queue *q, void *arg)
+{
+	struct server *s = arg;
+	uint64_t now = persist_wall_ms();
+	struct msg *m;
+
+	for (m = TAILQ_FIRST(&q->delayed); m != NULL; m = TAILQ_NEXT(m, qlink))
+		delay_add(s->delay, m,
+		    m->ready_us > now ? m->ready_us - now : 0);
+}
+
 /* Open the data directory: recover its queues, watch its sync thread. */
 static int
 open_log(struct server *s)
@@ -73,6 +86,7 @@ open_log(struct server *s)
 	s->wal_ev = event_new(s->base, persist_fd(s->persist),
 	    EV_READ | EV_PERSIST, on_wal_ready, s);
 	event_add(s->wal_ev, NULL);
+	qtable_foreach(&s->queues, time_delayed, s);
 	return 0;
 }
 

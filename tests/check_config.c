@@ -427,7 +427,7 @@ static const struct {
 	    "9223372036854775807" },
 	{ "{\"queue_defaults\": {\"dead_letter\": \"dlq\"}}",
 	    "queue_defaults: unknown key \"dead_letter\" (expected one of "
-	    "capacity, max_bytes, policy, lease_ms, max_deliveries)" },
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries, storage)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"max_bytes\": true}]}",
 	    "queues[0].max_bytes: expected an integer, not a boolean" },
 	{ "{\"max_queue_capacity\": 100}",

@@ -367,6 +367,44 @@ START_TEST(test_stats_show_the_log)
 }
 END_TEST
 
+START_TEST(test_dead_letter_moves_and_delays_survive_a_crash)
+{
+	unsigned long long moved, later;
+	struct tconn *t;
+
+	setup();
+	start("everysec", NULL);
+	t = tc_open(&d);
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "201 CREATED");
+	moved = tc_put(t, "q", "poison");
+	tc_send(t, "RESERVE q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "poison"), moved);
+	tc_send(t, "NACK %llu\r\n", moved);
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
+	later = tc_put(t, "r", "later");
+	tc_send(t, "RESERVE r\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "later"), later);
+	tc_send(t, "NACK %llu 600000\r\n", later);
+	tc_expect(t, "200 REQUEUED");
+	/* Its answer waits for its record, which comes after the NACKs'. */
+	tc_put(t, "sync", "x");
+	kill(d.pid, SIGKILL);
+	ck_assert_int_eq(harness_wait(&d), -1);
+	tc_close(t);
+
+	start("everysec", NULL);
+	t = tc_open(&d);
+	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
+	ck_assert_int_eq(tc_stat(t, "r", "depth"), 0);
+	ck_assert_int_eq(tc_stat(t, "r", "delayed"), 1);
+	tc_send(t, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "poison"), moved);
+	tc_request(t, "GET r", "204 EMPTY");
+	tc_close(t);
+}
+END_TEST
+
 /* Run sluiced with args; its exit status, its stderr in out. */
 static int
 run_sluiced(const char *args, char *out, size_t size)
@@ -429,6 +467,7 @@ main(void)
 	tcase_add_test(tc, test_producers_wait_for_a_slow_disk_and_resume);
 	tcase_add_test(tc, test_stats_show_the_log);
 	tcase_add_test(tc, test_a_directory_in_use_is_refused);
+	tcase_add_test(tc, test_dead_letter_moves_and_delays_survive_a_crash);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

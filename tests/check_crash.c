@@ -5,9 +5,10 @@
  * checked against what comes back.
  *
  * Each round, two producers PUT into three queues ("a", "b", and "d",
- * which is drop-oldest), one consumer GETs and one RESERVEs and ACKs,
- * first request by request, then as a pipelined burst that is still in
- * flight when the daemon is killed (SIGKILL after a random pause of up
+ * which is drop-oldest), one consumer GETs and one RESERVEs and ACKs
+ * (or NACKs with a delay of up to 30 ms), first request by request,
+ * then as a pipelined burst that is still in flight when the daemon is
+ * killed (SIGKILL after a random pause of up
  * to 3 ms).  The answers that arrived before the kill count; then the
  * daemon starts again on the same directory.  At the end every queue is
  * drained, and:
@@ -65,12 +66,12 @@ struct rec {
 	int received;
 };
 
-enum kind { K_PUT, K_GET, K_RESERVE, K_ACK };
+enum kind { K_PUT, K_GET, K_RESERVE, K_ACK, K_NACK };
 
 struct pending {
 	enum kind kind;
 	int p, s;    /* K_PUT: which message */
-	uint64_t id; /* K_ACK */
+	uint64_t id; /* K_ACK, K_NACK */
 	int queue;   /* K_GET, K_RESERVE */
 };
 
@@ -326,17 +327,21 @@ send_take(struct run *r, int who, bool reserve)
 	    (struct pending){ reserve ? K_RESERVE : K_GET, 0, 0, 0, q });
 }
 
+/* ACK one of the reserver's messages, or NACK it with a short delay. */
 static void
-send_ack(struct run *r)
+send_ack(struct run *r, bool nack)
 {
 	int i = (int)(rnd(r) % (unsigned)r->nout);
 	uint64_t id = r->outstanding[i];
 	char req[64];
-	int n = snprintf(req, sizeof req, "ACK %" PRIu64 "\r\n", id);
+	int n = nack ? snprintf(req, sizeof req, "NACK %" PRIu64 " %u\r\n", id,
+	                   rnd(r) % 30)
+	             : snprintf(req, sizeof req, "ACK %" PRIu64 "\r\n", id);
 
 	r->outstanding[i] = r->outstanding[--r->nout];
 	c_send(&r->c[3], req, (size_t)n);
-	queue_request(&r->c[3], (struct pending){ K_ACK, 0, 0, id, 0 });
+	queue_request(&r->c[3],
+	    (struct pending){ nack ? K_NACK : K_ACK, 0, 0, id, 0 });
 }
 
 /* A violation: fatal when strict, counted when measuring. */
@@ -438,6 +443,12 @@ parse_one(struct run *r, struct client *c)
 		received(r, id, c->buf + used, blen, pd->kind == K_GET);
 		used += blen + 2;
 		break;
+	case K_NACK:
+		/* Whether delayed or not, it comes back: a reservation. */
+		ck_assert_msg(strncmp(line, "200 REQUEUED", 12) == 0 ||
+		        strncmp(line, "404 NO_MSG", 10) == 0,
+		    "seed %u: NACK answered \"%s\"", r->seed0, line);
+		break;
 	case K_ACK:
 		if (strcmp(line, "200 ACKED") == 0) {
 			for (int p = 0; p < NPROD; p++)
@@ -499,12 +510,12 @@ step(struct run *r, bool wait)
 	} else if (pick < 9 || r->nout == 0) {
 		who = 3;
 		if (r->nout >= 32)
-			send_ack(r);
+			send_ack(r, false);
 		else
 			send_take(r, who, true);
 	} else {
 		who = 3;
-		send_ack(r);
+		send_ack(r, rnd(r) % 4 == 0);
 	}
 	if (wait)
 		c_settle(r, &r->c[who]);
@@ -539,12 +550,24 @@ crash(struct run *r)
 	connect_all(r);
 }
 
+/* Wait (bounded) until no message of queue q is delayed. */
+static void
+await_undelayed(struct run *r, int q)
+{
+	struct tconn *t = tc_open(&r->d);
+
+	tc_await_stat(t, qnames[q], "delayed", 0);
+	tc_close(t);
+}
+
 /* Take every ready message of every queue (the daemon just started). */
 static void
 drain_all(struct run *r)
 {
 	for (int q = 0; q < NQUEUES; q++) {
 		struct client *c = &r->c[2];
+		/* NACKed with a delay: due within 30 ms of a wall clock. */
+		await_undelayed(r, q);
 		for (;;) {
 			char req[32];
 			int n =

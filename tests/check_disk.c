@@ -449,6 +449,51 @@ START_TEST(test_a_directory_in_use_is_refused)
 }
 END_TEST
 
+START_TEST(test_damage_in_an_older_segment_refuses_to_start)
+{
+	char args[512], out[4096], seg[256], body[1000];
+	struct tconn *t;
+	FILE *f;
+	int c;
+
+	setup();
+	start("everysec", NULL);
+	t = tc_open(&d);
+	/* About 100 KiB: the first 64 KiB segment fills, a second begins. */
+	for (int i = 0; i < 100; i++) {
+		body_of(i, body);
+		tc_send_put_bytes(t, "q", body, sizeof body, NULL);
+		tc_expect_queued(t);
+	}
+	tc_close(t);
+	ck_assert_int_eq(harness_stop(&d), 0);
+	/* Flip a byte of a record in the oldest segment. */
+	snprintf(seg, sizeof seg, "%s/wal-0000000000000001.seg", dir);
+	f = fopen(seg, "r+b");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 2000, SEEK_SET), 0);
+	c = fgetc(f);
+	ck_assert_int_eq(fseek(f, 2000, SEEK_SET), 0);
+	fputc(c ^ 0x55, f);
+	fclose(f);
+	snprintf(args, sizeof args, "-p 0 -c %s -d %s", conf, dir);
+	ck_assert_int_ne(run_sluiced(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "wal-0000000000000001.seg") != NULL &&
+	        strstr(out, "force") != NULL,
+	    "%s", out);
+	/* --force-recover starts, without what followed the damage there. */
+	{
+		const char *extra[] = { "-c", conf, "-d", dir,
+			"--force-recover", NULL };
+		harness_start(&d, extra);
+	}
+	t = tc_open(&d);
+	ck_assert_int_lt(tc_stat(t, "q", "depth"), 100);
+	tc_put(t, "q", "after");
+	tc_close(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -468,6 +513,7 @@ main(void)
 	tcase_add_test(tc, test_stats_show_the_log);
 	tcase_add_test(tc, test_a_directory_in_use_is_refused);
 	tcase_add_test(tc, test_dead_letter_moves_and_delays_survive_a_crash);
+	tcase_add_test(tc, test_damage_in_an_older_segment_refuses_to_start);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

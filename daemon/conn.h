@@ -18,7 +18,8 @@
  * has no ready message (queue.h); CONN_CLOSING is never left.
  *
  * The socket side (reading into the input, writing the output, which
- * events are armed) is conn_io.c.
+ * events are armed) is conn_io.c; on a TLS connection it goes through
+ * tls.c, with the same bounds.
  *
  * The socket is driven with plain libevent events and evbuffers, not a
  * bufferevent: libevent 2.1's evbuffer_read() reads at most 4096 bytes
@@ -50,10 +51,14 @@ enum conn_state {
 	CONN_CLOSING,	   /* its output to drain; then it is freed */
 };
 
+struct tls_conn;
+struct ssl_ctx_st;
+
 struct conn {
 	struct server *server;
 	TAILQ_ENTRY(conn) link; /* server's list of connections */
 	int fd;
+	struct tls_conn *tls;   /* NULL: plain TCP */
 	struct evbuffer *in;	/* read, not yet consumed */
 	struct evbuffer *out;	/* answered, not yet written */
 	struct event *rev;	/* readable (persistent, added while reading) */
@@ -91,11 +96,18 @@ struct conn {
 	bool in_loop;	     /* conn_process_input is on the stack */
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
+	bool out_blocked;    /* TLS: output left after the last write */
 	bool watching_hup;   /* hup is added */
 };
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */
 struct conn *conn_new(struct server *s, int fd);
+
+/*
+ * Speak TLS with ctx on c, just made by conn_new(): nothing is read
+ * but the handshake until it is done.  False when out of memory.
+ */
+bool conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx);
 
 /* Run as many buffered requests as the connection's state allows. */
 void conn_process_input(struct conn *c);

@@ -13,6 +13,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "tls.h"
@@ -158,7 +159,10 @@ tls_ctx_new(const struct config_tls *ct, char *err, size_t errsize)
 	if (SSL_CTX_use_PrivateKey_file(ctx, ct->key_file, SSL_FILETYPE_PEM) !=
 	    1)
 		return ctx_fail(ctx, err, errsize, "tls_key_file", ct->key_file,
-		    "cannot load the private key in");
+		    ERR_GET_REASON(ERR_peek_last_error()) ==
+		            X509_R_KEY_VALUES_MISMATCH
+		        ? "does not match tls_cert_file:"
+		        : "cannot load the private key in");
 	if (SSL_CTX_check_private_key(ctx) != 1)
 		return ctx_fail(ctx, err, errsize, "tls_key_file", ct->key_file,
 		    "does not match tls_cert_file:");

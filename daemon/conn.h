@@ -58,7 +58,7 @@ struct conn {
 	struct server *server;
 	TAILQ_ENTRY(conn) link; /* server's list of connections */
 	int fd;
-	struct tls_conn *tls;   /* NULL: plain TCP */
+	struct tls_conn *tls;	/* NULL: plain TCP */
 	struct evbuffer *in;	/* read, not yet consumed */
 	struct evbuffer *out;	/* answered, not yet written */
 	struct event *rev;	/* readable (persistent, added while reading) */

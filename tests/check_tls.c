@@ -39,6 +39,7 @@
 #include <openssl/x509v3.h>
 
 #include "harness.h"
+#include "sluice.h"
 #include "testcase.h"
 
 /* How long the test client waits for a reply before failing. */
@@ -862,6 +863,176 @@ START_TEST(test_bad_tls_settings_are_refused_with_a_reason)
 }
 END_TEST
 
+/*
+ * Run the CLI ($SLUICE_CLI) against the TLS port with `args` (shell
+ * words, run in dir, so certificate names are relative to it) and
+ * stdin from /dev/null; its exit status, and stdout and stderr in out.
+ */
+static int
+cli(char *out, size_t size, const char *args)
+{
+	char cmd[1024];
+	FILE *f;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof cmd,
+	    "cd '%s' && '%s' -H 127.0.0.1 -p %d %s </dev/null 2>&1", dir,
+	    getenv("SLUICE_CLI"), d.tls_port, args);
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	n = fread(out, 1, size - 1, f);
+	out[n] = '\0';
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(test_cli_puts_and_gets_over_tls)
+{
+	char out[4096];
+
+	start_with("cli.json", "{" TLS_KEYS "}");
+	ck_assert_int_eq(cli(out, sizeof out,
+			     "--tls --cacert ca.pem put jobs hello"), 0);
+	ck_assert_int_eq(cli(out, sizeof out,
+			     "--tls --cacert ca.pem get jobs"), 0);
+	ck_assert_str_eq(out, "hello\n");
+	/* SLUICE_TLS and SLUICE_CACERT do the same. */
+	ck_assert_int_eq(cli(out, sizeof out,
+			     "--tls --cacert ca.pem put jobs again"), 0);
+	setenv("SLUICE_TLS", "1", 1);
+	setenv("SLUICE_CACERT", "ca.pem", 1);
+	ck_assert_int_eq(cli(out, sizeof out, "get jobs"), 0);
+	ck_assert_str_eq(out, "again\n");
+}
+END_TEST
+
+START_TEST(test_cli_refuses_a_server_its_cas_do_not_vouch_for)
+{
+	char out[4096];
+
+	start_with("cli.json", "{" TLS_KEYS "}");
+	ck_assert_int_eq(cli(out, sizeof out,
+			     "--tls --cacert rogue.pem ping"), 1);
+	ck_assert_msg(strstr(out, "TLS handshake with 127.0.0.1: the "
+				  "server's certificate") != NULL,
+	    "%s", out);
+	/* TLS options without --tls are a mistake, said as one. */
+	ck_assert_int_eq(cli(out, sizeof out, "--cacert ca.pem ping"), 64);
+	ck_assert_msg(strstr(out, "--cacert needs --tls") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(test_cli_presents_a_client_certificate_for_mtls)
+{
+	char out[4096];
+
+	start_mtls("require");
+	ck_assert_int_eq(cli(out, sizeof out,
+			     "--tls --cacert ca.pem --cert cli.pem --key "
+			     "cli.key put jobs hi"),
+	    0);
+	ck_assert_int_ne(cli(out, sizeof out,
+			     "--tls --cacert ca.pem put jobs hi"),
+	    0);
+	ck_assert_int_ne(cli(out, sizeof out,
+			     "--tls --cacert ca.pem --cert bad.pem --key "
+			     "bad.key put jobs hi"),
+	    0);
+}
+END_TEST
+
+START_TEST(test_cli_bench_over_tls_is_exactly_once)
+{
+	char out[8192];
+
+	start_with("bench.json", "{" TLS_KEYS "}");
+	ck_assert_int_eq(cli(out, sizeof out,
+			     "--tls --cacert ca.pem bench -n 3000 -s 16384"),
+	    0);
+	ck_assert_msg(strstr(out, "exactly once  yes") != NULL, "%s", out);
+}
+END_TEST
+
+/* libsluice: a context over TLS, with a client certificate. */
+static struct sluice_ctx *
+sc_tls(const char *host, const char *cert, const char *key)
+{
+	struct sluice_ctx *c = sluice_connect(host, d.tls_port, 5000);
+	char ca[128], crt[128], k[128];
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->err, SLUICE_ERROR_NONE);
+	sluice_set_io_timeout(c, TT_TIMEOUT_SEC * 1000);
+	path_of(ca, sizeof ca, "ca.pem");
+	if (cert != NULL) {
+		path_of(crt, sizeof crt, cert);
+		path_of(k, sizeof k, key);
+	}
+	(void)sluice_start_tls(c, ca, cert ? crt : NULL, key ? k : NULL,
+	    5000);
+	return c;
+}
+
+START_TEST(test_libsluice_speaks_tls_with_a_client_certificate)
+{
+	struct sluice_ctx *c;
+	struct sluice_msg m;
+	uint64_t id;
+	char big[20000];
+
+	start_mtls("require");
+	c = sc_tls("127.0.0.1", "cli.pem", "cli.key");
+	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "%s", c->errstr);
+	memset(big, 'z', sizeof big);
+	ck_assert_int_eq(sluice_put(c, "lib", big, sizeof big,
+			     SLUICE_NO_TIMEOUT, &id, NULL),
+	    SLUICE_OK);
+	/* Pipelined through records: every reply comes back. */
+	for (int i = 0; i < 200; i++)
+		ck_assert_int_eq(sluice_append_put(c, "lib", "x", 1,
+				     SLUICE_NO_TIMEOUT),
+		    0);
+	for (int i = 0; i < 200; i++) {
+		struct sluice_reply r;
+		ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
+		sluice_reply_free(&r);
+	}
+	ck_assert_int_eq(sluice_get(c, "lib", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m.len, sizeof big);
+	ck_assert(memcmp(m.body, big, sizeof big) == 0);
+	sluice_msg_free(&m);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_libsluice_checks_the_server_name)
+{
+	struct sluice_ctx *c;
+
+	start_with("name.json", "{" TLS_KEYS "}");
+	/* The certificate names localhost and 127.0.0.1, not ::1's name. */
+	c = sc_tls("localhost", NULL, NULL);
+	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "%s", c->errstr);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	sluice_free(c);
+	c = sc_tls("127.0.0.1", NULL, NULL);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	sluice_free(c);
+	c = sluice_connect("127.0.0.2", d.tls_port, 5000);
+	ck_assert_ptr_nonnull(c);
+	if (c->err == SLUICE_ERROR_NONE) {
+		char ca[128];
+		path_of(ca, sizeof ca, "ca.pem");
+		ck_assert_int_eq(sluice_start_tls(c, ca, NULL, NULL, 5000),
+		    -1);
+		ck_assert_int_eq(c->err, SLUICE_ERROR_TLS);
+		ck_assert_msg(strstr(c->errstr, "certificate") != NULL, "%s",
+		    c->errstr);
+	}
+	sluice_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -888,6 +1059,12 @@ main(void)
 	    test_parked_tls_producer_is_held_back_by_tcp_not_by_memory, 60);
 	TEST(s, test_sighup_serves_a_renewed_certificate_to_new_connections);
 	TEST(s, test_sighup_with_a_bad_key_keeps_the_running_certificate);
+	TEST(s, test_cli_puts_and_gets_over_tls);
+	TEST(s, test_cli_refuses_a_server_its_cas_do_not_vouch_for);
+	TEST(s, test_cli_presents_a_client_certificate_for_mtls);
+	TEST_TIMEOUT(s, test_cli_bench_over_tls_is_exactly_once, 30);
+	TEST(s, test_libsluice_speaks_tls_with_a_client_certificate);
+	TEST(s, test_libsluice_checks_the_server_name);
 	TEST_LOOP(s, test_bad_tls_settings_are_refused_with_a_reason,
 	    (int)(sizeof bad_configs / sizeof *bad_configs));
 	rc = test_run(s);

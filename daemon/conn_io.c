@@ -70,11 +70,15 @@ conn_io_update(struct conn *c)
 		wr = c->out_blocked;
 		tls_events(c->tls, &rd, &wr);
 		set_event(c->wev, &c->writing, wr);
-		if (want && tls_pending(c->tls) > 0)
-			event_active(c->rev, EV_READ, 1);
 	}
 	set_event(c->rev, &c->reading, rd);
 	set_event(c->hup, &c->watching_hup, hup);
+	/*
+	 * Only once added: libevent does not register an event that is
+	 * already active, and it would never fire again.
+	 */
+	if (c->tls != NULL && want && c->reading && tls_pending(c->tls) > 0)
+		event_active(c->rev, EV_READ, 1);
 }
 
 /* Write what the socket takes; as evbuffer_write(). */
@@ -276,9 +280,11 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 		handshake(c);
 		return;
 	}
-	/* A TLS read waiting for writable: retry it from the loop. */
-	if (c->tls != NULL && tls_read_wants_write(c->tls))
-		event_active(c->rev, EV_READ, 1);
+	/* A TLS read waiting for writable: retry it now (it writes too). */
+	if (c->tls != NULL && tls_read_wants_write(c->tls)) {
+		conn_io_readcb(fd, EV_READ, c);
+		return;
+	}
 	if (evbuffer_get_length(c->out) > 0 && write_out(c) < 0 &&
 	    errno != EAGAIN && errno != EINTR) {
 		conn_lost(c,

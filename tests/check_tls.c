@@ -511,6 +511,8 @@ START_TEST(test_parked_tls_producer_resumes_with_what_openssl_holds)
 		tt_expect(t, "200 PONG");
 	tc_send(c, "GET one\r\n");
 	tc_expect_msg(c, "b");
+	/* Still read from its socket, not only from OpenSSL's buffer. */
+	tt_request(t, "PING", "200 PONG");
 	tc_close(c);
 	tt_close(t);
 }

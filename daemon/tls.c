@@ -19,13 +19,15 @@
 #include "tls.h"
 #include "xmalloc.h"
 
+/* The most plaintext a TLS record carries. */
+#define TLS_RECORD_MAX 16384
 /*
  * Plaintext handed to one SSL_write(): one record.  Smaller writes
  * would cost a record (and its 22-byte overhead) each; larger ones
  * would only be cut into records by OpenSSL, after a larger copy to
  * make them contiguous.
  */
-#define TLS_WRITE_MAX 16384
+#define TLS_WRITE_MAX TLS_RECORD_MAX
 /* Certificate chains longer than this are not verified. */
 #define TLS_VERIFY_DEPTH 8
 
@@ -283,6 +285,15 @@ tls_read(struct tls_conn *t, void *buf, size_t len)
 		if (SSL_read_ex(t->ssl, (char *)buf + got, len - got, &n) ==
 		    1) {
 			got += n;
+			/*
+			 * A record shorter than the largest ends what the
+			 * peer wrote for now: stop, rather than try again
+			 * and meet EAGAIN, which costs a syscall and leaves
+			 * OpenSSL's read buffer allocated on an idle
+			 * connection.  More, if any, brings a new event.
+			 */
+			if (n < TLS_RECORD_MAX && SSL_pending(t->ssl) == 0)
+				break;
 			continue;
 		}
 		if (classify(t, 0, &t->read_wants_write) == 0)

@@ -65,6 +65,9 @@ path_of(char *buf, size_t size, const char *name)
 	snprintf(buf, size, "%s/%s", dir, name);
 }
 
+static int run_in_dir(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /* Run a shell command in the certificate directory; 0 when it worked. */
 static int
 run_in_dir(const char *fmt, ...)

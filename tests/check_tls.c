@@ -724,6 +724,59 @@ START_TEST(test_parked_tls_producer_is_held_back_by_tcp_not_by_memory)
 END_TEST
 
 /*
+ * A TLS client that pipelines GETs of large messages and never reads
+ * the answers: the daemon stops serving it at output_high, so neither
+ * its plaintext output nor OpenSSL's ciphertext grows with the GETs
+ * (unbounded, 256 GETs of 256 KiB would take 64 MiB).
+ */
+#define OB_GETS 256
+#define OB_BODY (256 * 1024)
+
+START_TEST(test_tls_client_that_never_reads_does_not_grow_the_daemon)
+{
+	struct tconn *p, *s;
+	struct tt *c;
+	const char *one = "GET ob 10000\r\n";
+	size_t len = strlen(one);
+	char *gets = malloc(len * OB_GETS), *body = malloc(OB_BODY);
+	int small = 64 * 1024, full = 0;
+	long rss0, rss1;
+
+	start_with("ob.json", "{" TLS_KEYS "}");
+	p = tc_open(&d);
+	s = tc_open(&d);
+	tc_request(s, "CREATE ob capacity=4 policy=reject", "201 CREATED");
+	c = tt_open();
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	for (int i = 0; i < OB_GETS; i++)
+		memcpy(gets + i * len, one, len);
+	tt_send_raw(c, gets, len * OB_GETS);
+	tc_await_stat(s, "ob", "waiting_consumers", 1);
+	rss0 = harness_rss_kb(&d);
+	memset(body, 'o', OB_BODY);
+	/* Enough for every GET; those not served are refused as FULL. */
+	for (int i = 0; i < OB_GETS + 8; i++) {
+		tc_send_put_bytes(p, "ob", body, OB_BODY, NULL);
+		if (strncmp(tc_line(p), "503 FULL", 8) == 0)
+			full++;
+	}
+	ck_assert_int_gt(full, OB_GETS / 2);
+	ck_assert_int_eq(tc_stat(s, "ob", "depth"), 4);
+	rss1 = harness_rss_kb(&d);
+	ck_assert_msg(rss1 - rss0 < RSS_GROWTH_MAX_KB,
+	    "daemon grew by %ld KiB for a TLS client that does not read",
+	    rss1 - rss0);
+	/* The non-reader leaves; the daemon notices. */
+	tt_close(c);
+	tc_await_stat(s, NULL, "connections", 2);
+	free(gets);
+	free(body);
+	tc_close(p);
+	tc_close(s);
+}
+END_TEST
+
+/*
  * SIGHUP with a renewed certificate in the same files: connections
  * made after it see the new one, a connection made before keeps
  * working with the old one.
@@ -1062,6 +1115,8 @@ main(void)
 	TEST(s, test_parked_tls_producer_resumes_with_what_openssl_holds);
 	TEST_TIMEOUT(s,
 	    test_parked_tls_producer_is_held_back_by_tcp_not_by_memory, 60);
+	TEST_TIMEOUT(s, test_tls_client_that_never_reads_does_not_grow_the_daemon,
+	    60);
 	TEST(s, test_sighup_serves_a_renewed_certificate_to_new_connections);
 	TEST(s, test_sighup_with_a_bad_key_keeps_the_running_certificate);
 	TEST(s, test_cli_puts_and_gets_over_tls);

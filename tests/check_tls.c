@@ -1019,7 +1019,7 @@ sc_tls(const char *host, const char *cert, const char *key)
 	char ca[128], crt[128], k[128];
 
 	ck_assert_ptr_nonnull(c);
-	ck_assert_int_eq(c->err, SLUICE_ERROR_NONE);
+	ck_assert_int_eq(sluice_error(c), SLUICE_OK);
 	sluice_set_io_timeout(c, TT_TIMEOUT_SEC * 1000);
 	path_of(ca, sizeof ca, "ca.pem");
 	if (cert != NULL) {
@@ -1034,31 +1034,31 @@ sc_tls(const char *host, const char *cert, const char *key)
 START_TEST(test_libsluice_speaks_tls_with_a_client_certificate)
 {
 	struct sluice_ctx *c;
-	struct sluice_msg m;
+	struct sluice_msg *m;
 	uint64_t id;
 	char big[20000];
 
 	start_mtls("require");
 	c = sc_tls("127.0.0.1", "cli.pem", "cli.key");
-	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "%s", c->errstr);
+	ck_assert_msg(sluice_error(c) == SLUICE_OK, "%s", sluice_errstr(c));
 	memset(big, 'z', sizeof big);
-	ck_assert_int_eq(sluice_put(c, "lib", big, sizeof big,
-			     SLUICE_NO_TIMEOUT, &id, NULL),
+	ck_assert_int_eq(sluice_put(c, "lib", big, sizeof big, SLUICE_FOREVER,
+			     &id),
 	    SLUICE_OK);
 	/* Pipelined through records: every reply comes back. */
 	for (int i = 0; i < 200; i++)
 		ck_assert_int_eq(sluice_append_put(c, "lib", "x", 1,
-				     SLUICE_NO_TIMEOUT),
-		    0);
+				     SLUICE_FOREVER),
+		    SLUICE_OK);
 	for (int i = 0; i < 200; i++) {
-		struct sluice_reply r;
+		struct sluice_reply *r;
 		ck_assert_int_eq(sluice_read_reply(c, &r), SLUICE_OK);
-		sluice_reply_free(&r);
+		sluice_reply_free(r);
 	}
 	ck_assert_int_eq(sluice_get(c, "lib", 0, &m), SLUICE_OK);
-	ck_assert_uint_eq(m.len, sizeof big);
-	ck_assert(memcmp(m.body, big, sizeof big) == 0);
-	sluice_msg_free(&m);
+	ck_assert_uint_eq(m->len, sizeof big);
+	ck_assert(memcmp(m->body, big, sizeof big) == 0);
+	sluice_msg_free(m);
 	sluice_free(c);
 }
 END_TEST
@@ -1070,7 +1070,7 @@ START_TEST(test_libsluice_checks_the_server_name)
 	start_with("name.json", "{" TLS_KEYS "}");
 	/* The certificate names localhost and 127.0.0.1, not ::1's name. */
 	c = sc_tls("localhost", NULL, NULL);
-	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "%s", c->errstr);
+	ck_assert_msg(sluice_error(c) == SLUICE_OK, "%s", sluice_errstr(c));
 	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
 	sluice_free(c);
 	c = sc_tls("127.0.0.1", NULL, NULL);
@@ -1078,14 +1078,14 @@ START_TEST(test_libsluice_checks_the_server_name)
 	sluice_free(c);
 	c = sluice_connect("127.0.0.2", d.tls_port, 5000);
 	ck_assert_ptr_nonnull(c);
-	if (c->err == SLUICE_ERROR_NONE) {
+	if (sluice_error(c) == SLUICE_OK) {
 		char ca[128];
 		path_of(ca, sizeof ca, "ca.pem");
 		ck_assert_int_eq(sluice_start_tls(c, ca, NULL, NULL, 5000),
-		    -1);
-		ck_assert_int_eq(c->err, SLUICE_ERROR_TLS);
-		ck_assert_msg(strstr(c->errstr, "certificate") != NULL, "%s",
-		    c->errstr);
+		    SLUICE_ERR_TLS);
+		ck_assert_int_eq(sluice_error(c), SLUICE_ERR_TLS);
+		ck_assert_msg(strstr(sluice_errstr(c), "certificate") != NULL,
+		    "%s", sluice_errstr(c));
 	}
 	sluice_free(c);
 }

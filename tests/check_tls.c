@@ -42,6 +42,23 @@
 #include "sluice.h"
 #include "testcase.h"
 
+/*
+ * Under AddressSanitizer (./test.sh --sanitize) the daemon's freed
+ * memory sits in ASan's quarantine, so its RSS tells nothing about a
+ * test that moves many large bodies through it: only the behaviour is
+ * checked then.  GCC says __SANITIZE_ADDRESS__, clang __has_feature.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_MEANINGFUL 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_MEANINGFUL 0
+#endif
+#endif
+#ifndef RSS_MEANINGFUL
+#define RSS_MEANINGFUL 1
+#endif
+
 /* How long the test client waits for a reply before failing. */
 #define TT_TIMEOUT_SEC 10
 /*
@@ -760,10 +777,11 @@ START_TEST(test_tls_client_that_never_reads_does_not_grow_the_daemon)
 		if (strncmp(tc_line(p), "503 FULL", 8) == 0)
 			full++;
 	}
+	/* Unbounded, every GET would have taken a message: none FULL. */
 	ck_assert_int_gt(full, OB_GETS / 2);
 	ck_assert_int_eq(tc_stat(s, "ob", "depth"), 4);
 	rss1 = harness_rss_kb(&d);
-	ck_assert_msg(rss1 - rss0 < RSS_GROWTH_MAX_KB,
+	ck_assert_msg(!RSS_MEANINGFUL || rss1 - rss0 < RSS_GROWTH_MAX_KB,
 	    "daemon grew by %ld KiB for a TLS client that does not read",
 	    rss1 - rss0);
 	/* The non-reader leaves; the daemon notices. */

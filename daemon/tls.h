@@ -85,7 +85,10 @@ size_t tls_pending(const struct tls_conn *t);
  */
 void tls_events(const struct tls_conn *t, bool *rd, bool *wr);
 
-/* A blocked read or write is about to be retried: forget what it wanted. */
+/*
+ * The last read waits for the socket to be writable, or the last write
+ * for it to be readable: the event that fires retries the other call.
+ */
 bool tls_read_wants_write(const struct tls_conn *t);
 bool tls_write_wants_read(const struct tls_conn *t);
 

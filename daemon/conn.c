@@ -18,6 +18,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "response.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 /*
@@ -633,6 +634,7 @@ conn_free(struct conn *c)
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	admit_release(s, c->fd);
+	tls_conn_free(c->tls);
 	close(c->fd);
 	free(c);
 }

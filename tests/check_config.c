@@ -349,7 +349,9 @@ static const struct {
 	    "max_reserved, max_reserved_bytes, max_queues, "
 	    "max_queue_capacity, max_queue_bytes, auto_create, "
 	    "queue_defaults, queues, auth_token_file, log_level, "
-	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow)" },
+	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow, "
+	    "tls_listen, tls_cert_file, tls_key_file, tls_ca_file, "
+	    "tls_verify_client, tls_min_version)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
 	    "capacity, max_bytes, policy, lease_ms, max_deliveries, "

@@ -31,6 +31,11 @@ struct cli {
 	int port;
 	const char *token;	/* -a / SLUICE_AUTH: AUTH on connect */
 	const char *cmd;	/* the command being run, for messages */
+	bool tls;		/* --tls / SLUICE_TLS: speak TLS */
+	const char *cacert;	/* --cacert: CA certificates (PEM); NULL:
+				 * the system's */
+	const char *cert;	/* --cert, --key: a client certificate */
+	const char *key;
 };
 
 /* One command: its name, its entry point, and a line for --help. */
@@ -82,6 +87,9 @@ bool cli_queue_name_ok(const char *name);
 /* CREATE the queue through libsluice's option set. */
 enum sluice_result cli_create_queue(struct sluice_ctx *ctx, const char *queue,
     const struct cli_queue_opts *o);
+
+/* Start TLS on a new connection when the options ask for it. */
+enum sluice_result cli_start_tls(struct cli *cli, struct sluice_ctx *ctx);
 
 /* The exit status a result calls for. */
 int cli_status(enum sluice_result r);

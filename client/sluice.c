@@ -107,6 +107,7 @@ sluice_connect(const char *host, int port, int64_t timeout_ms)
 	}
 	if (host == NULL)
 		host = SLUICE_DEFAULT_HOST;
+	snprintf(ctx->host, sizeof ctx->host, "%s", host);
 	if (port < 0 || port > 65535) {
 		sluice_set_error(ctx, SLUICE_ERR_CONNECT, "bad port %d", port);
 		return ctx;
@@ -140,6 +141,7 @@ sluice_free(struct sluice_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	sluice_tls_free(ctx);
 	if (ctx->fd >= 0)
 		close(ctx->fd);
 	free(ctx->in.data);
@@ -302,6 +304,8 @@ sluice_result_name(enum sluice_result r)
 		return "ERR_PROTOCOL";
 	case SLUICE_ERR_TIMEOUT:
 		return "ERR_TIMEOUT";
+	case SLUICE_ERR_TLS:
+		return "ERR_TLS";
 	}
 	return "?";
 }

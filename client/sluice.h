@@ -135,6 +135,10 @@ enum sluice_result {
 	SLUICE_ERR_PROTOCOL = -6,
 	/* Nothing moved within the I/O timeout. */
 	SLUICE_ERR_TIMEOUT = -7,
+	/* TLS: a certificate or key that does not load, a server whose
+	 * certificate or name does not check out, a failed handshake, a
+	 * bad record. */
+	SLUICE_ERR_TLS = -8,
 };
 
 /* The name of a result ("OK", "FULL", "ERR_EOF", ...), for messages. */
@@ -150,6 +154,23 @@ struct sluice_ctx;
  * use.
  */
 struct sluice_ctx *sluice_connect(const char *host, int port,
+    int64_t timeout_ms);
+
+/*
+ * Speak TLS on a context just connected, before any request: check the
+ * server's certificate against the CA certificates in ca_file (PEM;
+ * NULL: the system's) and the host given to sluice_connect() (a name,
+ * also sent as SNI, or an IP address), and present cert_file with the
+ * key in key_file (NULL: in cert_file) when the server asks for a
+ * client certificate (mutual TLS; cert_file NULL: none).  Each step of
+ * the handshake waits up to timeout_ms.  Returns SLUICE_OK, or the
+ * local error (SLUICE_ERR_TLS and why, in sluice_errstr(); the
+ * connection is then dead).  Over TLS, sluice_fd() may show nothing
+ * to read while a reply waits decoded in the library: ask
+ * sluice_reply_ready() before polling it.
+ */
+enum sluice_result sluice_start_tls(struct sluice_ctx *ctx,
+    const char *ca_file, const char *cert_file, const char *key_file,
     int64_t timeout_ms);
 
 /* Close the connection and free the context (NULL: nothing). */

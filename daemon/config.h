@@ -55,6 +55,35 @@ struct config_cidr {
 	int bits;               /* prefix length */
 };
 
+/* TLS: who clients must be (tls_verify_client). */
+enum config_verify {
+	CONFIG_VERIFY_NONE,     /* no client certificate asked for */
+	CONFIG_VERIFY_OPTIONAL, /* asked for; checked when one is sent */
+	CONFIG_VERIFY_REQUIRE,  /* asked for and required (mTLS) */
+};
+
+/* TLS: the oldest version spoken (tls_min_version). */
+enum config_tls_version {
+	CONFIG_TLS_1_2,
+	CONFIG_TLS_1_3,
+};
+
+/*
+ * The TLS listeners and what they present (tls.h).  Off while nlisten
+ * is 0.  The files are resolved against the config file's directory;
+ * config_load() builds ctx from them, so a file that passes -t loads.
+ */
+struct config_tls {
+	struct config_listen listen[CONFIG_LISTEN_MAX];
+	int nlisten;
+	char *cert_file; /* owned, like the strings below */
+	char *key_file;
+	char *ca_file; /* NULL when no client certificate is checked */
+	enum config_verify verify;
+	enum config_tls_version min_version;
+	struct ssl_ctx_st *ctx; /* OpenSSL's SSL_CTX, owned */
+};
+
 /* A queue the file defines ("queues"): made at start, kept on reload. */
 struct config_queue {
 	char name[PROTO_NAME_MAX + 1];
@@ -89,11 +118,11 @@ struct config {
 	size_t metrics_token_len;
 	struct config_cidr metrics_allow[CONFIG_ALLOW_MAX];
 	size_t nmetrics_allow; /* 0: any address may scrape */
+	struct config_tls tls;
 	char *data_dir;        /* the durable log's directory; NULL: none */
 	enum wal_fsync fsync;  /* when the log is synced */
 	uint64_t segment_size; /* bytes per log segment */
-	uint64_t
-	    max_unsynced;   /* bytes waiting for a sync that stop producers */
+	uint64_t max_unsynced; /* unsynced bytes that stop producers */
 	bool force_recover; /* --force-recover: cut damaged segments */
 };
 
@@ -187,7 +216,7 @@ struct config_flags {
 #define CONFIG_DEFAULT_MAX_UNSYNCED WAL_DEFAULT_MAX_UNSYNCED
 
 /* Room for one config_load() error message. */
-#define CONFIG_ERR_MAX 512
+#define CONFIG_ERR_MAX 1024
 
 /* True when two queues' settings are the same (CREATE's EXISTS, reload). */
 bool config_settings_equal(const struct queue_settings *a,
@@ -207,7 +236,7 @@ int config_load(struct config *cfg, const struct config_flags *fl,
 /* "disk" or "memory". */
 const char *config_storage_name(enum queue_storage st);
 
-/* Free what cfg owns (predefined queues, token); cfg becomes empty. */
+/* Free what cfg owns (queues, tokens, TLS, data_dir); cfg becomes empty. */
 void config_free(struct config *cfg);
 
 #endif

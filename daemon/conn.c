@@ -19,6 +19,7 @@
 #include "log.h"
 #include "persist.h"
 #include "response.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 /*
@@ -728,6 +729,7 @@ conn_free(struct conn *c)
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	admit_release(s, c->fd);
+	tls_conn_free(c->tls);
 	close(c->fd);
 	free(c);
 }

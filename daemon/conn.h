@@ -31,7 +31,8 @@
  * has no ready message (queue.h); CONN_CLOSING is never left.
  *
  * The socket side (reading into the input, writing the output, which
- * events are armed) is conn_io.c.
+ * events are armed) is conn_io.c; on a TLS connection it goes through
+ * tls.c, with the same bounds.
  *
  * The socket is driven with plain libevent events and evbuffers, not a
  * bufferevent: libevent 2.1's evbuffer_read() reads at most 4096 bytes
@@ -63,6 +64,9 @@ enum conn_state {
 	CONN_CLOSING,	   /* its output to drain; then it is freed */
 };
 
+struct tls_conn;
+struct ssl_ctx_st;
+
 /*
  * A held answer: output from byte `pos` on (counted from the first byte
  * the connection ever answered) waits until the log is durable to lsn.
@@ -79,6 +83,7 @@ struct conn {
 	TAILQ_ENTRY(conn) runlink;   /* server's run list, while runnable */
 	TAILQ_ENTRY(conn) flushlink; /* ran this pass: to flush at its end */
 	int fd;
+	struct tls_conn *tls;	/* NULL: plain TCP */
 	struct evbuffer *in;	/* read, not yet consumed */
 	struct evbuffer *out;	/* answered, not yet written */
 	struct event *rev;	/* readable (persistent, added while reading) */
@@ -119,6 +124,7 @@ struct conn {
 	bool to_flush;       /* on the flush list */
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
+	bool out_blocked;    /* TLS: output left after the last write */
 	bool watching_hup;   /* hup is added */
 	/*
 	 * Answers held for the durable log (persist.h), a FIFO in a ring:
@@ -143,6 +149,12 @@ struct conn *conn_new(struct server *s, int fd);
 
 /* The pass (the run event): run the run list, arm events, flush. */
 void conn_run_pass(struct server *s);
+
+/*
+ * Speak TLS with ctx on c, just made by conn_new(): nothing is read
+ * but the handshake until it is done.  False when out of memory.
+ */
+bool conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx);
 
 /* Append a status line "<code> <token>[ <arg>]" to the output. */
 void conn_reply(struct conn *c, int code, const char *token,

@@ -290,9 +290,9 @@ serve(struct server *s)
 	/* Before listening: a client may signal as soon as it sees the port. */
 	signals_add(&sg, s);
 	if ((passed = notify_listen_fds(s)) < 0 ||
-	    (passed == 0 && server_listen(s) < 0) ||
+	    (passed == 0 && server_listen(s) < 0) || server_listen_tls(s) < 0 ||
 	    (s->cfg.metrics_on &&
-		(m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
+	        (m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
 		signals_free(&sg);
 		server_free(s);
 		return EX_UNAVAILABLE;

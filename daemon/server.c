@@ -214,27 +214,57 @@ refuse_busy(int fd)
 	close(fd);
 }
 
-static void
-on_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+/*
+ * Whether a new client may be served; a refused one is told so in
+ * plain text (`busy`), or, on a TLS listener, just closed: a handshake
+ * only to say BUSY would cost more than the refusal saves.
+ */
+static bool
+admit(struct server *s, int fd, struct sockaddr *sa, bool busy)
 {
-	struct server *s = arg;
 	int one = 1;
 
 	if (s->nconns + s->nmetrics >= s->cfg.max_connections ||
 	    s->shutting_down) {
-		log_debug("fd %d: refused, %zu connections open", (int)fd,
+		log_debug("fd %d: refused, %zu connections open", fd,
 		    s->nconns);
-		refuse_busy(fd);
-		return;
+	} else if (admit_client(s, fd, sa)) {
+		/* Replies are batched per loop pass; do not delay them. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		return true;
 	}
-	if (!admit_client(s, fd, sa)) {
+	if (busy)
 		refuse_busy(fd);
+	else
+		close(fd);
+	return false;
+}
+
+static void
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *s = arg;
+
+	if (admit(s, fd, sa, true))
+		conn_new(s, fd);
+}
+
+/* A TLS listener: the same, with the context of the latest reload. */
+static void
+on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *s = arg;
+	struct conn *c;
+
+	if (!admit(s, fd, sa, false))
 		return;
+	c = conn_new(s, fd);
+	if (!conn_start_tls(c, s->cfg.tls.ctx)) {
+		log_warn("fd %d: out of memory for TLS", (int)fd);
+		conn_free(c);
 	}
-	/* Replies are already batched per loop pass; do not delay them. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	conn_new(s, fd);
 }
 
 static void
@@ -294,50 +324,66 @@ server_sockname(int fd, char *host, size_t size)
 
 /* Log where a listener ended up (the port, when 0 was asked for). */
 static void
-log_bound(int fd)
+log_bound(int fd, const char *what)
 {
 	char host[64];
 	int port = server_sockname(fd, host, sizeof host);
 
-	log_notice("listening on %s:%d", host, port);
+	log_notice("listening on %s:%d%s", host, port, what);
+}
+
+/* Bind one listener of cl, accepting with cb; -1 on failure (logged). */
+static int
+bind_one(struct server *s, const struct config_listen *cl, evconnlistener_cb cb,
+    const char *what)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof ss;
+	char spec[96];
+	struct evconnlistener *l;
+
+	snprintf(spec, sizeof spec, strchr(cl->addr, ':') ? "[%s]:%d" : "%s:%d",
+	    cl->addr, cl->port);
+	/* libevent refuses port 0 in "host:port": set it apart. */
+	if (evutil_parse_sockaddr_port(cl->addr, (struct sockaddr *)&ss,
+	        &sslen) < 0) {
+		log_err("bad listen address %s", spec);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port =
+		    htons((uint16_t)cl->port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port =
+		    htons((uint16_t)cl->port);
+	l = evconnlistener_new_bind(s->base, cb, s,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, (struct sockaddr *)&ss, sslen);
+	if (add_listener(s, l) < 0) {
+		log_err("cannot listen on %s%s: %s", spec, what,
+		    strerror(errno));
+		return -1;
+	}
+	log_bound(evconnlistener_get_fd(l), what);
+	return 0;
 }
 
 int
 server_listen(struct server *s)
 {
-	for (int i = 0; i < s->cfg.nlisten; i++) {
-		const struct config_listen *cl = &s->cfg.listen[i];
-		struct sockaddr_storage ss;
-		int sslen = sizeof ss;
-		char spec[96];
-		struct evconnlistener *l;
+	for (int i = 0; i < s->cfg.nlisten; i++)
+		if (bind_one(s, &s->cfg.listen[i], on_accept, "") < 0)
+			return -1;
+	return 0;
+}
 
-		snprintf(spec, sizeof spec, strchr(cl->addr, ':') ? "[%s]:%d"
-								  : "%s:%d",
-		    cl->addr, cl->port);
-		/* libevent refuses port 0 in "host:port": set it apart. */
-		if (evutil_parse_sockaddr_port(cl->addr,
-			(struct sockaddr *)&ss, &sslen) < 0) {
-			log_err("bad listen address %s", spec);
+int
+server_listen_tls(struct server *s)
+{
+	for (int i = 0; i < s->cfg.tls.nlisten; i++)
+		if (bind_one(s, &s->cfg.tls.listen[i], on_accept_tls,
+		        " (TLS)") < 0)
 			return -1;
-		}
-		if (ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&ss)->sin6_port =
-			    htons((uint16_t)cl->port);
-		else
-			((struct sockaddr_in *)&ss)->sin_port =
-			    htons((uint16_t)cl->port);
-		l = evconnlistener_new_bind(s->base, on_accept, s,
-		    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-			LEV_OPT_CLOSE_ON_EXEC,
-		    -1, (struct sockaddr *)&ss, sslen);
-		if (add_listener(s, l) < 0) {
-			log_err("cannot listen on %s: %s", spec,
-			    strerror(errno));
-			return -1;
-		}
-		log_bound(evconnlistener_get_fd(l));
-	}
 	return 0;
 }
 
@@ -353,7 +399,7 @@ server_listen_fd(struct server *s, int fd)
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (add_listener(s, l) < 0)
 		return -1;
-	log_bound(fd);
+	log_bound(fd, "");
 	return 0;
 }
 

@@ -23,10 +23,13 @@
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
+/* Plain listeners (or systemd's sockets), then the TLS ones. */
+#define SERVER_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
+
 struct server {
 	struct event_base *base;
 	struct config cfg;
-	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
+	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
 	int nlisteners;
 	struct qtable queues;
 	struct conn_list conns;
@@ -73,6 +76,12 @@ void server_set_queue(struct server *s, struct queue *q,
 
 /* Bind every configured listener; -1 on failure (logged). */
 int server_listen(struct server *s);
+
+/*
+ * Bind every TLS listener (cfg.tls), under socket activation too: the
+ * sockets systemd passes are plain ones.  -1 on failure (logged).
+ */
+int server_listen_tls(struct server *s);
 
 /* Adopt an already listening socket (tests, socket activation). */
 int server_listen_fd(struct server *s, int fd);

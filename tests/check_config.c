@@ -350,6 +350,8 @@ static const struct {
 	    "max_queue_capacity, max_queue_bytes, auto_create, "
 	    "queue_defaults, queues, auth_token_file, log_level, "
 	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow, "
+	    "tls_listen, tls_cert_file, tls_key_file, tls_ca_file, "
+	    "tls_verify_client, tls_min_version, "
 	    "data_dir, fsync, segment_size, max_unsynced_bytes)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "

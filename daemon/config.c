@@ -34,6 +34,8 @@
 #define READAHEAD_MIN PROTO_LINE_MAX
 #define READAHEAD_MAX (64 * 1024 * 1024)
 #define OUTPUT_HIGH_MAX (1024 * 1024 * 1024)
+/* A day: longer is a hang, not a timeout. */
+#define TIMEOUT_MS_MAX (24ULL * 3600 * 1000)
 /* A day: longer is a hang, not a drain. */
 #define SHUTDOWN_GRACE_MAX (24ULL * 3600 * 1000)
 /* What fits after "AUTH " on a request line. */
@@ -89,6 +91,12 @@ static const struct jcheck_key top_keys[] = {
 	    CFG(max_connections_per_address), 1, MAX_CONNECTIONS_LIMIT, NULL },
 	{ "tcp_keepalive_s", JCHECK_U64, CFG(tcp_keepalive_s), 0,
 	    CONFIG_KEEPALIVE_MAX, NULL },
+	{ "request_timeout_ms", JCHECK_U64, CFG(request_timeout_ms), 0,
+	    TIMEOUT_MS_MAX, NULL },
+	{ "idle_timeout_s", JCHECK_U64, CFG(idle_timeout_s), 0,
+	    TIMEOUT_MS_MAX / 1000, NULL },
+	{ "auth_timeout_ms", JCHECK_U64, CFG(auth_timeout_ms), 0,
+	    TIMEOUT_MS_MAX, NULL },
 	{ "max_message", JCHECK_U64, CFG(max_message), 0, MAX_MESSAGE_LIMIT,
 	    NULL },
 	{ "input_readahead", JCHECK_SIZE, CFG(input_readahead), READAHEAD_MIN,
@@ -153,6 +161,9 @@ config_defaults(struct config *cfg)
 	cfg->max_connections_per_address =
 	    CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
 	cfg->tcp_keepalive_s = CONFIG_DEFAULT_TCP_KEEPALIVE_S;
+	cfg->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
+	cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+	cfg->auth_timeout_ms = CONFIG_DEFAULT_AUTH_TIMEOUT_MS;
 	cfg->max_message = CONFIG_DEFAULT_MAX_MESSAGE;
 	cfg->input_readahead = CONFIG_DEFAULT_INPUT_READAHEAD;
 	cfg->output_high = CONFIG_DEFAULT_OUTPUT_HIGH;

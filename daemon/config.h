@@ -56,6 +56,9 @@ struct config {
 	size_t max_connections;
 	size_t max_connections_per_address; /* from one client address */
 	uint64_t tcp_keepalive_s;    /* idle time before probes; 0: off */
+	uint64_t request_timeout_ms; /* a request arrives whole in it; 0: off */
+	uint64_t idle_timeout_s;     /* idle connections close; 0: never */
+	uint64_t auth_timeout_ms;    /* AUTH within it, with a token; 0: off */
 	uint64_t max_message;	     /* message limit: 413 beyond */
 	size_t input_readahead;	     /* input held per connection */
 	size_t output_high;	     /* unsent output that stops reading */
@@ -107,6 +110,18 @@ struct config_flags {
  * within about two minutes and its reservations come back.
  */
 #define CONFIG_DEFAULT_TCP_KEEPALIVE_S 60
+/*
+ * Deadlines of a connection (guard.h).  A request, once its first byte
+ * is in, must be whole within 30 s: a 1 MiB message at 35 KB/s, while a
+ * client dribbling a byte at a time (slowloris) holds its slot and its
+ * buffers for no longer.  A connection that does nothing for 5 minutes
+ * (no request, no wait, no reservation) is closed: a client that forgot
+ * it, or opened it only to hold a slot.  An unauthenticated connection,
+ * when a token is needed, has 10 s to send AUTH.
+ */
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 30000
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_S 300
+#define CONFIG_DEFAULT_AUTH_TIMEOUT_MS 10000
 /* The kernel's ceiling for TCP_KEEPIDLE. */
 #define CONFIG_KEEPALIVE_MAX 32767
 #define CONFIG_DEFAULT_MAX_MESSAGE (1024 * 1024)

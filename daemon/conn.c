@@ -128,6 +128,7 @@ conn_new(struct server *s, int fd)
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
 	set_input_bound(c, 0);
+	guard_start(c);
 	conn_io_update(c);
 	log_debug("fd %d: connected (%zu open)", fd, s->nconns);
 	return c;
@@ -159,6 +160,7 @@ conn_park(struct conn *c, struct queue *q, enum conn_state wait,
 	c->wait.since_ms = clock_now_ms();
 	c->wait.owner = c;
 	queue_wait(q, &c->wait, wait == CONN_WAIT_ROOM);
+	guard_park(c, has_timeout);
 	if (has_timeout) {
 		struct timeval tv = { (time_t)(timeout_ms / 1000),
 			(suseconds_t)(timeout_ms % 1000) * 1000 };
@@ -474,12 +476,16 @@ conn_run_requests(struct conn *c)
 			st = STEP_STOP;
 			break;
 		}
+		/* Back to reading a line after a step: a request was served. */
+		if (st == STEP_NEXT && c->state == CONN_READ_LINE)
+			guard_request_done(&c->guard);
 	}
 	c->in_loop = false;
 	/* The client sent all it will: once nothing is left to run, close. */
 	if (c->eof && st == STEP_STOP && !conn_waiting(c) &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
+	guard_pass(c);
 }
 
 void
@@ -583,4 +589,6 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (conn_waiting(c))
 		deliver_timeout(c);
+	else
+		guard_check(c);
 }

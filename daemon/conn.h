@@ -35,6 +35,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "guard.h"
 #include "msg.h"
 #include "queue.h"
 #include "request.h"
@@ -81,7 +82,9 @@ struct conn {
 	} discard;
 	/* CONN_WAIT_*: its place in the queue's line, and since when. */
 	struct waiter wait;
-	struct event *timer; /* wait timeout; also the deferred free */
+	struct event *timer;      /* wait timeout, guard.h's deadlines, and
+	                           * the deferred free */
+	struct guard guard;       /* request, idle and auth deadlines */
 	struct msg_list reserved; /* its reservations, oldest first */
 	size_t nreserved;
 	uint64_t reserved_bytes;  /* their bodies */

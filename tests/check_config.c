@@ -345,6 +345,7 @@ static const struct {
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_connections_per_address, tcp_keepalive_s, "
+	    "request_timeout_ms, idle_timeout_s, auth_timeout_ms, "
 	    "max_message, input_readahead, output_high, "
 	    "max_reserved, max_reserved_bytes, max_queues, "
 	    "max_queue_capacity, max_queue_bytes, auto_create, "

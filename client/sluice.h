@@ -48,6 +48,8 @@ enum sluice_result {
 	SLUICE_BAD_REQUEST,	/* 400, and any 4xx this library does not
 				   know */
 	SLUICE_UNAUTHORIZED,	/* 401: AUTH first */
+	SLUICE_FORBIDDEN,	/* 403: the token may not, on that queue
+				   (sluiced's permissions) */
 	SLUICE_NO_QUEUE,	/* 404 NO_QUEUE */
 	SLUICE_NO_MSG,		/* 404 NO_MSG: no such reservation here */
 	SLUICE_CONFLICT,	/* 409: queue exists with other settings */

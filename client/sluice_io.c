@@ -271,6 +271,8 @@ map_result(enum proto_cmd cmd, const struct proto_response *r)
 		return SLUICE_EMPTY;
 	case 401:
 		return SLUICE_UNAUTHORIZED;
+	case 403:
+		return SLUICE_FORBIDDEN;
 	case 404:
 		return cmd == PROTO_CMD_ACK || cmd == PROTO_CMD_NACK
 		    ? SLUICE_NO_MSG : SLUICE_NO_QUEUE;

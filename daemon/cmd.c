@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cmd.h"
 #include "log.h"
 
@@ -18,19 +19,30 @@ static enum cmd_result cmd_ping(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_quit(struct conn *, const struct proto_request *);
 
-static const cmd_handler handlers[PROTO_CMD_COUNT] = {
-	[PROTO_CMD_PING] = cmd_ping,
-	[PROTO_CMD_PUT] = cmd_put,
-	[PROTO_CMD_GET] = cmd_get,
-	[PROTO_CMD_RESERVE] = cmd_get,
-	[PROTO_CMD_ACK] = cmd_ack,
-	[PROTO_CMD_NACK] = cmd_ack,
-	[PROTO_CMD_CREATE] = cmd_create,
-	[PROTO_CMD_DELETE] = cmd_delete,
-	[PROTO_CMD_PURGE] = cmd_purge,
-	[PROTO_CMD_STATS] = cmd_stats,
-	[PROTO_CMD_AUTH] = cmd_auth,
-	[PROTO_CMD_QUIT] = cmd_quit,
+/*
+ * Each command's handler and the rights (CONFIG_CAN_*, any of them) its
+ * token needs on the queue the request names; 0: none.  ACK and NACK
+ * name a message, not a queue: cmd_ack() checks its queue.  STATS of a
+ * queue needs any right on it; a global STATS lists only the queues the
+ * token has some right on (stats.c).
+ */
+#define ANY CONFIG_CAN_ALL
+static const struct {
+	cmd_handler run;
+	unsigned needs;
+} cmds[PROTO_CMD_COUNT] = {
+	[PROTO_CMD_PING] = { cmd_ping, 0 },
+	[PROTO_CMD_PUT] = { cmd_put, CONFIG_CAN_PRODUCE },
+	[PROTO_CMD_GET] = { cmd_get, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_RESERVE] = { cmd_get, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_ACK] = { cmd_ack, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_NACK] = { cmd_ack, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_CREATE] = { cmd_create, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_DELETE] = { cmd_delete, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_PURGE] = { cmd_purge, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_STATS] = { cmd_stats, ANY },
+	[PROTO_CMD_AUTH] = { cmd_auth, 0 },
+	[PROTO_CMD_QUIT] = { cmd_quit, 0 },
 };
 
 /*
@@ -71,6 +83,12 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "401 UNAUTHORIZED");
 		return false;
 	}
+	/* Refused before anything is looked up, so nothing is made. */
+	if (r->queue != NULL && cmds[r->cmd].needs != 0 &&
+	    !acl_allows(c->who, cmds[r->cmd].needs, r->queue)) {
+		snprintf(reply, size, "403 FORBIDDEN %s", r->queue);
+		return false;
+	}
 	if (r->cmd != PROTO_CMD_PUT)
 		return true;
 	if (s->shutting_down) {
@@ -108,7 +126,16 @@ enum cmd_result
 cmd_dispatch(struct conn *c)
 {
 	log_debug("fd %d: %s", c->fd, proto_cmds[c->req.cmd].name);
-	return handlers[c->req.cmd](c, &c->req);
+	return cmds[c->req.cmd].run(c, &c->req);
+}
+
+bool
+cmd_allowed(struct conn *c, unsigned can, const char *queue)
+{
+	if (acl_allows(c->who, can, queue))
+		return true;
+	conn_reply(c, 403, "FORBIDDEN", queue);
+	return false;
 }
 
 static enum cmd_result
@@ -118,29 +145,30 @@ cmd_ping(struct conn *c, const struct proto_request *r)
 	return CMD_DONE;
 }
 
-/* Compare in time independent of where the inputs differ. */
-static bool
-token_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char diff = alen != blen;
-
-	for (size_t i = 0; i < alen && i < blen; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
+/*
+ * The connection takes the rights of the token it sends, from the acl
+ * of now; it keeps them (and that acl) across reloads.
+ */
 static enum cmd_result
 cmd_auth(struct conn *c, const struct proto_request *r)
 {
 	struct server *s = c->server;
+	const struct acl_token *who;
 
-	if (s->auth_token == NULL || token_equal(r->token, r->token_len,
-					  s->auth_token, s->auth_token_len)) {
-		c->authenticated = true;
+	if (s->acl == NULL) {
 		conn_reply(c, 200, "OK", NULL);
-	} else {
-		conn_reply(c, 401, "UNAUTHORIZED", NULL);
+		return CMD_DONE;
 	}
+	who = acl_find(s->acl, r->token, r->token_len);
+	if (who == NULL) {
+		conn_reply(c, 401, "UNAUTHORIZED", NULL);
+		return CMD_DONE;
+	}
+	acl_unref(c->acl);
+	c->acl = acl_ref(s->acl);
+	c->who = who;
+	c->authenticated = true;
+	conn_reply(c, 200, "OK", NULL);
 	return CMD_DONE;
 }
 

@@ -54,6 +54,13 @@ bool cmd_refuse_too_large(struct conn *c, const struct queue *q);
  */
 enum cmd_result cmd_put_full(struct conn *c, struct queue *q);
 
+/*
+ * True when c's token has any of the rights `can` on `queue`; else
+ * answers 403 FORBIDDEN <queue> and returns false.  (Requests naming a
+ * queue are checked by cmd_check(); this is for the others.)
+ */
+bool cmd_allowed(struct conn *c, unsigned can, const char *queue);
+
 /* Run the handler for the complete request c->req. */
 enum cmd_result cmd_dispatch(struct conn *c);
 

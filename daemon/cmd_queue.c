@@ -139,7 +139,7 @@ cmd_stats(struct conn *c, const struct proto_request *r)
 		}
 		j = stats_queue_json(q);
 	} else {
-		j = stats_server_json(c->server);
+		j = stats_server_json(c->server, c->who);
 	}
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,11 @@ static int parse_listen(struct jcheck *, const char *, json_t *, void *);
 static int parse_defaults(struct jcheck *, const char *, json_t *, void *);
 static int parse_queues(struct jcheck *, const char *, json_t *, void *);
 static int parse_token(struct jcheck *, const char *, json_t *, void *);
+static int parse_tokens(struct jcheck *, const char *, json_t *, void *);
+static int parse_token_file(struct jcheck *, const char *, json_t *, void *);
+static int parse_allow(struct jcheck *, const char *, json_t *, void *);
+static int parse_grant_queues(struct jcheck *, const char *, json_t *, void *);
+static int parse_grant_can(struct jcheck *, const char *, json_t *, void *);
 static int parse_level(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
@@ -114,6 +120,7 @@ static const struct jcheck_key top_keys[] = {
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
 	{ "auth_token_file", FUNC(parse_token) },
+	{ "tokens", FUNC(parse_tokens) },
 	{ "log_level", FUNC(parse_level) },
 	{ "shutdown_grace_ms", JCHECK_U64, CFG(shutdown_grace_ms), 0,
 	    SHUTDOWN_GRACE_MAX, NULL },
@@ -139,6 +146,21 @@ static const struct jcheck_key queue_keys[] = {
 	{ "policy", FUNC(parse_queue_policy) },
 	{ "lease_ms", JCHECK_U64, QSET(lease_ms), 0, NUM, NULL },
 };
+
+/* An entry of "tokens", and an entry of its "allow". */
+static const struct jcheck_key token_keys[] = {
+	{ "token_file", FUNC(parse_token_file) },
+	{ "allow", FUNC(parse_allow) },
+};
+
+static const struct jcheck_key grant_keys[] = {
+	{ "queues", FUNC(parse_grant_queues) },
+	{ "can", FUNC(parse_grant_can) },
+};
+
+/* The names of the rights, at the bit they set. */
+static const char *const can_names[] = { "produce", "consume", "admin" };
+#define NCAN (sizeof can_names / sizeof *can_names)
 
 #define NKEYS(t) (sizeof(t) / sizeof *(t))
 
@@ -184,6 +206,13 @@ config_defaults(struct config *cfg)
 void
 config_free(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		free(cfg->tokens[i].token);
+		free(cfg->tokens[i].grants);
+	}
+	free(cfg->tokens);
+	cfg->tokens = NULL;
+	cfg->ntokens = 0;
 	free(cfg->queues);
 	free(cfg->auth_token);
 	free(cfg->metrics_token);
@@ -528,6 +557,199 @@ parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
 	struct config *cfg = &((struct load *)obj)->cfg;
 
 	return read_token(k, path, v, &cfg->auth_token, &cfg->auth_token_len);
+}
+
+/*
+ * An allow entry while it is read: its rights first ("can"), then its
+ * globs ("queues"), each becoming a grant of the token; see parse_allow.
+ */
+struct allow {
+	struct config_token *tok;
+	unsigned can;
+	json_t *queues; /* borrowed: read once "can" is known */
+	char path[JCHECK_PATH_MAX];
+};
+
+static int
+parse_grant_can(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct allow *a = obj;
+	char sub[JCHECK_PATH_MAX];
+	size_t i;
+	json_t *e;
+	int bit;
+
+	if (jcheck_type(k, path, v, JSON_ARRAY,
+	        "an array of \"produce\", \"consume\", \"admin\"") < 0)
+		return -1;
+	if (json_array_size(v) == 0)
+		return jcheck_fail(k, path, "expected at least one right");
+	json_array_foreach(v, i, e)
+	{
+		jcheck_index(sub, sizeof sub, path, i);
+		if (jcheck_oneof(k, sub, e, can_names, NCAN, &bit) < 0)
+			return -1;
+		a->can |= 1u << bit;
+	}
+	return 0;
+}
+
+static int
+parse_grant_queues(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct allow *a = obj;
+
+	if (!json_is_string(v) &&
+	    jcheck_type(k, path, v, JSON_ARRAY,
+	        "a glob of queue names or an array of them") < 0)
+		return -1;
+	if (json_is_array(v) && json_array_size(v) == 0)
+		return jcheck_fail(k, path, "expected at least one glob");
+	a->queues = v;
+	snprintf(a->path, sizeof a->path, "%s", path);
+	return 0;
+}
+
+/* A glob: queue-name characters and fnmatch's * ? [ ] ! only. */
+static bool
+valid_glob(const char *s, size_t len)
+{
+	if (len == 0 || len > CONFIG_GLOB_MAX || strlen(s) != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("*?[]!", s[i]) && !proto_valid_queue_name(s + i, 1))
+			return false;
+	return true;
+}
+
+static int
+add_grant(struct jcheck *k, const char *path, json_t *v, struct allow *a)
+{
+	struct config_token *t = a->tok;
+	char q[JCHECK_QUOTE_SIZE];
+	struct config_grant *g;
+
+	if (jcheck_type(k, path, v, JSON_STRING, "a string") < 0)
+		return -1;
+	if (!valid_glob(json_string_value(v), json_string_length(v)))
+		return jcheck_fail(k, path,
+		    "%s is not a glob of queue names (1 to %d of A-Z a-z 0-9 "
+		    "_ . : - and * ? [ ] !)",
+		    jcheck_quote(q, sizeof q, json_string_value(v)),
+		    CONFIG_GLOB_MAX);
+	if (t->ngrants == CONFIG_GRANTS_MAX)
+		return jcheck_fail(k, path, "more than %d globs in one token",
+		    CONFIG_GRANTS_MAX);
+	g = &t->grants[t->ngrants++];
+	snprintf(g->glob, sizeof g->glob, "%s", json_string_value(v));
+	g->can = a->can;
+	return 0;
+}
+
+static int
+parse_allow(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_token *t = obj;
+	char sub[JCHECK_PATH_MAX], gsub[JCHECK_PATH_MAX];
+	size_t i, j;
+	json_t *e, *g;
+
+	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of grants") < 0)
+		return -1;
+	t->grants = xcalloc(CONFIG_GRANTS_MAX, sizeof *t->grants);
+	json_array_foreach(v, i, e)
+	{
+		struct allow a = { t, 0, NULL, "" };
+
+		jcheck_index(sub, sizeof sub, path, i);
+		if (jcheck_object(k, sub, e, grant_keys, NKEYS(grant_keys),
+		        &a) < 0)
+			return -1;
+		if (a.queues == NULL)
+			return jcheck_fail(k, sub, "missing key \"queues\"");
+		if (a.can == 0)
+			return jcheck_fail(k, sub, "missing key \"can\"");
+		if (json_is_string(a.queues)) {
+			if (add_grant(k, a.path, a.queues, &a) < 0)
+				return -1;
+			continue;
+		}
+		json_array_foreach(a.queues, j, g)
+		{
+			jcheck_index(gsub, sizeof gsub, a.path, j);
+			if (add_grant(k, gsub, g, &a) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The token of path (an entry of "tokens") is not given twice. */
+static int
+check_token_unique(struct jcheck *k, const char *path, const struct config *cfg,
+    const struct config_token *t)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	jcheck_path(sub, sizeof sub, path, "token_file");
+	if (cfg->auth_token != NULL && cfg->auth_token_len == t->len &&
+	    memcmp(cfg->auth_token, t->token, t->len) == 0)
+		return jcheck_fail(k, sub, "the same token as auth_token_file");
+	for (size_t i = 0; i < cfg->ntokens; i++)
+		if (cfg->tokens[i].len == t->len &&
+		    memcmp(cfg->tokens[i].token, t->token, t->len) == 0)
+			return jcheck_fail(k, sub,
+			    "the same token as tokens[%zu]", i);
+	return 0;
+}
+
+static int
+parse_token_file(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_token *t = obj;
+
+	if (json_is_null(v))
+		return jcheck_fail(k, path, "expected a file name, not null");
+	return read_token(k, path, v, &t->token, &t->len);
+}
+
+static int
+parse_tokens(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+	char sub[JCHECK_PATH_MAX];
+	size_t i;
+	json_t *e;
+
+	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of tokens") < 0)
+		return -1;
+	if (json_array_size(v) > CONFIG_TOKENS_MAX)
+		return jcheck_fail(k, path, "more than %d tokens",
+		    CONFIG_TOKENS_MAX);
+	cfg->tokens = xcalloc(json_array_size(v) + 1, sizeof *cfg->tokens);
+	json_array_foreach(v, i, e)
+	{
+		struct config_token *t = &cfg->tokens[cfg->ntokens];
+
+		jcheck_index(sub, sizeof sub, path, i);
+		/* Counted first, so that config_free() frees it on error. */
+		cfg->ntokens++;
+		if (jcheck_object(k, sub, e, token_keys, NKEYS(token_keys), t) <
+		    0)
+			return -1;
+		if (t->token == NULL)
+			return jcheck_fail(k, sub,
+			    "missing key \"token_file\"");
+		if (t->grants == NULL)
+			return jcheck_fail(k, sub, "missing key \"allow\"");
+		cfg->ntokens--;
+		if (check_token_unique(k, sub, cfg, t) < 0) {
+			cfg->ntokens++;
+			return -1;
+		}
+		cfg->ntokens++;
+	}
+	return 0;
 }
 
 static int

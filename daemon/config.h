@@ -44,6 +44,30 @@ struct config_cidr {
 	int bits;               /* prefix length */
 };
 
+/* What a token may do on the queues a grant names ("can"). */
+#define CONFIG_CAN_PRODUCE 0x1u /* PUT */
+#define CONFIG_CAN_CONSUME 0x2u /* GET, RESERVE, ACK, NACK */
+#define CONFIG_CAN_ADMIN 0x4u	/* CREATE, DELETE, PURGE, CLOSE */
+#define CONFIG_CAN_ALL 0x7u
+/* Tokens, grants per token, and the length of a glob. */
+#define CONFIG_TOKENS_MAX 256
+#define CONFIG_GRANTS_MAX 64
+#define CONFIG_GLOB_MAX (2 * PROTO_NAME_MAX)
+
+/* One "allow" entry, one glob of it: what may be done where. */
+struct config_grant {
+	char glob[CONFIG_GLOB_MAX + 1]; /* fnmatch(3) pattern of queue names */
+	unsigned can;			/* CONFIG_CAN_* */
+};
+
+/* A token of "tokens" (or auth_token_file: every right everywhere). */
+struct config_token {
+	char *token; /* owned */
+	size_t len;
+	struct config_grant *grants; /* owned */
+	size_t ngrants;
+};
+
 /* A queue the file defines ("queues"): made at start, kept on reload. */
 struct config_queue {
 	char name[PROTO_NAME_MAX + 1];
@@ -73,6 +97,8 @@ struct config {
 	size_t nqueues;
 	char *auth_token;	     /* from auth_token_file; NULL: none */
 	size_t auth_token_len;
+	struct config_token *tokens; /* "tokens"; owned, see config_free */
+	size_t ntokens;
 	int log_level;		     /* syslog level, LOG_INFO default */
 	uint64_t shutdown_grace_ms;  /* how long a stop may drain */
 	bool metrics_on;
@@ -194,7 +220,7 @@ void config_defaults(struct config *cfg);
 int config_load(struct config *cfg, const struct config_flags *fl,
     char *err, size_t errsize);
 
-/* Free what cfg owns (predefined queues, token); cfg becomes empty. */
+/* Free what cfg owns (predefined queues, tokens); cfg becomes empty. */
 void config_free(struct config *cfg);
 
 #endif

@@ -11,8 +11,9 @@
 
 #include <event2/buffer.h>
 
-#include "clock.h"
+#include "acl.h"
 #include "admit.h"
+#include "clock.h"
 #include "cmd.h"
 #include "conn_io.h"
 #include "deliver.h"
@@ -108,7 +109,7 @@ conn_new(struct server *s, int fd)
 	c->server = s;
 	c->fd = fd;
 	c->state = CONN_READ_LINE;
-	c->authenticated = s->auth_token == NULL;
+	c->authenticated = s->acl == NULL;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_io_readcb,
@@ -568,6 +569,7 @@ conn_free(struct conn *c)
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	admit_release(s, c->fd);
+	acl_unref(c->acl);
 	close(c->fd);
 	free(c);
 }

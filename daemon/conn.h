@@ -89,6 +89,8 @@ struct conn {
 	size_t nreserved;
 	uint64_t reserved_bytes;  /* their bodies */
 	bool authenticated;
+	const struct acl_token *who; /* its token (NULL: none configured) */
+	struct acl *acl;	     /* who's acl, referenced */
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
 	bool in_loop;	     /* conn_process_input is on the stack */

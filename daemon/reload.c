@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "deliver.h"
 #include "log.h"
 #include "notify.h"
@@ -111,11 +112,9 @@ reload_config(struct server *s)
 	}
 	keep_restart_settings(s, &next);
 	note_dropped_queues(&s->cfg, &next);
-	free(s->auth_token);
-	s->auth_token = next.auth_token;
-	s->auth_token_len = next.auth_token_len;
-	next.auth_token = NULL;
-	next.auth_token_len = 0;
+	/* New AUTHs find the new tokens; older connections keep theirs. */
+	acl_unref(s->acl);
+	s->acl = acl_new(&next);
 	log_set_level(next.log_level);
 	config_free(&s->cfg);
 	s->cfg = next;

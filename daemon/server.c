@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "acl.h"
 #include "admit.h"
 #include "conn.h"
 #include "deliver.h"
@@ -41,11 +42,8 @@ server_new(const struct config *cfg)
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
 	s->started_ms = clock_now_ms();
-	/* The token lives in the server, where AUTH looks. */
-	s->auth_token = s->cfg.auth_token;
-	s->auth_token_len = s->cfg.auth_token_len;
-	s->cfg.auth_token = NULL;
-	s->cfg.auth_token_len = 0;
+	/* The tokens live in the server, where AUTH looks. */
+	s->acl = acl_new(&s->cfg);
 	/* The predefined queues; a reload gives them new settings. */
 	for (size_t i = 0; i < s->cfg.nqueues; i++)
 		qtable_insert(&s->queues,
@@ -231,7 +229,7 @@ server_free(struct server *s)
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
 	event_base_free(s->base);
-	free(s->auth_token);
+	acl_unref(s->acl);
 	config_free(&s->cfg);
 	free(s);
 }

@@ -34,8 +34,7 @@ struct server {
 	size_t nmetrics;          /* metrics (HTTP) connections: count too */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
-	char *auth_token;	  /* NULL: AUTH always succeeds */
-	size_t auth_token_len;
+	struct acl *acl;	  /* the tokens; NULL: AUTH always succeeds */
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */

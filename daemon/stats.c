@@ -2,6 +2,7 @@
  * stats.c - STATS as JSON.  See stats.h; the fields are those of the
  * protocol's STATS table, plus nacks, redelivered and lease_ms.
  */
+#include "acl.h"
 #include "clock.h"
 #include "config.h"
 #include "stats.h"
@@ -34,6 +35,7 @@ stats_queue_json(const struct queue *q)
 
 /* Totals and per-queue objects gathered by qtable_foreach(). */
 struct gather {
+	const struct acl_token *who; /* lists only what it may see */
 	json_t *queues;
 	uint64_t messages;
 	uint64_t bytes;
@@ -44,15 +46,17 @@ gather_queue(struct queue *q, void *arg)
 {
 	struct gather *g = arg;
 
+	if (!acl_allows(g->who, CONFIG_CAN_ALL, q->name))
+		return;
 	json_object_set_new(g->queues, q->name, stats_queue_json(q));
 	g->messages += queue_depth(q) + q->nreserved;
 	g->bytes += queue_bytes(q);
 }
 
 json_t *
-stats_server_json(struct server *s)
+stats_server_json(struct server *s, const struct acl_token *who)
 {
-	struct gather g = { json_object(), 0, 0 };
+	struct gather g = { who, json_object(), 0, 0 };
 
 	qtable_foreach(&s->queues, gather_queue, &g);
 	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}",

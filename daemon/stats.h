@@ -11,6 +11,12 @@
 #include "server.h"
 
 json_t *stats_queue_json(const struct queue *q);
-json_t *stats_server_json(struct server *s);
+struct acl_token;
+
+/*
+ * The server's answer, listing the queues `who` has some right on (all
+ * of them when who is NULL); its totals are over those queues.
+ */
+json_t *stats_server_json(struct server *s, const struct acl_token *who);
 
 #endif

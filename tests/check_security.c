@@ -199,6 +199,243 @@ START_TEST(test_timeouts_of_0_are_off)
 }
 END_TEST
 
+/* ---- permissions ------------------------------------------------ */
+
+/*
+ * The tokens of the permission tests: "root" (auth_token_file: every
+ * right), and one per right on the queues "jobs.*", plus "none", which
+ * may do nothing.
+ */
+static char tok_files[5][64];
+
+static void
+perm_start(void)
+{
+	static const char *const toks[] = { "root", "prod", "cons", "adm",
+		"none" };
+	char json[2048];
+
+	for (int i = 0; i < 5; i++)
+		token_file(tok_files[i], sizeof tok_files[i], toks[i]);
+	snprintf(json, sizeof json,
+	    "{\"auth_token_file\": \"%s\", \"tokens\": ["
+	    "{\"token_file\": \"%s\", \"allow\": [{\"queues\": \"jobs.*\","
+	    " \"can\": [\"produce\"]}]},"
+	    "{\"token_file\": \"%s\", \"allow\": [{\"queues\": [\"jobs.*\","
+	    " \"x\"], \"can\": [\"consume\"]}]},"
+	    "{\"token_file\": \"%s\", \"allow\": [{\"queues\": \"jobs.*\","
+	    " \"can\": [\"admin\"]}]},"
+	    "{\"token_file\": \"%s\", \"allow\": []}]}",
+	    tok_files[0], tok_files[1], tok_files[2], tok_files[3],
+	    tok_files[4]);
+	harness_start_with_config(&d, json);
+	for (int i = 0; i < 5; i++)
+		unlink(tok_files[i]);
+}
+
+/* A connection authenticated with `token`. */
+static struct tconn *
+open_as(const char *token)
+{
+	struct tconn *t = tc_open(&d);
+	char req[64];
+
+	snprintf(req, sizeof req, "AUTH %s", token);
+	tc_request(t, req, "200 OK");
+	return t;
+}
+
+/*
+ * Every verb that names a queue, sent to q: each is answered `ans`, or
+ * "403 FORBIDDEN <q>" when ans is NULL.
+ */
+static void
+expect_refused_everywhere(struct tconn *t, const char *q, const char *ans)
+{
+	static const char *const verbs[] = { "GET", "RESERVE", "CREATE",
+		"DELETE", "PURGE", "STATS" };
+	char req[128], forbidden[128];
+
+	snprintf(forbidden, sizeof forbidden, "403 FORBIDDEN %s", q);
+	if (ans == NULL)
+		ans = forbidden;
+	tc_send_put(t, q, "body");
+	tc_expect(t, ans);
+	for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
+		snprintf(req, sizeof req, "%s %s", verbs[i], q);
+		tc_request(t, req, ans);
+	}
+}
+
+START_TEST(test_every_command_but_ping_auth_quit_needs_auth)
+{
+	struct tconn *t;
+
+	perm_start();
+	t = tc_open(&d);
+	expect_refused_everywhere(t, "jobs.a", "401 UNAUTHORIZED");
+	tc_request(t, "ACK 1", "401 UNAUTHORIZED");
+	tc_request(t, "NACK 1", "401 UNAUTHORIZED");
+	tc_request(t, "STATS", "401 UNAUTHORIZED");
+	tc_request(t, "PING", "200 PONG");
+	tc_request(t, "QUIT", "200 BYE");
+	tc_close(t);
+}
+END_TEST
+
+/* "none" authenticates, and then may do nothing with any queue. */
+START_TEST(test_token_without_grants_is_forbidden_every_queue)
+{
+	struct tconn *t, *root;
+	json_t *j;
+
+	perm_start();
+	t = open_as("none");
+	expect_refused_everywhere(t, "jobs.a", NULL);
+	/* 4xx changes nothing: no queue was made by the refused PUT. */
+	root = open_as("root");
+	ck_assert_ptr_null(tc_stats(root, "jobs.a"));
+	/* Its global STATS lists no queue. */
+	tc_put(root, "jobs.b", "m");
+	j = tc_stats(t, NULL);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 0);
+	json_decref(j);
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
+START_TEST(test_produce_allows_put_and_stats_only)
+{
+	struct tconn *t, *root;
+
+	perm_start();
+	t = open_as("prod");
+	tc_put(t, "jobs.a", "one");
+	ck_assert_int_eq(tc_stat(t, "jobs.a", "depth"), 1);
+	tc_request(t, "GET jobs.a", "403 FORBIDDEN jobs.a");
+	tc_request(t, "RESERVE jobs.a", "403 FORBIDDEN jobs.a");
+	tc_request(t, "CREATE jobs.b", "403 FORBIDDEN jobs.b");
+	tc_request(t, "PURGE jobs.a", "403 FORBIDDEN jobs.a");
+	tc_request(t, "DELETE jobs.a", "403 FORBIDDEN jobs.a");
+	/* Outside its glob, even PUT is refused, and nothing is made. */
+	tc_send_put(t, "other", "x");
+	tc_expect(t, "403 FORBIDDEN other");
+	tc_send_put(t, "jobs", "x");
+	tc_expect(t, "403 FORBIDDEN jobs");
+	root = open_as("root");
+	ck_assert_ptr_null(tc_stats(root, "other"));
+	ck_assert_int_eq(tc_stat(root, "jobs.a", "depth"), 1);
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
+START_TEST(test_consume_allows_get_reserve_ack_nack)
+{
+	struct tconn *t, *root;
+	unsigned long long id;
+	char req[64];
+
+	perm_start();
+	root = open_as("root");
+	tc_put(root, "jobs.a", "one");
+	tc_put(root, "jobs.a", "two");
+	tc_put(root, "x", "three");
+	t = open_as("cons");
+	tc_send(t, "GET jobs.a\r\n");
+	tc_expect_msg(t, "one");
+	tc_send(t, "RESERVE jobs.a\r\n");
+	id = tc_expect_msg(t, "two");
+	snprintf(req, sizeof req, "NACK %llu", id);
+	tc_request(t, req, "200 REQUEUED");
+	tc_send(t, "RESERVE jobs.a\r\n");
+	id = tc_expect_msg(t, "two");
+	snprintf(req, sizeof req, "ACK %llu", id);
+	tc_request(t, req, "200 ACKED");
+	/* A second glob of the same grant. */
+	tc_send(t, "GET x\r\n");
+	tc_expect_msg(t, "three");
+	tc_send_put(t, "jobs.a", "x");
+	tc_expect(t, "403 FORBIDDEN jobs.a");
+	tc_request(t, "CREATE jobs.b", "403 FORBIDDEN jobs.b");
+	tc_request(t, "GET y", "403 FORBIDDEN y");
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
+START_TEST(test_admin_allows_create_purge_delete)
+{
+	struct tconn *t, *root;
+
+	perm_start();
+	root = open_as("root");
+	tc_put(root, "jobs.a", "one");
+	t = open_as("adm");
+	tc_request(t, "CREATE jobs.b capacity=3", "201 CREATED");
+	tc_request(t, "PURGE jobs.a", "200 PURGED 1");
+	tc_request(t, "DELETE jobs.a", "200 DELETED");
+	tc_request(t, "CREATE other", "403 FORBIDDEN other");
+	tc_request(t, "DELETE other", "403 FORBIDDEN other");
+	tc_send_put(t, "jobs.b", "x");
+	tc_expect(t, "403 FORBIDDEN jobs.b");
+	tc_request(t, "GET jobs.b", "403 FORBIDDEN jobs.b");
+	ck_assert_int_eq(tc_stat(t, "jobs.b", "capacity"), 3);
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
+/* A global STATS lists the queues the token has a right on, only. */
+START_TEST(test_global_stats_lists_only_the_queues_a_token_may_see)
+{
+	struct tconn *t, *root;
+	json_t *j, *qs;
+
+	perm_start();
+	root = open_as("root");
+	tc_put(root, "jobs.a", "one");
+	tc_put(root, "secret", "two");
+	t = open_as("prod");
+	j = tc_stats(t, NULL);
+	qs = json_object_get(j, "queues");
+	ck_assert_uint_eq(json_object_size(qs), 1);
+	ck_assert_ptr_nonnull(json_object_get(qs, "jobs.a"));
+	ck_assert_int_eq(stats_int(j, "messages"), 1);
+	json_decref(j);
+	j = tc_stats(root, NULL);
+	ck_assert_uint_eq(json_object_size(json_object_get(j, "queues")), 2);
+	json_decref(j);
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
+/* AUTH again with a weaker token: its reservations can no longer be ACKed. */
+START_TEST(test_ack_is_checked_against_the_token_of_now)
+{
+	struct tconn *t, *root;
+	unsigned long long id;
+	char req[64];
+
+	perm_start();
+	root = open_as("root");
+	tc_put(root, "jobs.a", "one");
+	t = open_as("cons");
+	tc_send(t, "RESERVE jobs.a\r\n");
+	id = tc_expect_msg(t, "one");
+	tc_request(t, "AUTH prod", "200 OK");
+	snprintf(req, sizeof req, "ACK %llu", id);
+	tc_request(t, req, "403 FORBIDDEN jobs.a");
+	ck_assert_int_eq(tc_stat(root, "jobs.a", "reserved"), 1);
+	tc_request(t, "AUTH cons", "200 OK");
+	tc_request(t, req, "200 ACKED");
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -211,5 +448,12 @@ main(void)
 	    test_idle_connection_closes_but_waiting_and_reserving_ones_stay);
 	TEST(s, test_unauthenticated_connection_is_closed_after_auth_timeout);
 	TEST(s, test_timeouts_of_0_are_off);
+	TEST(s, test_every_command_but_ping_auth_quit_needs_auth);
+	TEST(s, test_token_without_grants_is_forbidden_every_queue);
+	TEST(s, test_produce_allows_put_and_stats_only);
+	TEST(s, test_consume_allows_get_reserve_ack_nack);
+	TEST(s, test_admin_allows_create_purge_delete);
+	TEST(s, test_global_stats_lists_only_the_queues_a_token_may_see);
+	TEST(s, test_ack_is_checked_against_the_token_of_now);
 	return test_run(s);
 }

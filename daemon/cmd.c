@@ -73,6 +73,47 @@ cmd_refuse_too_large(struct conn *c, const struct queue *q)
 	return true;
 }
 
+/*
+ * With the memory budget spent, a PUT into a queue that rejects or
+ * drops the newest, or a PUT that would not wait (timeout 0), is
+ * answered from its line (budget.h): its body, which would not be read
+ * on, is skipped.  Not when a consumer waits
+ * on the queue: the message would go to it, and that needs no memory.
+ */
+static bool
+refuse_for_memory(struct server *s, struct queue *q,
+    const struct proto_request *r, char *reply, size_t size)
+{
+	/* A queue not made yet would be made with the defaults (and is
+	 * not made for a refusal). */
+	enum proto_policy policy =
+	    q ? q->set.policy : s->cfg.queue_defaults.policy;
+
+	if ((q != NULL && q->nconsumers > 0) || !budget_full(s))
+		return false;
+	switch (policy) {
+	case PROTO_POLICY_BLOCK:
+		/* Timeout 0: it would not wait for room, nor for memory. */
+		if (!r->has_timeout || r->timeout_ms > 0)
+			return false;
+		/* FALLTHROUGH */
+	case PROTO_POLICY_REJECT:
+		snprintf(reply, size, "503 FULL %s retry_after_ms=%" PRIu64,
+		    r->queue,
+		    q ? queue_retry_after_ms(q) : QUEUE_RETRY_AFTER_UNKNOWN_MS);
+		if (q != NULL)
+			q->stat.rejected++;
+		return true;
+	case PROTO_POLICY_DROP_NEWEST:
+		snprintf(reply, size, "202 DROPPED %s", r->queue);
+		if (q != NULL)
+			q->stat.dropped++;
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool
 cmd_check(struct conn *c, const struct proto_request *r, char *reply,
     size_t size)
@@ -95,13 +136,13 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "503 SHUTTING_DOWN");
 		return false;
 	}
-	uint64_t limit =
-	    cmd_message_limit(s, cmd_find_queue(s, r->queue, false));
+	struct queue *q = cmd_find_queue(s, r->queue, false);
+	uint64_t limit = cmd_message_limit(s, q);
 	if (r->body_len > limit) {
 		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);
 		return false;
 	}
-	return true;
+	return !refuse_for_memory(s, q, r, reply, size);
 }
 
 struct queue *
@@ -125,7 +166,13 @@ cmd_reply_no_queue(struct conn *c, const char *name)
 enum cmd_result
 cmd_dispatch(struct conn *c)
 {
+	unsigned needs = cmds[c->req.cmd].needs;
+
 	log_debug("fd %d: %s", c->fd, proto_cmds[c->req.cmd].name);
+	/* What a connection may have changed, its STATS must show (answer.h).
+	 */
+	if (needs != 0 && needs != ANY)
+		c->changed_at = ++c->server->changes;
 	return cmds[c->req.cmd].run(c, &c->req);
 }
 

@@ -116,6 +116,8 @@ static const struct jcheck_key top_keys[] = {
 	{ "max_queue_capacity", JCHECK_U64, CFG(max_queue_capacity), 0, NUM,
 	    NULL },
 	{ "max_queue_bytes", JCHECK_U64, CFG(max_queue_bytes), 0, NUM, NULL },
+	{ "max_memory", JCHECK_U64, CFG(max_memory), CONFIG_MIN_MEMORY, NUM,
+	    NULL },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
@@ -172,6 +174,31 @@ config_settings_equal(const struct queue_settings *a,
 	    a->policy == b->policy && a->lease_ms == b->lease_ms;
 }
 
+uint64_t
+config_default_memory(void)
+{
+	static uint64_t cached;
+	char line[256];
+	unsigned long long kb;
+	FILE *f;
+
+	if (cached != 0)
+		return cached;
+	cached = CONFIG_DEFAULT_MEMORY;
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return cached;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
+			cached = kb * 1024 / CONFIG_DEFAULT_MEMORY_FRACTION;
+			break;
+		}
+	}
+	fclose(f);
+	if (cached < CONFIG_MIN_MEMORY)
+		cached = CONFIG_MIN_MEMORY;
+	return cached;
+}
+
 void
 config_defaults(struct config *cfg)
 {
@@ -194,6 +221,7 @@ config_defaults(struct config *cfg)
 	cfg->max_queues = CONFIG_DEFAULT_MAX_QUEUES;
 	cfg->max_queue_capacity = CONFIG_DEFAULT_MAX_QUEUE_CAPACITY;
 	cfg->max_queue_bytes = CONFIG_DEFAULT_MAX_QUEUE_BYTES;
+	cfg->max_memory = config_default_memory();
 	cfg->auto_create = true;
 	cfg->queue_defaults.capacity = CONFIG_DEFAULT_CAPACITY;
 	cfg->queue_defaults.max_bytes = CONFIG_DEFAULT_MAX_BYTES;

@@ -91,6 +91,7 @@ struct config {
 	size_t max_queues;	     /* queues auto-create and CREATE may reach */
 	uint64_t max_queue_capacity; /* most capacity a queue may have */
 	uint64_t max_queue_bytes;    /* most max_bytes a queue may have */
+	uint64_t max_memory;	     /* the memory budget (budget.h) */
 	bool auto_create;
 	struct queue_settings queue_defaults;
 	struct config_queue *queues; /* predefined; owned, see config_free */
@@ -183,6 +184,17 @@ struct config_flags {
 #define CONFIG_DEFAULT_MAX_QUEUE_CAPACITY 1000000
 #define CONFIG_DEFAULT_MAX_QUEUE_BYTES (1024ULL * 1024 * 1024)
 /*
+ * The memory budget, when not configured: a quarter of physical memory
+ * (MemTotal), leaving the rest to the kernel's page cache, other
+ * processes and what the budget does not count (per-connection
+ * structures, allocator slack); a fixed 1 GiB when /proc/meminfo
+ * cannot be read.  Never less than CONFIG_MIN_MEMORY.
+ */
+#define CONFIG_DEFAULT_MEMORY_FRACTION 4
+#define CONFIG_DEFAULT_MEMORY (1024ULL * 1024 * 1024)
+#define CONFIG_MIN_MEMORY (1024 * 1024)
+
+/*
  * Input read ahead of the request being served: enough to parse a deep
  * pipeline of small requests in one pass, small enough that a flood of
  * PUTs into a full queue costs the daemon almost nothing (the spec
@@ -208,6 +220,9 @@ struct config_flags {
 /* True when two queues' settings are the same (CREATE's EXISTS, reload). */
 bool config_settings_equal(const struct queue_settings *a,
     const struct queue_settings *b);
+
+/* The default max_memory of this machine (see above). */
+uint64_t config_default_memory(void);
 
 /* Fill cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);

@@ -126,8 +126,11 @@ conn_new(struct server *s, int fd)
 		abort();
 	}
 	TAILQ_INIT(&c->reserved);
+	budget_track(s, c->in);
+	budget_track(s, c->out);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
+	s->changes++; /* STATS counts connections (answer.h) */
 	set_input_bound(c, 0);
 	guard_start(c);
 	conn_io_update(c);
@@ -438,11 +441,25 @@ discard_body(struct conn *c)
 	return STEP_NEXT;
 }
 
-/* True (and reading paused) when unsent output is above the mark. */
+size_t
+conn_input_room(struct conn *c)
+{
+	size_t have = evbuffer_get_length(c->in);
+
+	return budget_input_room(c,
+	    have < c->in_bound ? c->in_bound - have : 0);
+}
+
+/*
+ * True (and reading paused) when unsent output is above the mark; with
+ * the memory budget spent, when there is any: one answer at a time.
+ */
 static bool
 output_full(struct conn *c)
 {
-	if (evbuffer_get_length(c->out) < c->server->cfg.output_high)
+	size_t high = budget_full(c->server) ? 1 : c->server->cfg.output_high;
+
+	if (evbuffer_get_length(c->out) < high)
 		return false;
 	c->output_stalled = true;
 	conn_io_update(c);
@@ -560,12 +577,16 @@ conn_free(struct conn *c)
 	detach(c);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
+	s->changes++;
 	log_debug("fd %d: closed (%zu open)", c->fd, s->nconns);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->resume);
 	event_free(c->hup);
 	event_free(c->timer);
+	budget_forget_conn(c);
+	budget_untrack(s, c->in);
+	budget_untrack(s, c->out);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	admit_release(s, c->fd);

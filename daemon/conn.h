@@ -91,12 +91,15 @@ struct conn {
 	bool authenticated;
 	const struct acl_token *who; /* its token (NULL: none configured) */
 	struct acl *acl;	     /* who's acl, referenced */
+	uint64_t changed_at; /* server->changes after its last change */
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
 	bool in_loop;	     /* conn_process_input is on the stack */
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
 	bool watching_hup;   /* hup is added */
+	bool budget_paused;  /* not read until memory frees (budget.h) */
+	TAILQ_ENTRY(conn) budget_link; /* the budget's paused list */
 };
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */

@@ -30,9 +30,8 @@
 void
 conn_io_update(struct conn *c)
 {
-	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
-	    !c->eof && c->state != CONN_WAIT_ROOM &&
-	    evbuffer_get_length(c->in) < c->in_bound;
+	bool want = c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
+	    c->state != CONN_WAIT_ROOM && conn_input_room(c) > 0;
 	bool hup = !want && !c->eof && c->state == CONN_WAIT_MESSAGE;
 
 	if (want != c->reading) {
@@ -119,7 +118,7 @@ read_some(struct conn *c, size_t *offered)
 	int nvec;
 	ssize_t n, left;
 
-	*offered = c->in_bound - evbuffer_get_length(c->in);
+	*offered = conn_input_room(c);
 	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)*offered, vec, 2);
 	/* The space reserved may be larger than asked: read no more. */
 	left = (ssize_t)*offered;
@@ -149,7 +148,7 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
+		if (!c->reading || conn_input_room(c) == 0)
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {

@@ -138,17 +138,22 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 		msg_free(it.msg);
 }
 
-/* True when p's message may go straight to q's first waiting consumer. */
+/*
+ * True when p's message may go straight to q's first waiting consumer.
+ * To a GET it only moves (the memory budget does not mind); a RESERVE
+ * keeps a copy, so it needs memory, and room in the queue's bound
+ * (unless capacity 0).
+ */
 static bool
-can_hand_off(struct queue *q, size_t len)
+can_hand_off(struct server *s, struct queue *q, size_t len)
 {
 	struct conn *to = first_waiter(&q->consumers);
 
 	if (to == NULL)
 		return false;
-	/* A reservation stays in the queue's bound (unless capacity 0). */
-	return !wants_reserve(to) || q->set.capacity == 0 ||
-	    queue_has_room(q, len);
+	return !wants_reserve(to) ||
+	    ((q->set.capacity == 0 || queue_has_room(q, len)) &&
+	        !budget_full(s));
 }
 
 /* Move p's buffered body to consumer `to` as message id. */
@@ -174,24 +179,27 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 }
 
 bool
-deliver_can_accept(struct queue *q, size_t len)
+deliver_can_accept(struct server *s, struct queue *q, size_t len)
 {
-	return queue_has_room(q, len) || can_hand_off(q, len);
+	return (queue_has_room(q, len) && !budget_full(s)) ||
+	    can_hand_off(s, q, len);
 }
 
 void
 deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 {
-	uint64_t id = ++p->server->last_id;
+	struct server *s = p->server;
+	uint64_t id = ++s->last_id;
 	char arg[PROTO_U64_DIGITS + 1];
 
-	if (to == NULL && can_hand_off(q, (size_t)p->req.body_len))
+	if (to == NULL && can_hand_off(s, q, (size_t)p->req.body_len))
 		to = first_waiter(&q->consumers);
 	if (to != NULL)
 		hand_over(p, q, to, id);
 	else
 		conn_copy_body(p, queue_store(q, id, (size_t)p->req.body_len));
 	q->stat.puts++;
+	budget_sync_queue(s, q);
 	arg[proto_format_u64(arg, id)] = '\0';
 	conn_reply(p, 200, "QUEUED", arg);
 }
@@ -210,11 +218,27 @@ deliver_kick(struct server *s, struct queue *q)
 		}
 		if (prod == NULL)
 			break;
-		if (!deliver_can_accept(q, (size_t)prod->req.body_len))
+		if (!deliver_can_accept(s, q, (size_t)prod->req.body_len)) {
+			/* Its own room is there: it waits for memory. */
+			if (budget_full(s) &&
+			    queue_has_room(q, (size_t)prod->req.body_len))
+				budget_wait_room(s, q);
 			break;
+		}
 		deliver_accept(prod, q, NULL);
 		conn_wake(prod);
 	}
+	budget_sync_queue(s, q);
+}
+
+void
+deliver_budget_freed(struct server *s)
+{
+	struct queue *q;
+
+	/* A queue still short of memory is listed again, behind. */
+	while (!budget_full(s) && (q = budget_next_waiting(s)) != NULL)
+		deliver_kick(s, q);
 }
 
 bool

@@ -20,6 +20,8 @@
  *                          producer, or every consumer (DELETE's 404,
  *                          the drain's 503 SHUTTING_DOWN)
  *   deliver_rejudge()      after a queue's settings changed (reload)
+ *   deliver_budget_freed() memory came free under the budget: kick the
+ *                          queues whose producers wait for it
  *
  * A connection that goes away leaves its line unanswered (conn_close).
  */
@@ -35,10 +37,16 @@
  * True when a message of len bytes can be accepted into q now: there is
  * room, or a waiting consumer can take it.
  */
-bool deliver_can_accept(struct queue *q, size_t len);
+bool deliver_can_accept(struct server *s, struct queue *q, size_t len);
 
 /* Serve waiters of q until nothing more can move. */
 void deliver_kick(struct server *s, struct queue *q);
+
+/*
+ * Memory came free under the budget (budget.h): kick the queues whose
+ * producers wait for it, in the order they began to, while it lasts.
+ */
+void deliver_budget_freed(struct server *s);
 
 /* Send (GET) or reserve (RESERVE) q's head message to c. */
 void deliver_head(struct conn *c, struct queue *q, bool reserve);

@@ -39,7 +39,8 @@ first_deadline(const struct conn *c, enum which *w)
 			*w = REQUEST;
 		}
 	}
-	if (cfg->idle_timeout_s > 0 && c->nreserved == 0) {
+	/* Held back by the memory budget is waiting, not idling. */
+	if (cfg->idle_timeout_s > 0 && c->nreserved == 0 && !c->budget_paused) {
 		d = g->active_ms + cfg->idle_timeout_s * 1000;
 		if (due == 0 || d < due) {
 			due = d;
@@ -103,10 +104,11 @@ guard_pass(struct conn *c)
 	g->active_ms = now;
 	/*
 	 * A connection whose answers are not being read is not read
-	 * either: its request cannot be the client's slowness.  The idle
+	 * either, nor one the memory budget holds back: its request
+	 * cannot be the client's slowness.  The idle
 	 * deadline covers a client that reads nothing at all.
 	 */
-	if (c->output_stalled || !in_request(c))
+	if (c->output_stalled || c->budget_paused || !in_request(c))
 		g->request_ms = 0;
 	else if (g->request_ms == 0)
 		g->request_ms = now;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "answer.h"
 #include "deliver.h"
 #include "log.h"
 #include "notify.h"
@@ -115,10 +116,13 @@ reload_config(struct server *s)
 	/* New AUTHs find the new tokens; older connections keep theirs. */
 	acl_unref(s->acl);
 	s->acl = acl_new(&next);
+	answer_clear(s);
 	log_set_level(next.log_level);
 	config_free(&s->cfg);
 	s->cfg = next;
 	reload_queues(s, &s->cfg);
+	/* A larger max_memory may let waiting producers in. */
+	budget_changed(s);
 	log_notice("reloaded %s", s->flags.file);
 	notify_reloaded(s, NULL);
 }

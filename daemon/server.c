@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "acl.h"
 #include "admit.h"
+#include "answer.h"
 #include "conn.h"
 #include "deliver.h"
 #include "log.h"
@@ -41,6 +42,7 @@ server_new(const struct config *cfg)
 	}
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
+	budget_init(s, deliver_budget_freed);
 	s->started_ms = clock_now_ms();
 	/* The tokens live in the server, where AUTH looks. */
 	s->acl = acl_new(&s->cfg);
@@ -228,6 +230,8 @@ server_free(struct server *s)
 	qtable_foreach(&s->queues, forget_lease, NULL);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
+	answer_clear(s);
+	budget_free(s);
 	event_base_free(s->base);
 	acl_unref(s->acl);
 	config_free(&s->cfg);

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "budget.h"
 #include "config.h"
 #include "qtable.h"
 
@@ -38,6 +39,9 @@ struct server {
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
+	struct budget budget;     /* memory held for clients (budget.h) */
+	uint64_t changes;	  /* requests that changed something */
+	struct answer_cache *answers; /* shared answers (answer.h) */
 };
 
 /*

@@ -19,4 +19,12 @@ struct acl_token;
  */
 json_t *stats_server_json(struct server *s, const struct acl_token *who);
 
+/*
+ * The same answer as JSON text, written straight into a malloc'd
+ * buffer after `head` bytes left free for the caller (a status line),
+ * with room for 2 more bytes after it; *len is the length of the JSON.
+ */
+char *stats_server_text(struct server *s, const struct acl_token *who,
+    size_t head, size_t *len);
+
 #endif

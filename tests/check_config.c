@@ -348,7 +348,7 @@ static const struct {
 	    "request_timeout_ms, idle_timeout_s, auth_timeout_ms, "
 	    "max_message, input_readahead, output_high, "
 	    "max_reserved, max_reserved_bytes, max_queues, "
-	    "max_queue_capacity, max_queue_bytes, auto_create, "
+	    "max_queue_capacity, max_queue_bytes, max_memory, auto_create, "
 	    "queue_defaults, queues, auth_token_file, tokens, log_level, "
 	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",

@@ -10,7 +10,9 @@
  * connection of the same daemon that the same deadline did close.
  */
 #include <check.h>
+#include <errno.h>
 #include <jansson.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -436,6 +438,239 @@ START_TEST(test_ack_is_checked_against_the_token_of_now)
 }
 END_TEST
 
+/* ---- the memory budget ------------------------------------------ */
+
+#define KIB 1024
+#define MIB (1024 * 1024)
+
+/* Send up to len bytes of `fill` without blocking; how many went. */
+static size_t
+send_fill(struct tconn *t, size_t len, char fill)
+{
+	static char buf[64 * KIB];
+	size_t sent = 0;
+
+	memset(buf, fill, sizeof buf);
+	while (sent < len) {
+		size_t n = len - sent < sizeof buf ? len - sent : sizeof buf;
+		ssize_t k = send(t->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		ck_assert_msg(k > 0, "send: %s", strerror(errno));
+		sent += (size_t)k;
+	}
+	return sent;
+}
+
+/* PUT a 64 KiB message of `fill`; the first reply line. */
+static const char *
+put_64k(struct tconn *t, const char *q, const char *timeout, char fill)
+{
+	static char body[64 * KIB];
+
+	memset(body, fill, sizeof body);
+	tc_send_put_bytes(t, q, body, sizeof body, timeout);
+	return tc_line(t);
+}
+
+/* Poll STATS until what is counted has reached the budget. */
+static void
+await_memory_spent(struct tconn *t)
+{
+	uint64_t t0 = harness_now_ms();
+	json_t *j;
+	bool spent;
+
+	do {
+		j = tc_stats(t, NULL);
+		spent = stats_int(j, "memory") >= stats_int(j, "max_memory");
+		json_decref(j);
+		ck_assert_msg(spent || harness_now_ms() - t0 < TC_AWAIT_MS,
+		    "the memory budget was not spent");
+	} while (!spent);
+}
+
+/*
+ * With the budget spent, a PUT meets a full queue whatever its own
+ * bounds say: block parks it until memory frees, reject answers 503
+ * FULL, drop-newest drops it, drop-oldest drops the oldest; and GET
+ * still drains.
+ */
+START_TEST(test_spent_budget_makes_every_queue_full_and_its_policy_decide)
+{
+	static char body[64 * KIB + 2];
+	struct tconn *t, *p;
+	const char *l;
+	int n = 0;
+
+	harness_start_with_config(&d, "{\"max_memory\": 1048576}");
+	t = tc_open(&d);
+	tc_request(t, "CREATE rej policy=reject", "201 CREATED");
+	tc_request(t, "CREATE dn policy=drop-newest", "201 CREATED");
+	tc_request(t, "CREATE do policy=drop-oldest", "201 CREATED");
+	/* drop-oldest takes every message, dropping the oldest for memory. */
+	for (int i = 0; i < 32; i++) {
+		l = put_64k(t, "do", NULL, 'o');
+		ck_assert_msg(strncmp(l, "200 QUEUED ", 11) == 0, "got %s", l);
+	}
+	ck_assert_int_le(tc_stat(t, "do", "depth"), 16);
+	ck_assert_int_ge(tc_stat(t, "do", "dropped"), 16);
+	tc_send(t, "PURGE do\r\n");
+	tc_expect_prefix(t, "200 PURGED ");
+	/* Far below the queue's own 16 MiB, the budget fills. */
+	while ((l = put_64k(t, "a", "0", 'a')) != NULL &&
+	    strncmp(l, "200 QUEUED", 10) == 0)
+		n++;
+	ck_assert_msg(strncmp(l, "503 FULL a ", 11) == 0, "got \"%s\"", l);
+	ck_assert_int_ge(n, 8);
+	ck_assert_int_le(n, 16);
+	/*
+	 * Memory stays spent while a producer holds its message: parked,
+	 * or with its body not read on.
+	 */
+	p = tc_open(&d);
+	tc_send_put_bytes(p, "b", body, 64 * KIB, NULL);
+	await_memory_spent(t);
+	ck_assert(tc_quiet(p, 50));
+	ck_assert_str_eq(put_64k(t, "rej", NULL, 'r'),
+	    "503 FULL rej retry_after_ms=1000");
+	ck_assert_str_eq(put_64k(t, "dn", NULL, 'n'), "202 DROPPED dn");
+	ck_assert_str_eq(put_64k(t, "a", "0", 'a'),
+	    "503 FULL a retry_after_ms=1000");
+	/* GET still drains; the producer gets in once memory frees. */
+	for (int i = 0; i < 2; i++) {
+		tc_send(t, "GET a\r\n");
+		tc_expect_prefix(t, "200 MSG ");
+		tc_read(t, body, sizeof body);
+	}
+	tc_expect_queued(p);
+	tc_close(p);
+	tc_close(t);
+}
+END_TEST
+
+/* Connections per vector in the budget test, and its budget. */
+#define VEC_CONNS 24
+#define VEC_BUDGET (8 * MIB)
+/*
+ * What the daemon may hold besides the budget: per-connection
+ * structures, libevent's chains, allocator slack.  Under the
+ * sanitizers every allocation has red zones and a freed block waits in
+ * quarantine before reuse, so the slack is larger.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define VEC_OVERHEAD_KB (48L * 1024)
+#else
+#define VEC_OVERHEAD_KB (16L * 1024)
+#endif
+#define VEC_QUEUES 1500
+
+/*
+ * Every way a client could make the daemon hold memory for it, at
+ * once, scaled down (a budget of 8 MiB, a few dozen connections): full
+ * queues (their own bounds allow 16 MiB each), reservations on a
+ * capacity-0 queue, global STATS answers never read (about 0.5 MB
+ * each), and PUT bodies half sent.  Without the budget they add up to
+ * more than 90 MiB; the daemon's RSS grows by at most the budget plus
+ * a fixed overhead, and a consumer still drains the queues.
+ */
+START_TEST(test_daemon_stays_within_its_memory_budget_under_every_vector)
+{
+	static char body[64 * KIB + 2];
+	struct tconn *t, *prod[4], *rp[VEC_CONNS], *rc[VEC_CONNS];
+	struct tconn *st[VEC_CONNS], *part[VEC_CONNS];
+	char name[64], json[256];
+	long rss0, rss1;
+	const char *l;
+	json_t *j;
+
+	snprintf(json, sizeof json, "{\"max_memory\": %d}", VEC_BUDGET);
+	harness_start_with_config(&d, json);
+	t = tc_open(&d);
+	for (int i = 0; i < VEC_QUEUES; i++) {
+		snprintf(name, sizeof name, "CREATE many.%04d", i);
+		tc_request(t, name, "201 CREATED");
+	}
+	tc_request(t, "CREATE rv capacity=0", "201 CREATED");
+	for (int i = 0; i < 4; i++)
+		tc_sync(prod[i] = tc_open(&d));
+	for (int i = 0; i < VEC_CONNS; i++) {
+		tc_sync(rp[i] = tc_open(&d));
+		tc_sync(rc[i] = tc_open(&d));
+		tc_sync(st[i] = tc_open(&d));
+		tc_sync(part[i] = tc_open(&d));
+	}
+	j = tc_stats(t, NULL);
+	json_decref(j);
+	rss0 = harness_rss_kb(&d);
+
+	/* Full queues: each producer until its queue (or memory) is full. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "full.%d", i);
+		while ((l = put_64k(prod[i], name, "0", 'f')) != NULL &&
+		    strncmp(l, "200 QUEUED ", 11) == 0)
+			;
+		ck_assert_msg(strncmp(l, "503 FULL ", 9) == 0, "got %s", l);
+	}
+	/* Capacity 0: producers park, consumers reserve what they can. */
+	for (int i = 0; i < VEC_CONNS; i++) {
+		for (int k = 0; k < 4; k++) {
+			size_t n = (size_t)sprintf(body, "PUT rv 65536\r\n");
+			send(rp[i]->fd, body, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			send_fill(rp[i], 64 * KIB, 'r');
+			send(rp[i]->fd, "\r\n", 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+		}
+		tc_send(rc[i],
+		    "RESERVE rv\r\nRESERVE rv\r\n"
+		    "RESERVE rv\r\nRESERVE rv\r\n");
+	}
+	/* STATS answers nobody reads. */
+	for (int i = 0; i < VEC_CONNS; i++)
+		for (int k = 0; k < 20; k++)
+			send(st[i]->fd, "STATS\r\n", 7,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* PUT bodies half sent. */
+	for (int i = 0; i < VEC_CONNS; i++) {
+		tc_send(part[i], "PUT part.%d 1048576\r\n", i);
+		send_fill(part[i], 512 * KIB, 'p');
+	}
+	/* Everything sent has been dealt with: a PING on each answers. */
+	tc_sync(t);
+	rss1 = harness_rss_kb(&d);
+	j = tc_stats(t, NULL);
+	fprintf(stderr, "budget test: memory %lld of %lld, rss +%ld KiB\n",
+	    stats_int(j, "memory"), stats_int(j, "max_memory"), rss1 - rss0);
+	ck_assert_int_le(stats_int(j, "memory"), VEC_BUDGET + 2 * MIB);
+	json_decref(j);
+	ck_assert_msg(rss1 - rss0 <= VEC_BUDGET / KIB + VEC_OVERHEAD_KB,
+	    "the daemon grew by %ld KiB with a budget of %d KiB", rss1 - rss0,
+	    VEC_BUDGET / KIB);
+
+	/* Consumers still drain. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof name, "GET full.%d", i);
+		for (;;) {
+			tc_send(t, "%s\r\n", name);
+			l = tc_line(t);
+			if (strcmp(l, "204 EMPTY") == 0)
+				break;
+			ck_assert_msg(strncmp(l, "200 MSG ", 8) == 0, "got %s",
+			    l);
+			tc_read(t, body, sizeof body);
+		}
+	}
+	for (int i = 0; i < VEC_CONNS; i++) {
+		tc_close(rp[i]);
+		tc_close(rc[i]);
+		tc_close(st[i]);
+		tc_close(part[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		tc_close(prod[i]);
+	tc_close(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -455,5 +690,8 @@ main(void)
 	TEST(s, test_admin_allows_create_purge_delete);
 	TEST(s, test_global_stats_lists_only_the_queues_a_token_may_see);
 	TEST(s, test_ack_is_checked_against_the_token_of_now);
+	TEST(s, test_spent_budget_makes_every_queue_full_and_its_policy_decide);
+	TEST_TIMEOUT(s,
+	    test_daemon_stays_within_its_memory_budget_under_every_vector, 60);
 	return test_run(s);
 }

@@ -549,6 +549,51 @@ START_TEST(test_spent_budget_makes_every_queue_full_and_its_policy_decide)
 }
 END_TEST
 
+/*
+ * The global STATS (written by hand, shared between connections) says
+ * of each queue exactly what STATS <q> says, and its totals add up.
+ */
+START_TEST(test_global_stats_agrees_with_each_queue_stats)
+{
+	static const char *const names[] = { "a", "b.c", "d:e-f_9" };
+	struct tconn *t;
+	json_t *all, *one, *qs;
+	unsigned long long id;
+	char req[64];
+
+	harness_start(&d, NULL);
+	t = tc_open(&d);
+	tc_request(t,
+	    "CREATE b.c capacity=7 max_bytes=99 policy=reject "
+	    "lease_ms=5000",
+	    "201 CREATED");
+	tc_put(t, "a", "one");
+	tc_put(t, "a", "two");
+	tc_put(t, "b.c", "three");
+	tc_send(t, "RESERVE a\r\n");
+	id = tc_expect_msg(t, "one");
+	snprintf(req, sizeof req, "NACK %llu", id);
+	tc_request(t, req, "200 REQUEUED");
+	tc_request(t, "CREATE d:e-f_9 capacity=0", "201 CREATED");
+	all = tc_stats(t, NULL);
+	qs = json_object_get(all, "queues");
+	ck_assert_uint_eq(json_object_size(qs), 3);
+	for (size_t i = 0; i < 3; i++) {
+		one = tc_stats(t, names[i]);
+		ck_assert_msg(json_equal(json_object_get(qs, names[i]), one),
+		    "queue %s differs", names[i]);
+		json_decref(one);
+	}
+	ck_assert_int_eq(stats_int(all, "messages"), 3);
+	ck_assert_int_eq(stats_int(all, "bytes"), 11);
+	ck_assert_int_eq(stats_int(all, "connections"), 1);
+	ck_assert_int_gt(stats_int(all, "max_memory"), 0);
+	ck_assert_int_gt(stats_int(all, "memory"), 0);
+	json_decref(all);
+	tc_close(t);
+}
+END_TEST
+
 /* Connections per vector in the budget test, and its budget. */
 #define VEC_CONNS 24
 #define VEC_BUDGET (8 * MIB)
@@ -690,6 +735,7 @@ main(void)
 	TEST(s, test_admin_allows_create_purge_delete);
 	TEST(s, test_global_stats_lists_only_the_queues_a_token_may_see);
 	TEST(s, test_ack_is_checked_against_the_token_of_now);
+	TEST(s, test_global_stats_agrees_with_each_queue_stats);
 	TEST(s, test_spent_budget_makes_every_queue_full_and_its_policy_decide);
 	TEST_TIMEOUT(s,
 	    test_daemon_stays_within_its_memory_budget_under_every_vector, 60);

@@ -74,6 +74,7 @@ static int parse_allow(struct jcheck *, const char *, json_t *, void *);
 static int parse_grant_queues(struct jcheck *, const char *, json_t *, void *);
 static int parse_grant_can(struct jcheck *, const char *, json_t *, void *);
 static int parse_level(struct jcheck *, const char *, json_t *, void *);
+static int parse_max_memory(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_allow(struct jcheck *, const char *, json_t *, void *);
@@ -116,8 +117,7 @@ static const struct jcheck_key top_keys[] = {
 	{ "max_queue_capacity", JCHECK_U64, CFG(max_queue_capacity), 0, NUM,
 	    NULL },
 	{ "max_queue_bytes", JCHECK_U64, CFG(max_queue_bytes), 0, NUM, NULL },
-	{ "max_memory", JCHECK_U64, CFG(max_memory), CONFIG_MIN_MEMORY, NUM,
-	    NULL },
+	{ "max_memory", FUNC(parse_max_memory) },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
@@ -275,6 +275,20 @@ static int
 parse_queue_policy(struct jcheck *k, const char *path, json_t *v, void *obj)
 {
 	return parse_policy(k, path, v, &((struct config_queue *)obj)->set);
+}
+
+/* max_memory: a number of bytes, or null for the machine's default. */
+static int
+parse_max_memory(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+
+	if (json_is_null(v)) {
+		cfg->max_memory = config_default_memory();
+		return 0;
+	}
+	return jcheck_uint(k, path, v, CONFIG_MIN_MEMORY, NUM,
+	    &cfg->max_memory);
 }
 
 static int

@@ -435,6 +435,10 @@ static const struct {
 	{ "{\"metrics_allow\": \"127.0.0.1\"}",
 	    "metrics_allow: expected an array of addresses or null, not a "
 	    "string" },
+	{ "{\"max_memory\": 5}",
+	    "max_memory: 5 is not between 1048576 and 9223372036854775807" },
+	{ "{\"request_timeout_ms\": -1}",
+	    "request_timeout_ms: -1 is not between 0 and 86400000" },
 	{ "{\"auth_token_file\": 5}",
 	    "auth_token_file: expected a file name or null, not an integer" },
 	{ "{\"log_level\": \"loud\"}",

@@ -106,7 +106,8 @@ budget_freeable(const struct server *s, const struct queue *q)
 	uint64_t ready = q->log.bytes + q->returned_bytes +
 	    BUDGET_MSG_OVERHEAD * queue_depth(q);
 
-	return s->budget.used - ready < s->cfg.max_memory;
+	return ready >= s->budget.used ||
+	    s->budget.used - ready < s->cfg.max_memory;
 }
 
 void

@@ -1310,6 +1310,9 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	ck_assert(sample_of(s, n, "sluice_messages", "") ==
 	    (double)stats_int(all, "messages"));
 	ck_assert(sample_of(s, n, "sluice_queues", "") == 4);
+	ck_assert(sample_of(s, n, "sluice_memory_budget_bytes", "") ==
+	    (double)stats_int(all, "max_memory"));
+	ck_assert(sample_of(s, n, "sluice_memory_bytes", "") > 0);
 	ck_assert(sample_of(s, n, "sluice_uptime_seconds", "") >= 0);
 	ck_assert(sample_of(s, n, "sluice_queue_blocked_seconds_total",
 		      "blk") >= 0);

@@ -32,10 +32,8 @@ budget_init(struct server *s, void (*kick)(struct server *))
 void
 budget_free(struct server *s)
 {
-	struct queue *q;
-
-	while ((q = budget_next_waiting(s)) != NULL)
-		;
+	/* The queues may be freed already: forget them without a look. */
+	TAILQ_INIT(&s->budget.waiting);
 	if (s->budget.freed != NULL)
 		event_free(s->budget.freed);
 	s->budget.freed = NULL;

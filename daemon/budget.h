@@ -61,7 +61,7 @@ struct budget {
  */
 void budget_init(struct server *s, void (*kick)(struct server *));
 
-/* Free it (every connection is gone by then). */
+/* Free it (every connection is gone by then; queues may be too). */
 void budget_free(struct server *s);
 
 /* True when what is counted has reached max_memory. */

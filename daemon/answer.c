@@ -4,11 +4,9 @@
  * A shared answer is one malloc'd block, reference-counted: the cache
  * holds one reference, and each output buffer sending it another
  * (evbuffer_add_reference, released by its cleanup once written or
- * dropped).  The budget counts the block once, while it lives; the
- * output buffers' own counting (budget_track) would count it again
- * for each, so each reference takes its length off when added and
- * gives it back in its cleanup, which runs after the buffer has taken
- * off what it wrote or held (budget.h: budget_untrack).
+ * dropped).  The budget counts the block once, while it lives; a
+ * connection's count of its output leaves out the shared answers in it
+ * (conn.h: shared_out, kept here).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,7 @@
 #include "acl.h"
 #include "answer.h"
 #include "clock.h"
+#include "conn.h"
 #include "server.h"
 #include "stats.h"
 
@@ -58,25 +57,38 @@ shared_unref(struct shared *a)
 	free(a);
 }
 
+/* One connection's reference: released once written, or dropped. */
+struct sending {
+	struct shared *a;
+	struct conn *c;
+};
+
 static void
 shared_cleanup(const void *data, size_t len, void *arg)
 {
-	struct shared *a = arg;
+	struct sending *r = arg;
 
-	budget_add(a->s, (int64_t)len);
-	shared_unref(a);
+	r->c->shared_out -= len;
+	shared_unref(r->a);
+	free(r);
 }
 
 static void
-shared_send(struct shared *a, struct evbuffer *out)
+shared_send(struct shared *a, struct conn *c)
 {
-	a->refs++;
-	if (evbuffer_add_reference(out, a->text, a->len, shared_cleanup, a) <
+	struct sending *r = malloc(sizeof *r);
+
+	if (r == NULL)
+		return;
+	r->a = a;
+	r->c = c;
+	if (evbuffer_add_reference(c->out, a->text, a->len, shared_cleanup, r) <
 	    0) {
-		a->refs--;
+		free(r);
 		return;
 	}
-	budget_add(a->s, -(int64_t)a->len);
+	a->refs++;
+	c->shared_out += a->len;
 }
 
 static struct shared *
@@ -156,9 +168,12 @@ stale(const struct server *s, const struct view *v, uint64_t now,
 }
 
 void
-answer_stats(struct server *s, struct acl *acl, const struct acl_token *who,
-    uint64_t changed_at, struct evbuffer *out)
+answer_stats(struct conn *c)
 {
+	struct server *s = c->server;
+	struct acl *acl = c->acl;
+	const struct acl_token *who = c->who;
+	uint64_t changed_at = c->changed_at;
 	uint64_t now = clock_now_ms();
 	struct answer_cache *ac = s->answers;
 	struct view *v;
@@ -186,7 +201,7 @@ answer_stats(struct server *s, struct acl *acl, const struct acl_token *who,
 		v->built_ms = now;
 		v->built_changes = s->changes;
 	}
-	shared_send(v->ans, out);
+	shared_send(v->ans, c);
 }
 
 void

@@ -20,9 +20,8 @@
 
 #include <event2/buffer.h>
 
+struct conn;
 struct server;
-struct acl;
-struct acl_token;
 
 /*
  * How long a global STATS answer is served again: a scrape's blink;
@@ -35,12 +34,9 @@ struct acl_token;
 
 /*
  * Append the whole global STATS answer ("200 JSON <n>", the JSON, the
- * terminator) for token `who` of acl `acl` (NULL, NULL: no token) to
- * out, for a connection whose last change was the server's change
- * number `changed_at`.
+ * terminator) for c's token to c's output.
  */
-void answer_stats(struct server *s, struct acl *acl,
-    const struct acl_token *who, uint64_t changed_at, struct evbuffer *out);
+void answer_stats(struct conn *c);
 
 /* Forget every copy kept (reload, exit); those being sent live on. */
 void answer_clear(struct server *s);

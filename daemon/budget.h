@@ -3,8 +3,8 @@
  * make it hold, counted as it changes, and what stops when it is spent.
  *
  * Counted: every connection's input and output buffers (read-ahead, the
- * body being read, unsent answers: by evbuffer callbacks, so each byte
- * as it comes and goes), the queues' bodies, ready and reserved, plus a
+ * body being read, unsent answers; synced after each pass of its input
+ * loop and each write), the queues' bodies, ready and reserved, plus a
  * fixed overhead per message (synced after every change through
  * deliver.c's door, budget_sync_queue), and shared answers such as a
  * global STATS (once, however many connections are sending it).
@@ -67,11 +67,11 @@ void budget_free(struct server *s);
 /* True when what is counted has reached max_memory. */
 bool budget_full(const struct server *s);
 
-/* Count b's bytes from now on (it is empty). */
-void budget_track(struct server *s, struct evbuffer *b);
-
-/* b is about to be freed: its bytes no longer count. */
-void budget_untrack(struct server *s, struct evbuffer *b);
+/*
+ * Bring the count of c's input and output up to date (after a pass of
+ * its input loop and after a write).
+ */
+void budget_sync_conn(struct conn *c);
 
 /* Count delta more bytes (negative: fewer) held outside the above. */
 void budget_add(struct server *s, int64_t delta);
@@ -100,7 +100,7 @@ struct queue *budget_next_waiting(struct server *s);
  */
 size_t budget_input_room(struct conn *c, size_t room);
 
-/* c is going away: it waits for nothing. */
+/* c is going away: it waits for nothing, its buffers count no more. */
 void budget_forget_conn(struct conn *c);
 
 /* max_memory changed (reload): resume whatever now fits. */

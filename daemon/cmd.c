@@ -145,6 +145,15 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 	return !refuse_for_memory(s, q, r, reply, size);
 }
 
+bool
+cmd_refuse_for_memory(struct conn *c, char *reply, size_t size)
+{
+	struct server *s = c->server;
+
+	return refuse_for_memory(s, cmd_find_queue(s, c->req.queue, false),
+	    &c->req, reply, size);
+}
+
 struct queue *
 cmd_find_queue(struct server *s, const char *name, bool create)
 {

@@ -30,6 +30,13 @@ bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
     size_t size);
 
 /*
+ * The memory budget is spent while the current PUT's body is being
+ * read: true, with its answer in reply, when the PUT would not wait
+ * (its queue rejects or drops the newest, or its timeout is 0).
+ */
+bool cmd_refuse_for_memory(struct conn *c, char *reply, size_t size);
+
+/*
  * Find a queue by name; with `create`, make it with the default
  * settings when it does not exist and the queue limit allows.
  */

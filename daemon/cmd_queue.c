@@ -134,7 +134,7 @@ cmd_stats(struct conn *c, const struct proto_request *r)
 	size_t len;
 
 	if (r->queue == NULL) {
-		answer_stats(c->server, c->acl, c->who, c->changed_at, out);
+		answer_stats(c);
 		return CMD_DONE;
 	}
 	struct queue *q = cmd_find_queue(c->server, r->queue, false);

@@ -126,8 +126,6 @@ conn_new(struct server *s, int fd)
 		abort();
 	}
 	TAILQ_INIT(&c->reserved);
-	budget_track(s, c->in);
-	budget_track(s, c->out);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
 	s->changes++; /* STATS counts connections (answer.h) */
@@ -401,10 +399,24 @@ body_end(struct conn *c, size_t skip)
 static enum step
 read_body(struct conn *c)
 {
+	size_t have = evbuffer_get_length(c->in);
 	enum proto_status st;
+	char reply[160];
 
-	if (evbuffer_get_length(c->in) <= c->req.body_len)
+	if (have <= c->req.body_len) {
+		/*
+		 * The memory budget ran out with the body half in: a PUT
+		 * that would not wait for memory is answered now, its body
+		 * skipped (budget.h); the others wait for memory.
+		 */
+		if (budget_full(c->server) &&
+		    cmd_refuse_for_memory(c, reply, sizeof reply)) {
+			evbuffer_drain(c->in, have);
+			start_discard(c, c->req.body_len - have, reply);
+			return STEP_NEXT;
+		}
 		return STEP_STOP;
+	}
 	st = body_end(c, (size_t)c->req.body_len);
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
@@ -473,6 +485,8 @@ conn_run_requests(struct conn *c)
 	int served = 0;
 
 	c->in_loop = true;
+	/* What was just read counts before requests are judged on it. */
+	budget_sync_conn(c);
 	while (st == STEP_NEXT && !output_full(c)) {
 		if (++served > CONN_REQUESTS_PER_PASS) {
 			schedule_resume(c);
@@ -503,6 +517,7 @@ conn_run_requests(struct conn *c)
 	if (c->eof && st == STEP_STOP && !conn_waiting(c) &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
+	budget_sync_conn(c);
 	guard_pass(c);
 }
 
@@ -585,8 +600,6 @@ conn_free(struct conn *c)
 	event_free(c->hup);
 	event_free(c->timer);
 	budget_forget_conn(c);
-	budget_untrack(s, c->in);
-	budget_untrack(s, c->out);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	admit_release(s, c->fd);

@@ -92,6 +92,8 @@ struct conn {
 	const struct acl_token *who; /* its token (NULL: none configured) */
 	struct acl *acl;	     /* who's acl, referenced */
 	uint64_t changed_at; /* server->changes after its last change */
+	size_t budget_counted; /* its buffers, as the budget counts them */
+	size_t shared_out;     /* of its output: shared answers (answer.h) */
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
 	bool in_loop;	     /* conn_process_input is on the stack */

@@ -68,6 +68,7 @@ conn_flush(struct conn *c)
 			return;
 		}
 		len = evbuffer_get_length(c->out);
+		budget_sync_conn(c);
 	}
 	if ((len > 0) != c->writing) {
 		c->writing = len > 0;
@@ -180,6 +181,7 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 		conn_lost(c, strerror(errno));
 		return;
 	}
+	budget_sync_conn(c);
 	if (evbuffer_get_length(c->out) > 0)
 		return;
 	if (c->state == CONN_CLOSING) {

@@ -131,8 +131,12 @@ guard_check(struct conn *c)
 	if (due == 0)
 		return;
 	if (due <= now) {
+		/*
+		 * Freed at once (we are its timer's callback): output it
+		 * left unread would only hold it ten more seconds.
+		 */
 		log_debug("fd %d: closing: %s", c->fd, why[w]);
-		conn_close(c);
+		conn_free(c);
 		return;
 	}
 	arm(c, now);

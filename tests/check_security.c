@@ -144,6 +144,31 @@ START_TEST(test_idle_connection_closes_but_waiting_and_reserving_ones_stay)
 }
 END_TEST
 
+/*
+ * A client that asks and never reads its answers is not read either
+ * (output_high); it counts as idle, and is closed after idle_timeout_s.
+ */
+START_TEST(test_client_that_never_reads_its_answers_is_closed_when_idle)
+{
+	struct tconn *t, *hog;
+	char req[64];
+
+	harness_start_with_config(&d, "{\"idle_timeout_s\": 1}");
+	t = tc_open(&d);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(req, sizeof req, "CREATE hog.%04d", i);
+		tc_request(t, req, "201 CREATED");
+	}
+	hog = tc_open(&d);
+	/* Some 14 MB of answers: more than the socket buffers hold. */
+	for (int i = 0; i < 20; i++)
+		send(hog->fd, "STATS\r\n", 7, MSG_DONTWAIT | MSG_NOSIGNAL);
+	tc_await_stat(t, NULL, "connections", 1);
+	tc_close(hog);
+	tc_close(t);
+}
+END_TEST
+
 /* Write a token to a new temporary file; its name goes to path. */
 static void
 token_file(char *path, size_t size, const char *token)
@@ -755,6 +780,7 @@ main(void)
 	TEST(s, test_whole_requests_for_longer_than_the_timeout_stay_open);
 	TEST(s,
 	    test_idle_connection_closes_but_waiting_and_reserving_ones_stay);
+	TEST(s, test_client_that_never_reads_its_answers_is_closed_when_idle);
 	TEST(s, test_unauthenticated_connection_is_closed_after_auth_timeout);
 	TEST(s, test_timeouts_of_0_are_off);
 	TEST(s, test_every_command_but_ping_auth_quit_needs_auth);

@@ -60,7 +60,7 @@ struct bench_consumer {
 struct bench {
 	struct cli *cli;
 	const char *queue;
-	struct sluice_queue_opts opts;
+	struct cli_queue_opts opts;
 	unsigned nproducers;
 	unsigned nconsumers;
 	unsigned window;

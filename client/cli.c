@@ -17,6 +17,14 @@
 /* How long connecting may take before the server counts as gone. */
 #define CLI_CONNECT_TIMEOUT_MS 5000
 
+/* Long options without a short form. */
+enum {
+	OPT_TLS = 256,
+	OPT_CACERT,
+	OPT_CERT,
+	OPT_KEY,
+};
+
 static const struct cli_command commands[] = {
 	{ "put", cli_put, "put a message, or each line of stdin (-l)" },
 	{ "get", cli_get, "take messages and print them (-f: follow)" },
@@ -27,6 +35,9 @@ static const struct cli_command commands[] = {
 	{ "create", cli_create, "create a queue with capacity and policy" },
 	{ "delete", cli_delete, "delete a queue and its messages" },
 	{ "purge", cli_purge, "discard a queue's ready messages" },
+	{ "close", cli_close, "close a queue: the end of its stream" },
+	{ "relay", cli_relay,
+	    "move messages between queues, at least once (-- COMMAND)" },
 	{ "stats", cli_stats, "show the server's or a queue's statistics" },
 	{ "ping", cli_ping, "check that the server answers" },
 	{ "bench", cli_bench, "load test: producers and consumers, report" },
@@ -36,7 +47,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluice [-H HOST] [-p PORT] [-a TOKEN] COMMAND [ARG...]\n"
+	    "usage: sluice [-H HOST] [-p PORT] [-a TOKEN] [--tls [--cacert "
+	    "FILE]\n"
+	    "              [--cert FILE [--key FILE]]] COMMAND [ARG...]\n"
 	    "\n"
 	    "Talk to a sluiced message broker.\n"
 	    "\n"
@@ -50,6 +63,17 @@ usage(FILE *f)
 	    "  -H HOST        server (default $SLUICE_HOST, else %s)\n"
 	    "  -p PORT        port (default $SLUICE_PORT, else %d)\n"
 	    "  -a TOKEN       send AUTH TOKEN first (default $SLUICE_AUTH)\n"
+	    "  --tls          speak TLS (the server's tls_listen port), "
+	    "checking its\n"
+	    "                 certificate and name (or set SLUICE_TLS=1)\n"
+	    "  --cacert FILE  CA certificates to check it against, PEM "
+	    "(default\n"
+	    "                 $SLUICE_CACERT, else the system's)\n"
+	    "  --cert FILE    client certificate for servers that ask "
+	    "(mTLS), PEM\n"
+	    "                 (default $SLUICE_CERT)\n"
+	    "  --key FILE     its private key (default $SLUICE_KEY, else in "
+	    "--cert)\n"
 	    "  -h, --help     this help; \"sluice COMMAND --help\" for one "
 	    "command\n"
 	    "  -V, --version  print the version\n"
@@ -128,11 +152,17 @@ cli_status(enum sluice_result r)
 	case SLUICE_DROPPED:
 		return 0;
 	case SLUICE_FULL:
-	case SLUICE_BUSY:
+	case SLUICE_TOO_MANY_RESERVED:
+	case SLUICE_TOO_MANY_QUEUES:
 	case SLUICE_SHUTTING_DOWN:
+	case SLUICE_NOT_LEADER:
+	case SLUICE_BUSY:
+	case SLUICE_UNAVAILABLE:
 		return EX_TEMPFAIL;
 	case SLUICE_ERR_ARG:
 		return EX_USAGE;
+	case SLUICE_ERR_CONNECT:
+		return EX_UNAVAILABLE;
 	default:
 		return CLI_EX_ERROR;
 	}
@@ -161,14 +191,28 @@ describe(enum sluice_result r)
 		return "the queue exists with other settings";
 	case SLUICE_TOO_LARGE:
 		return "message too large";
+	case SLUICE_CLOSED:
+		return "the queue is closed";
 	case SLUICE_FULL:
 		return "the queue is full";
-	case SLUICE_BUSY:
-		return "the server is at its connection limit";
+	case SLUICE_TOO_MANY_RESERVED:
+		return "this connection holds too many reservations";
+	case SLUICE_TOO_MANY_QUEUES:
+		return "the server holds its limit of queues";
 	case SLUICE_SHUTTING_DOWN:
 		return "the server is shutting down";
+	case SLUICE_NOT_LEADER:
+		return "this server is not the leader";
+	case SLUICE_BUSY:
+		return "the server is at its connection limit";
+	case SLUICE_UNAVAILABLE:
+		return "the server refused for now";
 	case SLUICE_INTERNAL:
 		return "server error";
+	case SLUICE_ERR_NOMEM:
+		return "out of memory";
+	case SLUICE_ERR_PROTOCOL:
+		return "the server's answer is not what was asked for";
 	default:
 		return "request refused";
 	}
@@ -182,11 +226,26 @@ cli_fail(struct cli *cli, struct sluice_ctx *ctx, const char *what,
 
 	if (what == NULL)
 		what = "";
-	if (r == SLUICE_ERR_IO || r == SLUICE_ERR_ARG)
+	/* A local error the library reported says why in its errstr;
+	 * one of the CLI's own (a STATS that is not JSON) does not. */
+	if (r < 0)
 		return cli_error(cli, cli_status(r), "%s%s%s", what, sep,
-		    ctx->errstr);
+		    sluice_error(ctx) == r ? sluice_errstr(ctx) : describe(r));
+	if (r == SLUICE_NOT_LEADER && sluice_leader(ctx) != NULL)
+		return cli_error(cli, cli_status(r),
+		    "%s%s%s; the leader is %s (%s)", what, sep, describe(r),
+		    sluice_leader(ctx), sluice_status_line(ctx));
 	return cli_error(cli, cli_status(r), "%s%s%s (%s)", what, sep,
 	    describe(r), sluice_status_line(ctx));
+}
+
+enum sluice_result
+cli_start_tls(struct cli *cli, struct sluice_ctx *ctx)
+{
+	if (!cli->tls)
+		return SLUICE_OK;
+	return sluice_start_tls(ctx, cli->cacert, cli->cert, cli->key,
+	    CLI_CONNECT_TIMEOUT_MS);
 }
 
 struct sluice_ctx *
@@ -201,8 +260,16 @@ cli_connect(struct cli *cli, int *status)
 		*status = cli_error(cli, EX_OSERR, "out of memory");
 		return NULL;
 	}
-	if (ctx->err != SLUICE_ERROR_NONE) {
-		*status = cli_error(cli, EX_UNAVAILABLE, "%s", ctx->errstr);
+	if (sluice_error(ctx) != SLUICE_OK) {
+		*status =
+		    cli_error(cli, EX_UNAVAILABLE, "%s", sluice_errstr(ctx));
+		sluice_free(ctx);
+		return NULL;
+	}
+	if ((r = cli_start_tls(cli, ctx)) != SLUICE_OK) {
+		*status = cli_error(cli,
+		    r == SLUICE_ERR_TLS ? CLI_EX_ERROR : EX_UNAVAILABLE, "%s",
+		    sluice_errstr(ctx));
 		sluice_free(ctx);
 		return NULL;
 	}
@@ -236,11 +303,15 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "tls", no_argument, NULL, OPT_TLS },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli cli = { SLUICE_DEFAULT_HOST, SLUICE_DEFAULT_PORT, NULL,
-		NULL };
-	const char *env;
+	struct cli cli = { SLUICE_DEFAULT_HOST, SLUICE_DEFAULT_PORT, NULL, NULL,
+		false, NULL, NULL, NULL };
+	const char *env, *tls_opt = NULL;
 	int ch;
 
 	if ((env = getenv("SLUICE_HOST")) != NULL && *env != '\0')
@@ -252,6 +323,14 @@ main(int argc, char **argv)
 	}
 	if ((env = getenv("SLUICE_AUTH")) != NULL && *env != '\0')
 		cli.token = env;
+	if ((env = getenv("SLUICE_TLS")) != NULL && *env != '\0')
+		cli.tls = strcmp(env, "0") != 0;
+	if ((env = getenv("SLUICE_CACERT")) != NULL && *env != '\0')
+		cli.cacert = env;
+	if ((env = getenv("SLUICE_CERT")) != NULL && *env != '\0')
+		cli.cert = env;
+	if ((env = getenv("SLUICE_KEY")) != NULL && *env != '\0')
+		cli.key = env;
 	/* "+": stop at the command; its options are its own. */
 	while ((ch = getopt_long(argc, argv, "+H:p:a:hV", longopts,
 		    NULL)) != -1) {
@@ -269,6 +348,21 @@ main(int argc, char **argv)
 		case 'a':
 			cli.token = optarg;
 			break;
+		case OPT_TLS:
+			cli.tls = true;
+			break;
+		case OPT_CACERT:
+			cli.cacert = optarg;
+			tls_opt = "--cacert";
+			break;
+		case OPT_CERT:
+			cli.cert = optarg;
+			tls_opt = "--cert";
+			break;
+		case OPT_KEY:
+			cli.key = optarg;
+			tls_opt = "--key";
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -279,6 +373,16 @@ main(int argc, char **argv)
 			usage(stderr);
 			return EX_USAGE;
 		}
+	}
+	if (tls_opt != NULL && !cli.tls) {
+		fprintf(stderr, "sluice: %s needs --tls\n", tls_opt);
+		return EX_USAGE;
+	}
+	if (cli.key != NULL && cli.cert == NULL) {
+		fprintf(stderr,
+		    "sluice: a key (--key, SLUICE_KEY) needs its "
+		    "certificate (--cert, SLUICE_CERT)\n");
+		return EX_USAGE;
 	}
 	if (optind >= argc) {
 		usage(stderr);

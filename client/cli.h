@@ -9,8 +9,9 @@
  * protocol itself.
  *
  * Exit statuses follow <sysexits.h>: 0 done, EX_USAGE (64) bad usage,
- * EX_UNAVAILABLE (69) cannot connect, EX_TEMPFAIL (75) the server said
- * 503 (full, busy, shutting down), 1 anything else.  Errors are one line
+ * EX_UNAVAILABLE (69) cannot connect (or lost the server), EX_TEMPFAIL
+ * (75) the server said 503 (full, busy, shutting down, ...), 1 anything
+ * else.  Errors are one line
  * on stderr, "sluice: <command> <queue>: <what happened>".
  */
 #ifndef SLUICE_CLI_H
@@ -30,6 +31,11 @@ struct cli {
 	int port;
 	const char *token;	/* -a / SLUICE_AUTH: AUTH on connect */
 	const char *cmd;	/* the command being run, for messages */
+	bool tls;		/* --tls / SLUICE_TLS: speak TLS */
+	const char *cacert;	/* --cacert: CA certificates (PEM); NULL:
+				 * the system's */
+	const char *cert;	/* --cert, --key: a client certificate */
+	const char *key;
 };
 
 /* One command: its name, its entry point, and a line for --help. */
@@ -44,6 +50,46 @@ struct cli_command {
  * *status 0, or NULL after printing why, with *status the exit status.
  */
 struct sluice_ctx *cli_connect(struct cli *cli, int *status);
+
+/*
+ * STATS parsed: *out is a new JSON object (json_decref() it).  A reply
+ * that is not a JSON object is SLUICE_ERR_PROTOCOL (ctx's error says
+ * why).  json_t is jansson's, kept out of libsluice's API.
+ */
+struct json_t;
+enum sluice_result cli_stats_json(struct sluice_ctx *ctx, const char *queue,
+    struct json_t **out);
+
+/* CREATE's options as the command line gives them. */
+struct cli_queue_opts {
+	bool has_capacity;
+	bool has_max_bytes;
+	bool has_lease_ms;
+	uint64_t capacity;
+	uint64_t max_bytes;
+	uint64_t lease_ms;
+	const char *policy; /* NULL: the server's default */
+	bool has_max_deliveries;
+	uint64_t max_deliveries;
+	const char *dead_letter; /* NULL: none */
+};
+
+/* What a bad --policy gets told. */
+#define CLI_POLICY_ERROR \
+	"--policy wants block, reject, drop-oldest or drop-newest"
+
+/* True when libsluice knows the policy. */
+bool cli_policy_ok(const char *policy);
+
+/* True when name is a valid queue name. */
+bool cli_queue_name_ok(const char *name);
+
+/* CREATE the queue through libsluice's option set. */
+enum sluice_result cli_create_queue(struct sluice_ctx *ctx, const char *queue,
+    const struct cli_queue_opts *o);
+
+/* Start TLS on a new connection when the options ask for it. */
+enum sluice_result cli_start_tls(struct cli *cli, struct sluice_ctx *ctx);
 
 /* The exit status a result calls for. */
 int cli_status(enum sluice_result r);
@@ -73,17 +119,18 @@ bool cli_number(struct cli *cli, const char *usage, const char *opt,
 uint64_t cli_now_ms(void);
 
 /*
- * Pipelined GETs (cli_take.c), for get and bench.  While messages flow,
- * a window of GETs that do not wait keeps the link full; once one comes
- * back empty, a single GET waits (wait_ms) for the next message, so an
- * idle consumer costs one request per wait_ms and never sits behind a
- * row of waits.
+ * Pipelined GETs (cli_take.c), for get and bench.  While messages are
+ * ready, a window of GETs that do not wait keeps the link full; while
+ * they come as fast as they are taken, a window of GETs that wait a
+ * few milliseconds takes each as it is put; once the stream pauses, a
+ * single GET waits (wait_ms) for the next message, so an idle consumer
+ * costs one request per wait_ms and never sits behind a row of waits.
  */
 struct cli_take {
 	const char *queue;
 	unsigned window;	/* GETs in flight while messages flow */
 	uint64_t limit;		/* take at most this many; 0: no limit */
-	long wait_ms;		/* how long a GET waits on an empty queue */
+	int64_t wait_ms;        /* how long a GET waits on an empty queue */
 	bool follow;		/* keep waiting when a wait runs out */
 	/*
 	 * When set (by another thread), stop at the first empty reply to
@@ -96,6 +143,13 @@ struct cli_take {
 	int (*on_msg)(void *arg, const struct sluice_reply *r);
 	/* Called before waiting for the server, e.g. to flush output. */
 	void (*on_idle)(void *arg);
+	/*
+	 * May be NULL.  Called before each read; true when no message can
+	 * come any more (every one put is accounted for): the run ends at
+	 * once, with GETs still unanswered, so the caller must close the
+	 * connection rather than use it again.
+	 */
+	bool (*finished)(void *arg);
 	void *arg;
 	uint64_t taken;		/* out: messages handed to on_msg */
 };
@@ -116,6 +170,8 @@ int cli_nack(struct cli *cli, int argc, char **argv);
 int cli_create(struct cli *cli, int argc, char **argv);
 int cli_delete(struct cli *cli, int argc, char **argv);
 int cli_purge(struct cli *cli, int argc, char **argv);
+int cli_close(struct cli *cli, int argc, char **argv);
+int cli_relay(struct cli *cli, int argc, char **argv);
 int cli_ping(struct cli *cli, int argc, char **argv);
 int cli_stats(struct cli *cli, int argc, char **argv);
 int cli_bench(struct cli *cli, int argc, char **argv);

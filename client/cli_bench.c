@@ -106,16 +106,23 @@ bits_set(struct bench_bits *b, uint64_t i)
 
 /* Record a thread's failure (the first one is kept) and stop the run. */
 static void
-bench_fail(struct bench *b, struct sluice_ctx *ctx, const char *who,
-    enum sluice_result r)
+bench_fail_text(struct bench *b, const char *who, const char *text)
 {
 	pthread_mutex_lock(&b->lock);
 	if (b->error[0] == '\0')
-		snprintf(b->error, sizeof b->error, "%s: %s", who,
-		    r == SLUICE_ERR_IO || r == SLUICE_ERR_ARG
-			? ctx->errstr : sluice_status_line(ctx));
+		snprintf(b->error, sizeof b->error, "%s: %s", who, text);
 	pthread_mutex_unlock(&b->lock);
 	atomic_store(&b->failed, true);
+}
+
+/* bench_fail_text() for a result of ctx: a local error says why, a
+ * server's answer is its status line. */
+static void
+bench_fail(struct bench *b, struct sluice_ctx *ctx, const char *who,
+    enum sluice_result r)
+{
+	bench_fail_text(b, who,
+	    r < 0 ? sluice_errstr(ctx) : sluice_status_line(ctx));
 }
 
 static struct sluice_ctx *
@@ -123,17 +130,21 @@ bench_connect(struct bench *b, const char *who)
 {
 	struct sluice_ctx *ctx = sluice_connect(b->cli->host, b->cli->port,
 	    5000);
-	enum sluice_result r = SLUICE_ERR_IO;
+	enum sluice_result r;
 
 	if (ctx == NULL) {
-		atomic_store(&b->failed, true);
+		bench_fail_text(b, who, "out of memory");
 		return NULL;
 	}
-	if (ctx->err == SLUICE_ERROR_NONE && (b->cli->token == NULL ||
-		(r = sluice_auth(ctx, b->cli->token)) == SLUICE_OK) &&
-	    sluice_set_window(ctx, b->window) == 0)
+	if ((r = sluice_error(ctx)) == SLUICE_OK)
+		r = cli_start_tls(b->cli, ctx);
+	if (r == SLUICE_OK && b->cli->token != NULL)
+		r = sluice_auth(ctx, b->cli->token);
+	if (r == SLUICE_OK)
+		r = sluice_set_window(ctx, b->window);
+	if (r == SLUICE_OK)
 		return ctx;
-	bench_fail(b, ctx, who, r == SLUICE_OK ? SLUICE_ERR_IO : r);
+	bench_fail(b, ctx, who, r);
 	sluice_free(ctx);
 	return NULL;
 }
@@ -143,19 +154,17 @@ static int
 producer_reply(struct bench *b, struct bench_producer *p,
     struct sluice_ctx *ctx)
 {
-	struct sluice_reply r;
+	struct sluice_reply *r;
 	enum sluice_result res = sluice_read_reply(ctx, &r);
 	uint64_t seq = p->answered++;
 
-	sluice_reply_free(&r);
+	sluice_reply_free(r);
 	switch (res) {
 	case SLUICE_OK:
 		p->accepted++;
 		atomic_fetch_add(&b->accepted, 1);
 		if (bits_set(&p->acc, seq) < 0) {
-			snprintf(ctx->errstr, sizeof ctx->errstr,
-			    "out of memory");
-			bench_fail(b, ctx, "producer", SLUICE_ERR_IO);
+			bench_fail_text(b, "producer", "out of memory");
 			return -1;
 		}
 		return 0;
@@ -208,9 +217,10 @@ producer_main(void *arg)
 		st.seq = p->sent;
 		st.sent_us = bench_now_us();
 		memcpy(body, &st, sizeof st);
-		if (sluice_append_put(ctx, b->queue, body, b->size,
-			SLUICE_NO_TIMEOUT) < 0) {
-			bench_fail(b, ctx, "producer", SLUICE_ERR_IO);
+		enum sluice_result r = sluice_append_put(ctx, b->queue, body,
+		    b->size, SLUICE_FOREVER);
+		if (r != SLUICE_OK) {
+			bench_fail(b, ctx, "producer", r);
 			goto out;
 		}
 		p->sent++;
@@ -262,6 +272,22 @@ consumer_msg(void *arg, const struct sluice_reply *r)
 	return 0;
 }
 
+/*
+ * Whether every message the server accepted has been received: then
+ * nothing is left to take, and the GETs still waiting in the server
+ * need not be waited for.  (Under drop-oldest some never arrive; the
+ * drain flag ends those runs.)
+ */
+static bool
+consumer_finished(void *arg)
+{
+	struct bench_consumer *c = arg;
+	struct bench *b = c->bench;
+
+	return atomic_load(&b->producers_running) == 0 &&
+	    atomic_load(&b->received) >= atomic_load(&b->accepted);
+}
+
 static void *
 consumer_main(void *arg)
 {
@@ -279,12 +305,12 @@ consumer_main(void *arg)
 	t.follow = true;
 	t.drain = &b->drain;
 	t.on_msg = consumer_msg;
+	t.finished = consumer_finished;
 	t.arg = c;
 	if ((r = cli_take_run(ctx, &t)) != SLUICE_OK) {
 		bench_fail(b, ctx, "consumer", r);
 	} else if (c->oom) {
-		snprintf(ctx->errstr, sizeof ctx->errstr, "out of memory");
-		bench_fail(b, ctx, "consumer", SLUICE_ERR_IO);
+		bench_fail_text(b, "consumer", "out of memory");
 	}
 	sluice_free(ctx);
 	return NULL;
@@ -298,7 +324,7 @@ queue_stats(struct bench *b, struct sluice_ctx *ctx, int64_t *depth,
 	json_t *j;
 
 	*depth = *dropped = -1;
-	if (sluice_stats_json(ctx, b->queue, &j) != SLUICE_OK)
+	if (cli_stats_json(ctx, b->queue, &j) != SLUICE_OK)
 		return;
 	*depth = json_integer_value(json_object_get(j, "depth"));
 	*dropped = json_integer_value(json_object_get(j, "dropped"));
@@ -417,6 +443,9 @@ bench_options(struct cli *cli, int argc, char **argv, struct bench *b)
 			b->duration_s = (unsigned)v;
 			break;
 		case 'p':
+			if (!cli_policy_ok(optarg))
+				return cli_usage_error(cli, bench_usage, "%s",
+				    CLI_POLICY_ERROR);
 			b->opts.policy = optarg;
 			break;
 		case 'c':
@@ -458,7 +487,7 @@ bench_run(struct bench *b, struct sluice_ctx *ctx)
 	enum sluice_result r;
 	int64_t depth;
 
-	r = sluice_create(ctx, b->queue, &b->opts);
+	r = cli_create_queue(ctx, b->queue, &b->opts);
 	if (r != SLUICE_OK)
 		return cli_fail(b->cli, ctx, b->queue, r == SLUICE_EXISTS
 			? SLUICE_CONFLICT : r);

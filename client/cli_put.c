@@ -25,7 +25,7 @@
 #define PUT_WINDOW_DEFAULT 128
 
 static const char put_usage[] =
-    "usage: sluice put [-l] [-t MS] [-w N] [-i] QUEUE [MESSAGE]\n"
+    "usage: sluice put [-l] [-t MS] [-w N] [-i] [--close] QUEUE [MESSAGE]\n"
     "\n"
     "Put MESSAGE into QUEUE; without MESSAGE, all of stdin is one message.\n"
     "\n"
@@ -37,6 +37,10 @@ static const char put_usage[] =
     "                    message that finds no room is refused\n"
     "  -w, --window N    PUTs in flight with -l (default 128)\n"
     "  -i, --id          print the id of each message queued\n"
+    "  -c, --close       once every message is queued, close QUEUE: the\n"
+    "                    end of its stream (consumers following it with\n"
+    "                    get -f or reserve -f then end); not after a\n"
+    "                    failure, since a closed queue stays closed\n"
     "  -h, --help        this help\n"
     "\n"
     "Exit status 75 when the queue refused a message (503 FULL); with -l\n"
@@ -122,23 +126,23 @@ struct put_run {
 static void
 put_reply(struct put_run *pr)
 {
-	struct sluice_reply r;
+	struct sluice_reply *r;
 	enum sluice_result res = sluice_read_reply(pr->ctx, &r);
 	char what[200];
 
 	pr->answered++;
-	sluice_reply_free(&r);
+	if (res == SLUICE_OK && pr->print_ids)
+		printf("%" PRIu64 "\n", r->id);
+	sluice_reply_free(r);
 	if (res == SLUICE_OK) {
 		pr->queued++;
-		if (pr->print_ids)
-			printf("%" PRIu64 "\n", r.id);
 		return;
 	}
 	if (res == SLUICE_DROPPED) {
 		pr->dropped++;
 		return;
 	}
-	if (res == SLUICE_ERR_IO)
+	if (res < 0)
 		pr->io_failed = true;
 	if (pr->status != 0)
 		return;
@@ -149,7 +153,7 @@ put_reply(struct put_run *pr)
 
 static int
 put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
-    long timeout, bool print_ids)
+    int64_t timeout, bool print_ids)
 {
 	struct put_run pr = { cli, ctx, queue, print_ids, 0, 0, 0, 0, 0,
 		false };
@@ -166,20 +170,20 @@ put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 				put_reply(&pr);
 		if (pr.status != 0)
 			break;
-		if (sluice_append_put(ctx, queue, line, n, timeout) < 0) {
-			bool refused = ctx->err == SLUICE_ERROR_ARG;
-			pr.status = cli_fail(cli, ctx, queue,
-			    refused ? SLUICE_ERR_ARG : SLUICE_ERR_IO);
-			pr.io_failed = !refused;
+		enum sluice_result res =
+		    sluice_append_put(ctx, queue, line, n, timeout);
+		if (res < 0) {
+			pr.status = cli_fail(cli, ctx, queue, res);
+			pr.io_failed = res != SLUICE_ERR_ARG;
 		} else {
 			pr.sent++;
 		}
 	}
 	if (got < 0 && pr.status == 0)
-		pr.status = ctx->err ? cli_fail(cli, ctx, queue, SLUICE_ERR_IO)
-				     : cli_error(cli, CLI_EX_ERROR,
-					   "reading stdin: %s",
-					   strerror(errno));
+		pr.status = sluice_error(ctx) != SLUICE_OK
+		    ? cli_fail(cli, ctx, queue, sluice_error(ctx))
+		    : cli_error(cli, CLI_EX_ERROR, "reading stdin: %s",
+		          strerror(errno));
 	/* What is in flight was sent: its fate is worth reporting. */
 	while (!pr.io_failed && sluice_pending(ctx) > 0)
 		put_reply(&pr);
@@ -226,7 +230,7 @@ slurp_stdin(size_t *len)
 
 static int
 put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
-    const char *message, long timeout, bool print_id)
+    const char *message, int64_t timeout, bool print_id)
 {
 	char *body = NULL;
 	size_t len;
@@ -238,8 +242,7 @@ put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 		    strerror(errno));
 	if (message != NULL)
 		len = strlen(message);
-	r = sluice_put(ctx, queue, message ? message : body, len, timeout,
-	    &id, NULL);
+	r = sluice_put(ctx, queue, message ? message : body, len, timeout, &id);
 	free(body);
 	if (r == SLUICE_DROPPED)
 		cli_fail(cli, ctx, queue, r);
@@ -258,16 +261,18 @@ cli_put(struct cli *cli, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "id", no_argument, NULL, 'i' },
+		{ "close", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool lines = false, ids = false;
+	bool lines = false, ids = false, close_it = false;
+	enum sluice_result r;
 	uint64_t v, window = PUT_WINDOW_DEFAULT;
-	long timeout = SLUICE_NO_TIMEOUT;
+	int64_t timeout = SLUICE_FOREVER;
 	struct sluice_ctx *ctx;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "lt:w:ih", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "lt:w:ich", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'l':
@@ -277,7 +282,7 @@ cli_put(struct cli *cli, int argc, char **argv)
 			if (!cli_number(cli, put_usage, "-t", optarg,
 				INT32_MAX, &v))
 				return EX_USAGE;
-			timeout = (long)v;
+			timeout = (int64_t)v;
 			break;
 		case 'w':
 			if (!cli_number(cli, put_usage, "-w", optarg, 65536,
@@ -287,6 +292,9 @@ cli_put(struct cli *cli, int argc, char **argv)
 			break;
 		case 'i':
 			ids = true;
+			break;
+		case 'c':
+			close_it = true;
 			break;
 		case 'h':
 			fputs(put_usage, stdout);
@@ -310,6 +318,12 @@ cli_put(struct cli *cli, int argc, char **argv)
 		status = put_one(cli, ctx, argv[0], argc > 1 ? argv[1] : NULL,
 		    timeout, ids);
 	}
+	if (close_it && status == 0 &&
+	    (r = sluice_close(ctx, argv[0])) != SLUICE_OK)
+		status = cli_fail(cli, ctx, argv[0], r);
+	else if (close_it && status != 0)
+		cli_error(cli, status, "%s: left open after the failure",
+		    argv[0]);
 	sluice_free(ctx);
 	return status;
 }

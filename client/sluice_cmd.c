@@ -12,17 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "sluice_priv.h"
 
 /* Format a request line and queue it with its body (NULL: none). */
-static int
-append_line(struct sluice_ctx *ctx, enum proto_cmd cmd, const void *body,
-    size_t body_len, const char *fmt, ...)
+static enum sluice_result append_line(struct sluice_ctx *ctx,
+    enum proto_cmd cmd, const void *body, size_t body_len, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static int
+static enum sluice_result
 append_line(struct sluice_ctx *ctx, enum proto_cmd cmd, const void *body,
     size_t body_len, const char *fmt, ...)
 {
@@ -35,7 +32,7 @@ append_line(struct sluice_ctx *ctx, enum proto_cmd cmd, const void *body,
 	va_end(ap);
 	/* The terminator counts against the protocol's line limit. */
 	if (n < 0 || (size_t)n + 2 > PROTO_LINE_MAX)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "%s request longer than %d bytes", proto_cmds[cmd].name,
 		    PROTO_LINE_MAX);
 	return sluice_queue_request(ctx, cmd, line, (size_t)n, body,
@@ -43,102 +40,132 @@ append_line(struct sluice_ctx *ctx, enum proto_cmd cmd, const void *body,
 }
 
 /* Start an append: clear an old refusal, check the queue name. */
-static int
+static enum sluice_result
 begin_queue(struct sluice_ctx *ctx, const char *queue)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	if (queue == NULL || !proto_valid_queue_name(queue, strlen(queue)))
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "bad queue name \"%.40s\" (1 to %d of A-Z a-z 0-9 _ . : -)",
 		    queue ? queue : "", PROTO_NAME_MAX);
-	return 0;
+	return SLUICE_OK;
 }
 
-int
-sluice_append_put(struct sluice_ctx *ctx, const char *queue,
-    const void *body, size_t len, long timeout_ms)
+enum sluice_result
+sluice_append_put(struct sluice_ctx *ctx, const char *queue, const void *body,
+    size_t len, int64_t timeout_ms)
 {
-	if (begin_queue(ctx, queue) < 0)
-		return -1;
+	if (begin_queue(ctx, queue) != SLUICE_OK)
+		return ctx->err;
 	if (body == NULL && len > 0)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "PUT of %zu bytes from NULL", len);
 	if (body == NULL)
 		body = "";
 	if (timeout_ms < 0)
 		return append_line(ctx, PROTO_CMD_PUT, body, len, "PUT %s %zu",
 		    queue, len);
-	return append_line(ctx, PROTO_CMD_PUT, body, len, "PUT %s %zu %ld",
+	return append_line(ctx, PROTO_CMD_PUT, body, len, "PUT %s %zu %" PRId64,
 	    queue, len, timeout_ms);
 }
 
-/* GET and RESERVE: a timeout of 0 and none mean the same, no wait. */
-static int
+/*
+ * GET and RESERVE.  Without a timeout the protocol does not wait, so
+ * "no bound" is sent as the longest wait it can carry.
+ */
+static enum sluice_result
 append_take(struct sluice_ctx *ctx, enum proto_cmd cmd, const char *queue,
-    long timeout_ms)
+    int64_t timeout_ms)
 {
-	if (begin_queue(ctx, queue) < 0)
-		return -1;
-	if (timeout_ms <= 0)
+	if (begin_queue(ctx, queue) != SLUICE_OK)
+		return ctx->err;
+	if (timeout_ms == 0)
 		return append_line(ctx, cmd, NULL, 0, "%s %s",
 		    proto_cmds[cmd].name, queue);
-	return append_line(ctx, cmd, NULL, 0, "%s %s %ld",
-	    proto_cmds[cmd].name, queue, timeout_ms);
+	return append_line(ctx, cmd, NULL, 0, "%s %s %" PRId64,
+	    proto_cmds[cmd].name, queue,
+	    timeout_ms < 0 ? (int64_t)PROTO_NUM_MAX : timeout_ms);
 }
 
-int
-sluice_append_get(struct sluice_ctx *ctx, const char *queue, long timeout_ms)
+enum sluice_result
+sluice_append_get(struct sluice_ctx *ctx, const char *queue, int64_t timeout_ms)
 {
 	return append_take(ctx, PROTO_CMD_GET, queue, timeout_ms);
 }
 
-int
+enum sluice_result
 sluice_append_reserve(struct sluice_ctx *ctx, const char *queue,
-    long timeout_ms)
+    int64_t timeout_ms)
 {
 	return append_take(ctx, PROTO_CMD_RESERVE, queue, timeout_ms);
 }
 
 /* ACK and NACK. */
-static int
+static enum sluice_result
 append_id(struct sluice_ctx *ctx, enum proto_cmd cmd, uint64_t id)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	if (id > (uint64_t)PROTO_NUM_MAX)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "message id %" PRIu64 " out of range", id);
 	return append_line(ctx, cmd, NULL, 0, "%s %" PRIu64,
 	    proto_cmds[cmd].name, id);
 }
 
-int
+enum sluice_result
 sluice_append_ack(struct sluice_ctx *ctx, uint64_t id)
 {
 	return append_id(ctx, PROTO_CMD_ACK, id);
 }
 
-int
+enum sluice_result
 sluice_append_nack(struct sluice_ctx *ctx, uint64_t id)
 {
 	return append_id(ctx, PROTO_CMD_NACK, id);
 }
 
+enum sluice_result
+sluice_append_nack_delay(struct sluice_ctx *ctx, uint64_t id,
+    uint64_t delay_ms)
+{
+	if (delay_ms == 0)
+		return append_id(ctx, PROTO_CMD_NACK, id);
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
+	if (id > (uint64_t)PROTO_NUM_MAX || delay_ms > (uint64_t)PROTO_NUM_MAX)
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "NACK %" PRIu64 " %" PRIu64 ": out of range", id,
+		    delay_ms);
+	return append_line(ctx, PROTO_CMD_NACK, NULL, 0,
+	    "NACK %" PRIu64 " %" PRIu64, id, delay_ms);
+}
+
 /* Append " name=value" to line[*n]; false when it does not fit. */
 static bool
 add_option(char *line, size_t size, size_t *n, const char *name,
-    uint64_t v)
+    const char *value)
 {
-	int k = snprintf(line + *n, size - *n, " %s=%" PRIu64, name, v);
+	int k = snprintf(line + *n, size - *n, " %s=%s", name, value);
 
-	if (k < 0 || (size_t)k >= size - *n || v > (uint64_t)PROTO_NUM_MAX)
+	if (k < 0 || (size_t)k >= size - *n)
 		return false;
 	*n += (size_t)k;
 	return true;
 }
 
-int
+/* add_option() for a number. */
+static bool
+add_number(char *line, size_t size, size_t *n, const char *name, uint64_t v)
+{
+	char num[PROTO_U64_DIGITS + 1];
+
+	num[proto_format_u64(num, v)] = '\0';
+	return add_option(line, size, n, name, num);
+}
+
+enum sluice_result
 sluice_append_create(struct sluice_ctx *ctx, const char *queue,
     const struct sluice_queue_opts *o)
 {
@@ -147,178 +174,211 @@ sluice_append_create(struct sluice_ctx *ctx, const char *queue,
 	bool ok = true;
 
 	opts[0] = '\0';
-	if (begin_queue(ctx, queue) < 0)
-		return -1;
-	if (o != NULL && o->policy != NULL &&
-	    proto_policy_parse(o->policy, strlen(o->policy)) < 0)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
-		    "unknown policy \"%.40s\" (block, reject, drop-oldest, "
-		    "drop-newest)", o->policy);
+	if (begin_queue(ctx, queue) != SLUICE_OK)
+		return ctx->err;
 	if (o != NULL && o->has_capacity)
-		ok = ok && add_option(opts, sizeof opts, &n, "capacity",
-		    o->capacity);
+		ok = ok &&
+		    add_number(opts, sizeof opts, &n, "capacity", o->capacity);
 	if (o != NULL && o->has_max_bytes)
-		ok = ok && add_option(opts, sizeof opts, &n, "max_bytes",
-		    o->max_bytes);
+		ok = ok &&
+		    add_number(opts, sizeof opts, &n, "max_bytes",
+		        o->max_bytes);
+	if (o != NULL && o->has_policy)
+		ok = ok &&
+		    add_option(opts, sizeof opts, &n, "policy",
+		        proto_policy_name(o->policy));
 	if (o != NULL && o->has_lease_ms)
-		ok = ok && add_option(opts, sizeof opts, &n, "lease_ms",
-		    o->lease_ms);
+		ok = ok &&
+		    add_number(opts, sizeof opts, &n, "lease_ms", o->lease_ms);
+	if (o != NULL && o->has_max_deliveries)
+		ok = ok &&
+		    add_number(opts, sizeof opts, &n, "max_deliveries",
+		        o->max_deliveries);
+	if (o != NULL && o->has_dead_letter)
+		ok = ok &&
+		    add_option(opts, sizeof opts, &n, "dead_letter",
+		        o->dead_letter);
 	if (!ok)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
-		    "CREATE option out of range");
-	return append_line(ctx, PROTO_CMD_CREATE, NULL, 0, "CREATE %s%s%s%s",
-	    queue, opts, o != NULL && o->policy ? " policy=" : "",
-	    o != NULL && o->policy ? o->policy : "");
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "CREATE options too long");
+	return append_line(ctx, PROTO_CMD_CREATE, NULL, 0, "CREATE %s%s", queue,
+	    opts);
 }
 
-/* DELETE and PURGE. */
-static int
+/* DELETE, PURGE and CLOSE. */
+static enum sluice_result
 append_queue(struct sluice_ctx *ctx, enum proto_cmd cmd, const char *queue)
 {
-	if (begin_queue(ctx, queue) < 0)
-		return -1;
+	if (begin_queue(ctx, queue) != SLUICE_OK)
+		return ctx->err;
 	return append_line(ctx, cmd, NULL, 0, "%s %s", proto_cmds[cmd].name,
 	    queue);
 }
 
-int
+enum sluice_result
 sluice_append_delete(struct sluice_ctx *ctx, const char *queue)
 {
 	return append_queue(ctx, PROTO_CMD_DELETE, queue);
 }
 
-int
+enum sluice_result
+sluice_append_close(struct sluice_ctx *ctx, const char *queue)
+{
+	return append_queue(ctx, PROTO_CMD_CLOSE, queue);
+}
+
+enum sluice_result
 sluice_append_purge(struct sluice_ctx *ctx, const char *queue)
 {
 	return append_queue(ctx, PROTO_CMD_PURGE, queue);
 }
 
-int
+enum sluice_result
 sluice_append_stats(struct sluice_ctx *ctx, const char *queue)
 {
 	if (queue != NULL)
 		return append_queue(ctx, PROTO_CMD_STATS, queue);
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	return append_line(ctx, PROTO_CMD_STATS, NULL, 0, "STATS");
 }
 
-int
+enum sluice_result
 sluice_append_ping(struct sluice_ctx *ctx)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	return append_line(ctx, PROTO_CMD_PING, NULL, 0, "PING");
 }
 
-int
+enum sluice_result
 sluice_append_auth(struct sluice_ctx *ctx, const char *token)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	if (token == NULL || token[0] == '\0' ||
 	    token[strcspn(token, " \r\n")] != '\0')
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "an AUTH token is one word, without spaces or newlines");
 	return append_line(ctx, PROTO_CMD_AUTH, NULL, 0, "AUTH %s", token);
 }
 
-int
+enum sluice_result
 sluice_append_quit(struct sluice_ctx *ctx)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	return append_line(ctx, PROTO_CMD_QUIT, NULL, 0, "QUIT");
 }
 
 /*
  * Blocking calls.  begin_blocking() refuses while pipelined replies are
- * pending, since the next reply read would answer one of those; after
- * a failed append, refused() tells a refusal from a dead connection.
+ * pending, since the next reply read would answer one of those.
  */
-static int
+static enum sluice_result
 begin_blocking(struct sluice_ctx *ctx)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
-	if (sluice_pending(ctx) > 0)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
+	if (ctx->pending > 0)
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "%u pipelined replies are pending; read them first",
-		    sluice_pending(ctx));
-	return 0;
+		    ctx->pending);
+	return SLUICE_OK;
 }
 
+/*
+ * Read the one reply of a blocking call (once the append res succeeded)
+ * and keep its numbers in *id and *count (either may be NULL).
+ */
 static enum sluice_result
-refused(const struct sluice_ctx *ctx)
+read_simple(struct sluice_ctx *ctx, enum sluice_result res, uint64_t *id,
+    uint64_t *count)
 {
-	return ctx->err == SLUICE_ERROR_ARG ? SLUICE_ERR_ARG : SLUICE_ERR_IO;
-}
+	struct sluice_reply *r;
 
-/* Read the one reply of a blocking call and throw its body away. */
-static enum sluice_result
-read_simple(struct sluice_ctx *ctx, struct sluice_reply *r)
-{
-	enum sluice_result res = sluice_read_reply(ctx, r);
-
+	if (id != NULL)
+		*id = 0;
+	if (count != NULL)
+		*count = 0;
+	if (res != SLUICE_OK)
+		return res;
+	if ((res = sluice_read_reply(ctx, &r)) < 0)
+		return res;
+	if (id != NULL)
+		*id = r->id;
+	if (count != NULL)
+		*count = r->count;
 	sluice_reply_free(r);
 	return res;
 }
 
 enum sluice_result
 sluice_put(struct sluice_ctx *ctx, const char *queue, const void *body,
-    size_t len, long timeout_ms, uint64_t *id, uint64_t *retry_after_ms)
+    size_t len, int64_t timeout_ms, uint64_t *id)
 {
-	struct sluice_reply r;
-	enum sluice_result res;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (id != NULL)
-		*id = 0;
-	if (retry_after_ms != NULL)
-		*retry_after_ms = 0;
-	if (begin_blocking(ctx) < 0 ||
-	    sluice_append_put(ctx, queue, body, len, timeout_ms) < 0)
-		return refused(ctx);
-	res = read_simple(ctx, &r);
-	if (id != NULL)
-		*id = r.id;
-	if (retry_after_ms != NULL)
-		*retry_after_ms = r.retry_after_ms;
+	if (res == SLUICE_OK)
+		res = sluice_append_put(ctx, queue, body, len, timeout_ms);
+	return read_simple(ctx, res, id, NULL);
+}
+
+/*
+ * Read the one reply of a blocking call that brings a body, and hand
+ * the body over (*body NULL unless SLUICE_OK).
+ */
+static enum sluice_result
+read_body(struct sluice_ctx *ctx, enum sluice_result res, uint64_t *id,
+    char **body, size_t *len)
+{
+	struct sluice_reply *r;
+
+	*body = NULL;
+	*len = 0;
+	if (res != SLUICE_OK || (res = sluice_read_reply(ctx, &r)) < 0)
+		return res;
+	if (res == SLUICE_OK) {
+		*id = r->id;
+		*body = r->body;
+		*len = r->body_len;
+		r->body = NULL;
+	}
+	sluice_reply_free(r);
 	return res;
 }
 
-/* GET and RESERVE: hand the reply's body over to *msg. */
+/* GET and RESERVE: hand the reply's body over to a new message. */
 static enum sluice_result
 take_blocking(struct sluice_ctx *ctx, enum proto_cmd cmd, const char *queue,
-    long timeout_ms, struct sluice_msg *msg)
+    int64_t timeout_ms, struct sluice_msg **msg)
 {
-	struct sluice_reply r;
-	enum sluice_result res;
+	enum sluice_result res = begin_blocking(ctx);
+	struct sluice_msg *m;
 
-	memset(msg, 0, sizeof *msg);
-	if (begin_blocking(ctx) < 0 ||
-	    append_take(ctx, cmd, queue, timeout_ms) < 0)
-		return refused(ctx);
-	res = sluice_read_reply(ctx, &r);
-	if (res == SLUICE_OK) {
-		msg->id = r.id;
-		msg->body = r.body;
-		msg->len = r.body_len;
-	} else {
-		sluice_reply_free(&r);
-	}
+	*msg = NULL;
+	if ((m = calloc(1, sizeof *m)) == NULL)
+		return sluice_set_error(ctx, SLUICE_ERR_NOMEM, "out of memory");
+	if (res == SLUICE_OK)
+		res = append_take(ctx, cmd, queue, timeout_ms);
+	res = read_body(ctx, res, &m->id, &m->body, &m->len);
+	if (res == SLUICE_OK)
+		*msg = m;
+	else
+		free(m);
 	return res;
 }
 
 enum sluice_result
-sluice_get(struct sluice_ctx *ctx, const char *queue, long timeout_ms,
-    struct sluice_msg *msg)
+sluice_get(struct sluice_ctx *ctx, const char *queue, int64_t timeout_ms,
+    struct sluice_msg **msg)
 {
 	return take_blocking(ctx, PROTO_CMD_GET, queue, timeout_ms, msg);
 }
 
 enum sluice_result
-sluice_reserve(struct sluice_ctx *ctx, const char *queue, long timeout_ms,
-    struct sluice_msg *msg)
+sluice_reserve(struct sluice_ctx *ctx, const char *queue, int64_t timeout_ms,
+    struct sluice_msg **msg)
 {
 	return take_blocking(ctx, PROTO_CMD_RESERVE, queue, timeout_ms, msg);
 }
@@ -326,134 +386,116 @@ sluice_reserve(struct sluice_ctx *ctx, const char *queue, long timeout_ms,
 enum sluice_result
 sluice_ack(struct sluice_ctx *ctx, uint64_t id)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 || sluice_append_ack(ctx, id) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_ack(ctx, id);
+	return read_simple(ctx, res, NULL, NULL);
 }
 
 enum sluice_result
 sluice_nack(struct sluice_ctx *ctx, uint64_t id)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 || sluice_append_nack(ctx, id) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_nack(ctx, id);
+	return read_simple(ctx, res, NULL, NULL);
+}
+
+enum sluice_result
+sluice_nack_delay(struct sluice_ctx *ctx, uint64_t id, uint64_t delay_ms)
+{
+	enum sluice_result res = begin_blocking(ctx);
+
+	if (res == SLUICE_OK)
+		res = sluice_append_nack_delay(ctx, id, delay_ms);
+	return read_simple(ctx, res, NULL, NULL);
+}
+
+enum sluice_result
+sluice_close(struct sluice_ctx *ctx, const char *queue)
+{
+	enum sluice_result res = begin_blocking(ctx);
+
+	if (res == SLUICE_OK)
+		res = sluice_append_close(ctx, queue);
+	return read_simple(ctx, res, NULL, NULL);
 }
 
 enum sluice_result
 sluice_create(struct sluice_ctx *ctx, const char *queue,
     const struct sluice_queue_opts *opts)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 ||
-	    sluice_append_create(ctx, queue, opts) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_create(ctx, queue, opts);
+	return read_simple(ctx, res, NULL, NULL);
 }
 
 enum sluice_result
 sluice_delete(struct sluice_ctx *ctx, const char *queue)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 || sluice_append_delete(ctx, queue) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_delete(ctx, queue);
+	return read_simple(ctx, res, NULL, NULL);
 }
 
 enum sluice_result
 sluice_purge(struct sluice_ctx *ctx, const char *queue, uint64_t *count)
 {
-	struct sluice_reply r;
-	enum sluice_result res;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (count != NULL)
-		*count = 0;
-	if (begin_blocking(ctx) < 0 || sluice_append_purge(ctx, queue) < 0)
-		return refused(ctx);
-	res = read_simple(ctx, &r);
-	if (count != NULL)
-		*count = r.count;
-	return res;
+	if (res == SLUICE_OK)
+		res = sluice_append_purge(ctx, queue);
+	return read_simple(ctx, res, NULL, count);
 }
 
 enum sluice_result
 sluice_stats(struct sluice_ctx *ctx, const char *queue, char **json,
     size_t *len)
 {
-	struct sluice_reply r;
-	enum sluice_result res;
+	enum sluice_result res = begin_blocking(ctx);
+	uint64_t id;
+	size_t n;
 
-	*json = NULL;
+	if (res == SLUICE_OK)
+		res = sluice_append_stats(ctx, queue);
+	res = read_body(ctx, res, &id, json, &n);
 	if (len != NULL)
-		*len = 0;
-	if (begin_blocking(ctx) < 0 || sluice_append_stats(ctx, queue) < 0)
-		return refused(ctx);
-	res = sluice_read_reply(ctx, &r);
-	if (res == SLUICE_OK) {
-		*json = r.body;
-		if (len != NULL)
-			*len = r.body_len;
-	} else {
-		sluice_reply_free(&r);
-	}
+		*len = n;
 	return res;
-}
-
-enum sluice_result
-sluice_stats_json(struct sluice_ctx *ctx, const char *queue,
-    struct json_t **out)
-{
-	enum sluice_result res;
-	json_error_t jerr;
-	char *text;
-	size_t len;
-
-	*out = NULL;
-	if ((res = sluice_stats(ctx, queue, &text, &len)) != SLUICE_OK)
-		return res;
-	*out = json_loadb(text, len, 0, &jerr);
-	free(text);
-	if (*out == NULL || !json_is_object(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		sluice_set_error(ctx, SLUICE_ERROR_PROTOCOL,
-		    "STATS reply is not a JSON object: %s", jerr.text);
-		return SLUICE_ERR_IO;
-	}
-	return SLUICE_OK;
 }
 
 enum sluice_result
 sluice_ping(struct sluice_ctx *ctx)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 || sluice_append_ping(ctx) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_ping(ctx);
+	return read_simple(ctx, res, NULL, NULL);
 }
 
 enum sluice_result
 sluice_auth(struct sluice_ctx *ctx, const char *token)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 || sluice_append_auth(ctx, token) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_auth(ctx, token);
+	return read_simple(ctx, res, NULL, NULL);
 }
 
 enum sluice_result
 sluice_quit(struct sluice_ctx *ctx)
 {
-	struct sluice_reply r;
+	enum sluice_result res = begin_blocking(ctx);
 
-	if (begin_blocking(ctx) < 0 || sluice_append_quit(ctx) < 0)
-		return refused(ctx);
-	return read_simple(ctx, &r);
+	if (res == SLUICE_OK)
+		res = sluice_append_quit(ctx);
+	return read_simple(ctx, res, NULL, NULL);
 }

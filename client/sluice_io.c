@@ -37,24 +37,24 @@
  */
 #define SLUICE_MAX_BODY ((size_t)256 << 20)
 
-static void mark_broken(struct sluice_ctx *ctx, int err, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
 /* Record why the connection broke (the first cause wins) and drop the
  * output nobody will read. */
+static void mark_broken(struct sluice_ctx *ctx, enum sluice_result err,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static void
-mark_broken(struct sluice_ctx *ctx, int err, const char *fmt, ...)
+mark_broken(struct sluice_ctx *ctx, enum sluice_result err, const char *fmt,
+    ...)
 {
-	struct sluice_priv *p = ctx->priv;
 	va_list ap;
 
-	if (p->broken)
+	if (ctx->broken)
 		return;
-	p->broken = err;
+	ctx->broken = err;
 	va_start(ap, fmt);
-	vsnprintf(p->broken_str, sizeof p->broken_str, fmt, ap);
+	vsnprintf(ctx->broken_str, sizeof ctx->broken_str, fmt, ap);
 	va_end(ap);
-	p->out.off = p->out.len = 0;
+	ctx->out.off = ctx->out.len = 0;
 }
 
 /* Make room for `need` more bytes at the end of b; -1 when out of
@@ -98,9 +98,9 @@ buf_consumed(struct sluice_buf *b)
 
 /* The unread input; never NULL, as the parser's memchr() wants. */
 static const char *
-unread(const struct sluice_priv *p)
+unread(const struct sluice_ctx *ctx)
 {
-	return p->in.data != NULL ? p->in.data + p->in.off : "";
+	return ctx->in.data != NULL ? ctx->in.data + ctx->in.off : "";
 }
 
 /*
@@ -114,39 +114,73 @@ closed_errno(int e)
 	return e == ECONNRESET || e == EPIPE;
 }
 
+static int tls_read(struct sluice_ctx *ctx);
+static int read_failed(struct sluice_ctx *ctx, ssize_t n);
+
 /* Read what the socket holds.  Returns 1 when bytes came, 0 when none
- * were ready, -1 when the connection is broken (see priv->broken). */
+ * were ready, -1 when the connection is broken (see ctx->broken). */
 static int
 io_read(struct sluice_ctx *ctx)
 {
-	struct sluice_priv *p = ctx->priv;
 	ssize_t n;
 
-	if (p->broken)
+	if (ctx->broken)
 		return -1;
-	if (buf_reserve(&p->in, SLUICE_READ_CHUNK) < 0) {
-		mark_broken(ctx, SLUICE_ERROR_NOMEM, "out of memory");
+	if (buf_reserve(&ctx->in, SLUICE_READ_CHUNK) < 0) {
+		mark_broken(ctx, SLUICE_ERR_NOMEM, "out of memory");
 		return -1;
 	}
+	if (ctx->ssl != NULL)
+		return tls_read(ctx);
 	do
-		n = recv(ctx->fd, p->in.data + p->in.len,
-		    p->in.cap - p->in.len, 0);
+		n = recv(ctx->fd, ctx->in.data + ctx->in.len,
+		    ctx->in.cap - ctx->in.len, 0);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
-		p->in.len += (size_t)n;
+		ctx->in.len += (size_t)n;
 		return 1;
 	}
+	return read_failed(ctx, n);
+}
+
+/*
+ * io_read() through TLS: a record at a time, until OpenSSL holds no
+ * decoded byte more (no socket event would announce those).
+ */
+static int
+tls_read(struct sluice_ctx *ctx)
+{
+	ssize_t n;
+	int got = 0;
+
+	do {
+		n = sluice_tls_recv(ctx, ctx->in.data + ctx->in.len,
+		    ctx->in.cap - ctx->in.len);
+		if (n <= 0)
+			return got ? 1 : read_failed(ctx, n);
+		ctx->in.len += (size_t)n;
+		got = 1;
+	} while (sluice_tls_pending(ctx) > 0 &&
+	    buf_reserve(&ctx->in, sluice_tls_pending(ctx)) == 0);
+	return 1;
+}
+
+/* What a failed read (n: recv's return) means; see io_read(). */
+static int
+read_failed(struct sluice_ctx *ctx, ssize_t n)
+{
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n == 0)
-		mark_broken(ctx, SLUICE_ERROR_EOF,
+		mark_broken(ctx, SLUICE_ERR_EOF,
 		    "server closed the connection");
 	else if (closed_errno(errno))
-		mark_broken(ctx, SLUICE_ERROR_EOF,
+		mark_broken(ctx, SLUICE_ERR_EOF,
 		    "server closed the connection (%s)", strerror(errno));
+	else if (ctx->ssl != NULL && errno == EPROTO)
+		mark_broken(ctx, SLUICE_ERR_TLS, "TLS: %s", ctx->tls_why);
 	else
-		mark_broken(ctx, SLUICE_ERROR_IO, "read: %s",
-		    strerror(errno));
+		mark_broken(ctx, SLUICE_ERR_IO, "read: %s", strerror(errno));
 	return -1;
 }
 
@@ -155,96 +189,105 @@ io_read(struct sluice_ctx *ctx)
 static int
 io_write(struct sluice_ctx *ctx)
 {
-	struct sluice_priv *p = ctx->priv;
 	ssize_t n;
 
-	if (p->broken)
+	if (ctx->broken)
 		return -1;
 	do
-		n = send(ctx->fd, p->out.data + p->out.off,
-		    p->out.len - p->out.off, MSG_NOSIGNAL);
+		n = ctx->ssl != NULL
+		    ? sluice_tls_send(ctx, ctx->out.data + ctx->out.off,
+			  ctx->out.len - ctx->out.off)
+		    : send(ctx->fd, ctx->out.data + ctx->out.off,
+			  ctx->out.len - ctx->out.off, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
-		p->out.off += (size_t)n;
-		buf_consumed(&p->out);
+		ctx->out.off += (size_t)n;
+		buf_consumed(&ctx->out);
 		return 1;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n < 0 && closed_errno(errno))
-		mark_broken(ctx, SLUICE_ERROR_EOF,
+		mark_broken(ctx, SLUICE_ERR_EOF,
 		    "server closed the connection (%s)", strerror(errno));
+	else if (n < 0 && ctx->ssl != NULL && errno == EPROTO)
+		mark_broken(ctx, SLUICE_ERR_TLS, "TLS: %s", ctx->tls_why);
 	else
-		mark_broken(ctx, SLUICE_ERROR_IO, "write: %s",
+		mark_broken(ctx, SLUICE_ERR_IO, "write: %s",
 		    n < 0 ? strerror(errno) : "nothing written");
 	return -1;
 }
 
 /* Wait until the socket is ready for `events`.  Returns the events
- * that came, or -1 with ctx->err set (I/O timeout, poll failure). */
+ * that came, or a local error with ctx->err set (I/O timeout, poll
+ * failure). */
 static int
 io_wait(struct sluice_ctx *ctx, short events)
 {
 	struct pollfd pfd = { ctx->fd, events, 0 };
-	int ms = ctx->priv->io_timeout_ms > 0 ? ctx->priv->io_timeout_ms : -1;
+	int ms = sluice_poll_ms(ctx->io_timeout_ms);
 	int n;
+
+	/* A TLS call blocked on the other direction waits for that. */
+	if (ctx->ssl != NULL && ctx->tls_wants == POLLOUT)
+		pfd.events |= POLLOUT;
+	else if (ctx->ssl != NULL && ctx->tls_wants == POLLIN)
+		pfd.events = (short)((pfd.events & ~POLLOUT) | POLLIN);
 
 	do
 		n = poll(&pfd, 1, ms);
 	while (n < 0 && errno == EINTR);
 	if (n == 0)
-		return sluice_set_error(ctx, SLUICE_ERROR_TIMEOUT,
+		return sluice_set_error(ctx, SLUICE_ERR_TIMEOUT,
 		    "no reply from the server within %d ms", ms);
 	if (n < 0)
-		return sluice_set_error(ctx, SLUICE_ERROR_IO, "poll: %s",
+		return sluice_set_error(ctx, SLUICE_ERR_IO, "poll: %s",
 		    strerror(errno));
 	return pfd.revents;
 }
 
 /*
  * Write queued output until at most `limit` bytes remain, reading what
- * arrives meanwhile.  Returns 0, or -1 with ctx->err set.  A broken
- * connection is not an error here: its output is dropped, and the read
- * that wants a reply reports it.
+ * arrives meanwhile.  Returns SLUICE_OK, or the local error with
+ * ctx->err set.  A broken connection is not an error here: its output
+ * is dropped, and the read that wants a reply reports it.
  */
-static int
+static enum sluice_result
 flush_until(struct sluice_ctx *ctx, size_t limit)
 {
-	struct sluice_priv *p = ctx->priv;
 	int ev;
 
-	while (!p->broken && p->out.len - p->out.off > limit) {
+	while (!ctx->broken && ctx->out.len - ctx->out.off > limit) {
 		if (io_write(ctx) != 0)
 			continue;
 		if ((ev = io_wait(ctx, POLLIN | POLLOUT)) < 0)
-			return -1;
+			return ctx->err;
 		if (ev & (POLLIN | POLLHUP | POLLERR))
 			(void)io_read(ctx);
 	}
-	return 0;
+	return SLUICE_OK;
 }
 
-int
+enum sluice_result
 sluice_flush(struct sluice_ctx *ctx)
 {
-	if (sluice_begin(ctx) < 0)
-		return -1;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
 	return flush_until(ctx, 0);
 }
 
-int
+enum sluice_result
 sluice_queue_request(struct sluice_ctx *ctx, enum proto_cmd cmd,
     const char *line, size_t line_len, const void *body, size_t body_len)
 {
-	struct sluice_priv *p = ctx->priv;
-	struct sluice_buf *o = &p->out;
+	struct sluice_buf *o = &ctx->out;
 
-	if (p->pending >= p->window)
-		return sluice_set_error(ctx, SLUICE_ERROR_ARG,
-		    "window full: %u requests in flight", p->pending);
-	if (!p->broken) {
+	if (ctx->pending >= ctx->window)
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "window full: %u requests in flight", ctx->pending);
+	if (!ctx->broken) {
 		if (buf_reserve(o, line_len + 4 + (body ? body_len : 0)) < 0)
-			return sluice_set_error(ctx, SLUICE_ERROR_NOMEM,
+			return sluice_set_error(ctx, SLUICE_ERR_NOMEM,
 			    "out of memory");
 		memcpy(o->data + o->len, line, line_len);
 		memcpy(o->data + o->len + line_len, "\r\n", 2);
@@ -255,9 +298,31 @@ sluice_queue_request(struct sluice_ctx *ctx, enum proto_cmd cmd,
 			o->len += body_len + 2;
 		}
 	}
-	p->kinds[(p->head + p->pending) % p->window] = cmd;
-	p->pending++;
+	ctx->kinds[(ctx->head + ctx->pending) % ctx->window] = cmd;
+	ctx->pending++;
 	return flush_until(ctx, SLUICE_OUT_HIGH);
+}
+
+/* The result of a 503, by its token. */
+static enum sluice_result
+map_unavailable(const struct proto_word *token)
+{
+	static const struct {
+		const char *token;
+		enum sluice_result result;
+	} tokens[] = {
+		{ "FULL", SLUICE_FULL },
+		{ "TOO_MANY_RESERVED", SLUICE_TOO_MANY_RESERVED },
+		{ "TOO_MANY_QUEUES", SLUICE_TOO_MANY_QUEUES },
+		{ "SHUTTING_DOWN", SLUICE_SHUTTING_DOWN },
+		{ "NOT_LEADER", SLUICE_NOT_LEADER },
+		{ "BUSY", SLUICE_BUSY },
+	};
+
+	for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++)
+		if (proto_word_is(token, tokens[i].token))
+			return tokens[i].result;
+	return SLUICE_UNAVAILABLE;
 }
 
 /* The result a reply means, given the request it answers: the code
@@ -281,14 +346,12 @@ map_result(enum proto_cmd cmd, const struct proto_response *r)
 		    ? SLUICE_NO_MSG : SLUICE_NO_QUEUE;
 	case 409:
 		return SLUICE_CONFLICT;
+	case 410:
+		return SLUICE_CLOSED;
 	case 413:
 		return SLUICE_TOO_LARGE;
 	case 503:
-		if (proto_word_is(&r->token, "FULL"))
-			return SLUICE_FULL;
-		if (proto_word_is(&r->token, "SHUTTING_DOWN"))
-			return SLUICE_SHUTTING_DOWN;
-		return SLUICE_BUSY;
+		return map_unavailable(&r->token);
 	}
 	if (r->code < 300)
 		return SLUICE_OK;
@@ -297,10 +360,11 @@ map_result(enum proto_cmd cmd, const struct proto_response *r)
 
 /*
  * Check that a 200 carries what its command promises and take out the
- * numbers.  Returns 0, or -1 with ctx->err set: a server that answers
- * a GET without a message is not one this library can follow.
+ * numbers.  Returns SLUICE_OK, or SLUICE_ERR_PROTOCOL with ctx->err
+ * set: a server that answers a GET without a message is not one this
+ * library can follow.
  */
-static int
+static enum sluice_result
 reply_numbers(struct sluice_ctx *ctx, enum proto_cmd cmd,
     const struct proto_response *r, struct sluice_reply *out)
 {
@@ -309,7 +373,7 @@ reply_numbers(struct sluice_ctx *ctx, enum proto_cmd cmd,
 	if (r->code == 413 && r->argc >= 1)
 		(void)proto_word_number(&r->argv[0], &out->count);
 	if (r->code != 200)
-		return 0;
+		return SLUICE_OK;
 	switch (cmd) {
 	case PROTO_CMD_PUT:
 		ok = r->argc >= 1 && proto_word_number(&r->argv[0], &out->id);
@@ -330,10 +394,10 @@ reply_numbers(struct sluice_ctx *ctx, enum proto_cmd cmd,
 		break;
 	}
 	if (!ok)
-		return sluice_set_error(ctx, SLUICE_ERROR_PROTOCOL,
+		return sluice_set_error(ctx, SLUICE_ERR_PROTOCOL,
 		    "unexpected reply to %s: \"%s\"", proto_cmds[cmd].name,
 		    out->line);
-	return 0;
+	return SLUICE_OK;
 }
 
 /* The length of the line at s (avail bytes, not NUL-terminated),
@@ -347,137 +411,186 @@ line_length(const char *s, size_t avail)
 	return n > 0 && s[n - 1] == '\r' ? n - 1 : n;
 }
 
+/*
+ * The value of the hint `key=` in a status line (s, n bytes), or NULL;
+ * *len is its length.  Hints are words with a '=' after the token;
+ * protocol/response.c takes out only the hints the daemon's tests use.
+ */
+static const char *
+find_hint(const char *s, size_t n, const char *key, size_t *len)
+{
+	size_t klen = strlen(key), i = 0, start;
+	int word = 0;
+
+	while (i < n) {
+		while (i < n && s[i] == ' ')
+			i++;
+		for (start = i; i < n && s[i] != ' '; i++)
+			;
+		if (word++ >= 2 && i - start > klen &&
+		    memcmp(s + start, key, klen) == 0 &&
+		    s[start + klen] == '=') {
+			*len = i - start - klen - 1;
+			return s + start + klen + 1;
+		}
+	}
+	return NULL;
+}
+
+/* Remember the status line and hints of the reply just read. */
+static void
+remember(struct sluice_ctx *ctx, const char *line, size_t n,
+    const struct proto_response *r)
+{
+	const char *leader;
+	size_t len;
+
+	memcpy(ctx->last_line, line,
+	    n < sizeof ctx->last_line ? n : sizeof ctx->last_line - 1);
+	ctx->last_line[n < sizeof ctx->last_line ? n
+	                                         : sizeof ctx->last_line - 1] =
+	    '\0';
+	ctx->last_retry_after_ms =
+	    r->has_retry_after ? (int64_t)r->retry_after_ms : -1;
+	leader = find_hint(line, n, "leader", &len);
+	ctx->has_leader =
+	    leader != NULL && len > 0 && len < sizeof ctx->last_leader;
+	if (ctx->has_leader) {
+		memcpy(ctx->last_leader, leader, len);
+		ctx->last_leader[len] = '\0';
+	}
+}
+
 /* Fill *out from the parsed response at the head of the input and
- * retire the oldest pending request.  Returns out->result. */
+ * retire the oldest pending request.  Returns the result, or a local
+ * error with *out NULL. */
 static enum sluice_result
 take_reply(struct sluice_ctx *ctx, const struct proto_response *r,
-    struct sluice_reply *out)
+    struct sluice_reply **out)
 {
-	struct sluice_priv *p = ctx->priv;
-	enum proto_cmd cmd = p->kinds[p->head];
-	const char *start = unread(p);
-	size_t n = line_length(start, r->frame_len);
+	enum proto_cmd cmd = ctx->kinds[ctx->head];
+	const char *start = unread(ctx);
+	size_t n = line_length(start, r->frame_len), hint;
+	struct sluice_reply *rep = NULL;
+	char *line;
 
-	p->head = (p->head + 1) % p->window;
-	p->pending--;
-	if (n >= sizeof out->line)
-		n = sizeof out->line - 1;
-	memcpy(out->line, start, n);
-	out->line[n] = '\0';
-	memcpy(p->last_line, out->line, n + 1);
-	out->code = r->code;
-	out->has_retry_after = r->has_retry_after;
-	out->retry_after_ms = r->retry_after_ms;
-	out->result = map_result(cmd, r);
-	if (reply_numbers(ctx, cmd, r, out) < 0)
+	ctx->head = (ctx->head + 1) % ctx->window;
+	ctx->pending--;
+	remember(ctx, start, n, r);
+	/* The reply, its status line and its leader hint in one block;
+	 * the body apart, so that sluice_get() can hand it over. */
+	hint = ctx->has_leader ? strlen(ctx->last_leader) + 1 : 0;
+	if ((rep = calloc(1, sizeof *rep + n + 1 + hint)) == NULL)
+		goto nomem;
+	line = (char *)(rep + 1);
+	memcpy(line, start, n);
+	line[n] = '\0';
+	rep->line = line;
+	if (hint > 0)
+		rep->leader = memcpy(line + n + 1, ctx->last_leader, hint);
+	rep->code = r->code;
+	rep->retry_after_ms = ctx->last_retry_after_ms;
+	rep->result = map_result(cmd, r);
+	if (reply_numbers(ctx, cmd, r, rep) != SLUICE_OK)
 		goto fail;
 	if (r->has_body) {
-		if ((out->body = malloc(r->body_len + 1)) == NULL) {
-			sluice_set_error(ctx, SLUICE_ERROR_NOMEM,
-			    "out of memory");
-			goto fail;
-		}
-		memcpy(out->body, r->body, r->body_len);
-		out->body[r->body_len] = '\0';
-		out->body_len = r->body_len;
+		if ((rep->body = malloc(r->body_len + 1)) == NULL)
+			goto nomem;
+		memcpy(rep->body, r->body, r->body_len);
+		rep->body[r->body_len] = '\0';
+		rep->body_len = r->body_len;
 	}
-	p->in.off += r->frame_len;
-	buf_consumed(&p->in);
-	return out->result;
+	ctx->in.off += r->frame_len;
+	buf_consumed(&ctx->in);
+	*out = rep;
+	return rep->result;
+nomem:
+	sluice_set_error(ctx, SLUICE_ERR_NOMEM, "out of memory");
 fail:
-	sluice_reply_free(out);
-	out->result = SLUICE_ERR_IO;
-	out->code = 0;
-	return SLUICE_ERR_IO;
+	sluice_reply_free(rep);
+	return ctx->err;
 }
 
 /* Turn the recorded breakage into ctx->err, now that a reply that
  * will never come is wanted. */
-static void
+static enum sluice_result
 report_broken(struct sluice_ctx *ctx)
 {
-	struct sluice_priv *p = ctx->priv;
-
-	if (p->broken == SLUICE_ERROR_EOF && p->in.len > p->in.off)
-		sluice_set_error(ctx, p->broken, "%s in the middle of a reply",
-		    p->broken_str);
-	else
-		sluice_set_error(ctx, p->broken, "%s", p->broken_str);
+	if (ctx->broken == SLUICE_ERR_EOF && ctx->in.len > ctx->in.off)
+		return sluice_set_error(ctx, ctx->broken,
+		    "%s in the middle of a reply", ctx->broken_str);
+	return sluice_set_error(ctx, ctx->broken, "%s", ctx->broken_str);
 }
 
 enum sluice_result
-sluice_read_reply(struct sluice_ctx *ctx, struct sluice_reply *reply)
+sluice_read_reply(struct sluice_ctx *ctx, struct sluice_reply **reply)
 {
-	struct sluice_priv *p = ctx->priv;
 	struct proto_response r;
 	enum proto_status st;
 
-	memset(reply, 0, sizeof *reply);
-	reply->result = SLUICE_ERR_IO;
-	if (sluice_begin(ctx) < 0)
-		return SLUICE_ERR_IO;
-	if (p->pending == 0) {
-		sluice_set_error(ctx, SLUICE_ERROR_ARG, "no reply is pending");
-		return reply->result = SLUICE_ERR_ARG;
-	}
-	if (flush_until(ctx, 0) < 0)
-		return SLUICE_ERR_IO;
+	*reply = NULL;
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
+	if (ctx->pending == 0)
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "no reply is pending");
+	if (flush_until(ctx, 0) != SLUICE_OK)
+		return ctx->err;
 	for (;;) {
-		st = proto_parse_response(unread(p),
-		    p->in.len - p->in.off, SLUICE_MAX_BODY, &r);
+		st = proto_parse_response(unread(ctx),
+		    ctx->in.len - ctx->in.off, SLUICE_MAX_BODY, &r);
 		if (st == PROTO_OK)
 			return take_reply(ctx, &r, reply);
 		if (st != PROTO_NEED_MORE) {
-			size_t n = line_length(unread(p),
-			    p->in.len - p->in.off);
-			sluice_set_error(ctx, SLUICE_ERROR_PROTOCOL,
+			size_t n =
+			    line_length(unread(ctx), ctx->in.len - ctx->in.off);
+			return sluice_set_error(ctx, SLUICE_ERR_PROTOCOL,
 			    "not a sluice reply: \"%.*s\"",
-			    n > 60 ? 60 : (int)n, unread(p));
-			return SLUICE_ERR_IO;
+			    n > 60 ? 60 : (int)n, unread(ctx));
 		}
-		if (p->broken) {
-			report_broken(ctx);
-			return SLUICE_ERR_IO;
-		}
+		if (ctx->broken)
+			return report_broken(ctx);
 		if (io_read(ctx) == 0 && io_wait(ctx, POLLIN) < 0)
-			return SLUICE_ERR_IO;
+			return ctx->err;
 	}
 }
 
 bool
 sluice_reply_ready(struct sluice_ctx *ctx)
 {
-	struct sluice_priv *p = ctx->priv;
 	struct proto_response r;
 
-	if (ctx->err != SLUICE_ERROR_NONE && ctx->err != SLUICE_ERROR_ARG)
+	if (ctx->err != SLUICE_OK && ctx->err != SLUICE_ERR_ARG)
 		return true;
-	if (p->pending == 0)
+	if (ctx->pending == 0)
 		return false;
 	/* A whole reply already buffered needs no system call. */
-	if (proto_parse_response(unread(p), p->in.len - p->in.off,
-		SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE)
+	if (proto_parse_response(unread(ctx), ctx->in.len - ctx->in.off,
+	        SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE)
 		return true;
-	if (p->out.len > p->out.off)
+	if (ctx->out.len > ctx->out.off)
 		(void)io_write(ctx);
 	(void)io_read(ctx);
-	if (p->broken)
+	if (ctx->broken)
 		return true;
-	return proto_parse_response(unread(p),
-	    p->in.len - p->in.off, SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE;
+	return proto_parse_response(unread(ctx), ctx->in.len - ctx->in.off,
+	           SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE;
 }
 
 void
 sluice_reply_free(struct sluice_reply *reply)
 {
+	if (reply == NULL)
+		return;
 	free(reply->body);
-	reply->body = NULL;
-	reply->body_len = 0;
+	free(reply);
 }
 
 void
 sluice_msg_free(struct sluice_msg *msg)
 {
+	if (msg == NULL)
+		return;
 	free(msg->body);
-	memset(msg, 0, sizeof *msg);
+	free(msg);
 }

@@ -14,6 +14,7 @@
 #include "budget.h"
 #include "clock.h"
 #include "conn.h"
+#include "conn_io.h"
 #include "server.h"
 
 /* Paused connections resumed per loop iteration. */
@@ -86,8 +87,8 @@ budget_sync_conn(struct conn *c)
 void
 budget_sync_queue(struct server *s, struct queue *q)
 {
-	uint64_t now = queue_bytes(q) +
-	    BUDGET_MSG_OVERHEAD * (queue_depth(q) + q->nreserved);
+	/* Ready, reserved and delayed (NACKed with a delay) alike. */
+	uint64_t now = queue_bytes(q) + BUDGET_MSG_OVERHEAD * queue_held(q);
 
 	if (now != q->budget_counted) {
 		budget_add(s, (int64_t)(now - q->budget_counted));
@@ -235,7 +236,8 @@ freed_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		unpause_conn(c);
 		c->guard.active_ms = now;
-		event_active(c->resume, EV_TIMEOUT, 1);
+		/* The pass re-arms its read event and runs what it holds. */
+		conn_schedule(c);
 	}
 	maybe_wake(s);
 }

@@ -4,9 +4,11 @@
  *
  * Counted: every connection's input and output buffers (read-ahead, the
  * body being read, unsent answers; synced after each pass of its input
- * loop and each write), the queues' bodies, ready and reserved, plus a
- * fixed overhead per message (synced after every change through
- * deliver.c's door, budget_sync_queue), and shared answers such as a
+ * loop and each write), the queues' bodies, ready, reserved and delayed
+ * (NACKed with a delay), plus a fixed overhead per message (synced after
+ * every change through deliver.c's door, budget_sync_queue; a message
+ * moved to a dead-letter queue moves from one count to the other, and
+ * is never refused for memory it already holds), and shared answers such as a
  * global STATS (once, however many connections are sending it).
  *
  * When the count reaches the budget, nothing a client sends may grow

@@ -43,6 +43,7 @@ static const struct {
 	[PROTO_CMD_STATS] = { cmd_stats, ANY },
 	[PROTO_CMD_AUTH] = { cmd_auth, 0 },
 	[PROTO_CMD_QUIT] = { cmd_quit, 0 },
+	[PROTO_CMD_CLOSE] = { cmd_close, CONFIG_CAN_ADMIN },
 };
 
 /*
@@ -132,11 +133,16 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 	}
 	if (r->cmd != PROTO_CMD_PUT)
 		return true;
+	struct queue *q = cmd_find_queue(s, r->queue, false);
+	/* A closed queue is for good: that wins over any 503 or 413. */
+	if (q != NULL && q->closed) {
+		snprintf(reply, size, "410 CLOSED %s", q->name);
+		return false;
+	}
 	if (s->shutting_down) {
 		snprintf(reply, size, "503 SHUTTING_DOWN");
 		return false;
 	}
-	struct queue *q = cmd_find_queue(s, r->queue, false);
 	uint64_t limit = cmd_message_limit(s, q);
 	if (r->body_len > limit) {
 		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);

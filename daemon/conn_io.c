@@ -7,8 +7,20 @@
  * consumer that is not read is still watched for its close, so that it
  * is not handed a message once it has gone.
  *
- * Output is written once per pass of the input loop (conn_flush); what
- * the socket does not take waits for the write event.
+ * The callbacks here read and run a connection's own requests; what
+ * they wake, and every connection's output, waits for the pass at the
+ * end of the loop iteration (conn.h), which writes each output once
+ * (conn_flush); what the socket does not take waits for the write event.
+ *
+ * TLS (tls.h) changes only the calls that move bytes and which events
+ * they wait for: the handshake runs first, driven by whichever event
+ * it waits on; then reads go through SSL_read into the same input
+ * buffer, within the same bound, and writes through SSL_write from the
+ * same output.  A parked producer is not read at all, so neither its
+ * socket nor OpenSSL's buffer is drained past the bound.  Plaintext
+ * OpenSSL has already decoded brings no socket event: while the
+ * connection wants input and some is pending, the read event is made
+ * active by hand (conn_io_arm).
  */
 #include <errno.h>
 #include <string.h>
@@ -19,6 +31,7 @@
 
 #include "conn_io.h"
 #include "log.h"
+#include "tls.h"
 
 /*
  * Reads per readable event: while a read fills all the room offered,
@@ -27,27 +40,66 @@
  */
 #define CONN_READS_PER_EVENT 4
 
+/* Whether the connection's socket should be read now (its bound and
+ * the memory budget: conn_input_room). */
+static bool
+wants_read(struct conn *c)
+{
+	return c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
+	    c->state != CONN_WAIT_ROOM && conn_input_room(c) > 0;
+}
+
 void
 conn_io_update(struct conn *c)
 {
-	bool want = c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
-	    c->state != CONN_WAIT_ROOM && conn_input_room(c) > 0;
+	/*
+	 * Within a pass a producer may park and be woken many times over;
+	 * its events are armed once, as the pass ends (conn_io_arm).
+	 */
+	conn_flush_later(c);
+}
+
+/* Add or delete ev so that it is armed iff `want`; *on tracks it. */
+static void
+set_event(struct event *ev, bool *on, bool want)
+{
+	if (want == *on)
+		return;
+	*on = want;
+	if (want)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+}
+
+void
+conn_io_arm(struct conn *c)
+{
+	bool want = wants_read(c), rd = want, wr;
 	bool hup = !want && !c->eof && c->state == CONN_WAIT_MESSAGE;
 
-	if (want != c->reading) {
-		c->reading = want;
-		if (want)
-			event_add(c->rev, NULL);
-		else
-			event_del(c->rev);
+	if (c->tls != NULL) {
+		wr = c->out_blocked;
+		tls_events(c->tls, &rd, &wr);
+		set_event(c->wev, &c->writing, wr);
 	}
-	if (hup != c->watching_hup) {
-		c->watching_hup = hup;
-		if (hup)
-			event_add(c->hup, NULL);
-		else
-			event_del(c->hup);
-	}
+	set_event(c->rev, &c->reading, rd);
+	set_event(c->hup, &c->watching_hup, hup);
+	/*
+	 * Only once added: libevent does not register an event that is
+	 * already active, and it would never fire again.
+	 */
+	if (c->tls != NULL && want && c->reading && tls_pending(c->tls) > 0)
+		event_active(c->rev, EV_READ, 1);
+}
+
+/* Write what the socket takes; as evbuffer_write(). */
+static int
+write_out(struct conn *c)
+{
+	if (c->tls != NULL)
+		return (int)tls_write(c->tls, c->out);
+	return evbuffer_write(c->out, c->fd);
 }
 
 void
@@ -55,14 +107,14 @@ conn_flush(struct conn *c)
 {
 	size_t len = evbuffer_get_length(c->out);
 
-	if (len > 0 && !c->writing) {
-		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-		    errno != EINTR) {
+	/* A TLS write blocked on the socket being readable tries again. */
+	if (len > 0 && (!c->writing || c->tls != NULL)) {
+		if (write_out(c) < 0 && errno != EAGAIN && errno != EINTR) {
 			/*
 			 * Reported by the write event, away from callers;
 			 * armed too, in case its retry only meets EAGAIN.
 			 */
-			c->writing = true;
+			c->writing = c->out_blocked = true;
 			event_add(c->wev, NULL);
 			event_active(c->wev, EV_WRITE, 1);
 			return;
@@ -70,16 +122,16 @@ conn_flush(struct conn *c)
 		len = evbuffer_get_length(c->out);
 		budget_sync_conn(c);
 	}
-	if ((len > 0) != c->writing) {
-		c->writing = len > 0;
-		if (c->writing)
-			event_add(c->wev, NULL);
-		else
-			event_del(c->wev);
+	if (c->tls != NULL) {
+		/* Which event a TLS write waits for may have changed. */
+		c->out_blocked = len > 0;
+		conn_io_arm(c);
+	} else {
+		set_event(c->wev, &c->writing, len > 0);
 	}
 	if (len == 0 && c->output_stalled) {
 		c->output_stalled = false;
-		event_active(c->resume, EV_TIMEOUT, 1);
+		conn_schedule(c);
 	}
 }
 
@@ -102,8 +154,30 @@ conn_eof(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (!conn_waiting(c) && c->state != CONN_CLOSING)
-		conn_process_input(c);
+	if (!conn_waiting(c) && c->state != CONN_CLOSING) {
+		conn_run_requests(c, CONN_PASS_REQUESTS);
+		conn_io_update(c);
+		conn_flush_later(c);
+	}
+}
+
+/* readv() through TLS: the vectors in turn, as long as each fills. */
+static ssize_t
+read_tls(struct conn *c, const struct iovec *iov, int nvec)
+{
+	ssize_t n, got = 0;
+
+	for (int i = 0; i < nvec; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
+		n = tls_read(c->tls, iov[i].iov_base, iov[i].iov_len);
+		if (n <= 0)
+			return got > 0 ? got : n;
+		got += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return got;
 }
 
 /*
@@ -129,7 +203,7 @@ read_some(struct conn *c, size_t *offered)
 							     : vec[i].iov_len;
 		left -= (ssize_t)iov[i].iov_len;
 	}
-	n = readv(c->fd, iov, nvec);
+	n = c->tls != NULL ? read_tls(c, iov, nvec) : readv(c->fd, iov, nvec);
 	left = n > 0 ? n : 0;
 	for (int i = 0; i < nvec; i++) {
 		size_t take = (size_t)left < vec[i].iov_len ? (size_t)left
@@ -141,6 +215,40 @@ read_some(struct conn *c, size_t *offered)
 	return n;
 }
 
+/*
+ * Advance the TLS handshake on either event; once done, read what
+ * came with its last flight (no new event would bring it).
+ */
+static void
+handshake(struct conn *c)
+{
+	char desc[256];
+	int r = tls_handshake(c->tls);
+
+	if (r < 0) {
+		conn_lost(c, tls_why(c->tls));
+		return;
+	}
+	conn_io_arm(c);
+	if (r == 0)
+		return;
+	if (log_get_level() >= LOG_DEBUG) {
+		tls_describe(c->tls, desc, sizeof desc);
+		log_debug("fd %d: TLS: %s", c->fd, desc);
+	}
+	if (c->reading)
+		event_active(c->rev, EV_READ, 1);
+}
+
+bool
+conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx)
+{
+	if ((c->tls = tls_conn_new(ctx, c->fd)) == NULL)
+		return false;
+	conn_io_arm(c);
+	return true;
+}
+
 void
 conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 {
@@ -148,12 +256,21 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 	size_t offered;
 	ssize_t n;
 
+	if (c->tls != NULL && !tls_ready(c->tls)) {
+		handshake(c);
+		return;
+	}
+	if (c->tls != NULL && tls_write_wants_read(c->tls))
+		conn_flush(c);
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-		if (!c->reading || conn_input_room(c) == 0)
+		if (!wants_read(c))
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			conn_lost(c, strerror(errno));
+			conn_lost(c,
+			    c->tls != NULL && errno == EPROTO
+			        ? tls_why(c->tls)
+			        : strerror(errno));
 			return;
 		}
 		if (n == 0) {
@@ -162,13 +279,13 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n < 0)
 			break;
-		conn_run_requests(c);
+		conn_run_requests(c, CONN_PASS_REQUESTS);
 		conn_io_update(c);
 		if ((size_t)n < offered)
 			break;
 	}
 	conn_io_update(c);
-	conn_flush(c);
+	conn_flush_later(c);
 }
 
 void
@@ -176,14 +293,29 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
-		conn_lost(c, strerror(errno));
+	if (c->tls != NULL && !tls_ready(c->tls)) {
+		handshake(c);
+		return;
+	}
+	/* A TLS read waiting for writable: retry it now (it writes too). */
+	if (c->tls != NULL && tls_read_wants_write(c->tls)) {
+		conn_io_readcb(fd, EV_READ, c);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0 && write_out(c) < 0 &&
+	    errno != EAGAIN && errno != EINTR) {
+		conn_lost(c,
+		    c->tls != NULL && errno == EPROTO ? tls_why(c->tls)
+		                                      : strerror(errno));
 		return;
 	}
 	budget_sync_conn(c);
-	if (evbuffer_get_length(c->out) > 0)
+	if (evbuffer_get_length(c->out) > 0) {
+		/* TLS: a write may now wait for readable instead. */
+		if (c->tls != NULL)
+			conn_io_arm(c);
 		return;
+	}
 	if (c->state == CONN_CLOSING) {
 		conn_free(c);
 		return;

@@ -57,20 +57,20 @@ first_deadline(const struct conn *c, enum which *w)
 static void
 arm(struct conn *c, uint64_t now)
 {
-	struct guard *g = &c->guard;
 	enum which w;
 	uint64_t due = first_deadline(c, &w), wait;
 
 	if (due == 0)
 		return;
-	if (g->due_ms != 0 && due >= g->due_ms &&
-	    evtimer_pending(c->timer, NULL))
+	if (evtimer_pending(c->timer, NULL) && c->timer_due_ms <= due)
 		return;
 	wait = due > now ? due - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000),
 		(suseconds_t)(wait % 1000) * 1000 };
 	evtimer_add(c->timer, &tv);
-	g->due_ms = due;
+	c->timer_due_ms = now + wait;
+	/* Not armed for a wait: one that starts re-arms (conn_timercb). */
+	c->timer_current = false;
 }
 
 void
@@ -84,12 +84,10 @@ guard_start(struct conn *c)
 }
 
 void
-guard_park(struct conn *c, bool has_timeout)
+guard_park(struct conn *c)
 {
+	/* A timer left pending finds it waiting and does nothing. */
 	c->guard.request_ms = 0;
-	c->guard.due_ms = 0;
-	if (!has_timeout)
-		evtimer_del(c->timer);
 }
 
 void
@@ -126,7 +124,6 @@ guard_check(struct conn *c)
 	uint64_t now = clock_now_ms(), due;
 	enum which w;
 
-	c->guard.due_ms = 0;
 	due = first_deadline(c, &w);
 	if (due == 0)
 		return;

@@ -11,8 +11,10 @@
  * Nothing is armed per request: the input loop notes when the request
  * being received began and when the connection was last active
  * (guard_pass), and the timer is re-armed only when a deadline comes
- * earlier than the one it is armed for; a timer that fires early finds
- * the later deadline and re-arms for it (guard_check).
+ * earlier than the one it is pending for (c->timer_due_ms, whoever
+ * armed it: a wait's timer left pending after the wait serves too); a
+ * timer that fires early finds the later deadline and re-arms for it
+ * (guard_check).
  *
  * A connection holding reservations is not idle: its client is working
  * on them (TCP keepalive and leases cover it vanishing), and closing it
@@ -30,14 +32,13 @@ struct guard {
 	uint64_t connected_ms; /* accepted */
 	uint64_t active_ms;    /* the last pass of its input loop */
 	uint64_t request_ms;   /* the request being received began; 0: none */
-	uint64_t due_ms;       /* the timer is armed for this; 0: not by us */
 };
 
 /* A new connection: start its clocks and arm the timer. */
 void guard_start(struct conn *c);
 
-/* The connection parks (its timer now belongs to the wait, if any). */
-void guard_park(struct conn *c, bool has_timeout);
+/* The connection parks: its deadlines stop (the wait's own applies). */
+void guard_park(struct conn *c);
 
 /* A request was served whole: its clock stops. */
 static inline void

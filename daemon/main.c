@@ -34,28 +34,28 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-v] [-h] "
-	    "[-V]\n"
+	    "usage: sluiced [-c FILE] [-t] [-l ADDR] [-p PORT] [-v]\n"
+	    "       sluiced -h | --help | -V | --version\n"
 	    "\n"
 	    "Serve named, bounded FIFO queues over TCP (sluice protocol v1).\n"
 	    "\n"
-	    "  -c FILE   read the settings from the JSON file FILE (every key\n"
-	    "            is in conf/README.md); the flags below win over it.\n"
-	    "            SIGHUP reads it again\n"
-	    "  -t        check the settings and exit: 0 when they are good,\n"
-	    "            78 and the reason when not\n"
-	    "  -l ADDR   listen address (default %s); replaces the file's\n"
-	    "            \"listen\"\n"
-	    "  -p PORT   listen port (default %d; 0 picks a free port and\n"
-	    "            logs it as \"listening on ADDR:PORT\")\n"
-	    "  -v        log debug lines (every connection and request)\n"
-	    "  -h        show this help and exit\n"
-	    "  -V        show the version and exit\n"
+	    "  -c FILE        read the settings from the JSON file FILE\n"
+	    "                 (every key is in sluiced.json(5)); the flags\n"
+	    "                 below win over it.  SIGHUP reads it again\n"
+	    "  -t             check the settings and exit: 0 when they are\n"
+	    "                 good, 78 and the reason when not\n"
+	    "  -l ADDR        listen address (default %s); replaces the\n"
+	    "                 file's \"listen\"\n"
+	    "  -p PORT        listen port (default %d; 0 picks a free port\n"
+	    "                 and logs it as \"listening on ADDR:PORT\")\n"
+	    "  -v             log debug lines (every connection and request)\n"
+	    "  -h, --help     show this help and exit\n"
+	    "  -V, --version  show the version and exit\n"
 	    "\n"
 	    "Defaults: queues are created on first use with capacity %d,\n"
-	    "max_bytes %d and policy block; messages up to %d bytes; at most\n"
-	    "%d connections.  SIGTERM drains the queues for up to %d ms,\n"
-	    "then stops; a second SIGTERM stops at once.\n",
+	    "max_bytes %d and policy block; messages up to %d bytes; at\n"
+	    "most %d connections.  SIGTERM drains the queues for up to %d\n"
+	    "ms, then stops; a second SIGTERM stops at once.\n",
 	    CONFIG_DEFAULT_ADDR, CONFIG_DEFAULT_PORT, CONFIG_DEFAULT_CAPACITY,
 	    CONFIG_DEFAULT_MAX_BYTES, CONFIG_DEFAULT_MAX_MESSAGE,
 	    CONFIG_DEFAULT_MAX_CONNECTIONS, CONFIG_DEFAULT_SHUTDOWN_GRACE_MS);
@@ -84,12 +84,20 @@ parse_port(const char *s)
  */
 #define MALLOC_KEEP (8 * 1024 * 1024)
 #define MALLOC_STEP (1024 * 1024)
+/*
+ * Setting the trim threshold also freezes glibc's mmap threshold at
+ * 128 KiB, and a 64 KiB read reserves an input chunk just over 64 KiB,
+ * rounded up to 128 KiB: an mmap() and a munmap() per read.  Blocks up
+ * to the largest message plus its framing come from the heap instead.
+ */
+#define MALLOC_MMAP_MIN (2 * 1024 * 1024)
 
 static void
 tune_malloc(void)
 {
 	mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP);
 	mallopt(M_TOP_PAD, MALLOC_STEP);
+	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MIN);
 }
 
 /* Let the process hold a descriptor per allowed connection, if it may. */
@@ -117,9 +125,15 @@ raise_fd_limit(size_t max_connections)
 static int
 parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *opts = "c:tl:p:vhV";
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:tl:p:vhV")) != -1) {
+	while ((ch = getopt_long(argc, argv, opts, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			fl->file = optarg;
@@ -153,14 +167,16 @@ parse_flags(int argc, char **argv, struct config_flags *fl, bool *check)
 			printf("sluiced %s\n", PACKAGE_VERSION);
 			return EX_OK;
 		default:
-			usage(stderr);
+			/* getopt said what is wrong; the help would bury it. */
+			fputs("try \"sluiced --help\"\n", stderr);
 			return EX_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sluiced: unexpected argument %s\n",
+		fprintf(stderr,
+		    "sluiced: unexpected argument %s\n"
+		    "try \"sluiced --help\"\n",
 		    argv[optind]);
-		usage(stderr);
 		return EX_USAGE;
 	}
 	return -1;
@@ -184,7 +200,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (s->shutting_down) {
 		log_notice("signal %d again: stopping now", (int)sig);
-		event_base_loopexit(s->base, NULL);
+		drain_end(sg->drain);
 		return;
 	}
 	log_notice("signal %d: stopping once drained", (int)sig);
@@ -253,9 +269,9 @@ serve(struct server *s)
 	/* Before listening: a client may signal as soon as it sees the port. */
 	signals_add(&sg, s);
 	if ((passed = notify_listen_fds(s)) < 0 ||
-	    (passed == 0 && server_listen(s) < 0) ||
+	    (passed == 0 && server_listen(s) < 0) || server_listen_tls(s) < 0 ||
 	    (s->cfg.metrics_on &&
-		(m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
+	        (m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
 		signals_free(&sg);
 		server_free(s);
 		return EX_UNAVAILABLE;

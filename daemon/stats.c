@@ -1,6 +1,8 @@
 /*
  * stats.c - STATS as JSON.  See stats.h; the fields are those of the
- * protocol's STATS table, plus nacks, redelivered and lease_ms.
+ * protocol's STATS table (1.1's closed, delayed, dead_lettered and the
+ * queue's max_deliveries and dead_letter included), plus nacks,
+ * redelivered and lease_ms.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,15 +20,20 @@ stats_queue_json(const struct queue *q)
 {
 	const struct queue_counters *st = &q->stat;
 
-	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I,"
-			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s?, s:b, s:I, s:I,"
+			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I}",
 	    "name", q->name,
 	    "capacity", (json_int_t)q->set.capacity,
 	    "max_bytes", (json_int_t)q->set.max_bytes,
 	    "policy", proto_policy_name(q->set.policy),
 	    "lease_ms", (json_int_t)q->set.lease_ms,
+	    "max_deliveries", (json_int_t)q->set.max_deliveries,
+	    "dead_letter", q->set.dead_letter[0] ? q->set.dead_letter : NULL,
+	    "closed", (int)q->closed,
 	    "depth", (json_int_t)queue_depth(q),
 	    "reserved", (json_int_t)q->nreserved,
+	    "delayed", (json_int_t)q->ndelayed,
 	    "bytes", (json_int_t)queue_bytes(q),
 	    "puts", (json_int_t)st->puts,
 	    "gets", (json_int_t)st->gets,
@@ -35,6 +42,7 @@ stats_queue_json(const struct queue *q)
 	    "redelivered", (json_int_t)st->redelivered,
 	    "rejected", (json_int_t)st->rejected,
 	    "dropped", (json_int_t)st->dropped,
+	    "dead_lettered", (json_int_t)st->dead_lettered,
 	    "blocked_producers", (json_int_t)q->nproducers,
 	    "waiting_consumers", (json_int_t)q->nconsumers);
 }
@@ -55,7 +63,7 @@ gather_queue(struct queue *q, void *arg)
 	if (!acl_allows(g->who, CONFIG_CAN_ALL, q->name))
 		return;
 	json_object_set_new(g->queues, q->name, stats_queue_json(q));
-	g->messages += queue_depth(q) + q->nreserved;
+	g->messages += queue_held(q);
 	g->bytes += queue_bytes(q);
 }
 
@@ -113,8 +121,9 @@ text_add(struct text *t, const char *s, size_t n)
 
 /*
  * One queue's object.  Field by field, not snprintf: this runs for
- * every queue of a global STATS, and parsing a format of 17
- * conversions cost more than all the rest.
+ * every queue of a global STATS, and parsing a format of 22
+ * conversions cost more than all the rest.  The fields and their order
+ * are stats_queue_json()'s (STATS <q>); a test compares the two.
  */
 static void
 text_queue(struct queue *q, void *arg)
@@ -123,7 +132,7 @@ text_queue(struct queue *q, void *arg)
 	const struct queue_counters *st = &q->stat;
 	const char *policy = proto_policy_name(q->set.policy);
 	size_t nlen = strlen(q->name);
-	char line[1024], *p = line;
+	char line[2048], *p = line; /* ~1.1 KiB at most */
 
 	if (!acl_allows(t->who, CONFIG_CAN_ALL, q->name))
 		return;
@@ -143,8 +152,24 @@ text_queue(struct queue *q, void *arg)
 	p += strlen(policy);
 	*p++ = '"';
 	ADD_NUM(p, "lease_ms", q->set.lease_ms);
+	ADD_NUM(p, "max_deliveries", q->set.max_deliveries);
+	if (q->set.dead_letter[0] != '\0') {
+		size_t dlen = strlen(q->set.dead_letter);
+
+		p = ADD_LIT(p, ",\"dead_letter\":\"");
+		memcpy(p, q->set.dead_letter, dlen);
+		p += dlen;
+		*p++ = '"';
+	} else {
+		p = ADD_LIT(p, ",\"dead_letter\":null");
+	}
+	if (q->closed)
+		p = ADD_LIT(p, ",\"closed\":true");
+	else
+		p = ADD_LIT(p, ",\"closed\":false");
 	ADD_NUM(p, "depth", queue_depth(q));
 	ADD_NUM(p, "reserved", q->nreserved);
+	ADD_NUM(p, "delayed", q->ndelayed);
 	ADD_NUM(p, "bytes", queue_bytes(q));
 	ADD_NUM(p, "puts", st->puts);
 	ADD_NUM(p, "gets", st->gets);
@@ -153,12 +178,13 @@ text_queue(struct queue *q, void *arg)
 	ADD_NUM(p, "redelivered", st->redelivered);
 	ADD_NUM(p, "rejected", st->rejected);
 	ADD_NUM(p, "dropped", st->dropped);
+	ADD_NUM(p, "dead_lettered", st->dead_lettered);
 	ADD_NUM(p, "blocked_producers", q->nproducers);
 	ADD_NUM(p, "waiting_consumers", q->nconsumers);
 	*p++ = '}';
 	text_add(t, line, (size_t)(p - line));
 	t->first = false;
-	t->messages += queue_depth(q) + q->nreserved;
+	t->messages += queue_held(q);
 	t->bytes += queue_bytes(q);
 }
 

@@ -11,6 +11,17 @@
  * test's own writes into the first producer, both queues stay within
  * their capacity, and every line arrives once, transformed, in order.
  *
+ * The end of a stream (protocol 1.1) runs through a three-stage
+ * pipeline that ends by itself,
+ *
+ *   seq 1 200000 | sluice put -l --close a
+ *   sluice get -f a | tr 0-9 a-j | sluice put -l --close b
+ *   sluice get -f b                        (read by the test)
+ *
+ * with every stage exiting 0 and the output exact; a relay killed at
+ * random moments loses nothing; a poison message is dead-lettered while
+ * the worker goes on.
+ *
  * The test sets SLUICE_HOST and SLUICE_PORT for the tools it runs, and
  * uses libsluice itself to set up queues, poll STATS and consume.
  */
@@ -38,6 +49,7 @@
 #define EX_USAGE 64
 #define EX_UNAVAILABLE 69
 #define EX_TEMPFAIL 75
+#define EX_FAILED 1
 
 /* How many STATS polls the chain test makes, and the pause between. */
 #define AWAIT_POLLS 5000
@@ -315,6 +327,28 @@ START_TEST(test_put_into_full_reject_queue_exits_75)
 }
 END_TEST
 
+/*
+ * A server at its queue limit refuses for now (75) and the message says
+ * which limit: the library's own result, not "busy".
+ */
+START_TEST(test_create_beyond_the_queue_limit_exits_75)
+{
+	struct output o;
+	char port[16];
+
+	ck_assert_int_eq(harness_stop(&d), 0);
+	harness_start_with_config(&d, "{\"max_queues\": 1}");
+	snprintf(port, sizeof port, "%d", d.port);
+	setenv("SLUICE_PORT", port, 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "one", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "two", NULL), EX_TEMPFAIL);
+	assert_one_error_line(&o, "limit of queues");
+	ck_assert_ptr_nonnull(strstr(o.err, "503 TOO_MANY_QUEUES"));
+	output_free(&o);
+}
+END_TEST
+
 START_TEST(test_put_with_timeout_on_full_block_queue_exits_75)
 {
 	struct output o;
@@ -362,7 +396,8 @@ START_TEST(test_get_follow_streams_each_message_as_it_arrives)
 		struct pollfd pfd = { op[0], POLLIN, 0 };
 		int n = snprintf(want, sizeof want, "msg %d\n", i);
 		ck_assert_int_eq(sluice_put(c, "live", want, (size_t)n - 1,
-				     SLUICE_NO_TIMEOUT, NULL, NULL), SLUICE_OK);
+		                     SLUICE_FOREVER, NULL),
+		    SLUICE_OK);
 		ck_assert_int_eq(poll(&pfd, 1, IO_WAIT_MS), 1);
 		ck_assert_int_eq(read(op[0], buf, sizeof buf), n);
 		ck_assert_mem_eq(buf, want, (size_t)n);
@@ -379,7 +414,7 @@ START_TEST(test_put_lines_sends_each_line_before_waiting_for_the_next)
 {
 	const char *argv[] = { cli_path(), "put", "-l", "trickle", NULL };
 	struct sluice_ctx *c = sc_open(&d);
-	struct sluice_msg m;
+	struct sluice_msg *m;
 	char line[16];
 	int ip[2];
 	pid_t pid;
@@ -392,8 +427,8 @@ START_TEST(test_put_lines_sends_each_line_before_waiting_for_the_next)
 		ck_assert_int_eq(write(ip[1], line, (size_t)n), n);
 		ck_assert_int_eq(sluice_get(c, "trickle", IO_WAIT_MS / 2, &m),
 		    SLUICE_OK);
-		ck_assert_mem_eq(m.body, line, (size_t)n - 1);
-		sluice_msg_free(&m);
+		ck_assert_mem_eq(m->body, line, (size_t)n - 1);
+		sluice_msg_free(m);
 	}
 	close(ip[1]);
 	ck_assert_int_eq(reap(pid), 0);
@@ -408,10 +443,8 @@ START_TEST(test_reserve_acks_when_the_command_succeeds_and_nacks_otherwise)
 	struct sluice_ctx *c = sc_open(&d);
 	struct output o;
 
-	ck_assert_int_eq(sluice_put(c, "w", "ok", 2, 0, NULL, NULL),
-	    SLUICE_OK);
-	ck_assert_int_eq(sluice_put(c, "w", "bad", 3, 0, NULL, NULL),
-	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "w", "ok", 2, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "w", "bad", 3, 0, NULL), SLUICE_OK);
 	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "w", "--", "sh", "-c",
 			     "read x; echo \"$SLUICE_ID:$x\"; "
 			     "test \"$x\" = ok", NULL), 0);
@@ -548,7 +581,8 @@ END_TEST
 START_TEST(test_every_command_has_help)
 {
 	static const char *const cmds[] = { "put", "get", "reserve", "ack",
-		"nack", "create", "delete", "purge", "stats", "ping", "bench" };
+		"nack", "create", "delete", "purge", "close", "relay", "stats",
+		"ping", "bench" };
 	struct output o;
 
 	ck_assert_int_eq(run(&o, NULL, 0, "--help", NULL), 0);
@@ -573,7 +607,7 @@ START_TEST(test_bench_json_reports_every_message_exactly_once)
 	struct sluice_ctx *c = sc_open(&d);
 	struct output o;
 	json_error_t e;
-	json_t *j, *q;
+	json_t *j;
 
 	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-P", "2", "-C", "2", "-n",
 			     "3000", "-s", "100", "-w", "8", "--capacity",
@@ -590,11 +624,34 @@ START_TEST(test_bench_json_reports_every_message_exactly_once)
 	json_decref(j);
 	output_free(&o);
 	/* The bench queue is gone afterwards. */
-	ck_assert_int_eq(sluice_stats_json(c, NULL, &q), SLUICE_OK);
-	ck_assert_ptr_null(json_object_get(json_object_get(q, "queues"),
-	    "b1"));
-	json_decref(q);
+	ck_assert_int_eq(sc_stat(c, "b1", "depth"), -1);
 	sluice_free(c);
+}
+END_TEST
+
+/*
+ * Through a capacity-1 queue every GET finds the queue empty or holding
+ * the one message just admitted: the consumers' short waiting GETs
+ * (and their end once all has arrived) must still take every message
+ * exactly once.
+ */
+START_TEST(test_bench_through_a_capacity_one_queue_is_exactly_once)
+{
+	struct output o;
+	json_error_t e;
+	json_t *j;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "bench", "-C", "2", "-n", "2000",
+	                     "--capacity", "1", "--json", NULL),
+	    0);
+	j = json_loads(o.out, 0, &e);
+	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "received")),
+	    2000);
+	ck_assert(json_is_true(
+	    json_object_get(json_object_get(j, "exactly_once"), "ok")));
+	json_decref(j);
+	output_free(&o);
 }
 END_TEST
 
@@ -683,13 +740,17 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 	int in[2], x[2], y[2], i;
 	pid_t pids[4];
 	pthread_t th;
-	struct sluice_msg m;
+	struct sluice_msg *m;
 
 	snprintf(count, sizeof count, "%d", CHAIN_LINES);
 	for (const char *q = "a"; q != NULL; q = q[0] == 'a' ? "b" : NULL) {
-		struct sluice_queue_opts o = { .has_capacity = true,
-			.capacity = CHAIN_CAPACITY, .policy = "block" };
-		ck_assert_int_eq(sluice_create(c, q, &o), SLUICE_OK);
+		struct sluice_queue_opts *o = sluice_queue_opts_new();
+		ck_assert_int_eq(sluice_queue_opts_capacity(o, CHAIN_CAPACITY),
+		    SLUICE_OK);
+		ck_assert_int_eq(sluice_queue_opts_policy(o, "block"),
+		    SLUICE_OK);
+		ck_assert_int_eq(sluice_create(c, q, o), SLUICE_OK);
+		sluice_queue_opts_free(o);
 	}
 	small_pipe(in);
 	small_pipe(x);
@@ -721,8 +782,8 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 		for (char *p = want; *p; p++)
 			if (*p >= 'a' && *p <= 'z')
 				*p = (char)(*p - 'a' + 'A');
-		ck_assert_str_eq(m.body, want);
-		sluice_msg_free(&m);
+		ck_assert_str_eq(m->body, want);
+		sluice_msg_free(m);
 		if (i % 16 == 0)
 			(void)chain_parked(c);
 	}
@@ -734,6 +795,277 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 	ck_assert_int_eq(sc_stat(c, "a", "depth"), 0);
 	ck_assert_int_eq(sc_stat(c, "a", "puts"), CHAIN_LINES);
 	ck_assert_int_eq(sc_stat(c, "b", "puts"), CHAIN_LINES);
+	sluice_free(c);
+}
+END_TEST
+
+/* ---- end of stream, dead letters, relay (protocol 1.1) -------------- */
+
+/* Create queue q with these settings through libsluice. */
+static void
+create_queue(struct sluice_ctx *c, const char *q, uint64_t capacity)
+{
+	struct sluice_queue_opts *o = sluice_queue_opts_new();
+
+	ck_assert_int_eq(sluice_queue_opts_capacity(o, capacity), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, q, o), SLUICE_OK);
+	sluice_queue_opts_free(o);
+}
+
+START_TEST(test_close_ends_get_and_reserve_follow_with_status_0)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, "x\ny\n", 4, "put", "-l", "--close", "q",
+			     NULL), 0);
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+	/* Closed: a PUT is refused for good (status 1, not 75). */
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "q", "z", NULL),
+	    EX_FAILED);
+	assert_one_error_line(&o, "closed");
+	output_free(&o);
+	/* What is left is delivered, then follow mode ends by itself. */
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-f", "-n", "1", "q",
+			     NULL), 0);
+	ck_assert_str_eq(o.out, "x\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-f", "q", NULL), 0);
+	ck_assert_str_eq(o.out, "y\n");
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-f", "q", NULL), 0);
+	ck_assert_str_eq(o.out, "");
+	output_free(&o);
+	/* Without -f, a closed queue is an error like an empty one. */
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "q", NULL), EX_FAILED);
+	assert_one_error_line(&o, "closed");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "close", "q", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "close", "nosuch", NULL),
+	    EX_FAILED);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_poison_message_is_dead_lettered_and_the_worker_goes_on)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_msg *m;
+	uint64_t poison;
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "--max-deliveries", "3",
+			     "--dead-letter", "jobs.dead", "jobs", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "jobs", "max_deliveries"), 3);
+	ck_assert_int_eq(sluice_put(c, "jobs", "poison", 6, 0, &poison),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "jobs", "fine", 4, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_close(c, "jobs"), SLUICE_OK);
+	/* A worker that fails on "poison" and nothing else. */
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-f", "--retry-delay",
+			     "10", "jobs", "--", "sh", "-c",
+			     "! grep -q poison", NULL), EX_FAILED);
+	ck_assert_msg(strstr(o.err, "dead-lettered: moved") != NULL,
+	    "stderr: %s", o.err);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "jobs", "acks"), 1);
+	ck_assert_int_eq(sc_stat(c, "jobs", "dead_lettered"), 1);
+	ck_assert_int_eq(sc_stat(c, "jobs", "gets"), 4);
+	ck_assert_int_eq(sluice_get(c, "jobs.dead", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m->id, poison);
+	ck_assert_str_eq(m->body, "poison");
+	sluice_msg_free(m);
+	sluice_free(c);
+}
+END_TEST
+
+#define PIPE_LINES 200000
+#define PIPE_CAPACITY 4
+
+/* seq 1 PIPE_LINES, written into a pipe by a thread. */
+static void *
+feed_seq(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[65536];
+	size_t len = 0;
+
+	for (int i = 1; i <= PIPE_LINES; i++) {
+		len += (size_t)snprintf(buf + len, sizeof buf - len, "%d\n", i);
+		if (len > sizeof buf - 16 || i == PIPE_LINES) {
+			if (write(fd, buf, len) != (ssize_t)len)
+				break;
+			len = 0;
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Neither queue holds more than its capacity. */
+static void
+pipe_bounded(struct sluice_ctx *c)
+{
+	for (const char *q = "a"; q != NULL; q = q[0] == 'a' ? "b" : NULL) {
+		long long held = sc_stat(c, q, "depth") +
+		    sc_stat(c, q, "reserved");
+		ck_assert_msg(held <= PIPE_CAPACITY, "%s holds %lld", q, held);
+	}
+}
+
+/*
+ * seq 1 200000 | sluice put -l --close a
+ * sluice get -f a | tr 0-9 a-j | sluice put -l --close b
+ * sluice get -f b                          (read by the test)
+ */
+START_TEST(test_three_stage_pipeline_ends_by_itself_with_exact_output)
+{
+	const char *put_a[] = { cli_path(), "put", "-l", "--close", "a",
+		NULL };
+	const char *get_a[] = { cli_path(), "get", "-f", "a", NULL };
+	const char *tr[] = { "tr", "0-9", "a-j", NULL };
+	const char *put_b[] = { cli_path(), "put", "-l", "--close", "b",
+		NULL };
+	const char *get_b[] = { cli_path(), "get", "-f", "b", NULL };
+	struct sluice_ctx *c = sc_open(&d);
+	int in[2], x[2], y[2], out[2];
+	char *got = NULL, want[16];
+	size_t len = 0, at = 0, reads = 0;
+	pid_t pids[5];
+	pthread_t th;
+
+	create_queue(c, "a", PIPE_CAPACITY);
+	create_queue(c, "b", PIPE_CAPACITY);
+	ck_assert(pipe(in) == 0 && pipe(x) == 0 && pipe(y) == 0 &&
+	    pipe(out) == 0);
+	pids[0] = spawn(put_a, in[0], -1, -1);
+	pids[1] = spawn(get_a, -1, x[1], -1);
+	pids[2] = spawn(tr, x[0], y[1], -1);
+	pids[3] = spawn(put_b, y[0], -1, -1);
+	pids[4] = spawn(get_b, -1, out[1], -1);
+	close(in[0]);
+	close(x[0]);
+	close(x[1]);
+	close(y[0]);
+	close(y[1]);
+	close(out[1]);
+	ck_assert_int_eq(pthread_create(&th, NULL, feed_seq, &in[1]), 0);
+	got = calloc(1, 1);
+	/* Read to the end: it comes only once every stage has ended. */
+	while (drain_into(out[0], &got, &len))
+		if (++reads % 64 == 0)
+			pipe_bounded(c);
+	close(out[0]);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(reap(pids[i]) == 0, "stage %d failed", i);
+	for (int i = 1; i <= PIPE_LINES; i++) {
+		int n = snprintf(want, sizeof want, "%d\n", i);
+		for (int k = 0; k < n - 1; k++)
+			want[k] = (char)(want[k] - '0' + 'a');
+		ck_assert_msg(at + (size_t)n <= len &&
+			memcmp(got + at, want, (size_t)n) == 0,
+		    "line %d differs", i);
+		at += (size_t)n;
+	}
+	ck_assert_uint_eq(at, len);
+	ck_assert_int_eq(sc_stat(c, "a", "puts"), PIPE_LINES);
+	ck_assert_int_eq(sc_stat(c, "b", "puts"), PIPE_LINES);
+	free(got);
+	sluice_free(c);
+}
+END_TEST
+
+#define RELAY_MSGS 500
+
+/*
+ * A relay killed with SIGKILL at random moments and restarted until it
+ * ends by itself: every message of a reaches b at least once, in order
+ * apart from redeliveries (each first arrival is the next message).
+ */
+START_TEST(test_relay_killed_at_random_moments_loses_nothing)
+{
+	const char *relay[] = { cli_path(), "relay", "--close", "a", "b",
+		"--", "tr", "0-9", "a-j", NULL };
+	struct sluice_ctx *c = sc_open(&d);
+	uint64_t seed = (uint64_t)getpid() * 2654435761u | 1, seed0 = seed;
+	struct sluice_msg *m;
+	bool seen[RELAY_MSGS + 1] = { false };
+	int next = 1, kills = 0, st = -1, dups = 0, early = 0;
+	int null = open("/dev/null", O_WRONLY);
+	char buf[32];
+
+	create_queue(c, "a", RELAY_MSGS);
+	create_queue(c, "b", 3 * RELAY_MSGS);
+	for (int i = 1; i <= RELAY_MSGS; i++) {
+		int n = snprintf(buf, sizeof buf, "%d", i);
+		ck_assert_int_eq(sluice_append_put(c, "a", buf, (size_t)n, 0),
+		    SLUICE_OK);
+		if (sluice_pending(c) == sluice_window(c) || i == RELAY_MSGS)
+			while (sluice_pending(c) > 0) {
+				struct sluice_reply *r;
+				ck_assert_int_eq(sluice_read_reply(c, &r),
+				    SLUICE_OK);
+				sluice_reply_free(r);
+			}
+	}
+	ck_assert_int_eq(sluice_close(c, "a"), SLUICE_OK);
+	while (st != 0) {
+		pid_t pid = spawn(relay, -1, -1, null);
+		int ms, w = 0;
+
+		/* Let it run 0 to 60 ms, then kill it, unless it is done. */
+		seed = seed * 6364136223846793005ULL + 1;
+		ms = (int)((seed >> 33) % 60);
+		for (int t = 0; t < ms && w == 0; t++) {
+			w = waitpid(pid, &st, WNOHANG);
+			if (w == 0)
+				usleep(1000);
+		}
+		if (w == 0) {
+			kill(pid, SIGKILL);
+			ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+			kills++;
+			continue;
+		}
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "the relay failed: status %d", st);
+		st = 0;
+	}
+	close(null);
+	ck_assert_int_gt(kills, 0);
+	while (sluice_get(c, "b", 0, &m) == SLUICE_OK) {
+		int v = 0;
+		for (char *p = m->body; *p; p++)
+			v = v * 10 + (*p - 'a');
+		ck_assert_msg(v >= 1 && v <= RELAY_MSGS, "body %s", m->body);
+		if (seen[v])
+			dups++;
+		else if (v != next)
+			early++; /* next was in flight at a kill */
+		seen[v] = true;
+		while (next <= RELAY_MSGS && seen[next])
+			next++;
+		sluice_msg_free(m);
+	}
+	fprintf(stderr, "relay: %d messages, %d kills, %d twice, %d late "
+			"(seed %llu)\n", RELAY_MSGS, kills, dups, early,
+	    (unsigned long long)seed0);
+	ck_assert_int_eq(next, RELAY_MSGS + 1);
+	/*
+	 * Each kill leaves at most the one message in flight behind: it
+	 * may reach b twice, or come back to a only after the next relay
+	 * has taken the one behind it (the daemon sees the old connection
+	 * close after the new one's RESERVE).
+	 */
+	ck_assert_int_le(dups, kills);
+	ck_assert_int_le(early, kills);
+	ck_assert_int_eq(sc_stat(c, "a", "depth"), 0);
+	ck_assert_int_eq(sc_stat(c, "a", "reserved"), 0);
 	sluice_free(c);
 }
 END_TEST
@@ -756,12 +1088,13 @@ main(void)
 	Suite *s = suite_create("cli");
 
 	signal(SIGPIPE, SIG_IGN);
-#define T(fn) add(s, #fn + 5, fn, 0)
-#define T_SLOW(fn) add(s, #fn + 5, fn, 30)
+#define T(fn) add(s, &#fn[5], fn, 0)
+#define T_SLOW(fn) add(s, &#fn[5], fn, 30)
 	T(test_lines_round_trip_exactly_through_put_l_and_get_n);
 	T_SLOW(test_many_lines_round_trip_in_order);
 	T(test_put_argument_and_stdin_are_one_message_each);
 	T(test_put_into_full_reject_queue_exits_75);
+	T(test_create_beyond_the_queue_limit_exits_75);
 	T(test_put_with_timeout_on_full_block_queue_exits_75);
 	T(test_put_lines_into_drop_newest_queue_counts_the_dropped);
 	T(test_get_follow_streams_each_message_as_it_arrives);
@@ -773,8 +1106,15 @@ main(void)
 	T(test_usage_errors_exit_64);
 	T(test_every_command_has_help);
 	T_SLOW(test_bench_json_reports_every_message_exactly_once);
+	T_SLOW(test_bench_through_a_capacity_one_queue_is_exactly_once);
 	T_SLOW(test_bench_under_reject_counts_refusals_and_checks_the_rest);
 	T_SLOW(test_chained_pipeline_is_throttled_by_its_slow_consumer);
+	T(test_close_ends_get_and_reserve_follow_with_status_0);
+	T(test_poison_message_is_dead_lettered_and_the_worker_goes_on);
+	add(s, "three_stage_pipeline_ends_by_itself_with_exact_output",
+	    test_three_stage_pipeline_ends_by_itself_with_exact_output, 180);
+	add(s, "relay_killed_at_random_moments_loses_nothing",
+	    test_relay_killed_at_random_moments_loses_nothing, 120);
 #undef T
 #undef T_SLOW
 	SRunner *sr = srunner_create(s);

@@ -619,16 +619,18 @@ START_TEST(test_global_stats_agrees_with_each_queue_stats)
 	t = tc_open(&d);
 	tc_request(t,
 	    "CREATE b.c capacity=7 max_bytes=99 policy=reject "
-	    "lease_ms=5000",
+	    "lease_ms=5000 max_deliveries=3 dead_letter=a",
 	    "201 CREATED");
 	tc_put(t, "a", "one");
 	tc_put(t, "a", "two");
 	tc_put(t, "b.c", "three");
 	tc_send(t, "RESERVE a\r\n");
 	id = tc_expect_msg(t, "one");
-	snprintf(req, sizeof req, "NACK %llu", id);
+	/* Delayed: neither ready nor reserved, still held. */
+	snprintf(req, sizeof req, "NACK %llu 60000", id);
 	tc_request(t, req, "200 REQUEUED");
 	tc_request(t, "CREATE d:e-f_9 capacity=0", "201 CREATED");
+	tc_request(t, "CLOSE d:e-f_9", "200 CLOSED");
 	all = tc_stats(t, NULL);
 	qs = json_object_get(all, "queues");
 	ck_assert_uint_eq(json_object_size(qs), 3);
@@ -640,10 +642,125 @@ START_TEST(test_global_stats_agrees_with_each_queue_stats)
 	}
 	ck_assert_int_eq(stats_int(all, "messages"), 3);
 	ck_assert_int_eq(stats_int(all, "bytes"), 11);
+	one = json_object_get(qs, "a");
+	ck_assert_int_eq(stats_int(one, "delayed"), 1);
 	ck_assert_int_eq(stats_int(all, "connections"), 1);
 	ck_assert_int_gt(stats_int(all, "max_memory"), 0);
 	ck_assert_int_gt(stats_int(all, "memory"), 0);
 	json_decref(all);
+	tc_close(t);
+}
+END_TEST
+
+/* CLOSE ends a queue for good: like DELETE, it takes admin. */
+START_TEST(test_close_needs_admin)
+{
+	struct tconn *t, *root;
+
+	perm_start();
+	root = open_as("root");
+	tc_put(root, "jobs.a", "one");
+	t = open_as("prod");
+	tc_request(t, "CLOSE jobs.a", "403 FORBIDDEN jobs.a");
+	tc_close(t);
+	t = open_as("cons");
+	tc_request(t, "CLOSE jobs.a", "403 FORBIDDEN jobs.a");
+	tc_close(t);
+	/* Refused: still open, a PUT goes in. */
+	tc_put(root, "jobs.a", "two");
+	t = open_as("adm");
+	tc_request(t, "CLOSE other", "403 FORBIDDEN other");
+	tc_request(t, "CLOSE jobs.a", "200 CLOSED");
+	tc_close(t);
+	tc_send_put(root, "jobs.a", "three");
+	tc_expect(root, "410 CLOSED jobs.a");
+	tc_close(root);
+}
+END_TEST
+
+/*
+ * A queue's dead letters go into the queue it names: CREATE with
+ * dead_letter= needs the right to put there too, and makes nothing
+ * when refused.
+ */
+START_TEST(test_dead_letter_queue_needs_produce_on_it)
+{
+	struct tconn *t, *root;
+
+	perm_start();
+	t = open_as("adm");
+	tc_request(t, "CREATE jobs.b dead_letter=dlq", "403 FORBIDDEN dlq");
+	tc_request(t, "CREATE jobs.b dead_letter=jobs.dlq",
+	    "403 FORBIDDEN jobs.dlq");
+	root = open_as("root");
+	ck_assert_ptr_null(tc_stats(root, "jobs.b"));
+	tc_request(root, "CREATE jobs.b dead_letter=dlq", "201 CREATED");
+	tc_close(t);
+	tc_close(root);
+}
+END_TEST
+
+/* RESERVE q's head (a 64 KiB message of `fill`); its id. */
+static unsigned long long
+reserve_64k(struct tconn *t, const char *q, char fill)
+{
+	static char body[64 * KIB];
+
+	memset(body, fill, sizeof body);
+	tc_send(t, "RESERVE %s\r\n", q);
+	return tc_expect_msg_bytes(t, body, sizeof body);
+}
+
+/*
+ * Messages NACKed with a delay, and messages moved to a dead-letter
+ * queue, still hold memory: the budget stays spent until they go.  The
+ * moves themselves need no memory and are never refused for it.
+ */
+START_TEST(test_delayed_and_dead_lettered_messages_hold_the_budget)
+{
+	unsigned long long ids[32];
+	struct tconn *t;
+	const char *l;
+	char req[64];
+	int n = 0;
+
+	harness_start_with_config(&d, "{\"max_memory\": 1048576}");
+	t = tc_open(&d);
+	tc_request(t, "CREATE b max_deliveries=1 dead_letter=dl",
+	    "201 CREATED");
+	/* Half the budget in a, delayed; the rest in b, dead-lettered. */
+	for (int i = 0; i < 7; i++) {
+		l = put_64k(t, "a", "0", 'a');
+		ck_assert_msg(strncmp(l, "200 QUEUED ", 11) == 0, "got %s", l);
+	}
+	while ((l = put_64k(t, "b", "0", 'b')) != NULL &&
+	    strncmp(l, "200 QUEUED", 10) == 0)
+		n++;
+	ck_assert_msg(strncmp(l, "503 FULL b ", 11) == 0, "got \"%s\"", l);
+	ck_assert_int_ge(n, 2);
+	ck_assert_int_le(n, 32);
+	for (int i = 0; i < 7; i++) {
+		snprintf(req, sizeof req, "NACK %llu 60000",
+		    reserve_64k(t, "a", 'a'));
+		tc_request(t, req, "200 REQUEUED");
+	}
+	for (int i = 0; i < n; i++)
+		ids[i] = reserve_64k(t, "b", 'b');
+	for (int i = 0; i < n; i++) {
+		snprintf(req, sizeof req, "NACK %llu", ids[i]);
+		tc_request(t, req, "200 REQUEUED dead_lettered=moved");
+	}
+	ck_assert_int_eq(tc_stat(t, "a", "delayed"), 7);
+	ck_assert_int_eq(tc_stat(t, "dl", "depth"), n);
+	/* Nothing was freed: still no memory for a new message. */
+	l = put_64k(t, "c", "0", 'c');
+	ck_assert_msg(strncmp(l, "503 FULL c ", 11) == 0, "got \"%s\"", l);
+	/* Dropping them makes the room. */
+	tc_request(t, "DELETE a", "200 DELETED");
+	tc_send(t, "PURGE dl\r\n");
+	tc_expect_prefix(t, "200 PURGED ");
+	l = put_64k(t, "c", "0", 'c');
+	ck_assert_msg(strncmp(l, "200 QUEUED ", 11) == 0, "got %s", l);
 	tc_close(t);
 }
 END_TEST
@@ -790,6 +907,9 @@ main(void)
 	TEST(s, test_admin_allows_create_purge_delete);
 	TEST(s, test_global_stats_lists_only_the_queues_a_token_may_see);
 	TEST(s, test_ack_is_checked_against_the_token_of_now);
+	TEST(s, test_close_needs_admin);
+	TEST(s, test_dead_letter_queue_needs_produce_on_it);
+	TEST(s, test_delayed_and_dead_lettered_messages_hold_the_budget);
 	TEST(s, test_global_stats_agrees_with_each_queue_stats);
 	TEST(s, test_stop_while_producers_wait_for_memory_is_clean);
 	TEST(s, test_spent_budget_makes_every_queue_full_and_its_policy_decide);

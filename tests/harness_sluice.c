@@ -3,6 +3,7 @@
  * See harness_sluice.h.
  */
 #include <check.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "harness_sluice.h"
@@ -19,7 +20,8 @@ sc_open(const struct daemon *d)
 	struct sluice_ctx *c = sluice_connect(d->host, d->port, SC_CONNECT_MS);
 
 	ck_assert_ptr_nonnull(c);
-	ck_assert_msg(c->err == SLUICE_ERROR_NONE, "connect: %s", c->errstr);
+	ck_assert_msg(sluice_error(c) == SLUICE_OK, "connect: %s",
+	    sluice_errstr(c));
 	sluice_set_io_timeout(c, SC_IO_MS);
 	return c;
 }
@@ -28,13 +30,19 @@ long long
 sc_stat(struct sluice_ctx *c, const char *queue, const char *field)
 {
 	enum sluice_result r;
+	json_error_t jerr;
+	char *text;
+	size_t len;
 	json_t *j;
 	long long v;
 
-	if ((r = sluice_stats_json(c, queue, &j)) == SLUICE_NO_QUEUE)
+	if ((r = sluice_stats(c, queue, &text, &len)) == SLUICE_NO_QUEUE)
 		return -1;
-	ck_assert_msg(r == SLUICE_OK, "STATS %s: %s", queue, c->errstr);
-	ck_assert_ptr_nonnull(j);
+	ck_assert_msg(r == SLUICE_OK, "STATS %s: %s %s", queue,
+	    sluice_result_name(r), sluice_errstr(c));
+	j = json_loadb(text, len, 0, &jerr);
+	free(text);
+	ck_assert_msg(json_is_object(j), "STATS %s: %s", queue, jerr.text);
 	v = stats_int(j, field);
 	json_decref(j);
 	return v;

@@ -1,14 +1,21 @@
 #!/bin/sh
 # Make sure the Debian packages sluice builds and tests with are present.
 # As root, installs what is missing with apt-get; otherwise names it and
-# fails.  Sourced by run.sh and test.sh; `tools/deps.sh --list` prints
-# the list.
+# fails.  Run by run.sh and test.sh; `tools/deps.sh --list` prints the
+# list.  `tools/deps.sh ci` adds what only CI's extra steps need: clang
+# and its sanitizer/libFuzzer runtime (tools/clang-build.sh,
+# tools/fuzz.sh) and abigail-tools (tools/abicheck.sh).
 set -e
 
 SLUICE_DEPS="autoconf automake libtool pkg-config make gcc
-libevent-dev libjansson-dev libisal-dev check libsystemd-dev systemd nodejs"
+libevent-dev libjansson-dev libisal-dev libssl-dev openssl check libsystemd-dev
+systemd nodejs scdoc man-db python3 python3-pip python3-setuptools python3-wheel"
+SLUICE_CI_DEPS="clang libclang-rt-14-dev abigail-tools"
 
-[ "${1:-}" = --list ] && { echo $SLUICE_DEPS; exit 0; }
+case "${1:-}" in
+--list) echo $SLUICE_DEPS; exit 0 ;;
+ci) SLUICE_DEPS="$SLUICE_DEPS $SLUICE_CI_DEPS" ;;
+esac
 
 missing=
 for p in $SLUICE_DEPS; do

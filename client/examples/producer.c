@@ -20,17 +20,15 @@
 static int
 check_reply(struct sluice_ctx *ctx)
 {
-	struct sluice_reply r;
+	struct sluice_reply *r;
 	enum sluice_result res = sluice_read_reply(ctx, &r);
 
-	sluice_reply_free(&r);
-	if (res == SLUICE_OK)
-		return 0;
-	if (res == SLUICE_ERR_IO)
-		fprintf(stderr, "producer: %s\n", ctx->errstr);
-	else
-		fprintf(stderr, "producer: PUT refused: %s\n", r.line);
-	return -1;
+	if (res < 0)
+		fprintf(stderr, "producer: %s\n", sluice_errstr(ctx));
+	else if (res != SLUICE_OK)
+		fprintf(stderr, "producer: PUT refused: %s\n", r->line);
+	sluice_reply_free(r);
+	return res == SLUICE_OK ? 0 : -1;
 }
 
 int
@@ -45,9 +43,9 @@ main(int argc, char **argv)
 	ssize_t n;
 	int status = EXIT_SUCCESS;
 
-	if (ctx == NULL || ctx->err) {
+	if (ctx == NULL || sluice_error(ctx) != SLUICE_OK) {
 		fprintf(stderr, "producer: %s\n",
-		    ctx ? ctx->errstr : "out of memory");
+		    ctx ? sluice_errstr(ctx) : "out of memory");
 		sluice_free(ctx);
 		return EXIT_FAILURE;
 	}
@@ -60,8 +58,8 @@ main(int argc, char **argv)
 		    check_reply(ctx) < 0)
 			status = EXIT_FAILURE;
 		else if (sluice_append_put(ctx, queue, line, (size_t)n,
-			     SLUICE_NO_TIMEOUT) < 0) {
-			fprintf(stderr, "producer: %s\n", ctx->errstr);
+		             SLUICE_FOREVER) != SLUICE_OK) {
+			fprintf(stderr, "producer: %s\n", sluice_errstr(ctx));
 			status = EXIT_FAILURE;
 		}
 	}

@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "secret.h"
 
 static enum cmd_result cmd_ping(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);
@@ -124,23 +125,12 @@ cmd_ping(struct conn *c, const struct proto_request *r)
 	return CMD_DONE;
 }
 
-/* Compare in time independent of where the inputs differ. */
-static bool
-token_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char diff = alen != blen;
-
-	for (size_t i = 0; i < alen && i < blen; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 static enum cmd_result
 cmd_auth(struct conn *c, const struct proto_request *r)
 {
 	struct server *s = c->server;
 
-	if (s->auth_token == NULL || token_equal(r->token, r->token_len,
+	if (s->auth_token == NULL || secret_equal(r->token, r->token_len,
 					  s->auth_token, s->auth_token_len)) {
 		c->authenticated = true;
 		conn_reply(c, 200, "OK", NULL);

@@ -22,6 +22,8 @@
  *                          producer, or every consumer (DELETE's 404,
  *                          CLOSE's 410, the drain's 503 SHUTTING_DOWN)
  *   deliver_rejudge()      after a queue's settings changed (reload)
+ *   deliver_come_back()    a message dead-lettered straight to a
+ *                          consumer waiting on the dead-letter queue
  *
  * A connection that goes away leaves its line unanswered (conn_close).
  */

@@ -181,6 +181,8 @@ describe(enum sluice_result r)
 		return "no message";
 	case SLUICE_UNAUTHORIZED:
 		return "not authorized (give a token with -a or SLUICE_AUTH)";
+	case SLUICE_FORBIDDEN:
+		return "forbidden: the token may not do this on that queue";
 	case SLUICE_NO_QUEUE:
 		return "no such queue";
 	case SLUICE_NO_MSG:

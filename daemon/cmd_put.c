@@ -14,6 +14,20 @@ refuse_full(struct conn *c, struct queue *q)
 	return CMD_DONE;
 }
 
+/* Drop q's oldest ready message, logged when q is a disk queue. */
+static void
+drop_one(struct server *s, struct queue *q)
+{
+	uint64_t id;
+
+	if (q->qno == 0) {
+		queue_drop_oldest(q);
+	} else if (queue_drop_head_id(q, &id)) {
+		persist_remove(s->persist, q, id, WAL_RM_DROP);
+		q->stat.dropped++;
+	}
+}
+
 /* drop-oldest on a disk queue: each message dropped is logged. */
 static void
 drop_logged(struct persist *p, struct queue *q, size_t len)
@@ -75,7 +89,7 @@ cmd_put(struct conn *c, const struct proto_request *r)
 			return wait_for_disk(c, q);
 	}
 	/* Producers already waiting go first, even if this one would fit. */
-	if (q->nproducers == 0 && deliver_can_accept(q, len)) {
+	if (q->nproducers == 0 && deliver_can_accept(s, q, len)) {
 		deliver_accept(c, q, NULL);
 		return CMD_DONE;
 	}
@@ -85,6 +99,7 @@ cmd_put(struct conn *c, const struct proto_request *r)
 enum cmd_result
 cmd_put_full(struct conn *c, struct queue *q)
 {
+	struct server *s = c->server;
 	const struct proto_request *r = &c->req;
 	size_t len = (size_t)r->body_len;
 
@@ -92,6 +107,8 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_BLOCK:
 		if (r->has_timeout && r->timeout_ms == 0)
 			return refuse_full(c, q);
+		if (budget_full(s))
+			budget_wait_room(s, q);
 		conn_park(c, q, CONN_WAIT_ROOM, r->has_timeout, r->timeout_ms);
 		return CMD_WAIT;
 	case PROTO_POLICY_REJECT:
@@ -104,10 +121,18 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_DROP_OLDEST:
 		if (!queue_can_drop_for(q, len))
 			return refuse_full(c, q);
+		/* Memory too is made by dropping the oldest, if they suffice. */
+		if (budget_full(s) && !budget_freeable(s, q))
+			return refuse_full(c, q);
 		if (q->qno != 0)
-			drop_logged(c->server->persist, q, len);
+			drop_logged(s->persist, q, len);
 		else
 			queue_drop_for(q, len);
+		budget_sync_queue(s, q);
+		while (budget_full(s) && queue_depth(q) > 0) {
+			drop_one(s, q);
+			budget_sync_queue(s, q);
+		}
 		deliver_accept(c, q, NULL);
 		return CMD_DONE;
 	}

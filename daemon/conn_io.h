@@ -15,13 +15,19 @@
  */
 void conn_io_update(struct conn *c);
 
-/* Arm or disarm the read and close events as conn_io_update() says. */
+/*
+ * Arm or disarm the read and close events as the connection's state
+ * says (and, on TLS, the write event: tls_events()).
+ */
 void conn_io_arm(struct conn *c);
 
 /* The event callbacks conn_new() registers. */
 void conn_io_readcb(evutil_socket_t fd, short what, void *arg);
 void conn_io_writecb(evutil_socket_t fd, short what, void *arg);
 void conn_io_hupcb(evutil_socket_t fd, short what, void *arg);
+
+/* conn.c: input c may read now (its bound, the memory budget). */
+size_t conn_input_room(struct conn *c);
 
 /*
  * conn.c: serve buffered requests until one waits, input runs out or

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "persist.h"
+#include "secret.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -308,6 +309,14 @@ add_server(struct evbuffer *out, struct server *s)
 	    "Ready, reserved and delayed messages over all queues.");
 	evbuffer_add_printf(out, "sluice_messages %" PRIu64 "\n",
 	    qtable_messages(&s->queues));
+	add_family(out, "sluice_memory_bytes", "gauge",
+	    "Memory held for clients, as the budget counts it.");
+	evbuffer_add_printf(out, "sluice_memory_bytes %" PRIu64 "\n",
+	    s->budget.used);
+	add_family(out, "sluice_memory_budget_bytes", "gauge",
+	    "The memory budget (max_memory).");
+	evbuffer_add_printf(out, "sluice_memory_budget_bytes %" PRIu64 "\n",
+	    s->cfg.max_memory);
 	add_family(out, "sluice_shutting_down", "gauge",
 	    "1 once a stop has begun.");
 	evbuffer_add_printf(out, "sluice_shutting_down %d\n",
@@ -454,17 +463,6 @@ find_header(char *headers, const char *name, size_t *len)
 	return NULL;
 }
 
-/* Compare without stopping at the first difference: no timing oracle. */
-static bool
-same_secret(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char diff = alen != blen;
-
-	for (size_t i = 0; i < alen && i < blen; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 /* With metrics_token_file set: "Authorization: Bearer <token>". */
 static bool
 authorized(const struct config *cfg, char *headers)
@@ -477,7 +475,7 @@ authorized(const struct config *cfg, char *headers)
 	if ((v = find_header(headers, "Authorization", &len)) == NULL ||
 	    len < 7 || strncasecmp(v, "Bearer ", 7) != 0)
 		return false;
-	return same_secret(v + 7, len - 7, cfg->metrics_token,
+	return secret_equal(v + 7, len - 7, cfg->metrics_token,
 	    cfg->metrics_token_len);
 }
 

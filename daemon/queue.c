@@ -8,8 +8,6 @@
 #include "queue.h"
 #include "xmalloc.h"
 
-/* What retry_after_ms says before any drain has been seen. */
-#define RETRY_AFTER_UNKNOWN_MS 1000
 /* Upper bound on retry_after_ms: a stalled queue should be polled. */
 #define RETRY_AFTER_MAX_MS 60000
 
@@ -92,6 +90,13 @@ queue_drop_head_id(struct queue *q, uint64_t *id)
 	*id = it.id;
 	drop_head(q);
 	return true;
+}
+
+void
+queue_drop_oldest(struct queue *q)
+{
+	drop_head(q);
+	q->stat.dropped++;
 }
 
 uint64_t
@@ -293,7 +298,7 @@ queue_retry_after_ms(const struct queue *q)
 	uint64_t ms;
 
 	if (q->drain_gap_ms == 0)
-		return RETRY_AFTER_UNKNOWN_MS;
+		return QUEUE_RETRY_AFTER_UNKNOWN_MS;
 	/* Room for us comes after room for everyone already waiting. */
 	ms = q->drain_gap_ms * (q->nproducers + 1);
 	return ms < RETRY_AFTER_MAX_MS ? ms : RETRY_AFTER_MAX_MS;

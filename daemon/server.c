@@ -13,9 +13,13 @@
 
 #include <event2/buffer.h>
 
+#include "budget.h"
 #include "clock.h"
+#include "acl.h"
 #include "admit.h"
+#include "answer.h"
 #include "conn.h"
+#include "conn_io.h"
 #include "delay.h"
 #include "deliver.h"
 #include "log.h"
@@ -69,6 +73,12 @@ time_delayed(struct queue *q, void *arg)
 		    m->ready_us > now ? m->ready_us - now : 0);
 }
 
+static void
+count_recovered(struct queue *q, void *arg)
+{
+	budget_sync_queue(arg, q);
+}
+
 /* Open the data directory: recover its queues, watch its sync thread. */
 static int
 open_log(struct server *s)
@@ -87,6 +97,8 @@ open_log(struct server *s)
 	    EV_READ | EV_PERSIST, on_wal_ready, s);
 	event_add(s->wal_ev, NULL);
 	qtable_foreach(&s->queues, time_delayed, s);
+	/* What recovery stored counts against the memory budget too. */
+	qtable_foreach(&s->queues, count_recovered, s);
 	return 0;
 }
 
@@ -177,17 +189,15 @@ server_new(const struct config *cfg)
 		return NULL;
 	}
 	s->delay = delay_new(s->base, deliver_ready, s);
+	budget_init(s, deliver_budget_freed, conn_schedule);
 	if (s->cfg.data_dir != NULL && open_log(s) < 0) {
 		server_free(s);
 		return NULL;
 	}
 	settle_storage(s, &s->cfg.queue_defaults);
 	s->started_ms = clock_now_ms();
-	/* The token lives in the server, where AUTH looks. */
-	s->auth_token = s->cfg.auth_token;
-	s->auth_token_len = s->cfg.auth_token_len;
-	s->cfg.auth_token = NULL;
-	s->cfg.auth_token_len = 0;
+	/* The tokens live in the server, where AUTH looks. */
+	s->acl = acl_new(&s->cfg);
 	/*
 	 * The predefined queues; the file's settings win over the log's, as
 	 * they do at a reload.
@@ -432,10 +442,12 @@ server_free(struct server *s)
 		event_free(s->flush_ev);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
+	answer_clear(s);
+	budget_free(s);
 	event_free(s->run_ev);
 	delay_free(s->delay);
 	event_base_free(s->base);
-	free(s->auth_token);
+	acl_unref(s->acl);
 	config_free(&s->cfg);
 	free(s);
 }

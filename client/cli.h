@@ -135,6 +135,12 @@ void cli_human(double v, char *buf, size_t size);
 /* strcmp() for qsort() of an array of strings. */
 int cli_compare_strings(const void *a, const void *b);
 
+/*
+ * Write a body to stdout for a terminal: control bytes, escapes and
+ * invalid UTF-8 as \n, \r, \xNN, a backslash as \\ (cli_get.c).
+ */
+void cli_print_quoted(const char *body, size_t len);
+
 /* Milliseconds on a monotonic clock. */
 uint64_t cli_now_ms(void);
 
@@ -194,6 +200,8 @@ int cli_ping(struct cli *cli, int argc, char **argv);
 int cli_stats(struct cli *cli, int argc, char **argv);
 int cli_queues(struct cli *cli, int argc, char **argv);
 int cli_top(struct cli *cli, int argc, char **argv);
+int cli_peek(struct cli *cli, int argc, char **argv);
+int cli_move(struct cli *cli, int argc, char **argv);
 int cli_bench(struct cli *cli, int argc, char **argv);
 
 #endif

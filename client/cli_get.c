@@ -218,8 +218,8 @@ utf8_printable(const unsigned char *s, size_t n)
  * UTF-8) is shown as \n, \r, \xNN, and a backslash as \\, so that
  * what is seen is what the bytes are.  Tabs stay.
  */
-static void
-print_quoted(const char *body, size_t len)
+void
+cli_print_quoted(const char *body, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)body;
 
@@ -253,7 +253,7 @@ print_msg(const struct take_opts *o, uint64_t id, const char *body,
 	if (o->ids)
 		printf("%" PRIu64 " ", id);
 	if (o->quote)
-		print_quoted(body, len);
+		cli_print_quoted(body, len);
 	else
 		fwrite(body, 1, len, stdout);
 	if (!o->raw)

@@ -31,6 +31,7 @@ static const cmd_handler handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_STATS] = cmd_stats,
 	[PROTO_CMD_AUTH] = cmd_auth,
 	[PROTO_CMD_QUIT] = cmd_quit,
+	[PROTO_CMD_PEEK] = cmd_peek,
 };
 
 /*

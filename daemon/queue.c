@@ -131,6 +131,35 @@ queue_front(const struct queue *q, struct queue_item *it)
 	return true;
 }
 
+void
+queue_walk(const struct queue *q,
+    bool (*fn)(void *arg, const struct queue_item *it), void *arg)
+{
+	struct msglog_pos pos = { 0 };
+	struct msglog_entry e;
+	struct queue_item it = { 0 };
+	struct msg *m;
+
+	TAILQ_FOREACH(m, &q->returned, qlink)
+	{
+		it.id = m->id;
+		it.len = m->len;
+		it.body = m->body;
+		it.msg = m;
+		if (!fn(arg, &it))
+			return;
+	}
+	it.msg = NULL;
+	while (msglog_walk(&q->log, &pos, &e)) {
+		it.id = e.id;
+		it.len = e.len;
+		it.body = e.body;
+		it.heap = e.heap;
+		if (!fn(arg, &it))
+			return;
+	}
+}
+
 /*
  * Note a removal for the drain estimate: a smoothed gap between
  * removals (1/8 weight to the newest, like TCP's RTT estimator).

@@ -127,6 +127,14 @@ bool queue_front(const struct queue *q, struct queue_item *it);
  */
 void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
 
+/*
+ * Call fn for each ready message in the order GET would take them (the
+ * given-back ones first), without changing anything, until fn returns
+ * false.  The items are valid only during the call.
+ */
+void queue_walk(const struct queue *q,
+    bool (*fn)(void *arg, const struct queue_item *it), void *arg);
+
 /* Discard every ready message; returns how many. */
 uint64_t queue_purge(struct queue *q);
 

@@ -47,8 +47,12 @@ enum proto_cmd {
 	PROTO_CMD_STATS,
 	PROTO_CMD_AUTH,
 	PROTO_CMD_QUIT,
+	PROTO_CMD_PEEK, /* sluiced's extension */
 	PROTO_CMD_COUNT
 };
+
+/* The most messages one PEEK shows. */
+#define PROTO_PEEK_MAX 100
 
 /* Flags of a command in the grammar table. */
 #define PROTO_F_BODY 0x1    /* a body of <bytes> follows the line */
@@ -58,7 +62,8 @@ enum proto_cmd {
  * One row of the grammar: everything that can be checked before a
  * handler runs.  `args` spells the argument kinds in order, one letter
  * each: q queue name, b body length, T timeout_ms, i message id,
- * t token (any word), o CREATE option (repeats to the end of the line).
+ * t token (any word), o CREATE option (repeats to the end of the line),
+ * n PEEK's count (1..PROTO_PEEK_MAX).
  * Which arguments are optional follows from min_args.
  */
 struct proto_cmd_info {

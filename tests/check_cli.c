@@ -578,7 +578,7 @@ START_TEST(test_every_command_has_help)
 {
 	static const char *const cmds[] = { "put", "get", "reserve", "ack",
 		"nack", "create", "delete", "purge", "stats", "queues", "top",
-		"ping", "bench" };
+		"peek", "move", "ping", "bench" };
 	struct output o;
 
 	ck_assert_int_eq(run(&o, NULL, 0, "--help", NULL), 0);
@@ -1286,6 +1286,88 @@ START_TEST(test_queues_lists_every_queue_sorted)
 }
 END_TEST
 
+START_TEST(test_peek_shows_messages_without_taking_them)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct output o;
+
+	ck_assert_int_eq(sluice_put(c, "pk", "a", 1, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "pk", "b\x1b", 2, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "-i", "pk", "5", NULL), 0);
+	ck_assert_str_eq(o.out, "1 a\n2 b\x1b\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pk", NULL), 0);
+	ck_assert_str_eq(o.out, "a\n");
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "pk", "depth"), 2);
+	ck_assert_int_eq(sc_stat(c, "pk", "gets"), 0);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "nosuch", NULL), EX_NOINPUT);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "nosuch", "depth"), -1);
+	ck_assert_int_eq(sluice_create(c, "pe", NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pe", NULL), EX_EMPTY);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pk", "0", NULL), EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pk", "101", NULL), EX_USAGE);
+	output_free(&o);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_move_moves_in_order_and_never_loses_a_message)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_queue_opts *opts = sluice_queue_opts_new();
+	struct sluice_msg *m;
+	struct output o;
+
+	for (int i = 1; i <= 3; i++) {
+		char b[2] = { (char)('0' + i), '\0' };
+		ck_assert_int_eq(sluice_put(c, "src", b, 1, 0, NULL),
+		    SLUICE_OK);
+	}
+	ck_assert_int_eq(sluice_create(c, "dst", NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "dst", "2", NULL), 0);
+	ck_assert_str_eq(o.out, "2\n");
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "src", "depth"), 1);
+	ck_assert_int_eq(sc_stat(c, "src", "acks"), 2);
+	for (int i = 1; i <= 2; i++) {
+		ck_assert_int_eq(sluice_get(c, "dst", 0, &m), SLUICE_OK);
+		ck_assert_int_eq(m->body[0], '0' + i);
+		sluice_msg_free(m);
+	}
+	/* A destination that refuses: the message goes back, status 75. */
+	ck_assert_int_eq(sluice_queue_opts_capacity(opts, 1), SLUICE_OK);
+	ck_assert_int_eq(sluice_queue_opts_policy(opts, "reject"), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "full", opts), SLUICE_OK);
+	sluice_queue_opts_free(opts);
+	ck_assert_int_eq(sluice_put(c, "full", "x", 1, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "full", NULL),
+	    EX_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(o.err, "503 FULL full"));
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "src", "depth"), 1);
+	ck_assert_int_eq(sc_stat(c, "src", "reserved"), 0);
+	ck_assert_int_eq(sc_stat(c, "full", "depth"), 1);
+	/* Both queues must exist; a queue is not moved onto itself. */
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "typo", NULL),
+	    EX_NOINPUT);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "typo", "depth"), -1);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "src", NULL),
+	    EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "dst", "src", NULL),
+	    EX_EMPTY);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "src", "depth"), 1);
+	sluice_free(c);
+}
+END_TEST
+
 static void
 add(Suite *s, const char *name, const TTest *t, double timeout)
 {
@@ -1336,6 +1418,8 @@ main(void)
 	T(test_stats_table_fits_80_columns_unless_wide);
 	T(test_top_frame_fits_the_terminal_and_shows_waits);
 	T(test_queues_lists_every_queue_sorted);
+	T(test_peek_shows_messages_without_taking_them);
+	T(test_move_moves_in_order_and_never_loses_a_message);
 #undef T
 #undef T_SLOW
 	SRunner *sr = srunner_create(s);

@@ -139,6 +139,8 @@ conn_reply(struct conn *c, int code, const char *token, const char *arg)
 	char line[PROTO_LINE_MAX];
 	size_t n = proto_write_status(line, sizeof line, code, token, arg);
 
+	if (code == 400)
+		c->server->counters.bad_requests++;
 	evbuffer_add(c->out, line, n);
 }
 
@@ -355,9 +357,11 @@ read_line(struct conn *c)
 		return STEP_NEXT;
 	}
 	evbuffer_drain(in, fr.body_off);
-	if (st == PROTO_BAD)
+	if (st == PROTO_BAD) {
 		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
 		    c->req.error);
+		c->server->counters.bad_requests++;
+	}
 	if (c->req.has_body) {
 		start_discard(c, c->req.body_len, reply);
 		return STEP_NEXT;

@@ -5,13 +5,17 @@
  * must stay in the kernel: that is the backpressure), is closing, has
  * too much unsent output, or holds as much input as it may.  A waiting
  * consumer that is not read is still watched for its close, so that it
- * is not handed a message once it has gone.
+ * is not handed a message once it has gone; so is a parked producer,
+ * so that one that has gone stops counting as blocked (see
+ * hup_events()).
  *
  * Output is written once per pass of the input loop (conn_flush); what
  * the socket does not take waits for the write event.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -27,13 +31,43 @@
  */
 #define CONN_READS_PER_EVENT 4
 
+/*
+ * What the hup event watches on a connection that is not read: a
+ * waiting consumer, its close (EV_CLOSED, EPOLLRDHUP).  A parked
+ * producer, its socket's readability, but only while the kernel holds
+ * none of its bytes: then the socket turns readable only on a close,
+ * a reset, or a new request, and conn_io_hupcb() tells which without
+ * reading.  (EV_CLOSED alone misses a reset: epoll reports it as
+ * EPOLLHUP|EPOLLERR, which libevent hands only to read and write
+ * events, and reports it again on every poll.)  A producer with bytes
+ * waiting in the kernel is not watched: it is seen when the queue has
+ * room, as before.
+ */
+static short
+hup_events(struct conn *c, bool reading)
+{
+	int queued = 0;
+
+	if (reading || c->eof)
+		return 0;
+	if (c->state == CONN_WAIT_MESSAGE)
+		return EV_CLOSED;
+	if (c->state != CONN_WAIT_ROOM || ioctl(c->fd, FIONREAD, &queued) < 0 ||
+	    queued > 0)
+		return 0;
+	return EV_READ;
+}
+
 void
 conn_io_update(struct conn *c)
 {
 	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
 	    !c->eof && c->state != CONN_WAIT_ROOM &&
 	    evbuffer_get_length(c->in) < c->in_bound;
-	bool hup = !want && !c->eof && c->state == CONN_WAIT_MESSAGE;
+	short hup = hup_events(c, want);
+	short watched = c->watching_hup
+	    ? (short)(event_get_events(c->hup) & (EV_READ | EV_CLOSED))
+	    : 0;
 
 	if (want != c->reading) {
 		c->reading = want;
@@ -42,12 +76,15 @@ conn_io_update(struct conn *c)
 		else
 			event_del(c->rev);
 	}
-	if (hup != c->watching_hup) {
-		c->watching_hup = hup;
-		if (hup)
-			event_add(c->hup, NULL);
-		else
+	if (hup != watched) {
+		if (c->watching_hup)
 			event_del(c->hup);
+		c->watching_hup = hup != 0;
+		if (hup != 0) {
+			event_assign(c->hup, c->server->base, c->fd,
+			    hup | EV_PERSIST, conn_io_hupcb, c);
+			event_add(c->hup, NULL);
+		}
 	}
 }
 
@@ -57,8 +94,10 @@ conn_flush(struct conn *c)
 	size_t len = evbuffer_get_length(c->out);
 
 	if (len > 0 && !c->writing) {
-		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-		    errno != EINTR) {
+		int n = evbuffer_write(c->out, c->fd);
+		if (n > 0)
+			c->server->counters.bytes_out += (uint64_t)n;
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			/*
 			 * Reported by the write event, away from callers;
 			 * armed too, in case its retry only meets EAGAIN.
@@ -97,8 +136,10 @@ conn_eof(struct conn *c)
 {
 	c->eof = true;
 	conn_io_update(c);
-	if (c->state == CONN_WAIT_MESSAGE) {
-		/* A consumer that left: its wait ends unanswered. */
+	if (conn_waiting(c)) {
+		/* A consumer or a parked producer that left: its wait ends
+		 * unanswered (a parked PUT was never accepted, so nothing
+		 * queued is lost). */
 		conn_close(c);
 		return;
 	}
@@ -130,6 +171,8 @@ read_some(struct conn *c, size_t *offered)
 		left -= (ssize_t)iov[i].iov_len;
 	}
 	n = readv(c->fd, iov, nvec);
+	if (n > 0)
+		c->server->counters.bytes_in += (uint64_t)n;
 	left = n > 0 ? n : 0;
 	for (int i = 0; i < nvec; i++) {
 		size_t take = (size_t)left < vec[i].iov_len ? (size_t)left
@@ -175,9 +218,11 @@ void
 conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
+	int n = evbuffer_write(c->out, c->fd);
 
-	if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
+	if (n > 0)
+		c->server->counters.bytes_out += (uint64_t)n;
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		conn_lost(c, strerror(errno));
 		return;
 	}
@@ -193,5 +238,21 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 void
 conn_io_hupcb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_eof(arg);
+	struct conn *c = arg;
+	char byte;
+	ssize_t n;
+
+	if (what & EV_CLOSED) {
+		conn_eof(c);
+		return;
+	}
+	/* A parked producer's socket turned readable: look, not read. */
+	n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		conn_eof(c);
+	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)
+		conn_lost(c, strerror(errno));
+	else
+		conn_io_update(c); /* more requests: stop watching */
 }

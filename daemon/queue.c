@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "queue.h"
 #include "xmalloc.h"
 
@@ -99,12 +100,28 @@ queue_drop_for(struct queue *q, size_t len)
 char *
 queue_store(struct queue *q, uint64_t id, size_t len)
 {
+	struct msglog_entry head;
+	char *body;
+
 	if (msglog_wants_heap(len)) {
-		char *body = xmalloc(len);
+		body = xmalloc(len);
 		msglog_push_heap(&q->log, id, body, len);
-		return body;
+	} else {
+		body = msglog_push(&q->log, id, len);
 	}
-	return msglog_push(&q->log, id, len);
+	msglog_front(&q->log, &head);
+	qage_note(&q->age, id, head.id, clock_now_ms());
+	return body;
+}
+
+uint64_t
+queue_oldest_age_ms(const struct queue *q, uint64_t now_ms)
+{
+	struct msglog_entry head;
+
+	if (!msglog_front(&q->log, &head))
+		return 0;
+	return now_ms - qage_stored_ms(&q->age, head.id, now_ms);
 }
 
 bool

@@ -25,6 +25,7 @@
 #include "msg.h"
 #include "msglog.h"
 #include "proto.h"
+#include "qage.h"
 
 struct conn;
 struct lease;
@@ -66,6 +67,7 @@ struct queue {
 	struct waiter_list consumers;
 	size_t nconsumers;
 	struct queue_counters stat;
+	struct qage age; /* when the log's messages came (qage.h) */
 	/* Drain-rate estimate behind retry_after_ms. */
 	uint64_t last_drain_ms;
 	uint64_t drain_gap_ms; /* smoothed time between removals */
@@ -116,6 +118,14 @@ uint64_t queue_drop_for(struct queue *q, size_t len);
  * is to be written (in the log, or a heap block the log now owns).
  */
 char *queue_store(struct queue *q, uint64_t id, size_t len);
+
+/*
+ * How long the oldest message never delivered has waited in q, in ms
+ * (0 when none); never under the truth, over it by about a second at
+ * most for a queue holding under 16 s of messages (qage.h).  Messages
+ * given back are not counted: they were delivered once.
+ */
+uint64_t queue_oldest_age_ms(const struct queue *q, uint64_t now_ms);
 
 /* Describe the head ready message; false when there is none. */
 bool queue_front(const struct queue *q, struct queue_item *it);

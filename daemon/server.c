@@ -74,13 +74,16 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	    s->shutting_down) {
 		log_debug("fd %d: refused, %zu connections open", (int)fd,
 		    s->nconns);
+		s->counters.refused++;
 		refuse_busy(fd);
 		return;
 	}
 	if (!admit_client(s, fd, sa)) {
+		s->counters.refused++;
 		refuse_busy(fd);
 		return;
 	}
+	s->counters.accepted++;
 	/* Replies are already batched per loop pass; do not delay them. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	conn_new(s, fd);

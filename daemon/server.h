@@ -23,6 +23,15 @@
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
+/* What /metrics counts since the start (the core adds, metrics.c reads). */
+struct server_counters {
+	uint64_t accepted;     /* client connections served */
+	uint64_t refused;      /* answered 503 BUSY at accept */
+	uint64_t bad_requests; /* requests answered 400 */
+	uint64_t bytes_in;     /* read from clients */
+	uint64_t bytes_out;    /* written to clients */
+};
+
 struct server {
 	struct event_base *base;
 	struct config cfg;
@@ -39,6 +48,7 @@ struct server {
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
+	struct server_counters counters;
 };
 
 /*

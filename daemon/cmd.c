@@ -108,7 +108,10 @@ cmd_reply_no_queue(struct conn *c, const char *name)
 enum cmd_result
 cmd_dispatch(struct conn *c)
 {
-	log_debug("fd %d: %s", c->fd, proto_cmds[c->req.cmd].name);
+	c->nrequests++;
+	if (log_get_level() >= LOG_DEBUG)
+		conn_debug(c, "%s%s%s", proto_cmds[c->req.cmd].name,
+		    c->req.queue ? " " : "", c->req.queue ? c->req.queue : "");
 	return handlers[c->req.cmd](c, &c->req);
 }
 

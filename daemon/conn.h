@@ -35,6 +35,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "log.h"
 #include "msg.h"
 #include "queue.h"
 #include "request.h"
@@ -92,7 +93,18 @@ struct conn {
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
 	bool watching_hup;   /* hup is added */
+	char peer[64];       /* its address, for the log */
+	uint64_t since_ms;   /* when it connected */
+	uint64_t nrequests;  /* requests served */
+	struct log_budget log_budget; /* its debug lines (log.h) */
 };
+
+/*
+ * A debug line about c, "client <address>: ...", within c's allowance
+ * of lines a second (log.h); the lines held back are counted.
+ */
+void conn_debug(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */
 struct conn *conn_new(struct server *s, int fd);

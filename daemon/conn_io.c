@@ -126,7 +126,7 @@ conn_flush(struct conn *c)
 static void
 conn_lost(struct conn *c, const char *why)
 {
-	log_debug("fd %d: %s", c->fd, why);
+	conn_debug(c, "connection lost: %s", why);
 	conn_free(c);
 }
 

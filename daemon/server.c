@@ -63,6 +63,28 @@ refuse_busy(int fd)
 	close(fd);
 }
 
+/*
+ * Say why a client was refused: a warning, since clients fail, but at
+ * most one line a second, with the count of those not logged, so that
+ * a flood of refusals cannot fill the disk.
+ */
+static void
+log_refusal(struct server *s, const struct sockaddr *sa, const char *why)
+{
+	char peer[64];
+	unsigned held;
+
+	if (!log_budget_take(&s->refusals_log, 1, &held))
+		return;
+	log_addr(sa, peer, sizeof peer);
+	if (held > 0)
+		log_warn("refused client %s with 503 BUSY: %s (and %u more "
+		         "refused since the last such line)",
+		    peer, why, held);
+	else
+		log_warn("refused client %s with 503 BUSY: %s", peer, why);
+}
+
 static void
 on_accept(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -72,13 +94,16 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 	if (s->nconns + s->nmetrics >= s->cfg.max_connections ||
 	    s->shutting_down) {
-		log_debug("fd %d: refused, %zu connections open", (int)fd,
-		    s->nconns);
+		log_refusal(s, sa,
+		    s->shutting_down ? "shutting down"
+		                     : "max_connections reached");
 		s->counters.refused++;
 		refuse_busy(fd);
 		return;
 	}
 	if (!admit_client(s, fd, sa)) {
+		log_refusal(s, sa,
+		    "its address holds max_connections_per_address");
 		s->counters.refused++;
 		refuse_busy(fd);
 		return;

@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 
 #include "config.h"
+#include "log.h"
 #include "qtable.h"
 
 struct conn;
@@ -49,6 +50,7 @@ struct server {
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
 	struct server_counters counters;
+	struct log_budget refusals_log; /* "refused" lines: one a second */
 };
 
 /*

@@ -701,6 +701,59 @@ START_TEST(test_flags_override_the_file)
 }
 END_TEST
 
+/*
+ * The log is for operators: levels in words, every connection line
+ * with the client's address, what happened in words (no function
+ * names), one connection's flood of debug lines held back and counted,
+ * and refusals said once a second with the address.
+ */
+START_TEST(test_log_lines_name_the_client_and_hold_back_floods)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		"-v", NULL };
+	struct proc p;
+	struct tconn *t, *busy;
+	char want[64];
+	const char *l;
+	int pings = 0;
+
+	write_config("{\"max_connections\": 1}");
+	proc_start(&p, args, NULL, -1);
+	l = proc_wait_log(&p, "sluiced 0.");
+	ck_assert_msg(strstr(l, " sluiced: info: ") != NULL, "%s", l);
+	t = tc_open(&p.d);
+	l = proc_wait_log(&p, "connected");
+	ck_assert_msg(strstr(l, " sluiced: debug: client 127.0.0.1:") != NULL,
+	    "%s", l);
+	/* A burst of 100 requests: at most the allowance is logged. */
+	for (int i = 0; i < 100; i++)
+		tc_send(t, "PING\r\n");
+	for (int i = 0; i < 100; i++)
+		tc_expect(t, "200 PONG");
+	busy = tc_open(&p.d);
+	tc_expect(busy, "503 BUSY");
+	tc_close(busy);
+	tc_close(t);
+	snprintf(want, sizeof want, "lines held back");
+	while (proc_line(&p)) {
+		ck_assert_msg(strstr(p.line, "conn_") == NULL &&
+		        strstr(p.line, "fd ") == NULL,
+		    "an internal name: %s", p.line);
+		if (strstr(p.line, ": PING") != NULL)
+			pings++;
+		if (strstr(p.line, "warn: refused client 127.0.0.1:") != NULL)
+			ck_assert_ptr_nonnull(
+			    strstr(p.line, "max_connections reached"));
+		if (strstr(p.line, "disconnected after 100 requests") != NULL)
+			break;
+	}
+	ck_assert_int_ge(pings, 1);
+	ck_assert_int_le(pings, 10);
+	ck_assert_msg(strstr(p.line, want) != NULL, "%s", p.line);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
 START_TEST(test_port_flag_applies_to_every_listener)
 {
 	const char *args[] = { "-c", cfg_path, "-p", "0", NULL };
@@ -1920,6 +1973,11 @@ main(void)
 	    test_sighup_judges_parked_producers_under_new_settings, 0,
 	    (int)(sizeof reload_parked / sizeof *reload_parked));
 	tcase_add_test(tc, test_sighup_applies_new_defaults_to_new_queues_only);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("log");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc, test_log_lines_name_the_client_and_hold_back_floods);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("metrics");

@@ -734,7 +734,7 @@ START_TEST(test_log_lines_name_the_client_and_hold_back_floods)
 	tc_expect(busy, "503 BUSY");
 	tc_close(busy);
 	tc_close(t);
-	snprintf(want, sizeof want, "lines held back");
+	snprintf(want, sizeof want, "lines about it were held back");
 	while (proc_line(&p)) {
 		ck_assert_msg(strstr(p.line, "conn_") == NULL &&
 		        strstr(p.line, "fd ") == NULL,
@@ -748,7 +748,8 @@ START_TEST(test_log_lines_name_the_client_and_hold_back_floods)
 			break;
 	}
 	ck_assert_int_ge(pings, 1);
-	ck_assert_int_le(pings, 10);
+	/* 10 a second: a burst across a second's end may get 20. */
+	ck_assert_int_le(pings, 20);
 	ck_assert_msg(strstr(p.line, want) != NULL, "%s", p.line);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }

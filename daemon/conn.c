@@ -65,7 +65,7 @@ check_state(const struct conn *c, enum conn_state s)
 
 /* conn_debug(), or with `always` a line outside c's allowance (its
  * connecting and leaving, which frame the rest). */
-static void
+static void __attribute__((format(printf, 3, 0)))
 debug_line(struct conn *c, bool always, const char *fmt, va_list ap)
 {
 	char line[512];

@@ -132,6 +132,9 @@ int cli_term_width(int fd);
 /* A count or rate in at most 5 characters: 12345, 123k, 1.2M, 0.5. */
 void cli_human(double v, char *buf, size_t size);
 
+/* An uptime for people: "42s", "3m07s", "5h02m", "12d04h". */
+void cli_uptime(int64_t seconds, char *buf, size_t size);
+
 /* strcmp() for qsort() of an array of strings. */
 int cli_compare_strings(const void *a, const void *b);
 

@@ -441,9 +441,8 @@ print_table(json_t **rows, size_t n, bool wide)
 	}
 }
 
-/* An uptime for people: "42s", "3m07s", "5h02m", "12d04h". */
-static void
-format_uptime(json_int_t s, char *buf, size_t size)
+void
+cli_uptime(int64_t s, char *buf, size_t size)
 {
 	if (s < 60)
 		snprintf(buf, size, "%ds", (int)s);
@@ -453,8 +452,8 @@ format_uptime(json_int_t s, char *buf, size_t size)
 		snprintf(buf, size, "%dh%02dm", (int)(s / 3600),
 		    (int)(s / 60 % 60));
 	else
-		snprintf(buf, size, "%" JSON_INTEGER_FORMAT "d%02dh",
-		    s / 86400, (int)(s / 3600 % 24));
+		snprintf(buf, size, "%" PRId64 "d%02dh", s / 86400,
+		    (int)(s / 3600 % 24));
 }
 
 /* The server line and the table of all queues. */
@@ -469,7 +468,7 @@ print_server(json_t *j, bool wide)
 
 	char uptime[32];
 
-	format_uptime(up, uptime, sizeof uptime);
+	cli_uptime(up, uptime, sizeof uptime);
 	printf("sluiced %s, up %s, %" JSON_INTEGER_FORMAT " connections, %"
 	       JSON_INTEGER_FORMAT " messages, %" JSON_INTEGER_FORMAT
 	       " bytes\n",

@@ -212,8 +212,7 @@ top_frame(FILE *f, json_t *prev, json_t *cur, double dt, int width, int height,
 	if (names == NULL)
 		return;
 	cli_human((double)field(cur, "messages"), in, sizeof in);
-	snprintf(up, sizeof up, "%" JSON_INTEGER_FORMAT "s",
-	    field(cur, "uptime_s"));
+	cli_uptime(field(cur, "uptime_s"), up, sizeof up);
 	snprintf(head, sizeof head,
 	    "sluiced %s  up %s  %" JSON_INTEGER_FORMAT " connections  %zu "
 	    "queues  %s messages",

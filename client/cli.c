@@ -18,6 +18,14 @@
 /* How long connecting may take before the server counts as gone. */
 #define CLI_CONNECT_TIMEOUT_MS 5000
 
+/* Long options without a short form. */
+enum {
+	OPT_TLS = 256,
+	OPT_CACERT,
+	OPT_CERT,
+	OPT_KEY,
+};
+
 static const struct cli_command commands[] = {
 	{ "put", cli_put, "put a message, or each line of stdin (-l)", NULL },
 	{ "get", cli_get, "take messages and print them (-f: follow)", NULL },
@@ -31,11 +39,14 @@ static const struct cli_command commands[] = {
 	    NULL },
 	{ "delete", cli_delete, "delete a queue and its messages", NULL },
 	{ "purge", cli_purge, "discard a queue's ready messages", NULL },
+	{ "close", cli_close, "close a queue: the end of its stream", NULL },
 	{ "stats", cli_stats, "show the server's or a queue's statistics",
 	    NULL },
 	{ "peek", cli_peek, "show a queue's first messages without taking them",
 	    NULL },
 	{ "move", cli_move, "move messages to another queue, none lost", NULL },
+	{ "relay", cli_relay,
+	    "move messages between queues, at least once (-- COMMAND)", NULL },
 	{ "queues", cli_queues, "list the queues, one name a line", NULL },
 	{ "top", cli_top, "a live view of the queues: rates, depth, waits",
 	    NULL },
@@ -49,7 +60,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluice [-H HOST] [-p PORT] COMMAND [ARG...]\n"
+	    "usage: sluice [-H HOST] [-p PORT] [--tls [--cacert FILE]\n"
+	    "              [--cert FILE [--key FILE]]] COMMAND [ARG...]\n"
 	    "\n"
 	    "Talk to a sluiced message broker.\n"
 	    "\n"
@@ -65,6 +77,17 @@ usage(FILE *f)
 	    "  -a, --auth TOKEN  send AUTH TOKEN first; better: set "
 	    "$SLUICE_AUTH,\n"
 	    "                    which other users cannot see in ps\n"
+	    "  --tls             speak TLS (the server's tls_listen port), "
+	    "checking its\n"
+	    "                    certificate and name (or set SLUICE_TLS=1)\n"
+	    "  --cacert FILE     CA certificates to check it against, PEM "
+	    "(default\n"
+	    "                    $SLUICE_CACERT, else the system's)\n"
+	    "  --cert FILE       client certificate for servers that ask "
+	    "(mTLS), PEM\n"
+	    "                    (default $SLUICE_CERT)\n"
+	    "  --key FILE        its private key (default $SLUICE_KEY, else "
+	    "in --cert)\n"
 	    "  -h, --help        this help; \"sluice COMMAND --help\" for "
 	    "one command\n"
 	    "  -V, --version     print the version\n"
@@ -267,6 +290,15 @@ cli_fail(struct cli *cli, struct sluice_ctx *ctx, const char *what,
 	    describe(r), sluice_status_line(ctx));
 }
 
+enum sluice_result
+cli_start_tls(struct cli *cli, struct sluice_ctx *ctx)
+{
+	if (!cli->tls)
+		return SLUICE_OK;
+	return sluice_start_tls(ctx, cli->cacert, cli->cert, cli->key,
+	    CLI_CONNECT_TIMEOUT_MS);
+}
+
 struct sluice_ctx *
 cli_connect(struct cli *cli, int *status)
 {
@@ -282,6 +314,13 @@ cli_connect(struct cli *cli, int *status)
 	if (sluice_error(ctx) != SLUICE_OK) {
 		*status =
 		    cli_error(cli, EX_UNAVAILABLE, "%s", sluice_errstr(ctx));
+		sluice_free(ctx);
+		return NULL;
+	}
+	if ((r = cli_start_tls(cli, ctx)) != SLUICE_OK) {
+		*status = cli_error(cli,
+		    r == SLUICE_ERR_TLS ? CLI_EX_ERROR : EX_UNAVAILABLE, "%s",
+		    sluice_errstr(ctx));
 		sluice_free(ctx);
 		return NULL;
 	}
@@ -336,6 +375,21 @@ set_global(struct cli *cli, int opt, const char *value)
 		cli->token = value;
 		cli->token_in_argv = true;
 		break;
+	case OPT_TLS:
+		cli->tls = true;
+		break;
+	case OPT_CACERT:
+		cli->cacert = value;
+		cli->tls_opt = "--cacert";
+		break;
+	case OPT_CERT:
+		cli->cert = value;
+		cli->tls_opt = "--cert";
+		break;
+	case OPT_KEY:
+		cli->key = value;
+		cli->tls_opt = "--key";
+		break;
 	}
 	return -1;
 }
@@ -353,14 +407,24 @@ take_globals(struct cli *cli, const struct cli_command *c, int *argc,
     char **argv)
 {
 	static const struct {
-		char letter;
+		int opt; /* set_global()'s; a letter if it has a short form */
 		const char *name;
-	} globals[] = { { 'H', "--host" }, { 'p', "--port" },
-		{ 'a', "--auth" } };
+		bool has_value;
+	} globals[] = {
+		{ 'H', "--host", true },
+		{ 'p', "--port", true },
+		{ 'a', "--auth", true },
+		{ OPT_TLS, "--tls", false },
+		{ OPT_CACERT, "--cacert", true },
+		{ OPT_CERT, "--cert", true },
+		{ OPT_KEY, "--key", true },
+	};
+	const size_t nglobals = sizeof globals / sizeof globals[0];
 	int out = 1, st;
 
 	for (int i = 1; i < *argc; i++) {
 		const char *w = argv[i], *value = NULL;
+		bool has_value = false;
 		int opt = 0;
 
 		if (strcmp(w, "--") == 0) {
@@ -368,15 +432,17 @@ take_globals(struct cli *cli, const struct cli_command *c, int *argc,
 				argv[out++] = argv[i++];
 			break;
 		}
-		for (size_t g = 0; g < 3 && opt == 0; g++) {
+		for (size_t g = 0; g < nglobals && opt == 0; g++) {
 			size_t n = strlen(globals[g].name);
+			has_value = globals[g].has_value;
 			if (strncmp(w, globals[g].name, n) == 0 &&
-			    (w[n] == '\0' || w[n] == '=')) {
-				opt = globals[g].letter;
+			    (w[n] == '\0' || (w[n] == '=' && has_value))) {
+				opt = globals[g].opt;
 				value = w[n] == '=' ? w + n + 1 : NULL;
-			} else if (w[0] == '-' && w[1] == globals[g].letter &&
+			} else if (globals[g].opt < 256 && w[0] == '-' &&
+			    w[1] == globals[g].opt &&
 			    (c->own == NULL || strchr(c->own, w[1]) == NULL)) {
-				opt = globals[g].letter;
+				opt = globals[g].opt;
 				value = w[2] != '\0' ? w + 2 : NULL;
 			}
 		}
@@ -384,10 +450,10 @@ take_globals(struct cli *cli, const struct cli_command *c, int *argc,
 			argv[out++] = argv[i];
 			continue;
 		}
-		if (value == NULL && i + 1 >= *argc)
+		if (has_value && value == NULL && i + 1 >= *argc)
 			return cli_usage_error(cli, NULL,
 			    "a value is missing after %s", w);
-		if (value == NULL)
+		if (has_value && value == NULL)
 			value = argv[++i];
 		if ((st = set_global(cli, opt, value)) >= 0)
 			return st;
@@ -406,10 +472,16 @@ main(int argc, char **argv)
 		{ "auth", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "tls", no_argument, NULL, OPT_TLS },
+		{ "cacert", required_argument, NULL, OPT_CACERT },
+		{ "cert", required_argument, NULL, OPT_CERT },
+		{ "key", required_argument, NULL, OPT_KEY },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli cli = { SLUICE_DEFAULT_HOST, SLUICE_DEFAULT_PORT, NULL, NULL,
-		false };
+	struct cli cli = {
+		.host = SLUICE_DEFAULT_HOST,
+		.port = SLUICE_DEFAULT_PORT,
+	};
 	const struct cli_command *c;
 	const char *env;
 	int ch, st;
@@ -425,6 +497,14 @@ main(int argc, char **argv)
 	}
 	if ((env = getenv("SLUICE_AUTH")) != NULL && *env != '\0')
 		cli.token = env;
+	if ((env = getenv("SLUICE_TLS")) != NULL && *env != '\0')
+		cli.tls = strcmp(env, "0") != 0;
+	if ((env = getenv("SLUICE_CACERT")) != NULL && *env != '\0')
+		cli.cacert = env;
+	if ((env = getenv("SLUICE_CERT")) != NULL && *env != '\0')
+		cli.cert = env;
+	if ((env = getenv("SLUICE_KEY")) != NULL && *env != '\0')
+		cli.key = env;
 	/* "+": stop at the command; its options are its own. */
 	while ((ch = getopt_long(argc, argv, "+:H:p:a:hV", longopts, NULL)) !=
 	    -1) {
@@ -432,6 +512,10 @@ main(int argc, char **argv)
 		case 'H':
 		case 'p':
 		case 'a':
+		case OPT_TLS:
+		case OPT_CACERT:
+		case OPT_CERT:
+		case OPT_KEY:
 			if ((st = set_global(&cli, ch, optarg)) >= 0)
 				return st;
 			break;
@@ -472,6 +556,16 @@ main(int argc, char **argv)
 	argv += optind;
 	if ((st = take_globals(&cli, c, &argc, argv)) >= 0)
 		return st;
+	if (cli.tls_opt != NULL && !cli.tls) {
+		fprintf(stderr, "sluice: %s needs --tls\n", cli.tls_opt);
+		return EX_USAGE;
+	}
+	if (cli.key != NULL && cli.cert == NULL) {
+		fprintf(stderr,
+		    "sluice: a key (--key, SLUICE_KEY) needs its "
+		    "certificate (--cert, SLUICE_CERT)\n");
+		return EX_USAGE;
+	}
 	/* A token on the command line shows in ps to every user. */
 	if (cli.token_in_argv && isatty(STDERR_FILENO))
 		fprintf(stderr,

@@ -38,6 +38,13 @@ struct cli {
 	const char *token;	/* -a / SLUICE_AUTH: AUTH on connect */
 	const char *cmd;	/* the command being run, for messages */
 	bool token_in_argv;     /* -a: visible in ps */
+	bool tls;		/* --tls / SLUICE_TLS: speak TLS */
+	const char *cacert;	/* --cacert: CA certificates (PEM); NULL:
+				 * the system's */
+	const char *cert;	/* --cert, --key: a client certificate */
+	const char *key;
+	const char *tls_opt;	/* the last of --cacert, --cert, --key
+				 * given: each needs --tls */
 };
 
 /* One command: its name, its entry point, and a line for --help. */
@@ -81,6 +88,9 @@ struct cli_queue_opts {
 	uint64_t max_bytes;
 	uint64_t lease_ms;
 	const char *policy; /* NULL: the server's default */
+	bool has_max_deliveries;
+	uint64_t max_deliveries;
+	const char *dead_letter; /* NULL: none */
 };
 
 /* What a bad --policy gets told. */
@@ -90,9 +100,15 @@ struct cli_queue_opts {
 /* True when libsluice knows the policy. */
 bool cli_policy_ok(const char *policy);
 
+/* True when name is a valid queue name. */
+bool cli_queue_name_ok(const char *name);
+
 /* CREATE the queue through libsluice's option set. */
 enum sluice_result cli_create_queue(struct sluice_ctx *ctx, const char *queue,
     const struct cli_queue_opts *o);
+
+/* Start TLS on a new connection when the options ask for it. */
+enum sluice_result cli_start_tls(struct cli *cli, struct sluice_ctx *ctx);
 
 /* The exit status a result calls for. */
 int cli_status(enum sluice_result r);
@@ -199,6 +215,8 @@ int cli_nack(struct cli *cli, int argc, char **argv);
 int cli_create(struct cli *cli, int argc, char **argv);
 int cli_delete(struct cli *cli, int argc, char **argv);
 int cli_purge(struct cli *cli, int argc, char **argv);
+int cli_close(struct cli *cli, int argc, char **argv);
+int cli_relay(struct cli *cli, int argc, char **argv);
 int cli_ping(struct cli *cli, int argc, char **argv);
 int cli_stats(struct cli *cli, int argc, char **argv);
 int cli_queues(struct cli *cli, int argc, char **argv);

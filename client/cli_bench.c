@@ -136,7 +136,9 @@ bench_connect(struct bench *b, const char *who)
 		bench_fail_text(b, who, "out of memory");
 		return NULL;
 	}
-	if ((r = sluice_error(ctx)) == SLUICE_OK && b->cli->token != NULL)
+	if ((r = sluice_error(ctx)) == SLUICE_OK)
+		r = cli_start_tls(b->cli, ctx);
+	if (r == SLUICE_OK && b->cli->token != NULL)
 		r = sluice_auth(ctx, b->cli->token);
 	if (r == SLUICE_OK)
 		r = sluice_set_window(ctx, b->window);

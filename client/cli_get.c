@@ -45,7 +45,8 @@ static const char get_usage[] =
     "ready\n"
     "                    (default 0: do not wait)\n"
     "  -f, --follow      keep taking messages as they come, until -n or\n"
-    "                    forever: sluice get -f jobs | worker\n"
+    "                    the queue is closed and drained (status 0):\n"
+    "                    sluice get -f jobs | worker\n"
     "  -r, --raw         print bodies exactly, with no newline after them\n"
     "                    (without it, on a terminal, control bytes and\n"
     "                    invalid UTF-8 are shown quoted: \\n, \\x1b, \\\\)\n"
@@ -60,8 +61,8 @@ static const char get_usage[] =
     "66 when there is no such queue.\n";
 
 static const char reserve_usage[] =
-    "usage: sluice reserve [-n COUNT] [-t MS] [-f] [-r] [-i] QUEUE\n"
-    "                      [[--] COMMAND [ARG...]]\n"
+    "usage: sluice reserve [-n COUNT] [-t MS] [-f] [-r] [-i]\n"
+    "                      [--retry-delay MS] QUEUE [[--] COMMAND [ARG...]]\n"
     "\n"
     "Take messages from QUEUE at least once: each stays reserved until it\n"
     "is done, and goes back to the queue if sluice dies first.\n"
@@ -70,13 +71,21 @@ static const char reserve_usage[] =
     "(ACK) once it has been written out.  With COMMAND, each body is the\n"
     "stdin of a run of COMMAND (with SLUICE_ID and SLUICE_QUEUE in its\n"
     "environment): exit 0 acknowledges it; anything else gives it back\n"
-    "(NACK) and stops sluice with status 1.\n"
+    "(NACK) and stops sluice with status 1, or with --retry-delay goes\n"
+    "on with the next message.\n"
     "\n"
     "  -n, --count N     take at most N messages, N >= 1 (default 1, or\n"
     "                    no limit with -f)\n"
     "  -t, --timeout MS  wait up to MS ms for a message when none is "
     "ready\n"
-    "  -f, --follow      keep taking messages as they come\n"
+    "  -f, --follow      keep taking messages as they come, until -n or\n"
+    "                    the queue is closed and drained (status 0)\n"
+    "  -R, --retry-delay MS\n"
+    "                    give a message whose COMMAND failed back to be\n"
+    "                    retried in MS ms, and go on; past the queue's\n"
+    "                    max_deliveries the server dead-letters it, and\n"
+    "                    sluice says so.  Status 1 at the end if any\n"
+    "                    COMMAND failed\n"
     "  -r, --raw         print bodies exactly, with no newline after them\n"
     "                    (without it, on a terminal, control bytes and\n"
     "                    invalid UTF-8 are shown quoted: \\n, \\x1b, \\\\)\n"
@@ -100,6 +109,8 @@ struct take_opts {
 	uint64_t window;
 	const char *queue;
 	char **command;		/* reserve: NULL-terminated, or NULL */
+	bool retry;		/* reserve: --retry-delay given */
+	uint64_t retry_ms;
 };
 
 /* Parse the shared options; returns -1 to go on, else an exit status. */
@@ -114,6 +125,7 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 		{ "raw", no_argument, NULL, 'r' },
 		{ "id", no_argument, NULL, 'i' },
 		{ "window", required_argument, NULL, 'w' },
+		{ "retry-delay", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -123,8 +135,8 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 
 	memset(o, 0, sizeof *o);
 	o->window = GET_WINDOW_DEFAULT;
-	while ((ch = getopt_long(argc, argv, ":n:t:frihw:", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, ":n:t:frihw:R:", longopts,
+		    NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (!cli_number(cli, usage, "-n", optarg, INT64_MAX,
@@ -158,6 +170,15 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 				&o->window) || o->window == 0)
 				return cli_usage_error(cli, usage,
 				    "-w wants at least 1");
+			break;
+		case 'R':
+			if (usage != reserve_usage)
+				return cli_usage_error(cli, usage,
+				    "--retry-delay is for reserve");
+			if (!cli_number(cli, usage, "--retry-delay", optarg,
+				INT64_MAX, &o->retry_ms))
+				return EX_USAGE;
+			o->retry = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -306,6 +327,8 @@ cli_get(struct cli *cli, int argc, char **argv)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		status = cli_error(cli, CLI_EX_ERROR, "stdout: %s",
 		    strerror(errno));
+	else if (r == SLUICE_CLOSED && o.follow)
+		status = 0; /* the end of the stream */
 	else if (r != SLUICE_OK)
 		status = cli_fail(cli, ctx, o.queue, r);
 	else if (t.taken == 0)
@@ -384,6 +407,28 @@ reserve_work(struct cli *cli, const struct take_opts *o,
 	return 0;
 }
 
+/*
+ * A run of the command failed: give m back, after --retry-delay if
+ * given, and say when the server dead-lettered it instead.
+ */
+static enum sluice_result
+reserve_give_back(struct cli *cli, struct sluice_ctx *ctx,
+    const struct take_opts *o, const struct sluice_msg *m)
+{
+	enum sluice_result r = sluice_nack_delay(ctx, m->id,
+	    o->retry ? o->retry_ms : 0);
+	bool moved;
+
+	if (r == SLUICE_OK && sluice_dead_lettered(ctx, &moved))
+		cli_error(cli, 0, "%s: message %" PRIu64 " dead-lettered: %s",
+		    o->queue, m->id,
+		    moved ? "moved to the dead-letter queue" : "discarded");
+	else if (r == SLUICE_OK && o->retry)
+		cli_error(cli, 0, "%s: message %" PRIu64 " to be retried in "
+		    "%" PRIu64 " ms", o->queue, m->id, o->retry_ms);
+	return r;
+}
+
 int
 cli_reserve(struct cli *cli, int argc, char **argv)
 {
@@ -392,10 +437,13 @@ cli_reserve(struct cli *cli, int argc, char **argv)
 	struct sluice_ctx *ctx;
 	enum sluice_result r = SLUICE_OK;
 	uint64_t taken = 0;
-	int status;
+	int status, failed = 0;
 
 	if ((status = take_options(cli, reserve_usage, argc, argv, &o)) >= 0)
 		return status;
+	if (o.retry && o.command == NULL)
+		return cli_usage_error(cli, reserve_usage,
+		    "--retry-delay needs a COMMAND");
 	if (o.command != NULL)
 		signal(SIGPIPE, SIG_IGN);
 	if ((ctx = cli_connect(cli, &status)) == NULL)
@@ -410,16 +458,26 @@ cli_reserve(struct cli *cli, int argc, char **argv)
 			continue;
 		if (r != SLUICE_OK)
 			break;
-		if ((status = reserve_work(cli, &o, m)) != 0)
-			(void)sluice_nack(ctx, m->id);
-		else if ((r = sluice_ack(ctx, m->id)) == SLUICE_OK)
+		if ((status = reserve_work(cli, &o, m)) != 0) {
+			r = reserve_give_back(cli, ctx, &o, m);
+			/* With a retry delay, a failure does not stop us. */
+			if (o.retry && o.command != NULL) {
+				failed = status;
+				status = 0;
+			}
+		} else if ((r = sluice_ack(ctx, m->id)) == SLUICE_OK) {
 			taken++;
+		}
 		sluice_msg_free(m);
 		if (r != SLUICE_OK)
 			break;
 	}
-	if (status == 0 && r != SLUICE_OK && r != SLUICE_EMPTY)
+	if (status == 0 && r == SLUICE_CLOSED && o.follow)
+		status = failed; /* the end of the stream */
+	else if (status == 0 && r != SLUICE_OK && r != SLUICE_EMPTY)
 		status = cli_fail(cli, ctx, o.queue, r);
+	else if (status == 0 && failed != 0)
+		status = failed;
 	else if (status == 0 && taken == 0)
 		status =
 		    cli_error(cli, CLI_EX_EMPTY, "%s: no message", o.queue);

@@ -28,7 +28,7 @@
 #define WAIT_NOTICE_MS 1000
 
 static const char put_usage[] =
-    "usage: sluice put [-l] [-t MS] [-w N] [-i] QUEUE [MESSAGE]\n"
+    "usage: sluice put [-l] [-t MS] [-w N] [-i] [--close] QUEUE [MESSAGE]\n"
     "\n"
     "Put MESSAGE into QUEUE; without MESSAGE, all of stdin is one message.\n"
     "\n"
@@ -40,6 +40,10 @@ static const char put_usage[] =
     "                    message that finds no room is refused\n"
     "  -w, --window N    PUTs in flight with -l (default 128)\n"
     "  -i, --id          print the id of each message queued\n"
+    "  -c, --close       once every message is queued, close QUEUE: the\n"
+    "                    end of its stream (consumers following it with\n"
+    "                    get -f or reserve -f then end); not after a\n"
+    "                    failure, since a closed queue stays closed\n"
     "  -h, --help        this help\n"
     "\n"
     "Without MESSAGE, stdin is read to its end: on a terminal, sluice says\n"
@@ -339,17 +343,19 @@ cli_put(struct cli *cli, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "id", no_argument, NULL, 'i' },
+		{ "close", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool lines = false, ids = false;
+	bool lines = false, ids = false, close_it = false;
+	enum sluice_result r;
 	uint64_t v, window = PUT_WINDOW_DEFAULT;
 	int64_t timeout = SLUICE_FOREVER;
 	struct sluice_ctx *ctx;
 	int ch, status;
 
-	while (
-	    (ch = getopt_long(argc, argv, ":lt:w:ih", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":lt:w:ich", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'l':
 			lines = true;
@@ -368,6 +374,9 @@ cli_put(struct cli *cli, int argc, char **argv)
 			break;
 		case 'i':
 			ids = true;
+			break;
+		case 'c':
+			close_it = true;
 			break;
 		case 'h':
 			fputs(put_usage, stdout);
@@ -395,6 +404,12 @@ cli_put(struct cli *cli, int argc, char **argv)
 		status = put_one(cli, ctx, argv[0], argc > 1 ? argv[1] : NULL,
 		    timeout, ids);
 	}
+	if (close_it && status == 0 &&
+	    (r = sluice_close(ctx, argv[0])) != SLUICE_OK)
+		status = cli_fail(cli, ctx, argv[0], r);
+	else if (close_it && status != 0)
+		cli_error(cli, status, "%s: left open after the failure",
+		    argv[0]);
 	sluice_free(ctx);
 	return status;
 }

@@ -1,6 +1,6 @@
 /*
- * cli_queue.c - the one-request commands: create, delete, purge, stats,
- * ping, ack and nack.  Each parses its options, makes one blocking
+ * cli_queue.c - the one-request commands: create, delete, purge, close,
+ * stats, ping, ack and nack.  Each parses its options, makes one blocking
  * library call, and turns the result into output and an exit status.
  * Also the queue helpers bench shares: CREATE from command-line
  * options, and STATS parsed with jansson.
@@ -20,7 +20,8 @@
 
 static const char create_usage[] =
     "usage: sluice create [--capacity N] [--max-bytes N] [--policy P]\n"
-    "                     [--lease-ms N] QUEUE\n"
+    "                     [--lease-ms N] [--max-deliveries N]\n"
+    "                     [--dead-letter QUEUE] QUEUE\n"
     "\n"
     "Create QUEUE; options left out take the server's defaults.  Creating\n"
     "a queue that exists with the same settings succeeds; with other\n"
@@ -32,12 +33,26 @@ static const char create_usage[] =
     "                     reject (503 FULL), drop-oldest, drop-newest\n"
     "  -L, --lease-ms N   a reservation not acknowledged within N ms goes\n"
     "                     back to the queue (0: never)\n"
+    "  -D, --max-deliveries N\n"
+    "                     a message delivered N times that comes back\n"
+    "                     (NACK, a worker's crash, its lease) is\n"
+    "                     dead-lettered, not retried (0: no limit)\n"
+    "  -d, --dead-letter QUEUE\n"
+    "                     where such messages go (default: discarded)\n"
     "  -h, --help         this help\n";
 
 static const char delete_usage[] =
     "usage: sluice delete QUEUE\n"
     "\n"
     "Delete QUEUE with all its messages, reserved ones included.\n";
+
+static const char close_usage[] =
+    "usage: sluice close QUEUE\n"
+    "\n"
+    "Close QUEUE: the end of its stream.  PUTs into it are refused from\n"
+    "now on; consumers get what is left, then \"sluice get -f\" and\n"
+    "\"sluice reserve -f\" end with status 0.  It stays closed until it\n"
+    "is deleted.\n";
 
 static const char purge_usage[] =
     "usage: sluice purge QUEUE\n"
@@ -100,6 +115,17 @@ plain_options(struct cli *cli, const char *usage, int argc, char **argv,
 }
 
 bool
+cli_queue_name_ok(const char *name)
+{
+	struct sluice_queue_opts *o = sluice_queue_opts_new();
+	bool ok = o != NULL &&
+	    sluice_queue_opts_dead_letter(o, name) == SLUICE_OK;
+
+	sluice_queue_opts_free(o);
+	return ok;
+}
+
+bool
 cli_policy_ok(const char *policy)
 {
 	struct sluice_queue_opts *o = sluice_queue_opts_new();
@@ -126,6 +152,10 @@ cli_create_queue(struct sluice_ctx *ctx, const char *queue,
 		r = sluice_queue_opts_lease_ms(so, o->lease_ms);
 	if (r == SLUICE_OK && o->policy != NULL)
 		r = sluice_queue_opts_policy(so, o->policy);
+	if (r == SLUICE_OK && o->has_max_deliveries)
+		r = sluice_queue_opts_max_deliveries(so, o->max_deliveries);
+	if (r == SLUICE_OK && o->dead_letter != NULL)
+		r = sluice_queue_opts_dead_letter(so, o->dead_letter);
 	if (r == SLUICE_OK)
 		r = sluice_create(ctx, queue, so);
 	sluice_queue_opts_free(so);
@@ -178,6 +208,8 @@ cli_create(struct cli *cli, int argc, char **argv)
 		{ "max-bytes", required_argument, NULL, 'm' },
 		{ "policy", required_argument, NULL, 'P' },
 		{ "lease-ms", required_argument, NULL, 'L' },
+		{ "max-deliveries", required_argument, NULL, 'D' },
+		{ "dead-letter", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -186,8 +218,8 @@ cli_create(struct cli *cli, int argc, char **argv)
 	enum sluice_result r;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, ":c:m:P:L:h", longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, ":c:m:P:L:D:d:h", longopts,
+		    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			if (!cli_number(cli, create_usage, "--capacity",
@@ -212,6 +244,19 @@ cli_create(struct cli *cli, int argc, char **argv)
 				optarg, INT64_MAX, &o.lease_ms))
 				return EX_USAGE;
 			o.has_lease_ms = true;
+			break;
+		case 'D':
+			if (!cli_number(cli, create_usage, "--max-deliveries",
+				optarg, INT64_MAX, &o.max_deliveries))
+				return EX_USAGE;
+			o.has_max_deliveries = true;
+			break;
+		case 'd':
+			if (!cli_queue_name_ok(optarg))
+				return cli_usage_error(cli, create_usage,
+				    "--dead-letter wants a queue name (1 to "
+				    "128 of A-Z a-z 0-9 _ . : -)");
+			o.dead_letter = optarg;
 			break;
 		case 'h':
 			fputs(create_usage, stdout);
@@ -244,6 +289,23 @@ cli_delete(struct cli *cli, int argc, char **argv)
 	if ((ctx = cli_connect(cli, &status)) == NULL)
 		return status;
 	if ((r = sluice_delete(ctx, argv[optind])) != SLUICE_OK)
+		status = cli_fail(cli, ctx, argv[optind], r);
+	sluice_free(ctx);
+	return status;
+}
+
+int
+cli_close(struct cli *cli, int argc, char **argv)
+{
+	struct sluice_ctx *ctx;
+	enum sluice_result r;
+	int status;
+
+	if ((status = plain_options(cli, close_usage, argc, argv, 1, 1)) >= 0)
+		return status;
+	if ((ctx = cli_connect(cli, &status)) == NULL)
+		return status;
+	if ((r = sluice_close(ctx, argv[optind])) != SLUICE_OK)
 		status = cli_fail(cli, ctx, argv[optind], r);
 	sluice_free(ctx);
 	return status;
@@ -345,8 +407,10 @@ static const struct column wide_columns[] = {
 	{ "PUTS", "puts" },
 	{ "GETS", "gets" },
 	{ "ACKS", "acks" },
+	{ "DELAYED", "delayed" },
 	{ "REJECTED", "rejected" },
 	{ "DROPPED", "dropped" },
+	{ "DEAD", "dead_lettered" },
 	{ "BLOCKED", "blocked_producers" },
 	{ "WAITING", "waiting_consumers" },
 };

@@ -107,6 +107,7 @@ sluice_connect(const char *host, int port, int64_t timeout_ms)
 	}
 	if (host == NULL)
 		host = SLUICE_DEFAULT_HOST;
+	snprintf(ctx->host, sizeof ctx->host, "%s", host);
 	if (port < 0 || port > 65535) {
 		sluice_set_error(ctx, SLUICE_ERR_CONNECT, "bad port %d", port);
 		return ctx;
@@ -140,6 +141,7 @@ sluice_free(struct sluice_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	sluice_tls_free(ctx);
 	if (ctx->fd >= 0)
 		close(ctx->fd);
 	free(ctx->in.data);
@@ -209,6 +211,23 @@ int64_t
 sluice_retry_after_ms(const struct sluice_ctx *ctx)
 {
 	return ctx->last_retry_after_ms;
+}
+
+bool
+sluice_dead_lettered(const struct sluice_ctx *ctx, bool *moved)
+{
+	/* A hint: "key=value" after the token; no argument holds an '='. */
+	const char *h = strstr(ctx->last_line, " dead_lettered=");
+
+	if (moved != NULL)
+		*moved = false;
+	if (h == NULL || strncmp(ctx->last_line, "200 ", 4) != 0)
+		return false;
+	h += strlen(" dead_lettered=");
+	if (moved != NULL)
+		*moved = strncmp(h, "moved", 5) == 0 &&
+		    (h[5] == '\0' || h[5] == ' ');
+	return true;
 }
 
 const char *
@@ -285,6 +304,8 @@ sluice_result_name(enum sluice_result r)
 		return "ERR_PROTOCOL";
 	case SLUICE_ERR_TIMEOUT:
 		return "ERR_TIMEOUT";
+	case SLUICE_ERR_TLS:
+		return "ERR_TLS";
 	}
 	return "?";
 }
@@ -328,6 +349,24 @@ enum sluice_result
 sluice_queue_opts_lease_ms(struct sluice_queue_opts *o, uint64_t lease_ms)
 {
 	return opt_number(&o->has_lease_ms, &o->lease_ms, lease_ms);
+}
+
+enum sluice_result
+sluice_queue_opts_max_deliveries(struct sluice_queue_opts *o,
+    uint64_t max_deliveries)
+{
+	return opt_number(&o->has_max_deliveries, &o->max_deliveries,
+	    max_deliveries);
+}
+
+enum sluice_result
+sluice_queue_opts_dead_letter(struct sluice_queue_opts *o, const char *queue)
+{
+	if (queue == NULL || !proto_valid_queue_name(queue, strlen(queue)))
+		return SLUICE_ERR_ARG;
+	memcpy(o->dead_letter, queue, strlen(queue) + 1);
+	o->has_dead_letter = true;
+	return SLUICE_OK;
 }
 
 enum sluice_result

@@ -135,6 +135,10 @@ enum sluice_result {
 	SLUICE_ERR_PROTOCOL = -6,
 	/* Nothing moved within the I/O timeout. */
 	SLUICE_ERR_TIMEOUT = -7,
+	/* TLS: a certificate or key that does not load, a server whose
+	 * certificate or name does not check out, a failed handshake, a
+	 * bad record. */
+	SLUICE_ERR_TLS = -8,
 };
 
 /* The name of a result ("OK", "FULL", "ERR_EOF", ...), for messages. */
@@ -150,6 +154,23 @@ struct sluice_ctx;
  * use.
  */
 struct sluice_ctx *sluice_connect(const char *host, int port,
+    int64_t timeout_ms);
+
+/*
+ * Speak TLS on a context just connected, before any request: check the
+ * server's certificate against the CA certificates in ca_file (PEM;
+ * NULL: the system's) and the host given to sluice_connect() (a name,
+ * also sent as SNI, or an IP address), and present cert_file with the
+ * key in key_file (NULL: in cert_file) when the server asks for a
+ * client certificate (mutual TLS; cert_file NULL: none).  Each step of
+ * the handshake waits up to timeout_ms.  Returns SLUICE_OK, or the
+ * local error (SLUICE_ERR_TLS and why, in sluice_errstr(); the
+ * connection is then dead).  Over TLS, sluice_fd() may show nothing
+ * to read while a reply waits decoded in the library: ask
+ * sluice_reply_ready() before polling it.
+ */
+enum sluice_result sluice_start_tls(struct sluice_ctx *ctx,
+    const char *ca_file, const char *cert_file, const char *key_file,
     int64_t timeout_ms);
 
 /* Close the connection and free the context (NULL: nothing). */
@@ -227,6 +248,16 @@ enum sluice_result sluice_queue_opts_policy(struct sluice_queue_opts *o,
 /* sluiced's extension: reservations expire after lease_ms. */
 enum sluice_result sluice_queue_opts_lease_ms(struct sluice_queue_opts *o,
     uint64_t lease_ms);
+/*
+ * Protocol 1.1: a message delivered max_deliveries times that comes
+ * back (NACK, its connection closing, its lease running out) is
+ * dead-lettered: moved to the dead_letter queue, or discarded when
+ * there is none.  0: no limit.  SLUICE_ERR_ARG for a bad queue name.
+ */
+enum sluice_result sluice_queue_opts_max_deliveries(
+    struct sluice_queue_opts *o, uint64_t max_deliveries);
+enum sluice_result sluice_queue_opts_dead_letter(struct sluice_queue_opts *o,
+    const char *queue);
 
 /* Blocking calls.  Each refuses (SLUICE_ERR_ARG) while replies are
  * pending, since the next reply would be another request's. */
@@ -255,6 +286,30 @@ enum sluice_result sluice_reserve(struct sluice_ctx *ctx, const char *queue,
 /* Acknowledge (delete) or give back a reserved message. */
 enum sluice_result sluice_ack(struct sluice_ctx *ctx, uint64_t id);
 enum sluice_result sluice_nack(struct sluice_ctx *ctx, uint64_t id);
+
+/*
+ * Protocol 1.1: give back a reserved message to be ready again only
+ * after delay_ms (0: at once, as sluice_nack()).  Either NACK answers
+ * SLUICE_OK whatever became of the message; sluice_dead_lettered()
+ * then says whether it was dead-lettered instead.
+ */
+enum sluice_result sluice_nack_delay(struct sluice_ctx *ctx, uint64_t id,
+    uint64_t delay_ms);
+
+/*
+ * After a NACK's reply: true when the server said the message was
+ * dead-lettered (past its queue's max_deliveries) rather than given
+ * back; *moved (may be NULL) says whether it went to the dead-letter
+ * queue (false: discarded).
+ */
+bool sluice_dead_lettered(const struct sluice_ctx *ctx, bool *moved);
+
+/*
+ * Protocol 1.1: CLOSE a queue, the end of its stream: PUTs into it get
+ * SLUICE_CLOSED from then on, and GET and RESERVE get SLUICE_CLOSED
+ * once it is drained.  SLUICE_OK also when it already was closed.
+ */
+enum sluice_result sluice_close(struct sluice_ctx *ctx, const char *queue);
 
 /* CREATE a queue; opts may be NULL.  SLUICE_OK when created,
  * SLUICE_EXISTS when it already was, with the same settings. */
@@ -310,6 +365,10 @@ enum sluice_result sluice_append_reserve(struct sluice_ctx *ctx,
     const char *queue, int64_t timeout_ms);
 enum sluice_result sluice_append_ack(struct sluice_ctx *ctx, uint64_t id);
 enum sluice_result sluice_append_nack(struct sluice_ctx *ctx, uint64_t id);
+enum sluice_result sluice_append_nack_delay(struct sluice_ctx *ctx,
+    uint64_t id, uint64_t delay_ms);
+enum sluice_result sluice_append_close(struct sluice_ctx *ctx,
+    const char *queue);
 enum sluice_result sluice_append_create(struct sluice_ctx *ctx,
     const char *queue, const struct sluice_queue_opts *opts);
 enum sluice_result sluice_append_delete(struct sluice_ctx *ctx,

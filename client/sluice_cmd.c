@@ -126,6 +126,22 @@ sluice_append_nack(struct sluice_ctx *ctx, uint64_t id)
 	return append_id(ctx, PROTO_CMD_NACK, id);
 }
 
+enum sluice_result
+sluice_append_nack_delay(struct sluice_ctx *ctx, uint64_t id,
+    uint64_t delay_ms)
+{
+	if (delay_ms == 0)
+		return append_id(ctx, PROTO_CMD_NACK, id);
+	if (sluice_begin(ctx) != SLUICE_OK)
+		return ctx->err;
+	if (id > (uint64_t)PROTO_NUM_MAX || delay_ms > (uint64_t)PROTO_NUM_MAX)
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "NACK %" PRIu64 " %" PRIu64 ": out of range", id,
+		    delay_ms);
+	return append_line(ctx, PROTO_CMD_NACK, NULL, 0,
+	    "NACK %" PRIu64 " %" PRIu64, id, delay_ms);
+}
+
 /* Append " name=value" to line[*n]; false when it does not fit. */
 static bool
 add_option(char *line, size_t size, size_t *n, const char *name,
@@ -174,6 +190,14 @@ sluice_append_create(struct sluice_ctx *ctx, const char *queue,
 	if (o != NULL && o->has_lease_ms)
 		ok = ok &&
 		    add_number(opts, sizeof opts, &n, "lease_ms", o->lease_ms);
+	if (o != NULL && o->has_max_deliveries)
+		ok = ok &&
+		    add_number(opts, sizeof opts, &n, "max_deliveries",
+		        o->max_deliveries);
+	if (o != NULL && o->has_dead_letter)
+		ok = ok &&
+		    add_option(opts, sizeof opts, &n, "dead_letter",
+		        o->dead_letter);
 	if (!ok)
 		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "CREATE options too long");
@@ -181,7 +205,7 @@ sluice_append_create(struct sluice_ctx *ctx, const char *queue,
 	    opts);
 }
 
-/* DELETE and PURGE. */
+/* DELETE, PURGE and CLOSE. */
 static enum sluice_result
 append_queue(struct sluice_ctx *ctx, enum proto_cmd cmd, const char *queue)
 {
@@ -195,6 +219,12 @@ enum sluice_result
 sluice_append_delete(struct sluice_ctx *ctx, const char *queue)
 {
 	return append_queue(ctx, PROTO_CMD_DELETE, queue);
+}
+
+enum sluice_result
+sluice_append_close(struct sluice_ctx *ctx, const char *queue)
+{
+	return append_queue(ctx, PROTO_CMD_CLOSE, queue);
 }
 
 enum sluice_result
@@ -386,6 +416,26 @@ sluice_nack(struct sluice_ctx *ctx, uint64_t id)
 
 	if (res == SLUICE_OK)
 		res = sluice_append_nack(ctx, id);
+	return read_simple(ctx, res, NULL, NULL);
+}
+
+enum sluice_result
+sluice_nack_delay(struct sluice_ctx *ctx, uint64_t id, uint64_t delay_ms)
+{
+	enum sluice_result res = begin_blocking(ctx);
+
+	if (res == SLUICE_OK)
+		res = sluice_append_nack_delay(ctx, id, delay_ms);
+	return read_simple(ctx, res, NULL, NULL);
+}
+
+enum sluice_result
+sluice_close(struct sluice_ctx *ctx, const char *queue)
+{
+	enum sluice_result res = begin_blocking(ctx);
+
+	if (res == SLUICE_OK)
+		res = sluice_append_close(ctx, queue);
 	return read_simple(ctx, res, NULL, NULL);
 }
 

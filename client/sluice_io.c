@@ -37,6 +37,9 @@
  */
 #define SLUICE_MAX_BODY ((size_t)256 << 20)
 
+static void mark_broken(struct sluice_ctx *ctx, int err, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
 /* Record why the connection broke (the first cause wins) and drop the
  * output nobody will read. */
 static void mark_broken(struct sluice_ctx *ctx, enum sluice_result err,
@@ -114,6 +117,9 @@ closed_errno(int e)
 	return e == ECONNRESET || e == EPIPE;
 }
 
+static int tls_read(struct sluice_ctx *ctx);
+static int read_failed(struct sluice_ctx *ctx, ssize_t n);
+
 /* Read what the socket holds.  Returns 1 when bytes came, 0 when none
  * were ready, -1 when the connection is broken (see ctx->broken). */
 static int
@@ -127,6 +133,8 @@ io_read(struct sluice_ctx *ctx)
 		mark_broken(ctx, SLUICE_ERR_NOMEM, "out of memory");
 		return -1;
 	}
+	if (ctx->ssl != NULL)
+		return tls_read(ctx);
 	do
 		n = recv(ctx->fd, ctx->in.data + ctx->in.len,
 		    ctx->in.cap - ctx->in.len, 0);
@@ -135,6 +143,35 @@ io_read(struct sluice_ctx *ctx)
 		ctx->in.len += (size_t)n;
 		return 1;
 	}
+	return read_failed(ctx, n);
+}
+
+/*
+ * io_read() through TLS: a record at a time, until OpenSSL holds no
+ * decoded byte more (no socket event would announce those).
+ */
+static int
+tls_read(struct sluice_ctx *ctx)
+{
+	ssize_t n;
+	int got = 0;
+
+	do {
+		n = sluice_tls_recv(ctx, ctx->in.data + ctx->in.len,
+		    ctx->in.cap - ctx->in.len);
+		if (n <= 0)
+			return got ? 1 : read_failed(ctx, n);
+		ctx->in.len += (size_t)n;
+		got = 1;
+	} while (sluice_tls_pending(ctx) > 0 &&
+	    buf_reserve(&ctx->in, sluice_tls_pending(ctx)) == 0);
+	return 1;
+}
+
+/* What a failed read (n: recv's return) means; see io_read(). */
+static int
+read_failed(struct sluice_ctx *ctx, ssize_t n)
+{
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n == 0)
@@ -143,6 +180,8 @@ io_read(struct sluice_ctx *ctx)
 	else if (closed_errno(errno))
 		mark_broken(ctx, SLUICE_ERR_EOF,
 		    "server closed the connection (%s)", strerror(errno));
+	else if (ctx->ssl != NULL && errno == EPROTO)
+		mark_broken(ctx, SLUICE_ERR_TLS, "TLS: %s", ctx->tls_why);
 	else
 		mark_broken(ctx, SLUICE_ERR_IO, "read: %s", strerror(errno));
 	return -1;
@@ -158,8 +197,11 @@ io_write(struct sluice_ctx *ctx)
 	if (ctx->broken)
 		return -1;
 	do
-		n = send(ctx->fd, ctx->out.data + ctx->out.off,
-		    ctx->out.len - ctx->out.off, MSG_NOSIGNAL);
+		n = ctx->ssl != NULL
+		    ? sluice_tls_send(ctx, ctx->out.data + ctx->out.off,
+			  ctx->out.len - ctx->out.off)
+		    : send(ctx->fd, ctx->out.data + ctx->out.off,
+			  ctx->out.len - ctx->out.off, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		ctx->out.off += (size_t)n;
@@ -171,6 +213,8 @@ io_write(struct sluice_ctx *ctx)
 	if (n < 0 && closed_errno(errno))
 		mark_broken(ctx, SLUICE_ERR_EOF,
 		    "server closed the connection (%s)", strerror(errno));
+	else if (n < 0 && ctx->ssl != NULL && errno == EPROTO)
+		mark_broken(ctx, SLUICE_ERR_TLS, "TLS: %s", ctx->tls_why);
 	else
 		mark_broken(ctx, SLUICE_ERR_IO, "write: %s",
 		    n < 0 ? strerror(errno) : "nothing written");
@@ -186,6 +230,12 @@ io_wait(struct sluice_ctx *ctx, short events)
 	struct pollfd pfd = { ctx->fd, events, 0 };
 	int ms = sluice_poll_ms(ctx->io_timeout_ms);
 	int n;
+
+	/* A TLS call blocked on the other direction waits for that. */
+	if (ctx->ssl != NULL && ctx->tls_wants == POLLOUT)
+		pfd.events |= POLLOUT;
+	else if (ctx->ssl != NULL && ctx->tls_wants == POLLIN)
+		pfd.events = (short)((pfd.events & ~POLLOUT) | POLLIN);
 
 	do
 		n = poll(&pfd, 1, ms);

@@ -3,9 +3,11 @@
  *
  * sluice.c owns the context: connecting, settings, the error state.
  * sluice_io.c owns the connection's bytes: buffers, socket I/O, and
- * turning what comes back into struct sluice_reply.  sluice_cmd.c owns
- * the requests: formatting each command into the output buffer, and
- * the blocking calls built from one append and one read.
+ * turning what comes back into struct sluice_reply; on a TLS
+ * connection its socket reads and writes go through sluice_tls.c.
+ * sluice_cmd.c owns the requests: formatting each command into the
+ * output buffer, and the blocking calls built from one append and one
+ * read.
  *
  * Invariant: pending counts every request appended and not yet
  * answered, sent or not, and kinds[] holds their commands oldest
@@ -16,6 +18,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "proto.h"
 #include "sluice.h"
@@ -55,6 +58,14 @@ struct sluice_ctx {
 	int64_t last_retry_after_ms; /* -1: none */
 	bool has_leader;
 	char last_leader[SLUICE_LEADER_KEEP];
+	char host[256];		/* as given to sluice_connect(): TLS checks
+				 * the server's certificate names it */
+	/* TLS (sluice_tls.c); ssl is NULL on a plain connection. */
+	struct ssl_ctx_st *ssl_ctx;
+	struct ssl_st *ssl;
+	struct bio_method_st *bio_method;
+	short tls_wants;	/* POLLIN/POLLOUT: what a blocked call awaits */
+	char tls_why[120];	/* why the last TLS call failed */
 };
 
 /* CREATE's options; a has_ flag says the option was set. */
@@ -67,6 +78,10 @@ struct sluice_queue_opts {
 	uint64_t lease_ms;
 	enum proto_policy policy;
 	bool has_policy;
+	bool has_max_deliveries;
+	bool has_dead_letter;
+	uint64_t max_deliveries;
+	char dead_letter[PROTO_NAME_MAX + 1];
 };
 
 /* Internal functions stay out of the shared library's symbol table. */
@@ -92,5 +107,21 @@ SLUICE_HIDDEN enum sluice_result sluice_queue_request(struct sluice_ctx *ctx,
 
 /* A timeout in ms as poll() takes it: < 0 none, capped at INT_MAX. */
 SLUICE_HIDDEN int sluice_poll_ms(int64_t timeout_ms);
+
+/*
+ * recv() and send() through TLS, with the same returns (-1 with errno
+ * EAGAIN when blocked: ctx->tls_wants says on what; EPROTO: see
+ * ctx->tls_why).
+ */
+SLUICE_HIDDEN ssize_t sluice_tls_recv(struct sluice_ctx *ctx, void *buf,
+    size_t len);
+SLUICE_HIDDEN ssize_t sluice_tls_send(struct sluice_ctx *ctx,
+    const void *buf, size_t len);
+
+/* Plaintext OpenSSL has decoded and not yet handed out. */
+SLUICE_HIDDEN size_t sluice_tls_pending(struct sluice_ctx *ctx);
+
+/* End TLS (close_notify, if the socket takes it) and free its state. */
+SLUICE_HIDDEN void sluice_tls_free(struct sluice_ctx *ctx);
 
 #endif

@@ -71,12 +71,13 @@ _sluice()
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
 		case $w in
-		-H | -p | -a | --host | --port | --auth)
+		-H | -p | -a | --host | --port | --auth | --cacert | --cert | --key)
 			conn+=("$w" "${words[i + 1]}")
 			((i++))
 			continue
 			;;
-		--host=* | --port=* | --auth=*)
+		--host=* | --port=* | --auth=* | --tls | --cacert=* | --cert=* | \
+		    --key=*)
 			conn+=("$w")
 			continue
 			;;
@@ -91,6 +92,10 @@ _sluice()
 	case $prev in
 	-H | --host)
 		COMPREPLY=($(compgen -A hostname -- "$cur"))
+		return
+		;;
+	--cacert | --cert | --key)
+		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 		;;
 	-p | --port | -a | --auth | -n | --count | -t | --timeout | -w | \

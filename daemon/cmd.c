@@ -31,6 +31,7 @@ static const cmd_handler handlers[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_STATS] = cmd_stats,
 	[PROTO_CMD_AUTH] = cmd_auth,
 	[PROTO_CMD_QUIT] = cmd_quit,
+	[PROTO_CMD_CLOSE] = cmd_close,
 	[PROTO_CMD_PEEK] = cmd_peek,
 };
 
@@ -74,12 +75,17 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 	}
 	if (r->cmd != PROTO_CMD_PUT)
 		return true;
+	const struct queue *q = cmd_find_queue(s, r->queue, false);
+	/* A closed queue is for good: that wins over any 503 or 413. */
+	if (q != NULL && q->closed) {
+		snprintf(reply, size, "410 CLOSED %s", q->name);
+		return false;
+	}
 	if (s->shutting_down) {
 		snprintf(reply, size, "503 SHUTTING_DOWN");
 		return false;
 	}
-	uint64_t limit =
-	    cmd_message_limit(s, cmd_find_queue(s, r->queue, false));
+	uint64_t limit = cmd_message_limit(s, q);
 	if (r->body_len > limit) {
 		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);
 		return false;

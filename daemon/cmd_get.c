@@ -20,6 +20,11 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
+	/* Closed and drained: nothing will ever come, say so first. */
+	if (q != NULL && queue_drained(q)) {
+		conn_reply(c, 410, "CLOSED", q->name);
+		return CMD_DONE;
+	}
 	/* Refused before auto-create: a refusal should leave no queue. */
 	if (reserve && (c->nreserved >= s->cfg.max_reserved ||
 			   c->reserved_bytes >= s->cfg.max_reserved_bytes)) {
@@ -86,9 +91,24 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 		msg_free(m);
 		conn_reply(c, 200, "ACKED", NULL);
 	} else {
-		queue_give_back(q, m);
+		/*
+		 * Whatever becomes of it, 200; a hint tells a worker that
+		 * it will not see this message again.
+		 */
 		q->stat.nacks++;
-		conn_reply(c, 200, "REQUEUED", NULL);
+		switch (deliver_come_back(c->server, q, m,
+		    r->has_delay ? r->delay_ms : 0)) {
+		case DELIVER_BACK_MOVED:
+			conn_reply(c, 200, "REQUEUED", "dead_lettered=moved");
+			break;
+		case DELIVER_BACK_DISCARDED:
+			conn_reply(c, 200, "REQUEUED",
+			    "dead_lettered=discarded");
+			break;
+		default:
+			conn_reply(c, 200, "REQUEUED", NULL);
+			break;
+		}
 	}
 	deliver_kick(c->server, q);
 	return CMD_DONE;

@@ -20,10 +20,12 @@ cmd_put(struct conn *c, const struct proto_request *r)
 	struct queue *q = cmd_find_queue(s, r->queue, s->cfg.auto_create);
 	size_t len = (size_t)r->body_len;
 
-	if (q == NULL || s->shutting_down) {
+	if (q == NULL || q->closed || s->shutting_down) {
 		conn_skip_body(c);
 		if (q == NULL)
 			cmd_reply_no_queue(c, r->queue);
+		else if (q->closed)
+			conn_reply(c, 410, "CLOSED", q->name);
 		else
 			conn_reply(c, 503, "SHUTTING_DOWN", NULL);
 		return CMD_DONE;

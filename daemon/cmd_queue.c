@@ -1,5 +1,5 @@
 /*
- * cmd_queue.c - managing queues: CREATE, DELETE, PURGE, STATS.
+ * cmd_queue.c - managing queues: CREATE, DELETE, PURGE, STATS, CLOSE.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,10 +55,20 @@ cmd_create(struct conn *c, const struct proto_request *r)
 		set.policy = o->policy;
 	if (o->has_lease_ms)
 		set.lease_ms = o->lease_ms;
+	if (o->has_max_deliveries)
+		set.max_deliveries = o->max_deliveries;
+	if (o->has_dead_letter)
+		snprintf(set.dead_letter, sizeof set.dead_letter, "%s",
+		    o->dead_letter);
 	if (set.capacity == 0 && (set.policy == PROTO_POLICY_DROP_OLDEST ||
 				     set.policy == PROTO_POLICY_DROP_NEWEST)) {
 		conn_reply(c, 400, "BAD_REQUEST",
 		    proto_reasons[PROTO_R_DROP_NEEDS_CAPACITY]);
+		return CMD_DONE;
+	}
+	if (strcmp(set.dead_letter, r->queue) == 0) {
+		conn_reply(c, 400, "BAD_REQUEST",
+		    proto_reasons[PROTO_R_SELF_DEAD_LETTER]);
 		return CMD_DONE;
 	}
 	if (over_ceiling(c, &set))
@@ -87,7 +97,7 @@ delete_queue(struct server *s, struct queue *q)
 	/* Reserved messages vanish: their ACKs will find nothing. */
 	TAILQ_FOREACH(m, &q->reserved, qlink)
 		conn_release(m->owner, m);
-	deliver_forget_queue(q);
+	deliver_forget_queue(s, q);
 	qtable_remove(&s->queues, q);
 	log_debug("queue %s: deleted", q->name);
 	queue_free(q);
@@ -152,5 +162,22 @@ cmd_stats(struct conn *c, const struct proto_request *r)
 	evbuffer_add(out, text, len);
 	evbuffer_add(out, "\r\n", 2);
 	free(text);
+	return CMD_DONE;
+}
+
+enum cmd_result
+cmd_close(struct conn *c, const struct proto_request *r)
+{
+	struct queue *q = cmd_find_queue(c->server, r->queue, false);
+
+	if (q == NULL) {
+		conn_reply(c, 404, "NO_QUEUE", r->queue);
+		return CMD_DONE;
+	}
+	if (!q->closed) {
+		q->closed = true;
+		deliver_close(c->server, q);
+	}
+	conn_reply(c, 200, "CLOSED", NULL);
 	return CMD_DONE;
 }

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "jcheck.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 /* Bounds of the numeric keys; each says why. */
@@ -54,6 +55,17 @@ static const char *const policy_names[] = {
 };
 #define NPOLICIES (sizeof policy_names / sizeof *policy_names)
 
+/* tls_verify_client and tls_min_version, at their enums' values. */
+static const char *const verify_names[] = {
+	[CONFIG_VERIFY_NONE] = "none",
+	[CONFIG_VERIFY_OPTIONAL] = "optional",
+	[CONFIG_VERIFY_REQUIRE] = "require",
+};
+static const char *const tls_version_names[] = {
+	[CONFIG_TLS_1_2] = "TLS1.2",
+	[CONFIG_TLS_1_3] = "TLS1.3",
+};
+
 /* The top level while it is read: the config plus the default port. */
 struct load {
 	struct config cfg; /* first, so key offsets are config's */
@@ -69,7 +81,16 @@ static int parse_level(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_allow(struct jcheck *, const char *, json_t *, void *);
+static void resolve_path(char *dst, size_t size, const char *file,
+    const char *name);
+static int parse_tls_listen(struct jcheck *, const char *, json_t *, void *);
+static int parse_tls_cert(struct jcheck *, const char *, json_t *, void *);
+static int parse_tls_key(struct jcheck *, const char *, json_t *, void *);
+static int parse_tls_ca(struct jcheck *, const char *, json_t *, void *);
+static int parse_tls_verify(struct jcheck *, const char *, json_t *, void *);
+static int parse_tls_version(struct jcheck *, const char *, json_t *, void *);
 static int parse_name(struct jcheck *, const char *, json_t *, void *);
+static int parse_dead_letter(struct jcheck *, const char *, json_t *, void *);
 static int parse_default_policy(struct jcheck *, const char *, json_t *,
     void *);
 static int parse_queue_policy(struct jcheck *, const char *, json_t *,
@@ -112,6 +133,12 @@ static const struct jcheck_key top_keys[] = {
 	{ "metrics", FUNC(parse_metrics) },
 	{ "metrics_token_file", FUNC(parse_metrics_token) },
 	{ "metrics_allow", FUNC(parse_metrics_allow) },
+	{ "tls_listen", FUNC(parse_tls_listen) },
+	{ "tls_cert_file", FUNC(parse_tls_cert) },
+	{ "tls_key_file", FUNC(parse_tls_key) },
+	{ "tls_ca_file", FUNC(parse_tls_ca) },
+	{ "tls_verify_client", FUNC(parse_tls_verify) },
+	{ "tls_min_version", FUNC(parse_tls_version) },
 };
 
 #define SET(f) offsetof(struct queue_settings, f)
@@ -122,6 +149,7 @@ static const struct jcheck_key defaults_keys[] = {
 	{ "max_bytes", JCHECK_U64, SET(max_bytes), 0, NUM, NULL },
 	{ "policy", FUNC(parse_default_policy) },
 	{ "lease_ms", JCHECK_U64, SET(lease_ms), 0, NUM, NULL },
+	{ "max_deliveries", JCHECK_U64, SET(max_deliveries), 0, NUM, NULL },
 };
 
 static const struct jcheck_key queue_keys[] = {
@@ -130,6 +158,8 @@ static const struct jcheck_key queue_keys[] = {
 	{ "max_bytes", JCHECK_U64, QSET(max_bytes), 0, NUM, NULL },
 	{ "policy", FUNC(parse_queue_policy) },
 	{ "lease_ms", JCHECK_U64, QSET(lease_ms), 0, NUM, NULL },
+	{ "max_deliveries", JCHECK_U64, QSET(max_deliveries), 0, NUM, NULL },
+	{ "dead_letter", FUNC(parse_dead_letter) },
 };
 
 #define NKEYS(t) (sizeof(t) / sizeof *(t))
@@ -139,7 +169,9 @@ config_settings_equal(const struct queue_settings *a,
     const struct queue_settings *b)
 {
 	return a->capacity == b->capacity && a->max_bytes == b->max_bytes &&
-	    a->policy == b->policy && a->lease_ms == b->lease_ms;
+	    a->policy == b->policy && a->lease_ms == b->lease_ms &&
+	    a->max_deliveries == b->max_deliveries &&
+	    strcmp(a->dead_letter, b->dead_letter) == 0;
 }
 
 void
@@ -178,6 +210,11 @@ config_free(struct config *cfg)
 	free(cfg->metrics_token);
 	cfg->metrics_token = NULL;
 	cfg->metrics_token_len = 0;
+	free(cfg->tls.cert_file);
+	free(cfg->tls.key_file);
+	free(cfg->tls.ca_file);
+	tls_ctx_free(cfg->tls.ctx);
+	memset(&cfg->tls, 0, sizeof cfg->tls);
 	cfg->queues = NULL;
 	cfg->nqueues = 0;
 	cfg->auth_token = NULL;
@@ -291,25 +328,50 @@ split_address(const char *s, int default_port, struct config_listen *l)
 	return true;
 }
 
+/* One address into l[*n]; port as for split_address(). */
 static int
-parse_listen_one(struct jcheck *k, const char *path, json_t *v,
-    struct load *ld)
+parse_listen_one(struct jcheck *k, const char *path, json_t *v, int port,
+    struct config_listen *l, int *n)
 {
 	char q[JCHECK_QUOTE_SIZE];
-	struct config *cfg = &ld->cfg;
 
 	if (jcheck_type(k, path, v, JSON_STRING, "a string") < 0)
 		return -1;
-	if (cfg->nlisten == CONFIG_LISTEN_MAX)
+	if (*n == CONFIG_LISTEN_MAX)
 		return jcheck_fail(k, path, "more than %d listen addresses",
 		    CONFIG_LISTEN_MAX);
-	if (!split_address(json_string_value(v), ld->port,
-		&cfg->listen[cfg->nlisten]))
+	if (!split_address(json_string_value(v), port, &l[*n]))
 		return jcheck_fail(k, path,
-		    "%s is not an IPv4 or IPv6 address with an optional "
-		    ":PORT",
+		    port >= 0 ? "%s is not an IPv4 or IPv6 address with an "
+		                "optional :PORT"
+		              : "%s is not an IPv4 or IPv6 address with a "
+		                ":PORT",
 		    jcheck_quote(q, sizeof q, json_string_value(v)));
-	cfg->nlisten++;
+	(*n)++;
+	return 0;
+}
+
+/* An address or an array of them (at least one) into l and *n. */
+static int
+parse_listen_list(struct jcheck *k, const char *path, json_t *v, int port,
+    struct config_listen *l, int *n)
+{
+	char sub[JCHECK_PATH_MAX];
+	size_t i;
+	json_t *e;
+
+	*n = 0;
+	if (json_is_string(v))
+		return parse_listen_one(k, path, v, port, l, n);
+	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of addresses") < 0)
+		return -1;
+	if (json_array_size(v) == 0)
+		return jcheck_fail(k, path, "expected at least one address");
+	json_array_foreach(v, i, e) {
+		jcheck_index(sub, sizeof sub, path, i);
+		if (parse_listen_one(k, sub, e, port, l, n) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -317,22 +379,86 @@ static int
 parse_listen(struct jcheck *k, const char *path, json_t *v, void *obj)
 {
 	struct load *ld = obj;
-	char sub[JCHECK_PATH_MAX];
-	size_t i;
-	json_t *e;
 
-	ld->cfg.nlisten = 0;
-	if (json_is_string(v))
-		return parse_listen_one(k, path, v, ld);
-	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of addresses") < 0)
+	return parse_listen_list(k, path, v, ld->port, ld->cfg.listen,
+	    &ld->cfg.nlisten);
+}
+
+/* TLS listeners name their port: "port" is the plain listeners'. */
+static int
+parse_tls_listen(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_tls *t = &((struct load *)obj)->cfg.tls;
+
+	t->nlisten = 0;
+	if (json_is_null(v))
+		return 0;
+	return parse_listen_list(k, path, v, -1, t->listen, &t->nlisten);
+}
+
+/* A file name (or null) into *out, resolved against the config file. */
+static int
+parse_file_name(struct jcheck *k, const char *path, json_t *v, char **out)
+{
+	char file[4096];
+
+	free(*out);
+	*out = NULL;
+	if (json_is_null(v))
+		return 0;
+	if (jcheck_type(k, path, v, JSON_STRING, "a file name or null") < 0)
 		return -1;
-	if (json_array_size(v) == 0)
-		return jcheck_fail(k, path, "expected at least one address");
-	json_array_foreach(v, i, e) {
-		jcheck_index(sub, sizeof sub, path, i);
-		if (parse_listen_one(k, sub, e, ld) < 0)
-			return -1;
-	}
+	if (json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return jcheck_fail(k, path, "expected a file name");
+	resolve_path(file, sizeof file, k->file, json_string_value(v));
+	*out = xmalloc(strlen(file) + 1);
+	strcpy(*out, file);
+	return 0;
+}
+
+static int
+parse_tls_cert(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_file_name(k, path, v,
+	    &((struct load *)obj)->cfg.tls.cert_file);
+}
+
+static int
+parse_tls_key(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_file_name(k, path, v,
+	    &((struct load *)obj)->cfg.tls.key_file);
+}
+
+static int
+parse_tls_ca(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_file_name(k, path, v,
+	    &((struct load *)obj)->cfg.tls.ca_file);
+}
+
+static int
+parse_tls_verify(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	int i;
+
+	if (jcheck_oneof(k, path, v, verify_names,
+	        sizeof verify_names / sizeof *verify_names, &i) < 0)
+		return -1;
+	((struct load *)obj)->cfg.tls.verify = (enum config_verify)i;
+	return 0;
+}
+
+static int
+parse_tls_version(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	int i;
+
+	if (jcheck_oneof(k, path, v, tls_version_names,
+	        sizeof tls_version_names / sizeof *tls_version_names, &i) < 0)
+		return -1;
+	((struct load *)obj)->cfg.tls.min_version = (enum config_tls_version)i;
 	return 0;
 }
 
@@ -366,10 +492,10 @@ parse_defaults(struct jcheck *k, const char *path, json_t *v, void *obj)
 	return check_settings(k, path, &cfg->queue_defaults);
 }
 
+/* Copy a queue name (string v) into dst, PROTO_NAME_MAX + 1 bytes. */
 static int
-parse_name(struct jcheck *k, const char *path, json_t *v, void *obj)
+parse_queue_name(struct jcheck *k, const char *path, json_t *v, char *dst)
 {
-	struct config_queue *cq = obj;
 	char q[JCHECK_QUOTE_SIZE];
 	const char *s;
 	size_t len;
@@ -382,8 +508,28 @@ parse_name(struct jcheck *k, const char *path, json_t *v, void *obj)
 		return jcheck_fail(k, path,
 		    "%s is not a queue name (1 to %d of A-Z a-z 0-9 _ . : -)",
 		    jcheck_quote(q, sizeof q, s), PROTO_NAME_MAX);
-	memcpy(cq->name, s, len + 1);
+	memcpy(dst, s, len + 1);
 	return 0;
+}
+
+static int
+parse_name(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_queue_name(k, path, v, ((struct config_queue *)obj)->name);
+}
+
+/* null, like an absent key, means none: over the limit is discarded. */
+static int
+parse_dead_letter(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_queue *cq = obj;
+
+	cq->set.dead_letter[0] = '\0';
+	if (json_is_null(v))
+		return 0;
+	if (jcheck_type(k, path, v, JSON_STRING, "a queue name or null") < 0)
+		return -1;
+	return parse_queue_name(k, path, v, cq->set.dead_letter);
 }
 
 static int
@@ -406,6 +552,12 @@ parse_queue(struct jcheck *k, const char *path, json_t *v,
 			    "queue \"%s\" is already defined by queues[%zu]",
 			    cq->name, i);
 		}
+	}
+	if (strcmp(cq->set.dead_letter, cq->name) == 0) {
+		jcheck_path(sub, sizeof sub, path, "dead_letter");
+		return jcheck_fail(k, sub,
+		    "queue \"%s\" cannot be its own dead-letter queue",
+		    cq->name);
 	}
 	if (check_settings(k, path, &cq->set) < 0)
 		return -1;
@@ -637,6 +789,43 @@ check_all_ceilings(struct jcheck *k, const struct config *cfg)
 	return 0;
 }
 
+/*
+ * The TLS keys together: a listener needs a certificate and its key,
+ * checking clients needs a CA, and nothing TLS is set without a
+ * listener (a forgotten tls_listen would otherwise pass silently).
+ * Then the files are loaded, so that -t proves they load.
+ */
+static int
+check_tls(struct jcheck *k, struct config_tls *t)
+{
+	char err[CONFIG_ERR_MAX];
+
+	if (t->nlisten == 0) {
+		if (t->cert_file || t->key_file || t->ca_file ||
+		    t->verify != CONFIG_VERIFY_NONE)
+			return jcheck_fail(k, "tls_listen",
+			    "missing: the other tls_ keys need it");
+		return 0;
+	}
+	if (t->cert_file == NULL)
+		return jcheck_fail(k, "tls_cert_file",
+		    "missing: tls_listen needs a certificate");
+	if (t->key_file == NULL)
+		return jcheck_fail(k, "tls_key_file",
+		    "missing: tls_listen needs the certificate's key");
+	if (t->verify != CONFIG_VERIFY_NONE && t->ca_file == NULL)
+		return jcheck_fail(k, "tls_ca_file",
+		    "missing: tls_verify_client %s checks clients against it",
+		    verify_names[t->verify]);
+	if (t->verify == CONFIG_VERIFY_NONE && t->ca_file != NULL)
+		return jcheck_fail(k, "tls_ca_file",
+		    "set, but tls_verify_client is none: no client is "
+		    "checked against it");
+	if ((t->ctx = tls_ctx_new(t, err, sizeof err)) == NULL)
+		return jcheck_fail(k, "", "%s", err);
+	return 0;
+}
+
 /* Read and check the file into ld. */
 static int
 load_file(struct jcheck *k, struct load *ld)
@@ -665,6 +854,8 @@ load_file(struct jcheck *k, struct load *ld)
 	json_decref(root);
 	if (rc == 0)
 		rc = check_all_ceilings(k, &ld->cfg);
+	if (rc == 0)
+		rc = check_tls(k, &ld->cfg.tls);
 	return rc;
 }
 

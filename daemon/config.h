@@ -24,6 +24,8 @@ struct queue_settings {
 	uint64_t max_bytes;
 	enum proto_policy policy;
 	uint64_t lease_ms; /* 0: reservations never expire */
+	uint64_t max_deliveries; /* 0: no limit; else dead-letter after */
+	char dead_letter[PROTO_NAME_MAX + 1]; /* "": none (discard) */
 };
 
 /* Listeners (protocol ones; the metrics one is apart). */
@@ -42,6 +44,35 @@ struct config_cidr {
 	int family;             /* AF_INET or AF_INET6 */
 	unsigned char addr[16]; /* network order; 4 bytes for IPv4 */
 	int bits;               /* prefix length */
+};
+
+/* TLS: who clients must be (tls_verify_client). */
+enum config_verify {
+	CONFIG_VERIFY_NONE,     /* no client certificate asked for */
+	CONFIG_VERIFY_OPTIONAL, /* asked for; checked when one is sent */
+	CONFIG_VERIFY_REQUIRE,  /* asked for and required (mTLS) */
+};
+
+/* TLS: the oldest version spoken (tls_min_version). */
+enum config_tls_version {
+	CONFIG_TLS_1_2,
+	CONFIG_TLS_1_3,
+};
+
+/*
+ * The TLS listeners and what they present (tls.h).  Off while nlisten
+ * is 0.  The files are resolved against the config file's directory;
+ * config_load() builds ctx from them, so a file that passes -t loads.
+ */
+struct config_tls {
+	struct config_listen listen[CONFIG_LISTEN_MAX];
+	int nlisten;
+	char *cert_file; /* owned, like the strings below */
+	char *key_file;
+	char *ca_file; /* NULL when no client certificate is checked */
+	enum config_verify verify;
+	enum config_tls_version min_version;
+	struct ssl_ctx_st *ctx; /* OpenSSL's SSL_CTX, owned */
 };
 
 /* A queue the file defines ("queues"): made at start, kept on reload. */
@@ -78,6 +109,7 @@ struct config {
 	size_t metrics_token_len;
 	struct config_cidr metrics_allow[CONFIG_ALLOW_MAX];
 	size_t nmetrics_allow; /* 0: any address may scrape */
+	struct config_tls tls;
 };
 
 /*
@@ -179,7 +211,7 @@ void config_defaults(struct config *cfg);
 int config_load(struct config *cfg, const struct config_flags *fl,
     char *err, size_t errsize);
 
-/* Free what cfg owns (predefined queues, token); cfg becomes empty. */
+/* Free what cfg owns (queues, tokens, TLS); cfg becomes empty. */
 void config_free(struct config *cfg);
 
 #endif

@@ -2,14 +2,27 @@
  * conn.h - one client connection: its state machine, input loop and
  * replies.
  *
- * The input loop (conn_process_input) frames requests straight out of
- * the connection's input buffer, hands each complete one to
- * cmd_dispatch(), and stops when the handler parks the connection
- * (CONN_WAIT_ROOM, CONN_WAIT_MESSAGE), when input runs out, or when
- * unsent output passes the high-water mark; then it flushes the output
- * with one write.  A wait ends through deliver.c (see deliver.h), which
- * answers and calls conn_wake(): that answers nothing itself but puts
- * the connection back to reading and schedules the loop.
+ * The input loop frames requests straight out of the connection's
+ * input buffer, hands each complete one to cmd_dispatch(), and stops
+ * when the handler parks the connection (CONN_WAIT_ROOM,
+ * CONN_WAIT_MESSAGE), when input runs out, or when unsent output passes
+ * the high-water mark.  A wait ends through deliver.c (see deliver.h),
+ * which answers and calls conn_wake(): that answers nothing itself but
+ * puts the connection back to reading and on the server's run list.
+ *
+ * The pass ends every iteration of the event loop that did anything:
+ * the event callbacks of the iteration (reads, timers, signals) run a
+ * connection's own requests, and what they wake goes on the run list;
+ * then the pass (the server's run event, activated behind them) runs
+ * each woken connection's buffered requests in turn (FIFO), which may
+ * wake more, until nothing is runnable or CONN_PASS_REQUESTS requests
+ * have been served (the rest goes on after the loop has polled once, so
+ * a busy pair cannot starve other sockets).  Only then are the events
+ * of every connection touched armed, and its output written, once
+ * each.  So a producer and a consumer pipelined through a queue of
+ * capacity 1 alternate in memory, without a system call per message,
+ * and consumers woken by many producers' messages in one iteration
+ * take them in one run each.
  *
  * Invariants, asserted whenever the state changes: a connection in a
  * queue's line (wait.queue set) is in a wait state and only then; in
@@ -18,7 +31,8 @@
  * has no ready message (queue.h); CONN_CLOSING is never left.
  *
  * The socket side (reading into the input, writing the output, which
- * events are armed) is conn_io.c.
+ * events are armed) is conn_io.c; on a TLS connection it goes through
+ * tls.c, with the same bounds.
  *
  * The socket is driven with plain libevent events and evbuffers, not a
  * bufferevent: libevent 2.1's evbuffer_read() reads at most 4096 bytes
@@ -51,15 +65,20 @@ enum conn_state {
 	CONN_CLOSING,	   /* its output to drain; then it is freed */
 };
 
+struct tls_conn;
+struct ssl_ctx_st;
+
 struct conn {
 	struct server *server;
 	TAILQ_ENTRY(conn) link; /* server's list of connections */
+	TAILQ_ENTRY(conn) runlink;   /* server's run list, while runnable */
+	TAILQ_ENTRY(conn) flushlink; /* ran this pass: to flush at its end */
 	int fd;
+	struct tls_conn *tls;	/* NULL: plain TCP */
 	struct evbuffer *in;	/* read, not yet consumed */
 	struct evbuffer *out;	/* answered, not yet written */
 	struct event *rev;	/* readable (persistent, added while reading) */
-	struct event *wev;	/* writable (added while output is pending) */
-	struct event *resume;	/* runs the input loop again, later */
+	struct event *wev;      /* writable (added while output is pending) */
 	struct event *hup;	/* peer closed: watched while a waiting
 				 * consumer is not read (input bound) */
 	size_t in_bound;	/* input held at most (read-ahead or request) */
@@ -83,15 +102,20 @@ struct conn {
 	/* CONN_WAIT_*: its place in the queue's line, and since when. */
 	struct waiter wait;
 	struct event *timer; /* wait timeout; also the deferred free */
+	uint64_t deadline_ms;     /* when the wait times out (0: never) */
+	uint64_t timer_due_ms;    /* when timer fires, while pending */
+	bool timer_current;       /* timer was armed for the current wait */
 	struct msg_list reserved; /* its reservations, oldest first */
 	size_t nreserved;
 	uint64_t reserved_bytes;  /* their bodies */
 	bool authenticated;
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
-	bool in_loop;	     /* conn_process_input is on the stack */
+	bool runnable;       /* on the run list */
+	bool to_flush;       /* on the flush list */
 	bool reading;	     /* rev is added */
 	bool writing;	     /* wev is added */
+	bool out_blocked;    /* TLS: output left after the last write */
 	bool watching_hup;   /* hup is added */
 	char peer[64];       /* its address, for the log */
 	uint64_t since_ms;   /* when it connected */
@@ -109,8 +133,20 @@ void conn_debug(struct conn *c, const char *fmt, ...)
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */
 struct conn *conn_new(struct server *s, int fd);
 
-/* Run as many buffered requests as the connection's state allows. */
-void conn_process_input(struct conn *c);
+/*
+ * Requests served in one pass by the connections on the run list
+ * before the pass yields to the event loop (see the top of this file).
+ */
+#define CONN_PASS_REQUESTS 4096
+
+/* The pass (the run event): run the run list, arm events, flush. */
+void conn_run_pass(struct server *s);
+
+/*
+ * Speak TLS with ctx on c, just made by conn_new(): nothing is read
+ * but the handshake until it is done.  False when out of memory.
+ */
+bool conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx);
 
 /* Append a status line "<code> <token>[ <arg>]" to the output. */
 void conn_reply(struct conn *c, int code, const char *token,
@@ -134,8 +170,10 @@ void conn_park(struct conn *c, struct queue *q, enum conn_state wait,
     bool has_timeout, uint64_t timeout_ms);
 
 /*
- * End the connection's wait (already answered) and resume its input.
- * Only deliver.c calls it: the one door out of waiting.
+ * End the connection's wait (already answered), resume reading and put
+ * it on the run list: its buffered requests run later in this pass,
+ * never inside the caller.  Only deliver.c calls it: the one door out
+ * of waiting.
  */
 void conn_wake(struct conn *c);
 

@@ -9,8 +9,20 @@
  * so that one that has gone stops counting as blocked (see
  * hup_events()).
  *
- * Output is written once per pass of the input loop (conn_flush); what
- * the socket does not take waits for the write event.
+ * The callbacks here read and run a connection's own requests; what
+ * they wake, and every connection's output, waits for the pass at the
+ * end of the loop iteration (conn.h), which writes each output once
+ * (conn_flush); what the socket does not take waits for the write event.
+ *
+ * TLS (tls.h) changes only the calls that move bytes and which events
+ * they wait for: the handshake runs first, driven by whichever event
+ * it waits on; then reads go through SSL_read into the same input
+ * buffer, within the same bound, and writes through SSL_write from the
+ * same output.  A parked producer is not read at all, so neither its
+ * socket nor OpenSSL's buffer is drained past the bound.  Plaintext
+ * OpenSSL has already decoded brings no socket event: while the
+ * connection wants input and some is pending, the read event is made
+ * active by hand (conn_io_arm).
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +35,7 @@
 
 #include "conn_io.h"
 #include "log.h"
+#include "tls.h"
 
 /*
  * Reads per readable event: while a read fills all the room offered,
@@ -30,6 +43,15 @@
  * Fewer, larger writes mean fewer wake-ups on both ends.
  */
 #define CONN_READS_PER_EVENT 4
+
+/* Whether the connection's socket should be read now. */
+static bool
+wants_read(const struct conn *c)
+{
+	return c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
+	    c->state != CONN_WAIT_ROOM &&
+	    evbuffer_get_length(c->in) < c->in_bound;
+}
 
 /*
  * What the hup event watches on a connection that is not read: a
@@ -41,10 +63,12 @@
  * EPOLLHUP|EPOLLERR, which libevent hands only to read and write
  * events, and reports it again on every poll.)  A producer with bytes
  * waiting in the kernel is not watched: it is seen when the queue has
- * room, as before.
+ * room, as before.  TLS changes nothing here: a client that is killed
+ * sends no close_notify, only the FIN seen here; one that sent
+ * close_notify left bytes in the kernel and is seen when there is room.
  */
 static short
-hup_events(struct conn *c, bool reading)
+hup_events(const struct conn *c, bool reading)
 {
 	int queued = 0;
 
@@ -58,34 +82,79 @@ hup_events(struct conn *c, bool reading)
 	return EV_READ;
 }
 
-void
-conn_io_update(struct conn *c)
+/* Watch c's socket for `hup` (hup_events()), re-assigned on a change. */
+static void
+set_hup(struct conn *c, short hup)
 {
-	bool want = c->state != CONN_CLOSING && !c->output_stalled &&
-	    !c->eof && c->state != CONN_WAIT_ROOM &&
-	    evbuffer_get_length(c->in) < c->in_bound;
-	short hup = hup_events(c, want);
 	short watched = c->watching_hup
 	    ? (short)(event_get_events(c->hup) & (EV_READ | EV_CLOSED))
 	    : 0;
 
-	if (want != c->reading) {
-		c->reading = want;
-		if (want)
-			event_add(c->rev, NULL);
-		else
-			event_del(c->rev);
+	if (hup == watched)
+		return;
+	if (c->watching_hup)
+		event_del(c->hup);
+	c->watching_hup = hup != 0;
+	if (hup != 0) {
+		event_assign(c->hup, c->server->base, c->fd, hup | EV_PERSIST,
+		    conn_io_hupcb, c);
+		event_add(c->hup, NULL);
 	}
-	if (hup != watched) {
-		if (c->watching_hup)
-			event_del(c->hup);
-		c->watching_hup = hup != 0;
-		if (hup != 0) {
-			event_assign(c->hup, c->server->base, c->fd,
-			    hup | EV_PERSIST, conn_io_hupcb, c);
-			event_add(c->hup, NULL);
-		}
+}
+
+void
+conn_io_update(struct conn *c)
+{
+	/*
+	 * Within a pass a producer may park and be woken many times over;
+	 * its events are armed once, as the pass ends (conn_io_arm).
+	 */
+	conn_flush_later(c);
+}
+
+/* Add or delete ev so that it is armed iff `want`; *on tracks it. */
+static void
+set_event(struct event *ev, bool *on, bool want)
+{
+	if (want == *on)
+		return;
+	*on = want;
+	if (want)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+}
+
+void
+conn_io_arm(struct conn *c)
+{
+	bool want = wants_read(c), rd = want, wr;
+
+	if (c->tls != NULL) {
+		wr = c->out_blocked;
+		tls_events(c->tls, &rd, &wr);
+		set_event(c->wev, &c->writing, wr);
 	}
+	set_event(c->rev, &c->reading, rd);
+	set_hup(c, hup_events(c, want));
+	/*
+	 * Only once added: libevent does not register an event that is
+	 * already active, and it would never fire again.
+	 */
+	if (c->tls != NULL && want && c->reading && tls_pending(c->tls) > 0)
+		event_active(c->rev, EV_READ, 1);
+}
+
+/* Write what the socket takes; as evbuffer_write(). */
+static int
+write_out(struct conn *c)
+{
+	int n = c->tls != NULL ? (int)tls_write(c->tls, c->out)
+	                       : evbuffer_write(c->out, c->fd);
+
+	if (n > 0)
+		c->server->counters.bytes_out += (uint64_t)n;
+	return n;
 }
 
 void
@@ -93,32 +162,30 @@ conn_flush(struct conn *c)
 {
 	size_t len = evbuffer_get_length(c->out);
 
-	if (len > 0 && !c->writing) {
-		int n = evbuffer_write(c->out, c->fd);
-		if (n > 0)
-			c->server->counters.bytes_out += (uint64_t)n;
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+	/* A TLS write blocked on the socket being readable tries again. */
+	if (len > 0 && (!c->writing || c->tls != NULL)) {
+		if (write_out(c) < 0 && errno != EAGAIN && errno != EINTR) {
 			/*
 			 * Reported by the write event, away from callers;
 			 * armed too, in case its retry only meets EAGAIN.
 			 */
-			c->writing = true;
+			c->writing = c->out_blocked = true;
 			event_add(c->wev, NULL);
 			event_active(c->wev, EV_WRITE, 1);
 			return;
 		}
 		len = evbuffer_get_length(c->out);
 	}
-	if ((len > 0) != c->writing) {
-		c->writing = len > 0;
-		if (c->writing)
-			event_add(c->wev, NULL);
-		else
-			event_del(c->wev);
+	if (c->tls != NULL) {
+		/* Which event a TLS write waits for may have changed. */
+		c->out_blocked = len > 0;
+		conn_io_arm(c);
+	} else {
+		set_event(c->wev, &c->writing, len > 0);
 	}
 	if (len == 0 && c->output_stalled) {
 		c->output_stalled = false;
-		event_active(c->resume, EV_TIMEOUT, 1);
+		conn_schedule(c);
 	}
 }
 
@@ -143,8 +210,30 @@ conn_eof(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (!conn_waiting(c) && c->state != CONN_CLOSING)
-		conn_process_input(c);
+	if (!conn_waiting(c) && c->state != CONN_CLOSING) {
+		conn_run_requests(c, CONN_PASS_REQUESTS);
+		conn_io_update(c);
+		conn_flush_later(c);
+	}
+}
+
+/* readv() through TLS: the vectors in turn, as long as each fills. */
+static ssize_t
+read_tls(struct conn *c, const struct iovec *iov, int nvec)
+{
+	ssize_t n, got = 0;
+
+	for (int i = 0; i < nvec; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
+		n = tls_read(c->tls, iov[i].iov_base, iov[i].iov_len);
+		if (n <= 0)
+			return got > 0 ? got : n;
+		got += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return got;
 }
 
 /*
@@ -170,7 +259,7 @@ read_some(struct conn *c, size_t *offered)
 							     : vec[i].iov_len;
 		left -= (ssize_t)iov[i].iov_len;
 	}
-	n = readv(c->fd, iov, nvec);
+	n = c->tls != NULL ? read_tls(c, iov, nvec) : readv(c->fd, iov, nvec);
 	if (n > 0)
 		c->server->counters.bytes_in += (uint64_t)n;
 	left = n > 0 ? n : 0;
@@ -184,6 +273,40 @@ read_some(struct conn *c, size_t *offered)
 	return n;
 }
 
+/*
+ * Advance the TLS handshake on either event; once done, read what
+ * came with its last flight (no new event would bring it).
+ */
+static void
+handshake(struct conn *c)
+{
+	char desc[256];
+	int r = tls_handshake(c->tls);
+
+	if (r < 0) {
+		conn_lost(c, tls_why(c->tls));
+		return;
+	}
+	conn_io_arm(c);
+	if (r == 0)
+		return;
+	if (log_get_level() >= LOG_DEBUG) {
+		tls_describe(c->tls, desc, sizeof desc);
+		conn_debug(c, "TLS: %s", desc);
+	}
+	if (c->reading)
+		event_active(c->rev, EV_READ, 1);
+}
+
+bool
+conn_start_tls(struct conn *c, struct ssl_ctx_st *ctx)
+{
+	if ((c->tls = tls_conn_new(ctx, c->fd)) == NULL)
+		return false;
+	conn_io_arm(c);
+	return true;
+}
+
 void
 conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 {
@@ -191,12 +314,21 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 	size_t offered;
 	ssize_t n;
 
+	if (c->tls != NULL && !tls_ready(c->tls)) {
+		handshake(c);
+		return;
+	}
+	if (c->tls != NULL && tls_write_wants_read(c->tls))
+		conn_flush(c);
 	for (int i = 0; i < CONN_READS_PER_EVENT; i++) {
-		if (!c->reading || c->in_bound <= evbuffer_get_length(c->in))
+		if (!wants_read(c))
 			break;
 		n = read_some(c, &offered);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			conn_lost(c, strerror(errno));
+			conn_lost(c,
+			    c->tls != NULL && errno == EPROTO
+			        ? tls_why(c->tls)
+			        : strerror(errno));
 			return;
 		}
 		if (n == 0) {
@@ -205,29 +337,42 @@ conn_io_readcb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (n < 0)
 			break;
-		conn_run_requests(c);
+		conn_run_requests(c, CONN_PASS_REQUESTS);
 		conn_io_update(c);
 		if ((size_t)n < offered)
 			break;
 	}
 	conn_io_update(c);
-	conn_flush(c);
+	conn_flush_later(c);
 }
 
 void
 conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	int n = evbuffer_write(c->out, c->fd);
 
-	if (n > 0)
-		c->server->counters.bytes_out += (uint64_t)n;
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		conn_lost(c, strerror(errno));
+	if (c->tls != NULL && !tls_ready(c->tls)) {
+		handshake(c);
 		return;
 	}
-	if (evbuffer_get_length(c->out) > 0)
+	/* A TLS read waiting for writable: retry it now (it writes too). */
+	if (c->tls != NULL && tls_read_wants_write(c->tls)) {
+		conn_io_readcb(fd, EV_READ, c);
 		return;
+	}
+	if (evbuffer_get_length(c->out) > 0 && write_out(c) < 0 &&
+	    errno != EAGAIN && errno != EINTR) {
+		conn_lost(c,
+		    c->tls != NULL && errno == EPROTO ? tls_why(c->tls)
+		                                      : strerror(errno));
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0) {
+		/* TLS: a write may now wait for readable instead. */
+		if (c->tls != NULL)
+			conn_io_arm(c);
+		return;
+	}
 	if (c->state == CONN_CLOSING) {
 		conn_free(c);
 		return;
@@ -246,7 +391,10 @@ conn_io_hupcb(evutil_socket_t fd, short what, void *arg)
 		conn_eof(c);
 		return;
 	}
-	/* A parked producer's socket turned readable: look, not read. */
+	/*
+	 * A parked producer's socket turned readable: look, not read (on
+	 * TLS too: only whether a byte is there matters).
+	 */
 	n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0)
 		conn_eof(c);
@@ -254,5 +402,5 @@ conn_io_hupcb(evutil_socket_t fd, short what, void *arg)
 	    errno != EINTR)
 		conn_lost(c, strerror(errno));
 	else
-		conn_io_update(c); /* more requests: stop watching */
+		conn_io_arm(c); /* more requests: stop watching */
 }

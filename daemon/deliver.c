@@ -18,6 +18,7 @@
 
 #include "clock.h"
 #include "cmd.h"
+#include "delay.h"
 #include "deliver.h"
 #include "log.h"
 #include "response.h"
@@ -117,6 +118,7 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 		m = it.msg ? it.msg
 		    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
 			      : msg_new_copy(it.id, it.body, it.len);
+		m->deliveries++;
 		add_message(out, it.id, m->body, m->len);
 	} else if (it.heap || (it.msg != NULL && it.len > SMALL_MSG_MAX)) {
 		add_header(out, it.id, it.len);
@@ -161,6 +163,7 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 	add_header(out, id, len);
 	if (wants_reserve(to)) {
 		struct msg *m = msg_new(id, len);
+		m->deliveries = 1;
 		conn_copy_body(p, m->body);
 		evbuffer_add(out, m->body, len);
 		reserve(to, q, m);
@@ -197,6 +200,13 @@ deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 }
 
 void
+deliver_close(struct server *s, struct queue *q)
+{
+	deliver_release(q, DELIVER_PRODUCERS, 410, "CLOSED", q->name);
+	deliver_kick(s, q);
+}
+
+void
 deliver_kick(struct server *s, struct queue *q)
 {
 	for (;;) {
@@ -215,6 +225,9 @@ deliver_kick(struct server *s, struct queue *q)
 		deliver_accept(prod, q, NULL);
 		conn_wake(prod);
 	}
+	/* Closed and now drained: consumers wait for nothing. */
+	if (queue_drained(q))
+		deliver_release(q, DELIVER_CONSUMERS, 410, "CLOSED", q->name);
 }
 
 bool
@@ -319,11 +332,104 @@ deliver_return_all(struct conn *c)
 			;
 		if (i == nkick)
 			kick[nkick++] = m->queue;
-		queue_give_back(m->queue, m);
+		(void)deliver_come_back(c->server, m->queue, m, 0);
 	}
 	for (size_t i = 0; i < nkick; i++)
 		deliver_kick(c->server, kick[i]);
 	free(kick);
+}
+
+/*
+ * Give m to consumer `to`, waiting on q, which can take it: sent (GET)
+ * or reserved (RESERVE), as a new delivery.
+ */
+static void
+give(struct conn *to, struct queue *q, struct msg *m)
+{
+	add_message(to->out, m->id, m->body, m->len);
+	q->stat.gets++;
+	if (wants_reserve(to)) {
+		m->deliveries = 1;
+		reserve(to, q, m);
+	} else {
+		msg_free(m);
+	}
+	conn_wake(to);
+}
+
+/*
+ * Move m to the end of q, or straight to its first waiting consumer
+ * when one can take it; false (m untouched) when q has no room for it.
+ * q's policy does not apply: this never waits.
+ */
+static bool
+move_into(struct server *s, struct queue *q, struct msg *m)
+{
+	if (q->closed)
+		return false;
+	if (queue_has_room(q, m->len)) {
+		/* Consumers wait only on an empty queue: m is the head. */
+		queue_store_msg(q, m);
+		deliver_kick(s, q);
+		return true;
+	}
+	if (can_hand_off(q, m->len)) {
+		give(first_waiter(&q->consumers), q, m);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * m, delivered max_deliveries times, came back to q: move it to q's
+ * dead-letter queue (made if auto-create allows), or discard it.
+ */
+static enum deliver_back
+dead_letter(struct server *s, struct queue *q, struct msg *m)
+{
+	struct queue *to = NULL;
+
+	q->stat.dead_lettered++;
+	if (q->set.dead_letter[0] != '\0')
+		to = cmd_find_queue(s, q->set.dead_letter, s->cfg.auto_create);
+	if (to != NULL && move_into(s, to, m)) {
+		log_debug("queue %s: %" PRIu64 " moved to %s", q->name, m->id,
+		    to->name);
+		return DELIVER_BACK_MOVED;
+	}
+	log_debug("queue %s: %" PRIu64 " discarded after %" PRIu64
+		  " deliveries",
+	    q->name, m->id, m->deliveries);
+	msg_free(m);
+	return DELIVER_BACK_DISCARDED;
+}
+
+enum deliver_back
+deliver_come_back(struct server *s, struct queue *q, struct msg *m,
+    uint64_t delay_ms)
+{
+	if (q->set.max_deliveries != 0 &&
+	    m->deliveries >= q->set.max_deliveries) {
+		queue_unreserve(q, m, clock_now_ms());
+		return dead_letter(s, q, m);
+	}
+	if (delay_ms > 0) {
+		queue_delay(q, m);
+		delay_add(s->delay, m, delay_ms);
+		return DELIVER_BACK_DELAYED;
+	}
+	queue_give_back(q, m);
+	return DELIVER_BACK_READY;
+}
+
+void
+deliver_ready(struct msg *m, void *arg)
+{
+	struct queue *q = m->queue;
+
+	queue_undelay(q, m);
+	/* Each in turn, as if NACKed now: the oldest waiter gets it. */
+	deliver_kick(arg, q);
 }
 
 static void lease_cb(evutil_socket_t fd, short what, void *arg);
@@ -381,17 +487,20 @@ lease_cb(evutil_socket_t fd, short what, void *arg)
 		conn_release(m->owner, m);
 		log_debug("queue %s: lease of %" PRIu64 " ended", q->name,
 		    m->id);
-		queue_give_back(q, m);
+		(void)deliver_come_back(l->server, q, m, 0);
 	}
 	deliver_kick(l->server, q);
 	arm_at(l->server, q, next);
 }
 
 void
-deliver_forget_queue(struct queue *q)
+deliver_forget_queue(struct server *s, struct queue *q)
 {
 	struct lease *l = q->lease_timer;
+	struct msg *m;
 
+	TAILQ_FOREACH(m, &q->delayed, qlink)
+		delay_remove(s->delay, m);
 	if (l == NULL)
 		return;
 	event_free(l->ev);

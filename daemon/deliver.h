@@ -9,7 +9,9 @@
  *   deliver_kick()         after anything that adds a message or frees
  *                          room: serve waiting consumers and admit
  *                          waiting producers, in arrival order, until
- *                          nothing more can move
+ *                          nothing more can move; on a closed queue
+ *                          left drained, 410 CLOSED to the consumers
+ *   deliver_close()        CLOSE: 410 CLOSED to the parked producers
  *   deliver_accept()       a parked producer's message handed straight
  *                          to a waiting consumer wakes that consumer
  *   deliver_take_parked()  a consumer takes the message of the first
@@ -18,7 +20,7 @@
  *   deliver_answer()       answer one waiter with a given status line
  *   deliver_release()      ... every waiter of a queue, or every
  *                          producer, or every consumer (DELETE's 404,
- *                          the drain's 503 SHUTTING_DOWN)
+ *                          CLOSE's 410, the drain's 503 SHUTTING_DOWN)
  *   deliver_rejudge()      after a queue's settings changed (reload)
  *
  * A connection that goes away leaves its line unanswered (conn_close).
@@ -37,8 +39,14 @@
  */
 bool deliver_can_accept(struct queue *q, size_t len);
 
-/* Serve waiters of q until nothing more can move. */
+/*
+ * Serve waiters of q until nothing more can move; once q is closed and
+ * drained, answer its waiting consumers 410 CLOSED.
+ */
 void deliver_kick(struct server *s, struct queue *q);
+
+/* q was just closed: its parked producers get 410 CLOSED, then a kick. */
+void deliver_close(struct server *s, struct queue *q);
 
 /* Send (GET) or reserve (RESERVE) q's head message to c. */
 void deliver_head(struct conn *c, struct queue *q, bool reserve);
@@ -92,7 +100,29 @@ void deliver_timeout(struct conn *c);
 /* Give every reservation of c back to its queue, in order. */
 void deliver_return_all(struct conn *c);
 
-/* Free what deliver.c keeps for q (its lease timer) before q goes. */
-void deliver_forget_queue(struct queue *q);
+/* What became of a message that came back (deliver_come_back). */
+enum deliver_back {
+	DELIVER_BACK_READY,	   /* at the head of its queue */
+	DELIVER_BACK_DELAYED,	   /* ready after its delay */
+	DELIVER_BACK_MOVED,	   /* dead-lettered: in the dead-letter queue */
+	DELIVER_BACK_DISCARDED,	   /* dead-lettered: nowhere to go */
+};
+
+/*
+ * Reserved m (released by its connection) comes back to q: by NACK,
+ * ready after delay_ms (0: at once, at the head), or by its connection
+ * closing or its lease ending (delay_ms 0).  Once delivered q's
+ * max_deliveries times it is dead-lettered instead: moved to the end of
+ * q's dead_letter queue, or discarded when there is none, it is closed
+ * or full.  Returns which; the caller then kicks q.
+ */
+enum deliver_back deliver_come_back(struct server *s, struct queue *q,
+    struct msg *m, uint64_t delay_ms);
+
+/* delay.h's callback (arg: the server): delayed m is ready. */
+void deliver_ready(struct msg *m, void *arg);
+
+/* Stop q's timers (lease, delayed messages) before q goes. */
+void deliver_forget_queue(struct server *s, struct queue *q);
 
 #endif

@@ -40,6 +40,13 @@ refuse_producers(struct queue *q, void *arg)
 	deliver_release(q, DELIVER_PRODUCERS, 503, "SHUTTING_DOWN", NULL);
 }
 
+/* Answer every consumer still waiting on q 503 SHUTTING_DOWN. */
+static void
+refuse_consumers(struct queue *q, void *arg)
+{
+	deliver_release(q, DELIVER_CONSUMERS, 503, "SHUTTING_DOWN", NULL);
+}
+
 /* True when some connection still has a reply on its way out. */
 static bool
 output_pending(struct server *s)
@@ -69,7 +76,25 @@ drain_check(evutil_socket_t fd, short what, void *arg)
 	else
 		return;
 	log_notice("drain done: %s", why);
+	drain_end(d);
+}
+
+void
+drain_end(struct drain *d)
+{
+	struct server *s = d->server;
+	struct conn *c;
+
 	event_del(d->tick);
+	/*
+	 * No request is left waiting unanswered: the GETs and RESERVEs
+	 * still waiting are told, through the same door as DELETE and
+	 * CLOSE, and what the sockets take of it is written now, since
+	 * nothing runs once the loop is over.
+	 */
+	qtable_foreach(&s->queues, refuse_consumers, NULL);
+	TAILQ_FOREACH(c, &s->conns, link)
+		conn_flush(c);
 	event_base_loopexit(s->base, NULL);
 }
 

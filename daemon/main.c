@@ -84,12 +84,20 @@ parse_port(const char *s)
  */
 #define MALLOC_KEEP (8 * 1024 * 1024)
 #define MALLOC_STEP (1024 * 1024)
+/*
+ * Setting the trim threshold also freezes glibc's mmap threshold at
+ * 128 KiB, and a 64 KiB read reserves an input chunk just over 64 KiB,
+ * rounded up to 128 KiB: an mmap() and a munmap() per read.  Blocks up
+ * to the largest message plus its framing come from the heap instead.
+ */
+#define MALLOC_MMAP_MIN (2 * 1024 * 1024)
 
 static void
 tune_malloc(void)
 {
 	mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP);
 	mallopt(M_TOP_PAD, MALLOC_STEP);
+	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_MIN);
 }
 
 /* Let the process hold a descriptor per allowed connection, if it may. */
@@ -192,7 +200,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (s->shutting_down) {
 		log_notice("signal %d again: stopping now", (int)sig);
-		event_base_loopexit(s->base, NULL);
+		drain_end(sg->drain);
 		return;
 	}
 	log_notice("signal %d: stopping once drained", (int)sig);
@@ -261,9 +269,9 @@ serve(struct server *s)
 	/* Before listening: a client may signal as soon as it sees the port. */
 	signals_add(&sg, s);
 	if ((passed = notify_listen_fds(s)) < 0 ||
-	    (passed == 0 && server_listen(s) < 0) ||
+	    (passed == 0 && server_listen(s) < 0) || server_listen_tls(s) < 0 ||
 	    (s->cfg.metrics_on &&
-		(m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
+	        (m = metrics_new(s, &s->cfg.metrics)) == NULL)) {
 		signals_free(&sg);
 		server_free(s);
 		return EX_UNAVAILABLE;

@@ -100,6 +100,8 @@ struct metrics {
 enum qvalue {
 	QV_DEPTH,
 	QV_RESERVED,
+	QV_DELAYED,
+	QV_CLOSED,
 	QV_BYTES,
 	QV_CAPACITY,
 	QV_MAX_BYTES,
@@ -112,6 +114,7 @@ enum qvalue {
 	QV_REDELIVERED,
 	QV_REJECTED,
 	QV_DROPPED,
+	QV_DEAD_LETTERED,
 	QV_BLOCKED_MS,    /* printed in seconds */
 	QV_OLDEST_AGE_MS, /* printed in seconds */
 };
@@ -125,8 +128,12 @@ static const struct family {
 	{ "sluice_queue_depth", "gauge", "Ready messages.", QV_DEPTH },
 	{ "sluice_queue_reserved", "gauge",
 	    "Reserved, unacknowledged messages.", QV_RESERVED },
+	{ "sluice_queue_delayed", "gauge",
+	    "Messages NACKed with a delay, not ready yet.", QV_DELAYED },
+	{ "sluice_queue_closed", "gauge",
+	    "1 once the queue is closed (CLOSE), else 0.", QV_CLOSED },
 	{ "sluice_queue_bytes", "gauge",
-	    "Body bytes of ready and reserved messages.", QV_BYTES },
+	    "Body bytes of ready, reserved and delayed messages.", QV_BYTES },
 	{ "sluice_queue_capacity", "gauge", "Most messages the queue holds.",
 	    QV_CAPACITY },
 	{ "sluice_queue_max_bytes", "gauge", "Most body bytes the queue holds.",
@@ -147,6 +154,9 @@ static const struct family {
 	    QV_REJECTED },
 	{ "sluice_queue_dropped_total", "counter",
 	    "Messages discarded by a drop policy.", QV_DROPPED },
+	{ "sluice_queue_dead_lettered_total", "counter",
+	    "Messages past max_deliveries, moved to the dead-letter queue "
+	    "or discarded.", QV_DEAD_LETTERED },
 	{ "sluice_queue_blocked_seconds_total", "counter",
 	    "Time producers spent waiting for room, summed.", QV_BLOCKED_MS },
 	{ "sluice_queue_oldest_age_seconds", "gauge",
@@ -176,6 +186,10 @@ queue_value(const struct queue *q, enum qvalue v)
 		return queue_depth(q);
 	case QV_RESERVED:
 		return q->nreserved;
+	case QV_DELAYED:
+		return q->ndelayed;
+	case QV_CLOSED:
+		return q->closed ? 1 : 0;
 	case QV_BYTES:
 		return queue_bytes(q);
 	case QV_CAPACITY:
@@ -200,6 +214,8 @@ queue_value(const struct queue *q, enum qvalue v)
 		return q->stat.rejected;
 	case QV_DROPPED:
 		return q->stat.dropped;
+	case QV_DEAD_LETTERED:
+		return q->stat.dead_lettered;
 	case QV_BLOCKED_MS:
 		return q->stat.blocked_ms +
 		    ongoing_blocked_ms(q, clock_now_ms());
@@ -254,7 +270,7 @@ add_server(struct evbuffer *out, struct server *s)
 	add_family(out, "sluice_queues", "gauge", "Queues that exist now.");
 	evbuffer_add_printf(out, "sluice_queues %zu\n", s->queues.count);
 	add_family(out, "sluice_messages", "gauge",
-	    "Ready and reserved messages over all queues.");
+	    "Ready, reserved and delayed messages over all queues.");
 	evbuffer_add_printf(out, "sluice_messages %" PRIu64 "\n",
 	    qtable_messages(&s->queues));
 	add_family(out, "sluice_shutting_down", "gauge",

@@ -1,8 +1,8 @@
 /*
- * msg.h - a message outside the packed log: reserved by a consumer, or
+ * msg.h - a message outside the packed log: reserved by a consumer,
  * given back (NACK, closed connection, lease) and waiting at the head of
- * its queue.  There are at most max_reserved of these per connection,
- * so they can afford a header and a malloc each.
+ * its queue, or delayed by a NACK with a delay.  Each of these has been
+ * delivered at least once; they can afford a header and a malloc each.
  */
 #ifndef SLUICE_MSG_H
 #define SLUICE_MSG_H
@@ -14,13 +14,30 @@
 struct queue;
 struct conn;
 
+/*
+ * A message is reserved or delayed, never both, so the fields of each
+ * state share their room: a delayed message costs no more than a
+ * reservation (a million of them are a million reservations' worth).
+ */
 struct msg {
-	TAILQ_ENTRY(msg) qlink;	    /* queue's returned or reserved list */
-	TAILQ_ENTRY(msg) clink;	    /* the reserving connection's list */
+	TAILQ_ENTRY(msg) qlink;	    /* its queue's list: returned, reserved,
+				     * or delayed */
+	union {
+		TAILQ_ENTRY(msg) clink; /* reserved: its connection's list */
+		struct {		/* delayed: its place in delay.c */
+			uint64_t delay_seq; /* order among equal ready_us */
+			size_t heap_idx;    /* index in the heap */
+		};
+	};
 	struct queue *queue;
 	struct conn *owner;	    /* reserving connection; NULL if ready */
 	uint64_t id;
-	uint64_t lease_expiry_ms;   /* when a reservation comes back; 0 none */
+	union {
+		uint64_t lease_expiry_ms; /* reserved: when it comes back;
+					   * 0 never */
+		uint64_t ready_us;	  /* delayed: when it is ready */
+	};
+	uint64_t deliveries;	    /* times delivered (RESERVE, or GET) */
 	size_t len;
 	char *body;		    /* data[] or a heap block of its own */
 	char data[];

@@ -140,7 +140,7 @@ qtable_foreach(const struct qtable *t, void (*fn)(struct queue *, void *),
 static void
 count_messages(struct queue *q, void *arg)
 {
-	*(uint64_t *)arg += queue_depth(q) + q->nreserved;
+	*(uint64_t *)arg += queue_held(q);
 }
 
 uint64_t

@@ -41,7 +41,7 @@ void qtable_insert(struct qtable *t, struct queue *q);
 /* Take q out of the table (the caller frees it). */
 void qtable_remove(struct qtable *t, struct queue *q);
 
-/* Messages held over every queue: ready plus reserved. */
+/* Messages held over every queue: ready, reserved and delayed. */
 uint64_t qtable_messages(const struct qtable *t);
 
 /* Call fn for every queue, in no particular order; fn must not modify. */

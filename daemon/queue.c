@@ -24,6 +24,7 @@ queue_new(const char *name, const struct queue_settings *s)
 	msglog_init(&q->log);
 	TAILQ_INIT(&q->returned);
 	TAILQ_INIT(&q->reserved);
+	TAILQ_INIT(&q->delayed);
 	TAILQ_INIT(&q->producers);
 	TAILQ_INIT(&q->consumers);
 	return q;
@@ -40,14 +41,11 @@ queue_free(struct queue *q)
 		TAILQ_REMOVE(&q->reserved, m, qlink);
 		msg_free(m);
 	}
+	while ((m = TAILQ_FIRST(&q->delayed)) != NULL) {
+		TAILQ_REMOVE(&q->delayed, m, qlink);
+		msg_free(m);
+	}
 	free(q);
-}
-
-/* Messages counted against capacity. */
-static uint64_t
-held(const struct queue *q)
-{
-	return queue_depth(q) + q->nreserved;
 }
 
 bool
@@ -55,7 +53,7 @@ queue_has_room(const struct queue *q, size_t len)
 {
 	if (q->set.capacity == 0)
 		return false;
-	return held(q) + 1 <= q->set.capacity &&
+	return queue_held(q) + 1 <= q->set.capacity &&
 	    queue_bytes(q) + len <= q->set.max_bytes;
 }
 
@@ -64,8 +62,9 @@ queue_can_drop_for(const struct queue *q, size_t len)
 {
 	if (q->set.capacity == 0)
 		return false;
-	return q->nreserved + 1 <= q->set.capacity &&
-	    q->reserved_bytes + len <= q->set.max_bytes;
+	/* Only ready messages can be dropped: the rest stays. */
+	return q->nreserved + q->ndelayed + 1 <= q->set.capacity &&
+	    q->reserved_bytes + q->delayed_bytes + len <= q->set.max_bytes;
 }
 
 /* Discard the head ready message. */
@@ -246,14 +245,63 @@ queue_ack(struct queue *q, struct msg *m, uint64_t now_ms)
 	note_drain(q, now_ms);
 }
 
-void
-queue_give_back(struct queue *q, struct msg *m)
+/* Put m, in no list of q, at the head of the ready messages. */
+static void
+to_head(struct queue *q, struct msg *m)
 {
-	unreserve(q, m);
 	m->lease_expiry_ms = 0;
 	TAILQ_INSERT_HEAD(&q->returned, m, qlink);
 	q->nreturned++;
 	q->returned_bytes += m->len;
+}
+
+void
+queue_give_back(struct queue *q, struct msg *m)
+{
+	unreserve(q, m);
+	to_head(q, m);
+}
+
+void
+queue_unreserve(struct queue *q, struct msg *m, uint64_t now_ms)
+{
+	unreserve(q, m);
+	/* It made room, as an ACK does. */
+	note_drain(q, now_ms);
+}
+
+void
+queue_delay(struct queue *q, struct msg *m)
+{
+	unreserve(q, m);
+	m->lease_expiry_ms = 0;
+	TAILQ_INSERT_TAIL(&q->delayed, m, qlink);
+	q->ndelayed++;
+	q->delayed_bytes += m->len;
+}
+
+void
+queue_undelay(struct queue *q, struct msg *m)
+{
+	TAILQ_REMOVE(&q->delayed, m, qlink);
+	q->ndelayed--;
+	q->delayed_bytes -= m->len;
+	to_head(q, m);
+}
+
+void
+queue_store_msg(struct queue *q, struct msg *m)
+{
+	if (msglog_wants_heap(m->len) && m->body != m->data) {
+		/* Its heap block moves into the log as it is. */
+		msglog_push_heap(&q->log, m->id, m->body, m->len);
+		m->body = m->data;
+	} else {
+		char *dst = queue_store(q, m->id, m->len);
+		if (m->len > 0)
+			memcpy(dst, m->body, m->len);
+	}
+	msg_free(m);
 }
 
 uint64_t

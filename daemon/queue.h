@@ -2,11 +2,13 @@
  * queue.h - a named, bounded FIFO and its policy arithmetic.
  *
  * A queue holds ready messages (the packed log, behind the list of
- * messages given back, which are served first) and reserved ones; both
- * count toward capacity and max_bytes, except on a capacity-0 queue,
- * where nothing is stored and reservations are outside the bound.  It
- * also lists who waits on it: producers for room, consumers for a
- * message, each in arrival order.
+ * messages given back, which are served first), reserved ones and
+ * delayed ones (NACKed with a delay, not ready yet; delay.c times
+ * them); all count toward capacity and max_bytes, except on a
+ * capacity-0 queue, where nothing is stored and reservations are
+ * outside the bound.  It also lists who waits on it: producers for
+ * room, consumers for a message, each in arrival order.  A closed queue
+ * (CLOSE) takes no more messages; it is drained once it holds none.
  *
  * This file decides and stores; it never touches a socket.  Waking
  * waiters is deliver.c's job, replying is the commands'.
@@ -49,6 +51,7 @@ struct queue_counters {
 	uint64_t rejected;    /* 503 FULL for any reason */
 	uint64_t dropped;     /* by drop-oldest or drop-newest */
 	uint64_t redelivered; /* deliveries of a message given back */
+	uint64_t dead_lettered; /* over max_deliveries: moved or discarded */
 	uint64_t blocked_ms;  /* time producers spent waiting, summed */
 };
 
@@ -62,6 +65,10 @@ struct queue {
 	struct msg_list reserved;  /* reserved, in order of reservation */
 	size_t nreserved;
 	uint64_t reserved_bytes;
+	struct msg_list delayed;   /* NACKed with a delay, in no order */
+	size_t ndelayed;
+	uint64_t delayed_bytes;
+	bool closed;		   /* CLOSE: no more PUTs, ever */
 	struct waiter_list producers;
 	size_t nproducers;
 	struct waiter_list consumers;
@@ -96,11 +103,26 @@ queue_depth(const struct queue *q)
 	return q->log.count + q->nreturned;
 }
 
-/* Body bytes of ready and reserved messages (what max_bytes bounds). */
+/* Body bytes of ready, reserved and delayed messages (max_bytes bounds). */
 static inline uint64_t
 queue_bytes(const struct queue *q)
 {
-	return q->log.bytes + q->returned_bytes + q->reserved_bytes;
+	return q->log.bytes + q->returned_bytes + q->reserved_bytes +
+	    q->delayed_bytes;
+}
+
+/* Messages held: ready, reserved and delayed (what capacity bounds). */
+static inline uint64_t
+queue_held(const struct queue *q)
+{
+	return queue_depth(q) + q->nreserved + q->ndelayed;
+}
+
+/* True when a closed queue holds nothing more to deliver, ever. */
+static inline bool
+queue_drained(const struct queue *q)
+{
+	return q->closed && queue_held(q) == 0;
 }
 
 /* True when one more message of len bytes fits within the bounds. */
@@ -156,6 +178,18 @@ void queue_ack(struct queue *q, struct msg *m, uint64_t now_ms);
 
 /* m comes back: to the head of the ready messages, before the rest. */
 void queue_give_back(struct queue *q, struct msg *m);
+
+/* Reserved m leaves q for good (dead-lettered); the caller owns it. */
+void queue_unreserve(struct queue *q, struct msg *m, uint64_t now_ms);
+
+/* Reserved m comes back delayed: held, but neither ready nor reserved. */
+void queue_delay(struct queue *q, struct msg *m);
+
+/* Delayed m is ready: to the head of the ready messages. */
+void queue_undelay(struct queue *q, struct msg *m);
+
+/* Store the message m at the tail of q, as a PUT would; m is freed. */
+void queue_store_msg(struct queue *q, struct msg *m);
 
 /* Milliseconds after which a producer refused 503 FULL may retry. */
 uint64_t queue_retry_after_ms(const struct queue *q);

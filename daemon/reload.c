@@ -47,6 +47,35 @@ reload_queues(struct server *s, const struct config *cfg)
 	}
 }
 
+/*
+ * The TLS listeners stay as they are until a restart; their context
+ * is next's, built afresh from the files, so renewed certificates
+ * serve every connection accepted from now on (those open keep theirs:
+ * OpenSSL counts the context's references).  A file that drops TLS
+ * altogether leaves the listeners with the context they have.
+ */
+static void
+keep_tls_listeners(struct server *s, struct config *next)
+{
+	struct config_tls *cur = &s->cfg.tls, *nt = &next->tls;
+	bool same = cur->nlisten == nt->nlisten;
+
+	for (int i = 0; same && i < cur->nlisten; i++)
+		same = same_listen(&cur->listen[i], &nt->listen[i]);
+	if (!same)
+		log_notice("reload: \"tls_listen\" changed; it applies at the "
+		           "next restart");
+	memcpy(nt->listen, cur->listen, sizeof nt->listen);
+	nt->nlisten = cur->nlisten;
+	if (nt->nlisten > 0 && nt->ctx == NULL) {
+		nt->ctx = cur->ctx;
+		cur->ctx = NULL;
+	} else if (nt->ctx != NULL && nt->nlisten > 0) {
+		log_notice("reload: TLS certificate and settings from %s",
+		    nt->cert_file);
+	}
+}
+
 /* Log, and undo in next, the changes that need a restart. */
 static void
 keep_restart_settings(struct server *s, struct config *next)
@@ -67,6 +96,7 @@ keep_restart_settings(struct server *s, struct config *next)
 			   "next restart");
 	next->metrics_on = cur->metrics_on;
 	next->metrics = cur->metrics;
+	keep_tls_listeners(s, next);
 }
 
 /* Queues the old file defined and the new one does not stay. */

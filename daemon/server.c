@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "admit.h"
 #include "conn.h"
+#include "delay.h"
 #include "deliver.h"
 #include "log.h"
 #include "server.h"
@@ -24,6 +25,32 @@
 /* How long accepting pauses when the process is out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
 
+/* The pass at the end of a loop iteration (conn.h). */
+static void
+run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_run_pass(arg);
+}
+
+/*
+ * The event base.  epoll's change list folds the arming and disarming
+ * of one socket within a loop iteration into at most one epoll_ctl: a
+ * parked producer woken in the same pass would otherwise cost two.
+ */
+static struct event_base *
+new_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 struct server *
 server_new(const struct config *cfg)
 {
@@ -31,7 +58,7 @@ server_new(const struct config *cfg)
 
 	s->cfg = *cfg;
 	s->flags.port = -1;
-	s->base = event_base_new();
+	s->base = new_base();
 	if (s->base == NULL) {
 		log_err("cannot create the event loop");
 		config_free(&s->cfg);
@@ -40,6 +67,17 @@ server_new(const struct config *cfg)
 	}
 	qtable_init(&s->queues);
 	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->runq);
+	TAILQ_INIT(&s->flushq);
+	s->run_ev = event_new(s->base, -1, 0, run_cb, s);
+	if (s->run_ev == NULL) {
+		log_err("cannot create the run event");
+		event_base_free(s->base);
+		config_free(&s->cfg);
+		free(s);
+		return NULL;
+	}
+	s->delay = delay_new(s->base, deliver_ready, s);
 	s->started_ms = clock_now_ms();
 	/* The token lives in the server, where AUTH looks. */
 	s->auth_token = s->cfg.auth_token;
@@ -69,8 +107,10 @@ refuse_busy(int fd)
  * a flood of refusals cannot fill the disk.
  */
 static void
-log_refusal(struct server *s, const struct sockaddr *sa, const char *why)
+log_refusal(struct server *s, const struct sockaddr *sa, bool busy,
+    const char *why)
 {
+	const char *how = busy ? "with 503 BUSY" : "on TLS by closing";
 	char peer[64];
 	unsigned held;
 
@@ -78,40 +118,70 @@ log_refusal(struct server *s, const struct sockaddr *sa, const char *why)
 		return;
 	log_addr(sa, peer, sizeof peer);
 	if (held > 0)
-		log_warn("refused client %s with 503 BUSY: %s (and %u more "
-		         "refused since the last such line)",
-		    peer, why, held);
+		log_warn("refused client %s %s: %s (and %u more refused since "
+		         "the last such line)",
+		    peer, how, why, held);
 	else
-		log_warn("refused client %s with 503 BUSY: %s", peer, why);
+		log_warn("refused client %s %s: %s", peer, how, why);
+}
+
+/*
+ * Whether a new client may be served; a refused one is told so in
+ * plain text (`busy`), or, on a TLS listener, just closed: a handshake
+ * only to say BUSY would cost more than the refusal saves.
+ */
+static bool
+admit(struct server *s, int fd, struct sockaddr *sa, bool busy)
+{
+	const char *why;
+	int one = 1;
+
+	if (s->shutting_down)
+		why = "shutting down";
+	else if (s->nconns + s->nmetrics >= s->cfg.max_connections)
+		why = "max_connections reached";
+	else if (!admit_client(s, fd, sa))
+		why = "its address holds max_connections_per_address";
+	else {
+		s->counters.accepted++;
+		/* Replies are batched per loop pass; do not delay them. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		return true;
+	}
+	log_refusal(s, sa, busy, why);
+	s->counters.refused++;
+	if (busy)
+		refuse_busy(fd);
+	else
+		close(fd);
+	return false;
 }
 
 static void
-on_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
 	struct server *s = arg;
-	int one = 1;
 
-	if (s->nconns + s->nmetrics >= s->cfg.max_connections ||
-	    s->shutting_down) {
-		log_refusal(s, sa,
-		    s->shutting_down ? "shutting down"
-		                     : "max_connections reached");
-		s->counters.refused++;
-		refuse_busy(fd);
+	if (admit(s, fd, sa, true))
+		conn_new(s, fd);
+}
+
+/* A TLS listener: the same, with the context of the latest reload. */
+static void
+on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct server *s = arg;
+	struct conn *c;
+
+	if (!admit(s, fd, sa, false))
 		return;
+	c = conn_new(s, fd);
+	if (!conn_start_tls(c, s->cfg.tls.ctx)) {
+		log_warn("client %s: out of memory for TLS", c->peer);
+		conn_free(c);
 	}
-	if (!admit_client(s, fd, sa)) {
-		log_refusal(s, sa,
-		    "its address holds max_connections_per_address");
-		s->counters.refused++;
-		refuse_busy(fd);
-		return;
-	}
-	s->counters.accepted++;
-	/* Replies are already batched per loop pass; do not delay them. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	conn_new(s, fd);
 }
 
 static void
@@ -171,50 +241,66 @@ server_sockname(int fd, char *host, size_t size)
 
 /* Log where a listener ended up (the port, when 0 was asked for). */
 static void
-log_bound(int fd)
+log_bound(int fd, const char *what)
 {
 	char host[64];
 	int port = server_sockname(fd, host, sizeof host);
 
-	log_notice("listening on %s:%d", host, port);
+	log_notice("listening on %s:%d%s", host, port, what);
+}
+
+/* Bind one listener of cl, accepting with cb; -1 on failure (logged). */
+static int
+bind_one(struct server *s, const struct config_listen *cl, evconnlistener_cb cb,
+    const char *what)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof ss;
+	char spec[96];
+	struct evconnlistener *l;
+
+	snprintf(spec, sizeof spec, strchr(cl->addr, ':') ? "[%s]:%d" : "%s:%d",
+	    cl->addr, cl->port);
+	/* libevent refuses port 0 in "host:port": set it apart. */
+	if (evutil_parse_sockaddr_port(cl->addr, (struct sockaddr *)&ss,
+	        &sslen) < 0) {
+		log_err("bad listen address %s", spec);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port =
+		    htons((uint16_t)cl->port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port =
+		    htons((uint16_t)cl->port);
+	l = evconnlistener_new_bind(s->base, cb, s,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, (struct sockaddr *)&ss, sslen);
+	if (add_listener(s, l) < 0) {
+		log_err("cannot listen on %s%s: %s", spec, what,
+		    strerror(errno));
+		return -1;
+	}
+	log_bound(evconnlistener_get_fd(l), what);
+	return 0;
 }
 
 int
 server_listen(struct server *s)
 {
-	for (int i = 0; i < s->cfg.nlisten; i++) {
-		const struct config_listen *cl = &s->cfg.listen[i];
-		struct sockaddr_storage ss;
-		int sslen = sizeof ss;
-		char spec[96];
-		struct evconnlistener *l;
+	for (int i = 0; i < s->cfg.nlisten; i++)
+		if (bind_one(s, &s->cfg.listen[i], on_accept, "") < 0)
+			return -1;
+	return 0;
+}
 
-		snprintf(spec, sizeof spec, strchr(cl->addr, ':') ? "[%s]:%d"
-								  : "%s:%d",
-		    cl->addr, cl->port);
-		/* libevent refuses port 0 in "host:port": set it apart. */
-		if (evutil_parse_sockaddr_port(cl->addr,
-			(struct sockaddr *)&ss, &sslen) < 0) {
-			log_err("bad listen address %s", spec);
+int
+server_listen_tls(struct server *s)
+{
+	for (int i = 0; i < s->cfg.tls.nlisten; i++)
+		if (bind_one(s, &s->cfg.tls.listen[i], on_accept_tls,
+		        " (TLS)") < 0)
 			return -1;
-		}
-		if (ss.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&ss)->sin6_port =
-			    htons((uint16_t)cl->port);
-		else
-			((struct sockaddr_in *)&ss)->sin_port =
-			    htons((uint16_t)cl->port);
-		l = evconnlistener_new_bind(s->base, on_accept, s,
-		    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-			LEV_OPT_CLOSE_ON_EXEC,
-		    -1, (struct sockaddr *)&ss, sslen);
-		if (add_listener(s, l) < 0) {
-			log_err("cannot listen on %s: %s", spec,
-			    strerror(errno));
-			return -1;
-		}
-		log_bound(evconnlistener_get_fd(l));
-	}
 	return 0;
 }
 
@@ -230,7 +316,7 @@ server_listen_fd(struct server *s, int fd)
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (add_listener(s, l) < 0)
 		return -1;
-	log_bound(fd);
+	log_bound(fd, "");
 	return 0;
 }
 
@@ -243,7 +329,7 @@ server_run(struct server *s)
 static void
 forget_lease(struct queue *q, void *arg)
 {
-	deliver_forget_queue(q);
+	deliver_forget_queue(arg, q);
 }
 
 void
@@ -255,9 +341,11 @@ server_free(struct server *s)
 		conn_free(c);
 	for (int i = 0; i < s->nlisteners; i++)
 		evconnlistener_free(s->listeners[i]);
-	qtable_foreach(&s->queues, forget_lease, NULL);
+	qtable_foreach(&s->queues, forget_lease, s);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
+	event_free(s->run_ev);
+	delay_free(s->delay);
 	event_base_free(s->base);
 	free(s->auth_token);
 	config_free(&s->cfg);

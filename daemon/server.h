@@ -24,6 +24,9 @@
 struct conn;
 TAILQ_HEAD(conn_list, conn);
 
+/* Plain listeners (or systemd's sockets), then the TLS ones. */
+#define SERVER_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
+
 /* What /metrics counts since the start (the core adds, metrics.c reads). */
 struct server_counters {
 	uint64_t accepted;     /* client connections served */
@@ -36,12 +39,17 @@ struct server_counters {
 struct server {
 	struct event_base *base;
 	struct config cfg;
-	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
+	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
 	int nlisteners;
 	struct qtable queues;
 	struct conn_list conns;
 	size_t nconns;
 	size_t nmetrics;          /* metrics (HTTP) connections: count too */
+	/* The pass (conn.h): woken connections to run, then to flush. */
+	struct conn_list runq;
+	struct conn_list flushq;
+	struct event *run_ev;     /* the pass: runs the run list, flushes */
+	bool pass_pending;        /* run_ev runs in this loop iteration */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
 	char *auth_token;	  /* NULL: AUTH always succeeds */
@@ -49,6 +57,7 @@ struct server {
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
+	struct delay *delay;	  /* the timer of every delayed message */
 	struct server_counters counters;
 	struct log_budget refusals_log; /* "refused" lines: one a second */
 };
@@ -62,6 +71,12 @@ struct server *server_new(const struct config *cfg);
 
 /* Bind every configured listener; -1 on failure (logged). */
 int server_listen(struct server *s);
+
+/*
+ * Bind every TLS listener (cfg.tls), under socket activation too: the
+ * sockets systemd passes are plain ones.  -1 on failure (logged).
+ */
+int server_listen_tls(struct server *s);
 
 /* Adopt an already listening socket (tests, socket activation). */
 int server_listen_fd(struct server *s, int fd);

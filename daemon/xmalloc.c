@@ -33,3 +33,13 @@ xcalloc(size_t n, size_t size)
 		out_of_memory(n * size);
 	return p;
 }
+
+void *
+xrealloc(void *p, size_t size)
+{
+	void *q = realloc(p, size ? size : 1);
+
+	if (q == NULL)
+		out_of_memory(size);
+	return q;
+}

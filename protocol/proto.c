@@ -13,13 +13,14 @@ const struct proto_cmd_info proto_cmds[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_GET] = { "GET", 1, 2, 0, "qT" },
 	[PROTO_CMD_RESERVE] = { "RESERVE", 1, 2, 0, "qT" },
 	[PROTO_CMD_ACK] = { "ACK", 1, 1, 0, "i" },
-	[PROTO_CMD_NACK] = { "NACK", 1, 1, 0, "i" },
+	[PROTO_CMD_NACK] = { "NACK", 1, 2, 0, "id" },
 	[PROTO_CMD_CREATE] = { "CREATE", 1, PROTO_WORDS_MAX - 1, 0, "qo" },
 	[PROTO_CMD_DELETE] = { "DELETE", 1, 1, 0, "q" },
 	[PROTO_CMD_PURGE] = { "PURGE", 1, 1, 0, "q" },
 	[PROTO_CMD_STATS] = { "STATS", 0, 1, 0, "q" },
 	[PROTO_CMD_AUTH] = { "AUTH", 1, 1, PROTO_F_NO_AUTH, "t" },
 	[PROTO_CMD_QUIT] = { "QUIT", 0, 0, PROTO_F_NO_AUTH, "" },
+	[PROTO_CMD_CLOSE] = { "CLOSE", 1, 1, 0, "q" },
 	[PROTO_CMD_PEEK] = { "PEEK", 1, 2, 0, "qn" },
 };
 

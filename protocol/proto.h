@@ -21,11 +21,12 @@
 #define PROTO_NUM_DIGITS_MAX 19
 #define PROTO_NUM_MAX INT64_MAX
 /*
- * Words kept per request line.  The longest valid request is
- * CREATE with four options (six words); a line with more words than
- * this is answered 400 whatever its command.
+ * Words kept per request line.  The longest valid request is CREATE
+ * with each of its six options once (eight words); two more leave room
+ * for options to come.  A line with more words than this is answered
+ * 400 whatever its command.
  */
-#define PROTO_WORDS_MAX 8
+#define PROTO_WORDS_MAX 10
 
 enum proto_status {
 	PROTO_OK,	 /* a complete, valid item */
@@ -47,6 +48,7 @@ enum proto_cmd {
 	PROTO_CMD_STATS,
 	PROTO_CMD_AUTH,
 	PROTO_CMD_QUIT,
+	PROTO_CMD_CLOSE,
 	PROTO_CMD_PEEK, /* sluiced's extension */
 	PROTO_CMD_COUNT
 };
@@ -62,8 +64,8 @@ enum proto_cmd {
  * One row of the grammar: everything that can be checked before a
  * handler runs.  `args` spells the argument kinds in order, one letter
  * each: q queue name, b body length, T timeout_ms, i message id,
- * t token (any word), o CREATE option (repeats to the end of the line),
- * n PEEK's count (1..PROTO_PEEK_MAX).
+ * d delay_ms, t token (any word), o CREATE option (repeats to the end
+ * of the line), n PEEK's count (1..PROTO_PEEK_MAX).
  * Which arguments are optional follows from min_args.
  */
 struct proto_cmd_info {

@@ -18,15 +18,18 @@ const char *const proto_reasons[PROTO_R_COUNT] = {
 	[PROTO_R_BAD_QUEUE_NAME] = "bad queue name",
 	[PROTO_R_BAD_TIMEOUT] = "bad timeout",
 	[PROTO_R_BAD_MESSAGE_ID] = "bad message id",
+	[PROTO_R_BAD_DELAY] = "bad delay",
 	[PROTO_R_OPTION_WITHOUT_VALUE] = "option without a value",
 	[PROTO_R_UNKNOWN_OPTION] = "unknown option",
 	[PROTO_R_REPEATED_OPTION] = "repeated option",
 	[PROTO_R_BAD_OPTION_VALUE] = "bad option value",
 	[PROTO_R_UNKNOWN_POLICY] = "unknown policy",
+	[PROTO_R_BAD_DEAD_LETTER] = "bad dead_letter queue name",
 	[PROTO_R_BAD_BODY_END] = "body not followed by a line terminator",
 	[PROTO_R_BAD_COUNT] = "bad count: 1 to 100",
 	[PROTO_R_DROP_NEEDS_CAPACITY] =
 	    "drop policies need a capacity of at least 1",
+	[PROTO_R_SELF_DEAD_LETTER] = "a queue cannot be its own dead_letter",
 	[PROTO_R_GRAMMAR] = "internal grammar error",
 };
 
@@ -134,8 +137,12 @@ parse_option(struct proto_request *req, const struct word *w)
 		seen = &o->has_max_bytes, num = &o->max_bytes;
 	else if (klen == 8 && memcmp(w->s, "lease_ms", 8) == 0)
 		seen = &o->has_lease_ms, num = &o->lease_ms;
+	else if (klen == 14 && memcmp(w->s, "max_deliveries", 14) == 0)
+		seen = &o->has_max_deliveries, num = &o->max_deliveries;
 	else if (klen == 6 && memcmp(w->s, "policy", 6) == 0)
 		seen = &o->has_policy;
+	else if (klen == 11 && memcmp(w->s, "dead_letter", 11) == 0)
+		seen = &o->has_dead_letter;
 	else
 		return bad(req, PROTO_R_UNKNOWN_OPTION);
 	if (*seen)
@@ -144,6 +151,10 @@ parse_option(struct proto_request *req, const struct word *w)
 	if (num != NULL) {
 		if (!proto_parse_number(val, vlen, num))
 			return bad(req, PROTO_R_BAD_OPTION_VALUE);
+	} else if (seen == &o->has_dead_letter) {
+		if (!proto_valid_queue_name(val, vlen))
+			return bad(req, PROTO_R_BAD_DEAD_LETTER);
+		o->dead_letter = val;
 	} else {
 		int p = proto_policy_parse(val, vlen);
 		if (p < 0)
@@ -178,6 +189,11 @@ parse_arg(struct proto_request *req, char kind, const struct word *w)
 		if (!proto_parse_number(w->s, w->len, &req->count) ||
 		    req->count < 1 || req->count > PROTO_PEEK_MAX)
 			return bad(req, PROTO_R_BAD_COUNT);
+		return PROTO_OK;
+	case 'd':
+		if (!proto_parse_number(w->s, w->len, &req->delay_ms))
+			return bad(req, PROTO_R_BAD_DELAY);
+		req->has_delay = true;
 		return PROTO_OK;
 	case 't':
 		req->token = w->s;

@@ -33,14 +33,17 @@ enum proto_reason {
 	PROTO_R_BAD_QUEUE_NAME,
 	PROTO_R_BAD_TIMEOUT,
 	PROTO_R_BAD_MESSAGE_ID,
+	PROTO_R_BAD_DELAY,
 	PROTO_R_OPTION_WITHOUT_VALUE,
 	PROTO_R_UNKNOWN_OPTION,
 	PROTO_R_REPEATED_OPTION,
 	PROTO_R_BAD_OPTION_VALUE,
 	PROTO_R_UNKNOWN_POLICY,
+	PROTO_R_BAD_DEAD_LETTER,
 	PROTO_R_BAD_BODY_END,
 	PROTO_R_BAD_COUNT,
 	PROTO_R_DROP_NEEDS_CAPACITY, /* judged by the server, not the parser */
+	PROTO_R_SELF_DEAD_LETTER,    /* likewise */
 	PROTO_R_GRAMMAR,             /* a grammar row the parser cannot read */
 	PROTO_R_COUNT
 };
@@ -53,24 +56,30 @@ struct proto_queue_opts {
 	bool has_max_bytes;
 	bool has_policy;
 	bool has_lease_ms;
+	bool has_max_deliveries;
+	bool has_dead_letter;
 	uint64_t capacity;
 	uint64_t max_bytes;
 	enum proto_policy policy;
 	uint64_t lease_ms; /* extension: reservations expire after this */
+	uint64_t max_deliveries; /* 0: no limit */
+	const char *dead_letter; /* a valid queue name, in the line */
 };
 
 /*
- * A parsed request.  String fields point into the caller's line buffer,
- * which proto_parse_request() splits in place (NUL-terminating words),
- * so they live as long as that buffer.
+ * A parsed request.  String fields (opts.dead_letter too) point into the
+ * caller's line buffer, which proto_parse_request() splits in place
+ * (NUL-terminating words), so they live as long as that buffer.
  */
 struct proto_request {
 	enum proto_cmd cmd;
-	const char *queue; /* PUT GET RESERVE CREATE DELETE PURGE STATS */
+	const char *queue; /* the queue named, for the commands that name one */
 	const char *token; /* AUTH; may hold NULs, so see token_len */
 	size_t token_len;
 	uint64_t id;	   /* ACK NACK */
 	uint64_t count;    /* PEEK: 1..PROTO_PEEK_MAX; 0 when not given */
+	bool has_delay;	   /* NACK: delay_ms was given */
+	uint64_t delay_ms;
 	bool has_timeout;  /* PUT GET RESERVE: timeout_ms was given */
 	uint64_t timeout_ms;
 	bool has_body;	   /* PUT: body_len bytes follow the line */

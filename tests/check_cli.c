@@ -11,6 +11,17 @@
  * test's own writes into the first producer, both queues stay within
  * their capacity, and every line arrives once, transformed, in order.
  *
+ * The end of a stream (protocol 1.1) runs through a three-stage
+ * pipeline that ends by itself,
+ *
+ *   seq 1 200000 | sluice put -l --close a
+ *   sluice get -f a | tr 0-9 a-j | sluice put -l --close b
+ *   sluice get -f b                        (read by the test)
+ *
+ * with every stage exiting 0 and the output exact; a relay killed at
+ * random moments loses nothing; a poison message is dead-lettered while
+ * the worker goes on.
+ *
  * The test sets SLUICE_HOST and SLUICE_PORT for the tools it runs, and
  * uses libsluice itself to set up queues, poll STATS and consume.
  */
@@ -43,6 +54,7 @@
 #define EX_UNAVAILABLE 69
 #define EX_TEMPFAIL 75
 #define EX_NOPERM 77
+#define EX_FAILED 1
 
 /* How many STATS polls the chain test makes, and the pause between. */
 #define AWAIT_POLLS 5000
@@ -577,8 +589,8 @@ END_TEST
 START_TEST(test_every_command_has_help)
 {
 	static const char *const cmds[] = { "put", "get", "reserve", "ack",
-		"nack", "create", "delete", "purge", "stats", "queues", "top",
-		"peek", "move", "ping", "bench" };
+		"nack", "create", "delete", "purge", "close", "relay", "stats",
+		"queues", "top", "peek", "move", "ping", "bench" };
 	struct output o;
 
 	ck_assert_int_eq(run(&o, NULL, 0, "--help", NULL), 0);
@@ -1368,6 +1380,277 @@ START_TEST(test_move_moves_in_order_and_never_loses_a_message)
 }
 END_TEST
 
+/* ---- end of stream, dead letters, relay (protocol 1.1) -------------- */
+
+/* Create queue q with these settings through libsluice. */
+static void
+create_queue(struct sluice_ctx *c, const char *q, uint64_t capacity)
+{
+	struct sluice_queue_opts *o = sluice_queue_opts_new();
+
+	ck_assert_int_eq(sluice_queue_opts_capacity(o, capacity), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, q, o), SLUICE_OK);
+	sluice_queue_opts_free(o);
+}
+
+START_TEST(test_close_ends_get_and_reserve_follow_with_status_0)
+{
+	struct output o;
+
+	ck_assert_int_eq(run(&o, "x\ny\n", 4, "put", "-l", "--close", "q",
+			     NULL), 0);
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+	/* Closed: a PUT is refused for good (status 1, not 75). */
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "q", "z", NULL),
+	    EX_FAILED);
+	assert_one_error_line(&o, "closed");
+	output_free(&o);
+	/* What is left is delivered, then follow mode ends by itself. */
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-f", "-n", "1", "q",
+			     NULL), 0);
+	ck_assert_str_eq(o.out, "x\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-f", "q", NULL), 0);
+	ck_assert_str_eq(o.out, "y\n");
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-f", "q", NULL), 0);
+	ck_assert_str_eq(o.out, "");
+	output_free(&o);
+	/* Without -f, a closed queue is an error like an empty one. */
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "q", NULL), EX_FAILED);
+	assert_one_error_line(&o, "closed");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "close", "q", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "close", "nosuch", NULL),
+	    EX_NOINPUT);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_poison_message_is_dead_lettered_and_the_worker_goes_on)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_msg *m;
+	uint64_t poison;
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "create", "--max-deliveries", "3",
+			     "--dead-letter", "jobs.dead", "jobs", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "jobs", "max_deliveries"), 3);
+	ck_assert_int_eq(sluice_put(c, "jobs", "poison", 6, 0, &poison),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "jobs", "fine", 4, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_close(c, "jobs"), SLUICE_OK);
+	/* A worker that fails on "poison" and nothing else. */
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-f", "--retry-delay",
+			     "10", "jobs", "--", "sh", "-c",
+			     "! grep -q poison", NULL), EX_FAILED);
+	ck_assert_msg(strstr(o.err, "dead-lettered: moved") != NULL,
+	    "stderr: %s", o.err);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "jobs", "acks"), 1);
+	ck_assert_int_eq(sc_stat(c, "jobs", "dead_lettered"), 1);
+	ck_assert_int_eq(sc_stat(c, "jobs", "gets"), 4);
+	ck_assert_int_eq(sluice_get(c, "jobs.dead", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m->id, poison);
+	ck_assert_str_eq(m->body, "poison");
+	sluice_msg_free(m);
+	sluice_free(c);
+}
+END_TEST
+
+#define PIPE_LINES 200000
+#define PIPE_CAPACITY 4
+
+/* seq 1 PIPE_LINES, written into a pipe by a thread. */
+static void *
+feed_seq(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[65536];
+	size_t len = 0;
+
+	for (int i = 1; i <= PIPE_LINES; i++) {
+		len += (size_t)snprintf(buf + len, sizeof buf - len, "%d\n", i);
+		if (len > sizeof buf - 16 || i == PIPE_LINES) {
+			if (write(fd, buf, len) != (ssize_t)len)
+				break;
+			len = 0;
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Neither queue holds more than its capacity. */
+static void
+pipe_bounded(struct sluice_ctx *c)
+{
+	for (const char *q = "a"; q != NULL; q = q[0] == 'a' ? "b" : NULL) {
+		long long held = sc_stat(c, q, "depth") +
+		    sc_stat(c, q, "reserved");
+		ck_assert_msg(held <= PIPE_CAPACITY, "%s holds %lld", q, held);
+	}
+}
+
+/*
+ * seq 1 200000 | sluice put -l --close a
+ * sluice get -f a | tr 0-9 a-j | sluice put -l --close b
+ * sluice get -f b                          (read by the test)
+ */
+START_TEST(test_three_stage_pipeline_ends_by_itself_with_exact_output)
+{
+	const char *put_a[] = { cli_path(), "put", "-l", "--close", "a",
+		NULL };
+	const char *get_a[] = { cli_path(), "get", "-f", "a", NULL };
+	const char *tr[] = { "tr", "0-9", "a-j", NULL };
+	const char *put_b[] = { cli_path(), "put", "-l", "--close", "b",
+		NULL };
+	const char *get_b[] = { cli_path(), "get", "-f", "b", NULL };
+	struct sluice_ctx *c = sc_open(&d);
+	int in[2], x[2], y[2], out[2];
+	char *got = NULL, want[16];
+	size_t len = 0, at = 0, reads = 0;
+	pid_t pids[5];
+	pthread_t th;
+
+	create_queue(c, "a", PIPE_CAPACITY);
+	create_queue(c, "b", PIPE_CAPACITY);
+	ck_assert(pipe(in) == 0 && pipe(x) == 0 && pipe(y) == 0 &&
+	    pipe(out) == 0);
+	pids[0] = spawn(put_a, in[0], -1, -1);
+	pids[1] = spawn(get_a, -1, x[1], -1);
+	pids[2] = spawn(tr, x[0], y[1], -1);
+	pids[3] = spawn(put_b, y[0], -1, -1);
+	pids[4] = spawn(get_b, -1, out[1], -1);
+	close(in[0]);
+	close(x[0]);
+	close(x[1]);
+	close(y[0]);
+	close(y[1]);
+	close(out[1]);
+	ck_assert_int_eq(pthread_create(&th, NULL, feed_seq, &in[1]), 0);
+	got = calloc(1, 1);
+	/* Read to the end: it comes only once every stage has ended. */
+	while (drain_into(out[0], &got, &len))
+		if (++reads % 64 == 0)
+			pipe_bounded(c);
+	close(out[0]);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(reap(pids[i]) == 0, "stage %d failed", i);
+	for (int i = 1; i <= PIPE_LINES; i++) {
+		int n = snprintf(want, sizeof want, "%d\n", i);
+		for (int k = 0; k < n - 1; k++)
+			want[k] = (char)(want[k] - '0' + 'a');
+		ck_assert_msg(at + (size_t)n <= len &&
+			memcmp(got + at, want, (size_t)n) == 0,
+		    "line %d differs", i);
+		at += (size_t)n;
+	}
+	ck_assert_uint_eq(at, len);
+	ck_assert_int_eq(sc_stat(c, "a", "puts"), PIPE_LINES);
+	ck_assert_int_eq(sc_stat(c, "b", "puts"), PIPE_LINES);
+	free(got);
+	sluice_free(c);
+}
+END_TEST
+
+#define RELAY_MSGS 500
+
+/*
+ * A relay killed with SIGKILL at random moments and restarted until it
+ * ends by itself: every message of a reaches b at least once, in order
+ * apart from redeliveries (each first arrival is the next message).
+ */
+START_TEST(test_relay_killed_at_random_moments_loses_nothing)
+{
+	const char *relay[] = { cli_path(), "relay", "--close", "a", "b",
+		"--", "tr", "0-9", "a-j", NULL };
+	struct sluice_ctx *c = sc_open(&d);
+	uint64_t seed = (uint64_t)getpid() * 2654435761u | 1, seed0 = seed;
+	struct sluice_msg *m;
+	bool seen[RELAY_MSGS + 1] = { false };
+	int next = 1, kills = 0, st = -1, dups = 0, early = 0;
+	int null = open("/dev/null", O_WRONLY);
+	char buf[32];
+
+	create_queue(c, "a", RELAY_MSGS);
+	create_queue(c, "b", 3 * RELAY_MSGS);
+	for (int i = 1; i <= RELAY_MSGS; i++) {
+		int n = snprintf(buf, sizeof buf, "%d", i);
+		ck_assert_int_eq(sluice_append_put(c, "a", buf, (size_t)n, 0),
+		    SLUICE_OK);
+		if (sluice_pending(c) == sluice_window(c) || i == RELAY_MSGS)
+			while (sluice_pending(c) > 0) {
+				struct sluice_reply *r;
+				ck_assert_int_eq(sluice_read_reply(c, &r),
+				    SLUICE_OK);
+				sluice_reply_free(r);
+			}
+	}
+	ck_assert_int_eq(sluice_close(c, "a"), SLUICE_OK);
+	while (st != 0) {
+		pid_t pid = spawn(relay, -1, -1, null);
+		int ms, w = 0;
+
+		/* Let it run 0 to 60 ms, then kill it, unless it is done. */
+		seed = seed * 6364136223846793005ULL + 1;
+		ms = (int)((seed >> 33) % 60);
+		for (int t = 0; t < ms && w == 0; t++) {
+			w = waitpid(pid, &st, WNOHANG);
+			if (w == 0)
+				usleep(1000);
+		}
+		if (w == 0) {
+			kill(pid, SIGKILL);
+			ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+			kills++;
+			continue;
+		}
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "the relay failed: status %d", st);
+		st = 0;
+	}
+	close(null);
+	ck_assert_int_gt(kills, 0);
+	while (sluice_get(c, "b", 0, &m) == SLUICE_OK) {
+		int v = 0;
+		for (char *p = m->body; *p; p++)
+			v = v * 10 + (*p - 'a');
+		ck_assert_msg(v >= 1 && v <= RELAY_MSGS, "body %s", m->body);
+		if (seen[v])
+			dups++;
+		else if (v != next)
+			early++; /* next was in flight at a kill */
+		seen[v] = true;
+		while (next <= RELAY_MSGS && seen[next])
+			next++;
+		sluice_msg_free(m);
+	}
+	fprintf(stderr, "relay: %d messages, %d kills, %d twice, %d late "
+			"(seed %llu)\n", RELAY_MSGS, kills, dups, early,
+	    (unsigned long long)seed0);
+	ck_assert_int_eq(next, RELAY_MSGS + 1);
+	/*
+	 * Each kill leaves at most the one message in flight behind: it
+	 * may reach b twice, or come back to a only after the next relay
+	 * has taken the one behind it (the daemon sees the old connection
+	 * close after the new one's RESERVE).
+	 */
+	ck_assert_int_le(dups, kills);
+	ck_assert_int_le(early, kills);
+	ck_assert_int_eq(sc_stat(c, "a", "depth"), 0);
+	ck_assert_int_eq(sc_stat(c, "a", "reserved"), 0);
+	sluice_free(c);
+}
+END_TEST
+
 static void
 add(Suite *s, const char *name, const TTest *t, double timeout)
 {
@@ -1420,6 +1703,12 @@ main(void)
 	T(test_queues_lists_every_queue_sorted);
 	T(test_peek_shows_messages_without_taking_them);
 	T(test_move_moves_in_order_and_never_loses_a_message);
+	T(test_close_ends_get_and_reserve_follow_with_status_0);
+	T(test_poison_message_is_dead_lettered_and_the_worker_goes_on);
+	add(s, "three_stage_pipeline_ends_by_itself_with_exact_output",
+	    test_three_stage_pipeline_ends_by_itself_with_exact_output, 180);
+	add(s, "relay_killed_at_random_moments_loses_nothing",
+	    test_relay_killed_at_random_moments_loses_nothing, 120);
 #undef T
 #undef T_SLOW
 	SRunner *sr = srunner_create(s);

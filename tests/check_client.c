@@ -209,6 +209,51 @@ START_TEST(test_reserve_nack_redelivers_and_ack_deletes)
 }
 END_TEST
 
+START_TEST(test_close_nack_delay_and_dead_letters_through_the_library)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_queue_opts *o = sluice_queue_opts_new();
+	struct sluice_msg *m;
+	uint64_t id;
+	bool moved = true;
+
+	ck_assert_int_eq(sluice_queue_opts_max_deliveries(o, 2), SLUICE_OK);
+	ck_assert_int_eq(sluice_queue_opts_dead_letter(o, "bad/name"),
+	    SLUICE_ERR_ARG);
+	ck_assert_int_eq(sluice_queue_opts_dead_letter(o, "work.dead"),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "work", o), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "work", o), SLUICE_EXISTS);
+	sluice_queue_opts_free(o);
+	ck_assert_int_eq(sluice_put(c, "work", "job", 3, 0, &id), SLUICE_OK);
+	ck_assert_int_eq(sluice_close(c, "work"), SLUICE_OK);
+	ck_assert_int_eq(sluice_close(c, "work"), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "work", "more", 4, 0, NULL),
+	    SLUICE_CLOSED);
+	/* A delayed NACK: not ready at once, then delivered again. */
+	ck_assert_int_eq(sluice_reserve(c, "work", 0, &m), SLUICE_OK);
+	ck_assert_int_eq(sluice_nack_delay(c, id, 50), SLUICE_OK);
+	ck_assert(!sluice_dead_lettered(c, &moved));
+	ck_assert(!moved);
+	sluice_msg_free(m);
+	ck_assert_int_eq(sc_stat(c, "work", "delayed"), 1);
+	ck_assert_int_eq(sluice_reserve(c, "work", 5000, &m), SLUICE_OK);
+	ck_assert_uint_eq(m->id, id);
+	sluice_msg_free(m);
+	/* The second delivery comes back: dead-lettered, and said so. */
+	ck_assert_int_eq(sluice_nack(c, id), SLUICE_OK);
+	ck_assert(sluice_dead_lettered(c, &moved));
+	ck_assert(moved);
+	ck_assert_int_eq(sluice_get(c, "work", 5000, &m), SLUICE_CLOSED);
+	ck_assert_ptr_null(m);
+	ck_assert_int_eq(sluice_get(c, "work.dead", 0, &m), SLUICE_OK);
+	ck_assert_uint_eq(m->id, id);
+	sluice_msg_free(m);
+	ck_assert_int_eq(sluice_close(c, "nosuch"), SLUICE_NO_QUEUE);
+	sluice_free(c);
+}
+END_TEST
+
 START_TEST(test_create_reports_created_exists_and_conflict)
 {
 	struct sluice_ctx *c = sc_open(&d);
@@ -1016,6 +1061,7 @@ main(void)
 	T(test_waiting_get_receives_a_later_put);
 	T(test_get_and_reserve_forever_wait_for_a_later_put);
 	T(test_reserve_nack_redelivers_and_ack_deletes);
+	T(test_close_nack_delay_and_dead_letters_through_the_library);
 	T(test_create_reports_created_exists_and_conflict);
 	T(test_create_drop_policy_with_capacity_zero_is_bad_request);
 	T(test_delete_and_purge_of_missing_queue_are_no_queue);

@@ -341,7 +341,7 @@ static const struct {
 	    "drop-oldest, drop-newest" },
 	{ "{\"queue_defaults\": {\"capcity\": 1}}",
 	    "queue_defaults: unknown key \"capcity\" (expected one of "
-	    "capacity, max_bytes, policy, lease_ms)" },
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries)" },
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_connections_per_address, tcp_keepalive_s, "
@@ -349,10 +349,13 @@ static const struct {
 	    "max_reserved, max_reserved_bytes, max_queues, "
 	    "max_queue_capacity, max_queue_bytes, auto_create, "
 	    "queue_defaults, queues, auth_token_file, log_level, "
-	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow)" },
+	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow, "
+	    "tls_listen, tls_cert_file, tls_key_file, tls_ca_file, "
+	    "tls_verify_client, tls_min_version)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
-	    "capacity, max_bytes, policy, lease_ms)" },
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries, "
+	    "dead_letter)" },
 	{ "[]", "expected an object, not an array" },
 	{ "{\"max_connections\": \"10\"}",
 	    "max_connections: expected an integer, not a string" },
@@ -407,6 +410,21 @@ static const struct {
 	{ "{\"queues\": [{\"name\": \"a\", \"capacity\": 0,"
 	  " \"policy\": \"drop-oldest\"}]}",
 	    "queues[0]: policy drop-oldest needs a capacity of at least 1" },
+	{ "{\"queues\": [{\"name\": \"a\", \"dead_letter\": \"a\"}]}",
+	    "queues[0].dead_letter: queue \"a\" cannot be its own dead-letter "
+	    "queue" },
+	{ "{\"queues\": [{\"name\": \"a\", \"dead_letter\": \"x/y\"}]}",
+	    "queues[0].dead_letter: \"x/y\" is not a queue name (1 to 128 of "
+	    "A-Z a-z 0-9 _ . : -)" },
+	{ "{\"queues\": [{\"name\": \"a\", \"dead_letter\": 3}]}",
+	    "queues[0].dead_letter: expected a queue name or null, not an "
+	    "integer" },
+	{ "{\"queues\": [{\"name\": \"a\", \"max_deliveries\": -2}]}",
+	    "queues[0].max_deliveries: -2 is not between 0 and "
+	    "9223372036854775807" },
+	{ "{\"queue_defaults\": {\"dead_letter\": \"dlq\"}}",
+	    "queue_defaults: unknown key \"dead_letter\" (expected one of "
+	    "capacity, max_bytes, policy, lease_ms, max_deliveries)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"max_bytes\": true}]}",
 	    "queues[0].max_bytes: expected an integer, not a boolean" },
 	{ "{\"max_queue_capacity\": 100}",
@@ -1020,6 +1038,42 @@ START_TEST(test_sighup_with_a_broken_file_keeps_the_running_config)
 END_TEST
 
 /*
+ * A reload gives a configured queue new max_deliveries and dead_letter,
+ * for the messages that come back from then on; a closed queue stays
+ * closed.
+ */
+START_TEST(test_sighup_changes_dead_letter_settings_and_keeps_closed)
+{
+	struct proc p;
+	struct tconn *t;
+	unsigned long long id;
+
+	write_config("{\"queues\": [{\"name\": \"q\"}, {\"name\": \"c\"}]}");
+	start_with_config(&p);
+	t = tc_open(&p.d);
+	tc_request(t, "CLOSE c", "200 CLOSED");
+	id = tc_put(t, "q", "m");
+	tc_send(t, "RESERVE q\r\n");
+	tc_expect_msg(t, "m");
+	write_config("{\"queues\": [{\"name\": \"q\", \"max_deliveries\": 1,"
+		     " \"dead_letter\": \"dlq\"}, {\"name\": \"c\"}]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "reloaded");
+	ck_assert_int_eq(tc_stat(t, "q", "max_deliveries"), 1);
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
+	tc_send(t, "GET dlq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "m"), id);
+	tc_request(t, "GET c", "410 CLOSED c");
+	/* CREATE compares the new settings. */
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
+	    "200 EXISTS");
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/*
  * A reload judges the producers parked on a full `block` queue (capacity
  * 2, holding "one" and "two"; "three" parked) under the new settings.
  */
@@ -1229,6 +1283,8 @@ static const struct {
 	{ "redelivered", "sluice_queue_redelivered_total" },
 	{ "rejected", "sluice_queue_rejected_total" },
 	{ "dropped", "sluice_queue_dropped_total" },
+	{ "delayed", "sluice_queue_delayed" },
+	{ "dead_lettered", "sluice_queue_dead_lettered_total" },
 };
 #define NSTAT_METRICS (sizeof stat_metrics / sizeof *stat_metrics)
 
@@ -1240,6 +1296,7 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	char *body;
 	json_t *all, *queues, *q;
 	const char *name;
+	unsigned long long poison;
 	size_t n;
 
 	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\", \"queues\": ["
@@ -1247,7 +1304,9 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 		     " \"policy\": \"reject\"},"
 		     " {\"name\": \"blk\", \"capacity\": 1},"
 		     " {\"name\": \"drops\", \"capacity\": 1,"
-		     " \"policy\": \"drop-newest\"}]}");
+		     " \"policy\": \"drop-newest\"},"
+		     " {\"name\": \"poison\", \"max_deliveries\": 1,"
+		     " \"dead_letter\": \"dead\"}]}");
 	proc_start_metrics(&p);
 	t = tc_open(&p.d);
 	prod = tc_open(&p.d);
@@ -1264,6 +1323,7 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	tc_request(t, "ACK 1", "200 ACKED");
 	tc_send(t, "RESERVE jobs\r\n");
 	tc_expect_msg(t, "bb");
+	tc_request(t, "NACK 2 60000", "200 REQUEUED");
 	tc_put(t, "drops", "x");
 	tc_send_put(t, "drops", "y");
 	tc_expect(t, "202 DROPPED drops");
@@ -1272,12 +1332,17 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	tc_send(cons, "GET idle 60000\r\n");
 	tc_await_stat(t, "blk", "blocked_producers", 1);
 	tc_await_stat(t, "idle", "waiting_consumers", 1);
+	poison = tc_put(t, "poison", "p");
+	tc_send(t, "RESERVE poison\r\nNACK %llu\r\n", poison);
+	tc_expect_msg(t, "p");
+	tc_expect(t, "200 REQUEUED dead_lettered=moved");
+	tc_request(t, "CLOSE drops", "200 CLOSED");
 
 	all = tc_stats(t, NULL);
 	ck_assert_int_eq(http_get(p.metrics_port, "/metrics", &body), 200);
 	n = parse_prometheus(body, s, SAMPLES_MAX);
 	queues = json_object_get(all, "queues");
-	ck_assert_int_eq(json_object_size(queues), 4);
+	ck_assert_int_eq(json_object_size(queues), 6);
 	json_object_foreach(queues, name, q) {
 		for (size_t i = 0; i < NSTAT_METRICS; i++) {
 			const char *m = stat_metrics[i].metric;
@@ -1287,12 +1352,16 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 				(double)stats_int(q, f),
 			    "%s{queue=\"%s\"} != STATS %s", m, name, f);
 		}
+		ck_assert_msg(sample_of(s, n, "sluice_queue_closed", name) ==
+			(json_is_true(json_object_get(q, "closed")) ? 1 : 0),
+		    "sluice_queue_closed{queue=\"%s\"} != STATS closed",
+		    name);
 	}
 	ck_assert(sample_of(s, n, "sluice_connections", "") ==
 	    (double)stats_int(all, "connections"));
 	ck_assert(sample_of(s, n, "sluice_messages", "") ==
 	    (double)stats_int(all, "messages"));
-	ck_assert(sample_of(s, n, "sluice_queues", "") == 4);
+	ck_assert(sample_of(s, n, "sluice_queues", "") == 6);
 	ck_assert(sample_of(s, n, "sluice_uptime_seconds", "") >= 0);
 	ck_assert(sample_of(s, n, "sluice_queue_blocked_seconds_total",
 		      "blk") >= 0);
@@ -1302,6 +1371,14 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 			     "rejected"), 1);
 	ck_assert_int_eq(stats_int(json_object_get(queues, "drops"),
 			     "dropped"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "jobs"),
+			     "delayed"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "poison"),
+			     "dead_lettered"), 1);
+	ck_assert_int_eq(stats_int(json_object_get(queues, "dead"),
+			     "depth"), 1);
+	ck_assert(json_is_true(json_object_get(json_object_get(queues,
+	    "drops"), "closed")));
 	json_decref(all);
 	free(body);
 	free(s);
@@ -1974,6 +2051,8 @@ main(void)
 	    test_sighup_judges_parked_producers_under_new_settings, 0,
 	    (int)(sizeof reload_parked / sizeof *reload_parked));
 	tcase_add_test(tc, test_sighup_applies_new_defaults_to_new_queues_only);
+	tcase_add_test(tc,
+	    test_sighup_changes_dead_letter_settings_and_keeps_closed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("log");

@@ -384,6 +384,51 @@ START_TEST(test_ack_and_nack_parse_id)
 	    PROTO_OK);
 	ck_assert_int_eq(r.cmd, PROTO_CMD_NACK);
 	ck_assert_uint_eq(r.id, (uint64_t)INT64_MAX);
+	ck_assert(!r.has_delay);
+}
+END_TEST
+
+START_TEST(test_nack_parses_optional_delay)
+{
+	char line[PROTO_LINE_MAX + 1];
+	struct proto_request r;
+
+	ck_assert_int_eq(parse("NACK 7 30000", &r, line), PROTO_OK);
+	ck_assert_int_eq(r.cmd, PROTO_CMD_NACK);
+	ck_assert_uint_eq(r.id, 7);
+	ck_assert(r.has_delay);
+	ck_assert_uint_eq(r.delay_ms, 30000);
+	ck_assert_int_eq(parse("nack 7 0", &r, line), PROTO_OK);
+	ck_assert(r.has_delay);
+	ck_assert_uint_eq(r.delay_ms, 0);
+}
+END_TEST
+
+START_TEST(test_create_parses_dead_letter_options)
+{
+	char line[PROTO_LINE_MAX + 1];
+	struct proto_request r;
+
+	ck_assert_int_eq(parse("CREATE q dead_letter=q.dead max_deliveries=5 "
+			       "capacity=1 max_bytes=2 policy=reject "
+			       "lease_ms=3", &r, line), PROTO_OK);
+	ck_assert(r.opts.has_dead_letter && r.opts.has_max_deliveries);
+	ck_assert_str_eq(r.opts.dead_letter, "q.dead");
+	ck_assert_uint_eq(r.opts.max_deliveries, 5);
+	ck_assert_uint_eq(r.opts.lease_ms, 3);
+	ck_assert_int_eq(parse("CREATE q", &r, line), PROTO_OK);
+	ck_assert(!r.opts.has_dead_letter && !r.opts.has_max_deliveries);
+}
+END_TEST
+
+START_TEST(test_close_parses_queue)
+{
+	char line[PROTO_LINE_MAX + 1];
+	struct proto_request r;
+
+	ck_assert_int_eq(parse("CLOSE jobs", &r, line), PROTO_OK);
+	ck_assert_int_eq(r.cmd, PROTO_CMD_CLOSE);
+	ck_assert_str_eq(r.queue, "jobs");
 }
 END_TEST
 
@@ -529,7 +574,10 @@ static const struct bad_row bad_rows[] = {
 	{ "ACK", PROTO_BAD, PROTO_CMD_ACK, false, 0 },
 	{ "ACK 1 2", PROTO_BAD, PROTO_CMD_ACK, false, 0 },
 	{ "NACK", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
-	{ "NACK 1 2", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
+	{ "NACK 1 2 3", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
+	{ "CLOSE", PROTO_BAD, PROTO_CMD_CLOSE, false, 0 },
+	{ "CLOSE q r", PROTO_BAD, PROTO_CMD_CLOSE, false, 0 },
+	{ "CLOSE q/r", PROTO_BAD, PROTO_CMD_CLOSE, false, 0 },
 	{ "CREATE", PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
 	{ "CREATE q capacity=1 max_bytes=1 policy=block lease_ms=1 a b c",
 	    PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
@@ -563,6 +611,15 @@ static const struct bad_row bad_rows[] = {
 	{ "ACK abc", PROTO_BAD, PROTO_CMD_ACK, false, 0 },
 	{ "ACK 1\t", PROTO_BAD, PROTO_CMD_ACK, false, 0 },
 	{ "NACK 99999999999999999999", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
+	{ "NACK 1 x", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
+	{ "NACK 1 -5", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
+	{ "NACK 1 9223372036854775808", PROTO_BAD, PROTO_CMD_NACK, false, 0 },
+	{ "CREATE q max_deliveries=x", PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
+	{ "CREATE q max_deliveries=", PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
+	{ "CREATE q dead_letter=", PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
+	{ "CREATE q dead_letter=a/b", PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
+	{ "CREATE q dead_letter=a dead_letter=b", PROTO_BAD, PROTO_CMD_CREATE,
+	    false, 0 },
 	{ "PUT q 5 x", PROTO_BAD, PROTO_CMD_PUT, true, 5 },
 	{ "PUT q 0 9223372036854775808", PROTO_BAD, PROTO_CMD_PUT, true, 0 },
 	{ "CREATE q capacity=x", PROTO_BAD, PROTO_CMD_CREATE, false, 0 },
@@ -1454,6 +1511,9 @@ proto_suite(void)
 	tcase_add_test(tc, test_put_parses_queue_length_and_timeout);
 	tcase_add_test(tc, test_get_and_reserve_parse_optional_timeout);
 	tcase_add_test(tc, test_ack_and_nack_parse_id);
+	tcase_add_test(tc, test_nack_parses_optional_delay);
+	tcase_add_test(tc, test_create_parses_dead_letter_options);
+	tcase_add_test(tc, test_close_parses_queue);
 	tcase_add_test(tc, test_create_parses_options_in_any_order);
 	tcase_add_test(tc, test_queue_commands_and_auth_parse);
 	tcase_add_test(tc, test_spaces_around_and_between_words_are_ignored);

@@ -1,9 +1,11 @@
 /*
  * check_queue.c - unit tests of the daemon's storage and policy code:
  * the packed message log (msglog), one queue's bounds, drops,
- * reservations and give-backs (queue), and the table of queues by name
- * (qtable).  No sockets and no event loop: these modules only decide
- * and store, so the tests drive them directly, as deliver.c does.
+ * reservations, give-backs and delayed messages (queue), the table of
+ * queues by name (qtable), and the heap of delayed messages (delay).
+ * No sockets: these modules only decide and store, so the tests drive
+ * them directly, as deliver.c does; delay's one timer runs on a bare
+ * event base.
  *
  * Memory is measured from the allocator (mallinfo2(), or the sanitizer
  * allocator's own count under AddressSanitizer), never by timing.
@@ -16,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
+#include "delay.h"
 #include "msg.h"
 #include "msglog.h"
 #include "qtable.h"
@@ -822,6 +827,150 @@ START_TEST(test_free_releases_every_kind_of_message)
 }
 END_TEST
 
+START_TEST(test_delayed_messages_count_toward_bounds_but_are_not_ready)
+{
+	struct queue *q = new_queue(2, 10, PROTO_POLICY_DROP_OLDEST);
+	struct msg *m;
+
+	put(q, 1, 4);
+	put(q, 2, 3);
+	m = reserve(q);
+	queue_delay(q, m);
+	ck_assert_uint_eq(q->ndelayed, 1);
+	ck_assert_uint_eq(q->nreserved, 0);
+	ck_assert_uint_eq(queue_depth(q), 1);
+	ck_assert_uint_eq(queue_held(q), 2);
+	ck_assert_uint_eq(queue_bytes(q), 7);
+	ck_assert(!queue_has_room(q, 1));
+	/* Dropping the ready one makes room for 6 bytes, not for 7. */
+	ck_assert(queue_can_drop_for(q, 6));
+	ck_assert(!queue_can_drop_for(q, 7));
+	/* A purge leaves it; once ready it is at the head. */
+	ck_assert_uint_eq(queue_purge(q), 1);
+	ck_assert_uint_eq(queue_held(q), 1);
+	put(q, 3, 1);
+	queue_undelay(q, m);
+	ck_assert_uint_eq(q->ndelayed, 0);
+	ck_assert_uint_eq(front_id(q), 1);
+	ck_assert_uint_eq(get(q), 1);
+	ck_assert_uint_eq(get(q), 3);
+	queue_free(q);
+}
+END_TEST
+
+START_TEST(test_closed_queue_is_drained_only_when_nothing_is_held)
+{
+	struct queue *q = new_queue(10, 1000, PROTO_POLICY_BLOCK);
+	struct msg *m;
+
+	ck_assert(!queue_drained(q));
+	put(q, 1, 1);
+	q->closed = true;
+	ck_assert(!queue_drained(q));
+	m = reserve(q);
+	ck_assert(!queue_drained(q));
+	queue_delay(q, m);
+	ck_assert(!queue_drained(q));
+	queue_undelay(q, m);
+	ck_assert_uint_eq(get(q), 1);
+	ck_assert(queue_drained(q));
+	queue_free(q);
+}
+END_TEST
+
+START_TEST(test_stored_msg_goes_to_the_tail_keeping_id_and_body)
+{
+	struct queue *q = new_queue(10, 1 << 20, PROTO_POLICY_BLOCK);
+	struct queue *dl = new_queue(10, 1 << 20, PROTO_POLICY_BLOCK);
+	size_t big = MSGLOG_INLINE_MAX + 1;
+
+	put(q, 7, 5);
+	put(q, 8, big);
+	put(dl, 1, 3);
+	for (int i = 0; i < 2; i++) {
+		struct msg *m = reserve(q);
+		/* Dead-lettered: it leaves q, freeing its room. */
+		queue_unreserve(q, m, 1000);
+		/* The second, a heap body, moves into the log uncopied. */
+		queue_store_msg(dl, m);
+	}
+	ck_assert_uint_eq(queue_held(q), 0);
+	ck_assert_uint_eq(queue_bytes(q), 0);
+	ck_assert_uint_eq(queue_depth(dl), 3);
+	ck_assert_uint_eq(queue_bytes(dl), 3 + 5 + big);
+	ck_assert_uint_eq(get(dl), 1);
+	ck_assert_uint_eq(get(dl), 7);
+	ck_assert_uint_eq(get(dl), 8);
+	queue_free(q);
+	queue_free(dl);
+}
+END_TEST
+
+/* What the delay heap's callback saw. */
+struct delay_seen {
+	struct delay *d;
+	uint64_t last_ready_us;
+	uint64_t last_seq;
+	size_t n;
+	bool early;	/* a message came before its time */
+	bool disorder;	/* ... or before one due earlier */
+};
+
+static void
+delay_seen_cb(struct msg *m, void *arg)
+{
+	struct delay_seen *x = arg;
+
+	if (delay_now_us() < m->ready_us)
+		x->early = true;
+	if (x->n > 0 && (m->ready_us < x->last_ready_us ||
+			    (m->ready_us == x->last_ready_us &&
+				m->delay_seq < x->last_seq)))
+		x->disorder = true;
+	x->last_ready_us = m->ready_us;
+	x->last_seq = m->delay_seq;
+	x->n++;
+	msg_free(m);
+}
+
+START_TEST(test_delay_heap_releases_every_message_in_time_order)
+{
+	enum { N = 100000, REMOVED = 5000 };
+	struct event_base *base = event_base_new();
+	struct delay_seen x = { 0 };
+	struct msg **m = calloc(N, sizeof *m);
+	uint64_t seed = 12345;
+	size_t removed = 0;
+
+	x.d = delay_new(base, delay_seen_cb, &x);
+	for (size_t i = 0; i < N; i++) {
+		m[i] = msg_new(i + 1, 0);
+		/* Many ties: 200 distinct delays, 0 to 199 ms. */
+		delay_add(x.d, m[i], testrand_next(&seed) % 200);
+	}
+	ck_assert_uint_eq(delay_count(x.d), N);
+	/* Take some out from anywhere in the heap (a deleted queue). */
+	for (size_t i = 0; i < REMOVED; i++) {
+		size_t k = (size_t)(testrand_next(&seed) % N);
+		if (m[k] == NULL)
+			continue;
+		delay_remove(x.d, m[k]);
+		msg_free(m[k]);
+		m[k] = NULL;
+		removed++;
+	}
+	/* The loop runs while the one timer is pending: until all are out. */
+	event_base_dispatch(base);
+	ck_assert_uint_eq(x.n + removed, N);
+	ck_assert_uint_eq(delay_count(x.d), 0);
+	ck_assert(!x.early);
+	ck_assert(!x.disorder);
+	delay_free(x.d);
+	event_base_free(base);
+	free(m);
+}
+END_TEST
+
 START_TEST(test_waiters_line_up_in_arrival_order)
 {
 	struct queue *q = new_queue(1, 100, PROTO_POLICY_BLOCK);
@@ -1240,6 +1389,18 @@ queue_suite(void)
 	tcase_add_test(tc, test_waiters_line_up_in_arrival_order);
 	tcase_add_test(tc, test_retry_after_follows_the_drain_rate);
 	tcase_add_test(tc, test_queue_matches_a_model_under_random_use);
+	tcase_add_test(tc,
+	    test_delayed_messages_count_toward_bounds_but_are_not_ready);
+	tcase_add_test(tc,
+	    test_closed_queue_is_drained_only_when_nothing_is_held);
+	tcase_add_test(tc,
+	    test_stored_msg_goes_to_the_tail_keeping_id_and_body);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("delay");
+	tcase_add_test(tc,
+	    test_delay_heap_releases_every_message_in_time_order);
+	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("qtable");

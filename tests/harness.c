@@ -40,12 +40,17 @@ drain_log(void *arg)
 	return NULL;
 }
 
-/* Read the daemon's log line by line until it says where it listens. */
+/*
+ * Read the daemon's log line by line until it says where it listens:
+ * its first plain listener, and its first TLS one when tls_port is not
+ * NULL (those come after the plain ones).
+ */
 static int
-wait_for_port(int fd)
+wait_for_port(int fd, int *tls_port)
 {
 	char line[1024];
 	size_t len = 0;
+	int port = -1;
 	char ch;
 
 	while (read(fd, &ch, 1) == 1) {
@@ -59,14 +64,23 @@ wait_for_port(int fd)
 		fprintf(stderr, "%s\n", line);
 		char *at = strstr(line, "listening on ");
 		char *colon = at ? strrchr(at, ':') : NULL;
-		if (colon != NULL)
-			return atoi(colon + 1);
+		if (colon == NULL)
+			continue;
+		if (strstr(at, "(TLS)") == NULL) {
+			if (port < 0)
+				port = atoi(colon + 1);
+		} else if (tls_port != NULL) {
+			*tls_port = atoi(colon + 1);
+		}
+		if (port > 0 && (tls_port == NULL || *tls_port > 0))
+			return port;
 	}
 	return -1;
 }
 
-void
-harness_start(struct daemon *d, const char *const *extra)
+/* harness_start(), and the TLS port too when `tls`. */
+static void
+start(struct daemon *d, const char *const *extra, bool tls)
 {
 	const char *addr = getenv("SLUICE_TEST_ADDR");
 	const char *bin = getenv("SLUICED");
@@ -81,6 +95,8 @@ harness_start(struct daemon *d, const char *const *extra)
 		snprintf(d->host, sizeof d->host, "%.*s",
 		    (int)(colon - addr), addr);
 		d->port = atoi(colon + 1);
+		if (tls && getenv("SLUICE_TEST_TLS_PORT") != NULL)
+			d->tls_port = atoi(getenv("SLUICE_TEST_TLS_PORT"));
 		return;
 	}
 	ck_assert_msg(bin != NULL, "SLUICED must name the daemon binary");
@@ -111,13 +127,25 @@ harness_start(struct daemon *d, const char *const *extra)
 	}
 	close(pipefd[1]);
 	d->log_fd = pipefd[0];
-	d->port = wait_for_port(d->log_fd);
+	d->port = wait_for_port(d->log_fd, tls ? &d->tls_port : NULL);
 	ck_assert_msg(d->port > 0, "sluiced did not start");
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, drain_log,
 			     (void *)(long)d->log_fd), 0);
 	d->drainer = (unsigned long)th;
 	d->drainer_started = true;
+}
+
+void
+harness_start(struct daemon *d, const char *const *extra)
+{
+	start(d, extra, false);
+}
+
+void
+harness_start_tls(struct daemon *d, const char *const *extra)
+{
+	start(d, extra, true);
 }
 
 void

@@ -36,6 +36,7 @@
 struct daemon {
 	pid_t pid;	   /* 0 when SLUICE_TEST_ADDR is used */
 	int port;
+	int tls_port; /* harness_start_tls(): its TLS listener */
 	char host[64];
 	int log_fd;	   /* read end of the daemon's stderr */
 	bool drainer_started;
@@ -47,6 +48,13 @@ struct daemon {
  * NULL).  Fails the test (ck_abort) if it does not come up.
  */
 void harness_start(struct daemon *d, const char *const *extra);
+
+/*
+ * harness_start() for a daemon whose config (in extra) has a TLS
+ * listener: waits for its port too, into d->tls_port.  With
+ * SLUICE_TEST_ADDR, SLUICE_TEST_TLS_PORT names it.
+ */
+void harness_start_tls(struct daemon *d, const char *const *extra);
 
 /*
  * harness_start() with a config file (-c) holding `json`; the file is

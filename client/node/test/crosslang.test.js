@@ -2,10 +2,10 @@
 // message limit, written by one client and read back exactly by another.
 //
 // PEERS lists the other clients.  Each peer has put(d, queue, body) and
-// get(d, queue) -> Buffer, run as a separate process.  To add the Python
-// client, give client/python a script xlang.py speaking the contract the
-// 'python' peer below uses (put/get HOST PORT QUEUE, raw body on
-// stdin/stdout) and its tests run here with no other change.
+// get(d, queue) -> Buffer, run as a separate process.  The Python client
+// is reached through its command line (`python3 -m sluice put|get`, run
+// from client/python/src); client/python's suite reaches this client
+// through test/xlang.js.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -13,8 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startDaemon, cli, SLUICE_CLI } from './helpers.js';
 
-const PY_XLANG = fileURLToPath(new URL('../../python/xlang.py',
-    import.meta.url));
+const PY_SRC = fileURLToPath(new URL('../../python/src', import.meta.url));
+const PY_MAIN = ['-c', 'import sys; sys.path.insert(0, sys.argv.pop(1)); ' +
+    'from sluice.__main__ import main; sys.exit(main())', PY_SRC];
 
 function run(cmd, args, input) {
 	const r = spawnSync(cmd, args, { input, maxBuffer: 64 << 20 });
@@ -40,12 +41,11 @@ const PEERS = [
 	},
 	{
 		name: 'Python',
-		skip: existsSync(PY_XLANG) ? false :
-		    'client/python/xlang.py (put|get HOST PORT QUEUE) is not there yet',
-		put: (d, q, body) => run('python3', [PY_XLANG, 'put', d.host,
-		    String(d.port), q], body),
-		get: (d, q) => run('python3', [PY_XLANG, 'get', d.host,
-		    String(d.port), q]),
+		skip: existsSync(PY_SRC) ? false : `no Python client at ${PY_SRC}`,
+		put: (d, q, body) => run('python3', [...PY_MAIN, 'put', '-H',
+		    d.host, '-p', String(d.port), q], body),
+		get: (d, q) => run('python3', [...PY_MAIN, 'get', '-H', d.host,
+		    '-p', String(d.port), '-t', '10', q]),
 	},
 ];
 

@@ -107,13 +107,16 @@ describe('backpressure', () => {
 		await until(async () => p.stalled &&
 		    (await watch.stats('bp.flood')).blocked_producers === 1,
 		    'the producer to stall on the full queue');
-		const stuckAt = written;
 		const grown = rss() - before;
-		/* More round trips to the server: still held. */
+		/*
+		 * More round trips to the server: still held.  A few more
+		 * put()s may return meanwhile (the kernel grows the socket's
+		 * buffers as they fill), but never more than the buffers hold.
+		 */
 		for (let i = 0; i < 20; i++)
 			await watch.ping();
-		assert.equal(written, stuckAt, 'put() returned while the queue was full');
-		assert.ok(p.stalled);
+		const stuckAt = written;
+		assert.ok(p.stalled, 'the producer is still held');
 		assert.ok(stuckAt < N / 4, `only what fits in buffers was written: ${stuckAt}`);
 		assert.ok(grown < 48 * 1024 * 1024,
 		    `memory grew by ${(grown / 1048576).toFixed(1)} MiB while held`);

@@ -46,6 +46,7 @@ static const char relay_usage[] =
     "It runs until SRC is closed and drained (exit status 0), or a\n"
     "COMMAND fails: the message goes back to SRC and relay stops with\n"
     "status 1 (with --retry-delay: it goes on, status 1 at the end).\n"
+    "SRC must exist: relay never creates it (status 66: no such queue).\n"
     "\n"
     "  -c, --close       close DST when SRC is closed and drained: the end\n"
     "                    of the stream passes on\n"

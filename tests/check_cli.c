@@ -966,6 +966,12 @@ START_TEST(test_global_options_go_before_or_after_the_command)
 	    0);
 	ck_assert_str_eq(o.out, "y -p\n");
 	output_free(&o);
+	/* The TLS options are global ones too, wherever they come. */
+	ck_assert_int_eq(run(&o, NULL, 0, "ping", "--cacert", "/dev/null",
+	                     NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "--cacert needs --tls");
+	output_free(&o);
 	/* redis-cli's -h HOST: a hint, not the help. */
 	ck_assert_int_eq(run(&o, NULL, 0, "-h", "db1", "ping", NULL), EX_USAGE);
 	assert_one_error_line(&o, "-H db1");
@@ -1427,6 +1433,16 @@ START_TEST(test_close_ends_get_and_reserve_follow_with_status_0)
 	ck_assert_int_eq(run(&o, NULL, 0, "close", "nosuch", NULL),
 	    EX_NOINPUT);
 	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	/* relay, like get and reserve, never creates its source. */
+	ck_assert_int_eq(run(&o, NULL, 0, "relay", "nosuch", "q", NULL),
+	    EX_NOINPUT);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "relay", "--bogus", "nosuch", "q",
+	                     NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "unknown option --bogus");
 	output_free(&o);
 }
 END_TEST

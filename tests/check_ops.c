@@ -249,6 +249,49 @@ START_TEST(test_peek_leaves_parked_producers_and_waiting_consumers_waiting)
 }
 END_TEST
 
+/*
+ * PEEK next to protocol 1.1: a message NACKed with a delay is not ready,
+ * so not shown; a closed queue is still read, never answered 410.
+ */
+START_TEST(test_peek_skips_delayed_messages_and_reads_a_closed_queue)
+{
+	struct tconn *t = tc_open(&d);
+	unsigned long long a, b;
+	char body[16];
+	size_t len;
+	json_t *j;
+
+	a = tc_put(t, "dq", "a");
+	b = tc_put(t, "dq", "b");
+	tc_send(t, "RESERVE dq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "a"), a);
+	tc_send(t, "NACK %llu 600000\r\n", a);
+	tc_expect(t, "200 REQUEUED");
+	ck_assert_int_eq(tc_stat(t, "dq", "delayed"), 1);
+
+	j = peek(t, "PEEK dq 10");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "depth")), 1);
+	ck_assert_uint_eq(npeeked(j), 1);
+	ck_assert_int_eq(peeked(j, 0, body, &len), (long long)b);
+	json_decref(j);
+
+	tc_send(t, "CLOSE dq\r\n");
+	tc_expect(t, "200 CLOSED");
+	j = peek(t, "PEEK dq 10");
+	ck_assert_uint_eq(npeeked(j), 1);
+	ck_assert_int_eq(peeked(j, 0, body, &len), (long long)b);
+	json_decref(j);
+	tc_send(t, "GET dq\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
+	j = peek(t, "PEEK dq");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "depth")), 0);
+	ck_assert_uint_eq(npeeked(j), 0);
+	json_decref(j);
+	ck_assert_int_eq(tc_stat(t, "dq", "delayed"), 1);
+	tc_close(t);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -261,5 +304,6 @@ main(void)
 	TEST(s, test_peek_of_an_unknown_queue_is_404_and_makes_none);
 	TEST(s,
 	    test_peek_leaves_parked_producers_and_waiting_consumers_waiting);
+	TEST(s, test_peek_skips_delayed_messages_and_reads_a_closed_queue);
 	return test_run(s);
 }

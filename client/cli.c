@@ -203,6 +203,7 @@ cli_status(enum sluice_result r)
 	case SLUICE_NO_QUEUE:
 		return EX_NOINPUT;
 	case SLUICE_UNAUTHORIZED:
+	case SLUICE_FORBIDDEN:
 		return EX_NOPERM;
 	case SLUICE_FULL:
 	case SLUICE_TOO_MANY_RESERVED:
@@ -234,6 +235,8 @@ describe(enum sluice_result r)
 		return "no message";
 	case SLUICE_UNAUTHORIZED:
 		return "not authorized (give a token with -a or SLUICE_AUTH)";
+	case SLUICE_FORBIDDEN:
+		return "forbidden: the token may not do this on that queue";
 	case SLUICE_NO_QUEUE:
 		return "no such queue";
 	case SLUICE_NO_MSG:

@@ -13,7 +13,7 @@
  * (CLI_EX_EMPTY), EX_USAGE (64) bad usage, EX_NOINPUT (66) no such
  * queue, EX_UNAVAILABLE (69) cannot connect (or lost the server),
  * EX_TEMPFAIL (75) the server said 503 (full, busy, shutting down, ...),
- * EX_NOPERM (77) not authorized.  Errors are one line on stderr,
+ * EX_NOPERM (77) not authorized (401) or not allowed (403).  Errors are one line on stderr,
  * "sluice: <command>: <queue>: <what happened>".
  */
 #ifndef SLUICE_CLI_H

@@ -274,6 +274,8 @@ sluice_result_name(enum sluice_result r)
 		return "TOO_LARGE";
 	case SLUICE_CLOSED:
 		return "CLOSED";
+	case SLUICE_FORBIDDEN:
+		return "FORBIDDEN";
 	case SLUICE_FULL:
 		return "FULL";
 	case SLUICE_TOO_MANY_RESERVED:

@@ -96,6 +96,9 @@ enum sluice_result {
 	/* 410 CLOSED (protocol 1.1): the queue is closed (for GET and
 	 * RESERVE: and drained); it will not succeed on it again. */
 	SLUICE_CLOSED = 106,
+	/* 403 FORBIDDEN <queue> (sluiced's permissions): the token may not
+	 * do this on that queue. */
+	SLUICE_FORBIDDEN = 107,
 
 	/* 5xx: refused for now; the same request may succeed later.  The
 	 * connection stays usable, except after SLUICE_BUSY. */

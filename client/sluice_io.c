@@ -37,9 +37,6 @@
  */
 #define SLUICE_MAX_BODY ((size_t)256 << 20)
 
-static void mark_broken(struct sluice_ctx *ctx, int err, const char *fmt,
-    ...) __attribute__((format(printf, 3, 4)));
-
 /* Record why the connection broke (the first cause wins) and drop the
  * output nobody will read. */
 static void mark_broken(struct sluice_ctx *ctx, enum sluice_result err,
@@ -342,6 +339,8 @@ map_result(enum proto_cmd cmd, const struct proto_response *r)
 		return SLUICE_EMPTY;
 	case 401:
 		return SLUICE_UNAUTHORIZED;
+	case 403:
+		return SLUICE_FORBIDDEN;
 	case 404:
 		return cmd == PROTO_CMD_ACK || cmd == PROTO_CMD_NACK
 		    ? SLUICE_NO_MSG : SLUICE_NO_QUEUE;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cmd.h"
 #include "log.h"
 
@@ -18,21 +19,33 @@ static enum cmd_result cmd_ping(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_quit(struct conn *, const struct proto_request *);
 
-static const cmd_handler handlers[PROTO_CMD_COUNT] = {
-	[PROTO_CMD_PING] = cmd_ping,
-	[PROTO_CMD_PUT] = cmd_put,
-	[PROTO_CMD_GET] = cmd_get,
-	[PROTO_CMD_RESERVE] = cmd_get,
-	[PROTO_CMD_ACK] = cmd_ack,
-	[PROTO_CMD_NACK] = cmd_ack,
-	[PROTO_CMD_CREATE] = cmd_create,
-	[PROTO_CMD_DELETE] = cmd_delete,
-	[PROTO_CMD_PURGE] = cmd_purge,
-	[PROTO_CMD_STATS] = cmd_stats,
-	[PROTO_CMD_AUTH] = cmd_auth,
-	[PROTO_CMD_QUIT] = cmd_quit,
-	[PROTO_CMD_CLOSE] = cmd_close,
-	[PROTO_CMD_PEEK] = cmd_peek,
+/*
+ * Each command's handler and the rights (CONFIG_CAN_*, any of them) its
+ * token needs on the queue the request names; 0: none.  ACK and NACK
+ * name a message, not a queue: cmd_ack() checks its queue.  STATS of a
+ * queue needs any right on it; a global STATS lists only the queues the
+ * token has some right on (stats.c).
+ */
+#define ANY CONFIG_CAN_ALL
+static const struct {
+	cmd_handler run;
+	unsigned needs;
+} cmds[PROTO_CMD_COUNT] = {
+	[PROTO_CMD_PING] = { cmd_ping, 0 },
+	[PROTO_CMD_PUT] = { cmd_put, CONFIG_CAN_PRODUCE },
+	[PROTO_CMD_GET] = { cmd_get, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_RESERVE] = { cmd_get, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_ACK] = { cmd_ack, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_NACK] = { cmd_ack, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_CREATE] = { cmd_create, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_DELETE] = { cmd_delete, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_PURGE] = { cmd_purge, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_STATS] = { cmd_stats, ANY },
+	[PROTO_CMD_AUTH] = { cmd_auth, 0 },
+	[PROTO_CMD_QUIT] = { cmd_quit, 0 },
+	[PROTO_CMD_CLOSE] = { cmd_close, CONFIG_CAN_ADMIN },
+	/* It shows what GET would take: the right to take it. */
+	[PROTO_CMD_PEEK] = { cmd_peek, CONFIG_CAN_CONSUME },
 };
 
 /*
@@ -63,6 +76,47 @@ cmd_refuse_too_large(struct conn *c, const struct queue *q)
 	return true;
 }
 
+/*
+ * With the memory budget spent, a PUT into a queue that rejects or
+ * drops the newest, or a PUT that would not wait (timeout 0), is
+ * answered from its line (budget.h): its body, which would not be read
+ * on, is skipped.  Not when a consumer waits
+ * on the queue: the message would go to it, and that needs no memory.
+ */
+static bool
+refuse_for_memory(struct server *s, struct queue *q,
+    const struct proto_request *r, char *reply, size_t size)
+{
+	/* A queue not made yet would be made with the defaults (and is
+	 * not made for a refusal). */
+	enum proto_policy policy =
+	    q ? q->set.policy : s->cfg.queue_defaults.policy;
+
+	if ((q != NULL && q->nconsumers > 0) || !budget_full(s))
+		return false;
+	switch (policy) {
+	case PROTO_POLICY_BLOCK:
+		/* Timeout 0: it would not wait for room, nor for memory. */
+		if (!r->has_timeout || r->timeout_ms > 0)
+			return false;
+		/* FALLTHROUGH */
+	case PROTO_POLICY_REJECT:
+		snprintf(reply, size, "503 FULL %s retry_after_ms=%" PRIu64,
+		    r->queue,
+		    q ? queue_retry_after_ms(q) : QUEUE_RETRY_AFTER_UNKNOWN_MS);
+		if (q != NULL)
+			q->stat.rejected++;
+		return true;
+	case PROTO_POLICY_DROP_NEWEST:
+		snprintf(reply, size, "202 DROPPED %s", r->queue);
+		if (q != NULL)
+			q->stat.dropped++;
+		return true;
+	default:
+		return false;
+	}
+}
+
 bool
 cmd_check(struct conn *c, const struct proto_request *r, char *reply,
     size_t size)
@@ -73,9 +127,15 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "401 UNAUTHORIZED");
 		return false;
 	}
+	/* Refused before anything is looked up, so nothing is made. */
+	if (r->queue != NULL && cmds[r->cmd].needs != 0 &&
+	    !acl_allows(c->who, cmds[r->cmd].needs, r->queue)) {
+		snprintf(reply, size, "403 FORBIDDEN %s", r->queue);
+		return false;
+	}
 	if (r->cmd != PROTO_CMD_PUT)
 		return true;
-	const struct queue *q = cmd_find_queue(s, r->queue, false);
+	struct queue *q = cmd_find_queue(s, r->queue, false);
 	/* A closed queue is for good: that wins over any 503 or 413. */
 	if (q != NULL && q->closed) {
 		snprintf(reply, size, "410 CLOSED %s", q->name);
@@ -90,7 +150,16 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "413 TOO_LARGE %" PRIu64, limit);
 		return false;
 	}
-	return true;
+	return !refuse_for_memory(s, q, r, reply, size);
+}
+
+bool
+cmd_refuse_for_memory(struct conn *c, char *reply, size_t size)
+{
+	struct server *s = c->server;
+
+	return refuse_for_memory(s, cmd_find_queue(s, c->req.queue, false),
+	    &c->req, reply, size);
 }
 
 struct queue *
@@ -114,11 +183,28 @@ cmd_reply_no_queue(struct conn *c, const char *name)
 enum cmd_result
 cmd_dispatch(struct conn *c)
 {
+	unsigned needs = cmds[c->req.cmd].needs;
+
 	c->nrequests++;
 	if (log_get_level() >= LOG_DEBUG)
 		conn_debug(c, "%s%s%s", proto_cmds[c->req.cmd].name,
 		    c->req.queue ? " " : "", c->req.queue ? c->req.queue : "");
-	return handlers[c->req.cmd](c, &c->req);
+	/*
+	 * What a connection may have changed, its STATS must show (answer.h).
+	 * PEEK needs a right but only reads.
+	 */
+	if (needs != 0 && needs != ANY && c->req.cmd != PROTO_CMD_PEEK)
+		c->changed_at = ++c->server->changes;
+	return cmds[c->req.cmd].run(c, &c->req);
+}
+
+bool
+cmd_allowed(struct conn *c, unsigned can, const char *queue)
+{
+	if (acl_allows(c->who, can, queue))
+		return true;
+	conn_reply(c, 403, "FORBIDDEN", queue);
+	return false;
 }
 
 static enum cmd_result
@@ -128,29 +214,30 @@ cmd_ping(struct conn *c, const struct proto_request *r)
 	return CMD_DONE;
 }
 
-/* Compare in time independent of where the inputs differ. */
-static bool
-token_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char diff = alen != blen;
-
-	for (size_t i = 0; i < alen && i < blen; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
+/*
+ * The connection takes the rights of the token it sends, from the acl
+ * of now; it keeps them (and that acl) across reloads.
+ */
 static enum cmd_result
 cmd_auth(struct conn *c, const struct proto_request *r)
 {
 	struct server *s = c->server;
+	const struct acl_token *who;
 
-	if (s->auth_token == NULL || token_equal(r->token, r->token_len,
-					  s->auth_token, s->auth_token_len)) {
-		c->authenticated = true;
+	if (s->acl == NULL) {
 		conn_reply(c, 200, "OK", NULL);
-	} else {
-		conn_reply(c, 401, "UNAUTHORIZED", NULL);
+		return CMD_DONE;
 	}
+	who = acl_find(s->acl, r->token, r->token_len);
+	if (who == NULL) {
+		conn_reply(c, 401, "UNAUTHORIZED", NULL);
+		return CMD_DONE;
+	}
+	acl_unref(c->acl);
+	c->acl = acl_ref(s->acl);
+	c->who = who;
+	c->authenticated = true;
+	conn_reply(c, 200, "OK", NULL);
 	return CMD_DONE;
 }
 

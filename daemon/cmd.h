@@ -30,6 +30,13 @@ bool cmd_check(struct conn *c, const struct proto_request *r, char *reply,
     size_t size);
 
 /*
+ * The memory budget is spent while the current PUT's body is being
+ * read: true, with its answer in reply, when the PUT would not wait
+ * (its queue rejects or drops the newest, or its timeout is 0).
+ */
+bool cmd_refuse_for_memory(struct conn *c, char *reply, size_t size);
+
+/*
  * Find a queue by name; with `create`, make it with the default
  * settings when it does not exist and the queue limit allows.
  */
@@ -53,6 +60,13 @@ bool cmd_refuse_too_large(struct conn *c, const struct queue *q);
  * the policy of a queue with producers parked on it.
  */
 enum cmd_result cmd_put_full(struct conn *c, struct queue *q);
+
+/*
+ * True when c's token has any of the rights `can` on `queue`; else
+ * answers 403 FORBIDDEN <queue> and returns false.  (Requests naming a
+ * queue are checked by cmd_check(); this is for the others.)
+ */
+bool cmd_allowed(struct conn *c, unsigned can, const char *queue);
 
 /* Run the handler for the complete request c->req. */
 enum cmd_result cmd_dispatch(struct conn *c);

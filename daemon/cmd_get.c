@@ -85,6 +85,9 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 		return CMD_DONE;
 	}
 	q = m->queue;
+	/* A connection may AUTH again, with a token that may not. */
+	if (!cmd_allowed(c, CONFIG_CAN_CONSUME, q->name))
+		return CMD_DONE;
 	conn_release(c, m);
 	if (r->cmd == PROTO_CMD_ACK) {
 		queue_ack(q, m, clock_now_ms());

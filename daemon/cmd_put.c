@@ -34,7 +34,7 @@ cmd_put(struct conn *c, const struct proto_request *r)
 	if (cmd_refuse_too_large(c, q))
 		return CMD_DONE;
 	/* Producers already waiting go first, even if this one would fit. */
-	if (q->nproducers == 0 && deliver_can_accept(q, len)) {
+	if (q->nproducers == 0 && deliver_can_accept(s, q, len)) {
 		deliver_accept(c, q, NULL);
 		return CMD_DONE;
 	}
@@ -44,6 +44,7 @@ cmd_put(struct conn *c, const struct proto_request *r)
 enum cmd_result
 cmd_put_full(struct conn *c, struct queue *q)
 {
+	struct server *s = c->server;
 	const struct proto_request *r = &c->req;
 	size_t len = (size_t)r->body_len;
 
@@ -51,6 +52,8 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_BLOCK:
 		if (r->has_timeout && r->timeout_ms == 0)
 			return refuse_full(c, q);
+		if (budget_full(s))
+			budget_wait_room(s, q);
 		conn_park(c, q, CONN_WAIT_ROOM, r->has_timeout, r->timeout_ms);
 		return CMD_WAIT;
 	case PROTO_POLICY_REJECT:
@@ -63,7 +66,16 @@ cmd_put_full(struct conn *c, struct queue *q)
 	case PROTO_POLICY_DROP_OLDEST:
 		if (!queue_can_drop_for(q, len))
 			return refuse_full(c, q);
+		/* Memory too is made by dropping the oldest, if they suffice.
+		 */
+		if (budget_full(s) && !budget_freeable(s, q))
+			return refuse_full(c, q);
 		queue_drop_for(q, len);
+		budget_sync_queue(s, q);
+		while (budget_full(s) && queue_depth(q) > 0) {
+			queue_drop_oldest(q);
+			budget_sync_queue(s, q);
+		}
 		deliver_accept(c, q, NULL);
 		return CMD_DONE;
 	}

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "answer.h"
 #include "cmd.h"
 #include "deliver.h"
 #include "log.h"
@@ -47,6 +48,10 @@ cmd_create(struct conn *c, const struct proto_request *r)
 	const struct proto_queue_opts *o = &r->opts;
 	struct queue *q;
 
+	/* Its dead letters go into that queue: as if the token put them. */
+	if (o->has_dead_letter &&
+	    !cmd_allowed(c, CONFIG_CAN_PRODUCE, o->dead_letter))
+		return CMD_DONE;
 	if (o->has_capacity)
 		set.capacity = o->capacity;
 	if (o->has_max_bytes)
@@ -98,6 +103,7 @@ delete_queue(struct server *s, struct queue *q)
 	TAILQ_FOREACH(m, &q->reserved, qlink)
 		conn_release(m->owner, m);
 	deliver_forget_queue(s, q);
+	budget_forget_queue(s, q);
 	qtable_remove(&s->queues, q);
 	log_debug("queue %s: deleted", q->name);
 	queue_free(q);
@@ -141,16 +147,16 @@ cmd_stats(struct conn *c, const struct proto_request *r)
 	char *text;
 	size_t len;
 
-	if (r->queue != NULL) {
-		struct queue *q = cmd_find_queue(c->server, r->queue, false);
-		if (q == NULL) {
-			conn_reply(c, 404, "NO_QUEUE", r->queue);
-			return CMD_DONE;
-		}
-		j = stats_queue_json(q);
-	} else {
-		j = stats_server_json(c->server);
+	if (r->queue == NULL) {
+		answer_stats(c);
+		return CMD_DONE;
 	}
+	struct queue *q = cmd_find_queue(c->server, r->queue, false);
+	if (q == NULL) {
+		conn_reply(c, 404, "NO_QUEUE", r->queue);
+		return CMD_DONE;
+	}
+	j = stats_queue_json(q);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if (text == NULL) {

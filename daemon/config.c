@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@
 #define READAHEAD_MIN PROTO_LINE_MAX
 #define READAHEAD_MAX (64 * 1024 * 1024)
 #define OUTPUT_HIGH_MAX (1024 * 1024 * 1024)
+/* A day: longer is a hang, not a timeout. */
+#define TIMEOUT_MS_MAX (24ULL * 3600 * 1000)
 /* A day: longer is a hang, not a drain. */
 #define SHUTDOWN_GRACE_MAX (24ULL * 3600 * 1000)
 /* What fits after "AUTH " on a request line. */
@@ -77,7 +80,13 @@ static int parse_listen(struct jcheck *, const char *, json_t *, void *);
 static int parse_defaults(struct jcheck *, const char *, json_t *, void *);
 static int parse_queues(struct jcheck *, const char *, json_t *, void *);
 static int parse_token(struct jcheck *, const char *, json_t *, void *);
+static int parse_tokens(struct jcheck *, const char *, json_t *, void *);
+static int parse_token_file(struct jcheck *, const char *, json_t *, void *);
+static int parse_allow(struct jcheck *, const char *, json_t *, void *);
+static int parse_grant_queues(struct jcheck *, const char *, json_t *, void *);
+static int parse_grant_can(struct jcheck *, const char *, json_t *, void *);
 static int parse_level(struct jcheck *, const char *, json_t *, void *);
+static int parse_max_memory(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_token(struct jcheck *, const char *, json_t *, void *);
 static int parse_metrics_allow(struct jcheck *, const char *, json_t *, void *);
@@ -110,6 +119,12 @@ static const struct jcheck_key top_keys[] = {
 	    CFG(max_connections_per_address), 1, MAX_CONNECTIONS_LIMIT, NULL },
 	{ "tcp_keepalive_s", JCHECK_U64, CFG(tcp_keepalive_s), 0,
 	    CONFIG_KEEPALIVE_MAX, NULL },
+	{ "request_timeout_ms", JCHECK_U64, CFG(request_timeout_ms), 0,
+	    TIMEOUT_MS_MAX, NULL },
+	{ "idle_timeout_s", JCHECK_U64, CFG(idle_timeout_s), 0,
+	    TIMEOUT_MS_MAX / 1000, NULL },
+	{ "auth_timeout_ms", JCHECK_U64, CFG(auth_timeout_ms), 0,
+	    TIMEOUT_MS_MAX, NULL },
 	{ "max_message", JCHECK_U64, CFG(max_message), 0, MAX_MESSAGE_LIMIT,
 	    NULL },
 	{ "input_readahead", JCHECK_SIZE, CFG(input_readahead), READAHEAD_MIN,
@@ -123,10 +138,12 @@ static const struct jcheck_key top_keys[] = {
 	{ "max_queue_capacity", JCHECK_U64, CFG(max_queue_capacity), 0, NUM,
 	    NULL },
 	{ "max_queue_bytes", JCHECK_U64, CFG(max_queue_bytes), 0, NUM, NULL },
+	{ "max_memory", FUNC(parse_max_memory) },
 	{ "auto_create", JCHECK_BOOL, CFG(auto_create), 0, 0, NULL },
 	{ "queue_defaults", FUNC(parse_defaults) },
 	{ "queues", FUNC(parse_queues) },
 	{ "auth_token_file", FUNC(parse_token) },
+	{ "tokens", FUNC(parse_tokens) },
 	{ "log_level", FUNC(parse_level) },
 	{ "shutdown_grace_ms", JCHECK_U64, CFG(shutdown_grace_ms), 0,
 	    SHUTDOWN_GRACE_MAX, NULL },
@@ -162,6 +179,21 @@ static const struct jcheck_key queue_keys[] = {
 	{ "dead_letter", FUNC(parse_dead_letter) },
 };
 
+/* An entry of "tokens", and an entry of its "allow". */
+static const struct jcheck_key token_keys[] = {
+	{ "token_file", FUNC(parse_token_file) },
+	{ "allow", FUNC(parse_allow) },
+};
+
+static const struct jcheck_key grant_keys[] = {
+	{ "queues", FUNC(parse_grant_queues) },
+	{ "can", FUNC(parse_grant_can) },
+};
+
+/* The names of the rights, at the bit they set. */
+static const char *const can_names[] = { "produce", "consume", "admin" };
+#define NCAN (sizeof can_names / sizeof *can_names)
+
 #define NKEYS(t) (sizeof(t) / sizeof *(t))
 
 bool
@@ -172,6 +204,31 @@ config_settings_equal(const struct queue_settings *a,
 	    a->policy == b->policy && a->lease_ms == b->lease_ms &&
 	    a->max_deliveries == b->max_deliveries &&
 	    strcmp(a->dead_letter, b->dead_letter) == 0;
+}
+
+uint64_t
+config_default_memory(void)
+{
+	static uint64_t cached;
+	char line[256];
+	unsigned long long kb;
+	FILE *f;
+
+	if (cached != 0)
+		return cached;
+	cached = CONFIG_DEFAULT_MEMORY;
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return cached;
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
+			cached = kb * 1024 / CONFIG_DEFAULT_MEMORY_FRACTION;
+			break;
+		}
+	}
+	fclose(f);
+	if (cached < CONFIG_MIN_MEMORY)
+		cached = CONFIG_MIN_MEMORY;
+	return cached;
 }
 
 void
@@ -185,6 +242,9 @@ config_defaults(struct config *cfg)
 	cfg->max_connections_per_address =
 	    CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
 	cfg->tcp_keepalive_s = CONFIG_DEFAULT_TCP_KEEPALIVE_S;
+	cfg->request_timeout_ms = CONFIG_DEFAULT_REQUEST_TIMEOUT_MS;
+	cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+	cfg->auth_timeout_ms = CONFIG_DEFAULT_AUTH_TIMEOUT_MS;
 	cfg->max_message = CONFIG_DEFAULT_MAX_MESSAGE;
 	cfg->input_readahead = CONFIG_DEFAULT_INPUT_READAHEAD;
 	cfg->output_high = CONFIG_DEFAULT_OUTPUT_HIGH;
@@ -193,6 +253,7 @@ config_defaults(struct config *cfg)
 	cfg->max_queues = CONFIG_DEFAULT_MAX_QUEUES;
 	cfg->max_queue_capacity = CONFIG_DEFAULT_MAX_QUEUE_CAPACITY;
 	cfg->max_queue_bytes = CONFIG_DEFAULT_MAX_QUEUE_BYTES;
+	cfg->max_memory = config_default_memory();
 	cfg->auto_create = true;
 	cfg->queue_defaults.capacity = CONFIG_DEFAULT_CAPACITY;
 	cfg->queue_defaults.max_bytes = CONFIG_DEFAULT_MAX_BYTES;
@@ -205,6 +266,13 @@ config_defaults(struct config *cfg)
 void
 config_free(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		free(cfg->tokens[i].token);
+		free(cfg->tokens[i].grants);
+	}
+	free(cfg->tokens);
+	cfg->tokens = NULL;
+	cfg->ntokens = 0;
 	free(cfg->queues);
 	free(cfg->auth_token);
 	free(cfg->metrics_token);
@@ -244,6 +312,20 @@ static int
 parse_queue_policy(struct jcheck *k, const char *path, json_t *v, void *obj)
 {
 	return parse_policy(k, path, v, &((struct config_queue *)obj)->set);
+}
+
+/* max_memory: a number of bytes, or null for the machine's default. */
+static int
+parse_max_memory(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+
+	if (json_is_null(v)) {
+		cfg->max_memory = config_default_memory();
+		return 0;
+	}
+	return jcheck_uint(k, path, v, CONFIG_MIN_MEMORY, NUM,
+	    &cfg->max_memory);
 }
 
 static int
@@ -669,6 +751,199 @@ parse_token(struct jcheck *k, const char *path, json_t *v, void *obj)
 	struct config *cfg = &((struct load *)obj)->cfg;
 
 	return read_token(k, path, v, &cfg->auth_token, &cfg->auth_token_len);
+}
+
+/*
+ * An allow entry while it is read: its rights first ("can"), then its
+ * globs ("queues"), each becoming a grant of the token; see parse_allow.
+ */
+struct allow {
+	struct config_token *tok;
+	unsigned can;
+	json_t *queues; /* borrowed: read once "can" is known */
+	char path[JCHECK_PATH_MAX];
+};
+
+static int
+parse_grant_can(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct allow *a = obj;
+	char sub[JCHECK_PATH_MAX];
+	size_t i;
+	json_t *e;
+	int bit;
+
+	if (jcheck_type(k, path, v, JSON_ARRAY,
+	        "an array of \"produce\", \"consume\", \"admin\"") < 0)
+		return -1;
+	if (json_array_size(v) == 0)
+		return jcheck_fail(k, path, "expected at least one right");
+	json_array_foreach(v, i, e)
+	{
+		jcheck_index(sub, sizeof sub, path, i);
+		if (jcheck_oneof(k, sub, e, can_names, NCAN, &bit) < 0)
+			return -1;
+		a->can |= 1u << bit;
+	}
+	return 0;
+}
+
+static int
+parse_grant_queues(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct allow *a = obj;
+
+	if (!json_is_string(v) &&
+	    jcheck_type(k, path, v, JSON_ARRAY,
+	        "a glob of queue names or an array of them") < 0)
+		return -1;
+	if (json_is_array(v) && json_array_size(v) == 0)
+		return jcheck_fail(k, path, "expected at least one glob");
+	a->queues = v;
+	snprintf(a->path, sizeof a->path, "%s", path);
+	return 0;
+}
+
+/* A glob: queue-name characters and fnmatch's * ? [ ] ! only. */
+static bool
+valid_glob(const char *s, size_t len)
+{
+	if (len == 0 || len > CONFIG_GLOB_MAX || strlen(s) != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("*?[]!", s[i]) && !proto_valid_queue_name(s + i, 1))
+			return false;
+	return true;
+}
+
+static int
+add_grant(struct jcheck *k, const char *path, json_t *v, struct allow *a)
+{
+	struct config_token *t = a->tok;
+	char q[JCHECK_QUOTE_SIZE];
+	struct config_grant *g;
+
+	if (jcheck_type(k, path, v, JSON_STRING, "a string") < 0)
+		return -1;
+	if (!valid_glob(json_string_value(v), json_string_length(v)))
+		return jcheck_fail(k, path,
+		    "%s is not a glob of queue names (1 to %d of A-Z a-z 0-9 "
+		    "_ . : - and * ? [ ] !)",
+		    jcheck_quote(q, sizeof q, json_string_value(v)),
+		    CONFIG_GLOB_MAX);
+	if (t->ngrants == CONFIG_GRANTS_MAX)
+		return jcheck_fail(k, path, "more than %d globs in one token",
+		    CONFIG_GRANTS_MAX);
+	g = &t->grants[t->ngrants++];
+	snprintf(g->glob, sizeof g->glob, "%s", json_string_value(v));
+	g->can = a->can;
+	return 0;
+}
+
+static int
+parse_allow(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_token *t = obj;
+	char sub[JCHECK_PATH_MAX], gsub[JCHECK_PATH_MAX];
+	size_t i, j;
+	json_t *e, *g;
+
+	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of grants") < 0)
+		return -1;
+	t->grants = xcalloc(CONFIG_GRANTS_MAX, sizeof *t->grants);
+	json_array_foreach(v, i, e)
+	{
+		struct allow a = { t, 0, NULL, "" };
+
+		jcheck_index(sub, sizeof sub, path, i);
+		if (jcheck_object(k, sub, e, grant_keys, NKEYS(grant_keys),
+		        &a) < 0)
+			return -1;
+		if (a.queues == NULL)
+			return jcheck_fail(k, sub, "missing key \"queues\"");
+		if (a.can == 0)
+			return jcheck_fail(k, sub, "missing key \"can\"");
+		if (json_is_string(a.queues)) {
+			if (add_grant(k, a.path, a.queues, &a) < 0)
+				return -1;
+			continue;
+		}
+		json_array_foreach(a.queues, j, g)
+		{
+			jcheck_index(gsub, sizeof gsub, a.path, j);
+			if (add_grant(k, gsub, g, &a) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The token of path (an entry of "tokens") is not given twice. */
+static int
+check_token_unique(struct jcheck *k, const char *path, const struct config *cfg,
+    const struct config_token *t)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	jcheck_path(sub, sizeof sub, path, "token_file");
+	if (cfg->auth_token != NULL && cfg->auth_token_len == t->len &&
+	    memcmp(cfg->auth_token, t->token, t->len) == 0)
+		return jcheck_fail(k, sub, "the same token as auth_token_file");
+	for (size_t i = 0; i < cfg->ntokens; i++)
+		if (cfg->tokens[i].len == t->len &&
+		    memcmp(cfg->tokens[i].token, t->token, t->len) == 0)
+			return jcheck_fail(k, sub,
+			    "the same token as tokens[%zu]", i);
+	return 0;
+}
+
+static int
+parse_token_file(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_token *t = obj;
+
+	if (json_is_null(v))
+		return jcheck_fail(k, path, "expected a file name, not null");
+	return read_token(k, path, v, &t->token, &t->len);
+}
+
+static int
+parse_tokens(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config *cfg = &((struct load *)obj)->cfg;
+	char sub[JCHECK_PATH_MAX];
+	size_t i;
+	json_t *e;
+
+	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of tokens") < 0)
+		return -1;
+	if (json_array_size(v) > CONFIG_TOKENS_MAX)
+		return jcheck_fail(k, path, "more than %d tokens",
+		    CONFIG_TOKENS_MAX);
+	cfg->tokens = xcalloc(json_array_size(v) + 1, sizeof *cfg->tokens);
+	json_array_foreach(v, i, e)
+	{
+		struct config_token *t = &cfg->tokens[cfg->ntokens];
+
+		jcheck_index(sub, sizeof sub, path, i);
+		/* Counted first, so that config_free() frees it on error. */
+		cfg->ntokens++;
+		if (jcheck_object(k, sub, e, token_keys, NKEYS(token_keys), t) <
+		    0)
+			return -1;
+		if (t->token == NULL)
+			return jcheck_fail(k, sub,
+			    "missing key \"token_file\"");
+		if (t->grants == NULL)
+			return jcheck_fail(k, sub, "missing key \"allow\"");
+		cfg->ntokens--;
+		if (check_token_unique(k, sub, cfg, t) < 0) {
+			cfg->ntokens++;
+			return -1;
+		}
+		cfg->ntokens++;
+	}
+	return 0;
 }
 
 static int

@@ -46,6 +46,30 @@ struct config_cidr {
 	int bits;               /* prefix length */
 };
 
+/* What a token may do on the queues a grant names ("can"). */
+#define CONFIG_CAN_PRODUCE 0x1u /* PUT */
+#define CONFIG_CAN_CONSUME 0x2u /* GET, RESERVE, ACK, NACK */
+#define CONFIG_CAN_ADMIN 0x4u	/* CREATE, DELETE, PURGE, CLOSE */
+#define CONFIG_CAN_ALL 0x7u
+/* Tokens, grants per token, and the length of a glob. */
+#define CONFIG_TOKENS_MAX 256
+#define CONFIG_GRANTS_MAX 64
+#define CONFIG_GLOB_MAX (2 * PROTO_NAME_MAX)
+
+/* One "allow" entry, one glob of it: what may be done where. */
+struct config_grant {
+	char glob[CONFIG_GLOB_MAX + 1]; /* fnmatch(3) pattern of queue names */
+	unsigned can;			/* CONFIG_CAN_* */
+};
+
+/* A token of "tokens" (or auth_token_file: every right everywhere). */
+struct config_token {
+	char *token; /* owned */
+	size_t len;
+	struct config_grant *grants; /* owned */
+	size_t ngrants;
+};
+
 /* TLS: who clients must be (tls_verify_client). */
 enum config_verify {
 	CONFIG_VERIFY_NONE,     /* no client certificate asked for */
@@ -87,6 +111,9 @@ struct config {
 	size_t max_connections;
 	size_t max_connections_per_address; /* from one client address */
 	uint64_t tcp_keepalive_s;    /* idle time before probes; 0: off */
+	uint64_t request_timeout_ms; /* a request arrives whole in it; 0: off */
+	uint64_t idle_timeout_s;     /* idle connections close; 0: never */
+	uint64_t auth_timeout_ms;    /* AUTH within it, with a token; 0: off */
 	uint64_t max_message;	     /* message limit: 413 beyond */
 	size_t input_readahead;	     /* input held per connection */
 	size_t output_high;	     /* unsent output that stops reading */
@@ -95,12 +122,15 @@ struct config {
 	size_t max_queues;	     /* queues auto-create and CREATE may reach */
 	uint64_t max_queue_capacity; /* most capacity a queue may have */
 	uint64_t max_queue_bytes;    /* most max_bytes a queue may have */
+	uint64_t max_memory;	     /* the memory budget (budget.h) */
 	bool auto_create;
 	struct queue_settings queue_defaults;
 	struct config_queue *queues; /* predefined; owned, see config_free */
 	size_t nqueues;
 	char *auth_token;	     /* from auth_token_file; NULL: none */
 	size_t auth_token_len;
+	struct config_token *tokens; /* "tokens"; owned, see config_free */
+	size_t ntokens;
 	int log_level;		     /* syslog level, LOG_INFO default */
 	uint64_t shutdown_grace_ms;  /* how long a stop may drain */
 	bool metrics_on;
@@ -139,6 +169,18 @@ struct config_flags {
  * within about two minutes and its reservations come back.
  */
 #define CONFIG_DEFAULT_TCP_KEEPALIVE_S 60
+/*
+ * Deadlines of a connection (guard.h).  A request, once its first byte
+ * is in, must be whole within 30 s: a 1 MiB message at 35 KB/s, while a
+ * client dribbling a byte at a time (slowloris) holds its slot and its
+ * buffers for no longer.  A connection that does nothing for 5 minutes
+ * (no request, no wait, no reservation) is closed: a client that forgot
+ * it, or opened it only to hold a slot.  An unauthenticated connection,
+ * when a token is needed, has 10 s to send AUTH.
+ */
+#define CONFIG_DEFAULT_REQUEST_TIMEOUT_MS 30000
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_S 300
+#define CONFIG_DEFAULT_AUTH_TIMEOUT_MS 10000
 /* The kernel's ceiling for TCP_KEEPIDLE. */
 #define CONFIG_KEEPALIVE_MAX 32767
 #define CONFIG_DEFAULT_MAX_MESSAGE (1024 * 1024)
@@ -174,6 +216,17 @@ struct config_flags {
 #define CONFIG_DEFAULT_MAX_QUEUE_CAPACITY 1000000
 #define CONFIG_DEFAULT_MAX_QUEUE_BYTES (1024ULL * 1024 * 1024)
 /*
+ * The memory budget, when not configured: a quarter of physical memory
+ * (MemTotal), leaving the rest to the kernel's page cache, other
+ * processes and what the budget does not count (per-connection
+ * structures, allocator slack); a fixed 1 GiB when /proc/meminfo
+ * cannot be read.  Never less than CONFIG_MIN_MEMORY.
+ */
+#define CONFIG_DEFAULT_MEMORY_FRACTION 4
+#define CONFIG_DEFAULT_MEMORY (1024ULL * 1024 * 1024)
+#define CONFIG_MIN_MEMORY (1024 * 1024)
+
+/*
  * Input read ahead of the request being served: enough to parse a deep
  * pipeline of small requests in one pass, small enough that a flood of
  * PUTs into a full queue costs the daemon almost nothing (the spec
@@ -194,11 +247,14 @@ struct config_flags {
 #define CONFIG_DEFAULT_SHUTDOWN_GRACE_MS 10000
 
 /* Room for one config_load() error message. */
-#define CONFIG_ERR_MAX 512
+#define CONFIG_ERR_MAX 1280
 
 /* True when two queues' settings are the same (CREATE's EXISTS, reload). */
 bool config_settings_equal(const struct queue_settings *a,
     const struct queue_settings *b);
+
+/* The default max_memory of this machine (see above). */
+uint64_t config_default_memory(void);
 
 /* Fill cfg with the built-in defaults. */
 void config_defaults(struct config *cfg);

@@ -13,8 +13,9 @@
 
 #include <event2/buffer.h>
 
-#include "clock.h"
+#include "acl.h"
 #include "admit.h"
+#include "clock.h"
 #include "cmd.h"
 #include "conn_io.h"
 #include "deliver.h"
@@ -233,7 +234,7 @@ conn_new(struct server *s, int fd)
 	c->server = s;
 	c->fd = fd;
 	c->state = CONN_READ_LINE;
-	c->authenticated = s->auth_token == NULL;
+	c->authenticated = s->acl == NULL;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_io_readcb,
@@ -250,7 +251,9 @@ conn_new(struct server *s, int fd)
 	TAILQ_INIT(&c->reserved);
 	TAILQ_INSERT_TAIL(&s->conns, c, link);
 	s->nconns++;
+	s->changes++; /* STATS counts connections (answer.h) */
 	set_input_bound(c, 0);
+	guard_start(c);
 	conn_io_arm(c);
 	{
 		struct sockaddr_storage ss;
@@ -305,6 +308,7 @@ conn_park(struct conn *c, struct queue *q, enum conn_state wait,
 	c->wait.since_ms = clock_now_ms();
 	c->wait.owner = c;
 	queue_wait(q, &c->wait, wait == CONN_WAIT_ROOM);
+	guard_park(c);
 	c->deadline_ms = has_timeout ? c->wait.since_ms + timeout_ms : 0;
 	c->timer_current = false;
 	/*
@@ -550,10 +554,24 @@ body_end(struct conn *c, size_t skip)
 static enum step
 read_body(struct conn *c)
 {
+	size_t have = evbuffer_get_length(c->in);
 	enum proto_status st;
+	char reply[160];
 
-	if (evbuffer_get_length(c->in) <= c->req.body_len)
+	if (have <= c->req.body_len) {
+		/*
+		 * The memory budget ran out with the body half in: a PUT
+		 * that would not wait for memory is answered now, its body
+		 * skipped (budget.h); the others wait for memory.
+		 */
+		if (budget_full(c->server) &&
+		    cmd_refuse_for_memory(c, reply, sizeof reply)) {
+			evbuffer_drain(c->in, have);
+			start_discard(c, c->req.body_len - have, reply);
+			return STEP_NEXT;
+		}
 		return STEP_STOP;
+	}
 	st = body_end(c, (size_t)c->req.body_len);
 	if (st == PROTO_NEED_MORE)
 		return STEP_STOP;
@@ -590,11 +608,25 @@ discard_body(struct conn *c)
 	return STEP_NEXT;
 }
 
-/* True (and reading paused) when unsent output is above the mark. */
+size_t
+conn_input_room(struct conn *c)
+{
+	size_t have = evbuffer_get_length(c->in);
+
+	return budget_input_room(c,
+	    have < c->in_bound ? c->in_bound - have : 0);
+}
+
+/*
+ * True (and reading paused) when unsent output is above the mark; with
+ * the memory budget spent, when there is any: one answer at a time.
+ */
 static bool
 output_full(struct conn *c)
 {
-	if (evbuffer_get_length(c->out) < c->server->cfg.output_high)
+	size_t high = budget_full(c->server) ? 1 : c->server->cfg.output_high;
+
+	if (evbuffer_get_length(c->out) < high)
 		return false;
 	c->output_stalled = true;
 	conn_io_update(c);
@@ -609,6 +641,8 @@ conn_run_requests(struct conn *c, int max)
 
 	if (max > CONN_REQUESTS_PER_RUN)
 		max = CONN_REQUESTS_PER_RUN;
+	/* What was just read counts before requests are judged on it. */
+	budget_sync_conn(c);
 	while (st == STEP_NEXT && !output_full(c)) {
 		if (served == max) {
 			conn_schedule(c);
@@ -631,11 +665,16 @@ conn_run_requests(struct conn *c, int max)
 			st = STEP_STOP;
 			break;
 		}
+		/* Back to reading a line after a step: a request was served. */
+		if (st == STEP_NEXT && c->state == CONN_READ_LINE)
+			guard_request_done(&c->guard);
 	}
 	/* The client sent all it will: once nothing is left to run, close. */
 	if (c->eof && st == STEP_STOP && !conn_waiting(c) &&
 	    c->state != CONN_CLOSING && !c->output_stalled)
 		conn_close(c);
+	budget_sync_conn(c);
+	guard_pass(c);
 	return served > 0 ? served : 1;
 }
 
@@ -707,6 +746,7 @@ conn_free(struct conn *c)
 		TAILQ_REMOVE(&s->flushq, c, flushlink);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
+	s->changes++;
 	conn_debug_always(c,
 	    "disconnected after %" PRIu64 " requests in %" PRIu64
 	    " ms (%zu connections open)",
@@ -715,9 +755,11 @@ conn_free(struct conn *c)
 	event_free(c->wev);
 	event_free(c->hup);
 	event_free(c->timer);
+	budget_forget_conn(c);
 	evbuffer_free(c->in);
 	evbuffer_free(c->out);
 	admit_release(s, c->fd);
+	acl_unref(c->acl);
 	tls_conn_free(c->tls);
 	close(c->fd);
 	free(c);
@@ -739,5 +781,7 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 		else
 			arm_timer(c,
 			    c->deadline_ms > now ? c->deadline_ms - now : 0);
+	} else if (!conn_waiting(c)) {
+		guard_check(c);
 	}
 }

@@ -49,6 +49,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "guard.h"
 #include "log.h"
 #include "msg.h"
 #include "queue.h"
@@ -101,14 +102,21 @@ struct conn {
 	} discard;
 	/* CONN_WAIT_*: its place in the queue's line, and since when. */
 	struct waiter wait;
-	struct event *timer; /* wait timeout; also the deferred free */
+	struct event *timer;      /* wait timeout, guard.h's deadlines, and
+	                           * the deferred free */
 	uint64_t deadline_ms;     /* when the wait times out (0: never) */
 	uint64_t timer_due_ms;    /* when timer fires, while pending */
 	bool timer_current;       /* timer was armed for the current wait */
+	struct guard guard;       /* request, idle and auth deadlines */
 	struct msg_list reserved; /* its reservations, oldest first */
 	size_t nreserved;
 	uint64_t reserved_bytes;  /* their bodies */
 	bool authenticated;
+	const struct acl_token *who; /* its token (NULL: none configured) */
+	struct acl *acl;	     /* who's acl, referenced */
+	uint64_t changed_at; /* server->changes after its last change */
+	size_t budget_counted; /* its buffers, as the budget counts them */
+	size_t shared_out;     /* of its output: shared answers (answer.h) */
 	bool eof;	     /* the client shut down its sending side */
 	bool output_stalled; /* reading paused until output drains */
 	bool runnable;       /* on the run list */
@@ -121,6 +129,8 @@ struct conn {
 	uint64_t since_ms;   /* when it connected */
 	uint64_t nrequests;  /* requests served */
 	struct log_budget log_budget; /* its debug lines (log.h) */
+	bool budget_paused;  /* not read until memory frees (budget.h) */
+	TAILQ_ENTRY(conn) budget_link; /* the budget's paused list */
 };
 
 /*

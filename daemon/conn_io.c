@@ -44,13 +44,13 @@
  */
 #define CONN_READS_PER_EVENT 4
 
-/* Whether the connection's socket should be read now. */
+/* Whether the connection's socket should be read now (its bound and
+ * the memory budget: conn_input_room). */
 static bool
-wants_read(const struct conn *c)
+wants_read(struct conn *c)
 {
 	return c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
-	    c->state != CONN_WAIT_ROOM &&
-	    evbuffer_get_length(c->in) < c->in_bound;
+	    c->state != CONN_WAIT_ROOM && conn_input_room(c) > 0;
 }
 
 /*
@@ -175,6 +175,7 @@ conn_flush(struct conn *c)
 			return;
 		}
 		len = evbuffer_get_length(c->out);
+		budget_sync_conn(c);
 	}
 	if (c->tls != NULL) {
 		/* Which event a TLS write waits for may have changed. */
@@ -249,7 +250,7 @@ read_some(struct conn *c, size_t *offered)
 	int nvec;
 	ssize_t n, left;
 
-	*offered = c->in_bound - evbuffer_get_length(c->in);
+	*offered = conn_input_room(c);
 	nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)*offered, vec, 2);
 	/* The space reserved may be larger than asked: read no more. */
 	left = (ssize_t)*offered;
@@ -367,6 +368,7 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 		                                      : strerror(errno));
 		return;
 	}
+	budget_sync_conn(c);
 	if (evbuffer_get_length(c->out) > 0) {
 		/* TLS: a write may now wait for readable instead. */
 		if (c->tls != NULL)

@@ -23,6 +23,9 @@ void conn_io_readcb(evutil_socket_t fd, short what, void *arg);
 void conn_io_writecb(evutil_socket_t fd, short what, void *arg);
 void conn_io_hupcb(evutil_socket_t fd, short what, void *arg);
 
+/* conn.c: input c may read now (its bound, the memory budget). */
+size_t conn_input_room(struct conn *c);
+
 /*
  * conn.c: serve buffered requests until one waits, input runs out or
  * max (at most a run's share) have been served; then c goes to the back

@@ -140,17 +140,22 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 		msg_free(it.msg);
 }
 
-/* True when p's message may go straight to q's first waiting consumer. */
+/*
+ * True when a message may go straight to q's first waiting consumer.
+ * To a GET it only moves (the memory budget does not mind); a RESERVE
+ * keeps a copy, so it needs room in the queue's bound (unless capacity
+ * 0) and, when the message is new (`grows`: a PUT's body), memory.
+ */
 static bool
-can_hand_off(struct queue *q, size_t len)
+can_hand_off(struct server *s, struct queue *q, size_t len, bool grows)
 {
 	struct conn *to = first_waiter(&q->consumers);
 
 	if (to == NULL)
 		return false;
-	/* A reservation stays in the queue's bound (unless capacity 0). */
-	return !wants_reserve(to) || q->set.capacity == 0 ||
-	    queue_has_room(q, len);
+	return !wants_reserve(to) ||
+	    ((q->set.capacity == 0 || queue_has_room(q, len)) &&
+	        !(grows && budget_full(s)));
 }
 
 /* Move p's buffered body to consumer `to` as message id. */
@@ -177,24 +182,27 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 }
 
 bool
-deliver_can_accept(struct queue *q, size_t len)
+deliver_can_accept(struct server *s, struct queue *q, size_t len)
 {
-	return queue_has_room(q, len) || can_hand_off(q, len);
+	return (queue_has_room(q, len) && !budget_full(s)) ||
+	    can_hand_off(s, q, len, true);
 }
 
 void
 deliver_accept(struct conn *p, struct queue *q, struct conn *to)
 {
-	uint64_t id = ++p->server->last_id;
+	struct server *s = p->server;
+	uint64_t id = ++s->last_id;
 	char arg[PROTO_U64_DIGITS + 1];
 
-	if (to == NULL && can_hand_off(q, (size_t)p->req.body_len))
+	if (to == NULL && can_hand_off(s, q, (size_t)p->req.body_len, true))
 		to = first_waiter(&q->consumers);
 	if (to != NULL)
 		hand_over(p, q, to, id);
 	else
 		conn_copy_body(p, queue_store(q, id, (size_t)p->req.body_len));
 	q->stat.puts++;
+	budget_sync_queue(s, q);
 	arg[proto_format_u64(arg, id)] = '\0';
 	conn_reply(p, 200, "QUEUED", arg);
 }
@@ -220,14 +228,30 @@ deliver_kick(struct server *s, struct queue *q)
 		}
 		if (prod == NULL)
 			break;
-		if (!deliver_can_accept(q, (size_t)prod->req.body_len))
+		if (!deliver_can_accept(s, q, (size_t)prod->req.body_len)) {
+			/* Its own room is there: it waits for memory. */
+			if (budget_full(s) &&
+			    queue_has_room(q, (size_t)prod->req.body_len))
+				budget_wait_room(s, q);
 			break;
+		}
 		deliver_accept(prod, q, NULL);
 		conn_wake(prod);
 	}
 	/* Closed and now drained: consumers wait for nothing. */
 	if (queue_drained(q))
 		deliver_release(q, DELIVER_CONSUMERS, 410, "CLOSED", q->name);
+	budget_sync_queue(s, q);
+}
+
+void
+deliver_budget_freed(struct server *s)
+{
+	struct queue *q;
+
+	/* A queue still short of memory is listed again, behind. */
+	while (!budget_full(s) && (q = budget_next_waiting(s)) != NULL)
+		deliver_kick(s, q);
 }
 
 bool
@@ -360,7 +384,9 @@ give(struct conn *to, struct queue *q, struct msg *m)
 /*
  * Move m to the end of q, or straight to its first waiting consumer
  * when one can take it; false (m untouched) when q has no room for it.
- * q's policy does not apply: this never waits.
+ * q's policy does not apply: this never waits.  Nor does the memory
+ * budget: m is counted already, and moves from one queue's count to
+ * q's (synced by the kick, or by the caller for m's old queue).
  */
 static bool
 move_into(struct server *s, struct queue *q, struct msg *m)
@@ -373,7 +399,7 @@ move_into(struct server *s, struct queue *q, struct msg *m)
 		deliver_kick(s, q);
 		return true;
 	}
-	if (can_hand_off(q, m->len)) {
+	if (can_hand_off(s, q, m->len, false)) {
 		give(first_waiter(&q->consumers), q, m);
 		return true;
 	}
@@ -408,18 +434,24 @@ enum deliver_back
 deliver_come_back(struct server *s, struct queue *q, struct msg *m,
     uint64_t delay_ms)
 {
+	enum deliver_back back;
+
 	if (q->set.max_deliveries != 0 &&
 	    m->deliveries >= q->set.max_deliveries) {
 		queue_unreserve(q, m, clock_now_ms());
-		return dead_letter(s, q, m);
-	}
-	if (delay_ms > 0) {
+		back = dead_letter(s, q, m);
+	} else if (delay_ms > 0) {
+		/* Still held, and counted: queue_bytes() has it. */
 		queue_delay(q, m);
 		delay_add(s->delay, m, delay_ms);
-		return DELIVER_BACK_DELAYED;
+		back = DELIVER_BACK_DELAYED;
+	} else {
+		queue_give_back(q, m);
+		back = DELIVER_BACK_READY;
 	}
-	queue_give_back(q, m);
-	return DELIVER_BACK_READY;
+	/* Moved or discarded: q holds less; and a delayed one is counted. */
+	budget_sync_queue(s, q);
+	return back;
 }
 
 void

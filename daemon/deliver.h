@@ -22,6 +22,8 @@
  *                          producer, or every consumer (DELETE's 404,
  *                          CLOSE's 410, the drain's 503 SHUTTING_DOWN)
  *   deliver_rejudge()      after a queue's settings changed (reload)
+ *   deliver_budget_freed() memory came free under the budget: kick the
+ *                          queues whose producers wait for it
  *
  * A connection that goes away leaves its line unanswered (conn_close).
  */
@@ -37,7 +39,7 @@
  * True when a message of len bytes can be accepted into q now: there is
  * room, or a waiting consumer can take it.
  */
-bool deliver_can_accept(struct queue *q, size_t len);
+bool deliver_can_accept(struct server *s, struct queue *q, size_t len);
 
 /*
  * Serve waiters of q until nothing more can move; once q is closed and
@@ -47,6 +49,12 @@ void deliver_kick(struct server *s, struct queue *q);
 
 /* q was just closed: its parked producers get 410 CLOSED, then a kick. */
 void deliver_close(struct server *s, struct queue *q);
+
+/*
+ * Memory came free under the budget (budget.h): kick the queues whose
+ * producers wait for it, in the order they began to, while it lasts.
+ */
+void deliver_budget_freed(struct server *s);
 
 /* Send (GET) or reserve (RESERVE) q's head message to c. */
 void deliver_head(struct conn *c, struct queue *q, bool reserve);

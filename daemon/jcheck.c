@@ -15,7 +15,7 @@
 int
 jcheck_fail(struct jcheck *k, const char *path, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024]; /* fits unknown_key()'s list of every top-level key */
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -178,7 +178,7 @@ static int
 unknown_key(struct jcheck *k, const char *path, const char *key,
     const struct jcheck_key *keys, size_t n)
 {
-	char q[JCHECK_QUOTE_SIZE], list[512];
+	char q[JCHECK_QUOTE_SIZE], list[768];
 
 	list[0] = '\0';
 	for (size_t i = 0; i < n; i++)

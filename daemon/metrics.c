@@ -273,6 +273,14 @@ add_server(struct evbuffer *out, struct server *s)
 	    "Ready, reserved and delayed messages over all queues.");
 	evbuffer_add_printf(out, "sluice_messages %" PRIu64 "\n",
 	    qtable_messages(&s->queues));
+	add_family(out, "sluice_memory_bytes", "gauge",
+	    "Memory held for clients, as the budget counts it.");
+	evbuffer_add_printf(out, "sluice_memory_bytes %" PRIu64 "\n",
+	    s->budget.used);
+	add_family(out, "sluice_memory_budget_bytes", "gauge",
+	    "The memory budget (max_memory).");
+	evbuffer_add_printf(out, "sluice_memory_budget_bytes %" PRIu64 "\n",
+	    s->cfg.max_memory);
 	add_family(out, "sluice_shutting_down", "gauge",
 	    "1 once a stop has begun.");
 	evbuffer_add_printf(out, "sluice_shutting_down %d\n",

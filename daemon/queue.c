@@ -9,8 +9,6 @@
 #include "queue.h"
 #include "xmalloc.h"
 
-/* What retry_after_ms says before any drain has been seen. */
-#define RETRY_AFTER_UNKNOWN_MS 1000
 /* Upper bound on retry_after_ms: a stalled queue should be polled. */
 #define RETRY_AFTER_MAX_MS 60000
 
@@ -81,6 +79,13 @@ drop_head(struct queue *q)
 	} else {
 		msglog_pop(&q->log, false);
 	}
+}
+
+void
+queue_drop_oldest(struct queue *q)
+{
+	drop_head(q);
+	q->stat.dropped++;
 }
 
 uint64_t
@@ -310,7 +315,7 @@ queue_retry_after_ms(const struct queue *q)
 	uint64_t ms;
 
 	if (q->drain_gap_ms == 0)
-		return RETRY_AFTER_UNKNOWN_MS;
+		return QUEUE_RETRY_AFTER_UNKNOWN_MS;
 	/* Room for us comes after room for everyone already waiting. */
 	ms = q->drain_gap_ms * (q->nproducers + 1);
 	return ms < RETRY_AFTER_MAX_MS ? ms : RETRY_AFTER_MAX_MS;

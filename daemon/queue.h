@@ -32,6 +32,9 @@
 struct conn;
 struct lease;
 
+/* What retry_after_ms says before any drain has been seen. */
+#define QUEUE_RETRY_AFTER_UNKNOWN_MS 1000
+
 /* A connection's place in a queue's line of producers or consumers. */
 struct waiter {
 	TAILQ_ENTRY(waiter) link;
@@ -80,6 +83,11 @@ struct queue {
 	uint64_t drain_gap_ms; /* smoothed time between removals */
 	struct queue *hash_next; /* qtable chain */
 	struct lease *lease_timer; /* owned by deliver.c */
+	/* The memory budget's (budget.h): what it counts for this queue,
+	 * and its place among queues whose producers wait for memory. */
+	uint64_t budget_counted;
+	bool budget_waiting;
+	TAILQ_ENTRY(queue) budget_link;
 };
 
 /* The message at the head of a queue, as queue_front() sees it. */
@@ -166,6 +174,9 @@ void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
  */
 void queue_walk(const struct queue *q,
     bool (*fn)(void *arg, const struct queue_item *it), void *arg);
+
+/* Discard the head ready message (drop-oldest), counting it dropped. */
+void queue_drop_oldest(struct queue *q);
 
 /* Discard every ready message; returns how many. */
 uint64_t queue_purge(struct queue *q);

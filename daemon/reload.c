@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
+#include "answer.h"
 #include "deliver.h"
 #include "log.h"
 #include "notify.h"
@@ -141,15 +143,16 @@ reload_config(struct server *s)
 	}
 	keep_restart_settings(s, &next);
 	note_dropped_queues(&s->cfg, &next);
-	free(s->auth_token);
-	s->auth_token = next.auth_token;
-	s->auth_token_len = next.auth_token_len;
-	next.auth_token = NULL;
-	next.auth_token_len = 0;
+	/* New AUTHs find the new tokens; older connections keep theirs. */
+	acl_unref(s->acl);
+	s->acl = acl_new(&next);
+	answer_clear(s);
 	log_set_level(next.log_level);
 	config_free(&s->cfg);
 	s->cfg = next;
 	reload_queues(s, &s->cfg);
+	/* A larger max_memory may let waiting producers in. */
+	budget_changed(s);
 	log_notice("reloaded %s", s->flags.file);
 	notify_reloaded(s, NULL);
 }

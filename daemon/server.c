@@ -14,7 +14,9 @@
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "acl.h"
 #include "admit.h"
+#include "answer.h"
 #include "conn.h"
 #include "delay.h"
 #include "deliver.h"
@@ -78,12 +80,10 @@ server_new(const struct config *cfg)
 		return NULL;
 	}
 	s->delay = delay_new(s->base, deliver_ready, s);
+	budget_init(s, deliver_budget_freed);
 	s->started_ms = clock_now_ms();
-	/* The token lives in the server, where AUTH looks. */
-	s->auth_token = s->cfg.auth_token;
-	s->auth_token_len = s->cfg.auth_token_len;
-	s->cfg.auth_token = NULL;
-	s->cfg.auth_token_len = 0;
+	/* The tokens live in the server, where AUTH looks. */
+	s->acl = acl_new(&s->cfg);
 	/* The predefined queues; a reload gives them new settings. */
 	for (size_t i = 0; i < s->cfg.nqueues; i++)
 		qtable_insert(&s->queues,
@@ -344,10 +344,12 @@ server_free(struct server *s)
 	qtable_foreach(&s->queues, forget_lease, s);
 	qtable_clear(&s->queues);
 	admit_free(s->admit);
+	answer_clear(s);
+	budget_free(s);
 	event_free(s->run_ev);
 	delay_free(s->delay);
 	event_base_free(s->base);
-	free(s->auth_token);
+	acl_unref(s->acl);
 	config_free(&s->cfg);
 	free(s);
 }

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "budget.h"
 #include "config.h"
 #include "log.h"
 #include "qtable.h"
@@ -52,11 +53,13 @@ struct server {
 	bool pass_pending;        /* run_ev runs in this loop iteration */
 	uint64_t last_id;	  /* the id of the newest accepted message */
 	uint64_t started_ms;
-	char *auth_token;	  /* NULL: AUTH always succeeds */
-	size_t auth_token_len;
+	struct acl *acl;	  /* the tokens; NULL: AUTH always succeeds */
 	bool shutting_down;	  /* draining: new PUTs get 503 */
 	struct config_flags flags; /* the command line, kept for reloads */
 	struct admit *admit;      /* connections per address (admit.h) */
+	struct budget budget;     /* memory held for clients (budget.h) */
+	uint64_t changes;	  /* requests that changed something */
+	struct answer_cache *answers; /* shared answers (answer.h) */
 	struct delay *delay;	  /* the timer of every delayed message */
 	struct server_counters counters;
 	struct log_budget refusals_log; /* "refused" lines: one a second */

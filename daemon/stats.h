@@ -11,6 +11,20 @@
 #include "server.h"
 
 json_t *stats_queue_json(const struct queue *q);
-json_t *stats_server_json(struct server *s);
+struct acl_token;
+
+/*
+ * The server's answer, listing the queues `who` has some right on (all
+ * of them when who is NULL); its totals are over those queues.
+ */
+json_t *stats_server_json(struct server *s, const struct acl_token *who);
+
+/*
+ * The same answer as JSON text, written straight into a malloc'd
+ * buffer after `head` bytes left free for the caller (a status line),
+ * with room for 2 more bytes after it; *len is the length of the JSON.
+ */
+char *stats_server_text(struct server *s, const struct acl_token *who,
+    size_t head, size_t *len);
 
 #endif

@@ -499,6 +499,34 @@ START_TEST(test_commands_before_auth_are_unauthorized)
 }
 END_TEST
 
+/* A token that may not: 403 is SLUICE_FORBIDDEN, and nothing is made. */
+START_TEST(test_command_a_token_may_not_do_is_forbidden)
+{
+	char path[] = "/tmp/check_client_token.XXXXXX", json[512];
+	int fd = mkstemp(path);
+	struct sluice_ctx *c;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "prod\n", 5), 5);
+	close(fd);
+	snprintf(json, sizeof json,
+	    "{\"tokens\": [{\"token_file\": \"%s\", \"allow\": "
+	    "[{\"queues\": \"jobs.*\", \"can\": [\"produce\"]}]}]}",
+	    path);
+	harness_start_with_config(&d, json);
+	unlink(path);
+	c = sc_open(&d);
+	ck_assert_int_eq(sluice_auth(c, "prod"), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "jobs.a", "x", 1, SLUICE_FOREVER, NULL),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "other", "x", 1, SLUICE_FOREVER, NULL),
+	    SLUICE_FORBIDDEN);
+	ck_assert_int_eq(sluice_purge(c, "jobs.a", NULL), SLUICE_FORBIDDEN);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	sluice_free(c);
+}
+END_TEST
+
 START_TEST(test_connection_over_the_limit_is_busy)
 {
 	struct sluice_ctx *a, *b;
@@ -1074,6 +1102,7 @@ main(void)
 	T(test_bad_arguments_are_refused_locally_and_keep_the_connection);
 	T_OWN(test_connect_to_a_port_nobody_listens_on_fails);
 	T_OWN(test_commands_before_auth_are_unauthorized);
+	T_OWN(test_command_a_token_may_not_do_is_forbidden);
 	T_OWN(test_connection_over_the_limit_is_busy);
 	T_OWN(test_put_over_the_message_limit_is_too_large_with_the_limit);
 	T_OWN(test_get_without_auto_create_is_no_queue);

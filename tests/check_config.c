@@ -345,10 +345,11 @@ static const struct {
 	{ "{\"nosuch\": 1}",
 	    "unknown key \"nosuch\" (expected one of port, listen, "
 	    "max_connections, max_connections_per_address, tcp_keepalive_s, "
+	    "request_timeout_ms, idle_timeout_s, auth_timeout_ms, "
 	    "max_message, input_readahead, output_high, "
 	    "max_reserved, max_reserved_bytes, max_queues, "
-	    "max_queue_capacity, max_queue_bytes, auto_create, "
-	    "queue_defaults, queues, auth_token_file, log_level, "
+	    "max_queue_capacity, max_queue_bytes, max_memory, auto_create, "
+	    "queue_defaults, queues, auth_token_file, tokens, log_level, "
 	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow, "
 	    "tls_listen, tls_cert_file, tls_key_file, tls_ca_file, "
 	    "tls_verify_client, tls_min_version)" },
@@ -452,6 +453,10 @@ static const struct {
 	{ "{\"metrics_allow\": \"127.0.0.1\"}",
 	    "metrics_allow: expected an array of addresses or null, not a "
 	    "string" },
+	{ "{\"max_memory\": 5}",
+	    "max_memory: 5 is not between 1048576 and 9223372036854775807" },
+	{ "{\"request_timeout_ms\": -1}",
+	    "request_timeout_ms: -1 is not between 0 and 86400000" },
 	{ "{\"auth_token_file\": 5}",
 	    "auth_token_file: expected a file name or null, not an integer" },
 	{ "{\"log_level\": \"loud\"}",
@@ -690,6 +695,90 @@ START_TEST(test_auth_token_from_file_is_required)
 	tc_request(t, "AUTH wrong", "401 UNAUTHORIZED");
 	tc_request(t, "AUTH s3cret", "200 OK");
 	tc_put(t, "q", "x");
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/* Each mistake in "tokens" is named by its path. */
+static const struct {
+	const char *json;
+	const char *error;
+} bad_tokens[] = {
+	{ "{\"tokens\": {}}",
+	    "tokens: expected an array of tokens, not an "
+	    "object" },
+	{ "{\"tokens\": [{\"allow\": []}]}",
+	    "tokens[0]: missing key \"token_file\"" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\"}]}",
+	    "tokens[0]: missing key \"allow\"" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\", \"allow\": [], "
+	  "\"alow\": 1}]}",
+	    "tokens[0]: unknown key \"alow\" (expected one of token_file, "
+	    "allow)" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\", \"allow\": [{\"queues\": "
+	  "\"a b\", \"can\": [\"produce\"]}]}]}",
+	    "tokens[0].allow[0].queues: \"a b\" is not a glob of queue names "
+	    "(1 to 256 of A-Z a-z 0-9 _ . : - and * ? [ ] !)" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\", \"allow\": [{\"queues\": "
+	  "[\"a\", 5], \"can\": [\"produce\"]}]}]}",
+	    "tokens[0].allow[0].queues[1]: expected a string, not an integer" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\", \"allow\": [{\"queues\": "
+	  "\"a\", \"can\": [\"fly\"]}]}]}",
+	    "tokens[0].allow[0].can[0]: \"fly\" is not one of produce, "
+	    "consume, admin" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\", \"allow\": [{\"queues\": "
+	  "\"a\"}]}]}",
+	    "tokens[0].allow[0]: missing key \"can\"" },
+	{ "{\"tokens\": [{\"token_file\": \"t1\", \"allow\": []}, "
+	  "{\"token_file\": \"t2\", \"allow\": []}]}",
+	    "tokens[1].token_file: the same token as tokens[0]" },
+	{ "{\"auth_token_file\": \"t1\", \"tokens\": [{\"token_file\": "
+	  "\"t2\", \"allow\": []}]}",
+	    "tokens[0].token_file: the same token as auth_token_file" },
+};
+
+START_TEST(test_bad_tokens_are_reported_with_their_path)
+{
+	char line[1024];
+
+	write_file("t1", "same\n", NULL, 0);
+	write_file("t2", "same", NULL, 0);
+	write_config("%s", bad_tokens[_i].json);
+	snprintf(line, sizeof line, "%s: %s", cfg_path, bad_tokens[_i].error);
+	expect_config_error(true, line);
+}
+END_TEST
+
+/* New tokens apply to AUTHs after a reload; older connections keep theirs. */
+START_TEST(test_sighup_applies_new_tokens_to_new_auths)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		NULL };
+	struct proc p;
+	struct tconn *old, *t;
+
+	write_file("t1", "one\n", NULL, 0);
+	write_config("{\"tokens\": [{\"token_file\": \"t1\", \"allow\": "
+	             "[{\"queues\": \"a\", \"can\": [\"produce\"]}]}]}");
+	proc_start(&p, args, NULL, -1);
+	old = tc_open(&p.d);
+	tc_request(old, "AUTH one", "200 OK");
+	write_file("t2", "two\n", NULL, 0);
+	write_config("{\"tokens\": [{\"token_file\": \"t2\", \"allow\": "
+	             "[{\"queues\": \"*\", \"can\": [\"consume\"]}]}]}");
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p, "reloaded");
+	t = tc_open(&p.d);
+	tc_request(t, "AUTH one", "401 UNAUTHORIZED");
+	tc_request(t, "AUTH two", "200 OK");
+	tc_request(t, "GET a", "204 EMPTY");
+	tc_send_put(t, "a", "x");
+	tc_expect(t, "403 FORBIDDEN a");
+	/* The old connection keeps the rights it was given. */
+	tc_put(old, "a", "x");
+	tc_request(old, "GET a", "403 FORBIDDEN a");
+	tc_close(old);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
 }
@@ -1362,6 +1451,9 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 	ck_assert(sample_of(s, n, "sluice_messages", "") ==
 	    (double)stats_int(all, "messages"));
 	ck_assert(sample_of(s, n, "sluice_queues", "") == 6);
+	ck_assert(sample_of(s, n, "sluice_memory_budget_bytes", "") ==
+	    (double)stats_int(all, "max_memory"));
+	ck_assert(sample_of(s, n, "sluice_memory_bytes", "") > 0);
 	ck_assert(sample_of(s, n, "sluice_uptime_seconds", "") >= 0);
 	ck_assert(sample_of(s, n, "sluice_queue_blocked_seconds_total",
 		      "blk") >= 0);
@@ -2024,6 +2116,9 @@ main(void)
 	tcase_add_test(tc, test_predefined_queues_are_served_as_configured);
 	tcase_add_test(tc, test_limits_from_the_file_are_applied);
 	tcase_add_test(tc, test_auth_token_from_file_is_required);
+	tcase_add_loop_test(tc, test_bad_tokens_are_reported_with_their_path, 0,
+	    (int)(sizeof bad_tokens / sizeof *bad_tokens));
+	tcase_add_test(tc, test_sighup_applies_new_tokens_to_new_auths);
 	tcase_add_test(tc, test_flags_override_the_file);
 	tcase_add_test(tc, test_port_flag_applies_to_every_listener);
 	tcase_add_test(tc, test_every_listen_address_is_served);

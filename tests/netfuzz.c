@@ -243,7 +243,15 @@ emit_create(struct script *s)
 	emit(s, "CREATE ");
 	emit_queue(s);
 	for (uint64_t i = rnd(5); i > 0; i--) {
-		switch (rnd(6)) {
+		switch (rnd(8)) {
+		case 6:
+			emit(s, " max_deliveries=");
+			emit_number(s, 4);
+			break;
+		case 7:
+			emit(s, " dead_letter=");
+			emit_queue(s);
+			break;
 		case 0:
 			emit(s, " capacity=");
 			emit_number(s, 8);
@@ -297,13 +305,22 @@ emit_request(struct script *s)
 	case 7:
 		emit(s, "%s ", chance(50) ? "ACK" : "NACK");
 		emit_number(s, 200);
+		/* A delayed NACK (1.1); on an ACK, a 400. */
+		if (chance(30)) {
+			emit(s, " ");
+			emit_number(s, 100);
+		}
 		emit(s, "%s", eol());
 		break;
 	case 8:
 		emit_create(s);
 		break;
 	case 9:
-		emit(s, "%s ", chance(50) ? "DELETE" : "PURGE");
+		/* CLOSE (1.1) seldom: a closed queue stays so until DELETE. */
+		if (chance(10))
+			emit(s, "CLOSE ");
+		else
+			emit(s, "%s ", chance(50) ? "DELETE" : "PURGE");
 		emit_queue(s);
 		emit(s, "%s", eol());
 		break;
@@ -661,6 +678,8 @@ check_stats(int fd, json_t **names)
 		long long depth = field(q, "depth"), res = field(q, "reserved");
 		long long b = field(q, "bytes"), cap = field(q, "capacity");
 
+		/* Delayed messages (NACK with a delay) are held too. */
+		res += field(q, "delayed");
 		json_array_append_new(*names, json_string(name));
 		messages += depth + res;
 		bytes += b;

@@ -38,6 +38,8 @@ cat > "$conf" <<'EOF'
   "max_message": 65536,
   "max_reserved": 64,
   "queue_defaults": { "capacity": 16, "max_bytes": 262144 },
+  "max_memory": 8388608,
+  "request_timeout_ms": 2000,
   "metrics": "127.0.0.1:0"
 }
 EOF

@@ -477,6 +477,45 @@ END_TEST
 
 /* ---- queues, stats, exit statuses -------------------------------------- */
 
+/*
+ * A field of queue q as a global STATS shows it to a new connection
+ * (-1: q not listed).  The server may answer a global STATS from a
+ * copy up to 250 ms old (PROTOCOL.md); the tools that read it (top,
+ * queues, stats) each run on a new connection, so the tests wait for
+ * that copy to show what they set up.
+ */
+static long long
+global_stat(const char *q, const char *field)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	json_t *j, *row;
+	long long v = -1;
+	char *text;
+	size_t len;
+
+	ck_assert_int_eq(sluice_stats(c, NULL, &text, &len), SLUICE_OK);
+	j = json_loadb(text, len, 0, NULL);
+	free(text);
+	ck_assert_ptr_nonnull(j);
+	row = json_object_get(json_object_get(j, "queues"), q);
+	if (row != NULL)
+		v = json_integer_value(json_object_get(row, field));
+	json_decref(j);
+	sluice_free(c);
+	return v;
+}
+
+static void
+await_global_stat(const char *q, const char *field, long long want)
+{
+	int i;
+
+	for (i = 0; i < AWAIT_POLLS && global_stat(q, field) != want; i++)
+		usleep(AWAIT_PAUSE_US);
+	ck_assert_msg(i < AWAIT_POLLS, "global STATS: %s %s never %lld", q,
+	    field, want);
+}
+
 START_TEST(test_stats_output_is_json_when_piped_and_with_json)
 {
 	struct output o;
@@ -485,6 +524,7 @@ START_TEST(test_stats_output_is_json_when_piped_and_with_json)
 
 	ck_assert_int_eq(run(&o, NULL, 0, "put", "s", "abc", NULL), 0);
 	output_free(&o);
+	await_global_stat("s", "depth", 1);
 	ck_assert_int_eq(run(&o, NULL, 0, "stats", NULL), 0);
 	j = json_loads(o.out, 0, &e);
 	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
@@ -1189,6 +1229,7 @@ START_TEST(test_stats_table_fits_80_columns_unless_wide)
 	ck_assert_int_eq(sluice_create(c, name, opts), SLUICE_OK);
 	sluice_queue_opts_free(opts);
 	ck_assert_int_eq(sluice_put(c, name, "x", 1, 0, NULL), SLUICE_OK);
+	await_global_stat(name, "depth", 1);
 	tty_spawn(&t, 80, "stats", NULL);
 	ck_assert_int_eq(tty_finish(&t), 0);
 	assert_lines_fit(t.out, 79);
@@ -1246,8 +1287,8 @@ START_TEST(test_top_frame_fits_the_terminal_and_shows_waits)
 	ck_assert_int_eq(sluice_flush(p), SLUICE_OK);
 	ck_assert_int_eq(sluice_append_get(w, "idle", 60000), SLUICE_OK);
 	ck_assert_int_eq(sluice_flush(w), SLUICE_OK);
-	sc_await_stat(c, "full", "blocked_producers", 1);
-	sc_await_stat(c, "idle", "waiting_consumers", 1);
+	await_global_stat("full", "blocked_producers", 1);
+	await_global_stat("idle", "waiting_consumers", 1);
 
 	tty_spawn(&t, 80, "top", "-n", "1", "-i", "100", NULL);
 	ck_assert_int_eq(tty_finish(&t), 0);
@@ -1297,6 +1338,7 @@ START_TEST(test_queues_lists_every_queue_sorted)
 	ck_assert_int_eq(sluice_create(c, "zeta", NULL), SLUICE_OK);
 	ck_assert_int_eq(sluice_create(c, "alpha", NULL), SLUICE_OK);
 	ck_assert_int_eq(sluice_create(c, "mid", NULL), SLUICE_OK);
+	await_global_stat("mid", "depth", 0);
 	ck_assert_int_eq(run(&o, NULL, 0, "queues", NULL), 0);
 	ck_assert_str_eq(o.out, "alpha\nmid\nzeta\n");
 	output_free(&o);

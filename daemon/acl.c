@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "secret.h"
 #include "xmalloc.h"
 
 struct acl {
@@ -82,17 +83,6 @@ acl_unref(struct acl *a)
 	free(a);
 }
 
-/* Compare in time independent of where the inputs differ. */
-static bool
-token_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char diff = alen != blen;
-
-	for (size_t i = 0; i < alen && i < blen; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 const struct acl_token *
 acl_find(const struct acl *a, const char *token, size_t len)
 {
@@ -102,7 +92,7 @@ acl_find(const struct acl *a, const char *token, size_t len)
 		return NULL;
 	/* Every token is compared, so the time says not which matched. */
 	for (size_t i = 0; i < a->n; i++)
-		if (token_equal(token, len, a->toks[i].token, a->toks[i].len))
+		if (secret_equal(token, len, a->toks[i].token, a->toks[i].len))
 			found = &a->who[i];
 	return found;
 }

@@ -23,11 +23,13 @@
 static void freed_cb(evutil_socket_t fd, short what, void *arg);
 
 void
-budget_init(struct server *s, void (*kick)(struct server *))
+budget_init(struct server *s, void (*kick)(struct server *),
+    void (*resume)(struct conn *))
 {
 	struct budget *b = &s->budget;
 
 	b->kick = kick;
+	b->resume = resume;
 	TAILQ_INIT(&b->paused);
 	TAILQ_INIT(&b->waiting);
 	b->freed = event_new(s->base, -1, 0, freed_cb, s);
@@ -237,7 +239,7 @@ freed_cb(evutil_socket_t fd, short what, void *arg)
 		unpause_conn(c);
 		c->guard.active_ms = now;
 		/* The pass re-arms its read event and runs what it holds. */
-		conn_schedule(c);
+		b->resume(c);
 	}
 	maybe_wake(s);
 }

@@ -51,6 +51,7 @@ struct budget {
 	uint64_t used;                 /* counted now */
 	struct event *freed;           /* resumes what waits for memory */
 	void (*kick)(struct server *); /* admits producers waiting for it */
+	void (*resume)(struct conn *); /* runs a connection it paused */
 	size_t shared_live;            /* shared answers alive (answer.h) */
 	struct budget_conns paused;    /* not read because of the budget */
 	struct budget_queues waiting;  /* producers parked for memory */
@@ -58,10 +59,13 @@ struct budget {
 
 /*
  * Set up s->budget (s->base exists).  When memory comes free, kick(s)
- * admits the producers parked for it: deliver_budget_freed(), the one
- * door out of waiting, given from above so that this stays a leaf.
+ * admits the producers parked for it (deliver_budget_freed(), the one
+ * door out of waiting) and resume(c) runs each connection it had
+ * stopped reading (conn_schedule()); both are given from above so that
+ * this stays a leaf.
  */
-void budget_init(struct server *s, void (*kick)(struct server *));
+void budget_init(struct server *s, void (*kick)(struct server *),
+    void (*resume)(struct conn *));
 
 /* Free it (every connection is gone by then; queues may be too). */
 void budget_free(struct server *s);

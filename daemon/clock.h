@@ -1,5 +1,6 @@
 /*
- * clock.h - the daemon's one clock: monotonic milliseconds.
+ * clock.h - the daemon's one clock: monotonic milliseconds (and
+ * microseconds).
  *
  * A leaf: every layer may read it, it calls nothing of the daemon.
  */
@@ -10,5 +11,11 @@
 
 /* A monotonic clock in milliseconds; cheap to call. */
 uint64_t clock_now_ms(void);
+
+/*
+ * The same clock in microseconds, precise: for a deadline a timer must
+ * not wake up ahead of (clock_now_ms() may lag the timer by a tick).
+ */
+uint64_t clock_now_us(void);
 
 #endif

@@ -14,6 +14,7 @@
 #include "acl.h"
 #include "cmd.h"
 #include "log.h"
+#include "secret.h"
 
 static enum cmd_result cmd_ping(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);

@@ -15,7 +15,10 @@
  */
 void conn_io_update(struct conn *c);
 
-/* Arm or disarm the read and close events as conn_io_update() says. */
+/*
+ * Arm or disarm the read and close events as the connection's state
+ * says (and, on TLS, the write event: tls_events()).
+ */
 void conn_io_arm(struct conn *c);
 
 /* The event callbacks conn_new() registers. */

@@ -8,8 +8,8 @@
  */
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "clock.h"
 #include "delay.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -33,15 +33,6 @@ struct delay {
 };
 
 static void delay_fire(evutil_socket_t fd, short what, void *arg);
-
-uint64_t
-delay_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 struct delay *
 delay_new(struct event_base *base, delay_ready_fn ready, void *arg)
@@ -136,7 +127,7 @@ arm(struct delay *d)
 		evtimer_del(d->timer);
 		return;
 	}
-	now = delay_now_us();
+	now = clock_now_us();
 	wait = d->heap[0]->ready_us > now ? d->heap[0]->ready_us - now : 0;
 	tv.tv_sec = (time_t)(wait / 1000000);
 	tv.tv_usec = (suseconds_t)(wait % 1000000);
@@ -152,7 +143,7 @@ delay_add(struct delay *d, struct msg *m, uint64_t delay_ms)
 	}
 	if (delay_ms > DELAY_MS_MAX)
 		delay_ms = DELAY_MS_MAX;
-	m->ready_us = delay_now_us() + delay_ms * 1000;
+	m->ready_us = clock_now_us() + delay_ms * 1000;
 	m->delay_seq = d->next_seq++;
 	place(d, d->count++, m);
 	sift_up(d, m->heap_idx);
@@ -198,7 +189,7 @@ static void
 delay_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct delay *d = arg;
-	uint64_t now = delay_now_us();
+	uint64_t now = clock_now_us();
 
 	while (d->count > 0 && d->heap[0]->ready_us <= now) {
 		struct msg *m = d->heap[0];

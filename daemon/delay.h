@@ -49,7 +49,4 @@ void delay_remove(struct delay *d, struct msg *m);
 /* Messages being timed. */
 size_t delay_count(const struct delay *d);
 
-/* The precise monotonic clock, in microseconds. */
-uint64_t delay_now_us(void);
-
 #endif

@@ -310,12 +310,16 @@ deliver_rejudge(struct server *s, struct queue *q)
 		struct conn *c = w->owner;
 
 		next = TAILQ_NEXT(w, link);
-		/* Answered while still in line, as a new PUT would be. */
+		/* Judged as a new PUT would be. */
 		if (cmd_refuse_too_large(c, q)) {
 			conn_wake(c);
 		} else if (q->set.policy != PROTO_POLICY_BLOCK) {
-			cmd_put_full(c, q);
+			/*
+			 * Out of line first, as in deliver_timeout(): a
+			 * retry hint counts those still waiting, not c.
+			 */
 			conn_wake(c);
+			cmd_put_full(c, q);
 		}
 	}
 }

@@ -24,6 +24,8 @@
  *   deliver_rejudge()      after a queue's settings changed (reload)
  *   deliver_budget_freed() memory came free under the budget: kick the
  *                          queues whose producers wait for it
+ *   deliver_come_back()    a message dead-lettered straight to a
+ *                          consumer waiting on the dead-letter queue
  *
  * A connection that goes away leaves its line unanswered (conn_close).
  */

@@ -47,6 +47,7 @@
 #include "drain.h"
 #include "log.h"
 #include "metrics.h"
+#include "secret.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -523,17 +524,6 @@ find_header(char *headers, const char *name, size_t *len)
 	return NULL;
 }
 
-/* Compare without stopping at the first difference: no timing oracle. */
-static bool
-same_secret(const char *a, size_t alen, const char *b, size_t blen)
-{
-	unsigned char diff = alen != blen;
-
-	for (size_t i = 0; i < alen && i < blen; i++)
-		diff |= (unsigned char)(a[i] ^ b[i]);
-	return diff == 0;
-}
-
 /* With metrics_token_file set: "Authorization: Bearer <token>". */
 static bool
 authorized(const struct config *cfg, char *headers)
@@ -546,7 +536,7 @@ authorized(const struct config *cfg, char *headers)
 	if ((v = find_header(headers, "Authorization", &len)) == NULL ||
 	    len < 7 || strncasecmp(v, "Bearer ", 7) != 0)
 		return false;
-	return same_secret(v + 7, len - 7, cfg->metrics_token,
+	return secret_equal(v + 7, len - 7, cfg->metrics_token,
 	    cfg->metrics_token_len);
 }
 

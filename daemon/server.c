@@ -18,6 +18,7 @@
 #include "admit.h"
 #include "answer.h"
 #include "conn.h"
+#include "conn_io.h"
 #include "delay.h"
 #include "deliver.h"
 #include "log.h"
@@ -80,7 +81,7 @@ server_new(const struct config *cfg)
 		return NULL;
 	}
 	s->delay = delay_new(s->base, deliver_ready, s);
-	budget_init(s, deliver_budget_freed);
+	budget_init(s, deliver_budget_freed, conn_schedule);
 	s->started_ms = clock_now_ms();
 	/* The tokens live in the server, where AUTH looks. */
 	s->acl = acl_new(&s->cfg);

@@ -364,6 +364,33 @@ START_TEST(test_rejudge_answers_parked_producers_by_the_new_policy)
 END_TEST
 
 /*
+ * A parked PUT refused by a reload's new policy is told when to retry
+ * as one refused by its timeout is: counting those still waiting behind
+ * it, not itself (it once counted itself too, one gap more).
+ */
+START_TEST(test_rejudge_retry_hint_counts_those_behind_only)
+{
+	struct client *a = full_queue(),
+	              *p[2] = { client_open(), client_open() };
+	struct queue *q;
+
+	send_str(p[0], "PUT q 1\r\nb\r\n");
+	send_str(p[1], "PUT q 1\r\nc\r\n");
+	q = queue_named("q");
+	ck_assert_uint_eq(q->nproducers, 2);
+	q->drain_gap_ms = 100;
+	q->set.policy = PROTO_POLICY_REJECT;
+	deliver_rejudge(srv, q);
+	expect(p[0], "503 FULL q retry_after_ms=200\r\n");
+	expect(p[1], "503 FULL q retry_after_ms=100\r\n");
+	ck_assert_uint_eq(q->nproducers, 0);
+	client_close(a);
+	client_close(p[0]);
+	client_close(p[1]);
+}
+END_TEST
+
+/*
  * n pipelined PUTs of q (4-digit bodies 0001...) and n GETs, with a PING
  * after every tenth request on both sides when pings is set.
  */
@@ -656,6 +683,7 @@ main(void)
 	TEST(s,
 	    test_drain_refuses_parked_producers_and_keeps_serving_consumers);
 	TEST(s, test_rejudge_answers_parked_producers_by_the_new_policy);
+	TEST(s, test_rejudge_retry_hint_counts_those_behind_only);
 	TEST(s, test_capacity_one_moves_a_pipelined_pair_in_order_in_one_pass);
 	TEST(s, test_woken_producers_and_consumers_keep_arrival_order);
 	TEST(s, test_the_pass_bound_yields_to_other_connections);

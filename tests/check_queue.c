@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "delay.h"
 #include "msg.h"
 #include "msglog.h"
@@ -921,7 +922,7 @@ delay_seen_cb(struct msg *m, void *arg)
 {
 	struct delay_seen *x = arg;
 
-	if (delay_now_us() < m->ready_us)
+	if (clock_now_us() < m->ready_us)
 		x->early = true;
 	if (x->n > 0 && (m->ready_us < x->last_ready_us ||
 			    (m->ready_us == x->last_ready_us &&

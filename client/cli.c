@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -26,61 +27,78 @@ enum {
 };
 
 static const struct cli_command commands[] = {
-	{ "put", cli_put, "put a message, or each line of stdin (-l)" },
-	{ "get", cli_get, "take messages and print them (-f: follow)" },
+	{ "put", cli_put, "put a message, or each line of stdin (-l)", NULL },
+	{ "get", cli_get, "take messages and print them (-f: follow)", NULL },
 	{ "reserve", cli_reserve,
-	    "take messages at least once: ACK after a command succeeds" },
-	{ "ack", cli_ack, "acknowledge a reservation of this connection" },
-	{ "nack", cli_nack, "give back a reservation of this connection" },
-	{ "create", cli_create, "create a queue with capacity and policy" },
-	{ "delete", cli_delete, "delete a queue and its messages" },
-	{ "purge", cli_purge, "discard a queue's ready messages" },
-	{ "close", cli_close, "close a queue: the end of its stream" },
+	    "take messages at least once: ACK after a command succeeds", NULL },
+	{ "ack", cli_ack, "acknowledge a reservation of this connection",
+	    NULL },
+	{ "nack", cli_nack, "give back a reservation of this connection",
+	    NULL },
+	{ "create", cli_create, "create a queue with capacity and policy",
+	    NULL },
+	{ "delete", cli_delete, "delete a queue and its messages", NULL },
+	{ "purge", cli_purge, "discard a queue's ready messages", NULL },
+	{ "close", cli_close, "close a queue: the end of its stream", NULL },
+	{ "stats", cli_stats, "show the server's or a queue's statistics",
+	    NULL },
+	{ "peek", cli_peek, "show a queue's first messages without taking them",
+	    NULL },
+	{ "move", cli_move, "move messages to another queue, none lost", NULL },
 	{ "relay", cli_relay,
-	    "move messages between queues, at least once (-- COMMAND)" },
-	{ "stats", cli_stats, "show the server's or a queue's statistics" },
-	{ "ping", cli_ping, "check that the server answers" },
-	{ "bench", cli_bench, "load test: producers and consumers, report" },
+	    "move messages between queues, at least once (-- COMMAND)", NULL },
+	{ "queues", cli_queues, "list the queues, one name a line", NULL },
+	{ "top", cli_top, "a live view of the queues: rates, depth, waits",
+	    NULL },
+	{ "ping", cli_ping, "check that the server answers", NULL },
+	{ "bench", cli_bench, "load test: producers and consumers, report",
+	    NULL },
 };
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluice [-H HOST] [-p PORT] [-a TOKEN] [--tls [--cacert "
-	    "FILE]\n"
+	    "usage: sluice [-H HOST] [-p PORT] [--tls [--cacert FILE]\n"
 	    "              [--cert FILE [--key FILE]]] COMMAND [ARG...]\n"
 	    "\n"
 	    "Talk to a sluiced message broker.\n"
 	    "\n"
 	    "Commands:\n");
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 		    commands[i].summary);
 	fprintf(f,
 	    "\n"
-	    "Options:\n"
-	    "  -H HOST        server (default $SLUICE_HOST, else %s)\n"
-	    "  -p PORT        port (default $SLUICE_PORT, else %d)\n"
-	    "  -a TOKEN       send AUTH TOKEN first (default $SLUICE_AUTH)\n"
-	    "  --tls          speak TLS (the server's tls_listen port), "
+	    "Options (before or after the command):\n"
+	    "  -H, --host HOST   server (default $SLUICE_HOST, else %s)\n"
+	    "  -p, --port PORT   port (default $SLUICE_PORT, else %d)\n"
+	    "  -a, --auth TOKEN  send AUTH TOKEN first; better: set "
+	    "$SLUICE_AUTH,\n"
+	    "                    which other users cannot see in ps\n"
+	    "  --tls             speak TLS (the server's tls_listen port), "
 	    "checking its\n"
-	    "                 certificate and name (or set SLUICE_TLS=1)\n"
-	    "  --cacert FILE  CA certificates to check it against, PEM "
+	    "                    certificate and name (or set SLUICE_TLS=1)\n"
+	    "  --cacert FILE     CA certificates to check it against, PEM "
 	    "(default\n"
-	    "                 $SLUICE_CACERT, else the system's)\n"
-	    "  --cert FILE    client certificate for servers that ask "
+	    "                    $SLUICE_CACERT, else the system's)\n"
+	    "  --cert FILE       client certificate for servers that ask "
 	    "(mTLS), PEM\n"
-	    "                 (default $SLUICE_CERT)\n"
-	    "  --key FILE     its private key (default $SLUICE_KEY, else in "
-	    "--cert)\n"
-	    "  -h, --help     this help; \"sluice COMMAND --help\" for one "
-	    "command\n"
-	    "  -V, --version  print the version\n"
+	    "                    (default $SLUICE_CERT)\n"
+	    "  --key FILE        its private key (default $SLUICE_KEY, else "
+	    "in --cert)\n"
+	    "  -h, --help        this help; \"sluice COMMAND --help\" for "
+	    "one command\n"
+	    "  -V, --version     print the version\n"
 	    "\n"
-	    "Exit status: 0 done, 64 bad usage, 69 cannot connect, 75 the "
-	    "server refused\nfor now (503: queue full, busy, shutting down), "
-	    "1 any other error.\n",
+	    "Exit status: 0 done, 1 an error the server reported (bad "
+	    "request, conflict,\n"
+	    "...), 2 no message (empty queue), 64 bad usage, 66 no such "
+	    "queue, 69 cannot\n"
+	    "connect, 75 the server refused for now (503: queue full, busy, "
+	    "shutting\n"
+	    "down; retry later), 77 not authorized.\n",
 	    SLUICE_DEFAULT_HOST, SLUICE_DEFAULT_PORT);
 }
 
@@ -108,19 +126,48 @@ cli_error(struct cli *cli, int status, const char *fmt, ...)
 	return status;
 }
 
+/* The hint that ends a usage error: where the whole story is. */
+static void
+help_hint(const struct cli *cli)
+{
+	fprintf(stderr, " (try \"sluice %s%s--help\")\n",
+	    cli->cmd ? cli->cmd : "", cli->cmd ? " " : "");
+}
+
 int
 cli_usage_error(struct cli *cli, const char *usage_text, const char *fmt,
     ...)
 {
 	va_list ap;
 
+	/* One line and a pointer to --help, not the help itself: a
+	 * script's log or a terminal keeps the line that matters. */
+	(void)usage_text;
+	fflush(stdout);
 	fprintf(stderr, "sluice: %s%s", cli->cmd ? cli->cmd : "",
 	    cli->cmd ? ": " : "");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n%s", usage_text);
+	help_hint(cli);
 	return EX_USAGE;
+}
+
+int
+cli_option_error(struct cli *cli, int ch, char **argv)
+{
+	/* opterr is 0 and optstrings start with ':' (after any '+'):
+	 * getopt says ':' for a missing value, '?' for an unknown
+	 * option; optopt is the letter, 0 for an unknown long one. */
+	const char *word = argv[optind - 1];
+	char opt[3] = { '-', (char)optopt, '\0' };
+
+	if (optopt == 0 || strncmp(word, "--", 2) == 0)
+		return cli_usage_error(cli, NULL, "%s %.*s",
+		    ch == ':' ? "a value is missing after" : "unknown option",
+		    (int)strcspn(word, "="), word);
+	return cli_usage_error(cli, NULL, "%s %s",
+	    ch == ':' ? "a value is missing after" : "unknown option", opt);
 }
 
 bool
@@ -151,6 +198,13 @@ cli_status(enum sluice_result r)
 	case SLUICE_EXISTS:
 	case SLUICE_DROPPED:
 		return 0;
+	case SLUICE_EMPTY:
+		return CLI_EX_EMPTY;
+	case SLUICE_NO_QUEUE:
+		return EX_NOINPUT;
+	case SLUICE_UNAUTHORIZED:
+	case SLUICE_FORBIDDEN:
+		return EX_NOPERM;
 	case SLUICE_FULL:
 	case SLUICE_TOO_MANY_RESERVED:
 	case SLUICE_TOO_MANY_QUEUES:
@@ -297,10 +351,128 @@ parse_port(const char *s, int *port)
 	return true;
 }
 
+static const struct cli_command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Set a global option; returns -1 to go on, else an exit status. */
+static int
+set_global(struct cli *cli, int opt, const char *value)
+{
+	switch (opt) {
+	case 'H':
+		cli->host = value;
+		break;
+	case 'p':
+		if (!parse_port(value, &cli->port))
+			return cli_usage_error(cli, NULL,
+			    "--port wants a port from 1 to 65535, not \"%s\"",
+			    value);
+		break;
+	case 'a':
+		cli->token = value;
+		cli->token_in_argv = true;
+		break;
+	case OPT_TLS:
+		cli->tls = true;
+		break;
+	case OPT_CACERT:
+		cli->cacert = value;
+		cli->tls_opt = "--cacert";
+		break;
+	case OPT_CERT:
+		cli->cert = value;
+		cli->tls_opt = "--cert";
+		break;
+	case OPT_KEY:
+		cli->key = value;
+		cli->tls_opt = "--key";
+		break;
+	}
+	return -1;
+}
+
+/*
+ * Take the global options out of a command's words, so that they work
+ * after the command too ("sluice get jobs -H db1", as redis-cli and
+ * git allow); what is left goes to the command's own getopt.  Stops at
+ * "--" (reserve's command follows it).  A short option the command
+ * has a use of its own for (none does yet) stays the command's.  Returns
+ * -1 to go on, else an exit status.
+ */
+static int
+take_globals(struct cli *cli, const struct cli_command *c, int *argc,
+    char **argv)
+{
+	static const struct {
+		int opt; /* set_global()'s; a letter if it has a short form */
+		const char *name;
+		bool has_value;
+	} globals[] = {
+		{ 'H', "--host", true },
+		{ 'p', "--port", true },
+		{ 'a', "--auth", true },
+		{ OPT_TLS, "--tls", false },
+		{ OPT_CACERT, "--cacert", true },
+		{ OPT_CERT, "--cert", true },
+		{ OPT_KEY, "--key", true },
+	};
+	const size_t nglobals = sizeof globals / sizeof globals[0];
+	int out = 1, st;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *w = argv[i], *value = NULL;
+		bool has_value = false;
+		int opt = 0;
+
+		if (strcmp(w, "--") == 0) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		for (size_t g = 0; g < nglobals && opt == 0; g++) {
+			size_t n = strlen(globals[g].name);
+			has_value = globals[g].has_value;
+			if (strncmp(w, globals[g].name, n) == 0 &&
+			    (w[n] == '\0' || (w[n] == '=' && has_value))) {
+				opt = globals[g].opt;
+				value = w[n] == '=' ? w + n + 1 : NULL;
+			} else if (globals[g].opt < 256 && w[0] == '-' &&
+			    w[1] == globals[g].opt &&
+			    (c->own == NULL || strchr(c->own, w[1]) == NULL)) {
+				opt = globals[g].opt;
+				value = w[2] != '\0' ? w + 2 : NULL;
+			}
+		}
+		if (opt == 0) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (has_value && value == NULL && i + 1 >= *argc)
+			return cli_usage_error(cli, NULL,
+			    "a value is missing after %s", w);
+		if (has_value && value == NULL)
+			value = argv[++i];
+		if ((st = set_global(cli, opt, value)) >= 0)
+			return st;
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "auth", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "tls", no_argument, NULL, OPT_TLS },
@@ -309,11 +481,16 @@ main(int argc, char **argv)
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli cli = { SLUICE_DEFAULT_HOST, SLUICE_DEFAULT_PORT, NULL, NULL,
-		false, NULL, NULL, NULL };
-	const char *env, *tls_opt = NULL;
-	int ch;
+	struct cli cli = {
+		.host = SLUICE_DEFAULT_HOST,
+		.port = SLUICE_DEFAULT_PORT,
+	};
+	const struct cli_command *c;
+	const char *env;
+	int ch, st;
 
+	/* Every command reports bad options itself, in one line. */
+	opterr = 0;
 	if ((env = getenv("SLUICE_HOST")) != NULL && *env != '\0')
 		cli.host = env;
 	if ((env = getenv("SLUICE_PORT")) != NULL && *env != '\0' &&
@@ -332,50 +509,58 @@ main(int argc, char **argv)
 	if ((env = getenv("SLUICE_KEY")) != NULL && *env != '\0')
 		cli.key = env;
 	/* "+": stop at the command; its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+H:p:a:hV", longopts,
-		    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:H:p:a:hV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'H':
-			cli.host = optarg;
-			break;
 		case 'p':
-			if (!parse_port(optarg, &cli.port)) {
-				fprintf(stderr, "sluice: -p %s: not a port\n",
-				    optarg);
-				return EX_USAGE;
-			}
-			break;
 		case 'a':
-			cli.token = optarg;
-			break;
 		case OPT_TLS:
-			cli.tls = true;
-			break;
 		case OPT_CACERT:
-			cli.cacert = optarg;
-			tls_opt = "--cacert";
-			break;
 		case OPT_CERT:
-			cli.cert = optarg;
-			tls_opt = "--cert";
-			break;
 		case OPT_KEY:
-			cli.key = optarg;
-			tls_opt = "--key";
+			if ((st = set_global(&cli, ch, optarg)) >= 0)
+				return st;
 			break;
 		case 'h':
+			/* redis-cli's -h is its host: say where ours is
+			 * rather than answer "sluice -h db1 ping" with
+			 * the help. */
+			if (optind < argc && argv[optind][0] != '-' &&
+			    find_command(argv[optind]) == NULL) {
+				fprintf(stderr,
+				    "sluice: -h is --help; for the "
+				    "server, use -H %s or --host %s\n",
+				    argv[optind], argv[optind]);
+				return EX_USAGE;
+			}
 			usage(stdout);
 			return 0;
 		case 'V':
 			printf("sluice %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			usage(stderr);
-			return EX_USAGE;
+			return cli_option_error(&cli, ch, argv);
 		}
 	}
-	if (tls_opt != NULL && !cli.tls) {
-		fprintf(stderr, "sluice: %s needs --tls\n", tls_opt);
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if ((c = find_command(argv[optind])) == NULL) {
+		fprintf(stderr,
+		    "sluice: unknown command \"%s\" (try \"sluice "
+		    "--help\")\n",
+		    argv[optind]);
+		return EX_USAGE;
+	}
+	cli.cmd = c->name;
+	argc -= optind;
+	argv += optind;
+	if ((st = take_globals(&cli, c, &argc, argv)) >= 0)
+		return st;
+	if (cli.tls_opt != NULL && !cli.tls) {
+		fprintf(stderr, "sluice: %s needs --tls\n", cli.tls_opt);
 		return EX_USAGE;
 	}
 	if (cli.key != NULL && cli.cert == NULL) {
@@ -384,21 +569,12 @@ main(int argc, char **argv)
 		    "certificate (--cert, SLUICE_CERT)\n");
 		return EX_USAGE;
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EX_USAGE;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[optind], commands[i].name) != 0)
-			continue;
-		cli.cmd = commands[i].name;
-		argc -= optind;
-		argv += optind;
-		/* Let the command's getopt start afresh on its words. */
-		optind = 0;
-		return commands[i].run(&cli, argc, argv);
-	}
-	fprintf(stderr, "sluice: unknown command \"%s\"\n\n", argv[optind]);
-	usage(stderr);
-	return EX_USAGE;
+	/* A token on the command line shows in ps to every user. */
+	if (cli.token_in_argv && isatty(STDERR_FILENO))
+		fprintf(stderr,
+		    "sluice: warning: a token given with -a is "
+		    "visible to other users (ps); set SLUICE_AUTH instead\n");
+	/* Let the command's getopt start afresh on its words. */
+	optind = 0;
+	return c->run(&cli, argc, argv);
 }

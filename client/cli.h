@@ -8,34 +8,43 @@
  * server goes through libsluice (sluice.h): the tool never speaks the
  * protocol itself.
  *
- * Exit statuses follow <sysexits.h>: 0 done, EX_USAGE (64) bad usage,
- * EX_UNAVAILABLE (69) cannot connect (or lost the server), EX_TEMPFAIL
- * (75) the server said 503 (full, busy, shutting down, ...), 1 anything
- * else.  Errors are one line
- * on stderr, "sluice: <command> <queue>: <what happened>".
+ * Exit statuses follow <sysexits.h> where it has a word for the case: 0
+ * done, 1 an error the server reported (400, 409, ...), 2 no message
+ * (CLI_EX_EMPTY), EX_USAGE (64) bad usage, EX_NOINPUT (66) no such
+ * queue, EX_UNAVAILABLE (69) cannot connect (or lost the server),
+ * EX_TEMPFAIL (75) the server said 503 (full, busy, shutting down, ...),
+ * EX_NOPERM (77) not authorized (401) or not allowed (403).  Errors are one line on stderr,
+ * "sluice: <command>: <queue>: <what happened>".
  */
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sluice.h"
 
 /* The status for an error no sysexits.h code describes. */
 #define CLI_EX_ERROR 1
+/* No message: get, reserve or peek found the queue empty (as grep's 1
+ * for no match, a result a script branches on, not a failure). */
+#define CLI_EX_EMPTY 2
 
 struct cli {
 	const char *host;
 	int port;
 	const char *token;	/* -a / SLUICE_AUTH: AUTH on connect */
 	const char *cmd;	/* the command being run, for messages */
+	bool token_in_argv;     /* -a: visible in ps */
 	bool tls;		/* --tls / SLUICE_TLS: speak TLS */
 	const char *cacert;	/* --cacert: CA certificates (PEM); NULL:
 				 * the system's */
 	const char *cert;	/* --cert, --key: a client certificate */
 	const char *key;
+	const char *tls_opt;	/* the last of --cacert, --cert, --key
+				 * given: each needs --tls */
 };
 
 /* One command: its name, its entry point, and a line for --help. */
@@ -43,6 +52,9 @@ struct cli_command {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
 	const char *summary;
+	/* Short options the command uses itself that would otherwise be
+	 * global ones after it (bench's -p); NULL: none. */
+	const char *own;
 };
 
 /*
@@ -59,6 +71,13 @@ struct sluice_ctx *cli_connect(struct cli *cli, int *status);
 struct json_t;
 enum sluice_result cli_stats_json(struct sluice_ctx *ctx, const char *queue,
     struct json_t **out);
+
+/*
+ * True when the queue exists (a STATS, which never creates one); else
+ * reports why ("no such queue", exit status 66) and sets *status.
+ */
+bool cli_queue_exists(struct cli *cli, struct sluice_ctx *ctx,
+    const char *queue, int *status);
 
 /* CREATE's options as the command line gives them. */
 struct cli_queue_opts {
@@ -106,14 +125,40 @@ int cli_fail(struct cli *cli, struct sluice_ctx *ctx, const char *what,
 int cli_error(struct cli *cli, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Print a usage error with the usage text and return EX_USAGE. */
+/* Print a usage error, one line that points at --help, and return
+ * EX_USAGE.  usage (the command's help) is not printed; may be NULL. */
 int cli_usage_error(struct cli *cli, const char *usage, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Report what getopt_long returned for a bad option (ch '?' or ':';
+ * every optstring starts with ':', after any '+', and opterr is 0) and
+ * return EX_USAGE.
+ */
+int cli_option_error(struct cli *cli, int ch, char **argv);
 
 /* Parse a number option ("-t 500"); false (after a usage message) when
  * it is not a decimal in 0..max. */
 bool cli_number(struct cli *cli, const char *usage, const char *opt,
     const char *s, uint64_t max, uint64_t *out);
+
+/* The width of the terminal on fd (else $COLUMNS, else 80). */
+int cli_term_width(int fd);
+
+/* A count or rate in at most 5 characters: 12345, 123k, 1.2M, 0.5. */
+void cli_human(double v, char *buf, size_t size);
+
+/* An uptime for people: "42s", "3m07s", "5h02m", "12d04h". */
+void cli_uptime(int64_t seconds, char *buf, size_t size);
+
+/* strcmp() for qsort() of an array of strings. */
+int cli_compare_strings(const void *a, const void *b);
+
+/*
+ * Write a body to stdout for a terminal: control bytes, escapes and
+ * invalid UTF-8 as \n, \r, \xNN, a backslash as \\ (cli_get.c).
+ */
+void cli_print_quoted(const char *body, size_t len);
 
 /* Milliseconds on a monotonic clock. */
 uint64_t cli_now_ms(void);
@@ -174,6 +219,10 @@ int cli_close(struct cli *cli, int argc, char **argv);
 int cli_relay(struct cli *cli, int argc, char **argv);
 int cli_ping(struct cli *cli, int argc, char **argv);
 int cli_stats(struct cli *cli, int argc, char **argv);
+int cli_queues(struct cli *cli, int argc, char **argv);
+int cli_top(struct cli *cli, int argc, char **argv);
+int cli_peek(struct cli *cli, int argc, char **argv);
+int cli_move(struct cli *cli, int argc, char **argv);
 int cli_bench(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -406,8 +406,8 @@ bench_options(struct cli *cli, int argc, char **argv, struct bench *b)
 	uint64_t v;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "P:C:s:n:d:w:q:jh", longopts,
-		    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":P:C:s:n:d:w:q:jh", longopts,
+	            NULL)) != -1) {
 		switch (ch) {
 		case 'P':
 			if (!positive(cli, "-P", optarg, &b->nproducers))
@@ -469,8 +469,7 @@ bench_options(struct cli *cli, int argc, char **argv, struct bench *b)
 			fputs(bench_usage, stdout);
 			return 0;
 		default:
-			fputs(bench_usage, stderr);
-			return EX_USAGE;
+			return cli_option_error(cli, ch, argv);
 		}
 	}
 	if (optind < argc)

@@ -39,8 +39,8 @@ static const char get_usage[] =
     "A message is gone from the server once sent (at most once); for at\n"
     "least once, see \"sluice reserve\".\n"
     "\n"
-    "  -n, --count N     take at most N messages (default 1, or no limit\n"
-    "                    with -f)\n"
+    "  -n, --count N     take at most N messages, N >= 1 (default 1, or\n"
+    "                    no limit with -f)\n"
     "  -t, --timeout MS  wait up to MS ms for a message when none is "
     "ready\n"
     "                    (default 0: do not wait)\n"
@@ -48,11 +48,17 @@ static const char get_usage[] =
     "                    the queue is closed and drained (status 0):\n"
     "                    sluice get -f jobs | worker\n"
     "  -r, --raw         print bodies exactly, with no newline after them\n"
+    "                    (without it, on a terminal, control bytes and\n"
+    "                    invalid UTF-8 are shown quoted: \\n, \\x1b, \\\\)\n"
     "  -i, --id          print \"<id> \" before each body\n"
     "  -w, --window N    GETs in flight while messages flow (default 128)\n"
     "  -h, --help        this help\n"
     "\n"
-    "Exit status 0 when a message was taken, 1 when the queue had none.\n";
+    "The queue must exist: a missing one is not created (exit status 66,\n"
+    "\"no such queue\"); \"sluice create\" or a put makes it.\n"
+    "\n"
+    "Exit status 0 when a message was taken, 2 when the queue had none,\n"
+    "66 when there is no such queue.\n";
 
 static const char reserve_usage[] =
     "usage: sluice reserve [-n COUNT] [-t MS] [-f] [-r] [-i]\n"
@@ -68,8 +74,8 @@ static const char reserve_usage[] =
     "(NACK) and stops sluice with status 1, or with --retry-delay goes\n"
     "on with the next message.\n"
     "\n"
-    "  -n, --count N     take at most N messages (default 1, or no limit\n"
-    "                    with -f)\n"
+    "  -n, --count N     take at most N messages, N >= 1 (default 1, or\n"
+    "                    no limit with -f)\n"
     "  -t, --timeout MS  wait up to MS ms for a message when none is "
     "ready\n"
     "  -f, --follow      keep taking messages as they come, until -n or\n"
@@ -81,10 +87,16 @@ static const char reserve_usage[] =
     "                    sluice says so.  Status 1 at the end if any\n"
     "                    COMMAND failed\n"
     "  -r, --raw         print bodies exactly, with no newline after them\n"
+    "                    (without it, on a terminal, control bytes and\n"
+    "                    invalid UTF-8 are shown quoted: \\n, \\x1b, \\\\)\n"
     "  -i, --id          print \"<id> \" before each body\n"
     "  -h, --help        this help\n"
     "\n"
-    "Exit status 0 when a message was taken, 1 when the queue had none.\n";
+    "The queue must exist: a missing one is not created (exit status 66,\n"
+    "\"no such queue\"); \"sluice create\" or a put makes it.\n"
+    "\n"
+    "Exit status 0 when a message was taken, 2 when the queue had none,\n"
+    "66 when there is no such queue.\n";
 
 /* Options get and reserve share. */
 struct take_opts {
@@ -92,6 +104,7 @@ struct take_opts {
 	int64_t wait_ms;
 	bool follow;
 	bool raw;
+	bool quote; /* stdout is a terminal and not --raw */
 	bool ids;
 	uint64_t window;
 	const char *queue;
@@ -122,13 +135,19 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 
 	memset(o, 0, sizeof *o);
 	o->window = GET_WINDOW_DEFAULT;
-	while ((ch = getopt_long(argc, argv, "n:t:frihw:R:", longopts,
+	while ((ch = getopt_long(argc, argv, ":n:t:frihw:R:", longopts,
 		    NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			if (!cli_number(cli, usage, "-n", optarg, INT64_MAX,
 				&o->count))
 				return EX_USAGE;
+			/* 0 used to mean "no limit" and drained a queue
+			 * by surprise: -f says that. */
+			if (o->count == 0)
+				return cli_usage_error(cli, usage,
+				    "-n wants at least 1 (for no limit, use "
+				    "-f)");
 			has_count = true;
 			break;
 		case 't':
@@ -165,12 +184,12 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
-			return EX_USAGE;
+			return cli_option_error(cli, ch, argv);
 		}
 	}
 	if (!has_count)
 		o->count = o->follow ? 0 : 1;
+	o->quote = !o->raw && isatty(STDOUT_FILENO);
 	if (o->follow && o->wait_ms == 0)
 		o->wait_ms = FOLLOW_WAIT_MS;
 	if (optind >= argc)
@@ -181,6 +200,72 @@ take_options(struct cli *cli, const char *usage, int argc, char **argv,
 	return -1;
 }
 
+/*
+ * The length of the UTF-8 sequence at s (at most n bytes) that a
+ * terminal shows as a character, or 0: invalid, overlong, a surrogate,
+ * or a C1 control (U+0080..U+009F, which some terminals obey).
+ */
+static size_t
+utf8_printable(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < 0xa0 || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Write a body for a terminal: what would move the cursor, change the
+ * colours or retitle the window (control bytes, escapes, invalid
+ * UTF-8) is shown as \n, \r, \xNN, and a backslash as \\, so that
+ * what is seen is what the bytes are.  Tabs stay.
+ */
+void
+cli_print_quoted(const char *body, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)body;
+
+	for (size_t i = 0; i < len;) {
+		size_t k;
+
+		if (s[i] == '\\')
+			fputs("\\\\", stdout);
+		else if (s[i] == '\n')
+			fputs("\\n", stdout);
+		else if (s[i] == '\r')
+			fputs("\\r", stdout);
+		else if (s[i] == '\t' || (s[i] >= 0x20 && s[i] < 0x7f))
+			putchar(s[i]);
+		else if (s[i] >= 0x80 &&
+		    (k = utf8_printable(s + i, len - i)) > 0) {
+			fwrite(s + i, 1, k, stdout);
+			i += k;
+			continue;
+		} else
+			printf("\\x%02x", s[i]);
+		i++;
+	}
+}
+
 /* Print one message as the options say; -1 when stdout failed. */
 static int
 print_msg(const struct take_opts *o, uint64_t id, const char *body,
@@ -188,7 +273,10 @@ print_msg(const struct take_opts *o, uint64_t id, const char *body,
 {
 	if (o->ids)
 		printf("%" PRIu64 " ", id);
-	fwrite(body, 1, len, stdout);
+	if (o->quote)
+		cli_print_quoted(body, len);
+	else
+		fwrite(body, 1, len, stdout);
 	if (!o->raw)
 		putchar('\n');
 	return ferror(stdout) ? -1 : 0;
@@ -222,6 +310,10 @@ cli_get(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, get_usage, "too many arguments");
 	if ((ctx = cli_connect(cli, &status)) == NULL)
 		return status;
+	if (!cli_queue_exists(cli, ctx, o.queue, &status)) {
+		sluice_free(ctx);
+		return status;
+	}
 	sluice_set_window(ctx, (unsigned)o.window);
 	t.queue = o.queue;
 	t.window = (unsigned)o.window;
@@ -240,8 +332,8 @@ cli_get(struct cli *cli, int argc, char **argv)
 	else if (r != SLUICE_OK)
 		status = cli_fail(cli, ctx, o.queue, r);
 	else if (t.taken == 0)
-		status = cli_error(cli, CLI_EX_ERROR, "%s: no message",
-		    o.queue);
+		status =
+		    cli_error(cli, CLI_EX_EMPTY, "%s: no message", o.queue);
 	sluice_free(ctx);
 	return status;
 }
@@ -356,6 +448,10 @@ cli_reserve(struct cli *cli, int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 	if ((ctx = cli_connect(cli, &status)) == NULL)
 		return status;
+	if (!cli_queue_exists(cli, ctx, o.queue, &status)) {
+		sluice_free(ctx);
+		return status;
+	}
 	while (status == 0 && (o.count == 0 || taken < o.count)) {
 		r = sluice_reserve(ctx, o.queue, o.wait_ms, &m);
 		if (r == SLUICE_EMPTY && o.follow)
@@ -383,8 +479,8 @@ cli_reserve(struct cli *cli, int argc, char **argv)
 	else if (status == 0 && failed != 0)
 		status = failed;
 	else if (status == 0 && taken == 0)
-		status = cli_error(cli, CLI_EX_ERROR, "%s: no message",
-		    o.queue);
+		status =
+		    cli_error(cli, CLI_EX_EMPTY, "%s: no message", o.queue);
 	sluice_free(ctx);
 	return status;
 }

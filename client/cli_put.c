@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@
 
 /* PUTs in flight: enough to keep the link busy, bounded memory. */
 #define PUT_WINDOW_DEFAULT 128
+/* On a terminal, a wait for a reply longer than this is explained. */
+#define WAIT_NOTICE_MS 1000
 
 static const char put_usage[] =
     "usage: sluice put [-l] [-t MS] [-w N] [-i] [--close] QUEUE [MESSAGE]\n"
@@ -42,6 +45,11 @@ static const char put_usage[] =
     "                    get -f or reserve -f then end); not after a\n"
     "                    failure, since a closed queue stays closed\n"
     "  -h, --help        this help\n"
+    "\n"
+    "Without MESSAGE, stdin is read to its end: on a terminal, sluice says\n"
+    "so, and Ctrl-D with nothing typed puts nothing (exit status 1; give\n"
+    "\"\" as MESSAGE for an empty message).  On a terminal, a wait for room\n"
+    "in a full queue is shown, with how long it has lasted.\n"
     "\n"
     "Exit status 75 when the queue refused a message (503 FULL); with -l\n"
     "the tool stops at the first refused line and says how many were\n"
@@ -108,6 +116,59 @@ lines_next(struct lines *l, struct sluice_ctx *ctx, const char **line,
 	}
 }
 
+/*
+ * On a terminal, wait for the next reply saying why it is late: after
+ * a second without one, a STATS on a second connection tells whether
+ * the queue is full, and a line on stderr, redrawn every second, says
+ * so and for how long.  The line is erased once the reply comes.
+ * Elsewhere (or with nothing pending) this returns at once and
+ * sluice_read_reply() waits as before.
+ */
+static void
+await_reply(struct cli *cli, struct sluice_ctx *ctx, const char *queue)
+{
+	uint64_t start = cli_now_ms(), said = 0, now;
+	struct sluice_ctx *side = NULL;
+	int status;
+
+	if (!isatty(STDERR_FILENO) || sluice_pending(ctx) == 0)
+		return;
+	while (!sluice_reply_ready(ctx)) {
+		struct pollfd p = { sluice_fd(ctx), POLLIN, 0 };
+		json_t *j = NULL;
+
+		if (poll(&p, 1, 100) < 0 && errno != EINTR)
+			break;
+		now = cli_now_ms();
+		if (now - start < WAIT_NOTICE_MS ||
+		    (said > 0 && now - said < 1000))
+			continue;
+		said = now;
+		if (side == NULL)
+			side = cli_connect(cli, &status);
+		if (side != NULL &&
+		    cli_stats_json(side, queue, &j) == SLUICE_OK &&
+		    json_integer_value(json_object_get(j, "depth")) >=
+		        json_integer_value(json_object_get(j, "capacity")))
+			fprintf(stderr,
+			    "\rsluice: put: %s is full (%" JSON_INTEGER_FORMAT
+			    " messages): waiting for "
+			    "room, %" PRIu64 " s so far; Ctrl-C to stop\033[K",
+			    queue,
+			    json_integer_value(json_object_get(j, "depth")),
+			    (now - start) / 1000);
+		else
+			fprintf(stderr,
+			    "\rsluice: put: %s: no answer for %" PRIu64
+			    " s; Ctrl-C to stop\033[K",
+			    queue, (now - start) / 1000);
+		json_decref(j);
+	}
+	if (said > 0)
+		fputs("\r\033[K", stderr);
+	sluice_free(side);
+}
+
 /* The state of a put -l run. */
 struct put_run {
 	struct cli *cli;
@@ -127,9 +188,11 @@ static void
 put_reply(struct put_run *pr)
 {
 	struct sluice_reply *r;
-	enum sluice_result res = sluice_read_reply(pr->ctx, &r);
+	enum sluice_result res;
 	char what[200];
 
+	await_reply(pr->cli, pr->ctx, pr->queue);
+	res = sluice_read_reply(pr->ctx, &r);
 	pr->answered++;
 	if (res == SLUICE_OK && pr->print_ids)
 		printf("%" PRIu64 "\n", r->id);
@@ -232,18 +295,37 @@ static int
 put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
     const char *message, int64_t timeout, bool print_id)
 {
+	struct sluice_reply *reply;
 	char *body = NULL;
 	size_t len;
-	uint64_t id;
+	uint64_t id = 0;
 	enum sluice_result r;
 
 	if (message == NULL && (body = slurp_stdin(&len)) == NULL)
 		return cli_error(cli, CLI_EX_ERROR, "reading stdin: %s",
 		    strerror(errno));
+	/* Ctrl-D at once on a terminal is "never mind", not a message. */
+	if (message == NULL && len == 0 && isatty(STDIN_FILENO)) {
+		free(body);
+		return cli_error(cli, CLI_EX_ERROR,
+		    "%s: nothing typed, "
+		    "nothing put (for an empty message, give \"\")",
+		    queue);
+	}
 	if (message != NULL)
 		len = strlen(message);
-	r = sluice_put(ctx, queue, message ? message : body, len, timeout, &id);
+	/* Appended, not sluice_put(): await_reply() can then say why a
+	 * reply is late. */
+	r = sluice_append_put(ctx, queue, message ? message : body, len,
+	    timeout);
 	free(body);
+	if (r == SLUICE_OK) {
+		await_reply(cli, ctx, queue);
+		r = sluice_read_reply(ctx, &reply);
+		if (reply != NULL)
+			id = reply->id;
+		sluice_reply_free(reply);
+	}
 	if (r == SLUICE_DROPPED)
 		cli_fail(cli, ctx, queue, r);
 	else if (r != SLUICE_OK)
@@ -272,7 +354,7 @@ cli_put(struct cli *cli, int argc, char **argv)
 	struct sluice_ctx *ctx;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "lt:w:ich", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":lt:w:ich", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'l':
@@ -300,8 +382,7 @@ cli_put(struct cli *cli, int argc, char **argv)
 			fputs(put_usage, stdout);
 			return 0;
 		default:
-			fputs(put_usage, stderr);
-			return EX_USAGE;
+			return cli_option_error(cli, ch, argv);
 		}
 	}
 	argc -= optind;
@@ -311,6 +392,11 @@ cli_put(struct cli *cli, int argc, char **argv)
 		    argc < 1 ? "which queue?" : "too many arguments");
 	if ((ctx = cli_connect(cli, &status)) == NULL)
 		return status;
+	if ((lines || argc == 1) && isatty(STDIN_FILENO))
+		fprintf(stderr,
+		    "sluice: put: reading %s from the terminal; "
+		    "Ctrl-D ends it\n",
+		    lines ? "lines, each a message," : "one message");
 	if (lines) {
 		sluice_set_window(ctx, (unsigned)window);
 		status = put_lines(cli, ctx, argv[0], timeout, ids);

@@ -61,12 +61,17 @@ static const char purge_usage[] =
     "many went.\n";
 
 static const char stats_usage[] =
-    "usage: sluice stats [--json] [QUEUE]\n"
+    "usage: sluice stats [--json] [--wide] [QUEUE]\n"
     "\n"
     "Show the statistics of QUEUE, or of the server and all its queues: a\n"
     "table on a terminal, the server's JSON when piped or with --json.\n"
+    "The table fits the terminal: numbers are shortened (1.2M), long\n"
+    "names cut; RSVD is reserved, BLOCK producers blocked on a full queue,\n"
+    "WAIT consumers waiting on an empty one.  For a live view, see\n"
+    "\"sluice top\".\n"
     "\n"
     "  -j, --json   print JSON (one line) even on a terminal\n"
+    "  -w, --wide   every counter, in full (RESERVED, BYTES, ACKS, ...)\n"
     "  -h, --help   this help\n";
 
 static const char ping_usage[] =
@@ -95,13 +100,12 @@ plain_options(struct cli *cli, const char *usage, int argc, char **argv,
 	};
 	int ch, n;
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage, stdout);
 			return 0;
 		}
-		fputs(usage, stderr);
-		return EX_USAGE;
+		return cli_option_error(cli, ch, argv);
 	}
 	n = argc - optind;
 	if (n < nargs_min || n > nargs_max)
@@ -178,6 +182,24 @@ cli_stats_json(struct sluice_ctx *ctx, const char *queue, json_t **out)
 	return SLUICE_ERR_PROTOCOL;
 }
 
+bool
+cli_queue_exists(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
+    int *status)
+{
+	enum sluice_result r;
+	char *text;
+
+	/* STATS never creates a queue; GET and RESERVE would (with the
+	 * server's auto_create).  A queue deleted between the two is
+	 * created again by the GET: rare, and harmless. */
+	if ((r = sluice_stats(ctx, queue, &text, NULL)) == SLUICE_OK) {
+		free(text);
+		return true;
+	}
+	*status = cli_fail(cli, ctx, queue, r);
+	return false;
+}
+
 int
 cli_create(struct cli *cli, int argc, char **argv)
 {
@@ -196,7 +218,7 @@ cli_create(struct cli *cli, int argc, char **argv)
 	enum sluice_result r;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "c:m:P:L:D:d:h", longopts,
+	while ((ch = getopt_long(argc, argv, ":c:m:P:L:D:d:h", longopts,
 		    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -240,8 +262,7 @@ cli_create(struct cli *cli, int argc, char **argv)
 			fputs(create_usage, stdout);
 			return 0;
 		default:
-			fputs(create_usage, stderr);
-			return EX_USAGE;
+			return cli_option_error(cli, ch, argv);
 		}
 	}
 	if (argc - optind != 1)
@@ -370,10 +391,13 @@ cli_nack(struct cli *cli, int argc, char **argv)
 }
 
 /* The stats table: a column per counter, a row per queue. */
-static const struct column {
+struct column {
 	const char *title;
 	const char *key;
-} columns[] = {
+};
+
+/* -w: every counter, in full. */
+static const struct column wide_columns[] = {
 	{ "QUEUE", "name" },
 	{ "POLICY", "policy" },
 	{ "DEPTH", "depth" },
@@ -390,19 +414,35 @@ static const struct column {
 	{ "BLOCKED", "blocked_producers" },
 	{ "WAITING", "waiting_consumers" },
 };
-#define NCOLUMNS (sizeof columns / sizeof columns[0])
 
-/* A cell as text: strings as they are, numbers in decimal. */
+/* The default: what fits 80 columns, numbers shortened (1.2M). */
+static const struct column compact_columns[] = {
+	{ "QUEUE", "name" },
+	{ "POLICY", "policy" },
+	{ "DEPTH", "depth" },
+	{ "CAP", "capacity" },
+	{ "RSVD", "reserved" },
+	{ "PUTS", "puts" },
+	{ "GETS", "gets" },
+	{ "BLOCK", "blocked_producers" },
+	{ "WAIT", "waiting_consumers" },
+};
+#define MAXCOLUMNS (sizeof wide_columns / sizeof wide_columns[0])
+
+/* A cell as text: strings as they are, numbers in decimal, or short. */
 static void
-cell(const json_t *row, const struct column *c, char *buf, size_t size)
+cell(const json_t *row, const struct column *c, bool wide, char *buf,
+    size_t size)
 {
 	const json_t *v = json_object_get(row, c->key);
 
 	if (json_is_string(v))
 		snprintf(buf, size, "%s", json_string_value(v));
-	else if (json_is_integer(v))
+	else if (json_is_integer(v) && wide)
 		snprintf(buf, size, "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(v));
+	else if (json_is_integer(v))
+		cli_human((double)json_integer_value(v), buf, size);
 	else
 		snprintf(buf, size, "-");
 }
@@ -416,29 +456,46 @@ compare_names(const void *a, const void *b)
 		?: "");
 }
 
-/* Print rows as a table, sorted by name, columns as wide as needed. */
+/*
+ * Print rows as a table, sorted by name, columns as wide as needed.
+ * Compact, the names are cut (ending in '~') so that a line fits the
+ * terminal's width.
+ */
 static void
-print_table(json_t **rows, size_t n)
+print_table(json_t **rows, size_t n, bool wide)
 {
-	size_t width[NCOLUMNS];
+	const struct column *columns = wide ? wide_columns : compact_columns;
+	size_t ncolumns =
+	    wide ? MAXCOLUMNS : sizeof compact_columns / sizeof *columns;
+	size_t width[MAXCOLUMNS], total = 0;
+	size_t limit = (size_t)cli_term_width(STDOUT_FILENO) - 1;
 	char buf[256];
 
 	qsort(rows, n, sizeof *rows, compare_names);
-	for (size_t c = 0; c < NCOLUMNS; c++) {
+	for (size_t c = 0; c < ncolumns; c++) {
 		width[c] = strlen(columns[c].title);
 		for (size_t i = 0; i < n; i++) {
-			cell(rows[i], &columns[c], buf, sizeof buf);
+			cell(rows[i], &columns[c], wide, buf, sizeof buf);
 			if (strlen(buf) > width[c])
 				width[c] = strlen(buf);
 		}
+		total += width[c] + (c > 0 ? 2 : 0);
 	}
+	if (!wide && total > limit && width[0] - 5 > total - limit)
+		width[0] -= total - limit;
+	else if (!wide && total > limit)
+		width[0] = 5;
 	for (size_t i = 0; i <= n; i++) {
-		for (size_t c = 0; c < NCOLUMNS; c++) {
+		for (size_t c = 0; c < ncolumns; c++) {
 			const char *s = columns[c].title;
 			if (i > 0) {
-				cell(rows[i - 1], &columns[c], buf,
+				cell(rows[i - 1], &columns[c], wide, buf,
 				    sizeof buf);
 				s = buf;
+			}
+			if (c == 0 && strlen(s) > width[0]) {
+				buf[width[0] - 1] = '~';
+				buf[width[0]] = '\0';
 			}
 			/* Names and policies left, numbers right. */
 			printf("%s%*s", c > 0 ? "  " : "",
@@ -448,9 +505,8 @@ print_table(json_t **rows, size_t n)
 	}
 }
 
-/* An uptime for people: "42s", "3m07s", "5h02m", "12d04h". */
-static void
-format_uptime(json_int_t s, char *buf, size_t size)
+void
+cli_uptime(int64_t s, char *buf, size_t size)
 {
 	if (s < 60)
 		snprintf(buf, size, "%ds", (int)s);
@@ -460,13 +516,13 @@ format_uptime(json_int_t s, char *buf, size_t size)
 		snprintf(buf, size, "%dh%02dm", (int)(s / 3600),
 		    (int)(s / 60 % 60));
 	else
-		snprintf(buf, size, "%" JSON_INTEGER_FORMAT "d%02dh",
-		    s / 86400, (int)(s / 3600 % 24));
+		snprintf(buf, size, "%" PRId64 "d%02dh", s / 86400,
+		    (int)(s / 3600 % 24));
 }
 
 /* The server line and the table of all queues. */
 static void
-print_server(json_t *j)
+print_server(json_t *j, bool wide)
 {
 	json_t *queues = json_object_get(j, "queues"), *q;
 	const char *name;
@@ -476,7 +532,7 @@ print_server(json_t *j)
 
 	char uptime[32];
 
-	format_uptime(up, uptime, sizeof uptime);
+	cli_uptime(up, uptime, sizeof uptime);
 	printf("sluiced %s, up %s, %" JSON_INTEGER_FORMAT " connections, %"
 	       JSON_INTEGER_FORMAT " messages, %" JSON_INTEGER_FORMAT
 	       " bytes\n",
@@ -510,7 +566,7 @@ print_server(json_t *j)
 		printf("no queues\n");
 	else {
 		putchar('\n');
-		print_table(rows, n);
+		print_table(rows, n, wide);
 	}
 	free(rows);
 }
@@ -520,10 +576,11 @@ cli_stats(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "wide", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool as_json = !isatty(STDOUT_FILENO);
+	bool as_json = !isatty(STDOUT_FILENO), wide = false;
 	const char *queue;
 	struct sluice_ctx *ctx;
 	enum sluice_result r;
@@ -531,17 +588,19 @@ cli_stats(struct cli *cli, int argc, char **argv)
 	json_t *j;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":jwh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			as_json = true;
+			break;
+		case 'w':
+			wide = true;
 			break;
 		case 'h':
 			fputs(stats_usage, stdout);
 			return 0;
 		default:
-			fputs(stats_usage, stderr);
-			return EX_USAGE;
+			return cli_option_error(cli, ch, argv);
 		}
 	}
 	if (argc - optind > 1)
@@ -556,9 +615,9 @@ cli_stats(struct cli *cli, int argc, char **argv)
 		}
 	} else if ((r = cli_stats_json(ctx, queue, &j)) == SLUICE_OK) {
 		if (queue == NULL)
-			print_server(j);
+			print_server(j, wide);
 		else
-			print_table(&j, 1);
+			print_table(&j, 1, wide);
 		json_decref(j);
 	}
 	if (r != SLUICE_OK)

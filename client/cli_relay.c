@@ -46,6 +46,7 @@ static const char relay_usage[] =
     "It runs until SRC is closed and drained (exit status 0), or a\n"
     "COMMAND fails: the message goes back to SRC and relay stops with\n"
     "status 1 (with --retry-delay: it goes on, status 1 at the end).\n"
+    "SRC must exist: relay never creates it (status 66: no such queue).\n"
     "\n"
     "  -c, --close       close DST when SRC is closed and drained: the end\n"
     "                    of the stream passes on\n"
@@ -261,7 +262,7 @@ cli_relay(struct cli *cli, int argc, char **argv)
 	struct relay rl = { .cli = cli };
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, "+cR:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:cR:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			rl.close_dst = true;
@@ -276,8 +277,7 @@ cli_relay(struct cli *cli, int argc, char **argv)
 			fputs(relay_usage, stdout);
 			return 0;
 		default:
-			fputs(relay_usage, stderr);
-			return EX_USAGE;
+			return cli_option_error(cli, ch, argv);
 		}
 	}
 	if (argc - optind < 2)
@@ -300,7 +300,10 @@ cli_relay(struct cli *cli, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((rl.in = cli_connect(cli, &status)) == NULL)
 		return status;
-	if ((rl.out = cli_connect(cli, &status)) == NULL) {
+	/* As get and reserve: a typo in SRC is "no such queue", not a
+	 * queue made and followed forever. */
+	if (!cli_queue_exists(cli, rl.in, rl.src, &status) ||
+	    (rl.out = cli_connect(cli, &status)) == NULL) {
 		sluice_free(rl.in);
 		return status;
 	}

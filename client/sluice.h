@@ -333,6 +333,18 @@ enum sluice_result sluice_purge(struct sluice_ctx *ctx, const char *queue,
 enum sluice_result sluice_stats(struct sluice_ctx *ctx, const char *queue,
     char **json, size_t *len);
 
+/*
+ * PEEK (sluiced's extension): the first n ready messages
+ * of a queue (n 1..100; 0: the server's default, 1), in the order GET
+ * would take them, without taking them.  *json and *len as for
+ * sluice_stats(): an object {"queue", "depth", "messages": [{"id",
+ * "bytes", "body_base64", and "cut": true when the body shown is only
+ * its start}]}.  SLUICE_NO_QUEUE when there is no such queue (PEEK
+ * never creates one); SLUICE_ERR_ARG for n above 100.
+ */
+enum sluice_result sluice_peek(struct sluice_ctx *ctx, const char *queue,
+    unsigned n, char **json, size_t *len);
+
 enum sluice_result sluice_ping(struct sluice_ctx *ctx);
 enum sluice_result sluice_auth(struct sluice_ctx *ctx, const char *token);
 
@@ -368,6 +380,8 @@ enum sluice_result sluice_append_purge(struct sluice_ctx *ctx,
     const char *queue);
 enum sluice_result sluice_append_stats(struct sluice_ctx *ctx,
     const char *queue);
+enum sluice_result sluice_append_peek(struct sluice_ctx *ctx, const char *queue,
+    unsigned n);
 enum sluice_result sluice_append_ping(struct sluice_ctx *ctx);
 enum sluice_result sluice_append_auth(struct sluice_ctx *ctx,
     const char *token);

@@ -234,6 +234,22 @@ sluice_append_purge(struct sluice_ctx *ctx, const char *queue)
 }
 
 enum sluice_result
+sluice_append_peek(struct sluice_ctx *ctx, const char *queue, unsigned n)
+{
+	if (begin_queue(ctx, queue) != SLUICE_OK)
+		return ctx->err;
+	if (n > PROTO_PEEK_MAX)
+		return sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "PEEK shows at most %d messages, not %u", PROTO_PEEK_MAX,
+		    n);
+	if (n == 0)
+		return append_line(ctx, PROTO_CMD_PEEK, NULL, 0, "PEEK %s",
+		    queue);
+	return append_line(ctx, PROTO_CMD_PEEK, NULL, 0, "PEEK %s %u", queue,
+	    n);
+}
+
+enum sluice_result
 sluice_append_stats(struct sluice_ctx *ctx, const char *queue)
 {
 	if (queue != NULL)
@@ -467,6 +483,22 @@ sluice_stats(struct sluice_ctx *ctx, const char *queue, char **json,
 	res = read_body(ctx, res, &id, json, &n);
 	if (len != NULL)
 		*len = n;
+	return res;
+}
+
+enum sluice_result
+sluice_peek(struct sluice_ctx *ctx, const char *queue, unsigned n, char **json,
+    size_t *len)
+{
+	enum sluice_result res = begin_blocking(ctx);
+	uint64_t id;
+	size_t k;
+
+	if (res == SLUICE_OK)
+		res = sluice_append_peek(ctx, queue, n);
+	res = read_body(ctx, res, &id, json, &k);
+	if (len != NULL)
+		*len = k;
 	return res;
 }
 

@@ -388,6 +388,7 @@ reply_numbers(struct sluice_ctx *ctx, enum proto_cmd cmd,
 		    proto_word_number(&r->argv[0], &out->count);
 		break;
 	case PROTO_CMD_STATS:
+	case PROTO_CMD_PEEK:
 		ok = r->has_body;
 		break;
 	default:

@@ -100,7 +100,15 @@ _sluice()
 		;;
 	-p | --port | -a | --auth | -n | --count | -t | --timeout | -w | \
 	    --window | -c | --capacity | -m | --max-bytes | -L | --lease-ms | \
-	    -s | --size | -d | --duration | -C | --consumers)
+	    -s | --size | -d | --duration | -C | --consumers | -R | \
+	    --retry-delay | -D | --max-deliveries | --interval | \
+	    --frames)
+		# create's -d is a queue, below; bench's a duration.
+		[[ $prev == -d && $cmd == create ]] || return
+		;;&
+	-d | --dead-letter)
+		COMPREPLY=($(compgen -W "$(_sluice_queues "${conn[@]}")" \
+		    -- "$cur"))
 		return
 		;;
 	--policy)
@@ -149,7 +157,7 @@ _sluice()
 		return
 	fi
 	case $cmd in
-	ping | bench | ack | nack) ;;
+	ping | bench | ack | nack | queues | top) ;;
 	*)
 		COMPREPLY=($(compgen -W "$(_sluice_queues "${conn[@]}")" \
 		    -- "$cur"))

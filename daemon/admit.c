@@ -170,8 +170,6 @@ admit_client(struct server *s, int fd, const struct sockaddr *sa)
 	}
 	e = lookup(a, &k);
 	if (e->n >= s->cfg.max_connections_per_address) {
-		log_debug("fd %d: refused, %zu connections from its address",
-		    fd, e->n);
 		drop_if_unused(a, e);
 		return false;
 	}

@@ -46,6 +46,8 @@ static const struct {
 	[PROTO_CMD_AUTH] = { cmd_auth, 0 },
 	[PROTO_CMD_QUIT] = { cmd_quit, 0 },
 	[PROTO_CMD_CLOSE] = { cmd_close, CONFIG_CAN_ADMIN },
+	/* It shows what GET would take: the right to take it. */
+	[PROTO_CMD_PEEK] = { cmd_peek, CONFIG_CAN_CONSUME },
 };
 
 /*
@@ -193,10 +195,15 @@ cmd_dispatch(struct conn *c)
 {
 	unsigned needs = cmds[c->req.cmd].needs;
 
-	log_debug("fd %d: %s", c->fd, proto_cmds[c->req.cmd].name);
-	/* What a connection may have changed, its STATS must show (answer.h).
+	c->nrequests++;
+	if (log_get_level() >= LOG_DEBUG)
+		conn_debug(c, "%s%s%s", proto_cmds[c->req.cmd].name,
+		    c->req.queue ? " " : "", c->req.queue ? c->req.queue : "");
+	/*
+	 * What a connection may have changed, its STATS must show (answer.h).
+	 * PEEK needs a right but only reads.
 	 */
-	if (needs != 0 && needs != ANY)
+	if (needs != 0 && needs != ANY && c->req.cmd != PROTO_CMD_PEEK)
 		c->changed_at = ++c->server->changes;
 	return cmds[c->req.cmd].run(c, &c->req);
 }

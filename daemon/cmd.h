@@ -5,7 +5,7 @@
  * the message limit) before a body is read; cmd_dispatch() runs the
  * handler once the request is complete.  Handlers live beside their
  * concept: cmd_put.c, cmd_get.c (GET, RESERVE, ACK, NACK), cmd_queue.c
- * (CREATE, DELETE, PURGE, STATS, CLOSE).
+ * (CREATE, DELETE, PURGE, STATS, CLOSE), cmd_peek.c (PEEK).
  */
 #ifndef SLUICE_CMD_H
 #define SLUICE_CMD_H
@@ -79,5 +79,6 @@ enum cmd_result cmd_delete(struct conn *c, const struct proto_request *r);
 enum cmd_result cmd_purge(struct conn *c, const struct proto_request *r);
 enum cmd_result cmd_stats(struct conn *c, const struct proto_request *r);
 enum cmd_result cmd_close(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_peek(struct conn *c, const struct proto_request *r);
 
 #endif

@@ -4,9 +4,11 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -30,15 +32,6 @@
 #define CONN_REQUESTS_PER_RUN 1024
 /* How long a closing connection may take to flush its last output. */
 #define CONN_CLOSE_FLUSH_SEC 10
-
-static const char *const state_names[] = {
-	[CONN_READ_LINE] = "READ_LINE",
-	[CONN_READ_BODY] = "READ_BODY",
-	[CONN_DISCARD_BODY] = "DISCARD_BODY",
-	[CONN_WAIT_ROOM] = "WAIT_ROOM",
-	[CONN_WAIT_MESSAGE] = "WAIT_MESSAGE",
-	[CONN_CLOSING] = "CLOSING",
-};
 
 /* Outcome of one step of the input loop. */
 enum step {
@@ -72,13 +65,88 @@ check_state(const struct conn *c, enum conn_state s)
 	}
 }
 
+/* conn_debug(), or with `always` a line outside c's allowance (its
+ * connecting and leaving, which frame the rest). */
+static void __attribute__((format(printf, 3, 0)))
+debug_line(struct conn *c, bool always, const char *fmt, va_list ap)
+{
+	char line[512];
+	unsigned held = 0;
+
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	if (always) {
+		held = c->log_budget.held;
+		c->log_budget.held = 0;
+	} else if (!log_budget_take(&c->log_budget, LOG_BUDGET_LINES, &held)) {
+		return;
+	}
+	vsnprintf(line, sizeof line, fmt, ap);
+	if (held > 0)
+		log_msg(LOG_DEBUG,
+		    "client %s: %s; %u lines about it were held back", c->peer,
+		    line, held);
+	else
+		log_msg(LOG_DEBUG, "client %s: %s", c->peer, line);
+}
+
+void
+conn_debug(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	debug_line(c, false, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+conn_debug_always(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	debug_line(c, true, fmt, ap);
+	va_end(ap);
+}
+
+/* A state change in words, for the debug log. */
+static void
+log_state(struct conn *c, enum conn_state s)
+{
+	const char *q = c->wait.queue ? c->wait.queue->name : c->req.queue;
+
+	switch (s) {
+	case CONN_WAIT_ROOM:
+		conn_debug(c, "waits for room in %s, which is full", q);
+		break;
+	case CONN_WAIT_MESSAGE:
+		conn_debug(c, "waits for a message in %s, which is empty", q);
+		break;
+	case CONN_READ_BODY:
+		conn_debug(c, "reads a body of %" PRIu64 " bytes",
+		    c->req.body_len);
+		break;
+	case CONN_DISCARD_BODY:
+		conn_debug(c, "skips a body of %" PRIu64 " bytes: %s",
+		    c->discard.left, c->discard.reply);
+		break;
+	case CONN_CLOSING:
+		conn_debug(c, "closing");
+		break;
+	case CONN_READ_LINE:
+		if (c->state == CONN_WAIT_ROOM || c->state == CONN_WAIT_MESSAGE)
+			conn_debug(c, "wait over");
+		break;
+	}
+}
+
 static void
 conn_set_state(struct conn *c, enum conn_state s)
 {
 	check_state(c, s);
-	if (c->state != s)
-		log_debug("fd %d: %s -> %s", c->fd, state_names[c->state],
-		    state_names[s]);
+	if (c->state != s && log_get_level() >= LOG_DEBUG)
+		log_state(c, s);
 	c->state = s;
 }
 
@@ -194,7 +262,16 @@ conn_new(struct server *s, int fd)
 	set_input_bound(c, 0);
 	guard_start(c);
 	conn_io_arm(c);
-	log_debug("fd %d: connected (%zu open)", fd, s->nconns);
+	{
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		log_addr(getpeername(fd, (struct sockaddr *)&ss, &len) == 0
+		        ? (struct sockaddr *)&ss
+		        : NULL,
+		    c->peer, sizeof c->peer);
+	}
+	c->since_ms = clock_now_ms();
+	conn_debug_always(c, "connected (%zu connections open)", s->nconns);
 	return c;
 }
 
@@ -204,6 +281,8 @@ conn_reply(struct conn *c, int code, const char *token, const char *arg)
 	char line[PROTO_LINE_MAX];
 	size_t n = proto_write_status(line, sizeof line, code, token, arg);
 
+	if (code == 400)
+		c->server->counters.bad_requests++;
 	evbuffer_add(c->out, line, n);
 }
 
@@ -341,7 +420,7 @@ start_discard(struct conn *c, uint64_t len, const char *reply)
 static enum step
 reject_and_close(struct conn *c, const char *why)
 {
-	log_debug("fd %d: closing: %s", c->fd, why);
+	conn_debug(c, "bad request, closing: %s", why);
 	conn_reply(c, 400, "BAD_REQUEST", why);
 	conn_close(c);
 	return STEP_STOP;
@@ -440,9 +519,11 @@ read_line(struct conn *c)
 		return STEP_NEXT;
 	}
 	evbuffer_drain(in, fr.body_off);
-	if (st == PROTO_BAD)
+	if (st == PROTO_BAD) {
 		snprintf(reply, sizeof reply, "400 BAD_REQUEST %s",
 		    c->req.error);
+		c->server->counters.bad_requests++;
+	}
 	if (c->req.has_body) {
 		start_discard(c, c->req.body_len, reply);
 		return STEP_NEXT;
@@ -761,7 +842,10 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	s->changes++;
-	log_debug("fd %d: closed (%zu open)", c->fd, s->nconns);
+	conn_debug_always(c,
+	    "disconnected after %" PRIu64 " requests in %" PRIu64
+	    " ms (%zu connections open)",
+	    c->nrequests, clock_now_ms() - c->since_ms, s->nconns);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->hup);

@@ -50,6 +50,7 @@
 #include <event2/event.h>
 
 #include "guard.h"
+#include "log.h"
 #include "msg.h"
 #include "queue.h"
 #include "request.h"
@@ -144,9 +145,20 @@ struct conn {
 	uint64_t out_sent; /* output bytes written so far */
 	bool holding;      /* in the server's holding list */
 	bool holding_released; /* closing: free once the output is out */
+	char peer[64];       /* its address, for the log */
+	uint64_t since_ms;   /* when it connected */
+	uint64_t nrequests;  /* requests served */
+	struct log_budget log_budget; /* its debug lines (log.h) */
 	bool budget_paused;  /* not read until memory frees (budget.h) */
 	TAILQ_ENTRY(conn) budget_link; /* the budget's paused list */
 };
+
+/*
+ * A debug line about c, "client <address>: ...", within c's allowance
+ * of lines a second (log.h); the lines held back are counted.
+ */
+void conn_debug(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Accept fd as a new connection of s; NULL (fd closed) on failure. */
 struct conn *conn_new(struct server *s, int fd);

@@ -5,7 +5,9 @@
  * must stay in the kernel: that is the backpressure), is closing, has
  * too much unsent output, or holds as much input as it may.  A waiting
  * consumer that is not read is still watched for its close, so that it
- * is not handed a message once it has gone.
+ * is not handed a message once it has gone; so is a parked producer,
+ * so that one that has gone stops counting as blocked (see
+ * hup_events()).
  *
  * The callbacks here read and run a connection's own requests; what
  * they wake, and every connection's output, waits for the pass at the
@@ -24,6 +26,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -47,6 +51,55 @@ wants_read(struct conn *c)
 {
 	return c->state != CONN_CLOSING && !c->output_stalled && !c->eof &&
 	    c->state != CONN_WAIT_ROOM && conn_input_room(c) > 0;
+}
+
+/*
+ * What the hup event watches on a connection that is not read: a
+ * waiting consumer, its close (EV_CLOSED, EPOLLRDHUP).  A parked
+ * producer, its socket's readability, but only while the kernel holds
+ * none of its bytes: then the socket turns readable only on a close,
+ * a reset, or a new request, and conn_io_hupcb() tells which without
+ * reading.  (EV_CLOSED alone misses a reset: epoll reports it as
+ * EPOLLHUP|EPOLLERR, which libevent hands only to read and write
+ * events, and reports it again on every poll.)  A producer with bytes
+ * waiting in the kernel is not watched: it is seen when the queue has
+ * room, as before.  TLS changes nothing here: a client that is killed
+ * sends no close_notify, only the FIN seen here; one that sent
+ * close_notify left bytes in the kernel and is seen when there is room.
+ */
+static short
+hup_events(const struct conn *c, bool reading)
+{
+	int queued = 0;
+
+	if (reading || c->eof)
+		return 0;
+	if (c->state == CONN_WAIT_MESSAGE)
+		return EV_CLOSED;
+	if (c->state != CONN_WAIT_ROOM || ioctl(c->fd, FIONREAD, &queued) < 0 ||
+	    queued > 0)
+		return 0;
+	return EV_READ;
+}
+
+/* Watch c's socket for `hup` (hup_events()), re-assigned on a change. */
+static void
+set_hup(struct conn *c, short hup)
+{
+	short watched = c->watching_hup
+	    ? (short)(event_get_events(c->hup) & (EV_READ | EV_CLOSED))
+	    : 0;
+
+	if (hup == watched)
+		return;
+	if (c->watching_hup)
+		event_del(c->hup);
+	c->watching_hup = hup != 0;
+	if (hup != 0) {
+		event_assign(c->hup, c->server->base, c->fd, hup | EV_PERSIST,
+		    conn_io_hupcb, c);
+		event_add(c->hup, NULL);
+	}
 }
 
 void
@@ -76,7 +129,6 @@ void
 conn_io_arm(struct conn *c)
 {
 	bool want = wants_read(c), rd = want, wr;
-	bool hup = !want && !c->eof && c->state == CONN_WAIT_MESSAGE;
 
 	if (c->tls != NULL) {
 		wr = c->out_blocked;
@@ -84,7 +136,7 @@ conn_io_arm(struct conn *c)
 		set_event(c->wev, &c->writing, wr);
 	}
 	set_event(c->rev, &c->reading, rd);
-	set_event(c->hup, &c->watching_hup, hup);
+	set_hup(c, hup_events(c, want));
 	/*
 	 * Only once added: libevent does not register an event that is
 	 * already active, and it would never fire again.
@@ -107,8 +159,10 @@ write_out(struct conn *c)
 		return 0;
 	w = c->tls != NULL ? (int)tls_write(c->tls, c->out, n)
 			   : evbuffer_write_atmost(c->out, c->fd, (ev_ssize_t)n);
-	if (w > 0)
+	if (w > 0) {
 		c->out_sent += (uint64_t)w;
+		c->server->counters.bytes_out += (uint64_t)w;
+	}
 	return w;
 }
 
@@ -157,7 +211,7 @@ conn_flush(struct conn *c)
 static void
 conn_lost(struct conn *c, const char *why)
 {
-	log_debug("fd %d: %s", c->fd, why);
+	conn_debug(c, "connection lost: %s", why);
 	conn_free(c);
 }
 
@@ -167,8 +221,10 @@ conn_eof(struct conn *c)
 {
 	c->eof = true;
 	conn_io_update(c);
-	if (c->state == CONN_WAIT_MESSAGE) {
-		/* A consumer that left: its wait ends unanswered. */
+	if (conn_waiting(c)) {
+		/* A consumer or a parked producer that left: its wait ends
+		 * unanswered (a parked PUT was never accepted, so nothing
+		 * queued is lost). */
 		conn_close(c);
 		return;
 	}
@@ -222,6 +278,8 @@ read_some(struct conn *c, size_t *offered)
 		left -= (ssize_t)iov[i].iov_len;
 	}
 	n = c->tls != NULL ? read_tls(c, iov, nvec) : readv(c->fd, iov, nvec);
+	if (n > 0)
+		c->server->counters.bytes_in += (uint64_t)n;
 	left = n > 0 ? n : 0;
 	for (int i = 0; i < nvec; i++) {
 		size_t take = (size_t)left < vec[i].iov_len ? (size_t)left
@@ -252,7 +310,7 @@ handshake(struct conn *c)
 		return;
 	if (log_get_level() >= LOG_DEBUG) {
 		tls_describe(c->tls, desc, sizeof desc);
-		log_debug("fd %d: TLS: %s", c->fd, desc);
+		conn_debug(c, "TLS: %s", desc);
 	}
 	if (c->reading)
 		event_active(c->rev, EV_READ, 1);
@@ -348,5 +406,24 @@ conn_io_writecb(evutil_socket_t fd, short what, void *arg)
 void
 conn_io_hupcb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_eof(arg);
+	struct conn *c = arg;
+	char byte;
+	ssize_t n;
+
+	if (what & EV_CLOSED) {
+		conn_eof(c);
+		return;
+	}
+	/*
+	 * A parked producer's socket turned readable: look, not read (on
+	 * TLS too: only whether a byte is there matters).
+	 */
+	n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0)
+		conn_eof(c);
+	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR)
+		conn_lost(c, strerror(errno));
+	else
+		conn_io_arm(c); /* more requests: stop watching */
 }

@@ -31,8 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -114,7 +117,8 @@ enum qvalue {
 	QV_REJECTED,
 	QV_DROPPED,
 	QV_DEAD_LETTERED,
-	QV_BLOCKED_MS, /* printed in seconds */
+	QV_BLOCKED_MS,    /* printed in seconds */
+	QV_OLDEST_AGE_MS, /* printed in seconds */
 };
 
 static const struct family {
@@ -142,8 +146,8 @@ static const struct family {
 	    "GETs and RESERVEs waiting for a message now.",
 	    QV_WAITING_CONSUMERS },
 	{ "sluice_queue_puts_total", "counter", "Messages accepted.", QV_PUTS },
-	{ "sluice_queue_gets_total", "counter",
-	    "Deliveries by GET or RESERVE.", QV_GETS },
+	{ "sluice_queue_gets_total", "counter", "Deliveries by GET or RESERVE.",
+	    QV_GETS },
 	{ "sluice_queue_acks_total", "counter", "ACKs.", QV_ACKS },
 	{ "sluice_queue_nacks_total", "counter", "NACKs.", QV_NACKS },
 	{ "sluice_queue_redelivered_total", "counter",
@@ -157,6 +161,9 @@ static const struct family {
 	    "or discarded.", QV_DEAD_LETTERED },
 	{ "sluice_queue_blocked_seconds_total", "counter",
 	    "Time producers spent waiting for room, summed.", QV_BLOCKED_MS },
+	{ "sluice_queue_oldest_age_seconds", "gauge",
+	    "How long the oldest message never delivered has waited (0: none).",
+	    QV_OLDEST_AGE_MS },
 };
 
 /* Waiting time so far of the producers parked on q now. */
@@ -214,6 +221,8 @@ queue_value(const struct queue *q, enum qvalue v)
 	case QV_BLOCKED_MS:
 		return q->stat.blocked_ms +
 		    ongoing_blocked_ms(q, clock_now_ms());
+	case QV_OLDEST_AGE_MS:
+		return queue_oldest_age_ms(q, clock_now_ms());
 	}
 	return 0;
 }
@@ -230,7 +239,7 @@ add_sample(struct queue *q, void *arg)
 	struct sample_ctx *x = arg;
 	uint64_t v = queue_value(q, x->f->value);
 
-	if (x->f->value == QV_BLOCKED_MS)
+	if (x->f->value == QV_BLOCKED_MS || x->f->value == QV_OLDEST_AGE_MS)
 		evbuffer_add_printf(x->out, "%s{queue=\"%s\"} %" PRIu64
 					    ".%03" PRIu64 "\n",
 		    x->f->name, q->name, v / 1000, v % 1000);
@@ -325,6 +334,102 @@ add_server(struct evbuffer *out, struct server *s)
 		add_log(out, s->persist);
 }
 
+/* One number family with its HELP and TYPE. */
+static void
+add_one(struct evbuffer *out, const char *name, const char *type,
+    const char *help, uint64_t v)
+{
+	add_family(out, name, type, help);
+	evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+/* The server's counters of connections, 400s and bytes. */
+static void
+add_counters(struct evbuffer *out, const struct server_counters *n)
+{
+	add_one(out, "sluice_connections_accepted_total", "counter",
+	    "Client connections accepted and served.", n->accepted);
+	add_one(out, "sluice_connections_refused_total", "counter",
+	    "Client connections refused with 503 BUSY (a limit).", n->refused);
+	add_one(out, "sluice_protocol_errors_total", "counter",
+	    "Requests answered 400 BAD_REQUEST.", n->bad_requests);
+	add_one(out, "sluice_received_bytes_total", "counter",
+	    "Bytes read from clients.", n->bytes_in);
+	add_one(out, "sluice_sent_bytes_total", "counter",
+	    "Bytes written to clients.", n->bytes_out);
+}
+
+/* Open descriptors: the entries of /proc/self/fd, less its own. */
+static long
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
+/*
+ * The process metrics every Prometheus client library exports, under
+ * their usual names, from /proc (Linux); those that cannot be read are
+ * left out rather than reported as 0.
+ */
+static void
+add_process(struct evbuffer *out)
+{
+	long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE), fds;
+	unsigned long long utime, stime, start, rss, btime = 0;
+	struct rlimit rl;
+	char buf[1024], *p;
+	FILE *f;
+	int ok = 0;
+
+	if ((f = fopen("/proc/self/stat", "r")) != NULL) {
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		/* After the command name, which may hold spaces: fields 3.. */
+		p = strrchr(buf, ')');
+		ok = p != NULL &&
+		    sscanf(p + 2,
+		        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+		        "%llu %*d %*d %*d %*d %*d %*d %llu %*u %llu",
+		        &utime, &stime, &start, &rss) == 4;
+	}
+	if ((f = fopen("/proc/stat", "r")) != NULL) {
+		while (fgets(buf, sizeof buf, f) != NULL)
+			if (sscanf(buf, "btime %llu", &btime) == 1)
+				break;
+		fclose(f);
+	}
+	if (ok && tick > 0) {
+		add_family(out, "process_cpu_seconds_total", "counter",
+		    "User and system CPU time spent, in seconds.");
+		evbuffer_add_printf(out, "process_cpu_seconds_total %.2f\n",
+		    (double)(utime + stime) / (double)tick);
+		add_one(out, "process_resident_memory_bytes", "gauge",
+		    "Resident memory size in bytes.", rss * (uint64_t)page);
+		if (btime > 0)
+			add_one(out, "process_start_time_seconds", "gauge",
+			    "Start time of the process since the Unix epoch, "
+			    "in seconds.",
+			    btime + start / (unsigned long long)tick);
+	}
+	if ((fds = open_fds()) >= 0)
+		add_one(out, "process_open_fds", "gauge",
+		    "Open file descriptors.", (uint64_t)fds);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		add_one(out, "process_max_fds", "gauge",
+		    "The most file descriptors the process may open.",
+		    (uint64_t)rl.rlim_cur);
+}
+
 /* The whole /metrics text, freshly built. */
 static struct evbuffer *
 render(struct server *s)
@@ -333,6 +438,8 @@ render(struct server *s)
 	struct sample_ctx x = { out, NULL };
 
 	add_server(out, s);
+	add_counters(out, &s->counters);
+	add_process(out);
 	for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
 		x.f = &families[i];
 		add_family(out, x.f->name, x.f->type, x.f->help);

@@ -133,15 +133,12 @@ msglog_push_heap(struct msglog *l, uint64_t id, char *body, size_t len)
 	l->bytes += len;
 }
 
-bool
-msglog_front(const struct msglog *l, struct msglog_entry *e)
+/* Describe the record at p. */
+static void
+read_record(const char *p, struct msglog_entry *e)
 {
-	const struct msglog_chunk *c = l->first;
 	uint32_t word;
 
-	if (l->count == 0)
-		return false;
-	const char *p = c->data + c->head;
 	memcpy(&e->id, p, 8);
 	memcpy(&word, p + 8, 4);
 	e->heap = (word & REC_HEAP_BIT) != 0;
@@ -150,6 +147,36 @@ msglog_front(const struct msglog *l, struct msglog_entry *e)
 		memcpy(&e->body, p + REC_HDR, sizeof e->body);
 	else
 		e->body = (char *)p + REC_HDR;
+}
+
+bool
+msglog_front(const struct msglog *l, struct msglog_entry *e)
+{
+	if (l->count == 0)
+		return false;
+	read_record(l->first->data + l->first->head, e);
+	return true;
+}
+
+bool
+msglog_walk(const struct msglog *l, struct msglog_pos *pos,
+    struct msglog_entry *e)
+{
+	if (pos->seen >= l->count)
+		return false;
+	if (pos->chunk == NULL) {
+		pos->chunk = l->first;
+		pos->off = l->first->head;
+	}
+	/* Records never straddle chunks: past a chunk's tail, the next
+	 * record starts the next chunk. */
+	if (pos->off >= pos->chunk->tail) {
+		pos->chunk = pos->chunk->next;
+		pos->off = pos->chunk->head;
+	}
+	read_record(pos->chunk->data + pos->off, e);
+	pos->off += REC_HDR + (e->heap ? sizeof e->body : e->len);
+	pos->seen++;
 	return true;
 }
 

@@ -11,6 +11,7 @@
  *   msglog_push()/msglog_push_heap()  append at the tail
  *   msglog_front()                    look at the head
  *   msglog_pop()                      remove the head
+ *   msglog_walk()                     look at each record in order
  */
 #ifndef SLUICE_MSGLOG_H
 #define SLUICE_MSGLOG_H
@@ -68,6 +69,20 @@ void msglog_push_heap(struct msglog *l, uint64_t id, char *body, size_t len);
 
 /* Describe the head record; false when the log is empty. */
 bool msglog_front(const struct msglog *l, struct msglog_entry *e);
+
+/*
+ * Look at the records from the head on without changing anything:
+ * start with *pos zeroed; each call describes the next record and
+ * returns true, false after the last.  Valid until the next push or
+ * pop.
+ */
+struct msglog_pos {
+	const struct msglog_chunk *chunk;
+	size_t off;
+	size_t seen;
+};
+bool msglog_walk(const struct msglog *l, struct msglog_pos *pos,
+    struct msglog_entry *e);
 
 /*
  * Remove the head record.  A heap body is freed unless keep_heap, in

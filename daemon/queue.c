@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "queue.h"
 #include "xmalloc.h"
 
@@ -115,12 +116,28 @@ queue_drop_for(struct queue *q, size_t len)
 char *
 queue_store(struct queue *q, uint64_t id, size_t len)
 {
+	struct msglog_entry head;
+	char *body;
+
 	if (msglog_wants_heap(len)) {
-		char *body = xmalloc(len);
+		body = xmalloc(len);
 		msglog_push_heap(&q->log, id, body, len);
-		return body;
+	} else {
+		body = msglog_push(&q->log, id, len);
 	}
-	return msglog_push(&q->log, id, len);
+	msglog_front(&q->log, &head);
+	qage_note(&q->age, id, head.id, clock_now_ms());
+	return body;
+}
+
+uint64_t
+queue_oldest_age_ms(const struct queue *q, uint64_t now_ms)
+{
+	struct msglog_entry head;
+
+	if (!msglog_front(&q->log, &head))
+		return 0;
+	return now_ms - qage_stored_ms(&q->age, head.id, now_ms);
 }
 
 bool
@@ -145,6 +162,35 @@ queue_front(const struct queue *q, struct queue_item *it)
 	it->msg = NULL;
 	it->heap = e.heap;
 	return true;
+}
+
+void
+queue_walk(const struct queue *q,
+    bool (*fn)(void *arg, const struct queue_item *it), void *arg)
+{
+	struct msglog_pos pos = { 0 };
+	struct msglog_entry e;
+	struct queue_item it = { 0 };
+	struct msg *m;
+
+	TAILQ_FOREACH(m, &q->returned, qlink)
+	{
+		it.id = m->id;
+		it.len = m->len;
+		it.body = m->body;
+		it.msg = m;
+		if (!fn(arg, &it))
+			return;
+	}
+	it.msg = NULL;
+	while (msglog_walk(&q->log, &pos, &e)) {
+		it.id = e.id;
+		it.len = e.len;
+		it.body = e.body;
+		it.heap = e.heap;
+		if (!fn(arg, &it))
+			return;
+	}
 }
 
 /*

@@ -27,6 +27,7 @@
 #include "msg.h"
 #include "msglog.h"
 #include "proto.h"
+#include "qage.h"
 
 struct conn;
 struct lease;
@@ -76,6 +77,7 @@ struct queue {
 	struct waiter_list consumers;
 	size_t nconsumers;
 	struct queue_counters stat;
+	struct qage age; /* when the log's messages came (qage.h) */
 	/* Drain-rate estimate behind retry_after_ms. */
 	uint64_t last_drain_ms;
 	uint64_t drain_gap_ms; /* smoothed time between removals */
@@ -148,6 +150,14 @@ uint64_t queue_drop_for(struct queue *q, size_t len);
  */
 char *queue_store(struct queue *q, uint64_t id, size_t len);
 
+/*
+ * How long the oldest message never delivered has waited in q, in ms
+ * (0 when none); never under the truth, over it by about a second at
+ * most for a queue holding under 16 s of messages (qage.h).  Messages
+ * given back are not counted: they were delivered once.
+ */
+uint64_t queue_oldest_age_ms(const struct queue *q, uint64_t now_ms);
+
 /* Describe the head ready message; false when there is none. */
 bool queue_front(const struct queue *q, struct queue_item *it);
 
@@ -160,6 +170,14 @@ void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
 
 /* Discard the head ready message, its id in *id; false when none. */
 bool queue_drop_head_id(struct queue *q, uint64_t *id);
+/*
+ * Call fn for each ready message in the order GET would take them (the
+ * given-back ones first), without changing anything, until fn returns
+ * false.  The items are valid only during the call.
+ */
+void queue_walk(const struct queue *q,
+    bool (*fn)(void *arg, const struct queue_item *it), void *arg);
+
 /* Discard the head ready message (drop-oldest), counting it dropped. */
 void queue_drop_oldest(struct queue *q);
 

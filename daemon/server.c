@@ -225,6 +225,30 @@ refuse_busy(int fd)
 }
 
 /*
+ * Say why a client was refused: a warning, since clients fail, but at
+ * most one line a second, with the count of those not logged, so that
+ * a flood of refusals cannot fill the disk.
+ */
+static void
+log_refusal(struct server *s, const struct sockaddr *sa, bool busy,
+    const char *why)
+{
+	const char *how = busy ? "with 503 BUSY" : "on TLS by closing";
+	char peer[64];
+	unsigned held;
+
+	if (!log_budget_take(&s->refusals_log, 1, &held))
+		return;
+	log_addr(sa, peer, sizeof peer);
+	if (held > 0)
+		log_warn("refused client %s %s: %s (and %u more refused since "
+		         "the last such line)",
+		    peer, how, why, held);
+	else
+		log_warn("refused client %s %s: %s", peer, how, why);
+}
+
+/*
  * Whether a new client may be served; a refused one is told so in
  * plain text (`busy`), or, on a TLS listener, just closed: a handshake
  * only to say BUSY would cost more than the refusal saves.
@@ -232,17 +256,23 @@ refuse_busy(int fd)
 static bool
 admit(struct server *s, int fd, struct sockaddr *sa, bool busy)
 {
+	const char *why;
 	int one = 1;
 
-	if (s->nconns + s->nmetrics >= s->cfg.max_connections ||
-	    s->shutting_down) {
-		log_debug("fd %d: refused, %zu connections open", fd,
-		    s->nconns);
-	} else if (admit_client(s, fd, sa)) {
+	if (s->shutting_down)
+		why = "shutting down";
+	else if (s->nconns + s->nmetrics >= s->cfg.max_connections)
+		why = "max_connections reached";
+	else if (!admit_client(s, fd, sa))
+		why = "its address holds max_connections_per_address";
+	else {
+		s->counters.accepted++;
 		/* Replies are batched per loop pass; do not delay them. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		return true;
 	}
+	log_refusal(s, sa, busy, why);
+	s->counters.refused++;
 	if (busy)
 		refuse_busy(fd);
 	else
@@ -272,7 +302,7 @@ on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	c = conn_new(s, fd);
 	if (!conn_start_tls(c, s->cfg.tls.ctx)) {
-		log_warn("fd %d: out of memory for TLS", (int)fd);
+		log_warn("client %s: out of memory for TLS", c->peer);
 		conn_free(c);
 	}
 }

@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "config.h"
+#include "log.h"
 #include "qtable.h"
 
 struct conn;
@@ -26,6 +27,15 @@ TAILQ_HEAD(conn_list, conn);
 
 /* Plain listeners (or systemd's sockets), then the TLS ones. */
 #define SERVER_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
+
+/* What /metrics counts since the start (the core adds, metrics.c reads). */
+struct server_counters {
+	uint64_t accepted;     /* client connections served */
+	uint64_t refused;      /* answered 503 BUSY at accept */
+	uint64_t bad_requests; /* requests answered 400 */
+	uint64_t bytes_in;     /* read from clients */
+	uint64_t bytes_out;    /* written to clients */
+};
 
 struct server {
 	struct event_base *base;
@@ -56,6 +66,8 @@ struct server {
 	uint64_t changes;	  /* requests that changed something */
 	struct answer_cache *answers; /* shared answers (answer.h) */
 	struct delay *delay;	  /* the timer of every delayed message */
+	struct server_counters counters;
+	struct log_budget refusals_log; /* "refused" lines: one a second */
 };
 
 /*

@@ -49,8 +49,12 @@ enum proto_cmd {
 	PROTO_CMD_AUTH,
 	PROTO_CMD_QUIT,
 	PROTO_CMD_CLOSE,
+	PROTO_CMD_PEEK, /* sluiced's extension */
 	PROTO_CMD_COUNT
 };
+
+/* The most messages one PEEK shows. */
+#define PROTO_PEEK_MAX 100
 
 /* Flags of a command in the grammar table. */
 #define PROTO_F_BODY 0x1    /* a body of <bytes> follows the line */
@@ -61,7 +65,7 @@ enum proto_cmd {
  * handler runs.  `args` spells the argument kinds in order, one letter
  * each: q queue name, b body length, T timeout_ms, i message id,
  * d delay_ms, t token (any word), o CREATE option (repeats to the end
- * of the line).
+ * of the line), n PEEK's count (1..PROTO_PEEK_MAX).
  * Which arguments are optional follows from min_args.
  */
 struct proto_cmd_info {

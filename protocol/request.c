@@ -26,6 +26,7 @@ const char *const proto_reasons[PROTO_R_COUNT] = {
 	[PROTO_R_UNKNOWN_POLICY] = "unknown policy",
 	[PROTO_R_BAD_DEAD_LETTER] = "bad dead_letter queue name",
 	[PROTO_R_BAD_BODY_END] = "body not followed by a line terminator",
+	[PROTO_R_BAD_COUNT] = "bad count: 1 to 100",
 	[PROTO_R_DROP_NEEDS_CAPACITY] =
 	    "drop policies need a capacity of at least 1",
 	[PROTO_R_SELF_DEAD_LETTER] = "a queue cannot be its own dead_letter",
@@ -192,6 +193,11 @@ parse_arg(struct proto_request *req, char kind, const struct word *w)
 	case 'i':
 		if (!proto_parse_number(w->s, w->len, &req->id))
 			return bad(req, PROTO_R_BAD_MESSAGE_ID);
+		return PROTO_OK;
+	case 'n':
+		if (!proto_parse_number(w->s, w->len, &req->count) ||
+		    req->count < 1 || req->count > PROTO_PEEK_MAX)
+			return bad(req, PROTO_R_BAD_COUNT);
 		return PROTO_OK;
 	case 'd':
 		if (!proto_parse_number(w->s, w->len, &req->delay_ms))

@@ -41,9 +41,10 @@ enum proto_reason {
 	PROTO_R_UNKNOWN_POLICY,
 	PROTO_R_BAD_DEAD_LETTER,
 	PROTO_R_BAD_BODY_END,
+	PROTO_R_BAD_COUNT,
 	PROTO_R_DROP_NEEDS_CAPACITY, /* judged by the server, not the parser */
 	PROTO_R_SELF_DEAD_LETTER,    /* likewise */
-	PROTO_R_GRAMMAR,	     /* a grammar row the parser cannot read */
+	PROTO_R_GRAMMAR,             /* a grammar row the parser cannot read */
 	PROTO_R_COUNT
 };
 
@@ -78,6 +79,7 @@ struct proto_request {
 	const char *token; /* AUTH; may hold NULs, so see token_len */
 	size_t token_len;
 	uint64_t id;	   /* ACK NACK */
+	uint64_t count;    /* PEEK: 1..PROTO_PEEK_MAX; 0 when not given */
 	bool has_delay;	   /* NACK: delay_ms was given */
 	uint64_t delay_ms;
 	bool has_timeout;  /* PUT GET RESERVE: timeout_ms was given */

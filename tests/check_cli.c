@@ -32,12 +32,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,9 +48,12 @@
 #include "harness_sluice.h"
 #include "sluice.h"
 
+#define EX_EMPTY 2
 #define EX_USAGE 64
+#define EX_NOINPUT 66
 #define EX_UNAVAILABLE 69
 #define EX_TEMPFAIL 75
+#define EX_NOPERM 77
 #define EX_FAILED 1
 
 /* How many STATS polls the chain test makes, and the pause between. */
@@ -302,7 +307,7 @@ START_TEST(test_put_argument_and_stdin_are_one_message_each)
 			     NULL), 0);
 	ck_assert_str_eq(o.out, "hello worldtwo\nlines\n");
 	output_free(&o);
-	ck_assert_int_eq(run(&o, NULL, 0, "get", "-i", "one", NULL), 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-i", "one", NULL), EX_EMPTY);
 	assert_one_error_line(&o, "no message");
 	output_free(&o);
 }
@@ -389,6 +394,8 @@ START_TEST(test_get_follow_streams_each_message_as_it_arrives)
 	char buf[64], want[16];
 	pid_t pid;
 
+	/* A follower needs its queue to exist (get never creates one). */
+	ck_assert_int_eq(sluice_create(c, "live", NULL), SLUICE_OK);
 	ck_assert_int_eq(pipe(op), 0);
 	pid = spawn(argv, -1, op[1], -1);
 	close(op[1]);
@@ -470,6 +477,45 @@ END_TEST
 
 /* ---- queues, stats, exit statuses -------------------------------------- */
 
+/*
+ * A field of queue q as a global STATS shows it to a new connection
+ * (-1: q not listed).  The server may answer a global STATS from a
+ * copy up to 250 ms old (PROTOCOL.md); the tools that read it (top,
+ * queues, stats) each run on a new connection, so the tests wait for
+ * that copy to show what they set up.
+ */
+static long long
+global_stat(const char *q, const char *field)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	json_t *j, *row;
+	long long v = -1;
+	char *text;
+	size_t len;
+
+	ck_assert_int_eq(sluice_stats(c, NULL, &text, &len), SLUICE_OK);
+	j = json_loadb(text, len, 0, NULL);
+	free(text);
+	ck_assert_ptr_nonnull(j);
+	row = json_object_get(json_object_get(j, "queues"), q);
+	if (row != NULL)
+		v = json_integer_value(json_object_get(row, field));
+	json_decref(j);
+	sluice_free(c);
+	return v;
+}
+
+static void
+await_global_stat(const char *q, const char *field, long long want)
+{
+	int i;
+
+	for (i = 0; i < AWAIT_POLLS && global_stat(q, field) != want; i++)
+		usleep(AWAIT_PAUSE_US);
+	ck_assert_msg(i < AWAIT_POLLS, "global STATS: %s %s never %lld", q,
+	    field, want);
+}
+
 START_TEST(test_stats_output_is_json_when_piped_and_with_json)
 {
 	struct output o;
@@ -478,6 +524,7 @@ START_TEST(test_stats_output_is_json_when_piped_and_with_json)
 
 	ck_assert_int_eq(run(&o, NULL, 0, "put", "s", "abc", NULL), 0);
 	output_free(&o);
+	await_global_stat("s", "depth", 1);
 	ck_assert_int_eq(run(&o, NULL, 0, "stats", NULL), 0);
 	j = json_loads(o.out, 0, &e);
 	ck_assert_msg(j != NULL, "not JSON: %s", o.out);
@@ -491,7 +538,8 @@ START_TEST(test_stats_output_is_json_when_piped_and_with_json)
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "bytes")), 3);
 	json_decref(j);
 	output_free(&o);
-	ck_assert_int_eq(run(&o, NULL, 0, "stats", "missing", NULL), 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "stats", "missing", NULL),
+	    EX_NOINPUT);
 	assert_one_error_line(&o, "no such queue");
 	output_free(&o);
 }
@@ -515,7 +563,7 @@ START_TEST(test_queue_commands_report_their_results)
 	output_free(&o);
 	ck_assert_int_eq(run(&o, NULL, 0, "delete", "q", NULL), 0);
 	output_free(&o);
-	ck_assert_int_eq(run(&o, NULL, 0, "delete", "q", NULL), 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "delete", "q", NULL), EX_NOINPUT);
 	assert_one_error_line(&o, "no such queue");
 	output_free(&o);
 	ck_assert_int_eq(run(&o, NULL, 0, "ack", "1", NULL), 1);
@@ -582,7 +630,7 @@ START_TEST(test_every_command_has_help)
 {
 	static const char *const cmds[] = { "put", "get", "reserve", "ack",
 		"nack", "create", "delete", "purge", "close", "relay", "stats",
-		"ping", "bench" };
+		"queues", "top", "peek", "move", "ping", "bench" };
 	struct output o;
 
 	ck_assert_int_eq(run(&o, NULL, 0, "--help", NULL), 0);
@@ -799,6 +847,587 @@ START_TEST(test_chained_pipeline_is_throttled_by_its_slow_consumer)
 }
 END_TEST
 
+/* ---- manners: options, exit statuses, terminals ------------------------ */
+
+/* A tool run on a pseudo-terminal of a given width, as a user sees it. */
+struct tty {
+	pid_t pid;
+	int master;
+	char *out; /* all it wrote so far, without \r */
+	size_t len;
+};
+
+static void
+tty_spawn(struct tty *t, int cols, ...)
+{
+	struct winsize ws = { .ws_row = 24, .ws_col = (unsigned short)cols };
+	const char *argv[32];
+	int argc = 0;
+	va_list ap;
+
+	argv[argc++] = cli_path();
+	va_start(ap, cols);
+	while ((argv[argc] = va_arg(ap, const char *)) != NULL)
+		argc++;
+	va_end(ap);
+	t->out = calloc(1, 1);
+	t->len = 0;
+	t->pid = forkpty(&t->master, NULL, NULL, &ws);
+	ck_assert_int_ge(t->pid, 0);
+	if (t->pid == 0) {
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+}
+
+/* Read what the tool wrote, waiting up to IO_WAIT_MS; false at EOF. */
+static bool
+tty_read(struct tty *t)
+{
+	struct pollfd p = { t->master, POLLIN, 0 };
+	char buf[4096];
+	ssize_t n;
+
+	ck_assert_msg(poll(&p, 1, IO_WAIT_MS) > 0, "sluice hangs: %s", t->out);
+	if ((n = read(t->master, buf, sizeof buf)) <= 0)
+		return false;
+	t->out = realloc(t->out, t->len + (size_t)n + 1);
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] != '\r')
+			t->out[t->len++] = buf[i];
+	t->out[t->len] = '\0';
+	return true;
+}
+
+/* Read until the output holds want. */
+static void
+tty_expect(struct tty *t, const char *want)
+{
+	while (strstr(t->out, want) == NULL)
+		ck_assert_msg(tty_read(t), "no \"%s\" in: %s", want, t->out);
+}
+
+/* Type into the terminal. */
+static void
+tty_type(struct tty *t, const char *s)
+{
+	ck_assert_int_eq(write(t->master, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+/* Read to the end; the exit status.  t->out stays for the asserts. */
+static int
+tty_finish(struct tty *t)
+{
+	while (tty_read(t))
+		;
+	close(t->master);
+	return reap(t->pid);
+}
+
+/* Remove terminal escapes (ESC [ ... final byte) in place. */
+static void
+strip_escapes(char *s)
+{
+	char *w = s;
+
+	while (*s != '\0') {
+		if (s[0] == '\033' && s[1] == '[') {
+			s += 2;
+			while (*s != '\0' && (*s < 0x40 || *s > 0x7e))
+				s++;
+			if (*s != '\0')
+				s++;
+			continue;
+		}
+		*w++ = *s++;
+	}
+	*w = '\0';
+}
+
+/* Assert every line of s is at most max columns (ASCII text). */
+static void
+assert_lines_fit(const char *s, size_t max)
+{
+	while (*s != '\0') {
+		size_t n = strcspn(s, "\n");
+		ck_assert_msg(n <= max, "a line of %zu columns: \"%.*s\"", n,
+		    (int)n, s);
+		s += n + (s[n] == '\n');
+	}
+}
+
+/* A port where nothing listens (bound, never listening): fd to close. */
+static int
+dead_port(char *port, size_t size)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(port, size, "%d", ntohs(sin.sin_port));
+	return fd;
+}
+
+START_TEST(test_global_options_go_before_or_after_the_command)
+{
+	char port[16], dead[16];
+	int fd = dead_port(dead, sizeof dead);
+	struct output o;
+
+	/* The environment points nowhere: only the flags can work. */
+	snprintf(port, sizeof port, "%d", d.port);
+	setenv("SLUICE_PORT", dead, 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "--port", port, "ping", NULL), 0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "ping", "--host", d.host, "--port",
+	                     port, NULL),
+	    0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "g", "x", "-p", port, NULL),
+	    0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-H", d.host, "g", "--port=8",
+	                     "-n", "1", "--port", port, NULL),
+	    0);
+	ck_assert_str_eq(o.out, "x\n");
+	output_free(&o);
+	/* Not parsed past "--": reserve's command keeps its -p. */
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "g", "y", "-p", port, NULL),
+	    0);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "g", "-p", port, "--",
+	                     "sh", "-c", "cat; echo \" $0\"", "-p", NULL),
+	    0);
+	ck_assert_str_eq(o.out, "y -p\n");
+	output_free(&o);
+	/* The TLS options are global ones too, wherever they come. */
+	ck_assert_int_eq(run(&o, NULL, 0, "ping", "--cacert", "/dev/null",
+	                     NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "--cacert needs --tls");
+	output_free(&o);
+	/* redis-cli's -h HOST: a hint, not the help. */
+	ck_assert_int_eq(run(&o, NULL, 0, "-h", "db1", "ping", NULL), EX_USAGE);
+	assert_one_error_line(&o, "-H db1");
+	ck_assert_str_eq(o.out, "");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "-h", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(o.out, "--host"));
+	output_free(&o);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_option_errors_are_one_line_that_points_at_help)
+{
+	static const char *const bad[][4] = {
+		{ "get", "-x", "q", NULL },
+		{ "put", "--bogus", "q", NULL },
+		{ "get", "q", "-t", NULL },
+		{ "-Z", "ping", NULL, NULL },
+		{ "stats", "--wide=3", NULL, NULL },
+		{ "frobnicate", NULL, NULL, NULL },
+	};
+	struct output o;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(run(&o, NULL, 0, bad[i][0], bad[i][1],
+		                     bad[i][2], bad[i][3], NULL),
+		    EX_USAGE);
+		assert_one_error_line(&o, "--help\")");
+		ck_assert_msg(strstr(o.err, "usage:") == NULL &&
+		        strstr(o.err, "lt-") == NULL &&
+		        strstr(o.err, ".libs") == NULL,
+		    "stderr: %s", o.err);
+		output_free(&o);
+	}
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-x", "q", NULL), EX_USAGE);
+	assert_one_error_line(&o, "unknown option -x");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "q", "--timeout", NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "missing after --timeout (");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_exit_statuses_tell_empty_missing_and_unauthorized_apart)
+{
+	char path[] = "/tmp/check_cli_token.XXXXXX", json[256];
+	struct sluice_ctx *c = sc_open(&d);
+	struct output o;
+	int fd;
+
+	ck_assert_int_eq(sluice_create(c, "e", NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "e", NULL), EX_EMPTY);
+	assert_one_error_line(&o, "no message");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "e", NULL), EX_EMPTY);
+	output_free(&o);
+	/* A typo is an error, and creates nothing. */
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "typo", NULL), EX_NOINPUT);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-f", "-n", "1", "typo", NULL),
+	    EX_NOINPUT);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "typo", NULL), EX_NOINPUT);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "typo", "depth"), -1);
+	sluice_free(c);
+
+	ck_assert_int_eq(harness_stop(&d), 0);
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_eq(write(fd, "s3cret\n", 7), 7);
+	close(fd);
+	snprintf(json, sizeof json, "{\"auth_token_file\": \"%s\"}", path);
+	harness_start_with_config(&d, json);
+	unlink(path);
+	snprintf(json, sizeof json, "%d", d.port);
+	setenv("SLUICE_PORT", json, 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "e", "x", NULL), EX_NOPERM);
+	assert_one_error_line(&o, "not authorized");
+	output_free(&o);
+	setenv("SLUICE_AUTH", "wrong", 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "e", "x", NULL), EX_NOPERM);
+	output_free(&o);
+	setenv("SLUICE_AUTH", "s3cret", 1);
+	ck_assert_int_eq(run(&o, NULL, 0, "put", "e", "x", NULL), 0);
+	/* Not a terminal: no warning about -a either. */
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "-a", "s3cret", "get", "e", NULL), 0);
+	ck_assert_str_eq(o.err, "");
+	output_free(&o);
+}
+END_TEST
+
+START_TEST(test_get_count_zero_is_refused_and_takes_nothing)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct output o;
+
+	ck_assert_int_eq(sluice_put(c, "z", "1", 1, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "get", "-n", "0", "z", NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "at least 1");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "reserve", "-n", "0", "z", NULL),
+	    EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "z", "depth"), 1);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_auth_on_the_command_line_warns_on_a_terminal)
+{
+	struct tty t;
+
+	tty_spawn(&t, 80, "-a", "tok", "ping", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	ck_assert_ptr_nonnull(strstr(t.out, "set SLUICE_AUTH instead"));
+	free(t.out);
+	setenv("SLUICE_AUTH", "tok", 1);
+	tty_spawn(&t, 80, "ping", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	ck_assert_ptr_null(strstr(t.out, "SLUICE_AUTH"));
+	free(t.out);
+}
+END_TEST
+
+START_TEST(test_get_quotes_control_bytes_on_a_terminal_unless_raw)
+{
+	static const char body[] = "a\033[31mb\\c\x01\x7f\xc3\xa9\xff\xc2\x9b"
+	                           "\nz";
+	struct sluice_ctx *c = sc_open(&d);
+	struct tty t;
+
+	ck_assert_int_eq(sluice_put(c, "esc", body, sizeof body - 1, 0, NULL),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "esc", body, sizeof body - 1, 0, NULL),
+	    SLUICE_OK);
+	tty_spawn(&t, 80, "get", "esc", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	ck_assert_str_eq(t.out,
+	    "a\\x1b[31mb\\\\c\\x01\\x7f\xc3\xa9\\xff\\xc2\\x9b\\nz\n");
+	free(t.out);
+	tty_spawn(&t, 80, "get", "--raw", "esc", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	/* The terminal turns \n into \r\n; the \r are dropped. */
+	ck_assert_str_eq(t.out, body);
+	free(t.out);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_put_on_a_terminal_says_it_reads_stdin_and_ctrl_d_puts_nothing)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct tty t;
+
+	ck_assert_int_eq(sluice_create(c, "typed", NULL), SLUICE_OK);
+	tty_spawn(&t, 80, "put", "typed", NULL);
+	tty_expect(&t, "Ctrl-D");
+	tty_type(&t, "\004");
+	ck_assert_int_eq(tty_finish(&t), 1);
+	ck_assert_ptr_nonnull(strstr(t.out, "nothing put"));
+	free(t.out);
+	ck_assert_int_eq(sc_stat(c, "typed", "puts"), 0);
+	tty_spawn(&t, 80, "put", "typed", NULL);
+	tty_expect(&t, "Ctrl-D");
+	tty_type(&t, "hello\n\004");
+	ck_assert_int_eq(tty_finish(&t), 0);
+	free(t.out);
+	ck_assert_int_eq(sc_stat(c, "typed", "bytes"), 6);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_put_lines_on_a_terminal_says_it_waits_for_room)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_queue_opts *opts = sluice_queue_opts_new();
+	struct sluice_msg *m;
+	struct tty t;
+
+	ck_assert_int_eq(sluice_queue_opts_capacity(opts, 1), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "room", opts), SLUICE_OK);
+	sluice_queue_opts_free(opts);
+	tty_spawn(&t, 80, "put", "-l", "room", NULL);
+	tty_expect(&t, "Ctrl-D ends it");
+	tty_type(&t, "a\nb\n");
+	sc_await_stat(c, "room", "blocked_producers", 1);
+	tty_type(&t, "\004");
+	tty_expect(&t, "room is full (1 messages): waiting for room");
+	ck_assert_int_eq(sluice_get(c, "room", 0, &m), SLUICE_OK);
+	ck_assert_str_eq(m->body, "a");
+	sluice_msg_free(m);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	free(t.out);
+	ck_assert_int_eq(sc_stat(c, "room", "depth"), 1);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_stats_table_fits_80_columns_unless_wide)
+{
+	static const char name[] =
+	    "a-rather-long-queue-name-that-would-not-fit-in-the-table-at-all";
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_queue_opts *opts = sluice_queue_opts_new();
+	struct tty t;
+
+	ck_assert_int_eq(sluice_queue_opts_capacity(opts, 1000000), SLUICE_OK);
+	ck_assert_int_eq(sluice_queue_opts_policy(opts, "drop-oldest"),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, name, opts), SLUICE_OK);
+	sluice_queue_opts_free(opts);
+	ck_assert_int_eq(sluice_put(c, name, "x", 1, 0, NULL), SLUICE_OK);
+	await_global_stat(name, "depth", 1);
+	tty_spawn(&t, 80, "stats", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	assert_lines_fit(t.out, 79);
+	ck_assert_ptr_nonnull(strstr(t.out, "1.0M"));
+	ck_assert_ptr_nonnull(
+	    strstr(t.out, "a-rather-long-queue-n~  drop-oldest"));
+	ck_assert_ptr_nonnull(strstr(t.out, "BLOCK"));
+	free(t.out);
+	tty_spawn(&t, 80, "stats", "-w", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	ck_assert_ptr_nonnull(strstr(t.out, name));
+	ck_assert_ptr_nonnull(strstr(t.out, "1000000"));
+	ck_assert_ptr_nonnull(strstr(t.out, "REJECTED"));
+	free(t.out);
+	sluice_free(c);
+}
+END_TEST
+
+/* The row of queue q in a frame: its fields, false when missing. */
+static bool
+top_row(const char *frame, const char *q, char *bar, long *depth, long *blocked,
+    long *waiting)
+{
+	char name[64], in[16], out[16];
+	const char *line = frame;
+
+	while (line != NULL && *line != '\0') {
+		if (sscanf(line, "%63s %ld %127s %15s %15s %ld %ld", name,
+		        depth, bar, in, out, blocked, waiting) == 7 &&
+		    strcmp(name, q) == 0)
+			return true;
+		line = strchr(line, '\n');
+		line = line ? line + 1 : NULL;
+	}
+	return false;
+}
+
+START_TEST(test_top_frame_fits_the_terminal_and_shows_waits)
+{
+	struct sluice_ctx *c = sc_open(&d), *p = sc_open(&d), *w = sc_open(&d);
+	struct sluice_queue_opts *opts = sluice_queue_opts_new();
+	char bar[128];
+	long depth, blocked, waiting;
+	struct output o;
+	struct tty t;
+
+	ck_assert_int_eq(sluice_queue_opts_capacity(opts, 1), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "full", opts), SLUICE_OK);
+	sluice_queue_opts_free(opts);
+	ck_assert_int_eq(sluice_create(c, "idle", NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "full", "1", 1, 0, NULL), SLUICE_OK);
+	/* A producer parked on the full queue, a consumer on the idle. */
+	ck_assert_int_eq(sluice_append_put(p, "full", "2", 1, SLUICE_FOREVER),
+	    SLUICE_OK);
+	ck_assert_int_eq(sluice_flush(p), SLUICE_OK);
+	ck_assert_int_eq(sluice_append_get(w, "idle", 60000), SLUICE_OK);
+	ck_assert_int_eq(sluice_flush(w), SLUICE_OK);
+	await_global_stat("full", "blocked_producers", 1);
+	await_global_stat("idle", "waiting_consumers", 1);
+
+	tty_spawn(&t, 80, "top", "-n", "1", "-i", "100", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	strip_escapes(t.out);
+	assert_lines_fit(t.out, 79);
+	ck_assert_ptr_nonnull(strstr(t.out, "IN/s"));
+	ck_assert_msg(top_row(t.out, "full", bar, &depth, &blocked, &waiting),
+	    "no row for full: %s", t.out);
+	ck_assert_int_eq(depth, 1);
+	ck_assert_int_eq(blocked, 1);
+	ck_assert_int_eq(waiting, 0);
+	ck_assert_msg(strspn(bar + 1, "#") == strlen(bar) - 2, "bar %s", bar);
+	ck_assert(top_row(t.out, "idle", bar, &depth, &blocked, &waiting));
+	ck_assert_int_eq(depth, 0);
+	ck_assert_int_eq(blocked, 0);
+	ck_assert_int_eq(waiting, 1);
+	ck_assert_msg(strchr(bar, '#') == NULL, "bar %s", bar);
+	free(t.out);
+	/* A wider terminal gets a wider bar, still within its width. */
+	tty_spawn(&t, 120, "top", "-n", "1", "-i", "100", NULL);
+	ck_assert_int_eq(tty_finish(&t), 0);
+	strip_escapes(t.out);
+	assert_lines_fit(t.out, 119);
+	ck_assert(top_row(t.out, "full", bar, &depth, &blocked, &waiting));
+	ck_assert_int_gt(strlen(bar), 32);
+	free(t.out);
+	/* Piped: frames one after another, no escapes. */
+	ck_assert_int_eq(run(&o, NULL, 0, "top", "-n", "2", "-i", "100", NULL),
+	    0);
+	ck_assert_ptr_null(strchr(o.out, '\033'));
+	ck_assert_ptr_nonnull(strstr(strstr(o.out, "QUEUE") + 1, "QUEUE"));
+	output_free(&o);
+	sluice_free(p);
+	sluice_free(w);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_queues_lists_every_queue_sorted)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct output o;
+
+	ck_assert_int_eq(run(&o, NULL, 0, "queues", NULL), 0);
+	ck_assert_str_eq(o.out, "");
+	output_free(&o);
+	ck_assert_int_eq(sluice_create(c, "zeta", NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "alpha", NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "mid", NULL), SLUICE_OK);
+	await_global_stat("mid", "depth", 0);
+	ck_assert_int_eq(run(&o, NULL, 0, "queues", NULL), 0);
+	ck_assert_str_eq(o.out, "alpha\nmid\nzeta\n");
+	output_free(&o);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_peek_shows_messages_without_taking_them)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct output o;
+
+	ck_assert_int_eq(sluice_put(c, "pk", "a", 1, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(sluice_put(c, "pk", "b\x1b", 2, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "-i", "pk", "5", NULL), 0);
+	ck_assert_str_eq(o.out, "1 a\n2 b\x1b\n");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pk", NULL), 0);
+	ck_assert_str_eq(o.out, "a\n");
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "pk", "depth"), 2);
+	ck_assert_int_eq(sc_stat(c, "pk", "gets"), 0);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "nosuch", NULL), EX_NOINPUT);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "nosuch", "depth"), -1);
+	ck_assert_int_eq(sluice_create(c, "pe", NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pe", NULL), EX_EMPTY);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pk", "0", NULL), EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "peek", "pk", "101", NULL), EX_USAGE);
+	output_free(&o);
+	sluice_free(c);
+}
+END_TEST
+
+START_TEST(test_move_moves_in_order_and_never_loses_a_message)
+{
+	struct sluice_ctx *c = sc_open(&d);
+	struct sluice_queue_opts *opts = sluice_queue_opts_new();
+	struct sluice_msg *m;
+	struct output o;
+
+	for (int i = 1; i <= 3; i++) {
+		char b[2] = { (char)('0' + i), '\0' };
+		ck_assert_int_eq(sluice_put(c, "src", b, 1, 0, NULL),
+		    SLUICE_OK);
+	}
+	ck_assert_int_eq(sluice_create(c, "dst", NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "dst", "2", NULL), 0);
+	ck_assert_str_eq(o.out, "2\n");
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "src", "depth"), 1);
+	ck_assert_int_eq(sc_stat(c, "src", "acks"), 2);
+	for (int i = 1; i <= 2; i++) {
+		ck_assert_int_eq(sluice_get(c, "dst", 0, &m), SLUICE_OK);
+		ck_assert_int_eq(m->body[0], '0' + i);
+		sluice_msg_free(m);
+	}
+	/* A destination that refuses: the message goes back, status 75. */
+	ck_assert_int_eq(sluice_queue_opts_capacity(opts, 1), SLUICE_OK);
+	ck_assert_int_eq(sluice_queue_opts_policy(opts, "reject"), SLUICE_OK);
+	ck_assert_int_eq(sluice_create(c, "full", opts), SLUICE_OK);
+	sluice_queue_opts_free(opts);
+	ck_assert_int_eq(sluice_put(c, "full", "x", 1, 0, NULL), SLUICE_OK);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "full", NULL),
+	    EX_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(o.err, "503 FULL full"));
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "src", "depth"), 1);
+	ck_assert_int_eq(sc_stat(c, "src", "reserved"), 0);
+	ck_assert_int_eq(sc_stat(c, "full", "depth"), 1);
+	/* Both queues must exist; a queue is not moved onto itself. */
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "typo", NULL),
+	    EX_NOINPUT);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "typo", "depth"), -1);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "src", "src", NULL),
+	    EX_USAGE);
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "move", "dst", "src", NULL),
+	    EX_EMPTY);
+	output_free(&o);
+	ck_assert_int_eq(sc_stat(c, "src", "depth"), 1);
+	sluice_free(c);
+}
+END_TEST
+
 /* ---- end of stream, dead letters, relay (protocol 1.1) -------------- */
 
 /* Create queue q with these settings through libsluice. */
@@ -844,8 +1473,18 @@ START_TEST(test_close_ends_get_and_reserve_follow_with_status_0)
 	ck_assert_int_eq(run(&o, NULL, 0, "close", "q", NULL), 0);
 	output_free(&o);
 	ck_assert_int_eq(run(&o, NULL, 0, "close", "nosuch", NULL),
-	    EX_FAILED);
+	    EX_NOINPUT);
 	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	/* relay, like get and reserve, never creates its source. */
+	ck_assert_int_eq(run(&o, NULL, 0, "relay", "nosuch", "q", NULL),
+	    EX_NOINPUT);
+	assert_one_error_line(&o, "no such queue");
+	output_free(&o);
+	ck_assert_int_eq(run(&o, NULL, 0, "relay", "--bogus", "nosuch", "q",
+	                     NULL),
+	    EX_USAGE);
+	assert_one_error_line(&o, "unknown option --bogus");
 	output_free(&o);
 }
 END_TEST
@@ -1109,6 +1748,19 @@ main(void)
 	T_SLOW(test_bench_through_a_capacity_one_queue_is_exactly_once);
 	T_SLOW(test_bench_under_reject_counts_refusals_and_checks_the_rest);
 	T_SLOW(test_chained_pipeline_is_throttled_by_its_slow_consumer);
+	T(test_global_options_go_before_or_after_the_command);
+	T(test_option_errors_are_one_line_that_points_at_help);
+	T(test_exit_statuses_tell_empty_missing_and_unauthorized_apart);
+	T(test_get_count_zero_is_refused_and_takes_nothing);
+	T(test_auth_on_the_command_line_warns_on_a_terminal);
+	T(test_get_quotes_control_bytes_on_a_terminal_unless_raw);
+	T(test_put_on_a_terminal_says_it_reads_stdin_and_ctrl_d_puts_nothing);
+	T(test_put_lines_on_a_terminal_says_it_waits_for_room);
+	T(test_stats_table_fits_80_columns_unless_wide);
+	T(test_top_frame_fits_the_terminal_and_shows_waits);
+	T(test_queues_lists_every_queue_sorted);
+	T(test_peek_shows_messages_without_taking_them);
+	T(test_move_moves_in_order_and_never_loses_a_message);
 	T(test_close_ends_get_and_reserve_follow_with_status_0);
 	T(test_poison_message_is_dead_lettered_and_the_worker_goes_on);
 	add(s, "three_stage_pipeline_ends_by_itself_with_exact_output",

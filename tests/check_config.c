@@ -813,6 +813,60 @@ START_TEST(test_flags_override_the_file)
 }
 END_TEST
 
+/*
+ * The log is for operators: levels in words, every connection line
+ * with the client's address, what happened in words (no function
+ * names), one connection's flood of debug lines held back and counted,
+ * and refusals said once a second with the address.
+ */
+START_TEST(test_log_lines_name_the_client_and_hold_back_floods)
+{
+	const char *args[] = { "-l", "127.0.0.1", "-p", "0", "-c", cfg_path,
+		"-v", NULL };
+	struct proc p;
+	struct tconn *t, *busy;
+	char want[64];
+	const char *l;
+	int pings = 0;
+
+	write_config("{\"max_connections\": 1}");
+	proc_start(&p, args, NULL, -1);
+	l = proc_wait_log(&p, "sluiced 0.");
+	ck_assert_msg(strstr(l, " sluiced: info: ") != NULL, "%s", l);
+	t = tc_open(&p.d);
+	l = proc_wait_log(&p, "connected");
+	ck_assert_msg(strstr(l, " sluiced: debug: client 127.0.0.1:") != NULL,
+	    "%s", l);
+	/* A burst of 100 requests: at most the allowance is logged. */
+	for (int i = 0; i < 100; i++)
+		tc_send(t, "PING\r\n");
+	for (int i = 0; i < 100; i++)
+		tc_expect(t, "200 PONG");
+	busy = tc_open(&p.d);
+	tc_expect(busy, "503 BUSY");
+	tc_close(busy);
+	tc_close(t);
+	snprintf(want, sizeof want, "lines about it were held back");
+	while (proc_line(&p)) {
+		ck_assert_msg(strstr(p.line, "conn_") == NULL &&
+		        strstr(p.line, "fd ") == NULL,
+		    "an internal name: %s", p.line);
+		if (strstr(p.line, ": PING") != NULL)
+			pings++;
+		if (strstr(p.line, "warn: refused client 127.0.0.1:") != NULL)
+			ck_assert_ptr_nonnull(
+			    strstr(p.line, "max_connections reached"));
+		if (strstr(p.line, "disconnected after 100 requests") != NULL)
+			break;
+	}
+	ck_assert_int_ge(pings, 1);
+	/* 10 a second: a burst across a second's end may get 20. */
+	ck_assert_int_le(pings, 20);
+	ck_assert_msg(strstr(p.line, want) != NULL, "%s", p.line);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
 START_TEST(test_port_flag_applies_to_every_listener)
 {
 	const char *args[] = { "-c", cfg_path, "-p", "0", NULL };
@@ -1432,6 +1486,92 @@ START_TEST(test_metrics_parse_as_prometheus_text_and_match_stats)
 }
 END_TEST
 
+/* One sample of a fresh scrape of /metrics (queue "" for none). */
+static double
+scrape_one(int port, const char *name, const char *queue)
+{
+	struct sample *s = calloc(SAMPLES_MAX, sizeof *s);
+	char *body;
+	double v;
+	size_t n;
+
+	ck_assert_int_eq(http_get(port, "/metrics", &body), 200);
+	n = parse_prometheus(body, s, SAMPLES_MAX);
+	v = sample_of(s, n, name, queue);
+	free(body);
+	free(s);
+	return v;
+}
+
+/*
+ * The operator's numbers beyond STATS: connections accepted and
+ * refused, 400s, bytes both ways, the age of the oldest message (the
+ * "is this queue stuck" signal), and the process's own.
+ */
+START_TEST(test_metrics_count_connections_errors_bytes_and_message_age)
+{
+	static const char put[] = "PUT aged 1\r\nx\r\n";
+	struct proc p;
+	struct tconn *t, *c2, *c3;
+	double age = 0, start, now = (double)time(NULL);
+
+	write_config("{\"port\": 0, \"metrics\": \"127.0.0.1:0\","
+	             " \"max_connections\": 2}");
+	proc_start_metrics(&p);
+	t = tc_open(&p.d);
+	c2 = tc_open(&p.d);
+	c3 = tc_open(&p.d);
+	tc_expect(c3, "503 BUSY");
+	tc_expect_closed(c3);
+	tc_close(c3);
+	tc_close(c2);
+	tc_await_stat(t, NULL, "connections", 1);
+	tc_request(t, "BOGUS", "400 BAD_REQUEST unknown command");
+	tc_request(t, "GET aged 1 2 3",
+	    "400 BAD_REQUEST wrong number of "
+	    "arguments");
+	tc_send(t, "%s", put);
+	tc_expect_queued(t);
+
+	ck_assert(scrape_one(p.metrics_port,
+	              "sluice_connections_accepted_total", "") == 2);
+	ck_assert(scrape_one(p.metrics_port, "sluice_connections_refused_total",
+	              "") == 1);
+	ck_assert(scrape_one(p.metrics_port, "sluice_protocol_errors_total",
+	              "") == 2);
+	ck_assert(
+	    scrape_one(p.metrics_port, "sluice_received_bytes_total", "") >=
+	    strlen("BOGUS\r\nGET aged 1 2 3\r\n") + strlen(put));
+	ck_assert(scrape_one(p.metrics_port, "sluice_sent_bytes_total", "") >=
+	    strlen("400 BAD_REQUEST unknown command\r\n200 QUEUED 1\r\n"));
+	/* Untouched, the message ages; the age grows to a second. */
+	for (int i = 0; i < 300 && age < 1; i++) {
+		age = scrape_one(p.metrics_port,
+		    "sluice_queue_oldest_age_seconds", "aged");
+		ck_assert(age >= 0);
+		if (age < 1)
+			usleep(10000);
+	}
+	ck_assert_msg(age >= 1, "the age stayed %f", age);
+	tc_send(t, "GET aged\r\n");
+	tc_expect_msg(t, "x");
+	ck_assert(scrape_one(p.metrics_port, "sluice_queue_oldest_age_seconds",
+	              "aged") == 0);
+
+	ck_assert(scrape_one(p.metrics_port, "process_resident_memory_bytes",
+	              "") > 1 << 20);
+	ck_assert(scrape_one(p.metrics_port, "process_open_fds", "") >= 3);
+	ck_assert(scrape_one(p.metrics_port, "process_max_fds", "") >= 3);
+	ck_assert(
+	    scrape_one(p.metrics_port, "process_cpu_seconds_total", "") >= 0);
+	start = scrape_one(p.metrics_port, "process_start_time_seconds", "");
+	ck_assert_msg(start >= now - 60 && start <= (double)time(NULL) + 1,
+	    "start %f, now %f", start, now);
+	tc_close(t);
+	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
 START_TEST(test_healthz_answers_ok_then_503_while_draining)
 {
 	struct proc p;
@@ -2015,10 +2155,17 @@ main(void)
 	    test_sighup_changes_dead_letter_settings_and_keeps_closed);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("log");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc, test_log_lines_name_the_client_and_hold_back_floods);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("metrics");
 	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
 	tcase_add_test(tc,
 	    test_metrics_parse_as_prometheus_text_and_match_stats);
+	tcase_add_test(tc,
+	    test_metrics_count_connections_errors_bytes_and_message_age);
 	tcase_add_test(tc, test_healthz_answers_ok_then_503_while_draining);
 	tcase_add_test(tc,
 	    test_metrics_token_is_required_for_metrics_not_healthz);

@@ -1913,20 +1913,35 @@ START_TEST(test_producer_that_disconnects_while_parked_leaves_queue_working)
 }
 END_TEST
 
-START_TEST(test_producer_that_disconnects_while_parked_is_forgotten_at_timeout)
+/*
+ * A parked producer that leaves, by close (_i 0), reset (_i 1) or
+ * shutting down its sending side (_i 2), is seen at once, though its
+ * socket is not read: it leaves blocked_producers without waiting for
+ * room or a timeout, and its PUT, never accepted, is not stored.
+ */
+START_TEST(test_producer_that_disconnects_while_parked_is_forgotten_at_once)
 {
 	struct tconn *p = tc_open(&d), *s = tc_open(&d);
 
 	tc_request(s, "CREATE pdt capacity=1", "201 CREATED");
 	tc_put(s, "pdt", "first");
-	tc_send_put_bytes(p, "pdt", "gone", 4, "50");
+	tc_send_put(p, "pdt", "gone");
 	tc_await_stat(s, "pdt", "blocked_producers", 1);
-	tc_close(p);
-	/* Unseen until its timeout turns the server back to it. */
+	if (_i == 0)
+		tc_close(p);
+	else if (_i == 1)
+		tc_close_rst(p);
+	else
+		ck_assert_int_eq(shutdown(p->fd, SHUT_WR), 0);
 	tc_await_stat(s, "pdt", "blocked_producers", 0);
 	tc_await_stat(s, NULL, "connections", 1);
+	if (_i == 2) {
+		tc_expect_closed(p);
+		tc_close(p);
+	}
 	ck_assert_int_eq(tc_stat(s, "pdt", "depth"), 1);
-	ck_assert_int_eq(tc_stat(s, "pdt", "rejected"), 1);
+	ck_assert_int_eq(tc_stat(s, "pdt", "rejected"), 0);
+	ck_assert_int_eq(tc_stat(s, "pdt", "puts"), 1);
 	tc_send(s, "GET pdt\r\n");
 	tc_expect_msg(s, "first");
 	tc_put(s, "pdt", "next");
@@ -2498,9 +2513,9 @@ main(void)
 	ADD_LOOP(s,
 	    test_producer_that_disconnects_while_parked_leaves_queue_working,
 	    0, 2);
-	ADD(s,
-	    test_producer_that_disconnects_while_parked_is_forgotten_at_timeout,
-	    0);
+	ADD_LOOP(s,
+	    test_producer_that_disconnects_while_parked_is_forgotten_at_once, 0,
+	    3);
 	ADD_LOOP(s, test_waiting_consumer_that_leaves_is_never_handed_a_message,
 	    0, 3);
 	ADD(s, test_consumer_half_closing_right_after_its_get_is_never_served,

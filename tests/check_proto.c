@@ -475,6 +475,13 @@ START_TEST(test_queue_commands_and_auth_parse)
 	ck_assert_ptr_null(r.queue);
 	ck_assert_int_eq(parse("STATS q", &r, line), PROTO_OK);
 	ck_assert_str_eq(r.queue, "q");
+	/* sluiced's PEEK: a count from 1 to PROTO_PEEK_MAX, or none. */
+	ck_assert_int_eq(parse("PEEK q", &r, line), PROTO_OK);
+	ck_assert_int_eq(r.cmd, PROTO_CMD_PEEK);
+	ck_assert_str_eq(r.queue, "q");
+	ck_assert_uint_eq(r.count, 0);
+	ck_assert_int_eq(parse("peek q 100", &r, line), PROTO_OK);
+	ck_assert_uint_eq(r.count, PROTO_PEEK_MAX);
 	ck_assert_int_eq(parse("AUTH s3cr=t/!", &r, line), PROTO_OK);
 	ck_assert_int_eq(r.cmd, PROTO_CMD_AUTH);
 	ck_assert_uint_eq(r.token_len, 8);
@@ -651,6 +658,13 @@ static const struct bad_row bad_rows[] = {
 	{ "PUT q 9223372036854775808", PROTO_FATAL, PROTO_CMD_PUT, false, 0 },
 	{ "PUT q 00000000000000000005", PROTO_FATAL, PROTO_CMD_PUT, false, 0 },
 	{ "PUT bad/name x", PROTO_FATAL, PROTO_CMD_PUT, false, 0 },
+	/* PEEK's count: 1 to 100 */
+	{ "PEEK", PROTO_BAD, PROTO_CMD_PEEK, false, 0 },
+	{ "PEEK q 0", PROTO_BAD, PROTO_CMD_PEEK, false, 0 },
+	{ "PEEK q 101", PROTO_BAD, PROTO_CMD_PEEK, false, 0 },
+	{ "PEEK q x", PROTO_BAD, PROTO_CMD_PEEK, false, 0 },
+	{ "PEEK q 1 2", PROTO_BAD, PROTO_CMD_PEEK, false, 0 },
+	{ "PEEK bad/name", PROTO_BAD, PROTO_CMD_PEEK, false, 0 },
 };
 
 #define NBAD_ROWS ((int)(sizeof bad_rows / sizeof *bad_rows))

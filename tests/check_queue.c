@@ -1299,6 +1299,45 @@ START_TEST(test_qtable_names_are_case_sensitive)
 }
 END_TEST
 
+/* ---- qage -------------------------------------------------------------- */
+
+/*
+ * A queue fed one message every 100 ms for 2000 s while a consumer
+ * takes them a random while behind: at every step the sampled store
+ * time of the oldest message is never after its true time, and is
+ * before it by at most a second, or an eighth of the longest span of
+ * messages held so far, whichever is more.
+ */
+START_TEST(test_qage_places_the_oldest_message_within_its_bound)
+{
+	struct qage a = { .n = 0 };
+	uint64_t oldest = 1, id, rng = 7, widest = 0;
+
+	for (id = 1; id <= 20000; id++) {
+		uint64_t now = id * 100;
+		/* The consumer keeps up, or falls behind, at random. */
+		if (testrand_next(&rng) % 4 == 0)
+			oldest += testrand_next(&rng) % 3;
+		if (oldest > id)
+			oldest = id;
+		qage_note(&a, id, oldest, now);
+		uint64_t at = qage_stored_ms(&a, oldest, now);
+		uint64_t truth = oldest * 100;
+		if (now - truth > widest)
+			widest = now - truth;
+		uint64_t bound = widest / 8 > 1000 ? widest / 8 : 1000;
+		ck_assert_uint_le(at, truth);
+		ck_assert_msg(truth - at <= bound,
+		    "id %" PRIu64 ": off by %" PRIu64 " ms, bound %" PRIu64,
+		    oldest, truth - at, bound);
+	}
+	/* Emptied and refilled: the gap is back to a second. */
+	qage_note(&a, id, id, id * 100);
+	ck_assert_uint_eq(qage_stored_ms(&a, id, id * 100 + 5000), id * 100);
+	ck_assert_uint_eq(a.gap_ms, QAGE_GAP_MIN_MS);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------ */
 
 static Suite *
@@ -1320,6 +1359,8 @@ queue_suite(void)
 	    test_msglog_clear_frees_everything_and_log_is_reusable);
 	tcase_add_test(tc, test_million_64_byte_records_take_under_80_mb);
 	tcase_add_test(tc, test_msglog_steady_flow_does_not_grow);
+	tcase_add_test(tc,
+	    test_qage_places_the_oldest_message_within_its_bound);
 	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);
 

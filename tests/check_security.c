@@ -280,7 +280,7 @@ static void
 expect_refused_everywhere(struct tconn *t, const char *q, const char *ans)
 {
 	static const char *const verbs[] = { "GET", "RESERVE", "CREATE",
-		"DELETE", "PURGE", "STATS" };
+		"DELETE", "PURGE", "STATS", "PEEK" };
 	char req[128], forbidden[128];
 
 	snprintf(forbidden, sizeof forbidden, "403 FORBIDDEN %s", q);
@@ -342,6 +342,7 @@ START_TEST(test_produce_allows_put_and_stats_only)
 	ck_assert_int_eq(tc_stat(t, "jobs.a", "depth"), 1);
 	tc_request(t, "GET jobs.a", "403 FORBIDDEN jobs.a");
 	tc_request(t, "RESERVE jobs.a", "403 FORBIDDEN jobs.a");
+	tc_request(t, "PEEK jobs.a", "403 FORBIDDEN jobs.a");
 	tc_request(t, "CREATE jobs.b", "403 FORBIDDEN jobs.b");
 	tc_request(t, "PURGE jobs.a", "403 FORBIDDEN jobs.a");
 	tc_request(t, "DELETE jobs.a", "403 FORBIDDEN jobs.a");
@@ -362,7 +363,8 @@ START_TEST(test_consume_allows_get_reserve_ack_nack)
 {
 	struct tconn *t, *root;
 	unsigned long long id;
-	char req[64];
+	char req[64], json[512];
+	size_t len;
 
 	perm_start();
 	root = open_as("root");
@@ -370,6 +372,12 @@ START_TEST(test_consume_allows_get_reserve_ack_nack)
 	tc_put(root, "jobs.a", "two");
 	tc_put(root, "x", "three");
 	t = open_as("cons");
+	/* PEEK shows what GET would take: consume allows it too. */
+	tc_send(t, "PEEK jobs.a\r\n");
+	ck_assert_int_eq(
+	    sscanf(tc_expect_prefix(t, "200 JSON "), "200 JSON %zu", &len), 1);
+	ck_assert_uint_lt(len + 2, sizeof json);
+	tc_read(t, json, len + 2);
 	tc_send(t, "GET jobs.a\r\n");
 	tc_expect_msg(t, "one");
 	tc_send(t, "RESERVE jobs.a\r\n");

@@ -538,6 +538,32 @@ START_TEST(test_parked_tls_producer_resumes_with_what_openssl_holds)
 }
 END_TEST
 
+/*
+ * A parked TLS producer killed (no close_notify, only the FIN) leaves
+ * blocked_producers at once, as a plain one does: the daemon watches
+ * its socket without reading it.  Its PUT was never accepted.
+ */
+START_TEST(test_parked_tls_producer_that_dies_stops_counting_as_blocked)
+{
+	static const char req[] = "PUT one 1\r\na\r\nPUT one 1\r\nb\r\n";
+	struct tt *t;
+	struct tconn *c;
+
+	start_with("gone.json", "{" TLS_KEYS "}");
+	c = tc_open(&d);
+	tc_request(c, "CREATE one capacity=1", "201 CREATED");
+	t = tt_open();
+	tt_send_raw(t, req, sizeof req - 1);
+	tt_expect(t, "200 QUEUED 1");
+	tc_await_stat(c, "one", "blocked_producers", 1);
+	tt_close(t); /* SSL_free without SSL_shutdown: as a killed client */
+	tc_await_stat(c, "one", "blocked_producers", 0);
+	ck_assert_int_eq(tc_stat(c, "one", "depth"), 1);
+	ck_assert_int_eq(tc_stat(c, "one", "puts"), 1);
+	tc_close(c);
+}
+END_TEST
+
 /* Bytes the daemon read from the TLS connection whose local end is fd. */
 static unsigned long long
 daemon_has_read(int fd)
@@ -1131,6 +1157,7 @@ main(void)
 	TEST(s, test_plain_text_client_on_the_tls_port_is_closed);
 	TEST(s, test_requests_left_in_the_tls_buffer_are_all_served);
 	TEST(s, test_parked_tls_producer_resumes_with_what_openssl_holds);
+	TEST(s, test_parked_tls_producer_that_dies_stops_counting_as_blocked);
 	TEST_TIMEOUT(s,
 	    test_parked_tls_producer_is_held_back_by_tcp_not_by_memory, 60);
 	TEST_TIMEOUT(s, test_tls_client_that_never_reads_does_not_grow_the_daemon,

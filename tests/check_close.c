@@ -51,13 +51,6 @@ stat_bool(struct tconn *t, const char *q, const char *field)
 	return b;
 }
 
-static unsigned long long
-reserve(struct tconn *t, const char *q, const char *body)
-{
-	tc_send(t, "RESERVE %s\r\n", q);
-	return tc_expect_msg(t, body);
-}
-
 /* ---- CLOSE ---- */
 
 START_TEST(test_close_answers_closed_and_again_when_already_closed)
@@ -170,8 +163,7 @@ START_TEST(test_closed_queue_delivers_what_is_left_then_410)
 	ck_assert_uint_eq(tc_expect_msg(t, "a"), a);
 	tc_send(t, "RESERVE q\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
-	tc_send(t, "ACK %llu\r\n", b);
-	tc_expect(t, "200 ACKED");
+	tc_ack(t, b);
 	/* Drained: 410 instead of 204 EMPTY, and instead of waiting. */
 	tc_request(t, "GET q", "410 CLOSED q");
 	tc_request(t, "RESERVE q", "410 CLOSED q");
@@ -205,7 +197,7 @@ START_TEST(test_outstanding_reservation_keeps_get_waiting_and_ack_ends_it)
 	struct tconn *w = tc_open(&d), *g = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id = tc_put(s, "q", "held");
 
-	reserve(w, "q", "held");
+	tc_reserve(w, "q", "held");
 	tc_request(s, "CLOSE q", "200 CLOSED");
 	/* A reservation may come back: no 410 yet. */
 	tc_request(g, "GET q", "204 EMPTY");
@@ -213,8 +205,7 @@ START_TEST(test_outstanding_reservation_keeps_get_waiting_and_ack_ends_it)
 	tc_send(g, "GET q 60000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
 	ck_assert(tc_quiet(g, 50));
-	tc_send(w, "ACK %llu\r\n", id);
-	tc_expect(w, "200 ACKED");
+	tc_ack(w, id);
 	tc_expect(g, "410 CLOSED q");
 	tc_close(w);
 	tc_close(g);
@@ -227,12 +218,11 @@ START_TEST(test_nack_on_closed_queue_makes_the_message_deliverable_first)
 	struct tconn *w = tc_open(&d), *g = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id = tc_put(s, "q", "back");
 
-	reserve(w, "q", "back");
+	tc_reserve(w, "q", "back");
 	tc_request(s, "CLOSE q", "200 CLOSED");
 	tc_send(g, "GET q 60000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
-	tc_send(w, "NACK %llu\r\n", id);
-	tc_expect(w, "200 REQUEUED");
+	tc_nack(w, id);
 	ck_assert_uint_eq(tc_expect_msg(g, "back"), id);
 	tc_request(g, "GET q", "410 CLOSED q");
 	tc_close(w);
@@ -246,7 +236,7 @@ START_TEST(test_reservation_returned_by_close_is_delivered_then_410)
 	struct tconn *w = tc_open(&d), *g = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id = tc_put(s, "q", "again");
 
-	reserve(w, "q", "again");
+	tc_reserve(w, "q", "again");
 	tc_request(s, "CLOSE q", "200 CLOSED");
 	tc_send(g, "GET q 60000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
@@ -359,17 +349,16 @@ START_TEST(test_message_moves_to_dead_letter_after_max_deliveries)
 	    "201 CREATED");
 	id = tc_put(t, "q", "poison");
 	next = tc_put(t, "q", "fine");
-	ck_assert_uint_eq(reserve(t, "q", "poison"), id);
-	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
-	ck_assert_uint_eq(reserve(t, "q", "poison"), id);
+	ck_assert_uint_eq(tc_reserve(t, "q", "poison"), id);
+	tc_nack(t, id);
+	ck_assert_uint_eq(tc_reserve(t, "q", "poison"), id);
 	/* Second delivery comes back: dead-lettered, still 200 REQUEUED. */
 	tc_send(t, "NACK %llu\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
 	/* The worker goes on with the next one. */
-	ck_assert_uint_eq(reserve(t, "q", "fine"), next);
+	ck_assert_uint_eq(tc_reserve(t, "q", "fine"), next);
 	/* Keeping its id and body, at the end of the dead-letter queue. */
 	tc_send(t, "GET dlq\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "poison"), id);
@@ -385,7 +374,7 @@ START_TEST(test_closing_connection_counts_as_coming_back)
 	tc_request(s, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(s, "q", "crash");
-	reserve(w, "q", "crash");
+	tc_reserve(w, "q", "crash");
 	tc_close_rst(w);
 	tc_await_stat(s, "q", "dead_lettered", 1);
 	ck_assert_int_eq(tc_stat(s, "q", "depth"), 0);
@@ -404,9 +393,8 @@ START_TEST(test_get_and_reserve_both_count_as_deliveries)
 	tc_request(t, "CREATE q max_deliveries=2 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
-	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
+	tc_reserve(t, "q", "m");
+	tc_nack(t, id);
 	/* The second delivery is a GET: it is gone, never dead-lettered. */
 	tc_send(t, "GET q\r\n");
 	tc_expect_msg(t, "m");
@@ -423,7 +411,7 @@ START_TEST(test_without_dead_letter_queue_the_message_is_discarded)
 
 	tc_request(t, "CREATE q max_deliveries=1", "201 CREATED");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
+	tc_reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
@@ -444,8 +432,8 @@ START_TEST(test_full_dead_letter_queue_discards_and_never_blocks)
 	    "201 CREATED");
 	a = tc_put(t, "q", "a");
 	b = tc_put(t, "q", "b");
-	reserve(t, "q", "a");
-	reserve(t, "q", "b");
+	tc_reserve(t, "q", "a");
+	tc_reserve(t, "q", "b");
 	tc_send(t, "NACK %llu\r\nNACK %llu\r\n", a, b);
 	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
@@ -468,7 +456,7 @@ START_TEST(test_closed_dead_letter_queue_discards)
 	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
+	tc_reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
@@ -487,7 +475,7 @@ START_TEST(test_dead_letter_move_hands_to_a_waiting_consumer)
 	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
+	tc_reserve(t, "q", "m");
 	tc_send(g, "GET dlq 60000\r\n");
 	tc_await_stat(t, "dlq", "waiting_consumers", 1);
 	tc_send(t, "NACK %llu\r\n", id);
@@ -528,7 +516,7 @@ START_TEST(test_lease_running_out_counts_as_coming_back)
 	tc_request(s, "CREATE q lease_ms=50 max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(s, "q", "hung");
-	reserve(w, "q", "hung");
+	tc_reserve(w, "q", "hung");
 	tc_await_stat(s, "q", "dead_lettered", 1);
 	/* The lease is over: the old holder no longer has it. */
 	tc_send(w, "ACK %llu\r\n", id);
@@ -549,7 +537,7 @@ START_TEST(test_dead_letter_goes_to_the_end_of_its_queue)
 	    "201 CREATED");
 	first = tc_put(t, "dlq", "first");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
+	tc_reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	tc_send(t, "GET dlq\r\n");
@@ -572,7 +560,7 @@ START_TEST(test_dead_letter_move_ignores_the_queue_policy)
 	    "201 CREATED");
 	old = tc_put(t, "dlq", "old");
 	a = tc_put(t, "q", "a");
-	reserve(t, "q", "a");
+	tc_reserve(t, "q", "a");
 	tc_send(t, "NACK %llu\r\n", a);
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	tc_send(t, "GET dlq\r\n");
@@ -582,7 +570,7 @@ START_TEST(test_dead_letter_move_ignores_the_queue_policy)
 	tc_request(t, "CREATE q2 max_deliveries=1 dead_letter=rj",
 	    "201 CREATED");
 	b = tc_put(t, "q2", "b");
-	reserve(t, "q2", "b");
+	tc_reserve(t, "q2", "b");
 	tc_send(t, "NACK %llu\r\n", b);
 	tc_expect(t, "200 REQUEUED dead_lettered=moved");
 	tc_send(t, "GET rj\r\n");
@@ -602,7 +590,7 @@ START_TEST(test_dead_letter_queue_without_room_for_the_bytes_discards)
 	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "12345");
-	reserve(t, "q", "12345");
+	tc_reserve(t, "q", "12345");
 	tc_send(t, "NACK %llu\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
@@ -622,8 +610,8 @@ START_TEST(test_rendezvous_dead_letter_queue_takes_it_only_by_hand_off)
 	    "201 CREATED");
 	a = tc_put(t, "q", "a");
 	b = tc_put(t, "q", "b");
-	reserve(t, "q", "a");
-	reserve(t, "q", "b");
+	tc_reserve(t, "q", "a");
+	tc_reserve(t, "q", "b");
 	/* Nobody waits on dlq: nowhere to put it. */
 	tc_send(t, "NACK %llu\r\n", a);
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
@@ -647,7 +635,7 @@ START_TEST(test_dead_lettering_gives_room_to_a_parked_producer)
 
 	tc_request(t, "CREATE q capacity=1 max_deliveries=1", "201 CREATED");
 	id = tc_put(t, "q", "x");
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send_put(p, "q", "y");
 	tc_await_stat(t, "q", "blocked_producers", 1);
 	tc_send(t, "NACK %llu\r\n", id);
@@ -668,7 +656,7 @@ START_TEST(test_dead_lettering_the_last_message_ends_waits_on_closed_queue)
 	tc_request(s, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(s, "q", "last");
-	reserve(w, "q", "last");
+	tc_reserve(w, "q", "last");
 	tc_request(s, "CLOSE q", "200 CLOSED");
 	tc_send(g, "RESERVE q 60000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
@@ -715,7 +703,7 @@ START_TEST(test_missing_dead_letter_queue_discards_without_auto_create)
 	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
+	tc_reserve(t, "q", "m");
 	tc_send(t, "NACK %llu\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=discarded");
 	ck_assert_int_eq(tc_stat(t, "q", "dead_lettered"), 1);
@@ -758,7 +746,7 @@ START_TEST(test_reserve_waiting_when_the_grace_period_ends_gets_503)
 	g = tc_open(&own);
 	s = tc_open(&own);
 	tc_put(s, "q", "held");
-	reserve(w, "q", "held");
+	tc_reserve(w, "q", "held");
 	/* The reservation may come back: the consumer waits, and so does
 	 * the drain, until its grace period is over. */
 	tc_send(g, "RESERVE q 60000\r\n");
@@ -781,7 +769,7 @@ START_TEST(test_delayed_nack_is_not_ready_before_its_delay)
 	unsigned long long id = tc_put(t, "q", "later"), got;
 	uint64_t t0;
 
-	reserve(t, "q", "later");
+	tc_reserve(t, "q", "later");
 	t0 = harness_now_ms();
 	tc_send(t, "NACK %llu 300\r\n", id);
 	tc_expect(t, "200 REQUEUED");
@@ -804,7 +792,7 @@ START_TEST(test_delayed_message_comes_back_at_the_head)
 	struct tconn *t = tc_open(&d);
 	unsigned long long a = tc_put(t, "q", "a"), b;
 
-	reserve(t, "q", "a");
+	tc_reserve(t, "q", "a");
 	tc_send(t, "NACK %llu 100\r\n", a);
 	tc_expect(t, "200 REQUEUED");
 	/* Wait (as a consumer) until it is ready, then store b behind. */
@@ -830,7 +818,7 @@ START_TEST(test_delayed_message_counts_toward_capacity)
 
 	tc_request(t, "CREATE q capacity=1", "201 CREATED");
 	id = tc_put(t, "q", "x");
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send(t, "NACK %llu 60000\r\n", id);
 	tc_expect(t, "200 REQUEUED");
 	tc_send_put_bytes(t, "q", "y", 1, "0");
@@ -846,7 +834,7 @@ START_TEST(test_purge_leaves_delayed_messages)
 	json_t *j;
 
 	tc_put(t, "q", "ready");
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send(t, "NACK %llu 60000\r\n", id);
 	tc_expect(t, "200 REQUEUED");
 	tc_request(t, "PURGE q", "200 PURGED 1");
@@ -865,7 +853,7 @@ START_TEST(test_delayed_message_keeps_closed_queue_from_being_drained)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id = tc_put(t, "q", "x");
 
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send(t, "NACK %llu 200\r\n", id);
 	tc_expect(t, "200 REQUEUED");
 	tc_request(t, "CLOSE q", "200 CLOSED");
@@ -885,7 +873,7 @@ START_TEST(test_delayed_nack_counts_toward_max_deliveries)
 	tc_request(t, "CREATE q max_deliveries=1 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "m");
-	reserve(t, "q", "m");
+	tc_reserve(t, "q", "m");
 	/* Dead-lettered at once: the delay does not apply. */
 	tc_send(t, "NACK %llu 60000\r\n", id);
 	tc_expect(t, "200 REQUEUED dead_lettered=moved");
@@ -903,7 +891,7 @@ START_TEST(test_delete_discards_delayed_messages)
 	unsigned long long id = tc_put(t, "q", "x");
 	json_t *j;
 
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send(t, "NACK %llu 60000\r\n", id);
 	tc_expect(t, "200 REQUEUED");
 	tc_request(t, "DELETE q", "200 DELETED");
@@ -919,7 +907,7 @@ START_TEST(test_nack_with_bad_delay_is_400)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id = tc_put(t, "q", "x");
 
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send(t, "NACK %llu abc\r\n", id);
 	tc_expect_prefix(t, "400 BAD_REQUEST");
 	tc_send(t, "NACK %llu 1 2\r\n", id);
@@ -936,9 +924,9 @@ START_TEST(test_delayed_messages_become_ready_in_order_of_their_delays)
 	unsigned long long a = tc_put(t, "q", "a"), b = tc_put(t, "q", "b");
 	unsigned long long c = tc_put(t, "q", "c");
 
-	reserve(t, "q", "a");
-	reserve(t, "q", "b");
-	reserve(t, "q", "c");
+	tc_reserve(t, "q", "a");
+	tc_reserve(t, "q", "b");
+	tc_reserve(t, "q", "c");
 	tc_send(g, "GET q 10000\r\nGET q 10000\r\nGET q 10000\r\n");
 	tc_await_stat(t, "q", "waiting_consumers", 1);
 	tc_send(t, "NACK %llu 600\r\nNACK %llu 200\r\nNACK %llu 400\r\n",
@@ -960,7 +948,7 @@ START_TEST(test_nack_with_delay_zero_is_ready_at_once)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id = tc_put(t, "q", "x");
 
-	reserve(t, "q", "x");
+	tc_reserve(t, "q", "x");
 	tc_send(t, "NACK %llu 0\r\n", id);
 	tc_expect(t, "200 REQUEUED");
 	ck_assert_int_eq(tc_stat(t, "q", "delayed"), 0);

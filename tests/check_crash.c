@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_dir.h"
 
 #define NPROD 2
 #define MAXSEQ 4000
@@ -113,26 +114,6 @@ rnd(struct run *r)
 
 /* ---- the daemon ---- */
 
-static void
-rm_rf(const char *path)
-{
-	DIR *dp = opendir(path);
-	struct dirent *e;
-	char p[512];
-
-	if (dp == NULL)
-		return;
-	while ((e = readdir(dp)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-		if (unlink(p) != 0)
-			rm_rf(p);
-	}
-	closedir(dp);
-	rmdir(path);
-}
-
 static char *
 slurp(const char *path, size_t *len)
 {
@@ -168,7 +149,7 @@ powercut_restore(const char *dir, const char *shadow)
 	char p[512], id[64], name[256];
 	FILE *names;
 
-	rm_rf(dir);
+	harness_rm_rf(dir);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	snprintf(p, sizeof p, "%s/names", shadow);
 	names = fopen(p, "r");
@@ -187,31 +168,6 @@ powercut_restore(const char *dir, const char *shadow)
 	fclose(names);
 }
 
-/*
- * Under AddressSanitizer a preloaded library comes before its runtime,
- * which it refuses unless told the order does not matter.
- */
-static void
-asan_preload(bool on)
-{
-	static char saved[1024];
-	static bool had;
-	char opts[1100];
-
-	if (on) {
-		const char *cur = getenv("ASAN_OPTIONS");
-		had = cur != NULL;
-		snprintf(saved, sizeof saved, "%s", cur ? cur : "");
-		snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0",
-		    saved, had ? ":" : "");
-		setenv("ASAN_OPTIONS", opts, 1);
-	} else if (had) {
-		setenv("ASAN_OPTIONS", saved, 1);
-	} else {
-		unsetenv("ASAN_OPTIONS");
-	}
-}
-
 static void
 start(struct run *r)
 {
@@ -222,16 +178,16 @@ start(struct run *r)
 		const char *lib = getenv("POWERCUT_LIB");
 		ck_assert_msg(lib != NULL,
 		    "POWERCUT_LIB must name powercut.so");
-		rm_rf(r->shadow);
+		harness_rm_rf(r->shadow);
 		ck_assert_int_eq(mkdir(r->shadow, 0700), 0);
 		setenv("POWERCUT_DIR", r->dir, 1);
 		setenv("POWERCUT_SHADOW", r->shadow, 1);
 		setenv("LD_PRELOAD", lib, 1);
-		asan_preload(true);
+		harness_asan_preload(true);
 	}
 	harness_start(&r->d, extra);
 	if (r->powercut)
-		asan_preload(false);
+		harness_asan_preload(false);
 	unsetenv("LD_PRELOAD");
 	unsetenv("POWERCUT_DIR");
 	unsetenv("POWERCUT_SHADOW");
@@ -679,8 +635,8 @@ run_free(struct run *r)
 		if (r->c[i].fd >= 0)
 			close(r->c[i].fd);
 	ck_assert_int_eq(harness_stop(&r->d), 0);
-	rm_rf(r->dir);
-	rm_rf(r->shadow);
+	harness_rm_rf(r->dir);
+	harness_rm_rf(r->shadow);
 	unlink(r->conf);
 	free(r);
 }

@@ -21,29 +21,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_dir.h"
 
 static struct daemon d;
 static char dir[64], conf[96], shadow[96];
-
-static void
-rm_rf(const char *path)
-{
-	DIR *dp = opendir(path);
-	struct dirent *e;
-	char p[512];
-
-	if (dp == NULL)
-		return;
-	while ((e = readdir(dp)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-		if (unlink(p) != 0)
-			rm_rf(p);
-	}
-	closedir(dp);
-	rmdir(path);
-}
 
 static void
 setup(void)
@@ -67,37 +48,12 @@ teardown(void)
 {
 	if (d.pid != 0)
 		harness_stop(&d);
-	rm_rf(dir);
-	rm_rf(shadow);
+	harness_rm_rf(dir);
+	harness_rm_rf(shadow);
 	unlink(conf);
 }
 
 /* Start on dir with policy; fault "NAME=N" (or NULL) through powercut.so. */
-/*
- * Under AddressSanitizer a preloaded library comes before its runtime,
- * which it refuses unless told the order does not matter.
- */
-static void
-asan_preload(bool on)
-{
-	static char saved[1024];
-	static bool had;
-	char opts[1100];
-
-	if (on) {
-		const char *cur = getenv("ASAN_OPTIONS");
-		had = cur != NULL;
-		snprintf(saved, sizeof saved, "%s", cur ? cur : "");
-		snprintf(opts, sizeof opts, "%s%sverify_asan_link_order=0",
-		    saved, had ? ":" : "");
-		setenv("ASAN_OPTIONS", opts, 1);
-	} else if (had) {
-		setenv("ASAN_OPTIONS", saved, 1);
-	} else {
-		unsetenv("ASAN_OPTIONS");
-	}
-}
-
 static void
 start(const char *policy, const char *fault)
 {
@@ -114,11 +70,11 @@ start(const char *policy, const char *fault)
 		setenv("POWERCUT_DIR", dir, 1);
 		setenv("POWERCUT_SHADOW", shadow, 1);
 		setenv("LD_PRELOAD", lib, 1);
-		asan_preload(true);
+		harness_asan_preload(true);
 	}
 	harness_start(&d, extra);
 	if (fault != NULL)
-		asan_preload(false);
+		harness_asan_preload(false);
 	if (fault != NULL) {
 		unsetenv(name);
 		unsetenv("LD_PRELOAD");

@@ -21,32 +21,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_dir.h"
 
 static const char *const policies[] = { "always", "everysec", "no" };
 
 static struct daemon d;
 static char dir[64];
 static const char *policy;
-
-static void
-rm_rf(const char *path)
-{
-	DIR *dp = opendir(path);
-	struct dirent *e;
-	char p[512];
-
-	if (dp == NULL)
-		return;
-	while ((e = readdir(dp)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-		if (unlink(p) != 0)
-			rm_rf(p);
-	}
-	closedir(dp);
-	rmdir(path);
-}
 
 static void
 start(void)
@@ -82,14 +63,7 @@ static void
 teardown(void)
 {
 	ck_assert_int_eq(harness_stop(&d), 0);
-	rm_rf(dir);
-}
-
-static unsigned long long
-reserve(struct tconn *t, const char *q, const char *body)
-{
-	tc_send(t, "RESERVE %s\r\n", q);
-	return tc_expect_msg(t, body);
+	harness_rm_rf(dir);
 }
 
 static const char *
@@ -171,11 +145,10 @@ START_TEST(test_got_and_acked_messages_do_not_come_back)
 
 	tc_send(t, "GET q\r\n");
 	ck_assert_uint_eq(tc_expect_msg(t, "a"), a);
-	ck_assert_uint_eq(reserve(t, "q", "b"), b);
-	tc_send(t, "ACK %llu\r\n", b);
-	tc_expect(t, "200 ACKED");
+	ck_assert_uint_eq(tc_reserve(t, "q", "b"), b);
+	tc_ack(t, b);
 	/* c reserved, never acknowledged: ready again after the crash. */
-	ck_assert_uint_eq(reserve(t, "q", "c"), c);
+	ck_assert_uint_eq(tc_reserve(t, "q", "c"), c);
 	restart(SIGKILL);
 	tc_close(t);
 	t = tc_open(&d);
@@ -281,7 +254,7 @@ START_TEST(test_delayed_and_dead_letter_settings_survive)
 	tc_request(t, "CREATE q max_deliveries=2 dead_letter=dlq",
 	    "201 CREATED");
 	id = tc_put(t, "q", "later");
-	reserve(t, "q", "later");
+	tc_reserve(t, "q", "later");
 	tc_send(t, "NACK %llu 200\r\n", id);
 	tc_expect(t, "200 REQUEUED");
 	restart(SIGKILL);

@@ -39,28 +39,6 @@ teardown(void)
 	ck_assert_int_eq(harness_stop(&d), 0);
 }
 
-/* RESERVE from q without waiting; asserts the body, returns the id. */
-static unsigned long long
-reserve(struct tconn *t, const char *q, const char *body)
-{
-	tc_send(t, "RESERVE %s\r\n", q);
-	return tc_expect_msg(t, body);
-}
-
-static void
-ack(struct tconn *t, unsigned long long id)
-{
-	tc_send(t, "ACK %llu\r\n", id);
-	tc_expect(t, "200 ACKED");
-}
-
-static void
-nack(struct tconn *t, unsigned long long id)
-{
-	tc_send(t, "NACK %llu\r\n", id);
-	tc_expect(t, "200 REQUEUED");
-}
-
 /* Send a request that answers "404 NO_MSG <id>" and check it does. */
 static void
 expect_no_msg(struct tconn *t, const char *verb, unsigned long long id)
@@ -79,11 +57,11 @@ START_TEST(test_reserve_then_ack_removes_the_message)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id = tc_put(t, "q", "hello"), got;
 
-	got = reserve(t, "q", "hello");
+	got = tc_reserve(t, "q", "hello");
 	ck_assert_uint_eq(got, id);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
-	ack(t, id);
+	tc_ack(t, id);
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 0);
 	tc_request(t, "RESERVE q", "204 EMPTY");
 	tc_close(t);
@@ -106,7 +84,7 @@ START_TEST(test_reserved_message_is_not_given_to_other_consumers)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 
 	tc_put(a, "q", "only");
-	reserve(a, "q", "only");
+	tc_reserve(a, "q", "only");
 	tc_send(b, "GET q\r\nRESERVE q\r\n");
 	tc_expect(b, "204 EMPTY");
 	tc_expect(b, "204 EMPTY");
@@ -120,8 +98,8 @@ START_TEST(test_ack_twice_gets_404_no_msg)
 	struct tconn *t = tc_open(&d);
 	unsigned long long id = tc_put(t, "q", "x");
 
-	reserve(t, "q", "x");
-	ack(t, id);
+	tc_reserve(t, "q", "x");
+	tc_ack(t, id);
 	expect_no_msg(t, "ACK", id);
 	expect_no_msg(t, "NACK", id);
 	tc_close(t);
@@ -159,13 +137,13 @@ START_TEST(test_ack_of_another_connections_reservation_gets_404)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long id = tc_put(a, "q", "mine");
 
-	reserve(a, "q", "mine");
+	tc_reserve(a, "q", "mine");
 	expect_no_msg(b, "ACK", id);
 	expect_no_msg(b, "NACK", id);
 	/* Still a's, untouched. */
 	ck_assert_int_eq(tc_stat(b, "q", "reserved"), 1);
 	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
-	ack(a, id);
+	tc_ack(a, id);
 	tc_close(a);
 	tc_close(b);
 }
@@ -176,15 +154,15 @@ START_TEST(test_nack_puts_message_back_at_the_head)
 	struct tconn *t = tc_open(&d);
 	unsigned long long a = tc_put(t, "q", "a"), b = tc_put(t, "q", "b");
 
-	ck_assert_uint_eq(reserve(t, "q", "a"), a);
-	nack(t, a);
+	ck_assert_uint_eq(tc_reserve(t, "q", "a"), a);
+	tc_nack(t, a);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 2);
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 0);
 	/* Again first, with its id. */
-	ck_assert_uint_eq(reserve(t, "q", "a"), a);
-	ck_assert_uint_eq(reserve(t, "q", "b"), b);
-	ack(t, a);
-	ack(t, b);
+	ck_assert_uint_eq(tc_reserve(t, "q", "a"), a);
+	ck_assert_uint_eq(tc_reserve(t, "q", "b"), b);
+	tc_ack(t, a);
+	tc_ack(t, b);
 	tc_close(t);
 }
 END_TEST
@@ -194,13 +172,13 @@ START_TEST(test_nack_delivers_to_a_waiting_consumer_at_once)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d), *s = tc_open(&d);
 	unsigned long long id = tc_put(a, "q", "again");
 
-	reserve(a, "q", "again");
+	tc_reserve(a, "q", "again");
 	tc_send(b, "RESERVE q 10000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
-	nack(a, id);
+	tc_nack(a, id);
 	ck_assert_uint_eq(tc_expect_msg(b, "again"), id);
 	expect_no_msg(a, "ACK", id);
-	ack(b, id);
+	tc_ack(b, id);
 	tc_close(a);
 	tc_close(b);
 	tc_close(s);
@@ -218,7 +196,7 @@ START_TEST(test_waiting_reserve_takes_a_new_message)
 	ck_assert_uint_eq(tc_expect_msg(c, "fresh"), id);
 	/* Handed straight over, yet reserved like any other. */
 	ck_assert_int_eq(tc_stat(p, "q", "reserved"), 1);
-	ack(c, id);
+	tc_ack(c, id);
 	ck_assert_int_eq(tc_stat(p, "q", "reserved"), 0);
 	tc_close(c);
 	tc_close(p);
@@ -241,7 +219,7 @@ START_TEST(test_pipelined_acks_in_any_order)
 	tc_expect(t, "200 REQUEUED");
 	tc_expect(t, "200 ACKED");
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
-	ck_assert_uint_eq(reserve(t, "q", "m"), id[0]);
+	ck_assert_uint_eq(tc_reserve(t, "q", "m"), id[0]);
 	tc_close(t);
 }
 END_TEST
@@ -256,10 +234,10 @@ START_TEST(test_reserved_message_counts_toward_capacity)
 	tc_request(t, "CREATE q capacity=2 policy=reject", "201 CREATED");
 	a = tc_put(t, "q", "a");
 	tc_put(t, "q", "b");
-	reserve(t, "q", "a");
+	tc_reserve(t, "q", "a");
 	tc_send(t, "PUT q 1\r\nc\r\n");
 	tc_expect_prefix(t, "503 FULL q");
-	ack(t, a);
+	tc_ack(t, a);
 	tc_put(t, "q", "c");
 	tc_close(t);
 }
@@ -272,11 +250,11 @@ START_TEST(test_reserved_message_counts_toward_max_bytes)
 
 	tc_request(t, "CREATE q max_bytes=10 policy=reject", "201 CREATED");
 	a = tc_put(t, "q", "123456");
-	reserve(t, "q", "123456");
+	tc_reserve(t, "q", "123456");
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 6);
 	tc_send(t, "PUT q 6\r\n654321\r\n");
 	tc_expect_prefix(t, "503 FULL q");
-	ack(t, a);
+	tc_ack(t, a);
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 0);
 	tc_put(t, "q", "654321");
 	tc_close(t);
@@ -292,17 +270,17 @@ START_TEST(test_parked_producer_resumes_on_ack_not_on_reserve)
 	a = tc_put(c, "q", "a");
 	tc_send(p, "PUT q 1\r\nb\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
-	reserve(c, "q", "a");
+	tc_reserve(c, "q", "a");
 	/* The reservation still fills the queue: the producer waits on. */
 	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	ck_assert(tc_quiet(p, 0));
 	/* NACK makes it ready again: still no room. */
-	nack(c, a);
+	tc_nack(c, a);
 	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
-	reserve(c, "q", "a");
-	ack(c, a);
+	tc_reserve(c, "q", "a");
+	tc_ack(c, a);
 	b = tc_expect_queued(p);
-	ck_assert_uint_eq(reserve(c, "q", "b"), b);
+	ck_assert_uint_eq(tc_reserve(c, "q", "b"), b);
 	tc_close(c);
 	tc_close(p);
 	tc_close(s);
@@ -315,7 +293,7 @@ START_TEST(test_parked_producer_resumes_when_returned_message_is_taken)
 
 	tc_request(s, "CREATE q capacity=1", "201 CREATED");
 	tc_put(s, "q", "a");
-	reserve(c, "q", "a");
+	tc_reserve(c, "q", "a");
 	tc_send(p, "PUT q 1\r\nb\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
 	/* The message comes back ready, and still fills the queue. */
@@ -338,13 +316,13 @@ START_TEST(test_waiting_reserve_gets_parked_put_after_ack)
 
 	tc_request(s, "CREATE q capacity=1", "201 CREATED");
 	x = tc_put(s, "q", "x");
-	reserve(a, "q", "x");
+	tc_reserve(a, "q", "x");
 	/* A waiting RESERVE would hold the message: no room for it yet. */
 	tc_send(b, "RESERVE q 10000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
 	tc_send(p, "PUT q 1\r\ny\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
-	ack(a, x);
+	tc_ack(a, x);
 	y = tc_expect_queued(p);
 	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
 	ck_assert_int_eq(tc_stat(s, "q", "reserved"), 1);
@@ -367,8 +345,8 @@ check_return_on_close(int how)
 	id[0] = tc_put(b, "q", "one");
 	id[1] = tc_put(b, "q", "two");
 	id[2] = tc_put(b, "q", "three");
-	reserve(a, "q", "one");
-	reserve(a, "q", "two");
+	tc_reserve(a, "q", "one");
+	tc_reserve(a, "q", "two");
 	if (how == 0) {
 		tc_close(a);
 	} else if (how == 1) {
@@ -379,9 +357,9 @@ check_return_on_close(int how)
 	}
 	tc_await_stat(b, "q", "depth", 3);
 	ck_assert_int_eq(tc_stat(b, "q", "reserved"), 0);
-	ck_assert_uint_eq(reserve(b, "q", "one"), id[0]);
-	ck_assert_uint_eq(reserve(b, "q", "two"), id[1]);
-	ck_assert_uint_eq(reserve(b, "q", "three"), id[2]);
+	ck_assert_uint_eq(tc_reserve(b, "q", "one"), id[0]);
+	ck_assert_uint_eq(tc_reserve(b, "q", "two"), id[1]);
+	ck_assert_uint_eq(tc_reserve(b, "q", "three"), id[2]);
 	ck_assert_int_eq(tc_stat(b, "q", "redelivered"), 2);
 	if (how == 2)
 		tc_close(a);
@@ -412,16 +390,16 @@ START_TEST(test_killed_consumer_reservations_go_to_waiting_consumer)
 	unsigned long long one = tc_put(s, "q", "one"), two = tc_put(s, "q",
 	    "two");
 
-	reserve(a, "q", "one");
-	reserve(a, "q", "two");
+	tc_reserve(a, "q", "one");
+	tc_reserve(a, "q", "two");
 	tc_send(b, "RESERVE q 10000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
 	tc_close_rst(a);
 	ck_assert_uint_eq(tc_expect_msg(b, "one"), one);
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
-	ack(b, one);
-	ack(b, two);
+	tc_ack(b, one);
+	tc_ack(b, two);
 	ck_assert_int_eq(tc_stat(s, "q", "redelivered"), 2);
 	tc_close(b);
 	tc_close(s);
@@ -435,13 +413,13 @@ START_TEST(test_returned_messages_go_before_a_nacked_one_behind_them)
 	    "two");
 
 	/* b's NACKed "two" is at the head; a's "one" comes back before it. */
-	reserve(a, "q", "one");
-	reserve(b, "q", "two");
-	nack(b, two);
+	tc_reserve(a, "q", "one");
+	tc_reserve(b, "q", "two");
+	tc_nack(b, two);
 	tc_close(a);
 	tc_await_stat(b, "q", "depth", 2);
-	ck_assert_uint_eq(reserve(b, "q", "one"), one);
-	ck_assert_uint_eq(reserve(b, "q", "two"), two);
+	ck_assert_uint_eq(tc_reserve(b, "q", "one"), one);
+	ck_assert_uint_eq(tc_reserve(b, "q", "two"), two);
 	tc_close(b);
 }
 END_TEST
@@ -452,17 +430,17 @@ START_TEST(test_reservations_on_several_queues_return_to_each)
 	unsigned long long x1 = tc_put(b, "x", "x1"), y1 = tc_put(b, "y", "y1");
 	unsigned long long x2 = tc_put(b, "x", "x2"), y2 = tc_put(b, "y", "y2");
 
-	reserve(a, "x", "x1");
-	reserve(a, "y", "y1");
-	reserve(a, "x", "x2");
-	reserve(a, "y", "y2");
+	tc_reserve(a, "x", "x1");
+	tc_reserve(a, "y", "y1");
+	tc_reserve(a, "x", "x2");
+	tc_reserve(a, "y", "y2");
 	tc_close(a);
 	tc_await_stat(b, "y", "depth", 2);
 	tc_await_stat(b, "x", "depth", 2);
-	ck_assert_uint_eq(reserve(b, "y", "y1"), y1);
-	ck_assert_uint_eq(reserve(b, "x", "x1"), x1);
-	ck_assert_uint_eq(reserve(b, "x", "x2"), x2);
-	ck_assert_uint_eq(reserve(b, "y", "y2"), y2);
+	ck_assert_uint_eq(tc_reserve(b, "y", "y1"), y1);
+	ck_assert_uint_eq(tc_reserve(b, "x", "x1"), x1);
+	ck_assert_uint_eq(tc_reserve(b, "x", "x2"), x2);
+	ck_assert_uint_eq(tc_reserve(b, "y", "y2"), y2);
 	tc_close(b);
 }
 END_TEST
@@ -472,13 +450,13 @@ START_TEST(test_waiting_consumer_that_closes_returns_its_reservations)
 	struct tconn *a = tc_open(&d), *s = tc_open(&d);
 	unsigned long long one = tc_put(s, "q", "one");
 
-	reserve(a, "q", "one");
+	tc_reserve(a, "q", "one");
 	tc_send(a, "RESERVE q 10000\r\n");
 	tc_await_stat(s, "q", "waiting_consumers", 1);
 	tc_close(a);
 	tc_await_stat(s, "q", "waiting_consumers", 0);
 	tc_await_stat(s, "q", "depth", 1);
-	ck_assert_uint_eq(reserve(s, "q", "one"), one);
+	ck_assert_uint_eq(tc_reserve(s, "q", "one"), one);
 	tc_close(s);
 }
 END_TEST
@@ -489,12 +467,12 @@ START_TEST(test_acked_messages_do_not_return_on_close)
 	unsigned long long one = tc_put(b, "q", "one"), two = tc_put(b, "q",
 	    "two");
 
-	reserve(a, "q", "one");
-	reserve(a, "q", "two");
-	ack(a, one);
+	tc_reserve(a, "q", "one");
+	tc_reserve(a, "q", "two");
+	tc_ack(a, one);
 	tc_close(a);
 	tc_await_stat(b, "q", "depth", 1);
-	ck_assert_uint_eq(reserve(b, "q", "two"), two);
+	ck_assert_uint_eq(tc_reserve(b, "q", "two"), two);
 	tc_request(b, "RESERVE q", "204 EMPTY");
 	tc_close(b);
 }
@@ -505,12 +483,12 @@ START_TEST(test_quit_returns_reservations)
 	struct tconn *a = tc_open(&d), *b = tc_open(&d);
 	unsigned long long one = tc_put(b, "q", "one");
 
-	reserve(a, "q", "one");
+	tc_reserve(a, "q", "one");
 	tc_request(a, "QUIT", "200 BYE");
 	tc_expect_closed(a);
 	tc_close(a);
 	tc_await_stat(b, "q", "depth", 1);
-	ck_assert_uint_eq(reserve(b, "q", "one"), one);
+	ck_assert_uint_eq(tc_reserve(b, "q", "one"), one);
 	tc_close(b);
 }
 END_TEST
@@ -525,7 +503,7 @@ START_TEST(test_lease_end_redelivers_to_a_waiting_consumer)
 	tc_request(a, "CREATE q lease_ms=200", "201 CREATED");
 	ck_assert_int_eq(tc_stat(a, "q", "lease_ms"), 200);
 	id = tc_put(a, "q", "slow");
-	reserve(a, "q", "slow");
+	tc_reserve(a, "q", "slow");
 	/* Nothing else is ready: b gets "slow" only if the lease ends. */
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "slow"), id);
@@ -533,7 +511,7 @@ START_TEST(test_lease_end_redelivers_to_a_waiting_consumer)
 	expect_no_msg(a, "ACK", id);
 	ck_assert_int_eq(tc_stat(a, "q", "redelivered"), 1);
 	ck_assert_int_eq(tc_stat(a, "q", "reserved"), 1);
-	ack(b, id);
+	tc_ack(b, id);
 	ck_assert_int_eq(tc_stat(a, "q", "reserved"), 0);
 	tc_close(a);
 	tc_close(b);
@@ -593,8 +571,8 @@ START_TEST(test_lease_end_returns_reservations_in_order)
 	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
 	expect_no_msg(a, "NACK", one);
 	expect_no_msg(a, "ACK", two);
-	ack(b, two);
-	ack(b, one);
+	tc_ack(b, two);
+	tc_ack(b, one);
 	tc_close(a);
 	tc_close(b);
 }
@@ -608,13 +586,13 @@ START_TEST(test_acked_reservation_does_not_come_back_after_its_lease)
 	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	one = tc_put(a, "q", "one");
 	two = tc_put(a, "q", "two");
-	ck_assert_uint_eq(reserve(a, "q", "one"), one);
-	ack(a, one);
-	reserve(a, "q", "two");
+	ck_assert_uint_eq(tc_reserve(a, "q", "one"), one);
+	tc_ack(a, one);
+	tc_reserve(a, "q", "two");
 	/* "one"'s lease would end first: b must see "two", never "one". */
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "two"), two);
-	ack(b, two);
+	tc_ack(b, two);
 	ck_assert_int_eq(tc_stat(b, "q", "acks"), 2);
 	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
 	ck_assert_int_eq(tc_stat(b, "q", "reserved"), 0);
@@ -630,13 +608,13 @@ START_TEST(test_lease_restarts_for_each_delivery)
 
 	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	id = tc_put(a, "q", "hot");
-	reserve(a, "q", "hot");
+	tc_reserve(a, "q", "hot");
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "hot"), id);
 	tc_send(c, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(c, "hot"), id);
 	expect_no_msg(b, "ACK", id);
-	ack(c, id);
+	tc_ack(c, id);
 	ck_assert_int_eq(tc_stat(a, "q", "redelivered"), 2);
 	ck_assert_int_eq(tc_stat(a, "q", "gets"), 3);
 	tc_close(a);
@@ -652,13 +630,13 @@ START_TEST(test_close_after_lease_end_returns_nothing_twice)
 
 	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	id = tc_put(a, "q", "x");
-	reserve(a, "q", "x");
+	tc_reserve(a, "q", "x");
 	tc_send(b, "RESERVE q 10000\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "x"), id);
 	tc_close(a);
 	tc_await_stat(b, NULL, "connections", 1);
 	ck_assert_int_eq(tc_stat(b, "q", "depth"), 0);
-	ack(b, id);
+	tc_ack(b, id);
 	tc_close(b);
 }
 END_TEST
@@ -710,13 +688,13 @@ START_TEST(test_reserve_beyond_limit_gets_503_too_many_reserved)
 	/* GET is not limited, and the limit is per connection. */
 	tc_send(b, "RESERVE q\r\n");
 	snprintf(body, sizeof body, "%d", MAX_RESERVED);
-	nack(b, tc_expect_msg(b, body));
+	tc_nack(b, tc_expect_msg(b, body));
 	tc_send(a, "GET q\r\n");
 	tc_expect_msg(a, body);
 	/* One ACK makes room for one more. */
-	ack(a, first);
+	tc_ack(a, first);
 	tc_put(a, "q", "more");
-	reserve(a, "q", "more");
+	tc_reserve(a, "q", "more");
 	tc_request(a, "RESERVE q", "503 TOO_MANY_RESERVED");
 	tc_close(a);
 	tc_close(b);
@@ -731,13 +709,13 @@ START_TEST(test_stats_count_reservations_acks_nacks_and_redeliveries)
 	unsigned long long a = tc_put(t, "q", "a");
 
 	tc_put(t, "q", "bb");
-	reserve(t, "q", "a");
+	tc_reserve(t, "q", "a");
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 3);
-	nack(t, a);
-	reserve(t, "q", "a");
-	ack(t, a);
+	tc_nack(t, a);
+	tc_reserve(t, "q", "a");
+	tc_ack(t, a);
 	tc_send(t, "GET q\r\n");
 	tc_expect_msg(t, "bb");
 	ck_assert_int_eq(tc_stat(t, "q", "puts"), 2);
@@ -757,7 +735,7 @@ START_TEST(test_server_stats_count_reserved_messages)
 
 	tc_put(t, "q", "abc");
 	tc_put(t, "q", "de");
-	reserve(t, "q", "abc");
+	tc_reserve(t, "q", "abc");
 	ck_assert_int_eq(tc_stat(t, NULL, "messages"), 2);
 	ck_assert_int_eq(tc_stat(t, NULL, "bytes"), 5);
 	tc_close(t);
@@ -772,8 +750,8 @@ START_TEST(test_delete_discards_reservations_and_their_acks_get_404)
 	unsigned long long one = tc_put(a, "q", "one"), two = tc_put(a, "q",
 	    "two");
 
-	reserve(a, "q", "one");
-	reserve(a, "q", "two");
+	tc_reserve(a, "q", "one");
+	tc_reserve(a, "q", "two");
 	tc_request(b, "DELETE q", "200 DELETED");
 	expect_no_msg(a, "ACK", one);
 	expect_no_msg(a, "NACK", two);
@@ -802,7 +780,7 @@ START_TEST(test_delete_frees_the_reservation_limit)
 		tc_expect_msg(a, "x");
 	tc_request(a, "DELETE q", "200 DELETED");
 	tc_put(a, "q", "y");
-	reserve(a, "q", "y");
+	tc_reserve(a, "q", "y");
 	tc_close(a);
 }
 END_TEST
@@ -814,12 +792,12 @@ START_TEST(test_delete_with_lease_running)
 
 	tc_request(a, "CREATE q lease_ms=100", "201 CREATED");
 	id = tc_put(a, "q", "x");
-	reserve(a, "q", "x");
+	tc_reserve(a, "q", "x");
 	tc_request(a, "DELETE q", "200 DELETED");
 	/* The old lease must not touch the new queue, nor a's list. */
 	tc_request(b, "CREATE q lease_ms=100", "201 CREATED");
 	tc_put(b, "q", "y");
-	reserve(b, "q", "y");
+	tc_reserve(b, "q", "y");
 	tc_send(a, "RESERVE q 10000\r\n");
 	tc_expect_msg(a, "y");
 	expect_no_msg(a, "ACK", id);
@@ -835,12 +813,12 @@ START_TEST(test_purge_leaves_reserved_messages_alone)
 
 	tc_put(t, "q", "two");
 	tc_put(t, "q", "three");
-	reserve(t, "q", "one");
+	tc_reserve(t, "q", "one");
 	tc_request(t, "PURGE q", "200 PURGED 2");
 	ck_assert_int_eq(tc_stat(t, "q", "depth"), 0);
 	ck_assert_int_eq(tc_stat(t, "q", "reserved"), 1);
 	ck_assert_int_eq(tc_stat(t, "q", "bytes"), 3);
-	ack(t, one);
+	tc_ack(t, one);
 	tc_close(t);
 }
 END_TEST
@@ -852,13 +830,13 @@ START_TEST(test_purged_queue_still_counts_its_reservations)
 
 	tc_request(t, "CREATE q capacity=1", "201 CREATED");
 	one = tc_put(t, "q", "one");
-	reserve(t, "q", "one");
+	tc_reserve(t, "q", "one");
 	tc_send(p, "PUT q 3\r\ntwo\r\n");
 	tc_await_stat(s, "q", "blocked_producers", 1);
 	tc_request(t, "PURGE q", "200 PURGED 0");
 	ck_assert_int_eq(tc_stat(s, "q", "blocked_producers"), 1);
 	ck_assert(tc_quiet(p, 0));
-	ack(t, one);
+	tc_ack(t, one);
 	tc_expect_queued(p);
 	tc_close(t);
 	tc_close(p);
@@ -871,8 +849,8 @@ START_TEST(test_purge_discards_returned_messages)
 	struct tconn *t = tc_open(&d);
 	unsigned long long one = tc_put(t, "q", "one");
 
-	reserve(t, "q", "one");
-	nack(t, one);
+	tc_reserve(t, "q", "one");
+	tc_nack(t, one);
 	tc_request(t, "PURGE q", "200 PURGED 1");
 	expect_no_msg(t, "ACK", one);
 	tc_request(t, "RESERVE q", "204 EMPTY");
@@ -922,8 +900,8 @@ START_TEST(test_rendezvous_reservations_are_outside_the_bound)
 	y = tc_put(p, "r", "y");
 	ck_assert_uint_eq(tc_expect_msg(b, "y"), y);
 	ck_assert_int_eq(tc_stat(s, "r", "reserved"), 2);
-	ack(a, x);
-	ack(b, y);
+	tc_ack(a, x);
+	tc_ack(b, y);
 	ck_assert_int_eq(tc_stat(s, "r", "reserved"), 0);
 	tc_close(a);
 	tc_close(b);
@@ -943,7 +921,7 @@ START_TEST(test_rendezvous_reserve_takes_a_parked_put)
 	tc_send(c, "RESERVE r\r\n");
 	id = tc_expect_msg(c, "z");
 	ck_assert_uint_eq(tc_expect_queued(p), id);
-	ack(c, id);
+	tc_ack(c, id);
 	tc_close(c);
 	tc_close(p);
 	tc_close(s);
@@ -956,17 +934,17 @@ START_TEST(test_rendezvous_nacked_message_goes_before_a_waiting_put)
 	unsigned long long x, y;
 
 	x = rendezvous_x_held_y_parked(s, a, p, "capacity=0");
-	nack(a, x);
+	tc_nack(a, x);
 	/* x is back and ready; the parked PUT still waits. */
 	ck_assert_int_eq(tc_stat(s, "r", "depth"), 1);
 	ck_assert_int_eq(tc_stat(s, "r", "blocked_producers"), 1);
-	ck_assert_uint_eq(reserve(a, "r", "x"), x);
+	ck_assert_uint_eq(tc_reserve(a, "r", "x"), x);
 	ck_assert(tc_quiet(p, 0));
 	tc_send(a, "RESERVE r\r\n");
 	y = tc_expect_msg(a, "y");
 	tc_expect_queued(p);
-	ack(a, x);
-	ack(a, y);
+	tc_ack(a, x);
+	tc_ack(a, y);
 	tc_close(a);
 	tc_close(p);
 	tc_close(s);
@@ -1005,7 +983,7 @@ START_TEST(test_rendezvous_lease_end_goes_before_a_waiting_put)
 	tc_await_stat(s, "r", "depth", 1);
 	tc_send(b, "RESERVE r\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, "x"), x);
-	ack(b, x);
+	tc_ack(b, x);
 	tc_send(b, "GET r\r\n");
 	tc_expect_msg(b, "y");
 	tc_expect_queued(p);
@@ -1038,17 +1016,17 @@ START_TEST(test_large_reserved_body_survives_nack_close_and_get)
 	char *one = big_body('1'), *two = big_body('2');
 	unsigned long long id1 = tc_put(a, "q", one), id2 = tc_put(a, "q", two);
 
-	ck_assert_uint_eq(reserve(a, "q", one), id1);
-	nack(a, id1);
-	ck_assert_uint_eq(reserve(a, "q", one), id1);
-	ck_assert_uint_eq(reserve(a, "q", two), id2);
+	ck_assert_uint_eq(tc_reserve(a, "q", one), id1);
+	tc_nack(a, id1);
+	ck_assert_uint_eq(tc_reserve(a, "q", one), id1);
+	ck_assert_uint_eq(tc_reserve(a, "q", two), id2);
 	tc_close_rst(a);
 	tc_await_stat(b, "q", "depth", 2);
 	/* Returned, then sent by GET (by reference) and by RESERVE. */
 	tc_send(b, "GET q\r\n");
 	ck_assert_uint_eq(tc_expect_msg(b, one), id1);
-	ck_assert_uint_eq(reserve(b, "q", two), id2);
-	ack(b, id2);
+	ck_assert_uint_eq(tc_reserve(b, "q", two), id2);
+	tc_ack(b, id2);
 	ck_assert_int_eq(tc_stat(b, "q", "bytes"), 0);
 	tc_close(b);
 	free(one);

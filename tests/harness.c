@@ -426,6 +426,27 @@ tc_expect_msg(struct tconn *t, const char *body)
 	return tc_expect_msg_bytes(t, body, strlen(body));
 }
 
+unsigned long long
+tc_reserve(struct tconn *t, const char *q, const char *body)
+{
+	tc_send(t, "RESERVE %s\r\n", q);
+	return tc_expect_msg(t, body);
+}
+
+void
+tc_ack(struct tconn *t, unsigned long long id)
+{
+	tc_send(t, "ACK %llu\r\n", id);
+	tc_expect(t, "200 ACKED");
+}
+
+void
+tc_nack(struct tconn *t, unsigned long long id)
+{
+	tc_send(t, "NACK %llu\r\n", id);
+	tc_expect(t, "200 REQUEUED");
+}
+
 void
 tc_expect_closed(struct tconn *t)
 {

@@ -136,6 +136,15 @@ unsigned long long tc_expect_msg_bytes(struct tconn *t, const void *body,
 /* tc_expect_msg_bytes() of a text body. */
 unsigned long long tc_expect_msg(struct tconn *t, const char *body);
 
+/* RESERVE from q without waiting; asserts the body, returns the id. */
+unsigned long long tc_reserve(struct tconn *t, const char *q, const char *body);
+
+/* ACK id, expect "200 ACKED". */
+void tc_ack(struct tconn *t, unsigned long long id);
+
+/* NACK id, expect "200 REQUEUED" (and nothing else on the line). */
+void tc_nack(struct tconn *t, unsigned long long id);
+
 /* Assert the server closes the connection (EOF before any more bytes). */
 void tc_expect_closed(struct tconn *t);
 

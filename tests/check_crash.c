@@ -30,7 +30,6 @@
  * The seed of each run is printed; CRASH_SEED=<n> repeats one.
  */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -12,7 +12,6 @@
  * no) in a fresh data directory that it removes at the end.
  */
 #include <check.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -25,7 +25,7 @@ static char path[64];
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct config_flags fl = { path, NULL, -1, false };
+	struct config_flags fl = { .file = path, .port = -1 };
 	struct config cfg;
 	char err[CONFIG_ERR_MAX];
 

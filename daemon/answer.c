@@ -147,10 +147,11 @@ view_of(struct answer_cache *ac, struct acl *acl, const struct acl_token *who)
 }
 
 /*
- * Build again when the copy is older than ANSWER_STATS_MS, when the
- * asking connection changed something since (it reads its own
- * writes), or when anything changed and the copy is older than
- * ANSWER_REBUILD_MS: the cost stays bounded, the staleness short.
+ * Build again when any request changed something since, or a
+ * connection came or went (the spec: STATS says what is, not what
+ * was), or when the copy is older than ANSWER_STATS_MS (what timers
+ * and wake-ups changed).  Many clients asking while nothing changes
+ * share one copy.
  * With the memory budget spent, not while ANSWER_LIVE_MAX copies are
  * alive (kept by connections that do not read them): each is counted,
  * but clients must not make the daemon hold one per connection.
@@ -164,7 +165,7 @@ stale(const struct server *s, const struct view *v, uint64_t now,
 	if (budget_full(s) && s->budget.shared_live >= ANSWER_LIVE_MAX)
 		return false;
 	return age >= ANSWER_STATS_MS || changed_at > v->built_changes ||
-	    (s->changes != v->built_changes && age >= ANSWER_REBUILD_MS);
+	    s->changes != v->built_changes;
 }
 
 void

@@ -5,11 +5,10 @@
  * milliseconds to build, so a copy is kept for each view (every queue,
  * or the queues one restricted token may see) and sent by reference:
  * however many connections ask, or leave it unread, one copy exists,
- * counted once in the memory budget.  It is built again after
- * ANSWER_STATS_MS, or ANSWER_REBUILD_MS once anything changed (a
- * request that changes queues, a connection opened or closed), or at
- * once for a connection that changed something since (it reads its
- * own writes).  While the memory budget is spent and ANSWER_LIVE_MAX
+ * counted once in the memory budget.  It is built again as soon as
+ * anything changed (a request that changes queues, a connection opened
+ * or closed), and at least every ANSWER_STATS_MS (for what timers and
+ * wake-ups change).  While the memory budget is spent and ANSWER_LIVE_MAX
  * copies are alive (clients not reading them), the last copy is sent,
  * however old.
  */
@@ -23,12 +22,8 @@
 struct conn;
 struct server;
 
-/*
- * How long a global STATS answer is served again: a scrape's blink;
- * and, once something changed, how long at most.
- */
+/* How long a global STATS answer is served again while nothing changed. */
 #define ANSWER_STATS_MS 250
-#define ANSWER_REBUILD_MS 20
 /* Copies alive at most while the memory budget is spent (answer.c). */
 #define ANSWER_LIVE_MAX 4
 

@@ -42,11 +42,11 @@ cmd_get(struct conn *c, const struct proto_request *r)
 		return CMD_DONE;
 	}
 	/*
-	 * A waiting producer's message may go straight to this consumer
-	 * whenever a hand-off would have been allowed had the consumer come
-	 * first: always for GET, and for RESERVE only outside the bound.
+	 * A waiting producer's message goes straight to this consumer only
+	 * on a rendezvous queue: elsewhere a producer waits because the
+	 * queue is full, and GET takes ready messages, not waiting ones.
 	 */
-	if ((q->set.capacity == 0 || !reserve) && deliver_take_parked(c, q))
+	if (q->set.capacity == 0 && deliver_take_parked(c, q))
 		return CMD_DONE;
 	if (!r->has_timeout || r->timeout_ms == 0) {
 		conn_reply(c, 204, "EMPTY", NULL);

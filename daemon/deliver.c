@@ -155,10 +155,12 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 }
 
 /*
- * True when a message may go straight to q's first waiting consumer.
- * To a GET it only moves (the memory budget does not mind); a RESERVE
- * keeps a copy, so it needs room in the queue's bound (unless capacity
- * 0) and, when the message is new (`grows`: a PUT's body), memory.
+ * True when a message may go straight to q's first waiting consumer:
+ * only where it could have been stored (the spec: a PUT into a full
+ * queue meets its policy, and only capacity 0 hands off without room).
+ * To a GET it then only moves (the memory budget does not mind); a
+ * RESERVE keeps a copy, so a new message (`grows`: a PUT's body) needs
+ * memory too.
  */
 static bool
 can_hand_off(struct server *s, struct queue *q, size_t len, bool grows)
@@ -167,9 +169,9 @@ can_hand_off(struct server *s, struct queue *q, size_t len, bool grows)
 
 	if (to == NULL)
 		return false;
-	return !wants_reserve(to) ||
-	    ((q->set.capacity == 0 || queue_has_room(q, len)) &&
-	        !(grows && budget_full(s)));
+	if (q->set.capacity != 0 && !queue_has_room(q, len))
+		return false;
+	return !wants_reserve(to) || !(grows && budget_full(s));
 }
 
 /* Move p's buffered body to consumer `to` as message id. */

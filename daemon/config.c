@@ -772,16 +772,25 @@ resolve_path(char *dst, size_t size, const char *file, const char *name)
 		snprintf(dst, size, "%.*s/%s", (int)(slash - file), file, name);
 }
 
-/* Read the whole (small) file into buf; its length, or -1 (errno). */
+/*
+ * Read the whole (small) file into buf; its length, -1 (errno), or -2
+ * when it is not a regular file: a FIFO or a terminal named by mistake
+ * would block the daemon's start or reload (found by fuzz_config).
+ */
 static ssize_t
 read_small(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
 	ssize_t n;
+	struct stat st;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -2;
+	}
 	while (len < size && (n = read(fd, buf + len, size - len)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -812,7 +821,9 @@ read_token(struct jcheck *k, const char *path, json_t *v, char **out,
 	if (jcheck_type(k, path, v, JSON_STRING, "a file name or null") < 0)
 		return -1;
 	resolve_path(file, sizeof file, k->file, json_string_value(v));
-	if ((n = read_small(file, buf, sizeof buf)) < 0)
+	if ((n = read_small(file, buf, sizeof buf)) == -2)
+		return jcheck_fail(k, path, "%s is not a regular file", file);
+	if (n < 0)
 		return jcheck_fail(k, path, "cannot read %s: %s", file,
 		    strerror(errno));
 	len = (size_t)n;

@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -562,6 +563,21 @@ START_TEST(test_unreadable_token_file_is_a_config_error)
 	    "%s: metrics_token_file: cannot read %s/nosuch: No such file or "
 	    "directory",
 	    cfg_path, dir);
+	expect_config_error(true, line);
+}
+END_TEST
+
+START_TEST(test_token_file_that_is_a_fifo_is_a_config_error)
+{
+	char fifo[512], line[512];
+
+	snprintf(fifo, sizeof fifo, "%s/token", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	write_config("{\"auth_token_file\": \"token\"}");
+	/* Refused at once, not a start that waits for a writer. */
+	snprintf(line, sizeof line,
+	    "%s: auth_token_file: %s/token is not a regular file", cfg_path,
+	    dir);
 	expect_config_error(true, line);
 }
 END_TEST
@@ -2110,6 +2126,7 @@ main(void)
 	tcase_add_test(tc, test_missing_config_file_is_a_config_error);
 	tcase_add_test(tc, test_unreadable_token_file_is_a_config_error);
 	tcase_add_test(tc, test_empty_token_file_is_a_config_error);
+	tcase_add_test(tc, test_token_file_that_is_a_fifo_is_a_config_error);
 	tcase_add_test(tc,
 	    test_help_and_version_exit_0_and_a_bad_flag_points_to_help);
 	tcase_add_test(tc, test_check_flag_accepts_a_good_file_without_serving);

@@ -7,6 +7,7 @@
 #
 #   tools/fuzz.sh                    every target, FUZZ_SECONDS (30) each
 #   FUZZ_SECONDS=600 tools/fuzz.sh request     one target, longer
+#   FUZZ_SEED=1 tools/fuzz.sh        the same mutations as CI's run
 #
 # New inputs the fuzzer finds interesting go to build-fuzz/corpus/, not
 # to the committed seeds; copy one into fuzz/corpus/ when it is worth
@@ -39,6 +40,7 @@ for t in $targets; do
     # stdin from /dev/null: a config naming /dev/stdin as its token
     # file must not wait for a terminal.
     if ./fuzz/fuzz_$t -max_total_time="$seconds" -timeout=10 \
+        ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
         -rss_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="artifacts/$t-" \
         "corpus/$t" "../fuzz/corpus/$t" </dev/null >"$log" 2>&1; then

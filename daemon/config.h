@@ -108,6 +108,49 @@ struct config_tls {
 	struct ssl_ctx_st *ctx; /* OpenSSL's SSL_CTX, owned */
 };
 
+/*
+ * Replication ("cluster", cluster.h): this server is one member of a
+ * Raft group.  Members are known by a non-zero id, the address the
+ * group's Raft traffic uses and the address clients use (the
+ * NOT_LEADER hint).
+ */
+#define CONFIG_MEMBERS_MAX 9
+struct config_member {
+	uint64_t id;
+	char raft[CONFIG_ADDR_MAX];   /* "host:port" */
+	char client[CONFIG_ADDR_MAX]; /* "host:port" */
+};
+
+struct config_cluster {
+	bool on;     /* a "cluster" object was given */
+	uint64_t id; /* this server's id: one of members[], unless join */
+	/*
+	 * The group it starts with (bootstrapped into a new data_dir;
+	 * ignored once the log holds a configuration, which then wins).
+	 */
+	struct config_member members[CONFIG_MEMBERS_MAX];
+	size_t nmembers;
+	/*
+	 * Start empty and wait to be added (`sluice cluster add`) instead
+	 * of bootstrapping; this server's own addresses are then "raft"
+	 * and "client".
+	 */
+	bool join;
+	char raft[CONFIG_ADDR_MAX];   /* own Raft address when join */
+	char client[CONFIG_ADDR_MAX]; /* own client address when join */
+	unsigned election_timeout_ms;
+	unsigned heartbeat_timeout_ms;
+	unsigned snapshot_threshold; /* log entries between snapshots */
+	unsigned snapshot_trailing;  /* entries kept behind a snapshot */
+	uint64_t max_batch;          /* bytes per log entry (one apply) */
+};
+
+#define CONFIG_DEFAULT_ELECTION_TIMEOUT_MS 1000
+#define CONFIG_DEFAULT_HEARTBEAT_TIMEOUT_MS 100
+#define CONFIG_DEFAULT_SNAPSHOT_THRESHOLD 1024
+#define CONFIG_DEFAULT_SNAPSHOT_TRAILING 256
+#define CONFIG_DEFAULT_MAX_BATCH (256 * 1024)
+
 /* A queue the file defines ("queues"): made at start, kept on reload. */
 struct config_queue {
 	char name[PROTO_NAME_MAX + 1];
@@ -154,6 +197,7 @@ struct config {
 	uint64_t segment_size; /* bytes per log segment */
 	uint64_t max_unsynced; /* unsynced bytes that stop producers */
 	bool force_recover; /* --force-recover: cut damaged segments */
+	struct config_cluster cluster; /* cluster.on: a replicated member */
 };
 
 /*

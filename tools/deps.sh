@@ -8,7 +8,8 @@
 set -e
 
 SLUICE_DEPS="autoconf automake libtool pkg-config make gcc
-libevent-dev libjansson-dev libisal-dev libssl-dev openssl check libsystemd-dev
+libevent-dev libjansson-dev libisal-dev libssl-dev openssl
+libraft-dev libuv1-dev liblz4-dev check libsystemd-dev
 systemd nodejs scdoc man-db python3 python3-pip python3-setuptools python3-wheel"
 SLUICE_CI_DEPS="clang libclang-rt-14-dev abigail-tools"
 

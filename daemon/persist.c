@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "persist.h"
 #include "xmalloc.h"
@@ -77,7 +78,9 @@ struct arena {
 };
 
 struct persist {
-	struct wal *wal;
+	struct wal *wal;	 /* the local log; NULL in a cluster */
+	struct cluster *cl; /* the group's log (cluster.h); NULL alone */
+	struct persist_events ev; /* a cluster's role changes */
 	struct qtable *queues;
 	struct event *flush; /* end of iteration; NULL while opening */
 	bool flush_armed;
@@ -221,7 +224,14 @@ arm_flush(struct persist *p)
 static uint64_t
 append(struct persist *p, const struct wal_rec *r, struct wal_loc *loc)
 {
-	uint64_t lsn = wal_append(p->wal, r, loc);
+	uint64_t lsn;
+
+	if (p->cl != NULL) {
+		lsn = cluster_append(p->cl, r);
+		arm_flush(p);
+		return lsn;
+	}
+	lsn = wal_append(p->wal, r, loc);
 
 	arm_flush(p);
 	return lsn;
@@ -312,6 +322,8 @@ put_record(struct persist *p, struct queue *q, uint64_t id, const char *body,
 	r.u.put.deliveries = deliveries;
 	r.u.put.not_before_ms = not_before_ms;
 	lsn = append(p, &r, &loc);
+	if (p->wal == NULL)
+		return lsn; /* a group's log keeps no index */
 	kill_id(p, id); /* a re-put replaces the old record */
 	map_put(&p->index, id, loc_pack(loc));
 	return lsn;
@@ -428,6 +440,15 @@ persist_take_id(struct persist *p, uint64_t *last_id)
 {
 	uint64_t id = *last_id + 1;
 
+	/*
+	 * In a group, the leader has applied every committed entry before
+	 * it serves, so *last_id is above every id a committed entry holds.
+	 */
+	if (p->cl != NULL) {
+		*last_id = id;
+		return id;
+	}
+
 	if (id + ID_RANGE / 2 >= p->ceiling_synced) {
 		note_synced_ids(p);
 		if (p->ceiling == p->ceiling_synced &&
@@ -448,36 +469,48 @@ persist_take_id(struct persist *p, uint64_t *last_id)
 uint64_t
 persist_appended(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return cluster_appended(p->cl);
 	return wal_appended(p->wal);
 }
 
 uint64_t
 persist_durable(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return cluster_committed(p->cl);
 	return wal_durable(p->wal);
 }
 
 bool
 persist_backlogged(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return cluster_backlogged(p->cl);
 	return wal_backlogged(p->wal);
 }
 
 bool
 persist_full(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return false; /* libraft's own errors end the process */
 	return wal_full(p->wal);
 }
 
 int
 persist_fd(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return -1; /* libuv's loop is watched by uvloop.c */
 	return wal_eventfd(p->wal);
 }
 
 void
 persist_poll(struct persist *p)
 {
+	if (p->cl != NULL)
+		return;
 	wal_poll(p->wal);
 	note_synced_ids(p);
 }
@@ -485,9 +518,14 @@ persist_poll(struct persist *p)
 bool
 persist_flush(struct persist *p)
 {
-	uint64_t before = wal_appended(p->wal);
+	uint64_t before;
 
 	p->flush_armed = false;
+	if (p->cl != NULL) {
+		cluster_flush(p->cl);
+		return true;
+	}
+	before = wal_appended(p->wal);
 	wal_compact_step(p->wal, COMPACT_BUDGET);
 	/* Compaction goes on a little per iteration until it is done. */
 	if (wal_appended(p->wal) != before)
@@ -499,6 +537,10 @@ persist_flush(struct persist *p)
 void
 persist_stats(const struct persist *p, struct wal_stats *st)
 {
+	if (p->cl != NULL) {
+		memset(st, 0, sizeof *st);
+		return;
+	}
 	wal_stats(p->wal, st);
 }
 
@@ -538,7 +580,8 @@ rmsg_kill(struct persist *p, struct wal *w, struct rmsg *m)
 {
 	size_t i = map_find(&p->rec.byid, m->id);
 
-	wal_kill(w, loc_unpack(m->loc));
+	if (w != NULL)
+		wal_kill(w, loc_unpack(m->loc));
 	if (m->heap)
 		free(m->body);
 	m->body = NULL;
@@ -728,6 +771,27 @@ restore_msg(struct queue *q, const struct rmsg *r, uint64_t now_ms)
 		m->ready_us = r->not_before_ms;
 }
 
+/* Free what recovery holds (heap bodies of live messages too). */
+static void
+rec_free(struct persist *p)
+{
+	for (size_t i = 0; i < p->rec.nmsgs; i++)
+		if (p->rec.msgs[i].alive && p->rec.msgs[i].heap)
+			free(p->rec.msgs[i].body);
+	for (size_t i = 0; i < p->rec.nqueues; i++)
+		free(p->rec.queues[i].msgs);
+	free(p->rec.queues);
+	free(p->rec.msgs);
+	map_free(&p->rec.byid);
+	map_free(&p->rec.byqno);
+	while (p->rec.arena != NULL) {
+		struct arena *a = p->rec.arena;
+		p->rec.arena = a->next;
+		free(a);
+	}
+	memset(&p->rec, 0, sizeof p->rec);
+}
+
 /* Turn what recovery read into queues, messages in id order. */
 static void
 finish_recovery(struct persist *p, struct wal *w)
@@ -772,7 +836,8 @@ finish_recovery(struct persist *p, struct wal *w)
 		    qi == SIZE_MAX ? NULL : byq[p->rec.byqno.vals[qi]];
 		if (q == NULL) {
 			/* Its queue is gone: the message went with it. */
-			wal_kill(w, loc_unpack(m->loc));
+			if (w != NULL)
+				wal_kill(w, loc_unpack(m->loc));
 			if (m->heap)
 				free(m->body);
 			orphans++;
@@ -784,7 +849,8 @@ finish_recovery(struct persist *p, struct wal *w)
 			msglog_push_heap(&q->log, m->id, m->body, m->len);
 		else
 			memcpy(queue_store(q, m->id, m->len), m->body, m->len);
-		map_put(&p->index, m->id, m->loc);
+		if (w != NULL)
+			map_put(&p->index, m->id, m->loc);
 	}
 	if (orphans > 0)
 		log_warn("persist: %zu messages of unknown queues dropped",
@@ -792,17 +858,9 @@ finish_recovery(struct persist *p, struct wal *w)
 	*p->last_id = p->rec.max_id;
 	if (p->rec.ids_seen > 0 && p->rec.ids_seen - 1 > *p->last_id)
 		*p->last_id = p->rec.ids_seen - 1;
-	for (size_t i = 0; i < p->rec.nqueues; i++)
-		free(p->rec.queues[i].msgs);
-	free(p->rec.queues);
-	free(p->rec.msgs);
-	map_free(&p->rec.byid);
-	map_free(&p->rec.byqno);
-	while (p->rec.arena != NULL) {
-		struct arena *a = p->rec.arena;
-		p->rec.arena = a->next;
-		free(a);
-	}
+	/* Every live heap body now belongs to a queue. */
+	p->rec.nmsgs = 0;
+	rec_free(p);
 	free(byq);
 	if (p->next_qno == 0)
 		p->next_qno = 1;
@@ -909,6 +967,12 @@ persist_close(struct persist *p)
 {
 	if (p == NULL)
 		return;
+	if (p->cl != NULL) {
+		cluster_close(p->cl);
+		rec_free(p);
+		free(p);
+		return;
+	}
 	wal_sync_all(p->wal);
 	wal_close(p->wal);
 	map_free(&p->index);
@@ -957,4 +1021,209 @@ persist_check_dir(const char *dir, char *err, size_t errsize)
 	}
 	close(fd);
 	return 0;
+}
+
+/* ---- in a replication group (cluster.h) ---- */
+
+/*
+ * A follower keeps the committed state as recovery does (p->rec),
+ * applying entries as they commit; it becomes queues when this server
+ * comes to lead.
+ */
+static void
+group_apply(void *arg, const struct wal_rec *r)
+{
+	struct persist *p = arg;
+
+	if (!p->rec.on) {
+		log_err("persist: a committed %s record while leading",
+		    wal_kind_name(r->kind));
+		return;
+	}
+	owner_apply(p, NULL, r, (struct wal_loc) { 0, 0 });
+}
+
+static void
+group_reset(void *arg)
+{
+	struct persist *p = arg;
+
+	rec_free(p);
+	p->rec.on = true;
+	p->next_qno = 1;
+}
+
+static void
+rec_queue_rec(const struct rqueue *rq, struct wal_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = WAL_QUEUE_SET;
+	r->qno = rq->qno;
+	r->u.queue.name = rq->name;
+	r->u.queue.name_len = strlen(rq->name);
+	r->u.queue.capacity = rq->set.capacity;
+	r->u.queue.max_bytes = rq->set.max_bytes;
+	r->u.queue.lease_ms = rq->set.lease_ms;
+	r->u.queue.policy = rq->set.policy;
+	r->u.queue.max_deliveries = rq->set.max_deliveries;
+	r->u.queue.dead_letter = rq->set.dead_letter;
+	r->u.queue.dead_letter_len = strlen(rq->set.dead_letter);
+	r->u.queue.flags = rq->closed ? WAL_QF_CLOSED : 0;
+}
+
+static void
+snap_put(struct cluster_snap *snap, uint32_t qno, uint64_t id,
+    const char *body, size_t len, uint64_t deliveries, uint64_t not_before)
+{
+	struct wal_rec r = { .kind = WAL_PUT, .qno = qno };
+
+	r.u.put.id = id;
+	r.u.put.body = body;
+	r.u.put.len = len;
+	r.u.put.deliveries = deliveries;
+	r.u.put.not_before_ms = not_before;
+	cluster_snap_add(snap, &r);
+}
+
+struct snap_walk {
+	struct cluster_snap *snap;
+	uint32_t qno;
+	uint64_t now_us, wall_ms;
+};
+
+static bool
+snap_ready(void *arg, const struct queue_item *it)
+{
+	struct snap_walk *w = arg;
+
+	snap_put(w->snap, w->qno, it->id, it->body, it->len,
+	    it->msg != NULL ? it->msg->deliveries : 0, 0);
+	return true;
+}
+
+/* A live disk queue: settings, then ready, reserved, delayed messages. */
+static void
+snap_queue(struct queue *q, void *arg)
+{
+	struct snap_walk *w = arg;
+	struct wal_rec r;
+	struct msg *m;
+
+	if (q->qno == 0)
+		return;
+	queue_rec(q, &r);
+	cluster_snap_add(w->snap, &r);
+	w->qno = q->qno;
+	queue_walk(q, snap_ready, w);
+	/* Reserved ones are ready again wherever this snapshot is read. */
+	TAILQ_FOREACH(m, &q->reserved, qlink)
+	snap_put(w->snap, q->qno, m->id, m->body, m->len, m->deliveries, 0);
+	TAILQ_FOREACH(m, &q->delayed, qlink)
+	{
+		uint64_t left_ms = m->ready_us > w->now_us
+		    ? (m->ready_us - w->now_us) / 1000
+		    : 0;
+		snap_put(w->snap, q->qno, m->id, m->body, m->len,
+		    m->deliveries, w->wall_ms + left_ms);
+	}
+}
+
+/*
+ * The committed state as records: the follower's p->rec as it is; the
+ * leader's live queues only when nothing of its own is in flight
+ * (cluster.c checks), since they are committed state exactly then.
+ * The IDS record carries the highest id given, removed messages' too.
+ */
+static int
+group_snapshot(void *arg, struct cluster_snap *snap)
+{
+	struct persist *p = arg;
+	struct wal_rec r;
+
+	if (p->rec.on) {
+		for (size_t i = 0; i < p->rec.nqueues; i++) {
+			if (!p->rec.queues[i].alive)
+				continue;
+			rec_queue_rec(&p->rec.queues[i], &r);
+			cluster_snap_add(snap, &r);
+		}
+		for (size_t i = 0; i < p->rec.nmsgs; i++) {
+			const struct rmsg *m = &p->rec.msgs[i];
+			if (m->alive && rqueue_of(p, m->qno) != NULL)
+				snap_put(snap, m->qno, m->id, m->body, m->len,
+				    m->deliveries, m->not_before_ms);
+		}
+		ids_rec(p->rec.max_id + 1 > p->rec.ids_seen
+		        ? p->rec.max_id + 1
+		        : p->rec.ids_seen,
+		    &r);
+	} else {
+		struct snap_walk w = { snap, 0, clock_now_us(),
+			persist_wall_ms() };
+		qtable_foreach(p->queues, snap_queue, &w);
+		ids_rec(*p->last_id + 1, &r);
+	}
+	cluster_snap_add(snap, &r);
+	return 0;
+}
+
+static void
+group_lead(void *arg)
+{
+	struct persist *p = arg;
+
+	finish_recovery(p, NULL);
+	p->ev.lead(p->ev.arg);
+}
+
+static void
+group_deposed(void *arg)
+{
+	struct persist *p = arg;
+
+	p->ev.deposed(p->ev.arg);
+	p->rec.on = true;
+}
+
+static void
+group_progress(void *arg)
+{
+	struct persist *p = arg;
+
+	p->ev.progress(p->ev.arg);
+}
+
+struct persist *
+persist_open_cluster(const struct config *cfg, struct qtable *queues,
+    struct event_base *base, struct event *flush, uint64_t *last_id,
+    const struct persist_events *ev, char *err, size_t errsize)
+{
+	struct persist *p = xcalloc(1, sizeof *p);
+	struct cluster_owner owner = { p, group_apply, group_reset,
+		group_snapshot, group_lead, group_deposed, group_progress };
+
+	p->queues = queues;
+	p->last_id = last_id;
+	p->next_qno = 1;
+	p->rec.on = true;
+	p->ev = *ev;
+	p->flush = flush;
+	p->cl = cluster_open(cfg, base, &owner, err, errsize);
+	if (p->cl == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct cluster *
+persist_cluster(const struct persist *p)
+{
+	return p != NULL ? p->cl : NULL;
+}
+
+bool
+persist_settling(const struct persist *p)
+{
+	return p->cl != NULL && cluster_settling(p->cl);
 }

@@ -42,6 +42,8 @@
 #include "qtable.h"
 #include "wal.h"
 
+struct cluster;
+
 struct persist;
 
 /*
@@ -57,6 +59,37 @@ struct persist;
  */
 struct persist *persist_open(const struct config *cfg, struct qtable *queues,
     struct event *flush, uint64_t *last_id, char *err, size_t errsize);
+
+/* What a replication group's events ask of the server. */
+struct persist_events {
+	void *arg;
+	/* This server leads: the queues are live in the qtable now. */
+	void (*lead)(void *arg);
+	/* It led and no longer does: its connections and queues must go. */
+	void (*deposed)(void *arg);
+	/* Entries were committed: held answers may go. */
+	void (*progress)(void *arg);
+};
+
+/*
+ * Open as a member of a replication group (cfg->cluster.on): the
+ * records go to the group's log (cluster.h) instead of a local one.
+ * The qtable gets the disk queues only when this server comes to lead
+ * (ev->lead).  NULL with a one-line message in err on failure.
+ */
+struct persist *persist_open_cluster(const struct config *cfg,
+    struct qtable *queues, struct event_base *base, struct event *flush,
+    uint64_t *last_id, const struct persist_events *ev, char *err,
+    size_t errsize);
+
+/* The group this server is a member of; NULL when alone. */
+struct cluster *persist_cluster(const struct persist *p);
+
+/*
+ * A group's snapshot waits for the leader's entries in flight: the
+ * pass takes no requests until progress says the log settled.
+ */
+bool persist_settling(const struct persist *p);
 
 /* Write and sync everything, then close the log. */
 void persist_close(struct persist *p);

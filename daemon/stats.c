@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "cluster.h"
 #include "persist.h"
 #include "stats.h"
 #include "xmalloc.h"
@@ -87,6 +88,15 @@ stats_server_json(struct server *s, const struct acl_token *who)
 	    (json_int_t)s->cfg.max_memory, "queues", g.queues);
 	if (s->persist == NULL || j == NULL)
 		return j;
+	if (persist_cluster(s->persist) != NULL) {
+		char line[512];
+		stats_cluster_text(s, line, sizeof line);
+		line[0] = '{';
+		json_t *cj = json_loads(line, 0, NULL);
+		if (cj != NULL)
+			json_object_update_new(j, cj);
+		return j;
+	}
 	persist_stats(s->persist, &ws);
 	json_object_update_new(j,
 	    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "fsync",
@@ -210,6 +220,26 @@ text_queue(struct queue *q, void *arg)
 	t->bytes += queue_bytes(q);
 }
 
+size_t
+stats_cluster_text(struct server *s, char *line, size_t size)
+{
+	struct cluster *cl = persist_cluster(s->persist);
+	const char *leader = cluster_leader_client(cl);
+	struct cluster_stats st;
+	int n;
+
+	cluster_stats(cl, &st);
+	n = snprintf(line, size,
+	    ",\"role\":\"%s\",\"leader\":%s%s%s,\"raft_term\":%" PRIu64
+	    ",\"raft_applied\":%" PRIu64 ",\"raft_entries\":%" PRIu64
+	    ",\"raft_inflight_bytes\":%" PRIu64 ",\"raft_snapshots\":%" PRIu64
+	    ",\"raft_restarts\":%" PRIu64 "}",
+	    cluster_role_name(cluster_role(cl)), leader ? "\"" : "",
+	    leader ? leader : "null", leader ? "\"" : "", st.term, st.applied,
+	    st.entries, st.inflight, st.snapshots, st.restarts);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
 char *
 stats_server_text(struct server *s, const struct acl_token *who, size_t head,
     size_t *len)
@@ -229,7 +259,10 @@ stats_server_text(struct server *s, const struct acl_token *who, size_t head,
 	    t.messages, t.bytes, s->budget.used, s->cfg.max_memory,
 	    s->persist != NULL ? "" : "}");
 	text_add(&t, line, (size_t)n);
-	if (s->persist != NULL) {
+	if (persist_cluster(s->persist) != NULL) {
+		n = stats_cluster_text(s, line, sizeof line);
+		text_add(&t, line, (size_t)n);
+	} else if (s->persist != NULL) {
 		struct wal_stats ws;
 
 		persist_stats(s->persist, &ws);

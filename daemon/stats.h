@@ -20,6 +20,12 @@ struct acl_token;
 json_t *stats_server_json(struct server *s, const struct acl_token *who);
 
 /*
+ * A replication group member's fields of the global STATS, as JSON text
+ * starting with a comma and ending the object ("}"): its length.
+ */
+size_t stats_cluster_text(struct server *s, char *line, size_t size);
+
+/*
  * The same answer as JSON text, written straight into a malloc'd
  * buffer after `head` bytes left free for the caller (a status line),
  * with room for 2 more bytes after it; *len is the length of the JSON.

@@ -328,6 +328,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluiced: %s\n", err);
 		return EX_CONFIG;
 	}
+	/* -t says it too: the file is the same mistake either way. */
+	if (cfg.cluster.on && cfg.fsync_set)
+		log_notice("\"fsync\" (-f) is ignored in a cluster: every "
+		           "Raft log entry is synced before it counts");
 	if (check) {
 		if (cfg.data_dir != NULL &&
 		    persist_check_dir(cfg.data_dir, err, sizeof err) < 0) {

@@ -114,6 +114,12 @@ keep_restart_settings(struct server *s, struct config *next)
 	next->segment_size = cur->segment_size;
 	next->max_unsynced = cur->max_unsynced;
 	next->force_recover = cur->force_recover;
+	next->fsync_set = cur->fsync_set;
+	/* The Raft group is set up at start: id, peers, timeouts. */
+	if (!config_cluster_equal(&cur->cluster, &next->cluster))
+		log_notice("reload: \"cluster\" changed; it applies at the "
+		           "next restart");
+	next->cluster = cur->cluster;
 }
 
 /* Queues the old file defined and the new one does not stay. */

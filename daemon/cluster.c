@@ -198,10 +198,34 @@ grow(uint8_t **buf, size_t *cap, size_t need)
 	*cap = n;
 }
 
+/*
+ * libraft's disk format wants entries a multiple of 8 bytes long (its
+ * segments' reader assumes the writer's padding): zeros after the last
+ * record, which the reader below stops at.
+ */
+static size_t
+pad8(uint8_t **buf, size_t *cap, size_t len)
+{
+	size_t padded = (len + 7) & ~(size_t)7;
+
+	grow(buf, cap, padded);
+	memset(*buf + len, 0, padded - len);
+	return padded;
+}
+
+static bool
+all_zero(const uint8_t *p, size_t len)
+{
+	while (len > 0)
+		if (p[--len] != 0)
+			return false;
+	return true;
+}
+
 static void
 apply_records(struct cluster *c, const uint8_t *p, size_t len)
 {
-	while (len > 0) {
+	while (len > 0 && !(len < 8 && all_zero(p, len))) {
 		struct wal_rec r;
 		size_t used = 0;
 		const char *why = NULL;
@@ -282,6 +306,7 @@ fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 		return RAFT_BUSY;
 	}
 	c->settling = false;
+	snap.len = pad8(&snap.buf, &snap.cap, snap.len);
 	*bufs = raft_malloc(sizeof **bufs);
 	if (*bufs == NULL) {
 		raft_free(snap.buf);
@@ -379,6 +404,7 @@ submit(struct cluster *c, bool hello)
 	f->c = c;
 	f->req.data = f;
 	f->last_seq = c->seq_appended;
+	c->blen = pad8(&c->batch, &c->bcap, c->blen);
 	f->bytes = c->blen;
 	f->lead = c->lead;
 	f->hello = hello;

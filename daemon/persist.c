@@ -1227,3 +1227,56 @@ persist_settling(const struct persist *p)
 {
 	return p->cl != NULL && cluster_settling(p->cl);
 }
+
+static void
+view_of(const struct persist *p, const struct rqueue *rq, uint64_t now_ms,
+    struct persist_view *v)
+{
+	memset(v, 0, sizeof *v);
+	v->name = rq->name;
+	v->set = &rq->set;
+	v->closed = rq->closed;
+	for (size_t i = 0; i < rq->nmsgs; i++) {
+		const struct rmsg *m = &p->rec.msgs[rq->msgs[i]];
+		if (!m->alive || m->qno != rq->qno)
+			continue;
+		if (m->not_before_ms > now_ms)
+			v->delayed++;
+		else
+			v->depth++;
+		v->bytes += m->len;
+	}
+}
+
+void
+persist_follower_queues(const struct persist *p,
+    void (*fn)(void *arg, const struct persist_view *v), void *arg)
+{
+	uint64_t now_ms = persist_wall_ms();
+	struct persist_view v;
+
+	if (p == NULL || p->cl == NULL || !p->rec.on)
+		return;
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		if (!p->rec.queues[i].alive)
+			continue;
+		view_of(p, &p->rec.queues[i], now_ms, &v);
+		fn(arg, &v);
+	}
+}
+
+bool
+persist_follower_queue(const struct persist *p, const char *name,
+    struct persist_view *v)
+{
+	if (p == NULL || p->cl == NULL || !p->rec.on)
+		return false;
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		const struct rqueue *rq = &p->rec.queues[i];
+		if (rq->alive && strcmp(rq->name, name) == 0) {
+			view_of(p, rq, persist_wall_ms(), v);
+			return true;
+		}
+	}
+	return false;
+}

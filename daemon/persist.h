@@ -91,6 +91,24 @@ struct cluster *persist_cluster(const struct persist *p);
  */
 bool persist_settling(const struct persist *p);
 
+/* A queue as a follower holds it: committed, not served. */
+struct persist_view {
+	const char *name;
+	const struct queue_settings *set;
+	bool closed;
+	uint64_t depth;	  /* messages ready (reserved ones are, here) */
+	uint64_t delayed; /* messages due later */
+	uint64_t bytes;
+};
+
+/* A follower's queues, each given to fn (none while leading or alone). */
+void persist_follower_queues(const struct persist *p,
+    void (*fn)(void *arg, const struct persist_view *v), void *arg);
+
+/* One of them by name: false when there is no such queue. */
+bool persist_follower_queue(const struct persist *p, const char *name,
+    struct persist_view *v);
+
 /* Write and sync everything, then close the log. */
 void persist_close(struct persist *p);
 

@@ -50,6 +50,33 @@ stats_queue_json(const struct queue *q)
 	    "storage", config_storage_name(q->set.storage));
 }
 
+json_t *
+stats_view_json(const struct persist_view *v)
+{
+	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s?, s:b, s:I, s:I,"
+			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I, s:s}",
+	    "name", v->name,
+	    "capacity", (json_int_t)v->set->capacity,
+	    "max_bytes", (json_int_t)v->set->max_bytes,
+	    "policy", proto_policy_name(v->set->policy),
+	    "lease_ms", (json_int_t)v->set->lease_ms,
+	    "max_deliveries", (json_int_t)v->set->max_deliveries,
+	    "dead_letter", v->set->dead_letter[0] ? v->set->dead_letter : NULL,
+	    "closed", (int)v->closed,
+	    "depth", (json_int_t)v->depth,
+	    "reserved", (json_int_t)0,
+	    "delayed", (json_int_t)v->delayed,
+	    "bytes", (json_int_t)v->bytes,
+	    "puts", (json_int_t)0, "gets", (json_int_t)0,
+	    "acks", (json_int_t)0, "nacks", (json_int_t)0,
+	    "redelivered", (json_int_t)0, "rejected", (json_int_t)0,
+	    "dropped", (json_int_t)0, "dead_lettered", (json_int_t)0,
+	    "blocked_producers", (json_int_t)0,
+	    "waiting_consumers", (json_int_t)0,
+	    "storage", "disk");
+}
+
 /* Totals and per-queue objects gathered by qtable_foreach(). */
 struct gather {
 	const struct acl_token *who; /* lists only what it may see */
@@ -240,6 +267,34 @@ stats_cluster_text(struct server *s, char *line, size_t size)
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
+/* A follower's queue in the global STATS (jansson: followers are not
+ * where STATS is hot). */
+static void
+text_view(void *arg, const struct persist_view *v)
+{
+	struct text *t = arg;
+	json_t *j;
+	char *s;
+
+	if (!acl_allows(t->who, CONFIG_CAN_ALL, v->name))
+		return;
+	j = stats_view_json(v);
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL)
+		return;
+	if (!t->first)
+		text_add(t, ",", 1);
+	text_add(t, "\"", 1);
+	text_add(t, v->name, strlen(v->name));
+	text_add(t, "\":", 2);
+	text_add(t, s, strlen(s));
+	free(s);
+	t->first = false;
+	t->messages += v->depth + v->delayed;
+	t->bytes += v->bytes;
+}
+
 char *
 stats_server_text(struct server *s, const struct acl_token *who, size_t head,
     size_t *len)
@@ -251,6 +306,7 @@ stats_server_text(struct server *s, const struct acl_token *who, size_t head,
 	t.buf = xmalloc(t.size);
 	text_add(&t, "{\"queues\":{", 11);
 	qtable_foreach(&s->queues, text_queue, &t);
+	persist_follower_queues(s->persist, text_view, &t);
 	n = snprintf(line, sizeof line,
 	    "},\"version\":\"%s\",\"uptime_s\":%" PRIu64
 	    ",\"connections\":%zu,\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64

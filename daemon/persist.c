@@ -797,6 +797,7 @@ static void
 finish_recovery(struct persist *p, struct wal *w)
 {
 	struct queue **byq = xcalloc(p->rec.nqueues + 1, sizeof *byq);
+	uint64_t *last_back = xcalloc(p->rec.nqueues + 1, sizeof *last_back);
 	size_t nlive = 0, orphans = 0;
 	uint64_t now_ms = persist_wall_ms();
 	bool sorted = true;
@@ -829,6 +830,19 @@ finish_recovery(struct persist *p, struct wal *w)
 	}
 	if (!sorted)
 		qsort(p->rec.msgs, nlive, sizeof *p->rec.msgs, cmp_rmsg);
+	/*
+	 * A message delivered before is ready again as a struct msg on the
+	 * queue's given-back list, which is served before the packed log:
+	 * so every ready message up to the last such id goes there too,
+	 * and the queue is in id order.
+	 */
+	for (size_t i = 0; i < nlive; i++) {
+		const struct rmsg *m = &p->rec.msgs[i];
+		size_t qi = map_find(&p->rec.byqno, m->qno);
+		if (qi != SIZE_MAX && m->deliveries > 0 &&
+		    m->not_before_ms <= now_ms)
+			last_back[p->rec.byqno.vals[qi]] = m->id;
+	}
 	for (size_t i = 0; i < nlive; i++) {
 		struct rmsg *m = &p->rec.msgs[i];
 		size_t qi = map_find(&p->rec.byqno, m->qno);
@@ -843,7 +857,8 @@ finish_recovery(struct persist *p, struct wal *w)
 			orphans++;
 			continue;
 		}
-		if (m->deliveries > 0 || m->not_before_ms > 0)
+		if (m->deliveries > 0 || m->not_before_ms > 0 ||
+		    m->id <= last_back[p->rec.byqno.vals[qi]])
 			restore_msg(q, m, now_ms);
 		else if (m->heap)
 			msglog_push_heap(&q->log, m->id, m->body, m->len);
@@ -862,6 +877,7 @@ finish_recovery(struct persist *p, struct wal *w)
 	p->rec.nmsgs = 0;
 	rec_free(p);
 	free(byq);
+	free(last_back);
 	if (p->next_qno == 0)
 		p->next_qno = 1;
 	/* Give the copies' pages back: RSS as if the messages came by PUT. */

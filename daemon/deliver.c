@@ -133,6 +133,10 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 		    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
 			      : msg_new_copy(it.id, it.body, it.len);
 		m->deliveries++;
+		/* In a group, where the count must outlive the leader. */
+		if (q->qno != 0 && q->set.max_deliveries != 0)
+			conn_hold_until(c,
+			    persist_delivered(c->server->persist, q, m));
 		add_message(out, it.id, m->body, m->len);
 	} else if (it.heap || (it.msg != NULL && it.len > SMALL_MSG_MAX)) {
 		add_header(out, it.id, it.len);
@@ -549,6 +553,23 @@ deliver_come_back(struct server *s, struct queue *q, struct msg *m,
 	/* Moved or discarded: q holds less; and a delayed one is counted. */
 	budget_sync_queue(s, q);
 	return back;
+}
+
+void
+deliver_recovered(struct server *s, struct queue *q)
+{
+	struct msg *m, *next;
+
+	if (q->set.max_deliveries == 0)
+		return;
+	for (m = TAILQ_FIRST(&q->returned); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, qlink);
+		if (m->deliveries < q->set.max_deliveries)
+			continue;
+		queue_unreturn(q, m);
+		dead_letter(s, q, m);
+	}
+	budget_sync_queue(s, q);
 }
 
 void

@@ -345,6 +345,14 @@ persist_delay(struct persist *p, struct queue *q, const struct msg *m,
 }
 
 uint64_t
+persist_delivered(struct persist *p, struct queue *q, const struct msg *m)
+{
+	if (p->cl == NULL)
+		return 0;
+	return put_record(p, q, m->id, m->body, m->len, m->deliveries, 0);
+}
+
+uint64_t
 persist_queue_close(struct persist *p, struct queue *q)
 {
 	struct wal_rec r = { .kind = WAL_QUEUE_CLOSE, .qno = q->qno };

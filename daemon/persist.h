@@ -142,6 +142,15 @@ uint64_t persist_put(struct persist *p, struct queue *q, uint64_t id,
 uint64_t persist_delay(struct persist *p, struct queue *q, const struct msg *m,
     uint64_t not_before_ms);
 
+/*
+ * Reserved m of disk queue q was delivered once more (in a replication
+ * group, for a queue with max_deliveries: the next leader must know the
+ * count, to dead-letter m when its reservation comes back).  0 alone:
+ * a restart forgets reservations' counts, as before.
+ */
+uint64_t persist_delivered(struct persist *p, struct queue *q,
+    const struct msg *m);
+
 /* Disk queue q was closed. */
 uint64_t persist_queue_close(struct persist *p, struct queue *q);
 

@@ -98,20 +98,6 @@ add_predefined(struct server *s)
 	}
 }
 
-/* Leading a group: the committed queues are live; serve them. */
-static void
-on_lead(void *arg)
-{
-	struct server *s = arg;
-
-	qtable_foreach(&s->queues, time_delayed, s);
-	qtable_foreach(&s->queues, count_recovered, s);
-	add_predefined(s);
-	s->changes++;
-	log_notice("cluster: serving %zu queues, %" PRIu64 " messages",
-	    s->queues.count, qtable_messages(&s->queues));
-}
-
 static void
 collect_queue(struct queue *q, void *arg)
 {
@@ -119,6 +105,29 @@ collect_queue(struct queue *q, void *arg)
 
 	*(*at)++ = q;
 }
+
+/* Leading a group: the committed queues are live; serve them. */
+static void
+on_lead(void *arg)
+{
+	struct server *s = arg;
+	struct queue **all, **at;
+
+	qtable_foreach(&s->queues, time_delayed, s);
+	qtable_foreach(&s->queues, count_recovered, s);
+	/* What was reserved on the old leader came back: dead letters
+	 * (which may make queues: not inside qtable_foreach()). */
+	all = at = xcalloc(s->queues.count + 1, sizeof *all);
+	qtable_foreach(&s->queues, collect_queue, &at);
+	for (struct queue **q = all; q < at; q++)
+		deliver_recovered(s, *q);
+	free(all);
+	add_predefined(s);
+	s->changes++;
+	log_notice("cluster: serving %zu queues, %" PRIu64 " messages",
+	    s->queues.count, qtable_messages(&s->queues));
+}
+
 
 /*
  * No longer leading: what this server did may not all be committed,

@@ -99,6 +99,7 @@ struct persist {
 		struct rqueue *queues;
 		size_t nqueues, qcap;
 		struct u64map byqno; /* qno -> index in queues */
+		size_t live_queues;
 		struct arena *arena;
 		uint64_t max_id;
 		uint64_t ids_seen; /* the highest IDS record */
@@ -617,6 +618,7 @@ apply_queue_set(struct persist *p, const struct wal_rec *r)
 		rq->qno = r->qno;
 		rq->alive = true;
 		map_put(&p->rec.byqno, r->qno, p->rec.nqueues);
+		p->rec.live_queues++;
 		p->rec.nqueues++;
 	}
 	size_t n =
@@ -656,6 +658,7 @@ apply_queue_delete(struct persist *p, struct wal *w, const struct wal_rec *r)
 	rq->msgs = NULL;
 	rq->nmsgs = rq->msgcap = 0;
 	rq->alive = false;
+	p->rec.live_queues--;
 }
 
 static void
@@ -683,7 +686,8 @@ apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
 	m->not_before_ms = wp->not_before_ms;
 	m->qno = r->qno;
 	m->len = (uint32_t)wp->len;
-	m->heap = msglog_wants_heap(wp->len);
+	/* A follower frees each body as it goes: no arenas. */
+	m->heap = p->cl != NULL || msglog_wants_heap(wp->len);
 	m->body = m->heap
 	    ? memcpy(xmalloc(wp->len ? wp->len : 1), wp->body, wp->len)
 	    : arena_copy(p, wp->body, wp->len);
@@ -1050,6 +1054,75 @@ persist_check_dir(const char *dir, char *err, size_t errsize)
 /* ---- in a replication group (cluster.h) ---- */
 
 /*
+ * A follower applies records for as long as it follows, so what
+ * recovery keeps of dead messages and queues (their slots) is taken
+ * out once it is half of the whole: memory follows what is live.
+ */
+#define REC_COMPACT_MIN 1024
+
+static void
+rec_compact_msgs(struct persist *p)
+{
+	size_t n = 0;
+
+	map_free(&p->rec.byid);
+	memset(&p->rec.byid, 0, sizeof p->rec.byid);
+	for (size_t i = 0; i < p->rec.nqueues; i++)
+		p->rec.queues[i].nmsgs = 0;
+	for (size_t i = 0; i < p->rec.nmsgs; i++) {
+		struct rmsg *m = &p->rec.msgs[i];
+		struct rqueue *rq;
+
+		if (!m->alive)
+			continue;
+		if ((rq = rqueue_of(p, m->qno)) == NULL) {
+			/* Its queue went: so does it. */
+			free(m->body);
+			continue;
+		}
+		p->rec.msgs[n] = *m;
+		map_put(&p->rec.byid, m->id, n);
+		if (rq->nmsgs == rq->msgcap) {
+			rq->msgcap = rq->msgcap ? rq->msgcap * 2 : 16;
+			rq->msgs = realloc(rq->msgs, rq->msgcap * sizeof *rq->msgs);
+			if (rq->msgs == NULL)
+				abort();
+		}
+		rq->msgs[rq->nmsgs++] = n;
+		n++;
+	}
+	p->rec.nmsgs = n;
+	p->rec.cap = n * 2 > REC_COMPACT_MIN ? n * 2 : REC_COMPACT_MIN;
+	p->rec.msgs = realloc(p->rec.msgs, p->rec.cap * sizeof *p->rec.msgs);
+	if (p->rec.msgs == NULL)
+		abort();
+}
+
+static void
+rec_compact_queues(struct persist *p)
+{
+	size_t n = 0;
+
+	map_free(&p->rec.byqno);
+	memset(&p->rec.byqno, 0, sizeof p->rec.byqno);
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		struct rqueue *rq = &p->rec.queues[i];
+
+		if (!rq->alive) {
+			free(rq->msgs);
+			continue;
+		}
+		p->rec.queues[n] = *rq;
+		map_put(&p->rec.byqno, rq->qno, n);
+		n++;
+	}
+	p->rec.nqueues = n;
+	p->rec.live_queues = n;
+	/* Messages of dead queues went with them (their slots too). */
+	rec_compact_msgs(p);
+}
+
+/*
  * A follower keeps the committed state as recovery does (p->rec),
  * applying entries as they commit; it becomes queues when this server
  * comes to lead.
@@ -1065,6 +1138,11 @@ group_apply(void *arg, const struct wal_rec *r)
 		return;
 	}
 	owner_apply(p, NULL, r, (struct wal_loc) { 0, 0 });
+	if (p->rec.nmsgs > REC_COMPACT_MIN && p->rec.nmsgs / 2 > p->rec.byid.count)
+		rec_compact_msgs(p);
+	if (p->rec.nqueues > REC_COMPACT_MIN &&
+	    p->rec.nqueues / 2 > p->rec.live_queues)
+		rec_compact_queues(p);
 }
 
 static void

@@ -221,8 +221,9 @@ static const struct jcheck_key grant_keys[] = {
 /*
  * "cluster" and an entry of its "members".  Ids go up to 2^63-1, what
  * a JSON integer holds.  How the keys fit together (id among the
- * members, addresses unique, join's own addresses) is checked once the
- * object is read: check_cluster().
+ * members, addresses unique, join's own addresses) is checked as each
+ * member is read (parse_member) and once the whole object is
+ * (parse_cluster); the data_dir once the flags are in (check_cluster).
  */
 #define CL(f) offsetof(struct config_cluster, f)
 #define MEMBER(f) offsetof(struct config_member, f)

@@ -17,6 +17,8 @@
 #include "notify.h"
 #include "reload.h"
 #include "server.h"
+#include "cluster.h"
+#include "persist.h"
 #include "xmalloc.h"
 
 static bool
@@ -28,6 +30,19 @@ same_listen(const struct config_listen *a, const struct config_listen *b)
 void
 reload_queues(struct server *s, const struct config *cfg)
 {
+	struct cluster *cl = persist_cluster(s->persist);
+
+	/*
+	 * A group member that does not serve has no live queues, and what
+	 * it would make could not be logged: the leader applies the file
+	 * when it comes to lead (server.c), or at its own reload.
+	 */
+	if (cl != NULL && !cluster_serving(cl)) {
+		if (cfg->nqueues > 0)
+			log_notice("reload: the queues of the file apply when "
+			           "this member leads");
+		return;
+	}
 	for (size_t i = 0; i < cfg->nqueues; i++) {
 		const struct config_queue *cq = &cfg->queues[i];
 		struct queue *q = qtable_get(&s->queues, cq->name, NULL, 0);

@@ -14,6 +14,7 @@ struct uvloop {
 	struct event *timer; /* uv_backend_timeout() */
 	bool running;	     /* inside uv_run(): no second one */
 	bool again;	     /* a kick came while running */
+	bool kicked;	     /* one came from after(): run again at once */
 	void (*after)(void *);
 	void *arg;
 };
@@ -34,9 +35,10 @@ run(struct uvloop *u)
 		uv_run(&u->loop, UV_RUN_NOWAIT);
 	} while (u->again);
 	u->running = false;
+	u->kicked = false;
 	if (u->after != NULL)
 		u->after(u->arg);
-	ms = uv_backend_timeout(&u->loop);
+	ms = u->kicked ? 0 : uv_backend_timeout(&u->loop);
 	if (ms < 0) {
 		evtimer_del(u->timer);
 	} else {
@@ -84,10 +86,12 @@ uvloop_kick(struct uvloop *u)
 	 * libuv callback, or about to make more calls worth one run. */
 	static const struct timeval now = { 0, 0 };
 
-	if (u->running)
+	if (u->running) {
 		u->again = true;
-	else
+	} else {
+		u->kicked = true;
 		evtimer_add(u->timer, &now);
+	}
 }
 
 void

@@ -57,6 +57,7 @@ struct inflight {
 	uint64_t bytes;
 	uint64_t lead; /* the lead it was written in */
 	bool hello;
+	bool open; /* the first of the lead: its commit opens service */
 };
 
 struct change {
@@ -82,6 +83,7 @@ struct cluster {
 	bool bootstrap; /* first start of a listed member */
 	uint64_t lead;	/* this lead's number; 0: not leading */
 	bool hello_pending;
+	bool opening; /* hello applied, state live, first entry in flight */
 	bool serving;
 	bool lost;	/* an apply of ours failed: look at the role */
 	bool settling;	/* a snapshot waits for in-flight entries */
@@ -99,6 +101,7 @@ struct cluster {
 };
 
 static int start_node(struct cluster *c, char *err, size_t errsize);
+static void submit(struct cluster *c, bool hello, bool open);
 
 /* ---- little-endian fields ---- */
 
@@ -273,7 +276,7 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	know(c, writer, (const char *)p + BATCH_HEADER, alen);
 	if (writer == c->self && lead == c->lead && c->lead != 0)
 		return 0; /* ours, of this lead: already done */
-	if (c->serving) {
+	if (c->serving || c->opening) {
 		/* Cannot be: a new leader applies all before serving. */
 		log_err("cluster: another writer's entry while leading");
 		c->lost = true;
@@ -291,8 +294,9 @@ fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 	struct cluster_snap snap = { NULL, 0, 0 };
 	uint64_t t0 = clock_now_us();
 
-	if (c->serving &&
-	    (c->seq_committed != c->seq_appended || c->blen > 0)) {
+	if ((c->serving || c->opening) &&
+	    (c->seq_committed != c->seq_appended || c->blen > 0 || c->lost ||
+	        raft_state(&c->node->raft) != RAFT_LEADER)) {
 		c->settling = true;
 		return RAFT_BUSY;
 	}
@@ -302,7 +306,7 @@ fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 	snap.len = SNAP_HEADER;
 	if (c->own.snapshot(c->own.arg, &snap) != 0) {
 		raft_free(snap.buf);
-		c->settling = c->serving;
+		c->settling = c->serving || c->opening;
 		return RAFT_BUSY;
 	}
 	c->settling = false;
@@ -317,8 +321,16 @@ fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 	*n = 1;
 	c->st.snapshots++;
 	c->st.last_snapshot_us = clock_now_us() - t0;
-	log_info("cluster: snapshot of %zu bytes built in %" PRIu64 " us",
-	    snap.len, c->st.last_snapshot_us);
+	/* The loop stood still meanwhile: heartbeats too. */
+	if (c->st.last_snapshot_us / 1000 > c->cfg.election_timeout_ms / 2)
+		log_warn("cluster: a snapshot of %zu bytes took %" PRIu64
+		         " ms, over half the election timeout: raise "
+		         "snapshot_threshold or election_timeout_ms",
+		    snap.len, c->st.last_snapshot_us / 1000);
+	else
+		log_info("cluster: snapshot of %zu bytes built in %" PRIu64
+		         " us",
+		    snap.len, c->st.last_snapshot_us);
 	return 0;
 }
 
@@ -363,7 +375,8 @@ on_applied(struct raft_apply *req, int status, void *result)
 	struct cluster *c = f->c;
 
 	(void)result;
-	c->inflight_bytes -= f->bytes;
+	if (f->lead == c->lead)
+		c->inflight_bytes -= f->bytes;
 	if (status != 0) {
 		if (f->lead == c->lead && c->lead != 0) {
 			log_notice("cluster: an entry failed (%s): no longer "
@@ -372,15 +385,23 @@ on_applied(struct raft_apply *req, int status, void *result)
 			c->lost = true;
 		}
 	} else if (f->hello) {
-		if (f->lead == c->lead && c->lead != 0 && !c->serving) {
+		if (f->lead == c->lead && c->lead != 0 && c->hello_pending) {
+			/* Everything before is applied: go live, and serve
+			 * once what going live logs is committed. */
 			c->hello_pending = false;
+			c->opening = true;
+			c->own.lead(c->own.arg);
+			submit(c, false, true);
+		}
+	} else {
+		if (f->last_seq > c->seq_committed)
+			c->seq_committed = f->last_seq;
+		if (f->open && f->lead == c->lead && c->opening) {
+			c->opening = false;
 			c->serving = true;
 			log_notice("cluster: leading (term %llu); serving",
 			    (unsigned long long)c->node->raft.current_term);
-			c->own.lead(c->own.arg);
 		}
-	} else if (f->last_seq > c->seq_committed) {
-		c->seq_committed = f->last_seq;
 	}
 	if (c->inflight_bytes == 0)
 		c->settling = false;
@@ -388,15 +409,18 @@ on_applied(struct raft_apply *req, int status, void *result)
 	c->own.progress(c->own.arg);
 }
 
-/* Send what the batch holds (or, for hello, just the header). */
+/*
+ * Send what the batch holds (or, for hello, just the header; open: the
+ * first entry of a lead, sent even when empty).
+ */
 static void
-submit(struct cluster *c, bool hello)
+submit(struct cluster *c, bool hello, bool open)
 {
 	struct inflight *f;
 	struct raft_buffer b;
 	int rc;
 
-	if (hello)
+	if (hello || (open && c->blen == 0))
 		open_batch(c);
 	if (c->blen == 0)
 		return;
@@ -408,6 +432,7 @@ submit(struct cluster *c, bool hello)
 	f->bytes = c->blen;
 	f->lead = c->lead;
 	f->hello = hello;
+	f->open = open;
 	b.base = c->batch;
 	b.len = c->blen;
 	c->batch = NULL;
@@ -434,7 +459,7 @@ cluster_append(struct cluster *c, const struct wal_rec *r)
 {
 	size_t n = wal_rec_size(r);
 
-	if (!c->serving) {
+	if (!c->serving && !c->opening) {
 		/* Nothing but the leader changes queues (cmd.c's gate). */
 		log_warn("cluster: a %s record while not serving: not "
 		         "replicated",
@@ -446,8 +471,8 @@ cluster_append(struct cluster *c, const struct wal_rec *r)
 	grow(&c->batch, &c->bcap, c->blen + n);
 	c->blen += wal_rec_encode(r, c->batch + c->blen);
 	c->seq_appended++;
-	if (c->blen >= c->cfg.max_batch)
-		submit(c, false);
+	if (c->blen >= c->cfg.max_batch && c->serving)
+		submit(c, false, false);
 	return c->seq_appended;
 }
 
@@ -455,7 +480,7 @@ void
 cluster_flush(struct cluster *c)
 {
 	if (c->blen > 0 && c->serving)
-		submit(c, false);
+		submit(c, false, false);
 }
 
 uint64_t
@@ -479,7 +504,7 @@ cluster_backlogged(const struct cluster *c)
 bool
 cluster_settling(const struct cluster *c)
 {
-	return c->settling && c->serving;
+	return c->settling && (c->serving || c->opening);
 }
 
 bool
@@ -583,8 +608,10 @@ restart(struct cluster *c)
 	log_notice("cluster: no longer leading; restarting as a follower");
 	c->st.restarts++;
 	c->serving = false;
+	c->opening = false;
 	c->hello_pending = false;
 	c->settling = false;
+	c->inflight_bytes = 0;
 	c->lead = 0;
 	c->lost = false;
 	if (c->batch != NULL)
@@ -609,20 +636,21 @@ look_at_role(void *arg)
 	if (c->node == NULL)
 		return;
 	leader = raft_state(&c->node->raft) == RAFT_LEADER;
-	if (c->serving && (!leader || c->lost)) {
+	if ((c->serving || c->opening) && (!leader || c->lost)) {
 		restart(c);
 	} else if (c->hello_pending && (!leader || c->lost)) {
 		/* Nothing was served: nothing to undo. */
 		c->hello_pending = false;
 		c->lead = 0;
 		c->lost = false;
-	} else if (leader && !c->serving && !c->hello_pending) {
+	} else if (leader && !c->serving && !c->opening &&
+	    !c->hello_pending) {
 		c->lost = false;
 		c->lead = draw_lead();
 		c->hello_pending = true;
 		log_notice("cluster: elected (term %llu); catching up",
 		    (unsigned long long)c->node->raft.current_term);
-		submit(c, true);
+		submit(c, true, false);
 	}
 }
 

@@ -191,8 +191,8 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 		conn_copy_body(p, m->body);
 		/* A reservation comes back after a crash: log it first. */
 		if (q->qno != 0) {
-			uint64_t lsn = persist_put(p->server->persist, q, id,
-			    m->body, len);
+			uint64_t lsn = persist_handed(p->server->persist, q,
+			    id, m->body, len);
 			conn_hold_until(to, lsn);
 			conn_hold_until(p, lsn);
 		}
@@ -200,7 +200,13 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 		evbuffer_add(out, m->body, len);
 		reserve(to, q, m);
 	} else {
-		/* A GET hand-off leaves nothing to log. */
+		/* A GET hand-off leaves nothing to log; in a group both
+		 * answers wait until this server is known to still lead. */
+		if (q->qno != 0) {
+			uint64_t lsn = persist_barrier(p->server->persist);
+			conn_hold_until(to, lsn);
+			conn_hold_until(p, lsn);
+		}
 		add_header(out, id, len);
 		conn_move_body(p, out);
 	}
@@ -460,8 +466,10 @@ give(struct conn *to, struct queue *q, struct msg *m)
 	/* A reservation comes back after a crash: in q's log first. */
 	if (q->qno != 0 && wants_reserve(to))
 		conn_hold_until(to,
-		    persist_put(to->server->persist, q, m->id, m->body,
+		    persist_handed(to->server->persist, q, m->id, m->body,
 		        m->len));
+	else if (q->qno != 0)
+		conn_hold_until(to, persist_barrier(to->server->persist));
 	add_message(to->out, m->id, m->body, m->len);
 	q->stat.gets++;
 	if (wants_reserve(to)) {

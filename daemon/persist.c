@@ -69,6 +69,9 @@ struct rqueue {
 	struct queue_settings set;
 	size_t *msgs; /* indexes into rec.msgs, possibly stale */
 	size_t nmsgs, msgcap;
+	/* What it holds (a follower's STATS): messages, those logged with
+	 * a due time, bytes. */
+	uint64_t held, held_due, held_bytes;
 };
 
 struct arena {
@@ -80,6 +83,7 @@ struct arena {
 struct persist {
 	struct wal *wal;	 /* the local log; NULL in a cluster */
 	struct cluster *cl; /* the group's log (cluster.h); NULL alone */
+	bool group;	    /* a member of a group (set before cl) */
 	struct persist_events ev; /* a cluster's role changes */
 	struct qtable *queues;
 	struct event *flush; /* end of iteration; NULL while opening */
@@ -346,6 +350,25 @@ persist_delay(struct persist *p, struct queue *q, const struct msg *m,
 }
 
 uint64_t
+persist_handed(struct persist *p, struct queue *q, uint64_t id,
+    const char *body, size_t len)
+{
+	return put_record(p, q, id, body, len, 1, 0);
+}
+
+uint64_t
+persist_barrier(struct persist *p)
+{
+	struct wal_rec r;
+
+	if (p == NULL || p->cl == NULL)
+		return 0;
+	/* The range in force again: changes nothing where applied. */
+	ids_rec(p->ceiling, &r);
+	return append(p, &r, NULL);
+}
+
+uint64_t
 persist_delivered(struct persist *p, struct queue *q, const struct msg *m)
 {
 	if (p->cl == NULL)
@@ -432,15 +455,18 @@ reserve_ids(struct persist *p)
 	p->ceiling = *p->last_id + 1 + ID_RANGE;
 	ids_rec(p->ceiling, &r);
 	p->ceiling_lsn = append(p, &r, NULL);
-	wal_want_sync(p->wal, p->ceiling_lsn);
+	if (p->wal != NULL)
+		wal_want_sync(p->wal, p->ceiling_lsn);
 }
 
 /* Take a reserved range that is on stable storage by now. */
 static void
 note_synced_ids(struct persist *p)
 {
-	if (p->ceiling_synced < p->ceiling &&
-	    wal_synced(p->wal) >= p->ceiling_lsn)
+	uint64_t done = p->cl != NULL ? cluster_committed(p->cl)
+	                              : wal_synced(p->wal);
+
+	if (p->ceiling_synced < p->ceiling && done >= p->ceiling_lsn)
 		p->ceiling_synced = p->ceiling;
 }
 
@@ -450,10 +476,24 @@ persist_take_id(struct persist *p, uint64_t *last_id)
 	uint64_t id = *last_id + 1;
 
 	/*
-	 * In a group, the leader has applied every committed entry before
-	 * it serves, so *last_id is above every id a committed entry holds.
+	 * In a group the ranges are committed entries: a new leader starts
+	 * above the last one committed, so above every id given before,
+	 * those that left no record (hand-offs, memory queues) included.
+	 * It serves only once its first range is committed (group_lead),
+	 * and a range is asked for at half use: one not committed in time
+	 * would take half a million ids within a commit's round trip.
 	 */
 	if (p->cl != NULL) {
+		if (id + ID_RANGE / 2 >= p->ceiling_synced) {
+			note_synced_ids(p);
+			if (p->ceiling == p->ceiling_synced &&
+			    id + ID_RANGE / 2 >= p->ceiling)
+				reserve_ids(p);
+			if (id >= p->ceiling_synced)
+				log_warn("persist: id %" PRIu64 " given before "
+				         "its range is committed",
+				    id);
+		}
 		*last_id = id;
 		return id;
 	}
@@ -583,12 +623,29 @@ arena_copy(struct persist *p, const char *body, size_t len)
 	return dst;
 }
 
+static struct rqueue *rqueue_of(struct persist *p, uint32_t qno);
+
+/* Count m in or out of its queue's totals (+1 or -1). */
+static void
+rmsg_count(struct persist *p, const struct rmsg *m, int sign)
+{
+	struct rqueue *rq = rqueue_of(p, m->qno);
+
+	if (rq == NULL)
+		return;
+	rq->held += (uint64_t)(int64_t)sign;
+	rq->held_bytes += (uint64_t)((int64_t)sign * (int64_t)m->len);
+	if (m->not_before_ms > 0)
+		rq->held_due += (uint64_t)(int64_t)sign;
+}
+
 /* Message m is dead: its record no longer matters. */
 static void
 rmsg_kill(struct persist *p, struct wal *w, struct rmsg *m)
 {
 	size_t i = map_find(&p->rec.byid, m->id);
 
+	rmsg_count(p, m, -1);
 	if (w != NULL)
 		wal_kill(w, loc_unpack(m->loc));
 	if (m->heap)
@@ -687,7 +744,7 @@ apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
 	m->qno = r->qno;
 	m->len = (uint32_t)wp->len;
 	/* A follower frees each body as it goes: no arenas. */
-	m->heap = p->cl != NULL || msglog_wants_heap(wp->len);
+	m->heap = p->group || msglog_wants_heap(wp->len);
 	m->body = m->heap
 	    ? memcpy(xmalloc(wp->len ? wp->len : 1), wp->body, wp->len)
 	    : arena_copy(p, wp->body, wp->len);
@@ -703,6 +760,7 @@ apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
 		}
 		rq->msgs[rq->nmsgs++] = p->rec.nmsgs;
 	}
+	rmsg_count(p, m, +1);
 	p->rec.nmsgs++;
 	if (wp->id > p->rec.max_id)
 		p->rec.max_id = wp->id;
@@ -1077,7 +1135,8 @@ rec_compact_msgs(struct persist *p)
 			continue;
 		if ((rq = rqueue_of(p, m->qno)) == NULL) {
 			/* Its queue went: so does it. */
-			free(m->body);
+			if (m->heap)
+				free(m->body);
 			continue;
 		}
 		p->rec.msgs[n] = *m;
@@ -1153,6 +1212,7 @@ group_reset(void *arg)
 	rec_free(p);
 	p->rec.on = true;
 	p->next_qno = 1;
+	p->ceiling = p->ceiling_synced = p->ceiling_lsn = 0;
 }
 
 static void
@@ -1263,18 +1323,31 @@ group_snapshot(void *arg, struct cluster_snap *snap)
 		struct snap_walk w = { snap, 0, clock_now_us(),
 			persist_wall_ms() };
 		qtable_foreach(p->queues, snap_queue, &w);
-		ids_rec(*p->last_id + 1, &r);
+		ids_rec(*p->last_id + 1 > p->ceiling ? *p->last_id + 1
+		                                     : p->ceiling,
+		    &r);
 	}
 	cluster_snap_add(snap, &r);
 	return 0;
 }
 
+/*
+ * Leading: the committed state becomes live queues, and the first range
+ * of ids goes out with what the server's lead makes (dead letters,
+ * predefined queues); clients are served once that entry commits.
+ */
 static void
 group_lead(void *arg)
 {
 	struct persist *p = arg;
+	uint64_t before = *p->last_id;
 
 	finish_recovery(p, NULL);
+	/* A member that led before may have given ids not committed. */
+	if (before > *p->last_id)
+		*p->last_id = before;
+	p->ceiling = p->ceiling_synced = p->ceiling_lsn = 0;
+	reserve_ids(p);
 	p->ev.lead(p->ev.arg);
 }
 
@@ -1308,6 +1381,7 @@ persist_open_cluster(const struct config *cfg, struct qtable *queues,
 	p->last_id = last_id;
 	p->next_qno = 1;
 	p->rec.on = true;
+	p->group = true;
 	p->ev = *ev;
 	p->flush = flush;
 	p->cl = cluster_open(cfg, base, &owner, err, errsize);
@@ -1330,31 +1404,23 @@ persist_settling(const struct persist *p)
 	return p->cl != NULL && cluster_settling(p->cl);
 }
 
+/* Counted as messages are applied: STATS costs no walk of them. */
 static void
-view_of(const struct persist *p, const struct rqueue *rq, uint64_t now_ms,
-    struct persist_view *v)
+view_of(const struct rqueue *rq, struct persist_view *v)
 {
 	memset(v, 0, sizeof *v);
 	v->name = rq->name;
 	v->set = &rq->set;
 	v->closed = rq->closed;
-	for (size_t i = 0; i < rq->nmsgs; i++) {
-		const struct rmsg *m = &p->rec.msgs[rq->msgs[i]];
-		if (!m->alive || m->qno != rq->qno)
-			continue;
-		if (m->not_before_ms > now_ms)
-			v->delayed++;
-		else
-			v->depth++;
-		v->bytes += m->len;
-	}
+	v->depth = rq->held - rq->held_due;
+	v->delayed = rq->held_due;
+	v->bytes = rq->held_bytes;
 }
 
 void
 persist_follower_queues(const struct persist *p,
     void (*fn)(void *arg, const struct persist_view *v), void *arg)
 {
-	uint64_t now_ms = persist_wall_ms();
 	struct persist_view v;
 
 	if (p == NULL || p->cl == NULL || !p->rec.on)
@@ -1362,7 +1428,7 @@ persist_follower_queues(const struct persist *p,
 	for (size_t i = 0; i < p->rec.nqueues; i++) {
 		if (!p->rec.queues[i].alive)
 			continue;
-		view_of(p, &p->rec.queues[i], now_ms, &v);
+		view_of(&p->rec.queues[i], &v);
 		fn(arg, &v);
 	}
 }
@@ -1376,7 +1442,7 @@ persist_follower_queue(const struct persist *p, const char *name,
 	for (size_t i = 0; i < p->rec.nqueues; i++) {
 		const struct rqueue *rq = &p->rec.queues[i];
 		if (rq->alive && strcmp(rq->name, name) == 0) {
-			view_of(p, rq, persist_wall_ms(), v);
+			view_of(rq, v);
 			return true;
 		}
 	}

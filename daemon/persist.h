@@ -97,7 +97,8 @@ struct persist_view {
 	const struct queue_settings *set;
 	bool closed;
 	uint64_t depth;	  /* messages ready (reserved ones are, here) */
-	uint64_t delayed; /* messages due later */
+	uint64_t delayed; /* messages logged with a due time (NACKed with
+			   * a delay; a follower does not watch the clock) */
 	uint64_t bytes;
 };
 
@@ -141,6 +142,17 @@ uint64_t persist_put(struct persist *p, struct queue *q, uint64_t id,
  */
 uint64_t persist_delay(struct persist *p, struct queue *q, const struct msg *m,
     uint64_t not_before_ms);
+
+/* Message id, handed to a consumer that reserves it: PUT, delivered once. */
+uint64_t persist_handed(struct persist *p, struct queue *q, uint64_t id,
+    const char *body, size_t len);
+
+/*
+ * In a replication group, an entry that changes nothing: an answer held
+ * for it goes only if this server still leads when it commits (for
+ * answers no record stands behind, such as a GET hand-off).  0 alone.
+ */
+uint64_t persist_barrier(struct persist *p);
 
 /*
  * Reserved m of disk queue q was delivered once more (in a replication

@@ -10,7 +10,8 @@ from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
 from . import protocol as P
-from ._conn import Address, DEFAULT_PORT, ServerList, ssl_context
+from ._conn import (DEFAULT_PORT, Servers, ServerList, backoff,
+                    ssl_context)
 from .errors import (Closed, ConnectionLost, Empty, NotLeader, ProtocolError,
                      ServerError, SluiceError, Timeout)
 from .protocol import Message, Reply
@@ -71,9 +72,20 @@ class Client:
 
     :param host: server host (default ``127.0.0.1``)
     :param port: server port (default 7470)
-    :param servers: instead of host/port, several servers
-        (``"host:port"`` or ``(host, port)``) tried in turn; a
+    :param servers: instead of host/port, the servers of one
+        replication group: ``"host:port,host:port"`` or a list of
+        ``"host:port"`` or ``(host, port)``, tried in turn; a
         ``503 NOT_LEADER`` answer's ``leader=`` hint is followed
+    :param retry_timeout: seconds a call keeps trying while it is
+        refused with ``503 NOT_LEADER`` (or, with several servers, none
+        can be reached); then the last error is raised (:class:`NotLeader`
+        with its ``leader``, or :class:`ConnectionLost`).  0: one try.
+    :param allow_duplicates: a PUT whose connection broke before its
+        answer is sent again (to the new leader): it may then be stored
+        twice.  Default False: :class:`ConnectionLost` is raised, and the
+        PUT may or may not have been stored.  GET, RESERVE, ACK, NACK,
+        DELETE and PURGE are never sent again after a break; PING, AUTH,
+        STATS, CREATE and CLOSE always may be.
     :param auth: token sent with ``AUTH`` on every (re)connection
     :param timeout: seconds a call may wait on the network beyond what
         the request itself asks the server to wait (a GET's or RESERVE's
@@ -94,15 +106,20 @@ class Client:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
-                 servers: Iterable[Address] | None = None,
+                 servers: Servers | None = None,
                  auth: str | None = None, timeout: float | None = None,
                  connect_timeout: float = 10.0,
                  ssl: bool | _ssl.SSLContext | None = None,
                  server_hostname: str | None = None,
-                 window: int = 256) -> None:
+                 window: int = 256, retry_timeout: float = 10.0,
+                 allow_duplicates: bool = False) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
+        if retry_timeout < 0:
+            raise ValueError("retry_timeout must not be negative")
         self._servers = ServerList(host, port, servers)
+        self.retry_timeout = retry_timeout
+        self.allow_duplicates = allow_duplicates
         self._auth = auth
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -318,28 +335,67 @@ class Client:
                     raise err
                 parser.feed(data)
 
+    @property
+    def group_key(self) -> str:
+        """The server list as given (``"a:1,b:2"``): the group's key for
+        sharding (:mod:`sluice.shard`)."""
+        return self._servers.key
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        """The servers this client tries, leaders it was sent to
+        included."""
+        return list(self._servers.addrs)
+
     def _call(self, data: bytes, decode: Callable[[Reply], Any],
-              wait: float | None = 0.0) -> Any:
-        """One request and its answer, following NOT_LEADER hints."""
-        tries = 2 * len(self._servers.addrs) + 2
-        for attempt in range(tries):
+              wait: float | None = 0.0, resend: bool = False,
+              follow: bool = True) -> Any:
+        """One request and its answer.  Refused with NOT_LEADER (which
+        did nothing), it is sent again, to the hinted leader or the next
+        server, until ``retry_timeout`` (``follow`` False: raised at
+        once).  A request not sent because no server could be reached is
+        tried again likewise when there are several servers; one whose
+        connection broke before its answer, only then and when
+        ``resend``.  After a break the next server is tried first."""
+        deadline = time.monotonic() + self.retry_timeout
+        attempt = 0
+        while True:
+            sent = False
             try:
+                if self._sock is None:
+                    self.connect()
+                sent = True
                 return self._wait(self._send(data, decode, wait))
             except NotLeader as e:
-                if attempt == tries - 1:
+                if not follow:
                     raise
+                err, hinted = e, bool(e.leader)
                 self._drop(ConnectionLost("left a server that is not "
                                           "the leader"))
                 self._servers.follow(e.leader)
-                if not e.leader:
-                    time.sleep(min(0.05 * (attempt + 1), 1.0))
-        raise AssertionError("unreachable")
+            except ConnectionLost as e:
+                # One server: nowhere else to go.  Several: a failover,
+                # perhaps; a request that may have been done is sent
+                # again only when that is harmless.
+                if len(self._servers.addrs) < 2 or (sent and not resend):
+                    if sent:
+                        self._servers.follow(None)
+                    raise
+                err, hinted = e, False
+                if sent:
+                    self._servers.follow(None)
+            attempt += 1
+            pause = backoff(attempt, hinted, len(self._servers.addrs))
+            if time.monotonic() + pause >= deadline:
+                raise err
+            if pause:
+                time.sleep(pause)
 
     # ------------------------------------------------------------ commands
 
     def ping(self) -> None:
         """``PING``: check the connection (connecting if needed)."""
-        self._call(b"PING\r\n", P.decode_status)
+        self._call(b"PING\r\n", P.decode_status, resend=True)
 
     def auth(self, token: str) -> None:
         """``AUTH``: authenticate this connection (the ``auth`` argument of
@@ -347,7 +403,8 @@ class Client:
 
         :raises Unauthorized: wrong token
         """
-        self._call(P.encode_line(b"AUTH", token.encode()), P.decode_status)
+        self._call(P.encode_line(b"AUTH", token.encode()), P.decode_status,
+                   resend=True)
 
     def put(self, queue: str, body: bytes | str, *,
             timeout: float | None = None) -> int | None:
@@ -368,7 +425,8 @@ class Client:
         ms = P.millis(timeout, "timeout")
         return self._call(P.encode_put(P.queue_bytes(queue),
                                        P.body_bytes(body), ms),
-                          P.decode_put, None if ms is None else ms / 1000)
+                          P.decode_put, None if ms is None else ms / 1000,
+                          resend=self.allow_duplicates)
 
     def _take(self, cmd: bytes, queue: str, timeout: float | None,
               reserved: bool) -> Message:
@@ -430,7 +488,7 @@ class Client:
         if isinstance(id, Message):
             id = id.id
         self._call(P.encode_line(b"ACK", P.number(id, "id")),
-                   P.decode_status)
+                   P.decode_status, follow=False)
 
     def nack(self, id: int | Message, delay: float | None = None) -> None:
         """``NACK``: give a reserved message back to the head of its queue,
@@ -443,7 +501,7 @@ class Client:
         words = [b"NACK", P.number(id, "id")]
         if delay is not None:
             words.append(b"%d" % P.millis(delay, "delay"))
-        self._call(P.encode_line(*words), P.decode_status)
+        self._call(P.encode_line(*words), P.decode_status, follow=False)
 
     def create(self, queue: str, *, capacity: int | None = None,
                max_bytes: int | None = None, policy: str | None = None,
@@ -468,7 +526,8 @@ class Client:
         """
         return self._call(P.encode_create(
             P.queue_bytes(queue), capacity, max_bytes, policy, storage,
-            max_deliveries, dead_letter, options), P.decode_create)
+            max_deliveries, dead_letter, options), P.decode_create,
+            resend=True)
 
     def delete(self, queue: str) -> None:
         """``DELETE``: discard a queue and every message in it.
@@ -494,7 +553,7 @@ class Client:
         :raises NoQueue: no such queue
         """
         self._call(P.encode_line(b"CLOSE", P.queue_bytes(queue)),
-                   P.decode_status)
+                   P.decode_status, resend=True)
 
     def stats(self, queue: str | None = None) -> dict:
         """``STATS``: the server's counters (a dict from the JSON), or one
@@ -504,7 +563,8 @@ class Client:
         """
         words = [b"STATS"] if queue is None else [b"STATS",
                                                   P.queue_bytes(queue)]
-        return self._call(P.encode_line(*words), P.decode_stats)
+        return self._call(P.encode_line(*words), P.decode_stats,
+                          resend=True)
 
     def quit(self) -> None:
         """``QUIT``: say goodbye and close the connection."""

@@ -7,8 +7,9 @@ also reproduce)."""
 import asyncio
 import json
 import os
+import shutil
 import socket
-import threading
+import subprocess
 import unittest
 
 import harness
@@ -17,6 +18,8 @@ from sluice import shard
 
 VECTORS = os.path.normpath(os.path.join(harness.ROOT, "..", "..", "tests",
                                         "shard_vectors.json"))
+
+NODE_XLANG = os.path.join(harness.ROOT, "..", "node", "test", "xlang.js")
 
 G2 = ["127.0.0.1:7471,127.0.0.1:7472,127.0.0.1:7473",
       "127.0.0.1:7481,127.0.0.1:7482,127.0.0.1:7483"]
@@ -52,6 +55,19 @@ class Hash(unittest.TestCase):
         for p in v["picks"]:
             self.assertEqual(shard.pick(p["groups"], p["queue"]),
                              p["index"], p)
+
+    @unittest.skipUnless(shutil.which("node") and os.path.exists(NODE_XLANG),
+                         "no node, or no client/node/test/xlang.js")
+    def test_node_agrees(self):
+        groups = ["10.1.0.1:7470,10.1.0.2:7470", "b:1", "c:2,d:3",
+                  "name=x,e:4", "[::1]:7470"]
+        queues = [f"pq.{i * 104729}" for i in range(300)]
+        r = subprocess.run(["node", NODE_XLANG, "pick"],
+                           input=json.dumps([groups, queues]).encode(),
+                           capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout),
+                         [shard.pick(groups, q) for q in queues])
 
     def test_ties_go_to_the_first(self):
         for q in ("a", "b", "jobs"):

@@ -271,6 +271,37 @@ class Group(unittest.TestCase):
         self.assertTrue(c.create(harness.qname("again")))
         self.assertEqual(seen, ["STATS"])
 
+    def test_streams_follow_the_hint(self):
+        d = harness.shared()
+        seen = []
+        # An election for the first 40 requests, then a hint.
+        f = self.fake(follower(lambda: d.addr if len(seen) > 40 else None,
+                               seen))
+        q = harness.qname("streams")
+        c = self.client(servers=f.addr, window=16)
+        ids = list(c.put_many(q, (b"%d" % i for i in range(100))))
+        self.assertEqual(ids, list(range(ids[0], ids[0] + 100)))
+        c = self.client(servers=f.addr)
+        got = []
+        for m in c.consume(q, reserve=True, prefetch=8, timeout=0.2):
+            with m:
+                got.append(int(m.body))
+        self.assertEqual(got, list(range(100)))
+
+    def test_put_many_after_a_break(self):
+        d = harness.shared()
+        seen = []
+        b = self.fake(breaker(seen))
+        q = harness.qname("pmbreak")
+        c = self.client(servers=[b.addr, d.addr], window=8)
+        with self.assertRaises(sluice.ConnectionLost):
+            list(c.put_many(q, [b"a", b"b"]))
+        c = self.client(servers=[b.addr, d.addr], window=8,
+                        allow_duplicates=True)
+        ids = list(c.put_many(q, (b"%d" % i for i in range(20))))
+        self.assertEqual(len(ids), 20)
+        self.assertEqual(c.stats(q)["depth"], 20)
+
     def test_async(self):
         d = harness.shared()
         f = self.fake(follower(d.addr))
@@ -298,6 +329,17 @@ class Group(unittest.TestCase):
                                           allow_duplicates=True) as c:
                 self.assertIsInstance(await c.put(q, b"y"), int)
                 self.assertEqual(seen, ["PUT", "PUT"])
+            async with sluice.AsyncClient(servers=f.addr, window=8) as c:
+                ids = [i async for i in c.put_many(
+                    q + "s", (b"%d" % i for i in range(50)))]
+                self.assertEqual(ids, list(range(ids[0], ids[0] + 50)))
+            async with sluice.AsyncClient(servers=f.addr) as c:
+                got = []
+                async for m in c.consume(q + "s", reserve=True, prefetch=4,
+                                         timeout=0.2):
+                    async with m:
+                        got.append(int(m.body))
+                self.assertEqual(got, list(range(50)))
             async with sluice.AsyncClient(servers=[nobody.addr],
                                           retry_timeout=0.2) as c:
                 with self.assertRaises(sluice.NotLeader) as cm:

@@ -281,6 +281,11 @@ class AsyncClient:
         included."""
         return list(self._servers.addrs)
 
+    def _drop_now(self) -> None:
+        c, self._conn = self._conn, None
+        if c is not None:
+            c.close()
+
     def _retire(self, c: "_Conn | None") -> None:
         """Stop sending on ``c`` (a server that is not the leader); close
         it once the requests pipelined on it are answered, since they
@@ -488,21 +493,56 @@ class AsyncClient:
         q = P.queue_bytes(queue)
         ms = P.millis(timeout, "timeout")
         wait = None if ms is None else ms / 1000
-        inflight: deque[asyncio.Future] = deque()
+        inflight: deque[tuple[asyncio.Future, bytes]] = deque()
         window = self.window
+        retry = _Retry(self)
+
+        async def head() -> int | None:
+            while True:
+                fut, data = inflight[0]
+                try:
+                    # An answer already in needs no trip through the loop.
+                    v = (fut.result() if fut.done()
+                         else await self._await(fut, wait))
+                except (NotLeader, ConnectionLost) as e:
+                    await self._put_again(inflight, e, retry)
+                    continue
+                inflight.popleft()
+                retry.attempt = 0
+                return v
         for body in bodies:
             if len(inflight) >= window:
-                fut = inflight.popleft()
-                # An answer already in needs no trip through the loop.
-                yield (fut.result() if fut.done()
-                       else await self._await(fut, wait))
+                yield await head()
             data = P.encode_put(q, P.body_bytes(body), ms)
             fut = self._send_nowait(data, P.decode_put)
             if fut is None:
                 fut = await self._send(data, P.decode_put)
-            inflight.append(fut)
+            inflight.append((fut, data))
         while inflight:
-            yield await self._await(inflight.popleft(), wait)
+            yield await head()
+
+    async def _put_again(self, inflight: deque, err: SluiceError,
+                         retry: "_Retry") -> None:
+        """As :meth:`sluice.Client._put_again`."""
+        dup_ok = self.allow_duplicates and len(self._servers.addrs) > 1
+
+        def again(e: BaseException | None) -> bool:
+            return isinstance(e, NotLeader) or (
+                dup_ok and isinstance(e, ConnectionLost))
+        if not again(err):
+            raise err
+        waiting = [f for f, _ in inflight if not f.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+        self._retire(self._conn)
+        self._servers.follow(err.leader if isinstance(err, NotLeader)
+                             else None)
+        await retry.pause(err, isinstance(err, NotLeader) and
+                          bool(err.leader))
+        for i, (f, data) in enumerate(inflight):
+            e = None if f.cancelled() else f.exception()
+            if again(e):
+                inflight[i] = (await self._send(data, P.decode_put), data)
 
     async def consume(self, queue: str, *, reserve: bool = False,
                       prefetch: int = 1, timeout: float | None = None,
@@ -525,6 +565,7 @@ class AsyncClient:
         # window of requests to learn the queue is empty each time.
         target = prefetch
         idle_since = time.monotonic()
+        retry = _Retry(self)
         try:
             while True:
                 if not closed and flowing:
@@ -550,12 +591,24 @@ class AsyncClient:
                     msg = (fut.result() if fut.done()
                            else await self._await(fut, wait))
                 except Empty:
+                    retry.attempt = 0
                     flowing = False
                     target = 1
                     continue
                 except Closed:
                     closed = True
                     continue
+                except NotLeader as e:
+                    # Nothing was taken: to the leader, and again.
+                    for f, _ in inflight:
+                        if f.done() and not f.cancelled():
+                            f.exception()
+                    inflight.clear()
+                    self._drop_now()
+                    self._servers.follow(e.leader)
+                    await retry.pause(e, bool(e.leader))
+                    continue
+                retry.attempt = 0
                 flowing = True
                 if target < prefetch:
                     target = min(prefetch, target * 2)
@@ -572,6 +625,26 @@ class AsyncClient:
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
+
+
+class _Retry:
+    """As sluice.client._Retry, for the asyncio client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self.attempt = 0
+        self.since = 0.0
+
+    async def pause(self, err: BaseException, hinted: bool) -> None:
+        now = time.monotonic()
+        if self.attempt == 0:
+            self.since = now
+        self.attempt += 1
+        t = backoff(self.attempt, hinted, len(self.client._servers.addrs))
+        if now + t - self.since >= self.client.retry_timeout:
+            raise err
+        if t:
+            await asyncio.sleep(t)
 
 
 class _Reserving:

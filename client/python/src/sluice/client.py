@@ -610,16 +610,57 @@ class Client:
         q = P.queue_bytes(queue)
         ms = P.millis(timeout, "timeout")
         wait = None if ms is None else ms / 1000
-        inflight: deque[Pending] = deque()
+        inflight: deque[tuple[Pending, bytes]] = deque()
         window = self.window
         send = self._send
+        retry = _Retry(self)
+
+        def head() -> int | None:
+            while True:
+                p, data = inflight[0]
+                try:
+                    v = p.result()
+                except (NotLeader, ConnectionLost) as e:
+                    self._put_again(inflight, e, retry, wait)
+                    continue
+                inflight.popleft()
+                retry.attempt = 0
+                return v
         for body in bodies:
             if len(inflight) >= window:
-                yield inflight.popleft().result()
-            inflight.append(send(P.encode_put(q, P.body_bytes(body), ms),
-                                 P.decode_put, wait))
+                yield head()
+            data = P.encode_put(q, P.body_bytes(body), ms)
+            inflight.append((send(data, P.decode_put, wait), data))
         while inflight:
-            yield inflight.popleft().result()
+            yield head()
+
+    def _put_again(self, inflight: deque, err: SluiceError, retry: "_Retry",
+                   wait: float | None) -> None:
+        """``put_many``'s head was refused with NOT_LEADER (or its
+        connection broke): once every answer on that connection is in,
+        send again, to the next server, those that did nothing (and,
+        with ``allow_duplicates``, those whose connection broke); or
+        raise ``err`` when that may not or cannot be done."""
+        dup_ok = self.allow_duplicates and len(self._servers.addrs) > 1
+
+        def again(e: BaseException | None) -> bool:
+            return isinstance(e, NotLeader) or (
+                dup_ok and isinstance(e, ConnectionLost))
+        if not again(err):
+            raise err
+        for p, _ in inflight:
+            if not p.done:
+                try:
+                    p.exception()
+                except SluiceError:
+                    pass  # the connection broke: all failed
+        self._drop(ConnectionLost("left a server that is not the leader"))
+        self._servers.follow(err.leader if isinstance(err, NotLeader)
+                             else None)
+        retry.pause(err, isinstance(err, NotLeader) and bool(err.leader))
+        for i, (p, data) in enumerate(inflight):
+            if again(p._error):
+                inflight[i] = (self._send(data, P.decode_put, wait), data)
 
     def consume(self, queue: str, *, reserve: bool = False,
                 prefetch: int = 1, timeout: float | None = None,
@@ -656,6 +697,7 @@ class Client:
         # window of requests to learn the queue is empty each time.
         target = prefetch
         idle_since = time.monotonic()
+        retry = _Retry(self)
         try:
             while True:
                 if not closed and flowing:
@@ -676,12 +718,22 @@ class Client:
                 try:
                     msg = p.result()
                 except Empty:
+                    retry.attempt = 0
                     flowing = False
                     target = 1
                     continue
                 except Closed:
                     closed = True
                     continue
+                except NotLeader as e:
+                    # Nothing was taken: to the leader, and again.
+                    self._drop(ConnectionLost("left a server that is not "
+                                              "the leader"))
+                    inflight.clear()
+                    self._servers.follow(e.leader)
+                    retry.pause(e, bool(e.leader))
+                    continue
+                retry.attempt = 0
                 flowing = True
                 if target < prefetch:
                     target = min(prefetch, target * 2)
@@ -693,6 +745,28 @@ class Client:
             if any(not p.done for p in inflight) or (
                     reserve and inflight):
                 self._drop(ConnectionLost("consume() left early"))
+
+
+class _Retry:
+    """NOT_LEADER refusals in a row of a stream (``put_many``,
+    ``consume``): the pause before each next try, and the end of
+    ``retry_timeout`` counted from the first."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.attempt = 0
+        self.since = 0.0
+
+    def pause(self, err: BaseException, hinted: bool) -> None:
+        now = time.monotonic()
+        if self.attempt == 0:
+            self.since = now
+        self.attempt += 1
+        t = backoff(self.attempt, hinted, len(self.client._servers.addrs))
+        if now + t - self.since >= self.client.retry_timeout:
+            raise err
+        if t:
+            time.sleep(t)
 
 
 def _failed(p: Pending) -> bool:

@@ -388,6 +388,31 @@ class Sharded(unittest.TestCase):
                 self.assertIs(r.client_for(q).group_key,
                               r.keys[1 - s.group_for(q)])
 
+    def test_command_line(self):
+        # -H once: one group (a dead server first); -H twice: two groups.
+        env = dict(os.environ, PYTHONPATH=os.path.join(harness.ROOT, "src"))
+        dead = dead_addr(self)
+
+        def run(args, data=b""):
+            r = subprocess.run([harness.PYTHON, "-m", "sluice", *args],
+                               input=data, capture_output=True, env=env,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout
+        q = harness.qname("cli")
+        run(["put", "-H", f"{dead},{self.d2.addr}", q], b"one group")
+        self.assertIn(q, self.queues_on(self.d2))
+        two = ["-H", self.d1.addr, "-H", self.d2.addr]
+        names = [f"{q}.{i}" for i in range(6)]
+        for n in names:
+            run(["put", *two, n], n.encode())
+        with sluice.ShardedClient([self.d1.addr, self.d2.addr]) as s:
+            on2 = self.queues_on(self.d2)
+            self.assertEqual([n in on2 for n in names],
+                             [s.group_for(n) == 1 for n in names])
+        for n in names:
+            self.assertEqual(run(["get", *two, "-t", "0", n]), n.encode())
+
     def test_async(self):
         groups = [[self.d1.addr], (self.d2.addr,)]
         prefix = harness.qname("ashard")

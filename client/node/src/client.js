@@ -9,7 +9,7 @@ import {
 } from './protocol.js';
 import {
 	ClosedError, ConnectionError, NotLeaderError, ProtocolError,
-	SluiceError, errorFromReply,
+	ServerBusyError, ShuttingDownError, SluiceError, errorFromReply,
 } from './errors.js';
 import { Message } from './message.js';
 import { Producer } from './producer.js';
@@ -46,37 +46,34 @@ export function parseServer(s) {
 /**
  * The servers of one replication group and the group's key.
  * @param {string | Array<string | {host?: string, port?: number}>} servers
- *     "host:port,host:port" or a list of addresses
+ *     "host:port,host:port", optionally named "NAME=host:port,...", or a
+ *     list of addresses (joined with commas, then read as the string)
  * @returns {{servers: {host: string, port: number}[], key: string}} the
- *     key (for sharding) is the string exactly as given, or the list's
- *     items ("host:port") joined with commas
+ *     key (for sharding) is NAME, or else the string exactly as given
  */
 export function parseServers(servers) {
-	let parts, key;
-	if (typeof servers === 'string') {
-		key = servers;
-		parts = servers.split(',').map((x) => x.trim());
-	} else if (Array.isArray(servers)) {
-		parts = servers;
-		key = servers.map((x) => {
+	if (Array.isArray(servers)) {
+		servers = servers.map((x) => {
 			if (typeof x !== 'object' || x === null)
 				return x;
 			const a = parseServer(x);
 			return a.host.includes(':') ? `[${a.host}]:${a.port}` :
 			    `${a.host}:${a.port}`;
 		}).join(',');
-	} else {
+	} else if (typeof servers !== 'string') {
 		throw new TypeError('servers must be "host:port,host:port" or an ' +
 		    `array, got ${typeof servers}`);
 	}
+	const eq = servers.indexOf('=');
+	if (eq === 0)
+		throw new RangeError(`empty group name in ${JSON.stringify(servers)}`);
+	const key = eq < 0 ? servers : servers.slice(0, eq);
 	const list = [];
-	for (const p of parts) {
-		const a = parseServer(p);
+	for (const p of servers.slice(eq + 1).split(',')) {
+		const a = parseServer(p.trim());
 		if (!list.some((x) => x.host === a.host && x.port === a.port))
 			list.push(a);
 	}
-	if (list.length === 0)
-		throw new RangeError(`no server in ${JSON.stringify(servers)}`);
 	return { servers: list, key };
 }
 
@@ -285,7 +282,8 @@ export class Client {
 	 * checked reply.  Refused with NOT_LEADER (which did nothing), it is
 	 * sent again, to the hinted leader or the next server, until
 	 * `retryTimeoutMs` has passed (with `follow` false, or followLeader
-	 * off, NotLeaderError is thrown at once).  With several servers, a
+	 * off, NotLeaderError is thrown at once); with several servers, so
+	 * is one refused with 503 BUSY or SHUTTING_DOWN.  With several servers, a
 	 * request not sent because none could be reached is tried again
 	 * likewise, and one whose connection broke before its answer only
 	 * with `resend` (PING, STATS, CREATE, CLOSE; PUT with allowDuplicates).
@@ -304,20 +302,37 @@ export class Client {
 				if (reply.code < 400)
 					return reply;
 				err = errorFromReply(reply);
-				if (!(err instanceof NotLeaderError) || !this.followLeader ||
-				    how.follow === false)
-					throw err;
-				hinted = err.leader !== null;
-				this.leave(conn, err.leader);
-			} catch (e) {
-				if (!(e instanceof ConnectionError))
-					throw e;
-				const sent = conn !== null && !e.notSent;
-				if (conn !== null)
+				if (err instanceof NotLeaderError) {
+					if (!this.followLeader || how.follow === false)
+						throw err;
+					hinted = err.leader !== null;
+					this.leave(conn, err.leader);
+				} else if ((err instanceof ServerBusyError ||
+				    err instanceof ShuttingDownError) &&
+				    this.servers.length > 1 && this.followLeader) {
+					/* Refused, so not done: another member may take it. */
 					this.leave(conn, null);
-				if (this.servers.length < 2 || (sent && !how.resend))
+				} else {
+					throw err;
+				}
+			} catch (e) {
+				if ((e instanceof ServerBusyError ||
+				    e instanceof ShuttingDownError) &&
+				    this.servers.length > 1 && this.followLeader) {
+					/* Said on connecting: nothing was done. */
+					if (conn !== null)
+						this.leave(conn, null);
+					err = e;
+				} else if (!(e instanceof ConnectionError)) {
 					throw e;
-				err = e;
+				} else {
+					const sent = conn !== null && !e.notSent;
+					if (conn !== null)
+						this.leave(conn, null);
+					if (this.servers.length < 2 || (sent && !how.resend))
+						throw e;
+					err = e;
+				}
 			}
 			const pause = backoffMs(attempt, hinted, this.servers.length);
 			if (Date.now() + pause >= deadline)

@@ -11,8 +11,10 @@
  * over the UTF-8 bytes, arithmetic modulo 2^64.  The group with the
  * highest score holds the queue; on a tie the one listed first.  A
  * group's key is its server list exactly as written ("a:7470,b:7470"; a
- * list is joined with commas).  Adding a group moves only the queues
- * whose highest score is now the new group's: about 1/n of them.
+ * list is joined with commas), or its name when it is written
+ * "NAME=a:7470,b:7470" (then its servers may change without moving its
+ * queues).  Adding a group moves only the queues whose highest score is
+ * now the new group's: about 1/n of them.
  */
 
 const MASK = (1n << 64n) - 1n;
@@ -46,6 +48,17 @@ export function splitmix64(z) {
 }
 
 /**
+ * The key of a group written "NAME=servers" (NAME) or "servers" (the
+ * whole string).
+ * @param {string} group
+ * @returns {string}
+ */
+export function groupKey(group) {
+	const eq = group.indexOf('=');
+	return eq < 0 ? group : group.slice(0, eq);
+}
+
+/**
  * The rendezvous score of `queue` on the group `groupKey`.
  * @param {string} groupKey
  * @param {string} queue
@@ -58,16 +71,17 @@ export function score(groupKey, queue) {
 /**
  * The index of the group that holds `queue`: the highest score, the
  * first listed on a tie.
- * @param {string[]} groupKeys
+ * @param {string[]} groups  as written ("NAME=..." or a server list), or
+ *     their keys
  * @param {string} queue
  * @returns {number}
  */
-export function pick(groupKeys, queue) {
-	if (groupKeys.length === 0)
+export function pick(groups, queue) {
+	if (groups.length === 0)
 		throw new RangeError('no groups to choose from');
 	let best = 0, bestScore = -1n;
-	for (let i = 0; i < groupKeys.length; i++) {
-		const s = score(groupKeys[i], queue);
+	for (let i = 0; i < groups.length; i++) {
+		const s = score(groupKey(groups[i]), queue);
 		if (s > bestScore) {
 			best = i;
 			bestScore = s;

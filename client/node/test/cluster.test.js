@@ -95,10 +95,17 @@ describe('rendezvous hash', () => {
 		    { host: '::1', port: 3 }]).key, 'a:1,b:2,[::1]:3');
 		assert.equal(new Client({ servers: 'x:1, y:2' }).groupKey,
 		    'x:1, y:2');
+		assert.deepEqual(parseServers('east=a:1,b:2'), { key: 'east',
+		    servers: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }] });
+		assert.equal(parseServers(['east=a:1', 'b:2']).key, 'east');
+		assert.equal(shard.groupKey('east=a:1'), 'east');
+		assert.equal(shard.pick(['east=a:1', 'west=b:2'], 'jobs'),
+		    shard.pick(['east=c:3', 'west=d:4'], 'jobs'));
 		assert.equal(new Client({ port: 9 }).groupKey, '127.0.0.1:9');
-		for (const bad of ['', 'a:1,', 'a:x', 'a:0', 'a:70000', ':1', []])
+		for (const bad of ['', 'a:1,', 'a:x', 'a:0', 'a:70000', ':1', [],
+		    '=a:1', 'x='])
 			assert.throws(() => new Client({ servers: bad }),
-			    /bad|no server|want host:port/, JSON.stringify(bad));
+			    /bad|empty group name|want host:port/, JSON.stringify(bad));
 		assert.throws(() => new ShardedClient({ groups: ['a:1', 'a:1'] }),
 		    /same server list/);
 		assert.throws(() => new ShardedClient({ groups: 'a:1,b:2' }),
@@ -204,6 +211,22 @@ describe('a replication group', () => {
 		const c = client({ servers: [f.addr] });
 		assert.equal(typeof await c.put('cl.elect', 'x'), 'bigint');
 		assert.equal(puts(), 4);
+	});
+
+	it('BUSY and SHUTTING_DOWN: the next server, when there is one', async () => {
+		for (const token of ['BUSY', 'SHUTTING_DOWN']) {
+			const seen = [];
+			const f = await fake((w) => {
+				seen.push(w[0]);
+				return `503 ${token}\r\n`;
+			});
+			const c = client({ servers: [f.addr, real] });
+			assert.equal(typeof await c.put('cl.busy', 'x'), 'bigint');
+			assert.deepEqual(seen.filter((w) => w === 'PUT'), ['PUT']);
+			const one = client({ servers: [f.addr] });
+			const err = await one.put('cl.busy', 'x').catch((e) => e);
+			assert.equal(err.token, token);
+		}
 	});
 
 	it('ACK and NACK are not sent elsewhere', async () => {

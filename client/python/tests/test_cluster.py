@@ -95,7 +95,18 @@ class Hash(unittest.TestCase):
         c = sluice.Client(servers=["a:1", ("b", 2), ("::1", 3)])
         self.assertEqual(c.group_key, "a:1,b:2,[::1]:3")
         self.assertEqual(sluice.Client("h", 7).group_key, "h:7")
-        for bad in ("", "a:1,", "a:x", "a:0", "a:70000", ":1", []):
+        # Named: the name is the key, so the servers may change.
+        c = sluice.Client(servers="east=a:1,b:2")
+        self.assertEqual((c.group_key, c.servers),
+                         ("east", [("a", 1), ("b", 2)]))
+        self.assertEqual(sluice.Client(servers=["east=a:1", ("b", 2)])
+                         .group_key, "east")
+        self.assertEqual(shard.group_key("east=a:1"), "east")
+        for q in ("jobs", "q1", "orders.eu"):
+            self.assertEqual(shard.pick(["east=a:1", "west=b:2"], q),
+                             shard.pick(["east=c:3", "west=d:4"], q))
+        for bad in ("", "a:1,", "a:x", "a:0", "a:70000", ":1", [], "=a:1",
+                    "x="):
             with self.assertRaises(ValueError, msg=repr(bad)):
                 sluice.Client(servers=bad)
         with self.assertRaises(ValueError):
@@ -217,6 +228,28 @@ class Group(unittest.TestCase):
         self.assertIn(cm.exception.leader, (a.addr, b.addr))
         self.assertGreater(len(a_seen), 1)
         self.assertGreater(len(b_seen), 1)
+
+    def test_busy_and_stopping_go_to_the_next_server(self):
+        d = harness.shared()
+        for token in (b"BUSY", b"SHUTTING_DOWN"):
+            seen = []
+
+            def refuse(conn, token=token, seen=seen):
+                f = conn.makefile("rb")
+                while line := f.readline():
+                    words = line.split()
+                    seen.append(words[0].decode())
+                    if words[0] == b"PUT":
+                        f.read(int(words[2]) + 2)
+                    conn.sendall(b"503 " + token + b"\r\n")
+            f = self.fake(refuse)
+            c = self.client(servers=[f.addr, d.addr])
+            self.assertIsInstance(c.put(harness.qname("busy"), b"x"), int)
+            self.assertEqual(seen, ["PUT"])
+            one = self.client(servers=[f.addr])
+            with self.assertRaises(sluice.RetryLater) as cm:
+                one.put("q", b"x")
+            self.assertEqual(cm.exception.token, token.decode())
 
     def test_ack_is_not_sent_elsewhere(self):
         d = harness.shared()

@@ -234,7 +234,7 @@ def _client(a):
     if len(hosts) > 1:
         return ShardedClient(hosts, port=a.port, **kw)
     h = hosts[0]
-    if "," in h or h.count(":") == 1 or h.startswith("["):
+    if "," in h or "=" in h or h.count(":") == 1 or h.startswith("["):
         return Client(servers=h, port=a.port, **kw)
     return Client(h, a.port, **kw)
 
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                            "tests).")
         c.add_argument("-H", "--host", action="append", metavar="SERVERS",
                        help="HOST, HOST:PORT, or a replication group's "
-                       "servers HOST:PORT,HOST:PORT,... (tried in turn, "
+                       "servers [NAME=]HOST:PORT,HOST:PORT,... (tried in turn, "
                        "NOT_LEADER hints followed); repeat for several "
                        "groups, the queue's chosen by rendezvous hashing "
                        "(default $SLUICE_HOST or 127.0.0.1)")

@@ -49,28 +49,25 @@ def parse_servers(servers: Servers, default_port: int = DEFAULT_PORT
                   ) -> tuple[list[tuple[str, int]], str]:
     """The addresses of one group of servers and its key.
 
-    ``servers`` is ``"host:port,host:port"`` or a list of ``"host:port"``
-    or ``(host, port)``.  The key (for sharding, see :mod:`sluice.shard`)
-    is the string exactly as given, or the list's items joined with
-    commas.
+    ``servers`` is ``"host:port,host:port"``, optionally named
+    ``"NAME=host:port,..."``, or a list of ``"host:port"`` or ``(host,
+    port)`` (joined with commas, then read as the string).  The key (for
+    sharding, see :mod:`sluice.shard`) is NAME, or else the string
+    exactly as given.
     """
-    if isinstance(servers, str):
-        key = servers
-        parts = servers.split(",")
-    elif isinstance(servers, (bytes, bytearray)):
+    if isinstance(servers, (bytes, bytearray)):
         raise TypeError("servers must be a str or a list, not bytes")
-    else:
-        parts = list(servers)
-        key = ",".join(_key_part(a) for a in parts)
+    if not isinstance(servers, str):
+        servers = ",".join(_key_part(a) for a in servers)
+    name, eq, rest = servers.partition("=")
+    if eq and not name:
+        raise ValueError(f"empty group name in {servers!r}")
+    key = name if eq else servers
     addrs = []
-    for a in parts:
-        if isinstance(a, str):
-            a = a.strip()
-        addr = parse_address(a, default_port)
+    for a in (rest if eq else servers).split(","):
+        addr = parse_address(a.strip(), default_port)
         if addr not in addrs:
             addrs.append(addr)
-    if not addrs:
-        raise ValueError(f"no server in {servers!r}")
     return addrs, key
 
 

@@ -12,6 +12,7 @@ from . import protocol as P
 from ._conn import (DEFAULT_PORT, Servers, ServerList, backoff,
                     ssl_context)
 from .errors import (Closed, ConnectionLost, Empty, NotLeader, ProtocolError,
+                     ServerBusy, ShuttingDown,
                      SluiceError, Timeout)
 from .protocol import AsyncMessage, Message, Reply
 
@@ -324,6 +325,14 @@ class AsyncClient:
                 err, hinted = e, bool(e.leader)
                 if self._conn is c:
                     self._servers.follow(e.leader)
+                self._retire(c)
+            except (ServerBusy, ShuttingDown) as e:
+                # Refused, so not done: another member may take it.
+                if len(self._servers.addrs) < 2:
+                    raise
+                err, hinted = e, False
+                if self._conn is c:
+                    self._servers.follow(None)
                 self._retire(c)
             except ConnectionLost as e:
                 # As in Client._call.

@@ -13,6 +13,7 @@ from . import protocol as P
 from ._conn import (DEFAULT_PORT, Servers, ServerList, backoff,
                     ssl_context)
 from .errors import (Closed, ConnectionLost, Empty, NotLeader, ProtocolError,
+                     ServerBusy, ShuttingDown,
                      ServerError, SluiceError, Timeout)
 from .protocol import Message, Reply
 
@@ -73,13 +74,15 @@ class Client:
     :param host: server host (default ``127.0.0.1``)
     :param port: server port (default 7470)
     :param servers: instead of host/port, the servers of one
-        replication group: ``"host:port,host:port"`` or a list of
-        ``"host:port"`` or ``(host, port)``, tried in turn; a
-        ``503 NOT_LEADER`` answer's ``leader=`` hint is followed
+        replication group: ``"host:port,host:port"`` (optionally named,
+        ``"NAME=host:port,..."``) or a list of ``"host:port"`` or
+        ``(host, port)``, tried in turn; a ``503 NOT_LEADER`` answer's
+        ``leader=`` hint is followed
     :param retry_timeout: seconds a call keeps trying while it is
-        refused with ``503 NOT_LEADER`` (or, with several servers, none
-        can be reached); then the last error is raised (:class:`NotLeader`
-        with its ``leader``, or :class:`ConnectionLost`).  0: one try.
+        refused with ``503 NOT_LEADER`` (or, with several servers, with
+        ``503 BUSY`` or ``SHUTTING_DOWN``, or none can be reached); then
+        the last error is raised (:class:`NotLeader` with its ``leader``,
+        or :class:`ConnectionLost`...).  0: one try.
     :param allow_duplicates: a PUT whose connection broke before its
         answer is sent again (to the new leader): it may then be stored
         twice.  Default False: :class:`ConnectionLost` is raised, and the
@@ -373,6 +376,13 @@ class Client:
                 self._drop(ConnectionLost("left a server that is not "
                                           "the leader"))
                 self._servers.follow(e.leader)
+            except (ServerBusy, ShuttingDown) as e:
+                # Refused, so not done: another member may take it.
+                if len(self._servers.addrs) < 2:
+                    raise
+                err, hinted = e, False
+                self._drop(ConnectionLost("left a busy or stopping server"))
+                self._servers.follow(None)
             except ConnectionLost as e:
                 # One server: nowhere else to go.  Several: a failover,
                 # perhaps; a request that may have been done is sent

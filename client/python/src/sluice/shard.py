@@ -10,9 +10,11 @@ change, or queues would move between groups:
 over the UTF-8 bytes, all arithmetic modulo 2**64.  The group with the
 highest score holds the queue; on a tie the one listed first.  A group's
 key is its server list exactly as the caller wrote it
-(``"10.0.0.1:7470,10.0.0.2:7470"``; a list is joined with commas), so
-every client of a deployment must list each group the same way, and the
-order of the groups does not matter (except for ties).
+(``"10.0.0.1:7470,10.0.0.2:7470"``; a list is joined with commas), or
+its name when it is written ``"NAME=host:port,..."`` (then its servers
+may change without moving its queues).  Every client of a deployment
+must write each group the same way; the order of the groups does not
+matter (except for ties).
 
 Adding a group moves only the queues whose new highest score is the new
 group's: about 1/n of them for n groups, and none between old groups.
@@ -49,20 +51,28 @@ def _utf8(s: str | bytes) -> bytes:
     return s if isinstance(s, bytes) else s.encode("utf-8")
 
 
+def group_key(group: str) -> str:
+    """The key of a group written ``"NAME=servers"`` (NAME) or
+    ``"servers"`` (the whole string)."""
+    name, eq, _ = group.partition("=")
+    return name if eq else group
+
+
 def score(group_key: str | bytes, queue: str | bytes) -> int:
     """The rendezvous score of ``queue`` on the group ``group_key``."""
     return splitmix64(fnv1a64(_utf8(group_key) + b"\n" + _utf8(queue)))
 
 
-def pick(group_keys: Sequence[str | bytes], queue: str | bytes) -> int:
+def pick(groups: Sequence[str], queue: str | bytes) -> int:
     """The index of the group that holds ``queue``: the highest score,
-    the first listed on a tie."""
-    if not group_keys:
+    the first listed on a tie.  ``groups`` as written (``"NAME=..."``
+    or a server list), or their keys."""
+    if not groups:
         raise ValueError("no groups to choose from")
     q = _utf8(queue)
     best, best_score = 0, -1
-    for i, key in enumerate(group_keys):
-        s = splitmix64(fnv1a64(_utf8(key) + b"\n" + q))
+    for i, g in enumerate(groups):
+        s = splitmix64(fnv1a64(_utf8(group_key(g)) + b"\n" + q))
         if s > best_score:
             best, best_score = i, s
     return best

@@ -16,9 +16,10 @@ export interface ClientOptions {
 	/** Server port (default 7470); ignored when `servers` is given. */
 	port?: number;
 	/**
-	 * Servers of one replication group, "host:port,host:port" or a list,
-	 * tried in turn; NOT_LEADER hints are followed. The string as written
-	 * (a list joined with commas) is the group's key for sharding.
+	 * Servers of one replication group, "host:port,host:port" (optionally
+	 * "NAME=host:port,...") or a list, tried in turn; NOT_LEADER hints are
+	 * followed. NAME, or else the string as written (a list joined with
+	 * commas), is the group's key for sharding.
 	 */
 	servers?: string | ServerAddress[];
 	/** AUTH token sent first on every connection. */
@@ -245,12 +246,14 @@ export declare class ShardedClient {
 
 /** Rendezvous hashing of queues onto groups (the same in every sluice client). */
 export declare const shard: {
+	/** NAME of "NAME=servers", else the whole string. */
+	groupKey(group: string): string;
 	fnv1a64(bytes: Uint8Array): bigint;
 	splitmix64(z: bigint): bigint;
 	/** splitmix64(fnv1a64(groupKey + "\n" + queue)) */
 	score(groupKey: string, queue: string): bigint;
-	/** The index of the highest score; the first on a tie. */
-	pick(groupKeys: string[], queue: string): number;
+	/** The index of the highest score; the first on a tie (groups as written, or keys). */
+	pick(groups: string[], queue: string): number;
 };
 
 /** A group's servers and key from "host:port,host:port" or a list. */

@@ -282,11 +282,11 @@ export class Client {
 	 * checked reply.  Refused with NOT_LEADER (which did nothing), it is
 	 * sent again, to the hinted leader or the next server, until
 	 * `retryTimeoutMs` has passed (with `follow` false, or followLeader
-	 * off, NotLeaderError is thrown at once); with several servers, so
-	 * is one refused with 503 BUSY or SHUTTING_DOWN.  With several servers, a
-	 * request not sent because none could be reached is tried again
-	 * likewise, and one whose connection broke before its answer only
-	 * with `resend` (PING, STATS, CREATE, CLOSE; PUT with allowDuplicates).
+	 * off, NotLeaderError is thrown at once).  With several servers, so
+	 * is one refused with 503 BUSY or SHUTTING_DOWN, or not sent because
+	 * none could be reached; one whose connection broke before its
+	 * answer only with `resend` (PING, AUTH, STATS, CREATE, CLOSE; PUT
+	 * with allowDuplicates).
 	 * @param {Buffer[]} chunks
 	 * @param {number | undefined} waitMs
 	 * @param {{resend?: boolean, follow?: boolean}} [how]

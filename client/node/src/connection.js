@@ -56,6 +56,8 @@ export class Connection {
 		this.tlsOptions = o.tls;
 		this.state = 'connecting';
 		this.error = null;
+		/** set by the Client once it stops sending here (not the leader) */
+		this.left = false;
 		this.socket = null;
 		this.waiting = [];	/* requests not yet written, FIFO */
 		this.waitHead = 0;

@@ -143,6 +143,9 @@ export class Client {
 		if (!(Number.isFinite(this.retryTimeoutMs) && this.retryTimeoutMs >= 0))
 			throw new RangeError('retryTimeoutMs must be a number >= 0');
 		this.allowDuplicates = o.allowDuplicates ?? false;
+		/* Fail over on more than NOT_LEADER even with one server (a
+		 * ShardedClient's groups do, as libsluice's sharded handle). */
+		this.alwaysFailOver = false;
 		this.conn = null;
 		this.connecting = null;
 		this.ended = false;
@@ -232,6 +235,12 @@ export class Client {
 		return this.connecting;
 	}
 
+	/* Try again elsewhere, or later, on more than NOT_LEADER: with
+	 * several servers, and in a ShardedClient. */
+	get failsOver() {
+		return this.alwaysFailOver || this.servers.length > 1;
+	}
+
 	/*
 	 * Stop sending on `conn`, which is not the leader (or broke), and
 	 * choose where to connect next: the hinted leader (added to the list
@@ -309,7 +318,7 @@ export class Client {
 					this.leave(conn, err.leader);
 				} else if ((err instanceof ServerBusyError ||
 				    err instanceof ShuttingDownError) &&
-				    this.servers.length > 1 && this.followLeader) {
+				    this.failsOver && this.followLeader) {
 					/* Refused, so not done: another member may take it. */
 					this.leave(conn, null);
 				} else {
@@ -318,7 +327,7 @@ export class Client {
 			} catch (e) {
 				if ((e instanceof ServerBusyError ||
 				    e instanceof ShuttingDownError) &&
-				    this.servers.length > 1 && this.followLeader) {
+				    this.failsOver && this.followLeader) {
 					/* Said on connecting: nothing was done. */
 					if (conn !== null)
 						this.leave(conn, null);
@@ -329,7 +338,7 @@ export class Client {
 					const sent = conn !== null && !e.notSent;
 					if (conn !== null)
 						this.leave(conn, null);
-					if (this.servers.length < 2 || (sent && !how.resend))
+					if (!this.failsOver || (sent && !how.resend))
 						throw e;
 					err = e;
 				}

@@ -24,6 +24,10 @@ export class ShardedClient {
 				throw new TypeError(`a ShardedClient takes groups, not ${k}`);
 		/** @type {Client[]} group i's client */
 		this.clients = groups.map((g) => new Client({ ...rest, servers: g }));
+		/* A group of one server fails over too: it is tried again until
+		 * retryTimeoutMs, as libsluice's sharded handle does. */
+		for (const c of this.clients)
+			c.alwaysFailOver = true;
 		/** @type {string[]} group i's key */
 		this.keys = this.clients.map((c) => c.groupKey);
 		const seen = new Map();

@@ -229,6 +229,22 @@ describe('a replication group', () => {
 		}
 	});
 
+	it('a ShardedClient\'s group of one server fails over too', async () => {
+		let puts = 0;
+		const f = await fake((w) => w[0] !== 'PUT' ? null :
+		    ++puts <= 2 ? '503 BUSY\r\n' : '200 QUEUED 7\r\n');
+		const err = await client({ servers: f.addr }).put('q', 'x')
+		    .catch((e) => e);
+		assert.equal(err.token, 'BUSY');
+		const s = new ShardedClient({ groups: [f.addr] });
+		try {
+			assert.equal(await s.put('q', 'x'), 7n);
+		} finally {
+			s.destroy();
+		}
+		assert.equal(puts, 3);
+	});
+
 	it('ACK and NACK are not sent elsewhere', async () => {
 		const seen = [];
 		const f = await fake(follower(real, seen));

@@ -251,6 +251,24 @@ class Group(unittest.TestCase):
                 one.put("q", b"x")
             self.assertEqual(cm.exception.token, token.decode())
 
+    def test_a_sharded_group_of_one_fails_over_too(self):
+        seen = []
+
+        def busy_twice(conn):
+            f = conn.makefile("rb")
+            while line := f.readline():
+                words = line.split()
+                seen.append(words[0].decode())
+                f.read(int(words[2]) + 2)
+                conn.sendall(b"503 BUSY\r\n" if len(seen) <= 2 else
+                             b"200 QUEUED 7\r\n")
+        f = self.fake(busy_twice)
+        with self.assertRaises(sluice.ServerBusy):
+            self.client(servers=f.addr).put("q", b"x")
+        with sluice.ShardedClient([f.addr]) as s:
+            self.assertEqual(s.put("q", b"x"), 7)
+        self.assertEqual(seen, ["PUT"] * 3)
+
     def test_ack_is_not_sent_elsewhere(self):
         d = harness.shared()
         seen = []

@@ -140,6 +140,9 @@ class AsyncClient:
         self._servers = ServerList(host, port, servers)
         self.retry_timeout = retry_timeout
         self.allow_duplicates = allow_duplicates
+        # Fail over (try again elsewhere, or later) on more than
+        # NOT_LEADER: with several servers, and in a sharded client.
+        self._always_fail_over = False
         self._auth = auth
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -277,6 +280,10 @@ class AsyncClient:
         return self._servers.key
 
     @property
+    def _failover(self) -> bool:
+        return self._always_fail_over or len(self._servers.addrs) > 1
+
+    @property
     def servers(self) -> list[tuple[str, int]]:
         """The servers this client tries, leaders it was sent to
         included."""
@@ -328,7 +335,7 @@ class AsyncClient:
                 self._retire(c)
             except (ServerBusy, ShuttingDown) as e:
                 # Refused, so not done: another member may take it.
-                if len(self._servers.addrs) < 2:
+                if not self._failover:
                     raise
                 err, hinted = e, False
                 if self._conn is c:
@@ -340,7 +347,7 @@ class AsyncClient:
                 if moved:
                     self._retire(c)
                     self._servers.follow(None)
-                if len(self._servers.addrs) < 2 or (sent and not resend):
+                if not self._failover or (sent and not resend):
                     raise
                 err, hinted = e, False
             attempt += 1
@@ -533,7 +540,7 @@ class AsyncClient:
     async def _put_again(self, inflight: deque, err: SluiceError,
                          retry: "_Retry") -> None:
         """As :meth:`sluice.Client._put_again`."""
-        dup_ok = self.allow_duplicates and len(self._servers.addrs) > 1
+        dup_ok = self.allow_duplicates and self._failover
 
         def again(e: BaseException | None) -> bool:
             return isinstance(e, NotLeader) or (

@@ -123,6 +123,9 @@ class Client:
         self._servers = ServerList(host, port, servers)
         self.retry_timeout = retry_timeout
         self.allow_duplicates = allow_duplicates
+        # Fail over (try again elsewhere, or later) on more than
+        # NOT_LEADER: with several servers, and in a sharded client.
+        self._always_fail_over = False
         self._auth = auth
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -345,6 +348,10 @@ class Client:
         return self._servers.key
 
     @property
+    def _failover(self) -> bool:
+        return self._always_fail_over or len(self._servers.addrs) > 1
+
+    @property
     def servers(self) -> list[tuple[str, int]]:
         """The servers this client tries, leaders it was sent to
         included."""
@@ -378,7 +385,7 @@ class Client:
                 self._servers.follow(e.leader)
             except (ServerBusy, ShuttingDown) as e:
                 # Refused, so not done: another member may take it.
-                if len(self._servers.addrs) < 2:
+                if not self._failover:
                     raise
                 err, hinted = e, False
                 self._drop(ConnectionLost("left a busy or stopping server"))
@@ -387,7 +394,7 @@ class Client:
                 # One server: nowhere else to go.  Several: a failover,
                 # perhaps; a request that may have been done is sent
                 # again only when that is harmless.
-                if len(self._servers.addrs) < 2 or (sent and not resend):
+                if not self._failover or (sent and not resend):
                     if sent:
                         self._servers.follow(None)
                     raise
@@ -651,7 +658,7 @@ class Client:
         send again, to the next server, those that did nothing (and,
         with ``allow_duplicates``, those whose connection broke); or
         raise ``err`` when that may not or cannot be done."""
-        dup_ok = self.allow_duplicates and len(self._servers.addrs) > 1
+        dup_ok = self.allow_duplicates and self._failover
 
         def again(e: BaseException | None) -> bool:
             return isinstance(e, NotLeader) or (

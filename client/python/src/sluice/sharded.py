@@ -38,6 +38,10 @@ class _Sharding:
     clients: list
 
     def _setup(self, clients: list) -> None:
+        # A group of one server fails over too: it is tried again until
+        # retry_timeout, as libsluice's sharded handle does.
+        for c in clients:
+            c._always_fail_over = True
         self.clients = clients
         self.keys = [c.group_key for c in clients]
         _check_keys(self.keys)

@@ -42,8 +42,9 @@ export interface ClientOptions {
 	followLeader?: boolean;
 	/**
 	 * How long a command keeps trying while refused with NOT_LEADER (or,
-	 * with several servers, while none can be reached) before the last
-	 * error is thrown (default 10000; 0: one try).
+	 * with several servers or in a ShardedClient, with BUSY or
+	 * SHUTTING_DOWN, or while none can be reached) before the last error
+	 * is thrown (default 10000; 0: one try).
 	 */
 	retryTimeoutMs?: number;
 	/**

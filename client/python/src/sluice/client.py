@@ -79,8 +79,9 @@ class Client:
         ``(host, port)``, tried in turn; a ``503 NOT_LEADER`` answer's
         ``leader=`` hint is followed
     :param retry_timeout: seconds a call keeps trying while it is
-        refused with ``503 NOT_LEADER`` (or, with several servers, with
-        ``503 BUSY`` or ``SHUTTING_DOWN``, or none can be reached); then
+        refused with ``503 NOT_LEADER`` (or, with several servers or in a
+        sharded client, with ``503 BUSY`` or ``SHUTTING_DOWN``, or none
+        can be reached); then
         the last error is raised (:class:`NotLeader` with its ``leader``,
         or :class:`ConnectionLost`...).  0: one try.
     :param allow_duplicates: a PUT whose connection broke before its

@@ -15,8 +15,13 @@ export interface ClientOptions {
 	host?: string;
 	/** Server port (default 7470); ignored when `servers` is given. */
 	port?: number;
-	/** Servers of a replication group, tried in turn; NOT_LEADER hints are followed. */
-	servers?: ServerAddress[];
+	/**
+	 * Servers of one replication group, "host:port,host:port" (optionally
+	 * "NAME=host:port,...") or a list, tried in turn; NOT_LEADER hints are
+	 * followed. NAME, or else the string as written (a list joined with
+	 * commas), is the group's key for sharding.
+	 */
+	servers?: string | ServerAddress[];
 	/** AUTH token sent first on every connection. */
 	auth?: string;
 	/** TLS: true, or node:tls options (ca, cert, servername...). */
@@ -35,8 +40,25 @@ export interface ClientOptions {
 	highWaterBytes?: number;
 	/** Follow `503 NOT_LEADER leader=host:port` (default true). */
 	followLeader?: boolean;
-	/** Redirects per command before NotLeaderError is thrown (default 5). */
-	maxRedirects?: number;
+	/**
+	 * How long a command keeps trying while refused with NOT_LEADER (or,
+	 * with several servers or in a ShardedClient, with BUSY or
+	 * SHUTTING_DOWN, or while none can be reached) before the last error
+	 * is thrown (default 10000; 0: one try).
+	 */
+	retryTimeoutMs?: number;
+	/**
+	 * Send a PUT again (to the new leader) when its connection broke
+	 * before the answer: it may then be stored twice (default false:
+	 * ConnectionError). GET, RESERVE, ACK, NACK, DELETE, PURGE are never
+	 * sent again after a break.
+	 */
+	allowDuplicates?: boolean;
+}
+
+export interface ShardedClientOptions extends Omit<ClientOptions, 'host' | 'port' | 'servers'> {
+	/** Each group's servers ("host:port,host:port" or a list); at least one. */
+	groups: Array<string | ServerAddress[]>;
 }
 
 export type Policy = 'block' | 'reject' | 'drop-oldest' | 'drop-newest';
@@ -149,6 +171,10 @@ export declare class Producer {
 
 export declare class Client {
 	constructor(options?: ClientOptions);
+	/** The server list as given: the group's key for sharding. */
+	readonly groupKey: string;
+	/** The servers tried, leaders the client was sent to included. */
+	readonly servers: Array<{ host: string; port: number }>;
 	/** Connect now rather than at the first command. */
 	connect(): Promise<void>;
 	ping(): Promise<void>;
@@ -188,6 +214,53 @@ export declare class Client {
 	destroy(): void;
 }
 
+/** A client over several replication groups; each queue lives in one. */
+export declare class ShardedClient {
+	constructor(options: ShardedClientOptions);
+	/** Group i's client and key. */
+	readonly clients: Client[];
+	readonly keys: string[];
+	/** The index of the group that holds the queue. */
+	groupFor(queue: string): number;
+	/** The client of the group that holds the queue. */
+	clientFor(queue: string): Client;
+	connect(): Promise<void>;
+	ping(): Promise<void>;
+	put(queue: string, body: Body, options?: { timeoutMs?: number }): Promise<bigint | null>;
+	get(queue: string, options?: { timeoutMs?: number }): Promise<Message | null>;
+	reserve(queue: string, options?: { timeoutMs?: number }): Promise<Message | null>;
+	create(queue: string, options?: QueueOptions): Promise<'created' | 'exists'>;
+	delete(queue: string): Promise<void>;
+	purge(queue: string): Promise<number>;
+	closeQueue(queue: string): Promise<void>;
+	/** One queue's STATS, or every group's server STATS in order. */
+	stats(): Promise<Array<Record<string, any>>>;
+	stats(queue: string): Promise<Record<string, any>>;
+	producer(queue: string, options?: ProducerOptions): Producer;
+	consume(queue: string, options?: ConsumeOptions): AsyncIterableIterator<Message>;
+	process<T>(queue: string, handler: (msg: Message) => T | Promise<T>,
+	    options?: { timeoutMs?: number; retryDelayMs?: number }):
+	    Promise<{ message: Message; result: T } | null>;
+	quit(): Promise<void>;
+	destroy(): void;
+}
+
+/** Rendezvous hashing of queues onto groups (the same in every sluice client). */
+export declare const shard: {
+	/** NAME of "NAME=servers", else the whole string. */
+	groupKey(group: string): string;
+	fnv1a64(bytes: Uint8Array): bigint;
+	splitmix64(z: bigint): bigint;
+	/** splitmix64(fnv1a64(groupKey + "\n" + queue)) */
+	score(groupKey: string, queue: string): bigint;
+	/** The index of the highest score; the first on a tie (groups as written, or keys). */
+	pick(groups: string[], queue: string): number;
+};
+
+/** A group's servers and key from "host:port,host:port" or a list. */
+export declare function parseServers(servers: string | ServerAddress[]):
+	{ servers: Array<{ host: string; port: number }>; key: string };
+
 export declare class SluiceError extends Error {
 	/** Three-digit code (0 when not from the server). */
 	readonly code: number;
@@ -226,6 +299,8 @@ export declare class ProtocolError extends SluiceError {}
 export declare class ConnectionError extends SluiceError {
 	/** For a failed connect over several servers: each server's error. */
 	readonly errors?: Error[];
+	/** True when the request was never written (nothing can have been done). */
+	readonly notSent?: boolean;
 }
 
 /** The reply parser, for tools that read sluice traces. */

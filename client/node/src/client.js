@@ -9,7 +9,7 @@ import {
 } from './protocol.js';
 import {
 	ClosedError, ConnectionError, NotLeaderError, ProtocolError,
-	SluiceError, errorFromReply,
+	ServerBusyError, ShuttingDownError, SluiceError, errorFromReply,
 } from './errors.js';
 import { Message } from './message.js';
 import { Producer } from './producer.js';
@@ -43,6 +43,54 @@ export function parseServer(s) {
 	return { host: m[1], port };
 }
 
+/**
+ * The servers of one replication group and the group's key.
+ * @param {string | Array<string | {host?: string, port?: number}>} servers
+ *     "host:port,host:port", optionally named "NAME=host:port,...", or a
+ *     list of addresses (joined with commas, then read as the string)
+ * @returns {{servers: {host: string, port: number}[], key: string}} the
+ *     key (for sharding) is NAME, or else the string exactly as given
+ */
+export function parseServers(servers) {
+	if (Array.isArray(servers)) {
+		servers = servers.map((x) => {
+			if (typeof x !== 'object' || x === null)
+				return x;
+			const a = parseServer(x);
+			return a.host.includes(':') ? `[${a.host}]:${a.port}` :
+			    `${a.host}:${a.port}`;
+		}).join(',');
+	} else if (typeof servers !== 'string') {
+		throw new TypeError('servers must be "host:port,host:port" or an ' +
+		    `array, got ${typeof servers}`);
+	}
+	const eq = servers.indexOf('=');
+	if (eq === 0)
+		throw new RangeError(`empty group name in ${JSON.stringify(servers)}`);
+	const key = eq < 0 ? servers : servers.slice(0, eq);
+	const list = [];
+	for (const p of servers.slice(eq + 1).split(',')) {
+		const a = parseServer(p.trim());
+		if (!list.some((x) => x.host === a.host && x.port === a.port))
+			list.push(a);
+	}
+	return { servers: list, key };
+}
+
+/*
+ * How long to wait before trying again a request refused with NOT_LEADER
+ * (or not sent: no server reachable): a hint is followed at once the
+ * first round; otherwise (an election under way) 25 ms, doubling up to
+ * 500 ms.
+ */
+export function backoffMs(attempt, hinted, nServers) {
+	if (hinted && attempt <= nServers)
+		return 0;
+	return Math.min(25 * 2 ** Math.min(attempt, 5), 500);
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 /** The answer as an error when it is 4xx/5xx. */
 function check(reply) {
 	if (reply.code >= 400)
@@ -69,11 +117,16 @@ export class Client {
 	 */
 	constructor(options = {}) {
 		const o = { ...options };
-		let servers = o.servers;
-		if (servers === undefined || servers.length === 0)
-			servers = [{ host: o.host ?? '127.0.0.1',
-			    port: o.port ?? DEFAULT_PORT }];
-		this.servers = servers.map(parseServer);
+		if (o.servers !== undefined) {
+			const g = parseServers(o.servers);
+			this.servers = g.servers;
+			/** @type {string} the group's key for sharding */
+			this.groupKey = g.key;
+		} else {
+			const a = parseServer({ host: o.host, port: o.port });
+			this.servers = [a];
+			this.groupKey = `${a.host}:${a.port}`;
+		}
 		this.serverIndex = 0;
 		this.auth = o.auth ?? null;
 		if (this.auth !== null)
@@ -86,7 +139,13 @@ export class Client {
 			throw new RangeError('window must be an integer >= 1');
 		this.highWaterBytes = o.highWaterBytes;
 		this.followLeader = o.followLeader ?? true;
-		this.maxRedirects = o.maxRedirects ?? 5;
+		this.retryTimeoutMs = o.retryTimeoutMs ?? 10000;
+		if (!(Number.isFinite(this.retryTimeoutMs) && this.retryTimeoutMs >= 0))
+			throw new RangeError('retryTimeoutMs must be a number >= 0');
+		this.allowDuplicates = o.allowDuplicates ?? false;
+		/* Fail over on more than NOT_LEADER even with one server (a
+		 * ShardedClient's groups do, as libsluice's sharded handle). */
+		this.alwaysFailOver = false;
 		this.conn = null;
 		this.connecting = null;
 		this.ended = false;
@@ -176,46 +235,119 @@ export class Client {
 		return this.connecting;
 	}
 
-	/* Drop `conn` and reconnect following a NOT_LEADER hint. */
-	async redirect(conn, err) {
-		if (this.conn === conn) {
-			/* Requests pipelined behind this one are answered
-			 * NOT_LEADER too and follow on their own: close only after
-			 * their answers. */
+	/* Try again elsewhere, or later, on more than NOT_LEADER: with
+	 * several servers, and in a ShardedClient. */
+	get failsOver() {
+		return this.alwaysFailOver || this.servers.length > 1;
+	}
+
+	/*
+	 * Stop sending on `conn`, which is not the leader (or broke), and
+	 * choose where to connect next: the hinted leader (added to the list
+	 * when new), else the next server.  Only the first request to learn
+	 * it moves on; those pipelined behind it are answered NOT_LEADER too
+	 * and follow on their own, so the connection is closed after their
+	 * answers.
+	 */
+	leave(conn, leader) {
+		if (conn.left)
+			return;
+		conn.left = true;
+		if (this.conn === conn)
 			this.conn = null;
-			conn.request([encodeLine(['QUIT'])], 0).catch(() => {})
-			    .finally(() => conn.destroy('redirected to the leader'));
-		}
-		let prefer;
-		if (err.leader !== null) {
-			try {
-				prefer = parseServer(err.leader);
-			} catch {
-				prefer = undefined;
-			}
+		if (conn.closed) {
+			/* broke: nothing to wait for */
 		} else {
-			this.serverIndex = (this.serverIndex + 1) % this.servers.length;
+			conn.request([encodeLine(['QUIT'])], 0).catch(() => {})
+			    .finally(() => conn.destroy('left for the leader'));
 		}
-		return this.connection(prefer);
+		this.follow(leader);
+	}
+
+	/*
+	 * The next server to connect to: the hinted leader (added to the
+	 * list when new), else the one after the current.
+	 */
+	follow(leader) {
+		let hint;
+		try {
+			hint = leader ? parseServer(leader) : undefined;
+		} catch {
+			hint = undefined;
+		}
+		if (hint === undefined) {
+			this.serverIndex = (this.serverIndex + 1) % this.servers.length;
+			return;
+		}
+		let k = this.servers.findIndex(
+		    (x) => x.host === hint.host && x.port === hint.port);
+		if (k < 0)
+			k = this.servers.push(hint) - 1;
+		this.serverIndex = k;
 	}
 
 	/**
 	 * Send one encoded request on the command connection and return its
-	 * checked reply, following NOT_LEADER hints (a 5xx changed nothing,
-	 * so the request is safe to send again).
+	 * checked reply.  Refused with NOT_LEADER (which did nothing), it is
+	 * sent again, to the hinted leader or the next server, until
+	 * `retryTimeoutMs` has passed (with `follow` false, or followLeader
+	 * off, NotLeaderError is thrown at once).  With several servers, so
+	 * is one refused with 503 BUSY or SHUTTING_DOWN, or not sent because
+	 * none could be reached; one whose connection broke before its
+	 * answer only with `resend` (PING, AUTH, STATS, CREATE, CLOSE; PUT
+	 * with allowDuplicates).
+	 * @param {Buffer[]} chunks
+	 * @param {number | undefined} waitMs
+	 * @param {{resend?: boolean, follow?: boolean}} [how]
 	 */
-	async call(chunks, waitMs) {
-		let conn = this.conn !== null && !this.conn.closed ?
-		    this.conn : await this.connection();
-		for (let hops = 0; ; hops++) {
-			const reply = await conn.request(chunks, waitMs);
-			if (reply.code < 400)
-				return reply;
-			const err = errorFromReply(reply);
-			if (!(err instanceof NotLeaderError) || !this.followLeader ||
-			    hops >= this.maxRedirects)
+	async call(chunks, waitMs, how = {}) {
+		const deadline = Date.now() + this.retryTimeoutMs;
+		for (let attempt = 1; ; attempt++) {
+			let conn = null, err, hinted = false;
+			try {
+				conn = this.conn !== null && !this.conn.closed ?
+				    this.conn : await this.connection();
+				const reply = await conn.request(chunks, waitMs);
+				if (reply.code < 400)
+					return reply;
+				err = errorFromReply(reply);
+				if (err instanceof NotLeaderError) {
+					if (!this.followLeader || how.follow === false)
+						throw err;
+					hinted = err.leader !== null;
+					this.leave(conn, err.leader);
+				} else if ((err instanceof ServerBusyError ||
+				    err instanceof ShuttingDownError) &&
+				    this.failsOver && this.followLeader) {
+					/* Refused, so not done: another member may take it. */
+					this.leave(conn, null);
+				} else {
+					throw err;
+				}
+			} catch (e) {
+				if ((e instanceof ServerBusyError ||
+				    e instanceof ShuttingDownError) &&
+				    this.failsOver && this.followLeader) {
+					/* Said on connecting: nothing was done. */
+					if (conn !== null)
+						this.leave(conn, null);
+					err = e;
+				} else if (!(e instanceof ConnectionError)) {
+					throw e;
+				} else {
+					const sent = conn !== null && !e.notSent;
+					if (conn !== null)
+						this.leave(conn, null);
+					if (!this.failsOver || (sent && !how.resend))
+						throw e;
+					err = e;
+				}
+			}
+			const pause = backoffMs(attempt, hinted, this.servers.length);
+			if (Date.now() + pause >= deadline)
 				throw err;
-			conn = await this.redirect(conn, err);
+			if (pause > 0)
+				await sleep(pause);
 		}
 	}
 
@@ -226,7 +358,7 @@ export class Client {
 	 * @returns {Promise<void>}
 	 */
 	async ping() {
-		await this.call([encodeLine(['PING'])], 0);
+		await this.call([encodeLine(['PING'])], 0, { resend: true });
 	}
 
 	/**
@@ -238,7 +370,7 @@ export class Client {
 	async authenticate(token) {
 		const chunks = [encodeLine(['AUTH', String(token)])];
 		this.auth = String(token);
-		await this.call(chunks, 0);
+		await this.call(chunks, 0, { resend: true });
 	}
 
 	/**
@@ -252,7 +384,8 @@ export class Client {
 	 *     `drop-newest` queue dropped it
 	 */
 	async put(queue, body, options) {
-		const reply = await this.call(...putRequest(queue, body, options));
+		const reply = await this.call(...putRequest(queue, body, options),
+		    { resend: this.allowDuplicates });
 		return putResult(reply);
 	}
 
@@ -288,7 +421,8 @@ export class Client {
 	 * @returns {Promise<void>}
 	 */
 	async ack(id) {
-		await this.call([encodeLine(['ACK', checkNumber('id', id)])], 0);
+		await this.call([encodeLine(['ACK', checkNumber('id', id)])], 0,
+		    { follow: false });
 	}
 
 	/**
@@ -298,7 +432,7 @@ export class Client {
 	 * @returns {Promise<void>}
 	 */
 	async nack(id, options) {
-		await this.call([nackLine(id, options)], 0);
+		await this.call([nackLine(id, options)], 0, { follow: false });
 	}
 
 	/**
@@ -338,7 +472,8 @@ export class Client {
 			words.push(`dead_letter=${checkQueue(o.deadLetter)}`);
 		if (o.leaseMs !== undefined)
 			words.push(`lease_ms=${checkNumber('leaseMs', o.leaseMs)}`);
-		const reply = await this.call([encodeLine(words)], 0);
+		const reply = await this.call([encodeLine(words)], 0,
+		    { resend: true });
 		return reply.code === 201 ? 'created' : 'exists';
 	}
 
@@ -369,7 +504,8 @@ export class Client {
 	 * @returns {Promise<void>}
 	 */
 	async closeQueue(queue) {
-		await this.call([encodeLine(['CLOSE', checkQueue(queue)])], 0);
+		await this.call([encodeLine(['CLOSE', checkQueue(queue)])], 0,
+		    { resend: true });
 	}
 
 	/**
@@ -382,7 +518,8 @@ export class Client {
 		const words = ['STATS'];
 		if (queue !== undefined)
 			words.push(checkQueue(queue));
-		const reply = await this.call([encodeLine(words)], 0);
+		const reply = await this.call([encodeLine(words)], 0,
+		    { resend: true });
 		if (reply.token !== 'JSON' || reply.body === null)
 			throw new ProtocolError(`STATS answered ${reply.line}`);
 		try {

@@ -24,6 +24,19 @@ export const DEFAULT_HIGH_WATER = 1 << 20;
 /* Requests smaller than this are copied into one batch per write. */
 const BATCH_PIECE_MAX = 16 * 1024;
 
+/*
+ * The error for requests that were never written: a ConnectionError
+ * marked `notSent`, so that the client knows sending them elsewhere
+ * cannot do anything twice.
+ */
+function unsent(err) {
+	if (!(err instanceof ConnectionError) || err.notSent)
+		return err;
+	const e = new ConnectionError(err.message, { cause: err.cause });
+	e.notSent = true;
+	return e;
+}
+
 export class Connection {
 	/**
 	 * @param {object} o
@@ -43,6 +56,8 @@ export class Connection {
 		this.tlsOptions = o.tls;
 		this.state = 'connecting';
 		this.error = null;
+		/** set by the Client once it stops sending here (not the leader) */
+		this.left = false;
 		this.socket = null;
 		this.waiting = [];	/* requests not yet written, FIFO */
 		this.waitHead = 0;
@@ -170,7 +185,8 @@ export class Connection {
 	request(chunks, waitMs) {
 		return new Promise((resolve, reject) => {
 			if (this.state === 'closed') {
-				reject(this.error ?? new ConnectionError('connection closed'));
+				reject(unsent(this.error ??
+				    new ConnectionError('connection closed')));
 				return;
 			}
 			let bytes = 0;
@@ -309,13 +325,18 @@ export class Connection {
 		clearTimeout(this.timer);
 		this.timer = null;
 		this.socket?.destroy();
-		const reqs = this.inflight.slice(this.inHead)
-		    .concat(this.waiting.slice(this.waitHead));
+		const sent = this.inflight.slice(this.inHead);
+		const waiting = this.waiting.slice(this.waitHead);
 		this.inflight = [];
 		this.waiting = [];
 		this.inHead = this.waitHead = 0;
-		for (const r of reqs)
+		for (const r of sent)
 			r.reject(err);
+		if (waiting.length > 0) {
+			const e = unsent(err);
+			for (const r of waiting)
+				r.reject(e);
+		}
 		this.wakeRoom();
 		for (const w of this.roomWaiters.splice(0))
 			w();

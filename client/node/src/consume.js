@@ -21,7 +21,7 @@
 
 import { encodeLine, checkNumber } from './protocol.js';
 import { ClosedError, NotLeaderError } from './errors.js';
-import { messageFrom, parseServer } from './client.js';
+import { backoffMs, messageFrom, sleep } from './client.js';
 
 /* How long one waiting RESERVE/GET lasts before it is sent again. */
 const POLL_MS = 30000;
@@ -48,6 +48,7 @@ export async function* consume(client, queue, options = {}) {
 	let inflight = [];	/* [reply promise, waits?] in order */
 	let gotInBatch = true;	/* did the last batch bring a message? */
 	let acking = [];	/* autoAcks not yet known to be answered */
+	let refusedSince = 0, refusals = 0;	/* NOT_LEADER in a row */
 	const send = (line, ms) => {
 		const p = conn.request([line], ms);
 		/* Abandoned when the loop ends: not an unhandled rejection. */
@@ -88,20 +89,29 @@ export async function* consume(client, queue, options = {}) {
 					return;
 				if (!(err instanceof NotLeaderError) || !client.followLeader)
 					throw err;
-				/* Reconnect to the leader; reservations end with conn. */
+				/* Reconnect to the leader (reservations end with conn),
+				 * for retryTimeoutMs from the first refusal. */
 				client.consumers.delete(conn);
 				conn.destroy('redirected to the leader');
 				inflight = [];
 				acking = [];
 				gotInBatch = true;
-				let prefer;
-				try {
-					prefer = err.leader ? parseServer(err.leader) : undefined;
-				} catch { prefer = undefined; }
-				conn = await client.openConnection(prefer);
+				if (refusedSince === 0)
+					refusedSince = Date.now();
+				refusals++;
+				const pause = backoffMs(refusals, err.leader !== null,
+				    client.servers.length);
+				if (Date.now() + pause - refusedSince >= client.retryTimeoutMs)
+					throw err;
+				client.follow(err.leader);
+				if (pause > 0)
+					await sleep(pause);
+				conn = await client.openConnection();
 				client.consumers.add(conn);
 				continue;
 			}
+			refusedSince = 0;
+			refusals = 0;
 			if (msg === null) {
 				/* Only a waiting request's EMPTY means "nothing came". */
 				if (waited && wait !== undefined)

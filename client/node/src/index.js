@@ -2,7 +2,9 @@
  * sluice - a Node.js client for the sluice message broker.
  * @module sluice
  */
-export { Client, DEFAULT_PORT, parseServer } from './client.js';
+export { Client, DEFAULT_PORT, parseServer, parseServers } from './client.js';
+export { ShardedClient } from './sharded.js';
+export * as shard from './shard.js';
 export { Message } from './message.js';
 export { Producer } from './producer.js';
 export {

@@ -63,7 +63,8 @@ export class Producer {
 		this.outstanding++;
 		/* call(), not conn.request(): the PUT is written at once on
 		 * conn, and a NOT_LEADER answer is followed like any command's. */
-		this.client.call(chunks, waitMs).then((reply) => {
+		this.client.call(chunks, waitMs,
+		    { resend: this.client.allowDuplicates }).then((reply) => {
 			let id;
 			try {
 				id = putResult(reply);

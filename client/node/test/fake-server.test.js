@@ -13,51 +13,7 @@ import { join } from 'node:path';
 import {
 	Client, NotLeaderError, ProtocolError, ConnectionError,
 } from '../src/index.js';
-import { startDaemon } from './helpers.js';
-
-/*
- * A server that hands each request (line words, and a PUT's body) to
- * `answer`, which returns the reply text or null for none.
- */
-async function fakeServer(answer) {
-	const sockets = new Set();
-	const srv = net.createServer((s) => {
-		sockets.add(s);
-		let buf = Buffer.alloc(0);
-		s.on('error', () => {});
-		s.on('data', (d) => {
-			buf = Buffer.concat([buf, d]);
-			for (;;) {
-				const nl = buf.indexOf(10);
-				if (nl < 0)
-					return;
-				const words = buf.subarray(0, nl).toString('latin1').trim()
-				    .split(/ +/);
-				let end = nl + 1;
-				if (words[0] === 'PUT') {
-					end += Number(words[2]) + 2;
-					if (buf.length < end)
-						return;
-				}
-				buf = buf.subarray(end);
-				const r = answer(words, s);
-				if (r !== null)
-					s.write(r);
-			}
-		});
-	});
-	srv.listen(0, '127.0.0.1');
-	await once(srv, 'listening');
-	return {
-		port: srv.address().port,
-		addr: `127.0.0.1:${srv.address().port}`,
-		close() {
-			for (const s of sockets)
-				s.destroy();
-			srv.close();
-		},
-	};
-}
+import { startDaemon, fakeServer } from './helpers.js';
 
 describe('stand-in servers', () => {
 	let d, real;
@@ -142,14 +98,15 @@ describe('stand-in servers', () => {
 		}
 	});
 
-	it('redirects are bounded', async () => {
+	it('redirects are bounded by retryTimeoutMs', async () => {
 		let a, b;
 		a = await fake(() => `503 NOT_LEADER leader=${b.addr}\r\n`);
 		b = await fake(() => `503 NOT_LEADER leader=${a.addr}\r\n`);
-		const c = new Client({ servers: [a.addr], maxRedirects: 3 });
+		const c = new Client({ servers: [a.addr], retryTimeoutMs: 300 });
 		try {
 			const err = await c.ping().catch((e) => e);
 			assert.ok(err instanceof NotLeaderError, String(err));
+			assert.ok([a.addr, b.addr].includes(err.leader), err.leader);
 		} finally {
 			c.destroy();
 		}

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import net from 'node:net';
 import { Client } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -120,3 +121,48 @@ export function cli(d, args, input) {
 	    ...args], { input, maxBuffer: 64 << 20 });
 	return r;
 }
+
+/*
+ * A server that hands each request (line words, and a PUT's body) to
+ * `answer`, which returns the reply text or null for none.
+ */
+export async function fakeServer(answer) {
+	const sockets = new Set();
+	const srv = net.createServer((s) => {
+		sockets.add(s);
+		let buf = Buffer.alloc(0);
+		s.on('error', () => {});
+		s.on('data', (d) => {
+			buf = Buffer.concat([buf, d]);
+			for (;;) {
+				const nl = buf.indexOf(10);
+				if (nl < 0)
+					return;
+				const words = buf.subarray(0, nl).toString('latin1').trim()
+				    .split(/ +/);
+				let end = nl + 1;
+				if (words[0] === 'PUT') {
+					end += Number(words[2]) + 2;
+					if (buf.length < end)
+						return;
+				}
+				buf = buf.subarray(end);
+				const r = answer(words, s);
+				if (r !== null)
+					s.write(r);
+			}
+		});
+	});
+	srv.listen(0, '127.0.0.1');
+	await once(srv, 'listening');
+	return {
+		port: srv.address().port,
+		addr: `127.0.0.1:${srv.address().port}`,
+		close() {
+			for (const s of sockets)
+				s.destroy();
+			srv.close();
+		},
+	};
+}
+

@@ -84,7 +84,7 @@ class Servers(unittest.TestCase):
 
     def test_gives_up_when_nobody_leads(self):
         f = self.fake(follower(None))
-        c = sluice.Client(servers=[f.addr])
+        c = sluice.Client(servers=[f.addr], retry_timeout=0.2)
         self.addCleanup(c.close)
         with self.assertRaises(sluice.NotLeader) as cm:
             c.put("q", b"x")

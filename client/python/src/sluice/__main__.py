@@ -223,10 +223,26 @@ def _size(s: str) -> int:
     return v
 
 
+def _client(a):
+    """-H given once: one server, or one group ("h:p,h:p"); repeated:
+    several groups, the queue's chosen by the rendezvous hash."""
+    from . import ShardedClient
+    hosts = a.host or [os.environ.get("SLUICE_HOST", "127.0.0.1")]
+    kw = dict(auth=a.auth, allow_duplicates=a.allow_duplicates)
+    if a.retry_timeout is not None:
+        kw["retry_timeout"] = a.retry_timeout
+    if len(hosts) > 1:
+        return ShardedClient(hosts, port=a.port, **kw)
+    h = hosts[0]
+    if "," in h or "=" in h or h.count(":") == 1 or h.startswith("["):
+        return Client(servers=h, port=a.port, **kw)
+    return Client(h, a.port, **kw)
+
+
 def _put_get(a) -> int:
     from .errors import Empty, SluiceError
     try:
-        with Client(a.host, a.port, auth=a.auth) as c:
+        with _client(a) as c:
             if a.cmd == "put":
                 if c.put(a.queue, sys.stdin.buffer.read(),
                          timeout=a.timeout) is None:
@@ -284,14 +300,31 @@ def main(argv: list[str] | None = None) -> int:
         c = sub.add_parser(name, help=text, description=text[0].upper() +
                            text[1:] + " (for scripts and other languages' "
                            "tests).")
-        c.add_argument("-H", "--host",
-                       default=os.environ.get("SLUICE_HOST", "127.0.0.1"))
+        c.add_argument("-H", "--host", action="append", metavar="SERVERS",
+                       help="HOST, HOST:PORT, or a replication group's "
+                       "servers [NAME=]HOST:PORT,HOST:PORT,... (tried in turn, "
+                       "NOT_LEADER hints followed); repeat for several "
+                       "groups, the queue's chosen by rendezvous hashing "
+                       "(default $SLUICE_HOST or 127.0.0.1)")
         c.add_argument("-p", "--port", type=int,
-                       default=int(os.environ.get("SLUICE_PORT", "7470")))
+                       default=int(os.environ.get("SLUICE_PORT", "7470")),
+                       help="port of a HOST given without one (default "
+                       "$SLUICE_PORT or 7470)")
         c.add_argument("-a", "--auth", default=os.environ.get("SLUICE_AUTH"))
         c.add_argument("-t", "--timeout", type=float, default=None,
                        help="seconds to wait (put: for room; get: for a "
                        "message); default: as long as it takes")
+        c.add_argument("--retry-timeout", type=float, default=None,
+                       metavar="SECONDS",
+                       help="how long to keep trying while the group has "
+                       "no leader (default 10)")
+        if name == "put":
+            c.add_argument("--allow-duplicates", action="store_true",
+                           help="send the message again when the "
+                           "connection breaks before the answer (it may "
+                           "then be stored twice)")
+        else:
+            c.set_defaults(allow_duplicates=False)
         c.add_argument("queue")
     a = ap.parse_args(argv)
     if a.cmd in ("put", "get"):

@@ -24,8 +24,51 @@ def parse_address(a: Address, default_port: int = DEFAULT_PORT
         return host, port
     if a.count(":") == 1:
         host, _, port = a.partition(":")
-        return host, int(port)
+        try:
+            p = int(port)
+        except ValueError:
+            p = -1
+        if not host or not 0 < p < 65536:
+            raise ValueError(f"bad server address {a!r}: want host:port")
+        return host, p
     return a, default_port
+
+
+Servers = Union[str, Iterable[Address]]
+
+
+def _key_part(a: Address) -> str:
+    if isinstance(a, tuple):
+        host, port = a
+        host = str(host)
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return a
+
+
+def parse_servers(servers: Servers, default_port: int = DEFAULT_PORT
+                  ) -> tuple[list[tuple[str, int]], str]:
+    """The addresses of one group of servers and its key.
+
+    ``servers`` is ``"host:port,host:port"``, optionally named
+    ``"NAME=host:port,..."``, or a list of ``"host:port"`` or ``(host,
+    port)`` (joined with commas, then read as the string).  The key (for
+    sharding, see :mod:`sluice.shard`) is NAME, or else the string
+    exactly as given.
+    """
+    if isinstance(servers, (bytes, bytearray)):
+        raise TypeError("servers must be a str or a list, not bytes")
+    if not isinstance(servers, str):
+        servers = ",".join(_key_part(a) for a in servers)
+    name, eq, rest = servers.partition("=")
+    if eq and not name:
+        raise ValueError(f"empty group name in {servers!r}")
+    key = name if eq else servers
+    addrs = []
+    for a in (rest if eq else servers).split(","):
+        addr = parse_address(a.strip(), default_port)
+        if addr not in addrs:
+            addrs.append(addr)
+    return addrs, key
 
 
 class ServerList:
@@ -36,11 +79,12 @@ class ServerList:
     """
 
     def __init__(self, host: str, port: int,
-                 servers: Iterable[Address] | None) -> None:
-        if servers:
-            self.addrs = [parse_address(s, port) for s in servers]
+                 servers: Servers | None) -> None:
+        if servers is not None:
+            self.addrs, self.key = parse_servers(servers, port)
         else:
             self.addrs = [(host, port)]
+            self.key = _key_part((host, port))
         self.current = 0
 
     def order(self) -> list[tuple[str, int]]:
@@ -63,6 +107,16 @@ class ServerList:
                 self.current = self.addrs.index(addr)
                 return
         self.current = (self.current + 1) % len(self.addrs)
+
+
+def backoff(attempt: int, hinted: bool, n_servers: int) -> float:
+    """Seconds to wait before the next try of a request refused with
+    NOT_LEADER (or not sent: no server reachable).  A hint to follow is
+    followed at once, the first round; otherwise (an election under
+    way) 25 ms, doubling up to 500 ms."""
+    if hinted and attempt <= n_servers:
+        return 0.0
+    return min(0.025 * (1 << min(attempt, 5)), 0.5)
 
 
 def ssl_context(ssl: bool | _ssl.SSLContext | None) -> _ssl.SSLContext | None:

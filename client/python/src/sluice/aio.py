@@ -9,8 +9,10 @@ from collections import deque
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from . import protocol as P
-from ._conn import Address, DEFAULT_PORT, ServerList, ssl_context
+from ._conn import (DEFAULT_PORT, Servers, ServerList, backoff,
+                    ssl_context)
 from .errors import (Closed, ConnectionLost, Empty, NotLeader, ProtocolError,
+                     ServerBusy, ShuttingDown,
                      SluiceError, Timeout)
 from .protocol import AsyncMessage, Message, Reply
 
@@ -124,15 +126,23 @@ class AsyncClient:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
-                 servers: Iterable[Address] | None = None,
+                 servers: Servers | None = None,
                  auth: str | None = None, timeout: float | None = None,
                  connect_timeout: float = 10.0,
                  ssl: bool | _ssl.SSLContext | None = None,
                  server_hostname: str | None = None,
-                 window: int = 256) -> None:
+                 window: int = 256, retry_timeout: float = 10.0,
+                 allow_duplicates: bool = False) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
+        if retry_timeout < 0:
+            raise ValueError("retry_timeout must not be negative")
         self._servers = ServerList(host, port, servers)
+        self.retry_timeout = retry_timeout
+        self.allow_duplicates = allow_duplicates
+        # Fail over (try again elsewhere, or later) on more than
+        # NOT_LEADER: with several servers, and in a sharded client.
+        self._always_fail_over = False
         self._auth = auth
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -264,34 +274,99 @@ class AsyncClient:
                 c.fail(err)
             raise err from None
 
+    @property
+    def group_key(self) -> str:
+        """The server list as given: the group's key for sharding."""
+        return self._servers.key
+
+    @property
+    def _failover(self) -> bool:
+        return self._always_fail_over or len(self._servers.addrs) > 1
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        """The servers this client tries, leaders it was sent to
+        included."""
+        return list(self._servers.addrs)
+
+    def _drop_now(self) -> None:
+        c, self._conn = self._conn, None
+        if c is not None:
+            c.close()
+
+    def _retire(self, c: "_Conn | None") -> None:
+        """Stop sending on ``c`` (a server that is not the leader); close
+        it once the requests pipelined on it are answered, since they
+        get NOT_LEADER too and follow the hint on their own."""
+        if c is None:
+            return
+        if self._conn is c:
+            self._conn = None
+        if not c.pending or c.error is not None:
+            c.close()
+        else:
+            c.pending[-1][0].add_done_callback(lambda _: c.close())
+
     async def _call(self, data: bytes, decode: Callable[[Reply], Any],
-                    wait: float | None = 0.0) -> Any:
-        tries = 2 * len(self._servers.addrs) + 2
-        for attempt in range(tries):
+                    wait: float | None = 0.0, resend: bool = False,
+                    follow: bool = True) -> Any:
+        """As :meth:`sluice.Client._call`: NOT_LEADER followed until
+        ``retry_timeout``, a broken connection's request sent again only
+        when ``resend``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry_timeout
+        attempt = 0
+        while True:
+            sent = False
+            c = None
             try:
+                if not self.connected:
+                    await self.connect()
+                c = self._conn
+                sent = True
                 return await self._await(await self._send(data, decode),
                                          wait)
             except NotLeader as e:
-                if attempt == tries - 1:
+                if not follow:
                     raise
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                self._servers.follow(e.leader)
-                if not e.leader:
-                    await asyncio.sleep(min(0.05 * (attempt + 1), 1.0))
-        raise AssertionError("unreachable")
+                err, hinted = e, bool(e.leader)
+                if self._conn is c:
+                    self._servers.follow(e.leader)
+                self._retire(c)
+            except (ServerBusy, ShuttingDown) as e:
+                # Refused, so not done: another member may take it.
+                if not self._failover:
+                    raise
+                err, hinted = e, False
+                if self._conn is c:
+                    self._servers.follow(None)
+                self._retire(c)
+            except ConnectionLost as e:
+                # As in Client._call.
+                moved = sent and c is not None and self._conn is c
+                if moved:
+                    self._retire(c)
+                    self._servers.follow(None)
+                if not self._failover or (sent and not resend):
+                    raise
+                err, hinted = e, False
+            attempt += 1
+            pause = backoff(attempt, hinted, len(self._servers.addrs))
+            if loop.time() + pause >= deadline:
+                raise err
+            if pause:
+                await asyncio.sleep(pause)
 
     # ------------------------------------------------------------ commands
 
     async def ping(self) -> None:
         """``PING``."""
-        await self._call(b"PING\r\n", P.decode_status)
+        await self._call(b"PING\r\n", P.decode_status, resend=True)
 
     async def auth(self, token: str) -> None:
         """``AUTH``; :raises Unauthorized: wrong token."""
         await self._call(P.encode_line(b"AUTH", token.encode()),
-                         P.decode_status)
+                         P.decode_status, resend=True)
 
     async def put(self, queue: str, body: bytes | str, *,
                   timeout: float | None = None) -> int | None:
@@ -301,7 +376,8 @@ class AsyncClient:
         return await self._call(P.encode_put(P.queue_bytes(queue),
                                              P.body_bytes(body), ms),
                                 P.decode_put,
-                                None if ms is None else ms / 1000)
+                                None if ms is None else ms / 1000,
+                                resend=self.allow_duplicates)
 
     async def _take(self, cmd: bytes, queue: str, timeout: float | None,
                     reserved: bool) -> AsyncMessage:
@@ -350,7 +426,7 @@ class AsyncClient:
         if isinstance(id, Message):
             id = id.id
         await self._call(P.encode_line(b"ACK", P.number(id, "id")),
-                         P.decode_status)
+                         P.decode_status, follow=False)
 
     async def nack(self, id: int | Message, delay: float | None = None
                    ) -> None:
@@ -360,7 +436,8 @@ class AsyncClient:
         words = [b"NACK", P.number(id, "id")]
         if delay is not None:
             words.append(b"%d" % P.millis(delay, "delay"))
-        await self._call(P.encode_line(*words), P.decode_status)
+        await self._call(P.encode_line(*words), P.decode_status,
+                         follow=False)
 
     async def create(self, queue: str, *, capacity: int | None = None,
                      max_bytes: int | None = None, policy: str | None = None,
@@ -370,7 +447,8 @@ class AsyncClient:
         """``CREATE``; as :meth:`sluice.Client.create`."""
         return await self._call(P.encode_create(
             P.queue_bytes(queue), capacity, max_bytes, policy, storage,
-            max_deliveries, dead_letter, options), P.decode_create)
+            max_deliveries, dead_letter, options), P.decode_create,
+            resend=True)
 
     async def delete(self, queue: str) -> None:
         """``DELETE``; :raises NoQueue: no such queue."""
@@ -386,13 +464,14 @@ class AsyncClient:
     async def close_queue(self, queue: str) -> None:
         """``CLOSE`` (protocol 1.1); as :meth:`sluice.Client.close_queue`."""
         await self._call(P.encode_line(b"CLOSE", P.queue_bytes(queue)),
-                         P.decode_status)
+                         P.decode_status, resend=True)
 
     async def stats(self, queue: str | None = None) -> dict:
         """``STATS``: the server's or one queue's counters, as a dict."""
         words = [b"STATS"] if queue is None else [b"STATS",
                                                   P.queue_bytes(queue)]
-        return await self._call(P.encode_line(*words), P.decode_stats)
+        return await self._call(P.encode_line(*words), P.decode_stats,
+                                resend=True)
 
     async def quit(self) -> None:
         """``QUIT``, then close."""
@@ -430,21 +509,56 @@ class AsyncClient:
         q = P.queue_bytes(queue)
         ms = P.millis(timeout, "timeout")
         wait = None if ms is None else ms / 1000
-        inflight: deque[asyncio.Future] = deque()
+        inflight: deque[tuple[asyncio.Future, bytes]] = deque()
         window = self.window
+        retry = _Retry(self)
+
+        async def head() -> int | None:
+            while True:
+                fut, data = inflight[0]
+                try:
+                    # An answer already in needs no trip through the loop.
+                    v = (fut.result() if fut.done()
+                         else await self._await(fut, wait))
+                except (NotLeader, ConnectionLost) as e:
+                    await self._put_again(inflight, e, retry)
+                    continue
+                inflight.popleft()
+                retry.attempt = 0
+                return v
         for body in bodies:
             if len(inflight) >= window:
-                fut = inflight.popleft()
-                # An answer already in needs no trip through the loop.
-                yield (fut.result() if fut.done()
-                       else await self._await(fut, wait))
+                yield await head()
             data = P.encode_put(q, P.body_bytes(body), ms)
             fut = self._send_nowait(data, P.decode_put)
             if fut is None:
                 fut = await self._send(data, P.decode_put)
-            inflight.append(fut)
+            inflight.append((fut, data))
         while inflight:
-            yield await self._await(inflight.popleft(), wait)
+            yield await head()
+
+    async def _put_again(self, inflight: deque, err: SluiceError,
+                         retry: "_Retry") -> None:
+        """As :meth:`sluice.Client._put_again`."""
+        dup_ok = self.allow_duplicates and self._failover
+
+        def again(e: BaseException | None) -> bool:
+            return isinstance(e, NotLeader) or (
+                dup_ok and isinstance(e, ConnectionLost))
+        if not again(err):
+            raise err
+        waiting = [f for f, _ in inflight if not f.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+        self._retire(self._conn)
+        self._servers.follow(err.leader if isinstance(err, NotLeader)
+                             else None)
+        await retry.pause(err, isinstance(err, NotLeader) and
+                          bool(err.leader))
+        for i, (f, data) in enumerate(inflight):
+            e = None if f.cancelled() else f.exception()
+            if again(e):
+                inflight[i] = (await self._send(data, P.decode_put), data)
 
     async def consume(self, queue: str, *, reserve: bool = False,
                       prefetch: int = 1, timeout: float | None = None,
@@ -467,6 +581,7 @@ class AsyncClient:
         # window of requests to learn the queue is empty each time.
         target = prefetch
         idle_since = time.monotonic()
+        retry = _Retry(self)
         try:
             while True:
                 if not closed and flowing:
@@ -492,12 +607,24 @@ class AsyncClient:
                     msg = (fut.result() if fut.done()
                            else await self._await(fut, wait))
                 except Empty:
+                    retry.attempt = 0
                     flowing = False
                     target = 1
                     continue
                 except Closed:
                     closed = True
                     continue
+                except NotLeader as e:
+                    # Nothing was taken: to the leader, and again.
+                    for f, _ in inflight:
+                        if f.done() and not f.cancelled():
+                            f.exception()
+                    inflight.clear()
+                    self._drop_now()
+                    self._servers.follow(e.leader)
+                    await retry.pause(e, bool(e.leader))
+                    continue
+                retry.attempt = 0
                 flowing = True
                 if target < prefetch:
                     target = min(prefetch, target * 2)
@@ -514,6 +641,26 @@ class AsyncClient:
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
+
+
+class _Retry:
+    """As sluice.client._Retry, for the asyncio client."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self.attempt = 0
+        self.since = 0.0
+
+    async def pause(self, err: BaseException, hinted: bool) -> None:
+        now = time.monotonic()
+        if self.attempt == 0:
+            self.since = now
+        self.attempt += 1
+        t = backoff(self.attempt, hinted, len(self.client._servers.addrs))
+        if now + t - self.since >= self.client.retry_timeout:
+            raise err
+        if t:
+            await asyncio.sleep(t)
 
 
 class _Reserving:

@@ -10,8 +10,10 @@ from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
 from . import protocol as P
-from ._conn import Address, DEFAULT_PORT, ServerList, ssl_context
+from ._conn import (DEFAULT_PORT, Servers, ServerList, backoff,
+                    ssl_context)
 from .errors import (Closed, ConnectionLost, Empty, NotLeader, ProtocolError,
+                     ServerBusy, ShuttingDown,
                      ServerError, SluiceError, Timeout)
 from .protocol import Message, Reply
 
@@ -71,9 +73,23 @@ class Client:
 
     :param host: server host (default ``127.0.0.1``)
     :param port: server port (default 7470)
-    :param servers: instead of host/port, several servers
-        (``"host:port"`` or ``(host, port)``) tried in turn; a
-        ``503 NOT_LEADER`` answer's ``leader=`` hint is followed
+    :param servers: instead of host/port, the servers of one
+        replication group: ``"host:port,host:port"`` (optionally named,
+        ``"NAME=host:port,..."``) or a list of ``"host:port"`` or
+        ``(host, port)``, tried in turn; a ``503 NOT_LEADER`` answer's
+        ``leader=`` hint is followed
+    :param retry_timeout: seconds a call keeps trying while it is
+        refused with ``503 NOT_LEADER`` (or, with several servers or in a
+        sharded client, with ``503 BUSY`` or ``SHUTTING_DOWN``, or none
+        can be reached); then
+        the last error is raised (:class:`NotLeader` with its ``leader``,
+        or :class:`ConnectionLost`...).  0: one try.
+    :param allow_duplicates: a PUT whose connection broke before its
+        answer is sent again (to the new leader): it may then be stored
+        twice.  Default False: :class:`ConnectionLost` is raised, and the
+        PUT may or may not have been stored.  GET, RESERVE, ACK, NACK,
+        DELETE and PURGE are never sent again after a break; PING, AUTH,
+        STATS, CREATE and CLOSE always may be.
     :param auth: token sent with ``AUTH`` on every (re)connection
     :param timeout: seconds a call may wait on the network beyond what
         the request itself asks the server to wait (a GET's or RESERVE's
@@ -94,15 +110,23 @@ class Client:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
-                 servers: Iterable[Address] | None = None,
+                 servers: Servers | None = None,
                  auth: str | None = None, timeout: float | None = None,
                  connect_timeout: float = 10.0,
                  ssl: bool | _ssl.SSLContext | None = None,
                  server_hostname: str | None = None,
-                 window: int = 256) -> None:
+                 window: int = 256, retry_timeout: float = 10.0,
+                 allow_duplicates: bool = False) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
+        if retry_timeout < 0:
+            raise ValueError("retry_timeout must not be negative")
         self._servers = ServerList(host, port, servers)
+        self.retry_timeout = retry_timeout
+        self.allow_duplicates = allow_duplicates
+        # Fail over (try again elsewhere, or later) on more than
+        # NOT_LEADER: with several servers, and in a sharded client.
+        self._always_fail_over = False
         self._auth = auth
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -318,28 +342,78 @@ class Client:
                     raise err
                 parser.feed(data)
 
+    @property
+    def group_key(self) -> str:
+        """The server list as given (``"a:1,b:2"``): the group's key for
+        sharding (:mod:`sluice.shard`)."""
+        return self._servers.key
+
+    @property
+    def _failover(self) -> bool:
+        return self._always_fail_over or len(self._servers.addrs) > 1
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        """The servers this client tries, leaders it was sent to
+        included."""
+        return list(self._servers.addrs)
+
     def _call(self, data: bytes, decode: Callable[[Reply], Any],
-              wait: float | None = 0.0) -> Any:
-        """One request and its answer, following NOT_LEADER hints."""
-        tries = 2 * len(self._servers.addrs) + 2
-        for attempt in range(tries):
+              wait: float | None = 0.0, resend: bool = False,
+              follow: bool = True) -> Any:
+        """One request and its answer.  Refused with NOT_LEADER (which
+        did nothing), it is sent again, to the hinted leader or the next
+        server, until ``retry_timeout`` (``follow`` False: raised at
+        once).  A request not sent because no server could be reached is
+        tried again likewise when there are several servers; one whose
+        connection broke before its answer, only then and when
+        ``resend``.  After a break the next server is tried first."""
+        deadline = time.monotonic() + self.retry_timeout
+        attempt = 0
+        while True:
+            sent = False
             try:
+                if self._sock is None:
+                    self.connect()
+                sent = True
                 return self._wait(self._send(data, decode, wait))
             except NotLeader as e:
-                if attempt == tries - 1:
+                if not follow:
                     raise
+                err, hinted = e, bool(e.leader)
                 self._drop(ConnectionLost("left a server that is not "
                                           "the leader"))
                 self._servers.follow(e.leader)
-                if not e.leader:
-                    time.sleep(min(0.05 * (attempt + 1), 1.0))
-        raise AssertionError("unreachable")
+            except (ServerBusy, ShuttingDown) as e:
+                # Refused, so not done: another member may take it.
+                if not self._failover:
+                    raise
+                err, hinted = e, False
+                self._drop(ConnectionLost("left a busy or stopping server"))
+                self._servers.follow(None)
+            except ConnectionLost as e:
+                # One server: nowhere else to go.  Several: a failover,
+                # perhaps; a request that may have been done is sent
+                # again only when that is harmless.
+                if not self._failover or (sent and not resend):
+                    if sent:
+                        self._servers.follow(None)
+                    raise
+                err, hinted = e, False
+                if sent:
+                    self._servers.follow(None)
+            attempt += 1
+            pause = backoff(attempt, hinted, len(self._servers.addrs))
+            if time.monotonic() + pause >= deadline:
+                raise err
+            if pause:
+                time.sleep(pause)
 
     # ------------------------------------------------------------ commands
 
     def ping(self) -> None:
         """``PING``: check the connection (connecting if needed)."""
-        self._call(b"PING\r\n", P.decode_status)
+        self._call(b"PING\r\n", P.decode_status, resend=True)
 
     def auth(self, token: str) -> None:
         """``AUTH``: authenticate this connection (the ``auth`` argument of
@@ -347,7 +421,8 @@ class Client:
 
         :raises Unauthorized: wrong token
         """
-        self._call(P.encode_line(b"AUTH", token.encode()), P.decode_status)
+        self._call(P.encode_line(b"AUTH", token.encode()), P.decode_status,
+                   resend=True)
 
     def put(self, queue: str, body: bytes | str, *,
             timeout: float | None = None) -> int | None:
@@ -368,7 +443,8 @@ class Client:
         ms = P.millis(timeout, "timeout")
         return self._call(P.encode_put(P.queue_bytes(queue),
                                        P.body_bytes(body), ms),
-                          P.decode_put, None if ms is None else ms / 1000)
+                          P.decode_put, None if ms is None else ms / 1000,
+                          resend=self.allow_duplicates)
 
     def _take(self, cmd: bytes, queue: str, timeout: float | None,
               reserved: bool) -> Message:
@@ -430,7 +506,7 @@ class Client:
         if isinstance(id, Message):
             id = id.id
         self._call(P.encode_line(b"ACK", P.number(id, "id")),
-                   P.decode_status)
+                   P.decode_status, follow=False)
 
     def nack(self, id: int | Message, delay: float | None = None) -> None:
         """``NACK``: give a reserved message back to the head of its queue,
@@ -443,7 +519,7 @@ class Client:
         words = [b"NACK", P.number(id, "id")]
         if delay is not None:
             words.append(b"%d" % P.millis(delay, "delay"))
-        self._call(P.encode_line(*words), P.decode_status)
+        self._call(P.encode_line(*words), P.decode_status, follow=False)
 
     def create(self, queue: str, *, capacity: int | None = None,
                max_bytes: int | None = None, policy: str | None = None,
@@ -468,7 +544,8 @@ class Client:
         """
         return self._call(P.encode_create(
             P.queue_bytes(queue), capacity, max_bytes, policy, storage,
-            max_deliveries, dead_letter, options), P.decode_create)
+            max_deliveries, dead_letter, options), P.decode_create,
+            resend=True)
 
     def delete(self, queue: str) -> None:
         """``DELETE``: discard a queue and every message in it.
@@ -494,7 +571,7 @@ class Client:
         :raises NoQueue: no such queue
         """
         self._call(P.encode_line(b"CLOSE", P.queue_bytes(queue)),
-                   P.decode_status)
+                   P.decode_status, resend=True)
 
     def stats(self, queue: str | None = None) -> dict:
         """``STATS``: the server's counters (a dict from the JSON), or one
@@ -504,7 +581,8 @@ class Client:
         """
         words = [b"STATS"] if queue is None else [b"STATS",
                                                   P.queue_bytes(queue)]
-        return self._call(P.encode_line(*words), P.decode_stats)
+        return self._call(P.encode_line(*words), P.decode_stats,
+                          resend=True)
 
     def quit(self) -> None:
         """``QUIT``: say goodbye and close the connection."""
@@ -550,16 +628,57 @@ class Client:
         q = P.queue_bytes(queue)
         ms = P.millis(timeout, "timeout")
         wait = None if ms is None else ms / 1000
-        inflight: deque[Pending] = deque()
+        inflight: deque[tuple[Pending, bytes]] = deque()
         window = self.window
         send = self._send
+        retry = _Retry(self)
+
+        def head() -> int | None:
+            while True:
+                p, data = inflight[0]
+                try:
+                    v = p.result()
+                except (NotLeader, ConnectionLost) as e:
+                    self._put_again(inflight, e, retry, wait)
+                    continue
+                inflight.popleft()
+                retry.attempt = 0
+                return v
         for body in bodies:
             if len(inflight) >= window:
-                yield inflight.popleft().result()
-            inflight.append(send(P.encode_put(q, P.body_bytes(body), ms),
-                                 P.decode_put, wait))
+                yield head()
+            data = P.encode_put(q, P.body_bytes(body), ms)
+            inflight.append((send(data, P.decode_put, wait), data))
         while inflight:
-            yield inflight.popleft().result()
+            yield head()
+
+    def _put_again(self, inflight: deque, err: SluiceError, retry: "_Retry",
+                   wait: float | None) -> None:
+        """``put_many``'s head was refused with NOT_LEADER (or its
+        connection broke): once every answer on that connection is in,
+        send again, to the next server, those that did nothing (and,
+        with ``allow_duplicates``, those whose connection broke); or
+        raise ``err`` when that may not or cannot be done."""
+        dup_ok = self.allow_duplicates and self._failover
+
+        def again(e: BaseException | None) -> bool:
+            return isinstance(e, NotLeader) or (
+                dup_ok and isinstance(e, ConnectionLost))
+        if not again(err):
+            raise err
+        for p, _ in inflight:
+            if not p.done:
+                try:
+                    p.exception()
+                except SluiceError:
+                    pass  # the connection broke: all failed
+        self._drop(ConnectionLost("left a server that is not the leader"))
+        self._servers.follow(err.leader if isinstance(err, NotLeader)
+                             else None)
+        retry.pause(err, isinstance(err, NotLeader) and bool(err.leader))
+        for i, (p, data) in enumerate(inflight):
+            if again(p._error):
+                inflight[i] = (self._send(data, P.decode_put, wait), data)
 
     def consume(self, queue: str, *, reserve: bool = False,
                 prefetch: int = 1, timeout: float | None = None,
@@ -596,6 +715,7 @@ class Client:
         # window of requests to learn the queue is empty each time.
         target = prefetch
         idle_since = time.monotonic()
+        retry = _Retry(self)
         try:
             while True:
                 if not closed and flowing:
@@ -616,12 +736,22 @@ class Client:
                 try:
                     msg = p.result()
                 except Empty:
+                    retry.attempt = 0
                     flowing = False
                     target = 1
                     continue
                 except Closed:
                     closed = True
                     continue
+                except NotLeader as e:
+                    # Nothing was taken: to the leader, and again.
+                    self._drop(ConnectionLost("left a server that is not "
+                                              "the leader"))
+                    inflight.clear()
+                    self._servers.follow(e.leader)
+                    retry.pause(e, bool(e.leader))
+                    continue
+                retry.attempt = 0
                 flowing = True
                 if target < prefetch:
                     target = min(prefetch, target * 2)
@@ -633,6 +763,28 @@ class Client:
             if any(not p.done for p in inflight) or (
                     reserve and inflight):
                 self._drop(ConnectionLost("consume() left early"))
+
+
+class _Retry:
+    """NOT_LEADER refusals in a row of a stream (``put_many``,
+    ``consume``): the pause before each next try, and the end of
+    ``retry_timeout`` counted from the first."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.attempt = 0
+        self.since = 0.0
+
+    def pause(self, err: BaseException, hinted: bool) -> None:
+        now = time.monotonic()
+        if self.attempt == 0:
+            self.since = now
+        self.attempt += 1
+        t = backoff(self.attempt, hinted, len(self.client._servers.addrs))
+        if now + t - self.since >= self.client.retry_timeout:
+            raise err
+        if t:
+            time.sleep(t)
 
 
 def _failed(p: Pending) -> bool:

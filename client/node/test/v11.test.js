@@ -98,9 +98,4 @@ describe('protocol 1.1', () => {
 		assert.equal(dead.text(), 'poison');
 		assert.equal((await c.stats('v11.src')).dead_lettered, 1);
 	});
-
-	it('NOT_LEADER from a replication group member', (t) => {
-		t.skip('sluiced has no replication yet; the client side is tested ' +
-		    'against a stand-in server in fake-server.test.js');
-	});
 });

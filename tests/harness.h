@@ -41,6 +41,7 @@ struct daemon {
 	int log_fd;	   /* read end of the daemon's stderr */
 	bool drainer_started;
 	unsigned long drainer; /* pthread_t of the log copier */
+	char tag[16]; /* harness_start_args(): put before each log line */
 };
 
 /*
@@ -55,6 +56,16 @@ void harness_start(struct daemon *d, const char *const *extra);
  * SLUICE_TEST_ADDR, SLUICE_TEST_TLS_PORT names it.
  */
 void harness_start_tls(struct daemon *d, const char *const *extra);
+
+/*
+ * Start sluiced with exactly these arguments (NULL-terminated; no "-l"
+ * or "-p" added, so its config decides where it listens), to be reached
+ * at host; d->port is its first plain listener's.  SLUICE_TEST_ADDR does
+ * not apply.  d->tag, if the caller set it, starts each line of the
+ * daemon's log.  Fails the test if it does not come up.
+ */
+void harness_start_args(struct daemon *d, const char *host,
+    const char *const *args);
 
 /*
  * harness_start() with a config file (-c) holding `json`; the file is

@@ -353,26 +353,37 @@ cluster_request(struct cluster *c, int i, const char *req, char *out,
 	return true;
 }
 
-json_t *
-cluster_json(struct cluster *c, int i, const char *req)
+/* cluster_json(), with the answer's first line left in line. */
+static json_t *
+json_ask(struct cluster *c, int i, const char *req, char *line, size_t len)
 {
-	char line[256], *body;
+	char *body;
 	json_t *j = NULL;
-	size_t len;
+	size_t blen;
 	int end = 0;
-	int fd = hc_ask(c, i, req, line, sizeof line);
+	int fd = hc_ask(c, i, req, line, len);
 
-	if (fd < 0)
+	if (fd < 0) {
+		snprintf(line, len, "(no answer)");
 		return NULL;
-	if (sscanf(line, "200 JSON %zu%n", &len, &end) == 1 &&
+	}
+	if (sscanf(line, "200 JSON %zu%n", &blen, &end) == 1 &&
 	    line[end] == '\0') {
-		ck_assert_ptr_nonnull(body = malloc(len + 2));
-		if (hc_read(fd, body, len + 2))
-			j = json_loadb(body, len, 0, NULL);
+		ck_assert_ptr_nonnull(body = malloc(blen + 2));
+		if (hc_read(fd, body, blen + 2))
+			j = json_loadb(body, blen, 0, NULL);
 		free(body);
 	}
 	close(fd);
 	return j;
+}
+
+json_t *
+cluster_json(struct cluster *c, int i, const char *req)
+{
+	char line[256];
+
+	return json_ask(c, i, req, line, sizeof line);
 }
 
 json_t *
@@ -437,6 +448,20 @@ agreed_leader(struct cluster *c, unsigned mask, bool *no_role)
 	return leader;
 }
 
+/*
+ * Whether node i serves queue requests: a leader still catching up
+ * answers 503 NOT_LEADER.  PEEK changes nothing, whatever it answers.
+ */
+static bool
+serves(struct cluster *c, int i)
+{
+	char line[256];
+
+	return cluster_request(c, i, "PEEK sluice-test-probe", line,
+	           sizeof line) &&
+	    strncmp(line, "503 NOT_LEADER", 14) != 0;
+}
+
 int
 cluster_await_leader(struct cluster *c, unsigned mask)
 {
@@ -447,7 +472,7 @@ cluster_await_leader(struct cluster *c, unsigned mask)
 		int leader = agreed_leader(c, mask, &no_role);
 		if (no_role)
 			return -2;
-		if (leader >= 0) {
+		if (leader >= 0 && serves(c, leader)) {
 			fprintf(stderr, "cluster: n%d leads (%llu ms)\n",
 			    leader + 1,
 			    (unsigned long long)(harness_now_ms() - t0));
@@ -464,12 +489,12 @@ cluster_await_queue(struct cluster *c, int i, const char *q, const char *field,
     long long want)
 {
 	uint64_t until = harness_now_ms() + CLUSTER_ELECT_WAIT_MS;
-	char req[256];
+	char req[256], line[256];
 	long long got = -1;
 
 	snprintf(req, sizeof req, "STATS %s", q);
 	for (;;) {
-		json_t *j = cluster_json(c, i, req);
+		json_t *j = json_ask(c, i, req, line, sizeof line);
 		json_t *v = j ? json_object_get(j, field) : NULL;
 		if (json_is_integer(v))
 			got = json_integer_value(v);
@@ -477,8 +502,8 @@ cluster_await_queue(struct cluster *c, int i, const char *q, const char *field,
 		if (got == want)
 			return;
 		ck_assert_msg(harness_now_ms() < until,
-		    "n%d: STATS %s: %s stayed %lld, wanted %lld", i + 1, q,
-		    field, got, want);
+		    "n%d: STATS %s: %s stayed %lld, wanted %lld (\"%s\")",
+		    i + 1, q, field, got, want, line);
 		pause_poll();
 	}
 }

@@ -120,7 +120,9 @@ int cluster_node_by_client(struct cluster *c, const char *addr);
 /*
  * Wait until, among the up nodes of `mask` (bit i: node i; 0: every up
  * node), exactly one says it is the leader and every other names it as
- * its leader and says it is a follower.  Returns the leader's index;
+ * its leader and says it is a follower, and the leader serves (a new
+ * leader answers 503 NOT_LEADER until it has caught up with its log,
+ * although its STATS says "leader").  Returns the leader's index;
  * fails the test after CLUSTER_ELECT_WAIT_MS.  Returns -2 at once if a
  * member's STATS has no "role" at all (a daemon without replication).
  */

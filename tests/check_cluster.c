@@ -1057,13 +1057,39 @@ END_TEST
 /* Body "<tag>-<n>" answered how: */
 enum fate { F_UNKNOWN, F_QUEUED, F_REFUSED };
 
+/*
+ * Read the answer to PUT number k on t (k < nb: before[k], else
+ * after[k - nb]); false when the connection ended first.  Only a PUT
+ * sent before the cut may be acknowledged.
+ */
+static bool
+read_fate(struct tconn *t, int k, enum fate *before, int nb, enum fate *after)
+{
+	enum fate *f = k < nb ? &before[k] : &after[k - nb];
+	const char *line;
+
+	if (!tc_readable_line(t))
+		return false;
+	line = tc_line(t);
+	if (strncmp(line, "503 NOT_LEADER", 14) == 0) {
+		*f = F_REFUSED;
+		return true;
+	}
+	ck_assert_msg(k < nb, "the isolated leader acknowledged after-%d: %s",
+	    k - nb, line);
+	ck_assert_msg(strncmp(line, "200 QUEUED ", 11) == 0, "PUT answered %s",
+	    line);
+	*f = F_QUEUED;
+	return true;
+}
+
 START_TEST(test_isolated_leader_acknowledges_nothing)
 {
 	enum { PRE = 5, BEFORE = 10, AFTER = 10, MAJ = 5 };
 	enum fate before[BEFORE], after[AFTER];
 	struct cluster *c;
 	struct tconn *t;
-	int leader, l2, l3, got[BEFORE + AFTER + PRE + MAJ] = { 0 };
+	int leader, l2, l3, answered, got[BEFORE + AFTER + PRE + MAJ] = { 0 };
 	unsigned seed = seed_for(100);
 	char req[128];
 	unsigned mask = 0;
@@ -1080,14 +1106,26 @@ START_TEST(test_isolated_leader_acknowledges_nothing)
 	}
 	tc_close(t);
 
-	/* PUTs in flight on the leader when it is cut off, and after. */
+	/*
+	 * PUTs in flight on the leader when it is cut off (a seeded number
+	 * of them answered before), and PUTs sent after.
+	 */
+	for (int k = 0; k < BEFORE; k++)
+		before[k] = F_UNKNOWN;
+	for (int k = 0; k < AFTER; k++)
+		after[k] = F_UNKNOWN;
 	t = cluster_tc_open(c, leader);
+	answered = 0;
 	for (int k = 0; k < BEFORE; k++) {
 		snprintf(req, sizeof req, "before-%d", k);
 		tc_send_put(t, "p", req);
-		if ((unsigned)k == seed % BEFORE)
-			faultproxy_isolate(c->fp, c->node[leader].id);
+		if (k != (int)(seed % (BEFORE / 2)))
+			continue;
+		while (answered <= k)
+			ck_assert(
+			    read_fate(t, answered++, before, BEFORE, after));
 	}
+	faultproxy_isolate(c->fp, c->node[leader].id);
 	for (int k = 0; k < AFTER; k++) {
 		snprintf(req, sizeof req, "after-%d", k);
 		tc_send_put(t, "p", req);
@@ -1110,27 +1148,9 @@ START_TEST(test_isolated_leader_acknowledges_nothing)
 	 * The old leader answers what it held: nothing sent after the cut
 	 * is acknowledged (503 NOT_LEADER, or the connection closes).
 	 */
-	for (int k = 0; k < BEFORE; k++)
-		before[k] = F_UNKNOWN;
-	for (int k = 0; k < AFTER; k++)
-		after[k] = F_UNKNOWN;
-	for (int k = 0; k < BEFORE + AFTER; k++) {
-		enum fate *f = k < BEFORE ? &before[k] : &after[k - BEFORE];
-		const char *line;
-		if (!tc_readable_line(t))
-			break; /* closed: the rest are unknown */
-		line = tc_line(t);
-		if (strncmp(line, "503 NOT_LEADER", 14) == 0) {
-			*f = F_REFUSED;
-			continue;
-		}
-		ck_assert_msg(k < BEFORE,
-		    "the isolated leader acknowledged after-%d: %s", k - BEFORE,
-		    line);
-		ck_assert_msg(strncmp(line, "200 QUEUED ", 11) == 0,
-		    "PUT answered %s", line);
-		*f = F_QUEUED;
-	}
+	while (answered < BEFORE + AFTER &&
+	    read_fate(t, answered, before, BEFORE, after))
+		answered++;
 	tc_close(t);
 	/* It knows it leads no more. */
 	for (uint64_t t0 = harness_now_ms();;) {
@@ -1194,6 +1214,19 @@ START_TEST(test_isolated_leader_acknowledges_nothing)
 	for (int k = 0; k < AFTER; k++)
 		ck_assert_msg(got[PRE + MAJ + BEFORE + k] == 0,
 		    "after-%d, sent to the cut-off leader, is there", k);
+	int fates[2][3] = { { 0 } }, kept = 0;
+	for (int k = 0; k < BEFORE; k++) {
+		fates[0][before[k]]++;
+		kept += before[k] == F_UNKNOWN && got[PRE + MAJ + k];
+	}
+	for (int k = 0; k < AFTER; k++)
+		fates[1][after[k]]++;
+	fprintf(stderr,
+	    "cluster: partition seed %u: before the cut %d queued, %d "
+	    "refused, %d unanswered (%d of them kept); after it %d refused, "
+	    "%d unanswered\n",
+	    seed, fates[0][F_QUEUED], fates[0][F_REFUSED], fates[0][F_UNKNOWN],
+	    kept, fates[1][F_REFUSED], fates[1][F_UNKNOWN]);
 out:
 	cluster_free(c);
 }

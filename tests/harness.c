@@ -235,6 +235,11 @@ harness_wait(struct daemon *d)
 	if (d->pid == 0)
 		return 0;
 	ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
+	/* A test that killed it knows; any other signal is news. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		fprintf(stderr, "%ssluiced (pid %d) died of signal %d%s\n",
+		    d->tag, (int)d->pid, WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
 	d->pid = 0;
 	if (d->drainer_started)
 		pthread_join((pthread_t)d->drainer, NULL);

@@ -1031,11 +1031,11 @@ START_TEST(test_failover_under_load_keeps_every_promise)
 		follow_leader(l);
 		ck_assert_int_ne(l->leader, victim);
 		/* The first acknowledged PUT on the new leader. */
-		while (!l->recs[0][l->nseq[0] - 1].queued) {
+		do {
 			send_put(l, 0);
 			if (!c_settle(l, &l->cl[0]) || l->moved)
 				follow_leader(l);
-		}
+		} while (!l->recs[0][l->nseq[0] - 1].queued);
 		fprintf(stderr,
 		    "cluster: seed %u: n%d killed, n%d leads, first PUT "
 		    "acknowledged after %llu ms\n",

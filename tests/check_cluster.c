@@ -382,9 +382,8 @@ START_TEST(test_one_leader_and_followers_point_at_it)
 		ck_assert_int_ge(stats_int(j, "applied"), 1);
 		m = json_object_get(j, "members");
 		ck_assert_uint_eq(json_array_size(m), 3);
-		json_t *e;
-		json_array_foreach(m, k, e)
-		{
+		for (k = 0; k < json_array_size(m); k++) {
+			json_t *e = json_array_get(m, k);
 			uint64_t id = (uint64_t)json_integer_value(
 			    json_object_get(e, "id"));
 			ck_assert(id >= 1 && id <= 3);
@@ -1287,8 +1286,9 @@ START_TEST(test_membership_changes_under_load_lose_nothing)
 	ck_assert_ptr_nonnull(j = cluster_json(c, l->leader, "CLUSTER STATUS"));
 	m = json_object_get(j, "members");
 	ck_assert_uint_eq(json_array_size(m), 4);
-	json_array_foreach(m, k, e)
-	    ck_assert_str_eq(stats_str(e, "role"), "voter");
+	for (k = 0; k < json_array_size(m); k++)
+		ck_assert_str_eq(stats_str(json_array_get(m, k), "role"),
+		    "voter");
 	json_decref(j);
 	/* It follows, and holds what the others hold. */
 	cluster_await_leader(c, 0);
@@ -1303,9 +1303,11 @@ START_TEST(test_membership_changes_under_load_lose_nothing)
 	ck_assert_ptr_nonnull(j = cluster_json(c, l->leader, "CLUSTER STATUS"));
 	m = json_object_get(j, "members");
 	ck_assert_uint_eq(json_array_size(m), 3);
-	json_array_foreach(m, k, e)
-	    ck_assert_uint_ne(json_integer_value(json_object_get(e, "id")),
-	        c->node[gone].id);
+	for (k = 0; k < json_array_size(m); k++) {
+		e = json_array_get(m, k);
+		ck_assert_uint_ne(json_integer_value(json_object_get(e, "id")),
+		    c->node[gone].id);
+	}
 	json_decref(j);
 	ck_assert_int_eq(cluster_stop(c, gone), 0);
 	fprintf(stderr,

@@ -47,6 +47,7 @@
 #include "faultproxy.h"
 #include "harness.h"
 #include "harness_cluster.h"
+#include "harness_dir.h"
 #include "testcase.h"
 
 static void
@@ -1403,6 +1404,15 @@ int
 main(void)
 {
 	Suite *s = suite_create("cluster");
+	char tmp[] = "/tmp/sluice_check_cluster.XXXXXX";
+	int rc;
+
+	/* Every group's files go below it, failed tests' too (see harness). */
+	if (mkdtemp(tmp) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	setenv("CLUSTER_TMPDIR", tmp, 1);
 
 	TEST_TIMEOUT(s, test_proxy_forwards_holds_and_cuts_by_sender, 30);
 	TEST_TIMEOUT(s, test_one_leader_and_followers_point_at_it, 60);
@@ -1415,5 +1425,7 @@ main(void)
 	test_add(s, "test_group_restart_keeps_queues_and_messages",
 	    test_group_restart_keeps_queues_and_messages, setup, teardown, 90,
 	    2);
-	return test_run(s);
+	rc = test_run(s);
+	harness_rm_rf(tmp);
+	return rc;
 }

@@ -179,7 +179,9 @@ cluster_new(int n, bool proxy, const char *settings)
 	ck_assert(n > 0 && n < CLUSTER_NODES);
 	c->n = c->nmembers = n;
 	pick_host(c->host, sizeof c->host);
-	strcpy(c->root, "/tmp/sluice_cluster.XXXXXX");
+	/* Below the suite's directory, if it made one (see the header). */
+	snprintf(c->root, sizeof c->root, "%s/sluice_cluster.XXXXXX",
+	    getenv("CLUSTER_TMPDIR") ? getenv("CLUSTER_TMPDIR") : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(c->root));
 	if (settings != NULL)
 		snprintf(c->settings, sizeof c->settings, " %s", settings);

@@ -17,6 +17,11 @@
  * binds: every Raft connection between two members goes through the
  * proxy, which can cut them.
  *
+ * Each group's files (configs, data directories) are in a temporary
+ * directory, made below $CLUSTER_TMPDIR when it is set: a suite sets it
+ * to a directory of its own and removes that at the end, so a failed
+ * test, which ends before it can clean up, leaves nothing behind either.
+ *
  * Roles are learned from the members' global STATS ("role", "leader"),
  * polled with a bounded deadline; a member that is down is not asked.
  * The connections used for that never fail the test by themselves: a
@@ -50,15 +55,15 @@ struct cluster_node {
 	char client[80];   /* "host:port": its client address */
 	char raft[80];     /* its Raft address as the others dial it */
 	char raft_own[80]; /* ... and as it binds it */
-	char dir[128];     /* data_dir */
-	char conf[128];
+	char dir[160];     /* data_dir */
+	char conf[160];
 };
 
 struct cluster {
 	int n;        /* nodes made: members, then joiners */
 	int nmembers; /* the group it starts with: nodes 0..nmembers-1 */
 	char host[32];
-	char root[64];       /* the temporary directory */
+	char root[128];      /* the temporary directory */
 	char settings[2048]; /* more top-level config keys, or "" */
 	struct faultproxy *fp;
 	struct cluster_node node[CLUSTER_NODES];

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
+#include "persist.h"
 #include "acl.h"
 #include "answer.h"
 #include "clock.h"
@@ -164,6 +166,14 @@ stale(const struct server *s, const struct view *v, uint64_t now,
 
 	if (budget_full(s) && s->budget.shared_live >= ANSWER_LIVE_MAX)
 		return false;
+	/*
+	 * A group member that does not serve: its role, leader and the
+	 * follower's queues change under libraft, unseen by s->changes,
+	 * and nothing makes STATS hot there.
+	 */
+	if (persist_cluster(s->persist) != NULL &&
+	    !cluster_serving(persist_cluster(s->persist)))
+		return true;
 	return age >= ANSWER_STATS_MS || changed_at > v->built_changes ||
 	    s->changes != v->built_changes;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "cluster.h"
 #include "cmd.h"
 #include "log.h"
 #include "persist.h"
@@ -22,32 +23,38 @@ static enum cmd_result cmd_auth(struct conn *, const struct proto_request *);
 static enum cmd_result cmd_quit(struct conn *, const struct proto_request *);
 
 /*
- * Each command's handler and the rights (CONFIG_CAN_*, any of them) its
- * token needs on the queue the request names; 0: none.  ACK and NACK
+ * Each command's handler, the rights (CONFIG_CAN_*, any of them) its
+ * token needs on the queue the request names (0: none), and whether
+ * only a replication group's leader serves it (LEAD: it reads or
+ * changes queues; a member that does not lead answers 503 NOT_LEADER).  ACK and NACK
  * name a message, not a queue: cmd_ack() checks its queue.  STATS of a
  * queue needs any right on it; a global STATS lists only the queues the
  * token has some right on (stats.c).
  */
 #define ANY CONFIG_CAN_ALL
+#define LEAD true
 static const struct {
 	cmd_handler run;
 	unsigned needs;
+	bool lead;
 } cmds[PROTO_CMD_COUNT] = {
-	[PROTO_CMD_PING] = { cmd_ping, 0 },
-	[PROTO_CMD_PUT] = { cmd_put, CONFIG_CAN_PRODUCE },
-	[PROTO_CMD_GET] = { cmd_get, CONFIG_CAN_CONSUME },
-	[PROTO_CMD_RESERVE] = { cmd_get, CONFIG_CAN_CONSUME },
-	[PROTO_CMD_ACK] = { cmd_ack, CONFIG_CAN_CONSUME },
-	[PROTO_CMD_NACK] = { cmd_ack, CONFIG_CAN_CONSUME },
-	[PROTO_CMD_CREATE] = { cmd_create, CONFIG_CAN_ADMIN },
-	[PROTO_CMD_DELETE] = { cmd_delete, CONFIG_CAN_ADMIN },
-	[PROTO_CMD_PURGE] = { cmd_purge, CONFIG_CAN_ADMIN },
-	[PROTO_CMD_STATS] = { cmd_stats, ANY },
-	[PROTO_CMD_AUTH] = { cmd_auth, 0 },
-	[PROTO_CMD_QUIT] = { cmd_quit, 0 },
-	[PROTO_CMD_CLOSE] = { cmd_close, CONFIG_CAN_ADMIN },
+	[PROTO_CMD_PING] = { cmd_ping, 0, false },
+	[PROTO_CMD_PUT] = { cmd_put, CONFIG_CAN_PRODUCE, LEAD },
+	[PROTO_CMD_GET] = { cmd_get, CONFIG_CAN_CONSUME, LEAD },
+	[PROTO_CMD_RESERVE] = { cmd_get, CONFIG_CAN_CONSUME, LEAD },
+	[PROTO_CMD_ACK] = { cmd_ack, CONFIG_CAN_CONSUME, LEAD },
+	[PROTO_CMD_NACK] = { cmd_ack, CONFIG_CAN_CONSUME, LEAD },
+	[PROTO_CMD_CREATE] = { cmd_create, CONFIG_CAN_ADMIN, LEAD },
+	[PROTO_CMD_DELETE] = { cmd_delete, CONFIG_CAN_ADMIN, LEAD },
+	[PROTO_CMD_PURGE] = { cmd_purge, CONFIG_CAN_ADMIN, LEAD },
+	[PROTO_CMD_STATS] = { cmd_stats, ANY, false },
+	[PROTO_CMD_AUTH] = { cmd_auth, 0, false },
+	[PROTO_CMD_QUIT] = { cmd_quit, 0, false },
+	[PROTO_CMD_CLOSE] = { cmd_close, CONFIG_CAN_ADMIN, LEAD },
 	/* It shows what GET would take: the right to take it. */
-	[PROTO_CMD_PEEK] = { cmd_peek, CONFIG_CAN_CONSUME },
+	[PROTO_CMD_PEEK] = { cmd_peek, CONFIG_CAN_CONSUME, LEAD },
+	/* Its subcommands check rights and leadership themselves. */
+	[PROTO_CMD_CLUSTER] = { cmd_cluster, 0, false },
 };
 
 /*
@@ -135,6 +142,8 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		snprintf(reply, size, "403 FORBIDDEN %s", r->queue);
 		return false;
 	}
+	if (cmds[r->cmd].lead && !cmd_leads(s, reply, size))
+		return false;
 	if (r->cmd != PROTO_CMD_PUT)
 		return true;
 	struct queue *q = cmd_find_queue(s, r->queue, false);
@@ -153,6 +162,24 @@ cmd_check(struct conn *c, const struct proto_request *r, char *reply,
 		return false;
 	}
 	return !refuse_for_memory(s, q, r, reply, size);
+}
+
+bool
+cmd_leads(struct server *s, char *reply, size_t size)
+{
+	struct cluster *cl = persist_cluster(s->persist);
+	const char *leader;
+
+	if (cl == NULL || cluster_serving(cl))
+		return true;
+	/* A leader that is catching up has no better member to name. */
+	leader = cluster_role(cl) == CLUSTER_LEADER ? NULL
+	                                            : cluster_leader_client(cl);
+	if (leader != NULL)
+		snprintf(reply, size, "503 NOT_LEADER leader=%s", leader);
+	else
+		snprintf(reply, size, "503 NOT_LEADER");
+	return false;
 }
 
 bool

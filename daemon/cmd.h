@@ -80,5 +80,13 @@ enum cmd_result cmd_purge(struct conn *c, const struct proto_request *r);
 enum cmd_result cmd_stats(struct conn *c, const struct proto_request *r);
 enum cmd_result cmd_close(struct conn *c, const struct proto_request *r);
 enum cmd_result cmd_peek(struct conn *c, const struct proto_request *r);
+enum cmd_result cmd_cluster(struct conn *c, const struct proto_request *r);
+
+/*
+ * True when this server serves queue requests: alone, or the leader of
+ * its replication group with everything before its lead applied.
+ * Else false, with "503 NOT_LEADER [leader=<host>:<port>]" in reply.
+ */
+bool cmd_leads(struct server *s, char *reply, size_t size);
 
 #endif

@@ -104,8 +104,13 @@ cmd_ack(struct conn *c, const struct proto_request *r)
 		 * it will not see this message again.
 		 */
 		q->stat.nacks++;
-		switch (deliver_come_back(c->server, q, m,
-		    r->has_delay ? r->delay_ms : 0)) {
+		enum deliver_back back = deliver_come_back(c->server, q, m,
+		    r->has_delay ? r->delay_ms : 0);
+		/* What it logged (a delay, a dead letter) goes first. */
+		if (q->qno != 0)
+			conn_hold_until(c,
+			    persist_appended(c->server->persist));
+		switch (back) {
 		case DELIVER_BACK_MOVED:
 			conn_reply(c, 200, "REQUEUED", "dead_lettered=moved");
 			break;

@@ -180,11 +180,15 @@ cmd_stats(struct conn *c, const struct proto_request *r)
 		return CMD_DONE;
 	}
 	struct queue *q = cmd_find_queue(c->server, r->queue, false);
-	if (q == NULL) {
+	struct persist_view v;
+	if (q != NULL)
+		j = stats_queue_json(q);
+	else if (persist_follower_queue(c->server->persist, r->queue, &v))
+		j = stats_view_json(&v);
+	else {
 		conn_reply(c, 404, "NO_QUEUE", r->queue);
 		return CMD_DONE;
 	}
-	j = stats_queue_json(q);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	if (text == NULL) {

@@ -117,6 +117,12 @@ static int parse_default_storage(struct jcheck *, const char *, json_t *,
 static int parse_queue_storage(struct jcheck *, const char *, json_t *, void *);
 static int parse_data_dir(struct jcheck *, const char *, json_t *, void *);
 static int parse_fsync(struct jcheck *, const char *, json_t *, void *);
+static int parse_cluster(struct jcheck *, const char *, json_t *, void *);
+static int parse_members(struct jcheck *, const char *, json_t *, void *);
+static int parse_member_raft(struct jcheck *, const char *, json_t *, void *);
+static int parse_member_client(struct jcheck *, const char *, json_t *, void *);
+static int parse_own_raft(struct jcheck *, const char *, json_t *, void *);
+static int parse_own_client(struct jcheck *, const char *, json_t *, void *);
 
 #define CFG(f) offsetof(struct config, f)
 #define NUM PROTO_NUM_MAX
@@ -175,6 +181,7 @@ static const struct jcheck_key top_keys[] = {
 	    SEGMENT_SIZE_MAX, NULL },
 	{ "max_unsynced_bytes", JCHECK_U64, CFG(max_unsynced), 1,
 	    MAX_UNSYNCED_MAX, NULL },
+	{ "cluster", FUNC(parse_cluster) },
 };
 
 #define SET(f) offsetof(struct queue_settings, f)
@@ -209,6 +216,40 @@ static const struct jcheck_key token_keys[] = {
 static const struct jcheck_key grant_keys[] = {
 	{ "queues", FUNC(parse_grant_queues) },
 	{ "can", FUNC(parse_grant_can) },
+};
+
+/*
+ * "cluster" and an entry of its "members".  Ids go up to 2^63-1, what
+ * a JSON integer holds.  How the keys fit together (id among the
+ * members, addresses unique, join's own addresses) is checked as each
+ * member is read (parse_member) and once the whole object is
+ * (parse_cluster); the data_dir once the flags are in (check_cluster).
+ */
+#define CL(f) offsetof(struct config_cluster, f)
+#define MEMBER(f) offsetof(struct config_member, f)
+static const struct jcheck_key cluster_keys[] = {
+	{ "id", JCHECK_U64, CL(id), 1, INT64_MAX, NULL },
+	{ "members", FUNC(parse_members) },
+	{ "join", JCHECK_BOOL, CL(join), 0, 0, NULL },
+	{ "raft", FUNC(parse_own_raft) },
+	{ "client", FUNC(parse_own_client) },
+	{ "election_timeout_ms", JCHECK_UINT, CL(election_timeout_ms),
+	    CONFIG_ELECTION_TIMEOUT_MIN, CONFIG_ELECTION_TIMEOUT_MAX, NULL },
+	{ "heartbeat_timeout_ms", JCHECK_UINT, CL(heartbeat_timeout_ms),
+	    CONFIG_HEARTBEAT_TIMEOUT_MIN, CONFIG_HEARTBEAT_TIMEOUT_MAX, NULL },
+	{ "snapshot_threshold", JCHECK_UINT, CL(snapshot_threshold),
+	    CONFIG_SNAPSHOT_THRESHOLD_MIN, CONFIG_SNAPSHOT_THRESHOLD_MAX,
+	    NULL },
+	{ "snapshot_trailing", JCHECK_UINT, CL(snapshot_trailing), 0,
+	    CONFIG_SNAPSHOT_TRAILING_MAX, NULL },
+	{ "max_batch", JCHECK_U64, CL(max_batch), CONFIG_MAX_BATCH_MIN,
+	    CONFIG_MAX_BATCH_MAX, NULL },
+};
+
+static const struct jcheck_key member_keys[] = {
+	{ "id", JCHECK_U64, MEMBER(id), 1, INT64_MAX, NULL },
+	{ "raft", FUNC(parse_member_raft) },
+	{ "client", FUNC(parse_member_client) },
 };
 
 /* The names of the rights, at the bit they set. */
@@ -294,6 +335,62 @@ config_defaults(struct config *cfg)
 	cfg->fsync = CONFIG_DEFAULT_FSYNC;
 	cfg->segment_size = CONFIG_DEFAULT_SEGMENT_SIZE;
 	cfg->max_unsynced = CONFIG_DEFAULT_MAX_UNSYNCED;
+	cfg->cluster.on = false;
+	cfg->cluster.election_timeout_ms = CONFIG_DEFAULT_ELECTION_TIMEOUT_MS;
+	cfg->cluster.heartbeat_timeout_ms = CONFIG_DEFAULT_HEARTBEAT_TIMEOUT_MS;
+	cfg->cluster.snapshot_threshold = CONFIG_DEFAULT_SNAPSHOT_THRESHOLD;
+	cfg->cluster.snapshot_trailing = CONFIG_DEFAULT_SNAPSHOT_TRAILING;
+	cfg->cluster.max_batch = CONFIG_DEFAULT_MAX_BATCH;
+}
+
+const struct config_member *
+config_cluster_self(const struct config *cfg)
+{
+	const struct config_cluster *c = &cfg->cluster;
+
+	if (!c->on)
+		return NULL;
+	for (size_t i = 0; !c->join && i < c->nmembers; i++)
+		if (c->members[i].id == c->id)
+			return &c->members[i];
+	return &c->self;
+}
+
+static bool
+member_equal(const struct config_member *a, const struct config_member *b)
+{
+	return a->id == b->id && strcmp(a->raft, b->raft) == 0 &&
+	    strcmp(a->client, b->client) == 0;
+}
+
+bool
+config_cluster_equal(const struct config_cluster *a,
+    const struct config_cluster *b)
+{
+	if (a->on != b->on)
+		return false;
+	if (!a->on)
+		return true;
+	if (a->id != b->id || a->join != b->join ||
+	    strcmp(a->raft, b->raft) != 0 ||
+	    strcmp(a->client, b->client) != 0 ||
+	    a->election_timeout_ms != b->election_timeout_ms ||
+	    a->heartbeat_timeout_ms != b->heartbeat_timeout_ms ||
+	    a->snapshot_threshold != b->snapshot_threshold ||
+	    a->snapshot_trailing != b->snapshot_trailing ||
+	    a->max_batch != b->max_batch || a->nmembers != b->nmembers)
+		return false;
+	/* Ids are unique, so equal counts and a match each make a set. */
+	for (size_t i = 0; i < a->nmembers; i++) {
+		size_t j;
+
+		for (j = 0; j < b->nmembers; j++)
+			if (member_equal(&a->members[i], &b->members[j]))
+				break;
+		if (j == b->nmembers)
+			return false;
+	}
+	return true;
 }
 
 void
@@ -419,6 +516,275 @@ parse_fsync(struct jcheck *k, const char *path, json_t *v, void *obj)
 	if (jcheck_oneof(k, path, v, fsync_names, 3, &i) < 0)
 		return -1;
 	cfg->fsync = (enum wal_fsync)i;
+	cfg->fsync_set = true;
+	return 0;
+}
+
+/*
+ * A cluster address, "a.b.c.d:PORT": numeric IPv4 (what libraft's TCP
+ * transport takes) and a port 1-65535, both to connect to, so neither
+ * 0.0.0.0 nor port 0.  Stored as inet_ntop() and the port spell them,
+ * so two spellings of one address (a port's leading zero) compare
+ * equal.
+ */
+static int
+parse_peer_address(struct jcheck *k, const char *path, json_t *v, char *dst)
+{
+	char q[JCHECK_QUOTE_SIZE], host[INET_ADDRSTRLEN];
+	const char *s, *colon;
+	struct in_addr in;
+	uint64_t port;
+	size_t len;
+
+	if (jcheck_type(k, path, v, JSON_STRING, "a string") < 0)
+		return -1;
+	s = json_string_value(v);
+	if (strlen(s) != json_string_length(v) ||
+	    (colon = strrchr(s, ':')) == NULL ||
+	    (len = (size_t)(colon - s)) >= sizeof host)
+		goto bad;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (inet_pton(AF_INET, host, &in) != 1 ||
+	    !proto_parse_number(colon + 1, strlen(colon + 1), &port) ||
+	    port < 1 || port > 65535)
+		goto bad;
+	if (in.s_addr == htonl(INADDR_ANY))
+		return jcheck_fail(k, path,
+		    "%s: 0.0.0.0 is no address to connect to",
+		    jcheck_quote(q, sizeof q, s));
+	inet_ntop(AF_INET, &in, host, sizeof host);
+	snprintf(dst, CONFIG_ADDR_MAX, "%s:%u", host, (unsigned)port);
+	return 0;
+bad:
+	return jcheck_fail(k, path,
+	    "%s is not a numeric IPv4 address with a port "
+	    "(a.b.c.d:1-65535)",
+	    jcheck_quote(q, sizeof q, s));
+}
+
+static int
+parse_member_raft(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_peer_address(k, path, v,
+	    ((struct config_member *)obj)->raft);
+}
+
+static int
+parse_member_client(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_peer_address(k, path, v,
+	    ((struct config_member *)obj)->client);
+}
+
+static int
+parse_own_raft(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_peer_address(k, path, v,
+	    ((struct config_cluster *)obj)->raft);
+}
+
+static int
+parse_own_client(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	return parse_peer_address(k, path, v,
+	    ((struct config_cluster *)obj)->client);
+}
+
+/*
+ * Where the first n members already use addr (a Raft or a client
+ * address: no two may share one, they would be one socket): its JSON
+ * path into where, and true.
+ */
+static bool
+address_used(const struct config_cluster *c, size_t n, const char *members,
+    const char *addr, char *where, size_t size)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *key = NULL;
+
+		if (strcmp(c->members[i].raft, addr) == 0)
+			key = "raft";
+		else if (strcmp(c->members[i].client, addr) == 0)
+			key = "client";
+		if (key != NULL) {
+			snprintf(where, size, "%s[%zu].%s", members, i, key);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Entry i of "members", read into c->members[c->nmembers]. */
+static int
+parse_member(struct jcheck *k, const char *members, size_t i, json_t *v,
+    struct config_cluster *c)
+{
+	struct config_member *m = &c->members[c->nmembers];
+	char path[JCHECK_PATH_MAX], sub[JCHECK_PATH_MAX],
+	    where[JCHECK_PATH_MAX];
+
+	jcheck_index(path, sizeof path, members, i);
+	memset(m, 0, sizeof *m);
+	if (jcheck_object(k, path, v, member_keys, NKEYS(member_keys), m) < 0)
+		return -1;
+	if (m->id == 0)
+		return jcheck_fail(k, path, "missing key \"id\"");
+	if (m->raft[0] == '\0')
+		return jcheck_fail(k, path, "missing key \"raft\"");
+	if (m->client[0] == '\0')
+		return jcheck_fail(k, path, "missing key \"client\"");
+	for (size_t j = 0; j < c->nmembers; j++) {
+		if (c->members[j].id != m->id)
+			continue;
+		jcheck_path(sub, sizeof sub, path, "id");
+		return jcheck_fail(k, sub,
+		    "%" PRIu64 " is already the id of %s[%zu]", m->id, members,
+		    j);
+	}
+	if (address_used(c, c->nmembers, members, m->raft, where,
+	        sizeof where)) {
+		jcheck_path(sub, sizeof sub, path, "raft");
+		return jcheck_fail(k, sub, "\"%s\" is already %s", m->raft,
+		    where);
+	}
+	jcheck_path(sub, sizeof sub, path, "client");
+	if (address_used(c, c->nmembers, members, m->client, where,
+	        sizeof where))
+		return jcheck_fail(k, sub, "\"%s\" is already %s", m->client,
+		    where);
+	if (strcmp(m->client, m->raft) == 0)
+		return jcheck_fail(k, sub, "\"%s\" is already %s.raft",
+		    m->client, path);
+	c->nmembers++;
+	return 0;
+}
+
+static int
+parse_members(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_cluster *c = obj;
+	size_t i;
+	json_t *e;
+
+	c->nmembers = 0;
+	if (jcheck_type(k, path, v, JSON_ARRAY, "an array of members") < 0)
+		return -1;
+	if (json_array_size(v) == 0)
+		return jcheck_fail(k, path, "expected at least one member");
+	if (json_array_size(v) > CONFIG_MEMBERS_MAX)
+		return jcheck_fail(k, path, "more than %d members",
+		    CONFIG_MEMBERS_MAX);
+	json_array_foreach(v, i, e)
+	{
+		if (parse_member(k, path, i, e, c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Without join the server bootstraps members (or finds its group in
+ * the log): it must be one of them, and its own addresses are its
+ * entry's, so "raft" and "client" would be a second, conflicting say.
+ */
+static int
+check_bootstrap(struct jcheck *k, const char *path, struct config_cluster *c)
+{
+	char sub[JCHECK_PATH_MAX];
+
+	if (c->raft[0] != '\0' || c->client[0] != '\0') {
+		jcheck_path(sub, sizeof sub, path,
+		    c->raft[0] != '\0' ? "raft" : "client");
+		return jcheck_fail(k, sub,
+		    "only with \"join\": true (a member's own addresses are "
+		    "its entry in members)");
+	}
+	if (c->nmembers == 0)
+		return jcheck_fail(k, path, "missing key \"members\"");
+	for (size_t i = 0; i < c->nmembers; i++) {
+		if (c->members[i].id == c->id) {
+			c->self = c->members[i];
+			return 0;
+		}
+	}
+	jcheck_path(sub, sizeof sub, path, "id");
+	return jcheck_fail(k, sub,
+	    "%" PRIu64 " is not the id of one of members (without \"join\", "
+	    "this server must be one)",
+	    c->id);
+}
+
+/*
+ * With join the server starts empty and waits to be added: its own
+ * addresses are needed, and neither they nor its id may be a listed
+ * member's (that one is somebody else).
+ */
+static int
+check_join(struct jcheck *k, const char *path, struct config_cluster *c)
+{
+	char sub[JCHECK_PATH_MAX], where[JCHECK_PATH_MAX], members[64];
+
+	if (c->raft[0] == '\0')
+		return jcheck_fail(k, path,
+		    "missing key \"raft\" (\"join\": true needs this "
+		    "server's own addresses)");
+	if (c->client[0] == '\0')
+		return jcheck_fail(k, path,
+		    "missing key \"client\" (\"join\": true needs this "
+		    "server's own addresses)");
+	jcheck_path(members, sizeof members, path, "members");
+	for (size_t i = 0; i < c->nmembers; i++) {
+		if (c->members[i].id != c->id)
+			continue;
+		jcheck_path(sub, sizeof sub, path, "id");
+		return jcheck_fail(k, sub,
+		    "%" PRIu64 " is already the id of %s[%zu] (a joining "
+		    "server needs an id of its own)",
+		    c->id, members, i);
+	}
+	jcheck_path(sub, sizeof sub, path, "raft");
+	if (address_used(c, c->nmembers, members, c->raft, where, sizeof where))
+		return jcheck_fail(k, sub, "\"%s\" is already %s", c->raft,
+		    where);
+	jcheck_path(sub, sizeof sub, path, "client");
+	if (address_used(c, c->nmembers, members, c->client, where,
+	        sizeof where))
+		return jcheck_fail(k, sub, "\"%s\" is already %s", c->client,
+		    where);
+	if (strcmp(c->client, c->raft) == 0)
+		return jcheck_fail(k, sub, "\"%s\" is already %s.raft",
+		    c->client, path);
+	c->self.id = c->id;
+	memcpy(c->self.raft, c->raft, sizeof c->self.raft);
+	memcpy(c->self.client, c->client, sizeof c->self.client);
+	return 0;
+}
+
+/* "cluster": an object, or null for none (as if absent). */
+static int
+parse_cluster(struct jcheck *k, const char *path, json_t *v, void *obj)
+{
+	struct config_cluster *c = &((struct load *)obj)->cfg.cluster;
+	char sub[JCHECK_PATH_MAX];
+
+	c->on = false;
+	if (json_is_null(v))
+		return 0;
+	if (jcheck_type(k, path, v, JSON_OBJECT, "an object or null") < 0 ||
+	    jcheck_object(k, path, v, cluster_keys, NKEYS(cluster_keys), c) < 0)
+		return -1;
+	if (c->id == 0)
+		return jcheck_fail(k, path, "missing key \"id\"");
+	if (c->election_timeout_ms <= c->heartbeat_timeout_ms) {
+		jcheck_path(sub, sizeof sub, path, "election_timeout_ms");
+		return jcheck_fail(k, sub,
+		    "%u is not more than heartbeat_timeout_ms (%u)",
+		    c->election_timeout_ms, c->heartbeat_timeout_ms);
+	}
+	if ((c->join ? check_join : check_bootstrap)(k, path, c) < 0)
+		return -1;
+	c->on = true;
 	return 0;
 }
 
@@ -1298,6 +1664,23 @@ check_storage(struct jcheck *k, struct config *cfg)
 	return 0;
 }
 
+/*
+ * A cluster once the flags are in (-d may give the data_dir): its Raft
+ * log lives in the data_dir, and every entry is synced, whatever
+ * "fsync" says (main.c tells the operator so).
+ */
+static int
+check_cluster(struct jcheck *k, struct config *cfg)
+{
+	if (!cfg->cluster.on)
+		return 0;
+	if (cfg->data_dir == NULL)
+		return jcheck_fail(k, "cluster",
+		    "needs a data_dir (-d): the Raft log is kept there");
+	cfg->fsync = WAL_FSYNC_ALWAYS;
+	return 0;
+}
+
 int
 config_load(struct config *cfg, const struct config_flags *fl, char *err,
     size_t errsize)
@@ -1319,7 +1702,9 @@ config_load(struct config *cfg, const struct config_flags *fl, char *err,
 		    fl->fsync);
 		goto fail;
 	}
-	if (check_storage(&k, &ld.cfg) < 0)
+	if (fl->fsync != NULL)
+		ld.cfg.fsync_set = true;
+	if (check_storage(&k, &ld.cfg) < 0 || check_cluster(&k, &ld.cfg) < 0)
 		goto fail;
 	*cfg = ld.cfg;
 	return 0;

@@ -143,6 +143,12 @@ struct config_cluster {
 	unsigned snapshot_threshold; /* log entries between snapshots */
 	unsigned snapshot_trailing;  /* entries kept behind a snapshot */
 	uint64_t max_batch;          /* bytes per log entry (one apply) */
+	/*
+	 * This server's own entry, filled by config_load(): a copy of its
+	 * members[] entry, or with join made of id, raft and client.  Read
+	 * it through config_cluster_self().
+	 */
+	struct config_member self;
 };
 
 #define CONFIG_DEFAULT_ELECTION_TIMEOUT_MS 1000
@@ -150,6 +156,25 @@ struct config_cluster {
 #define CONFIG_DEFAULT_SNAPSHOT_THRESHOLD 1024
 #define CONFIG_DEFAULT_SNAPSHOT_TRAILING 256
 #define CONFIG_DEFAULT_MAX_BATCH (256 * 1024)
+/*
+ * Their bounds.  An election timeout under 100 ms fires on ordinary
+ * scheduling and network jitter; over a minute, a dead leader goes
+ * unnoticed for that long.  It must exceed the heartbeat, or followers
+ * start elections between two heartbeats of a live leader.  Fewer than
+ * 16 entries between snapshots would snapshot all the time; more than
+ * a million keeps an unbounded-looking log.  A batch must hold a
+ * useful number of small messages (4 KiB) and stay a bounded amount of
+ * memory to send and apply at once (64 MiB).
+ */
+#define CONFIG_ELECTION_TIMEOUT_MIN 100
+#define CONFIG_ELECTION_TIMEOUT_MAX 60000
+#define CONFIG_HEARTBEAT_TIMEOUT_MIN 10
+#define CONFIG_HEARTBEAT_TIMEOUT_MAX 10000
+#define CONFIG_SNAPSHOT_THRESHOLD_MIN 16
+#define CONFIG_SNAPSHOT_THRESHOLD_MAX 1000000
+#define CONFIG_SNAPSHOT_TRAILING_MAX 1000000
+#define CONFIG_MAX_BATCH_MIN 4096
+#define CONFIG_MAX_BATCH_MAX (64 * 1024 * 1024)
 
 /* A queue the file defines ("queues"): made at start, kept on reload. */
 struct config_queue {
@@ -197,6 +222,7 @@ struct config {
 	uint64_t segment_size; /* bytes per log segment */
 	uint64_t max_unsynced; /* unsynced bytes that stop producers */
 	bool force_recover; /* --force-recover: cut damaged segments */
+	bool fsync_set;     /* "fsync" or -f given: a cluster ignores it */
 	struct config_cluster cluster; /* cluster.on: a replicated member */
 };
 
@@ -332,6 +358,21 @@ void config_defaults(struct config *cfg);
  */
 int config_load(struct config *cfg, const struct config_flags *fl,
     char *err, size_t errsize);
+
+/*
+ * This server's member entry in its cluster (id, Raft and client
+ * address): the one of members[] with its id, or with join one made of
+ * its own "raft" and "client".  NULL when not in a cluster.
+ */
+const struct config_member *config_cluster_self(const struct config *cfg);
+
+/*
+ * True when two "cluster" settings are the same (a reload keeps the
+ * running ones otherwise).  Members compare as a set: their order in
+ * the file does not matter.
+ */
+bool config_cluster_equal(const struct config_cluster *a,
+    const struct config_cluster *b);
 
 /* "disk" or "memory". */
 const char *config_storage_name(enum queue_storage st);

@@ -196,15 +196,25 @@ conn_flush_later(struct conn *c)
 }
 
 void
+conn_pass_resume(struct server *s)
+{
+	if (!TAILQ_EMPTY(&s->runq))
+		pass_needed(s);
+}
+
+void
 conn_run_pass(struct server *s)
 {
 	static const struct timeval now = { 0, 0 };
 	int budget = CONN_PASS_REQUESTS;
+	/* A group's snapshot waits for the log to settle (persist.h):
+	 * requests wait on the run list; conn_pass_resume() goes on. */
+	bool settling = s->persist != NULL && persist_settling(s->persist);
 	struct conn *c;
 
 	/* What this run wakes joins it: no second activation. */
 	s->pass_pending = true;
-	while (budget > 0 && (c = TAILQ_FIRST(&s->runq)) != NULL) {
+	while (!settling && budget > 0 && (c = TAILQ_FIRST(&s->runq)) != NULL) {
 		TAILQ_REMOVE(&s->runq, c, runlink);
 		c->runnable = false;
 		budget -= conn_run_requests(c, budget);
@@ -220,7 +230,7 @@ conn_run_pass(struct server *s)
 	 */
 	if (s->persist != NULL)
 		deliver_log_pass(s);
-	if (!TAILQ_EMPTY(&s->runq))
+	if (!TAILQ_EMPTY(&s->runq) && !settling)
 		evtimer_add(s->run_ev, &now);
 	else
 		s->pass_pending = false;

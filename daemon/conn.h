@@ -169,6 +169,9 @@ struct conn *conn_new(struct server *s, int fd);
  */
 #define CONN_PASS_REQUESTS 4096
 
+/* Run the pass again if requests wait (after a snapshot's pause). */
+void conn_pass_resume(struct server *s);
+
 /* The pass (the run event): run the run list, arm events, flush. */
 void conn_run_pass(struct server *s);
 

@@ -133,6 +133,10 @@ deliver_head(struct conn *c, struct queue *q, bool reserve_it)
 		    : it.heap ? msg_new_adopt(it.id, it.body, it.len)
 			      : msg_new_copy(it.id, it.body, it.len);
 		m->deliveries++;
+		/* In a group, where the count must outlive the leader. */
+		if (q->qno != 0 && q->set.max_deliveries != 0)
+			conn_hold_until(c,
+			    persist_delivered(c->server->persist, q, m));
 		add_message(out, it.id, m->body, m->len);
 	} else if (it.heap || (it.msg != NULL && it.len > SMALL_MSG_MAX)) {
 		add_header(out, it.id, it.len);
@@ -187,8 +191,8 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 		conn_copy_body(p, m->body);
 		/* A reservation comes back after a crash: log it first. */
 		if (q->qno != 0) {
-			uint64_t lsn = persist_put(p->server->persist, q, id,
-			    m->body, len);
+			uint64_t lsn = persist_handed(p->server->persist, q,
+			    id, m->body, len);
 			conn_hold_until(to, lsn);
 			conn_hold_until(p, lsn);
 		}
@@ -196,7 +200,13 @@ hand_over(struct conn *p, struct queue *q, struct conn *to, uint64_t id)
 		evbuffer_add(out, m->body, len);
 		reserve(to, q, m);
 	} else {
-		/* A GET hand-off leaves nothing to log. */
+		/* A GET hand-off leaves nothing to log; in a group both
+		 * answers wait until this server is known to still lead. */
+		if (q->qno != 0) {
+			uint64_t lsn = persist_barrier(p->server->persist);
+			conn_hold_until(to, lsn);
+			conn_hold_until(p, lsn);
+		}
 		add_header(out, id, len);
 		conn_move_body(p, out);
 	}
@@ -456,8 +466,10 @@ give(struct conn *to, struct queue *q, struct msg *m)
 	/* A reservation comes back after a crash: in q's log first. */
 	if (q->qno != 0 && wants_reserve(to))
 		conn_hold_until(to,
-		    persist_put(to->server->persist, q, m->id, m->body,
+		    persist_handed(to->server->persist, q, m->id, m->body,
 		        m->len));
+	else if (q->qno != 0)
+		conn_hold_until(to, persist_barrier(to->server->persist));
 	add_message(to->out, m->id, m->body, m->len);
 	q->stat.gets++;
 	if (wants_reserve(to)) {
@@ -549,6 +561,23 @@ deliver_come_back(struct server *s, struct queue *q, struct msg *m,
 	/* Moved or discarded: q holds less; and a delayed one is counted. */
 	budget_sync_queue(s, q);
 	return back;
+}
+
+void
+deliver_recovered(struct server *s, struct queue *q)
+{
+	struct msg *m, *next;
+
+	if (q->set.max_deliveries == 0)
+		return;
+	for (m = TAILQ_FIRST(&q->returned); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, qlink);
+		if (m->deliveries < q->set.max_deliveries)
+			continue;
+		queue_unreturn(q, m);
+		dead_letter(s, q, m);
+	}
+	budget_sync_queue(s, q);
 }
 
 void

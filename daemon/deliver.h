@@ -26,6 +26,7 @@
  *                          queues whose producers wait for it
  *   deliver_come_back()    a message dead-lettered straight to a
  *                          consumer waiting on the dead-letter queue
+ *   deliver_recovered()    the same, for a group's new leader
  *
  * A connection that goes away leaves its line unanswered (conn_close).
  */
@@ -140,6 +141,13 @@ enum deliver_back {
  */
 enum deliver_back deliver_come_back(struct server *s, struct queue *q,
     struct msg *m, uint64_t delay_ms);
+
+/*
+ * A replication group's new leader: q's messages that were reserved on
+ * the old one are ready again; those delivered max_deliveries times
+ * are dead-lettered, as if their connections had closed.
+ */
+void deliver_recovered(struct server *s, struct queue *q);
 
 /* delay.h's callback (arg: the server): delayed m is ready. */
 void deliver_ready(struct msg *m, void *arg);

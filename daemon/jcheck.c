@@ -2,6 +2,7 @@
  * jcheck.c - checking JSON against key tables.  See jcheck.h.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -161,6 +162,12 @@ parse_key(struct jcheck *k, const char *path, const struct jcheck_key *r,
 		if (jcheck_uint(k, path, v, r->min, r->max, &n) < 0)
 			return -1;
 		*(uint64_t *)(void *)at = n;
+		return 0;
+	case JCHECK_UINT:
+		if (jcheck_uint(k, path, v, r->min,
+		        r->max < UINT_MAX ? r->max : UINT_MAX, &n) < 0)
+			return -1;
+		*(unsigned *)(void *)at = (unsigned)n;
 		return 0;
 	case JCHECK_BOOL:
 		if (jcheck_type(k, path, v, JSON_TRUE, "true or false") < 0)

@@ -32,6 +32,7 @@ struct jcheck {
 enum jcheck_kind {
 	JCHECK_SIZE, /* size_t: an integer within [min, max] */
 	JCHECK_U64,  /* uint64_t: likewise */
+	JCHECK_UINT, /* unsigned: likewise (max at most UINT_MAX) */
 	JCHECK_BOOL, /* bool */
 	JCHECK_FUNC, /* the row's own parse function */
 };

@@ -277,6 +277,23 @@ block_stop_signals(void)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
+/*
+ * Blocking holds them back from this thread only: a member of a
+ * replication group has libuv's worker threads, where one would still
+ * meet the default action signals_free() restored.  Ignored, then.
+ */
+static void
+ignore_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 /* Listen, run until stopped, free s; returns the exit status. */
 static int
 serve(struct server *s)
@@ -304,6 +321,7 @@ serve(struct server *s)
 	block_stop_signals();
 	left = qtable_messages(&s->queues);
 	signals_free(&sg);
+	ignore_stop_signals();
 	notify_free(n);
 	metrics_free(m);
 	server_free(s);
@@ -328,6 +346,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluiced: %s\n", err);
 		return EX_CONFIG;
 	}
+	/* -t says it too: the file is the same mistake either way. */
+	if (cfg.cluster.on && cfg.fsync_set)
+		log_notice("\"fsync\" (-f) is ignored in a cluster: every "
+		           "Raft log entry is synced before it counts");
 	if (check) {
 		if (cfg.data_dir != NULL &&
 		    persist_check_dir(cfg.data_dir, err, sizeof err) < 0) {

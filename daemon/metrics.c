@@ -47,6 +47,7 @@
 #include "drain.h"
 #include "log.h"
 #include "metrics.h"
+#include "cluster.h"
 #include "persist.h"
 #include "secret.h"
 #include "server.h"
@@ -299,6 +300,42 @@ add_log(struct evbuffer *out, const struct persist *p)
 	    (uint64_t)st.last_error);
 }
 
+/* A member of a replication group. */
+static void
+add_cluster(struct evbuffer *out, struct cluster *cl)
+{
+	struct cluster_stats st;
+
+	cluster_stats(cl, &st);
+	add_family(out, "sluice_cluster_role", "gauge",
+	    "This member's Raft role (1 for the one it has).");
+	for (int r = CLUSTER_UNAVAILABLE; r <= CLUSTER_LEADER; r++)
+		evbuffer_add_printf(out,
+		    "sluice_cluster_role{role=\"%s\"} %d\n",
+		    cluster_role_name((enum cluster_role)r),
+		    cluster_role(cl) == (enum cluster_role)r);
+	add_log_value(out, "sluice_cluster_serving", "gauge",
+	    "1 while this member leads and serves queue requests.",
+	    cluster_serving(cl) ? 1 : 0);
+	add_log_value(out, "sluice_cluster_has_leader", "gauge",
+	    "1 while this member knows a leader's client address.",
+	    cluster_leader_client(cl) != NULL ? 1 : 0);
+	add_log_value(out, "sluice_raft_term", "gauge",
+	    "The Raft term this member is in.", st.term);
+	add_log_value(out, "sluice_raft_applied_index", "gauge",
+	    "The last Raft log index applied here.", st.applied);
+	add_log_value(out, "sluice_raft_entries_total", "counter",
+	    "Entries this member proposed as leader.", st.entries);
+	add_log_value(out, "sluice_raft_inflight_bytes", "gauge",
+	    "Bytes proposed and not yet committed.", st.inflight);
+	add_log_value(out, "sluice_raft_snapshots_total", "counter",
+	    "Snapshots this member took.", st.snapshots);
+	add_log_value(out, "sluice_raft_restarts_total", "counter",
+	    "Times this member stopped leading (and restarted its Raft "
+	    "instance).",
+	    st.restarts);
+}
+
 static void
 add_server(struct evbuffer *out, struct server *s)
 {
@@ -330,7 +367,9 @@ add_server(struct evbuffer *out, struct server *s)
 	    "1 once a stop has begun.");
 	evbuffer_add_printf(out, "sluice_shutting_down %d\n",
 	    s->shutting_down ? 1 : 0);
-	if (s->persist != NULL)
+	if (persist_cluster(s->persist) != NULL)
+		add_cluster(out, persist_cluster(s->persist));
+	else if (s->persist != NULL)
 		add_log(out, s->persist);
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "persist.h"
 #include "xmalloc.h"
@@ -68,6 +69,9 @@ struct rqueue {
 	struct queue_settings set;
 	size_t *msgs; /* indexes into rec.msgs, possibly stale */
 	size_t nmsgs, msgcap;
+	/* What it holds (a follower's STATS): messages, those logged with
+	 * a due time, bytes. */
+	uint64_t held, held_due, held_bytes;
 };
 
 struct arena {
@@ -77,7 +81,10 @@ struct arena {
 };
 
 struct persist {
-	struct wal *wal;
+	struct wal *wal;	 /* the local log; NULL in a cluster */
+	struct cluster *cl; /* the group's log (cluster.h); NULL alone */
+	bool group;	    /* a member of a group (set before cl) */
+	struct persist_events ev; /* a cluster's role changes */
 	struct qtable *queues;
 	struct event *flush; /* end of iteration; NULL while opening */
 	bool flush_armed;
@@ -96,6 +103,7 @@ struct persist {
 		struct rqueue *queues;
 		size_t nqueues, qcap;
 		struct u64map byqno; /* qno -> index in queues */
+		size_t live_queues;
 		struct arena *arena;
 		uint64_t max_id;
 		uint64_t ids_seen; /* the highest IDS record */
@@ -221,7 +229,14 @@ arm_flush(struct persist *p)
 static uint64_t
 append(struct persist *p, const struct wal_rec *r, struct wal_loc *loc)
 {
-	uint64_t lsn = wal_append(p->wal, r, loc);
+	uint64_t lsn;
+
+	if (p->cl != NULL) {
+		lsn = cluster_append(p->cl, r);
+		arm_flush(p);
+		return lsn;
+	}
+	lsn = wal_append(p->wal, r, loc);
 
 	arm_flush(p);
 	return lsn;
@@ -312,6 +327,8 @@ put_record(struct persist *p, struct queue *q, uint64_t id, const char *body,
 	r.u.put.deliveries = deliveries;
 	r.u.put.not_before_ms = not_before_ms;
 	lsn = append(p, &r, &loc);
+	if (p->wal == NULL)
+		return lsn; /* a group's log keeps no index */
 	kill_id(p, id); /* a re-put replaces the old record */
 	map_put(&p->index, id, loc_pack(loc));
 	return lsn;
@@ -330,6 +347,33 @@ persist_delay(struct persist *p, struct queue *q, const struct msg *m,
 {
 	return put_record(p, q, m->id, m->body, m->len, m->deliveries,
 	    not_before_ms ? not_before_ms : 1);
+}
+
+uint64_t
+persist_handed(struct persist *p, struct queue *q, uint64_t id,
+    const char *body, size_t len)
+{
+	return put_record(p, q, id, body, len, 1, 0);
+}
+
+uint64_t
+persist_barrier(struct persist *p)
+{
+	struct wal_rec r;
+
+	if (p == NULL || p->cl == NULL)
+		return 0;
+	/* The range in force again: changes nothing where applied. */
+	ids_rec(p->ceiling, &r);
+	return append(p, &r, NULL);
+}
+
+uint64_t
+persist_delivered(struct persist *p, struct queue *q, const struct msg *m)
+{
+	if (p->cl == NULL)
+		return 0;
+	return put_record(p, q, m->id, m->body, m->len, m->deliveries, 0);
 }
 
 uint64_t
@@ -411,15 +455,18 @@ reserve_ids(struct persist *p)
 	p->ceiling = *p->last_id + 1 + ID_RANGE;
 	ids_rec(p->ceiling, &r);
 	p->ceiling_lsn = append(p, &r, NULL);
-	wal_want_sync(p->wal, p->ceiling_lsn);
+	if (p->wal != NULL)
+		wal_want_sync(p->wal, p->ceiling_lsn);
 }
 
 /* Take a reserved range that is on stable storage by now. */
 static void
 note_synced_ids(struct persist *p)
 {
-	if (p->ceiling_synced < p->ceiling &&
-	    wal_synced(p->wal) >= p->ceiling_lsn)
+	uint64_t done = p->cl != NULL ? cluster_committed(p->cl)
+	                              : wal_synced(p->wal);
+
+	if (p->ceiling_synced < p->ceiling && done >= p->ceiling_lsn)
 		p->ceiling_synced = p->ceiling;
 }
 
@@ -427,6 +474,29 @@ uint64_t
 persist_take_id(struct persist *p, uint64_t *last_id)
 {
 	uint64_t id = *last_id + 1;
+
+	/*
+	 * In a group the ranges are committed entries: a new leader starts
+	 * above the last one committed, so above every id given before,
+	 * those that left no record (hand-offs, memory queues) included.
+	 * It serves only once its first range is committed (group_lead),
+	 * and a range is asked for at half use: one not committed in time
+	 * would take half a million ids within a commit's round trip.
+	 */
+	if (p->cl != NULL) {
+		if (id + ID_RANGE / 2 >= p->ceiling_synced) {
+			note_synced_ids(p);
+			if (p->ceiling == p->ceiling_synced &&
+			    id + ID_RANGE / 2 >= p->ceiling)
+				reserve_ids(p);
+			if (id >= p->ceiling_synced)
+				log_warn("persist: id %" PRIu64 " given before "
+				         "its range is committed",
+				    id);
+		}
+		*last_id = id;
+		return id;
+	}
 
 	if (id + ID_RANGE / 2 >= p->ceiling_synced) {
 		note_synced_ids(p);
@@ -448,36 +518,48 @@ persist_take_id(struct persist *p, uint64_t *last_id)
 uint64_t
 persist_appended(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return cluster_appended(p->cl);
 	return wal_appended(p->wal);
 }
 
 uint64_t
 persist_durable(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return cluster_committed(p->cl);
 	return wal_durable(p->wal);
 }
 
 bool
 persist_backlogged(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return cluster_backlogged(p->cl);
 	return wal_backlogged(p->wal);
 }
 
 bool
 persist_full(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return false; /* libraft's own errors end the process */
 	return wal_full(p->wal);
 }
 
 int
 persist_fd(const struct persist *p)
 {
+	if (p->cl != NULL)
+		return -1; /* libuv's loop is watched by uvloop.c */
 	return wal_eventfd(p->wal);
 }
 
 void
 persist_poll(struct persist *p)
 {
+	if (p->cl != NULL)
+		return;
 	wal_poll(p->wal);
 	note_synced_ids(p);
 }
@@ -485,9 +567,14 @@ persist_poll(struct persist *p)
 bool
 persist_flush(struct persist *p)
 {
-	uint64_t before = wal_appended(p->wal);
+	uint64_t before;
 
 	p->flush_armed = false;
+	if (p->cl != NULL) {
+		cluster_flush(p->cl);
+		return true;
+	}
+	before = wal_appended(p->wal);
 	wal_compact_step(p->wal, COMPACT_BUDGET);
 	/* Compaction goes on a little per iteration until it is done. */
 	if (wal_appended(p->wal) != before)
@@ -499,6 +586,10 @@ persist_flush(struct persist *p)
 void
 persist_stats(const struct persist *p, struct wal_stats *st)
 {
+	if (p->cl != NULL) {
+		memset(st, 0, sizeof *st);
+		return;
+	}
 	wal_stats(p->wal, st);
 }
 
@@ -532,13 +623,31 @@ arena_copy(struct persist *p, const char *body, size_t len)
 	return dst;
 }
 
+static struct rqueue *rqueue_of(struct persist *p, uint32_t qno);
+
+/* Count m in or out of its queue's totals (+1 or -1). */
+static void
+rmsg_count(struct persist *p, const struct rmsg *m, int sign)
+{
+	struct rqueue *rq = rqueue_of(p, m->qno);
+
+	if (rq == NULL)
+		return;
+	rq->held += (uint64_t)(int64_t)sign;
+	rq->held_bytes += (uint64_t)((int64_t)sign * (int64_t)m->len);
+	if (m->not_before_ms > 0)
+		rq->held_due += (uint64_t)(int64_t)sign;
+}
+
 /* Message m is dead: its record no longer matters. */
 static void
 rmsg_kill(struct persist *p, struct wal *w, struct rmsg *m)
 {
 	size_t i = map_find(&p->rec.byid, m->id);
 
-	wal_kill(w, loc_unpack(m->loc));
+	rmsg_count(p, m, -1);
+	if (w != NULL)
+		wal_kill(w, loc_unpack(m->loc));
 	if (m->heap)
 		free(m->body);
 	m->body = NULL;
@@ -566,6 +675,7 @@ apply_queue_set(struct persist *p, const struct wal_rec *r)
 		rq->qno = r->qno;
 		rq->alive = true;
 		map_put(&p->rec.byqno, r->qno, p->rec.nqueues);
+		p->rec.live_queues++;
 		p->rec.nqueues++;
 	}
 	size_t n =
@@ -605,6 +715,7 @@ apply_queue_delete(struct persist *p, struct wal *w, const struct wal_rec *r)
 	rq->msgs = NULL;
 	rq->nmsgs = rq->msgcap = 0;
 	rq->alive = false;
+	p->rec.live_queues--;
 }
 
 static void
@@ -632,7 +743,8 @@ apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
 	m->not_before_ms = wp->not_before_ms;
 	m->qno = r->qno;
 	m->len = (uint32_t)wp->len;
-	m->heap = msglog_wants_heap(wp->len);
+	/* A follower frees each body as it goes: no arenas. */
+	m->heap = p->group || msglog_wants_heap(wp->len);
 	m->body = m->heap
 	    ? memcpy(xmalloc(wp->len ? wp->len : 1), wp->body, wp->len)
 	    : arena_copy(p, wp->body, wp->len);
@@ -648,6 +760,7 @@ apply_put(struct persist *p, struct wal *w, const struct wal_rec *r,
 		}
 		rq->msgs[rq->nmsgs++] = p->rec.nmsgs;
 	}
+	rmsg_count(p, m, +1);
 	p->rec.nmsgs++;
 	if (wp->id > p->rec.max_id)
 		p->rec.max_id = wp->id;
@@ -728,11 +841,33 @@ restore_msg(struct queue *q, const struct rmsg *r, uint64_t now_ms)
 		m->ready_us = r->not_before_ms;
 }
 
+/* Free what recovery holds (heap bodies of live messages too). */
+static void
+rec_free(struct persist *p)
+{
+	for (size_t i = 0; i < p->rec.nmsgs; i++)
+		if (p->rec.msgs[i].alive && p->rec.msgs[i].heap)
+			free(p->rec.msgs[i].body);
+	for (size_t i = 0; i < p->rec.nqueues; i++)
+		free(p->rec.queues[i].msgs);
+	free(p->rec.queues);
+	free(p->rec.msgs);
+	map_free(&p->rec.byid);
+	map_free(&p->rec.byqno);
+	while (p->rec.arena != NULL) {
+		struct arena *a = p->rec.arena;
+		p->rec.arena = a->next;
+		free(a);
+	}
+	memset(&p->rec, 0, sizeof p->rec);
+}
+
 /* Turn what recovery read into queues, messages in id order. */
 static void
 finish_recovery(struct persist *p, struct wal *w)
 {
 	struct queue **byq = xcalloc(p->rec.nqueues + 1, sizeof *byq);
+	uint64_t *last_back = xcalloc(p->rec.nqueues + 1, sizeof *last_back);
 	size_t nlive = 0, orphans = 0;
 	uint64_t now_ms = persist_wall_ms();
 	bool sorted = true;
@@ -765,6 +900,19 @@ finish_recovery(struct persist *p, struct wal *w)
 	}
 	if (!sorted)
 		qsort(p->rec.msgs, nlive, sizeof *p->rec.msgs, cmp_rmsg);
+	/*
+	 * A message delivered before is ready again as a struct msg on the
+	 * queue's given-back list, which is served before the packed log:
+	 * so every ready message up to the last such id goes there too,
+	 * and the queue is in id order.
+	 */
+	for (size_t i = 0; i < nlive; i++) {
+		const struct rmsg *m = &p->rec.msgs[i];
+		size_t qi = map_find(&p->rec.byqno, m->qno);
+		if (qi != SIZE_MAX && m->deliveries > 0 &&
+		    m->not_before_ms <= now_ms)
+			last_back[p->rec.byqno.vals[qi]] = m->id;
+	}
 	for (size_t i = 0; i < nlive; i++) {
 		struct rmsg *m = &p->rec.msgs[i];
 		size_t qi = map_find(&p->rec.byqno, m->qno);
@@ -772,19 +920,22 @@ finish_recovery(struct persist *p, struct wal *w)
 		    qi == SIZE_MAX ? NULL : byq[p->rec.byqno.vals[qi]];
 		if (q == NULL) {
 			/* Its queue is gone: the message went with it. */
-			wal_kill(w, loc_unpack(m->loc));
+			if (w != NULL)
+				wal_kill(w, loc_unpack(m->loc));
 			if (m->heap)
 				free(m->body);
 			orphans++;
 			continue;
 		}
-		if (m->deliveries > 0 || m->not_before_ms > 0)
+		if (m->deliveries > 0 || m->not_before_ms > 0 ||
+		    m->id <= last_back[p->rec.byqno.vals[qi]])
 			restore_msg(q, m, now_ms);
 		else if (m->heap)
 			msglog_push_heap(&q->log, m->id, m->body, m->len);
 		else
 			memcpy(queue_store(q, m->id, m->len), m->body, m->len);
-		map_put(&p->index, m->id, m->loc);
+		if (w != NULL)
+			map_put(&p->index, m->id, m->loc);
 	}
 	if (orphans > 0)
 		log_warn("persist: %zu messages of unknown queues dropped",
@@ -792,18 +943,11 @@ finish_recovery(struct persist *p, struct wal *w)
 	*p->last_id = p->rec.max_id;
 	if (p->rec.ids_seen > 0 && p->rec.ids_seen - 1 > *p->last_id)
 		*p->last_id = p->rec.ids_seen - 1;
-	for (size_t i = 0; i < p->rec.nqueues; i++)
-		free(p->rec.queues[i].msgs);
-	free(p->rec.queues);
-	free(p->rec.msgs);
-	map_free(&p->rec.byid);
-	map_free(&p->rec.byqno);
-	while (p->rec.arena != NULL) {
-		struct arena *a = p->rec.arena;
-		p->rec.arena = a->next;
-		free(a);
-	}
+	/* Every live heap body now belongs to a queue. */
+	p->rec.nmsgs = 0;
+	rec_free(p);
 	free(byq);
+	free(last_back);
 	if (p->next_qno == 0)
 		p->next_qno = 1;
 	/* Give the copies' pages back: RSS as if the messages came by PUT. */
@@ -909,6 +1053,12 @@ persist_close(struct persist *p)
 {
 	if (p == NULL)
 		return;
+	if (p->cl != NULL) {
+		cluster_close(p->cl);
+		rec_free(p);
+		free(p);
+		return;
+	}
 	wal_sync_all(p->wal);
 	wal_close(p->wal);
 	map_free(&p->index);
@@ -957,4 +1107,344 @@ persist_check_dir(const char *dir, char *err, size_t errsize)
 	}
 	close(fd);
 	return 0;
+}
+
+/* ---- in a replication group (cluster.h) ---- */
+
+/*
+ * A follower applies records for as long as it follows, so what
+ * recovery keeps of dead messages and queues (their slots) is taken
+ * out once it is half of the whole: memory follows what is live.
+ */
+#define REC_COMPACT_MIN 1024
+
+static void
+rec_compact_msgs(struct persist *p)
+{
+	size_t n = 0;
+
+	map_free(&p->rec.byid);
+	memset(&p->rec.byid, 0, sizeof p->rec.byid);
+	for (size_t i = 0; i < p->rec.nqueues; i++)
+		p->rec.queues[i].nmsgs = 0;
+	for (size_t i = 0; i < p->rec.nmsgs; i++) {
+		struct rmsg *m = &p->rec.msgs[i];
+		struct rqueue *rq;
+
+		if (!m->alive)
+			continue;
+		if ((rq = rqueue_of(p, m->qno)) == NULL) {
+			/* Its queue went: so does it. */
+			if (m->heap)
+				free(m->body);
+			continue;
+		}
+		p->rec.msgs[n] = *m;
+		map_put(&p->rec.byid, m->id, n);
+		if (rq->nmsgs == rq->msgcap) {
+			rq->msgcap = rq->msgcap ? rq->msgcap * 2 : 16;
+			rq->msgs = realloc(rq->msgs, rq->msgcap * sizeof *rq->msgs);
+			if (rq->msgs == NULL)
+				abort();
+		}
+		rq->msgs[rq->nmsgs++] = n;
+		n++;
+	}
+	p->rec.nmsgs = n;
+	p->rec.cap = n * 2 > REC_COMPACT_MIN ? n * 2 : REC_COMPACT_MIN;
+	p->rec.msgs = realloc(p->rec.msgs, p->rec.cap * sizeof *p->rec.msgs);
+	if (p->rec.msgs == NULL)
+		abort();
+}
+
+static void
+rec_compact_queues(struct persist *p)
+{
+	size_t n = 0;
+
+	map_free(&p->rec.byqno);
+	memset(&p->rec.byqno, 0, sizeof p->rec.byqno);
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		struct rqueue *rq = &p->rec.queues[i];
+
+		if (!rq->alive) {
+			free(rq->msgs);
+			continue;
+		}
+		p->rec.queues[n] = *rq;
+		map_put(&p->rec.byqno, rq->qno, n);
+		n++;
+	}
+	p->rec.nqueues = n;
+	p->rec.live_queues = n;
+	/* Messages of dead queues went with them (their slots too). */
+	rec_compact_msgs(p);
+}
+
+/*
+ * A follower keeps the committed state as recovery does (p->rec),
+ * applying entries as they commit; it becomes queues when this server
+ * comes to lead.
+ */
+static void
+group_apply(void *arg, const struct wal_rec *r)
+{
+	struct persist *p = arg;
+
+	if (!p->rec.on) {
+		log_err("persist: a committed %s record while leading",
+		    wal_kind_name(r->kind));
+		return;
+	}
+	owner_apply(p, NULL, r, (struct wal_loc) { 0, 0 });
+	if (p->rec.nmsgs > REC_COMPACT_MIN && p->rec.nmsgs / 2 > p->rec.byid.count)
+		rec_compact_msgs(p);
+	if (p->rec.nqueues > REC_COMPACT_MIN &&
+	    p->rec.nqueues / 2 > p->rec.live_queues)
+		rec_compact_queues(p);
+}
+
+static void
+group_reset(void *arg)
+{
+	struct persist *p = arg;
+
+	rec_free(p);
+	p->rec.on = true;
+	p->next_qno = 1;
+	p->ceiling = p->ceiling_synced = p->ceiling_lsn = 0;
+}
+
+static void
+rec_queue_rec(const struct rqueue *rq, struct wal_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = WAL_QUEUE_SET;
+	r->qno = rq->qno;
+	r->u.queue.name = rq->name;
+	r->u.queue.name_len = strlen(rq->name);
+	r->u.queue.capacity = rq->set.capacity;
+	r->u.queue.max_bytes = rq->set.max_bytes;
+	r->u.queue.lease_ms = rq->set.lease_ms;
+	r->u.queue.policy = rq->set.policy;
+	r->u.queue.max_deliveries = rq->set.max_deliveries;
+	r->u.queue.dead_letter = rq->set.dead_letter;
+	r->u.queue.dead_letter_len = strlen(rq->set.dead_letter);
+	r->u.queue.flags = rq->closed ? WAL_QF_CLOSED : 0;
+}
+
+static void
+snap_put(struct cluster_snap *snap, uint32_t qno, uint64_t id,
+    const char *body, size_t len, uint64_t deliveries, uint64_t not_before)
+{
+	struct wal_rec r = { .kind = WAL_PUT, .qno = qno };
+
+	r.u.put.id = id;
+	r.u.put.body = body;
+	r.u.put.len = len;
+	r.u.put.deliveries = deliveries;
+	r.u.put.not_before_ms = not_before;
+	cluster_snap_add(snap, &r);
+}
+
+struct snap_walk {
+	struct cluster_snap *snap;
+	uint32_t qno;
+	uint64_t now_us, wall_ms;
+};
+
+static bool
+snap_ready(void *arg, const struct queue_item *it)
+{
+	struct snap_walk *w = arg;
+
+	snap_put(w->snap, w->qno, it->id, it->body, it->len,
+	    it->msg != NULL ? it->msg->deliveries : 0, 0);
+	return true;
+}
+
+/* A live disk queue: settings, then ready, reserved, delayed messages. */
+static void
+snap_queue(struct queue *q, void *arg)
+{
+	struct snap_walk *w = arg;
+	struct wal_rec r;
+	struct msg *m;
+
+	if (q->qno == 0)
+		return;
+	queue_rec(q, &r);
+	cluster_snap_add(w->snap, &r);
+	w->qno = q->qno;
+	queue_walk(q, snap_ready, w);
+	/* Reserved ones are ready again wherever this snapshot is read. */
+	TAILQ_FOREACH(m, &q->reserved, qlink)
+	snap_put(w->snap, q->qno, m->id, m->body, m->len, m->deliveries, 0);
+	TAILQ_FOREACH(m, &q->delayed, qlink)
+	{
+		uint64_t left_ms = m->ready_us > w->now_us
+		    ? (m->ready_us - w->now_us) / 1000
+		    : 0;
+		snap_put(w->snap, q->qno, m->id, m->body, m->len,
+		    m->deliveries, w->wall_ms + left_ms);
+	}
+}
+
+/*
+ * The committed state as records: the follower's p->rec as it is; the
+ * leader's live queues only when nothing of its own is in flight
+ * (cluster.c checks), since they are committed state exactly then.
+ * The IDS record carries the highest id given, removed messages' too.
+ */
+static int
+group_snapshot(void *arg, struct cluster_snap *snap)
+{
+	struct persist *p = arg;
+	struct wal_rec r;
+
+	if (p->rec.on) {
+		for (size_t i = 0; i < p->rec.nqueues; i++) {
+			if (!p->rec.queues[i].alive)
+				continue;
+			rec_queue_rec(&p->rec.queues[i], &r);
+			cluster_snap_add(snap, &r);
+		}
+		for (size_t i = 0; i < p->rec.nmsgs; i++) {
+			const struct rmsg *m = &p->rec.msgs[i];
+			if (m->alive && rqueue_of(p, m->qno) != NULL)
+				snap_put(snap, m->qno, m->id, m->body, m->len,
+				    m->deliveries, m->not_before_ms);
+		}
+		ids_rec(p->rec.max_id + 1 > p->rec.ids_seen
+		        ? p->rec.max_id + 1
+		        : p->rec.ids_seen,
+		    &r);
+	} else {
+		struct snap_walk w = { snap, 0, clock_now_us(),
+			persist_wall_ms() };
+		qtable_foreach(p->queues, snap_queue, &w);
+		ids_rec(*p->last_id + 1 > p->ceiling ? *p->last_id + 1
+		                                     : p->ceiling,
+		    &r);
+	}
+	cluster_snap_add(snap, &r);
+	return 0;
+}
+
+/*
+ * Leading: the committed state becomes live queues, and the first range
+ * of ids goes out with what the server's lead makes (dead letters,
+ * predefined queues); clients are served once that entry commits.
+ */
+static void
+group_lead(void *arg)
+{
+	struct persist *p = arg;
+	uint64_t before = *p->last_id;
+
+	finish_recovery(p, NULL);
+	/* A member that led before may have given ids not committed. */
+	if (before > *p->last_id)
+		*p->last_id = before;
+	p->ceiling = p->ceiling_synced = p->ceiling_lsn = 0;
+	reserve_ids(p);
+	p->ev.lead(p->ev.arg);
+}
+
+static void
+group_deposed(void *arg)
+{
+	struct persist *p = arg;
+
+	p->ev.deposed(p->ev.arg);
+	p->rec.on = true;
+}
+
+static void
+group_progress(void *arg)
+{
+	struct persist *p = arg;
+
+	p->ev.progress(p->ev.arg);
+}
+
+struct persist *
+persist_open_cluster(const struct config *cfg, struct qtable *queues,
+    struct event_base *base, struct event *flush, uint64_t *last_id,
+    const struct persist_events *ev, char *err, size_t errsize)
+{
+	struct persist *p = xcalloc(1, sizeof *p);
+	struct cluster_owner owner = { p, group_apply, group_reset,
+		group_snapshot, group_lead, group_deposed, group_progress };
+
+	p->queues = queues;
+	p->last_id = last_id;
+	p->next_qno = 1;
+	p->rec.on = true;
+	p->group = true;
+	p->ev = *ev;
+	p->flush = flush;
+	p->cl = cluster_open(cfg, base, &owner, err, errsize);
+	if (p->cl == NULL) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct cluster *
+persist_cluster(const struct persist *p)
+{
+	return p != NULL ? p->cl : NULL;
+}
+
+bool
+persist_settling(const struct persist *p)
+{
+	return p->cl != NULL && cluster_settling(p->cl);
+}
+
+/* Counted as messages are applied: STATS costs no walk of them. */
+static void
+view_of(const struct rqueue *rq, struct persist_view *v)
+{
+	memset(v, 0, sizeof *v);
+	v->name = rq->name;
+	v->set = &rq->set;
+	v->closed = rq->closed;
+	v->depth = rq->held - rq->held_due;
+	v->delayed = rq->held_due;
+	v->bytes = rq->held_bytes;
+}
+
+void
+persist_follower_queues(const struct persist *p,
+    void (*fn)(void *arg, const struct persist_view *v), void *arg)
+{
+	struct persist_view v;
+
+	if (p == NULL || p->cl == NULL || !p->rec.on)
+		return;
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		if (!p->rec.queues[i].alive)
+			continue;
+		view_of(&p->rec.queues[i], &v);
+		fn(arg, &v);
+	}
+}
+
+bool
+persist_follower_queue(const struct persist *p, const char *name,
+    struct persist_view *v)
+{
+	if (p == NULL || p->cl == NULL || !p->rec.on)
+		return false;
+	for (size_t i = 0; i < p->rec.nqueues; i++) {
+		const struct rqueue *rq = &p->rec.queues[i];
+		if (rq->alive && strcmp(rq->name, name) == 0) {
+			view_of(rq, v);
+			return true;
+		}
+	}
+	return false;
 }

@@ -42,6 +42,8 @@
 #include "qtable.h"
 #include "wal.h"
 
+struct cluster;
+
 struct persist;
 
 /*
@@ -57,6 +59,56 @@ struct persist;
  */
 struct persist *persist_open(const struct config *cfg, struct qtable *queues,
     struct event *flush, uint64_t *last_id, char *err, size_t errsize);
+
+/* What a replication group's events ask of the server. */
+struct persist_events {
+	void *arg;
+	/* This server leads: the queues are live in the qtable now. */
+	void (*lead)(void *arg);
+	/* It led and no longer does: its connections and queues must go. */
+	void (*deposed)(void *arg);
+	/* Entries were committed: held answers may go. */
+	void (*progress)(void *arg);
+};
+
+/*
+ * Open as a member of a replication group (cfg->cluster.on): the
+ * records go to the group's log (cluster.h) instead of a local one.
+ * The qtable gets the disk queues only when this server comes to lead
+ * (ev->lead).  NULL with a one-line message in err on failure.
+ */
+struct persist *persist_open_cluster(const struct config *cfg,
+    struct qtable *queues, struct event_base *base, struct event *flush,
+    uint64_t *last_id, const struct persist_events *ev, char *err,
+    size_t errsize);
+
+/* The group this server is a member of; NULL when alone. */
+struct cluster *persist_cluster(const struct persist *p);
+
+/*
+ * A group's snapshot waits for the leader's entries in flight: the
+ * pass takes no requests until progress says the log settled.
+ */
+bool persist_settling(const struct persist *p);
+
+/* A queue as a follower holds it: committed, not served. */
+struct persist_view {
+	const char *name;
+	const struct queue_settings *set;
+	bool closed;
+	uint64_t depth;	  /* messages ready (reserved ones are, here) */
+	uint64_t delayed; /* messages logged with a due time (NACKed with
+			   * a delay; a follower does not watch the clock) */
+	uint64_t bytes;
+};
+
+/* A follower's queues, each given to fn (none while leading or alone). */
+void persist_follower_queues(const struct persist *p,
+    void (*fn)(void *arg, const struct persist_view *v), void *arg);
+
+/* One of them by name: false when there is no such queue. */
+bool persist_follower_queue(const struct persist *p, const char *name,
+    struct persist_view *v);
 
 /* Write and sync everything, then close the log. */
 void persist_close(struct persist *p);
@@ -90,6 +142,26 @@ uint64_t persist_put(struct persist *p, struct queue *q, uint64_t id,
  */
 uint64_t persist_delay(struct persist *p, struct queue *q, const struct msg *m,
     uint64_t not_before_ms);
+
+/* Message id, handed to a consumer that reserves it: PUT, delivered once. */
+uint64_t persist_handed(struct persist *p, struct queue *q, uint64_t id,
+    const char *body, size_t len);
+
+/*
+ * In a replication group, an entry that changes nothing: an answer held
+ * for it goes only if this server still leads when it commits (for
+ * answers no record stands behind, such as a GET hand-off).  0 alone.
+ */
+uint64_t persist_barrier(struct persist *p);
+
+/*
+ * Reserved m of disk queue q was delivered once more (in a replication
+ * group, for a queue with max_deliveries: the next leader must know the
+ * count, to dead-letter m when its reservation comes back).  0 alone:
+ * a restart forgets reservations' counts, as before.
+ */
+uint64_t persist_delivered(struct persist *p, struct queue *q,
+    const struct msg *m);
 
 /* Disk queue q was closed. */
 uint64_t persist_queue_close(struct persist *p, struct queue *q);

@@ -210,6 +210,14 @@ note_drain(struct queue *q, uint64_t now_ms)
 }
 
 void
+queue_unreturn(struct queue *q, struct msg *m)
+{
+	TAILQ_REMOVE(&q->returned, m, qlink);
+	q->nreturned--;
+	q->returned_bytes -= m->len;
+}
+
+void
 queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms)
 {
 	if (it->msg != NULL) {

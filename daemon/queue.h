@@ -168,6 +168,9 @@ bool queue_front(const struct queue *q, struct queue_item *it);
  */
 void queue_pop(struct queue *q, const struct queue_item *it, uint64_t now_ms);
 
+/* Take given-back message m off q's ready list, counting nothing. */
+void queue_unreturn(struct queue *q, struct msg *m);
+
 /* Discard the head ready message, its id in *id; false when none. */
 bool queue_drop_head_id(struct queue *q, uint64_t *id);
 /*

@@ -17,6 +17,8 @@
 #include "notify.h"
 #include "reload.h"
 #include "server.h"
+#include "cluster.h"
+#include "persist.h"
 #include "xmalloc.h"
 
 static bool
@@ -28,6 +30,19 @@ same_listen(const struct config_listen *a, const struct config_listen *b)
 void
 reload_queues(struct server *s, const struct config *cfg)
 {
+	struct cluster *cl = persist_cluster(s->persist);
+
+	/*
+	 * A group member that does not serve has no live queues, and what
+	 * it would make could not be logged: the leader applies the file
+	 * when it comes to lead (server.c), or at its own reload.
+	 */
+	if (cl != NULL && !cluster_serving(cl)) {
+		if (cfg->nqueues > 0)
+			log_notice("reload: the queues of the file apply when "
+			           "this member leads");
+		return;
+	}
 	for (size_t i = 0; i < cfg->nqueues; i++) {
 		const struct config_queue *cq = &cfg->queues[i];
 		struct queue *q = qtable_get(&s->queues, cq->name, NULL, 0);
@@ -114,6 +129,12 @@ keep_restart_settings(struct server *s, struct config *next)
 	next->segment_size = cur->segment_size;
 	next->max_unsynced = cur->max_unsynced;
 	next->force_recover = cur->force_recover;
+	next->fsync_set = cur->fsync_set;
+	/* The Raft group is set up at start: id, peers, timeouts. */
+	if (!config_cluster_equal(&cur->cluster, &next->cluster))
+		log_notice("reload: \"cluster\" changed; it applies at the "
+		           "next restart");
+	next->cluster = cur->cluster;
 }
 
 /* Queues the old file defined and the new one does not stay. */

@@ -3,6 +3,7 @@
  * cycle.  See server.h.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -79,12 +80,123 @@ count_recovered(struct queue *q, void *arg)
 	budget_sync_queue(arg, q);
 }
 
+/*
+ * The predefined queues; the file's settings win over the log's, as
+ * they do at a reload.
+ */
+static void
+add_predefined(struct server *s)
+{
+	for (size_t i = 0; i < s->cfg.nqueues; i++) {
+		const struct config_queue *cq = &s->cfg.queues[i];
+		struct queue *q = qtable_find(&s->queues, cq->name);
+
+		if (q == NULL)
+			server_add_queue(s, cq->name, &cq->set);
+		else if (!config_settings_equal(&q->set, &cq->set))
+			server_set_queue(s, q, &cq->set);
+	}
+}
+
+static void
+collect_queue(struct queue *q, void *arg)
+{
+	struct queue ***at = arg;
+
+	*(*at)++ = q;
+}
+
+/* Leading a group: the committed queues are live; serve them. */
+static void
+on_lead(void *arg)
+{
+	struct server *s = arg;
+	struct queue **all, **at;
+
+	qtable_foreach(&s->queues, time_delayed, s);
+	qtable_foreach(&s->queues, count_recovered, s);
+	/* What was reserved on the old leader came back: dead letters
+	 * (which may make queues: not inside qtable_foreach()). */
+	all = at = xcalloc(s->queues.count + 1, sizeof *all);
+	qtable_foreach(&s->queues, collect_queue, &at);
+	for (struct queue **q = all; q < at; q++)
+		deliver_recovered(s, *q);
+	free(all);
+	add_predefined(s);
+	s->changes++;
+	log_notice("cluster: serving %zu queues, %" PRIu64 " messages",
+	    s->queues.count, qtable_messages(&s->queues));
+}
+
+
+/*
+ * No longer leading: what this server did may not all be committed,
+ * so its connections (their held answers, waits and reservations) and
+ * its queues go; the group's log brings the queues back as committed.
+ * A client reconnects and is told who leads.
+ */
+static void
+on_deposed(void *arg)
+{
+	struct server *s = arg;
+	struct queue **all, **at;
+	struct conn *c;
+	size_t n = 0;
+
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
+		conn_free(c);
+		n++;
+	}
+	all = at = xcalloc(s->queues.count + 1, sizeof *all);
+	qtable_foreach(&s->queues, collect_queue, &at);
+	for (struct queue **q = all; q < at; q++) {
+		deliver_forget_queue(s, *q);
+		budget_forget_queue(s, *q);
+		qtable_remove(&s->queues, *q);
+		queue_free(*q);
+	}
+	s->changes++;
+	log_notice("cluster: closed %zu connections, dropped %zu queues", n,
+	    (size_t)(at - all));
+	free(all);
+}
+
+/* Entries committed: answers and producers move; a pass that paused
+ * for a snapshot goes on. */
+static void
+on_progress(void *arg)
+{
+	struct server *s = arg;
+
+	deliver_durable(s);
+	conn_pass_resume(s);
+}
+
+/* Join the replication group: its log holds the disk queues. */
+static int
+open_group(struct server *s)
+{
+	char err[CONFIG_ERR_MAX];
+	struct persist_events ev = { s, on_lead, on_deposed, on_progress };
+
+	s->flush_ev = event_new(s->base, -1, 0, on_flush_retry, s);
+	s->persist = persist_open_cluster(&s->cfg, &s->queues, s->base,
+	    s->run_ev, &s->last_id, &ev, err, sizeof err);
+	if (s->persist == NULL) {
+		log_err("cluster: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Open the data directory: recover its queues, watch its sync thread. */
 static int
 open_log(struct server *s)
 {
 	char err[CONFIG_ERR_MAX];
 
+	if (s->cfg.cluster.on)
+		return open_group(s);
 	s->flush_ev = event_new(s->base, -1, 0, on_flush_retry, s);
 	/* A record makes the pass run: it writes the batch at its end. */
 	s->persist = persist_open(&s->cfg, &s->queues, s->run_ev, &s->last_id,
@@ -198,19 +310,9 @@ server_new(const struct config *cfg)
 	s->started_ms = clock_now_ms();
 	/* The tokens live in the server, where AUTH looks. */
 	s->acl = acl_new(&s->cfg);
-	/*
-	 * The predefined queues; the file's settings win over the log's, as
-	 * they do at a reload.
-	 */
-	for (size_t i = 0; i < s->cfg.nqueues; i++) {
-		const struct config_queue *cq = &s->cfg.queues[i];
-		struct queue *q = qtable_find(&s->queues, cq->name);
-
-		if (q == NULL)
-			server_add_queue(s, cq->name, &cq->set);
-		else if (!config_settings_equal(&q->set, &cq->set))
-			server_set_queue(s, q, &cq->set);
-	}
+	/* In a group, the leader makes them (on_lead). */
+	if (!s->cfg.cluster.on)
+		add_predefined(s);
 	return s;
 }
 

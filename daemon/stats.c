@@ -12,6 +12,7 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "cluster.h"
 #include "persist.h"
 #include "stats.h"
 #include "xmalloc.h"
@@ -47,6 +48,33 @@ stats_queue_json(const struct queue *q)
 	    "blocked_producers", (json_int_t)q->nproducers,
 	    "waiting_consumers", (json_int_t)q->nconsumers,
 	    "storage", config_storage_name(q->set.storage));
+}
+
+json_t *
+stats_view_json(const struct persist_view *v)
+{
+	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:I, s:s?, s:b, s:I, s:I,"
+			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			 " s:I, s:I, s:s}",
+	    "name", v->name,
+	    "capacity", (json_int_t)v->set->capacity,
+	    "max_bytes", (json_int_t)v->set->max_bytes,
+	    "policy", proto_policy_name(v->set->policy),
+	    "lease_ms", (json_int_t)v->set->lease_ms,
+	    "max_deliveries", (json_int_t)v->set->max_deliveries,
+	    "dead_letter", v->set->dead_letter[0] ? v->set->dead_letter : NULL,
+	    "closed", (int)v->closed,
+	    "depth", (json_int_t)v->depth,
+	    "reserved", (json_int_t)0,
+	    "delayed", (json_int_t)v->delayed,
+	    "bytes", (json_int_t)v->bytes,
+	    "puts", (json_int_t)0, "gets", (json_int_t)0,
+	    "acks", (json_int_t)0, "nacks", (json_int_t)0,
+	    "redelivered", (json_int_t)0, "rejected", (json_int_t)0,
+	    "dropped", (json_int_t)0, "dead_lettered", (json_int_t)0,
+	    "blocked_producers", (json_int_t)0,
+	    "waiting_consumers", (json_int_t)0,
+	    "storage", "disk");
 }
 
 /* Totals and per-queue objects gathered by qtable_foreach(). */
@@ -87,6 +115,15 @@ stats_server_json(struct server *s, const struct acl_token *who)
 	    (json_int_t)s->cfg.max_memory, "queues", g.queues);
 	if (s->persist == NULL || j == NULL)
 		return j;
+	if (persist_cluster(s->persist) != NULL) {
+		char line[512];
+		stats_cluster_text(s, line, sizeof line);
+		line[0] = '{';
+		json_t *cj = json_loads(line, 0, NULL);
+		if (cj != NULL)
+			json_object_update_new(j, cj);
+		return j;
+	}
 	persist_stats(s->persist, &ws);
 	json_object_update_new(j,
 	    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "fsync",
@@ -210,6 +247,54 @@ text_queue(struct queue *q, void *arg)
 	t->bytes += queue_bytes(q);
 }
 
+size_t
+stats_cluster_text(struct server *s, char *line, size_t size)
+{
+	struct cluster *cl = persist_cluster(s->persist);
+	const char *leader = cluster_leader_client(cl);
+	struct cluster_stats st;
+	int n;
+
+	cluster_stats(cl, &st);
+	n = snprintf(line, size,
+	    ",\"role\":\"%s\",\"leader\":%s%s%s,\"raft_term\":%" PRIu64
+	    ",\"raft_applied\":%" PRIu64 ",\"raft_entries\":%" PRIu64
+	    ",\"raft_inflight_bytes\":%" PRIu64 ",\"raft_snapshots\":%" PRIu64
+	    ",\"raft_restarts\":%" PRIu64 "}",
+	    cluster_role_name(cluster_role(cl)), leader ? "\"" : "",
+	    leader ? leader : "null", leader ? "\"" : "", st.term, st.applied,
+	    st.entries, st.inflight, st.snapshots, st.restarts);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* A follower's queue in the global STATS (jansson: followers are not
+ * where STATS is hot). */
+static void
+text_view(void *arg, const struct persist_view *v)
+{
+	struct text *t = arg;
+	json_t *j;
+	char *s;
+
+	if (!acl_allows(t->who, CONFIG_CAN_ALL, v->name))
+		return;
+	j = stats_view_json(v);
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL)
+		return;
+	if (!t->first)
+		text_add(t, ",", 1);
+	text_add(t, "\"", 1);
+	text_add(t, v->name, strlen(v->name));
+	text_add(t, "\":", 2);
+	text_add(t, s, strlen(s));
+	free(s);
+	t->first = false;
+	t->messages += v->depth + v->delayed;
+	t->bytes += v->bytes;
+}
+
 char *
 stats_server_text(struct server *s, const struct acl_token *who, size_t head,
     size_t *len)
@@ -221,6 +306,7 @@ stats_server_text(struct server *s, const struct acl_token *who, size_t head,
 	t.buf = xmalloc(t.size);
 	text_add(&t, "{\"queues\":{", 11);
 	qtable_foreach(&s->queues, text_queue, &t);
+	persist_follower_queues(s->persist, text_view, &t);
 	n = snprintf(line, sizeof line,
 	    "},\"version\":\"%s\",\"uptime_s\":%" PRIu64
 	    ",\"connections\":%zu,\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -229,7 +315,10 @@ stats_server_text(struct server *s, const struct acl_token *who, size_t head,
 	    t.messages, t.bytes, s->budget.used, s->cfg.max_memory,
 	    s->persist != NULL ? "" : "}");
 	text_add(&t, line, (size_t)n);
-	if (s->persist != NULL) {
+	if (persist_cluster(s->persist) != NULL) {
+		n = stats_cluster_text(s, line, sizeof line);
+		text_add(&t, line, (size_t)n);
+	} else if (s->persist != NULL) {
 		struct wal_stats ws;
 
 		persist_stats(s->persist, &ws);

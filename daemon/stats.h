@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "persist.h"
 #include "queue.h"
 #include "server.h"
 
@@ -18,6 +19,15 @@ struct acl_token;
  * of them when who is NULL); its totals are over those queues.
  */
 json_t *stats_server_json(struct server *s, const struct acl_token *who);
+
+/* A follower's queue's STATS object: settings and what it holds. */
+json_t *stats_view_json(const struct persist_view *v);
+
+/*
+ * A replication group member's fields of the global STATS, as JSON text
+ * starting with a comma and ending the object ("}"): its length.
+ */
+size_t stats_cluster_text(struct server *s, char *line, size_t size);
 
 /*
  * The same answer as JSON text, written straight into a malloc'd

@@ -22,6 +22,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int fd = -1;
 static char path[64];
 
+/* An accepted "cluster" keeps every rule config.h states. */
+static void
+check_cluster(const struct config *cfg)
+{
+	const struct config_cluster *c = &cfg->cluster;
+	const struct config_member *self = config_cluster_self(cfg);
+
+	if (!c->on) {
+		if (self != NULL)
+			abort();
+		return;
+	}
+	if (cfg->data_dir == NULL || self == NULL || self->id != c->id ||
+	    c->id == 0 || c->nmembers > CONFIG_MEMBERS_MAX ||
+	    (!c->join && c->nmembers == 0) ||
+	    c->election_timeout_ms <= c->heartbeat_timeout_ms ||
+	    c->election_timeout_ms > CONFIG_ELECTION_TIMEOUT_MAX ||
+	    c->heartbeat_timeout_ms < CONFIG_HEARTBEAT_TIMEOUT_MIN ||
+	    c->snapshot_threshold < CONFIG_SNAPSHOT_THRESHOLD_MIN ||
+	    c->max_batch < CONFIG_MAX_BATCH_MIN ||
+	    c->max_batch > CONFIG_MAX_BATCH_MAX ||
+	    memchr(self->raft, '\0', CONFIG_ADDR_MAX) == NULL ||
+	    memchr(self->client, '\0', CONFIG_ADDR_MAX) == NULL)
+		abort();
+	for (size_t i = 0; i < c->nmembers; i++) {
+		const struct config_member *m = &c->members[i];
+
+		if (m->id == 0 || strchr(m->raft, ':') == NULL ||
+		    strchr(m->client, ':') == NULL)
+			abort();
+		for (size_t j = 0; j < i; j++)
+			if (c->members[j].id == m->id ||
+			    strcmp(c->members[j].raft, m->raft) == 0 ||
+			    strcmp(c->members[j].client, m->client) == 0)
+				abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,6 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cfg.listen[i].port < 0 || cfg.listen[i].port > 65535 ||
 		    memchr(cfg.listen[i].addr, '\0', CONFIG_ADDR_MAX) == NULL)
 			abort();
+	check_cluster(&cfg);
 	config_free(&cfg);
 	return 0;
 }

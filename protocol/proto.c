@@ -22,6 +22,7 @@ const struct proto_cmd_info proto_cmds[PROTO_CMD_COUNT] = {
 	[PROTO_CMD_QUIT] = { "QUIT", 0, 0, PROTO_F_NO_AUTH, "" },
 	[PROTO_CMD_CLOSE] = { "CLOSE", 1, 1, 0, "q" },
 	[PROTO_CMD_PEEK] = { "PEEK", 1, 2, 0, "qn" },
+	[PROTO_CMD_CLUSTER] = { "CLUSTER", 1, PROTO_ARGS_MAX, 0, "w" },
 };
 
 static const char *const policy_names[] = {

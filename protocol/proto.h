@@ -27,6 +27,8 @@
  * 400 whatever its command.
  */
 #define PROTO_WORDS_MAX 10
+/* Words CLUSTER hands its handler (subcommand and arguments). */
+#define PROTO_ARGS_MAX 4
 
 enum proto_status {
 	PROTO_OK,	 /* a complete, valid item */
@@ -49,7 +51,8 @@ enum proto_cmd {
 	PROTO_CMD_AUTH,
 	PROTO_CMD_QUIT,
 	PROTO_CMD_CLOSE,
-	PROTO_CMD_PEEK, /* sluiced's extension */
+	PROTO_CMD_PEEK,	   /* sluiced's extension */
+	PROTO_CMD_CLUSTER, /* sluiced's extension: replication groups */
 	PROTO_CMD_COUNT
 };
 
@@ -65,7 +68,8 @@ enum proto_cmd {
  * handler runs.  `args` spells the argument kinds in order, one letter
  * each: q queue name, b body length, T timeout_ms, i message id,
  * d delay_ms, t token (any word), o CREATE option (repeats to the end
- * of the line), n PEEK's count (1..PROTO_PEEK_MAX).
+ * of the line), n PEEK's count (1..PROTO_PEEK_MAX), w a word kept for
+ * the handler (repeats: CLUSTER's subcommand and its arguments).
  * Which arguments are optional follows from min_args.
  */
 struct proto_cmd_info {

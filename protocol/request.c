@@ -210,6 +210,11 @@ parse_arg(struct proto_request *req, char kind, const struct word *w)
 		return PROTO_OK;
 	case 'o':
 		return parse_option(req, w);
+	case 'w':
+		if (req->nargs == PROTO_ARGS_MAX)
+			return bad(req, PROTO_R_WRONG_ARG_COUNT);
+		req->args[req->nargs++] = w->s;
+		return PROTO_OK;
 	}
 	return bad(req, PROTO_R_GRAMMAR);
 }

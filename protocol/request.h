@@ -87,6 +87,9 @@ struct proto_request {
 	bool has_body;	   /* PUT: body_len bytes follow the line */
 	uint64_t body_len;
 	struct proto_queue_opts opts; /* CREATE */
+	/* CLUSTER: its words, each NUL-terminated in the line. */
+	const char *args[PROTO_ARGS_MAX];
+	size_t nargs;
 	const char *error; /* PROTO_BAD / PROTO_FATAL: the 400 reason, a
 			    * row of proto_reasons[] */
 };

@@ -33,7 +33,9 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "harness.h"
+#include "harness_dir.h"
 
 /* How long the daemon may stay silent before a test gives up. */
 #define LOG_TIMEOUT_MS 10000
@@ -354,7 +356,7 @@ static const struct {
 	    "shutdown_grace_ms, metrics, metrics_token_file, metrics_allow, "
 	    "tls_listen, tls_cert_file, tls_key_file, tls_ca_file, "
 	    "tls_verify_client, tls_min_version, "
-	    "data_dir, fsync, segment_size, max_unsynced_bytes)" },
+	    "data_dir, fsync, segment_size, max_unsynced_bytes, cluster)" },
 	{ "{\"queues\": [{\"name\": \"a\", \"lease\": 5}]}",
 	    "queues[0]: unknown key \"lease\" (expected one of name, "
 	    "capacity, max_bytes, policy, lease_ms, max_deliveries, "
@@ -637,6 +639,343 @@ START_TEST(test_shipped_config_is_valid)
 	ck_assert_msg(src != NULL, "SLUICE_SRCDIR must name the source tree");
 	snprintf(path, sizeof path, "%s/conf/sluiced.json", src);
 	ck_assert_int_eq(run_capture(args, out, sizeof out), 0);
+}
+END_TEST
+
+/* ---- the "cluster" object ----------------------------------------- */
+
+/*
+ * The strings below are built from macros, which clang-format cannot
+ * lay out readably.
+ */
+/* clang-format off */
+/* Three members on loopback, as in conf/cluster-example/. */
+#define MEMBER(n)                                                        \
+	"{\"id\": " #n ", \"raft\": \"127.0.0.1:748" #n "\","            \
+	" \"client\": \"127.0.0.1:747" #n "\"}"
+#define MEMBERS3 "[" MEMBER(1) ", " MEMBER(2) ", " MEMBER(3) "]"
+
+/* config_load() on cfg_path as written; 0 or -1 with err set. */
+static int
+load_config(struct config *cfg, char *err, size_t size)
+{
+	struct config_flags fl = { .file = cfg_path, .port = -1 };
+
+	err[0] = '\0';
+	return config_load(cfg, &fl, err, size);
+}
+
+START_TEST(test_cluster_config_loads_with_its_fields)
+{
+	char err[CONFIG_ERR_MAX];
+	const struct config_member *self;
+	struct config cfg, other;
+
+	/* A port's leading zero is spelled away: one address, one way. */
+	write_config("{\"data_dir\": \"%s/data\", \"fsync\": \"no\","
+		     " \"cluster\": {\"id\": 2, \"members\": [" MEMBER(1) ","
+		     " {\"id\": 2, \"raft\": \"127.0.0.1:07482\","
+		     " \"client\": \"127.0.0.1:7472\"}, " MEMBER(3) "],"
+		     " \"election_timeout_ms\": 3000,"
+		     " \"heartbeat_timeout_ms\": 250,"
+		     " \"snapshot_threshold\": 5000, \"snapshot_trailing\": 0,"
+		     " \"max_batch\": 1048576}}",
+	    dir);
+	ck_assert_msg(load_config(&cfg, err, sizeof err) == 0, "%s", err);
+	ck_assert(cfg.cluster.on);
+	ck_assert_uint_eq(cfg.cluster.id, 2);
+	ck_assert(!cfg.cluster.join);
+	ck_assert_uint_eq(cfg.cluster.nmembers, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		char raft[32], client[32];
+
+		snprintf(raft, sizeof raft, "127.0.0.1:%u", 7481 + i);
+		snprintf(client, sizeof client, "127.0.0.1:%u", 7471 + i);
+		ck_assert_uint_eq(cfg.cluster.members[i].id, i + 1);
+		ck_assert_str_eq(cfg.cluster.members[i].raft, raft);
+		ck_assert_str_eq(cfg.cluster.members[i].client, client);
+	}
+	ck_assert_uint_eq(cfg.cluster.election_timeout_ms, 3000);
+	ck_assert_uint_eq(cfg.cluster.heartbeat_timeout_ms, 250);
+	ck_assert_uint_eq(cfg.cluster.snapshot_threshold, 5000);
+	ck_assert_uint_eq(cfg.cluster.snapshot_trailing, 0);
+	ck_assert_uint_eq(cfg.cluster.max_batch, 1048576);
+	self = config_cluster_self(&cfg);
+	ck_assert_ptr_eq(self, &cfg.cluster.members[1]);
+	/* Every entry of the Raft log is synced, whatever "fsync" says. */
+	ck_assert_int_eq(cfg.fsync, WAL_FSYNC_ALWAYS);
+	ck_assert(cfg.fsync_set);
+	ck_assert_int_eq(cfg.queue_defaults.storage, QUEUE_STORAGE_DISK);
+
+	/* The same group in another order is the same; a new port is not. */
+	write_config("{\"data_dir\": \"%s/data\", \"cluster\": {\"id\": 2,"
+		     " \"members\": [" MEMBER(3) ", " MEMBER(1) ", " MEMBER(2)
+		     "], \"election_timeout_ms\": 3000,"
+		     " \"heartbeat_timeout_ms\": 250,"
+		     " \"snapshot_threshold\": 5000, \"snapshot_trailing\": 0,"
+		     " \"max_batch\": 1048576}}",
+	    dir);
+	ck_assert_msg(load_config(&other, err, sizeof err) == 0, "%s", err);
+	ck_assert(config_cluster_equal(&cfg.cluster, &other.cluster));
+	strcpy(other.cluster.members[0].client, "127.0.0.1:7479");
+	ck_assert(!config_cluster_equal(&cfg.cluster, &other.cluster));
+	config_free(&other);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_cluster_defaults_and_join)
+{
+	char err[CONFIG_ERR_MAX];
+	const struct config_member *self;
+	struct config cfg, none;
+
+	/* Not a cluster: off, and no self. */
+	write_config("{\"cluster\": null}");
+	ck_assert_msg(load_config(&none, err, sizeof err) == 0, "%s", err);
+	ck_assert(!none.cluster.on);
+	ck_assert_ptr_null(config_cluster_self(&none));
+	ck_assert_int_eq(none.fsync, CONFIG_DEFAULT_FSYNC);
+
+	/* Joining, with the group's members listed: self is made up. */
+	write_config("{\"data_dir\": \"%s/data\", \"cluster\": {\"id\": 4,"
+		     " \"join\": true, \"raft\": \"127.0.0.1:7484\","
+		     " \"client\": \"127.0.0.1:7474\","
+		     " \"members\": " MEMBERS3 "}}",
+	    dir);
+	ck_assert_msg(load_config(&cfg, err, sizeof err) == 0, "%s", err);
+	ck_assert(cfg.cluster.on && cfg.cluster.join);
+	ck_assert(!cfg.fsync_set);
+	ck_assert_uint_eq(cfg.cluster.election_timeout_ms,
+	    CONFIG_DEFAULT_ELECTION_TIMEOUT_MS);
+	ck_assert_uint_eq(cfg.cluster.heartbeat_timeout_ms,
+	    CONFIG_DEFAULT_HEARTBEAT_TIMEOUT_MS);
+	ck_assert_uint_eq(cfg.cluster.snapshot_threshold,
+	    CONFIG_DEFAULT_SNAPSHOT_THRESHOLD);
+	ck_assert_uint_eq(cfg.cluster.snapshot_trailing,
+	    CONFIG_DEFAULT_SNAPSHOT_TRAILING);
+	ck_assert_uint_eq(cfg.cluster.max_batch, CONFIG_DEFAULT_MAX_BATCH);
+	self = config_cluster_self(&cfg);
+	ck_assert_ptr_nonnull(self);
+	ck_assert_uint_eq(self->id, 4);
+	ck_assert_str_eq(self->raft, "127.0.0.1:7484");
+	ck_assert_str_eq(self->client, "127.0.0.1:7474");
+	ck_assert(!config_cluster_equal(&cfg.cluster, &none.cluster));
+	config_free(&cfg);
+	config_free(&none);
+
+	/* Joining alone (no members listed) is fine too. */
+	write_config("{\"data_dir\": \"%s/data\", \"cluster\": {\"id\": 9,"
+		     " \"join\": true, \"raft\": \"10.0.0.9:7481\","
+		     " \"client\": \"10.0.0.9:7471\"}}",
+	    dir);
+	ck_assert_msg(load_config(&cfg, err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.cluster.nmembers, 0);
+	ck_assert_str_eq(config_cluster_self(&cfg)->raft, "10.0.0.9:7481");
+	config_free(&cfg);
+}
+END_TEST
+
+/* A cluster file, and the message sluiced must print after "FILE: ". */
+#define DD "\"data_dir\": \"/var/lib/sluice\", "
+#define ONE(raft, client)                                              \
+	"[{\"id\": 1, \"raft\": \"" raft "\", \"client\": \"" client "\"}]"
+static const struct {
+	const char *json;
+	const char *error;
+} bad_clusters[] = {
+	{ "{\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 "}}",
+	    "cluster: needs a data_dir (-d): the Raft log is kept there" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [" MEMBER(1) ", "
+	  "{\"id\": 1, \"raft\": \"127.0.0.1:7482\","
+	  " \"client\": \"127.0.0.1:7472\"}]}}",
+	    "cluster.members[1].id: 1 is already the id of "
+	    "cluster.members[0]" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [" MEMBER(1) ", "
+	  "{\"id\": 2, \"raft\": \"127.0.0.1:7481\","
+	  " \"client\": \"127.0.0.1:7472\"}]}}",
+	    "cluster.members[1].raft: \"127.0.0.1:7481\" is already "
+	    "cluster.members[0].raft" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [" MEMBER(1) ", "
+	  "{\"id\": 2, \"raft\": \"127.0.0.1:7482\","
+	  " \"client\": \"127.0.0.1:7471\"}]}}",
+	    "cluster.members[1].client: \"127.0.0.1:7471\" is already "
+	    "cluster.members[0].client" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [" MEMBER(1) ", "
+	  "{\"id\": 2, \"raft\": \"127.0.0.1:7471\","
+	  " \"client\": \"127.0.0.1:7472\"}]}}",
+	    "cluster.members[1].raft: \"127.0.0.1:7471\" is already "
+	    "cluster.members[0].client" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("localhost:1", "127.0.0.1:7471") "}}",
+	    "cluster.members[0].raft: \"localhost:1\" is not a numeric IPv4 "
+	    "address with a port (a.b.c.d:1-65535)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("1.2.3.4", "127.0.0.1:7471") "}}",
+	    "cluster.members[0].raft: \"1.2.3.4\" is not a numeric IPv4 "
+	    "address with a port (a.b.c.d:1-65535)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("127.0.0.1:7481", "1.2.3.4:0") "}}",
+	    "cluster.members[0].client: \"1.2.3.4:0\" is not a numeric IPv4 "
+	    "address with a port (a.b.c.d:1-65535)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("1.2.3.4:70000", "127.0.0.1:7471") "}}",
+	    "cluster.members[0].raft: \"1.2.3.4:70000\" is not a numeric "
+	    "IPv4 address with a port (a.b.c.d:1-65535)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("[::1]:7481", "127.0.0.1:7471") "}}",
+	    "cluster.members[0].raft: \"[::1]:7481\" is not a numeric IPv4 "
+	    "address with a port (a.b.c.d:1-65535)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("0.0.0.0:7481", "127.0.0.1:7471") "}}",
+	    "cluster.members[0].raft: \"0.0.0.0:7481\": 0.0.0.0 is no address "
+	    "to connect to" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": "
+	  ONE("127.0.0.1:7471", "127.0.0.1:7471") "}}",
+	    "cluster.members[0].client: \"127.0.0.1:7471\" is already "
+	    "cluster.members[0].raft" },
+	{ "{" DD "\"cluster\": {\"id\": 4, \"members\": " MEMBERS3 "}}",
+	    "cluster.id: 4 is not the id of one of members (without \"join\", "
+	    "this server must be one)" },
+	{ "{" DD "\"cluster\": {\"id\": 4, \"join\": true,"
+	  " \"client\": \"127.0.0.1:7474\", \"members\": " MEMBERS3 "}}",
+	    "cluster: missing key \"raft\" (\"join\": true needs this "
+	    "server's own addresses)" },
+	{ "{" DD "\"cluster\": {\"id\": 4, \"join\": true,"
+	  " \"raft\": \"127.0.0.1:7484\"}}",
+	    "cluster: missing key \"client\" (\"join\": true needs this "
+	    "server's own addresses)" },
+	{ "{" DD "\"cluster\": {\"id\": 3, \"join\": true,"
+	  " \"raft\": \"127.0.0.1:7484\", \"client\": \"127.0.0.1:7474\","
+	  " \"members\": " MEMBERS3 "}}",
+	    "cluster.id: 3 is already the id of cluster.members[2] (a joining "
+	    "server needs an id of its own)" },
+	{ "{" DD "\"cluster\": {\"id\": 4, \"join\": true,"
+	  " \"raft\": \"127.0.0.1:7482\", \"client\": \"127.0.0.1:7474\","
+	  " \"members\": " MEMBERS3 "}}",
+	    "cluster.raft: \"127.0.0.1:7482\" is already "
+	    "cluster.members[1].raft" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"raft\": \"127.0.0.1:7481\","
+	  " \"members\": " MEMBERS3 "}}",
+	    "cluster.raft: only with \"join\": true (a member's own addresses "
+	    "are its entry in members)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"client\": \"127.0.0.1:7471\","
+	  " \"members\": " MEMBERS3 "}}",
+	    "cluster.client: only with \"join\": true (a member's own "
+	    "addresses are its entry in members)" },
+	{ "{" DD "\"cluster\": {\"id\": 1}}",
+	    "cluster: missing key \"members\"" },
+	{ "{" DD "\"cluster\": {\"members\": " MEMBERS3 "}}",
+	    "cluster: missing key \"id\"" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": []}}",
+	    "cluster.members: expected at least one member" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [{\"id\": 1,"
+	  " \"raft\": \"127.0.0.1:7481\"}]}}",
+	    "cluster.members[0]: missing key \"client\"" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"peers\": " MEMBERS3 "}}",
+	    "cluster: unknown key \"peers\" (expected one of id, members, "
+	    "join, raft, client, election_timeout_ms, heartbeat_timeout_ms, "
+	    "snapshot_threshold, snapshot_trailing, max_batch)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [{\"id\": 1,"
+	  " \"raft\": \"127.0.0.1:7481\", \"client\": \"127.0.0.1:7471\","
+	  " \"voter\": true}]}}",
+	    "cluster.members[0]: unknown key \"voter\" (expected one of id, "
+	    "raft, client)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": [" MEMBER(1) ", "
+	  MEMBER(2) ", " MEMBER(3) ", " MEMBER(4) ", " MEMBER(5) ", "
+	  MEMBER(6) ", " MEMBER(7) ", " MEMBER(8) ", " MEMBER(9) ","
+	  " {\"id\": 10, \"raft\": \"127.0.0.1:7490\","
+	  " \"client\": \"127.0.0.1:7480\"}]}}",
+	    "cluster.members: more than 9 members" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"election_timeout_ms\": 500, \"heartbeat_timeout_ms\": 500}}",
+	    "cluster.election_timeout_ms: 500 is not more than "
+	    "heartbeat_timeout_ms (500)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"heartbeat_timeout_ms\": 5000}}",
+	    "cluster.election_timeout_ms: 1000 is not more than "
+	    "heartbeat_timeout_ms (5000)" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"election_timeout_ms\": 99}}",
+	    "cluster.election_timeout_ms: 99 is not between 100 and 60000" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"heartbeat_timeout_ms\": 9}}",
+	    "cluster.heartbeat_timeout_ms: 9 is not between 10 and 10000" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"snapshot_threshold\": 15}}",
+	    "cluster.snapshot_threshold: 15 is not between 16 and 1000000" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"snapshot_trailing\": -1}}",
+	    "cluster.snapshot_trailing: -1 is not between 0 and 1000000" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"members\": " MEMBERS3 ","
+	  " \"max_batch\": 67108865}}",
+	    "cluster.max_batch: 67108865 is not between 4096 and 67108864" },
+	{ "{" DD "\"cluster\": {\"id\": 0, \"members\": " MEMBERS3 "}}",
+	    "cluster.id: 0 is not between 1 and 9223372036854775807" },
+	{ "{" DD "\"cluster\": {\"id\": 1, \"join\": \"no\","
+	  " \"members\": " MEMBERS3 "}}",
+	    "cluster.join: expected true or false, not a string" },
+	{ "{" DD "\"cluster\": [1, 2, 3]}",
+	    "cluster: expected an object or null, not an array" },
+};
+
+/* clang-format on */
+
+#define NBADCLUSTER (int)(sizeof bad_clusters / sizeof *bad_clusters)
+
+START_TEST(test_bad_cluster_is_reported_with_its_json_path)
+{
+	char line[1024];
+
+	write_config("%s", bad_clusters[_i].json);
+	snprintf(line, sizeof line, "%s: %s", cfg_path, bad_clusters[_i].error);
+	expect_config_error(true, line);
+}
+END_TEST
+
+/* -d supplies the data_dir a cluster needs, as the README's example. */
+START_TEST(test_cluster_data_dir_may_come_from_the_flag)
+{
+	const char *args[] = { "-t", "-c", cfg_path, "-d", dir, NULL };
+	char out[4096], want[256];
+
+	write_config("{\"cluster\": {\"id\": 3, \"members\": " MEMBERS3 "}}");
+	ck_assert_int_eq(run_capture(args, out, sizeof out), 0);
+	snprintf(want, sizeof want, "sluiced: %s: configuration ok\n",
+	    cfg_path);
+	ck_assert_str_eq(out, want);
+}
+END_TEST
+
+/* A cluster syncs every entry: a given fsync (or -f) is said to be moot. */
+START_TEST(test_cluster_says_fsync_is_ignored)
+{
+	const char *args[] = { "-t", "-c", cfg_path, "-f", "no", NULL };
+	char out[4096];
+
+	write_config("{\"data_dir\": \"%s/data\", \"cluster\": {\"id\": 3,"
+	             " \"members\": " MEMBERS3 "}}",
+	    dir);
+	ck_assert_int_eq(run_capture(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "\"fsync\" (-f) is ignored in a cluster") !=
+	        NULL,
+	    "got %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "configuration ok"));
+}
+END_TEST
+
+/* The example nodes of conf/cluster-example/ pass -t (-d as the README). */
+START_TEST(test_cluster_example_nodes_are_valid)
+{
+	const char *src = getenv("SLUICE_SRCDIR");
+	char path[512], out[4096];
+	const char *args[] = { "-t", "-c", path, "-d", dir, NULL };
+
+	ck_assert_msg(src != NULL, "SLUICE_SRCDIR must name the source tree");
+	snprintf(path, sizeof path, "%s/conf/cluster-example/node%d.json", src,
+	    _i + 1);
+	ck_assert_msg(run_capture(args, out, sizeof out) == 0, "%s: %s", path,
+	    out);
 }
 END_TEST
 
@@ -1115,6 +1454,58 @@ START_TEST(test_sighup_creates_a_new_predefined_queue)
 	ck_assert_int_eq(tc_stat(t, "a", "capacity"), 3);
 	tc_close(t);
 	ck_assert_int_eq(proc_stop(&p), 0);
+}
+END_TEST
+
+/* A loopback port nobody listens on at the moment. */
+static int
+free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* The group is set up at start: a reload keeps it, and says so. */
+START_TEST(test_sighup_keeps_the_running_cluster)
+{
+	char data[128];
+	struct proc p;
+	int raft = free_port(), client = free_port();
+
+	snprintf(data, sizeof data, "%s/data", dir);
+	write_config("{\"data_dir\": \"%s\", \"cluster\": {\"id\": 1,"
+	             " \"members\": [{\"id\": 1, \"raft\": \"127.0.0.1:%d\","
+	             " \"client\": \"127.0.0.1:%d\"}]}}",
+	    data, raft, client);
+	start_with_config(&p);
+	/* The same cluster, with the log level changed: no notice. */
+	write_config("{\"data_dir\": \"%s\", \"log_level\": \"notice\","
+	             " \"cluster\": {\"id\": 1,"
+	             " \"members\": [{\"id\": 1, \"raft\": \"127.0.0.1:%d\","
+	             " \"client\": \"127.0.0.1:%d\"}]}}",
+	    data, raft, client);
+	kill(p.pid, SIGHUP);
+	while (proc_line(&p) && strstr(p.line, "reloaded ") == NULL)
+		ck_assert_ptr_null(strstr(p.line, "\"cluster\" changed"));
+	write_config("{\"data_dir\": \"%s\", \"cluster\": {\"id\": 1,"
+	             " \"heartbeat_timeout_ms\": 200,"
+	             " \"members\": [{\"id\": 1, \"raft\": \"127.0.0.1:%d\","
+	             " \"client\": \"127.0.0.1:%d\"}]}}",
+	    data, raft, client);
+	kill(p.pid, SIGHUP);
+	proc_wait_log(&p,
+	    "reload: \"cluster\" changed; it applies at the "
+	    "next restart");
+	proc_wait_log(&p, "reloaded ");
+	ck_assert_int_eq(proc_stop(&p), 0);
+	harness_rm_rf(data);
 }
 END_TEST
 
@@ -2131,6 +2522,18 @@ main(void)
 	    test_help_and_version_exit_0_and_a_bad_flag_points_to_help);
 	tcase_add_test(tc, test_check_flag_accepts_a_good_file_without_serving);
 	tcase_add_test(tc, test_shipped_config_is_valid);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cluster");
+	tcase_add_checked_fixture(tc, dir_setup, dir_teardown);
+	tcase_add_test(tc, test_cluster_config_loads_with_its_fields);
+	tcase_add_test(tc, test_cluster_defaults_and_join);
+	tcase_add_loop_test(tc, test_bad_cluster_is_reported_with_its_json_path,
+	    0, NBADCLUSTER);
+	tcase_add_test(tc, test_cluster_data_dir_may_come_from_the_flag);
+	tcase_add_test(tc, test_cluster_says_fsync_is_ignored);
+	tcase_add_loop_test(tc, test_cluster_example_nodes_are_valid, 0, 3);
+	tcase_add_test(tc, test_sighup_keeps_the_running_cluster);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("served");

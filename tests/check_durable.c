@@ -268,6 +268,38 @@ START_TEST(test_delayed_and_dead_letter_settings_survive)
 }
 END_TEST
 
+/*
+ * A message given back after a delay is logged with its delivery
+ * count; one given back at once is not: both are ready again in id
+ * order, before the one never delivered.
+ */
+START_TEST(test_given_back_messages_come_back_in_id_order)
+{
+	setup_loop(_i);
+	struct tconn *t = tc_open(&d);
+	unsigned long long a = tc_put(t, "q", "a"), b = tc_put(t, "q", "b"),
+			   c = tc_put(t, "q", "c");
+
+	tc_reserve(t, "q", "a");
+	tc_reserve(t, "q", "b");
+	tc_send(t, "NACK %llu\r\n", a);
+	tc_expect(t, "200 REQUEUED");
+	tc_send(t, "NACK %llu 1\r\n", b);
+	tc_expect(t, "200 REQUEUED");
+	tc_await_stat(t, "q", "delayed", 0);
+	restart(SIGKILL);
+	tc_close(t);
+	t = tc_open(&d);
+	tc_send(t, "GET q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "a"), a);
+	tc_send(t, "GET q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "b"), b);
+	tc_send(t, "GET q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "c"), c);
+	tc_close(t);
+}
+END_TEST
+
 static TCase *
 tcase(Suite *s, const char *name)
 {
@@ -297,6 +329,7 @@ main(void)
 	ADD(tc, test_settings_closed_state_purge_and_delete_survive);
 	ADD(tc, test_storage_is_compared_like_other_settings);
 	ADD(tc, test_delayed_and_dead_letter_settings_survive);
+	ADD(tc, test_given_back_messages_come_back_in_id_order);
 
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -116,8 +116,13 @@ spawn(struct daemon *d, const char **argv, bool tls)
 		 */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pipefd[1], STDERR_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
+		/*
+		 * Nothing else of ours: a test's client socket inherited
+		 * by a daemon it starts later stays open in that daemon
+		 * after the test closes it, so the server it talks to
+		 * never sees the close (and keeps its reservations).
+		 */
+		closefrom(STDERR_FILENO + 1);
 		execv(bin, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);

@@ -1234,6 +1234,9 @@ END_TEST
 
 /* ---- membership ---- */
 
+/* How long a member added under load may take to become a voter. */
+#define VOTER_WAIT_MS 20000
+
 /*
  * Send req on admin (to the leader) and keep the load going until its
  * answer comes; returns it.
@@ -1284,13 +1287,29 @@ START_TEST(test_membership_changes_under_load_lose_nothing)
 	    (unsigned long long)c->node[joiner].id, c->node[joiner].raft,
 	    c->node[joiner].client);
 	ck_assert_str_eq(admin_under_load(l, admin, req, &steps), "200 ADDED");
-	ck_assert_ptr_nonnull(j = cluster_json(c, l->leader, "CLUSTER STATUS"));
-	m = json_object_get(j, "members");
-	ck_assert_uint_eq(json_array_size(m), 4);
-	for (k = 0; k < json_array_size(m); k++)
-		ck_assert_str_eq(stats_str(json_array_get(m, k), "role"),
-		    "voter");
-	json_decref(j);
+	/*
+	 * ADDED: accepted as a spare; it becomes a voter once it has
+	 * caught up, which under load takes a while.  The load goes on.
+	 */
+	for (uint64_t t0 = harness_now_ms();;) {
+		int voters = 0;
+		ck_assert_ptr_nonnull(
+		    j = cluster_json(c, l->leader, "CLUSTER STATUS"));
+		m = json_object_get(j, "members");
+		ck_assert_uint_eq(json_array_size(m), 4);
+		for (k = 0; k < json_array_size(m); k++)
+			voters +=
+			    strcmp(stats_str(json_array_get(m, k), "role"),
+			        "voter") == 0;
+		json_decref(j);
+		if (voters == 4)
+			break;
+		ck_assert_msg(harness_now_ms() - t0 < VOTER_WAIT_MS,
+		    "n%d not a voter %d ms after ADDED", joiner + 1,
+		    VOTER_WAIT_MS);
+		step(l, true);
+		steps++;
+	}
 	/* It follows, and holds what the others hold. */
 	cluster_await_leader(c, 0);
 

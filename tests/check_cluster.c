@@ -1355,6 +1355,222 @@ out:
 }
 END_TEST
 
+/* ---- what a new leader keeps of its predecessor's promises ---- */
+
+/*
+ * Send `req` (a GET or RESERVE) on t; the message's id and its body
+ * into body, or 0 for 204 EMPTY.
+ */
+static unsigned long long
+take(struct tconn *t, const char *req, char *body, size_t size)
+{
+	unsigned long long id;
+	size_t len;
+	const char *l;
+
+	tc_send(t, "%s\r\n", req);
+	l = tc_line(t);
+	if (strcmp(l, "204 EMPTY") == 0)
+		return 0;
+	ck_assert_msg(sscanf(l, "200 MSG %llu %zu", &id, &len) == 2,
+	    "%s answered \"%s\"", req, l);
+	ck_assert_uint_lt(len + 2, size);
+	tc_read(t, body, len + 2);
+	body[len] = '\0';
+	return id;
+}
+
+START_TEST(test_reserved_its_last_time_is_dead_lettered_after_failover)
+{
+	struct cluster *c;
+	struct tconn *t, *w, *h;
+	unsigned long long id_ready, id_handed, id_again, id;
+	char body[64];
+	int leader, next, dead = 0;
+
+	SKIP_UNLESS_CLUSTER();
+	c = cluster_new(3, false, NULL);
+	if ((leader = start_and_elect(c)) < 0)
+		goto out;
+	t = cluster_tc_open(c, leader);
+	tc_request(t, "CREATE q max_deliveries=1 dead_letter=q.dead",
+	    "201 CREATED");
+	tc_request(t, "CREATE r max_deliveries=2 dead_letter=r.dead",
+	    "201 CREATED");
+	/* Reserved its only allowed time by a RESERVE that finds it. */
+	id_ready = tc_put(t, "q", "ready");
+	w = cluster_tc_open(c, leader);
+	ck_assert_uint_eq(tc_reserve(w, "q", "ready"), id_ready);
+	/* ... and by a hand-off: the RESERVE waits, the PUT goes to it. */
+	h = cluster_tc_open(c, leader);
+	tc_send(h, "RESERVE q 10000\r\n");
+	tc_await_stat(t, "q", "waiting_consumers", 1);
+	id_handed = tc_put(t, "q", "handed");
+	ck_assert_uint_eq(tc_expect_msg(h, "handed"), id_handed);
+	/* Delivered once of twice allowed: it comes back ready. */
+	id_again = tc_put(t, "r", "again");
+	ck_assert_uint_eq(tc_reserve(w, "r", "again"), id_again);
+	tc_close(t);
+
+	/* The reservations' answers came: the leader dies with them. */
+	cluster_kill(c, leader);
+	next = cluster_await_leader(c, 0);
+	ck_assert_int_ne(next, leader);
+	tc_close(w);
+	tc_close(h);
+	/* Every member agrees: the new leader logged the moves. */
+	for (int i = 0; i < 3; i++) {
+		if (i == leader)
+			continue;
+		cluster_await_queue(c, i, "q.dead", "depth", 2);
+		cluster_await_queue(c, i, "q", "depth", 0);
+		cluster_await_queue(c, i, "r", "depth", 1);
+	}
+	t = cluster_tc_open(c, next);
+	ck_assert_uint_eq(take(t, "GET q 0", body, sizeof body), 0);
+	while ((id = take(t, "GET q.dead 0", body, sizeof body)) != 0) {
+		/* Moved with their ids and bodies, in either order. */
+		if (strcmp(body, "ready") == 0)
+			ck_assert_uint_eq(id, id_ready);
+		else if (strcmp(body, "handed") == 0)
+			ck_assert_uint_eq(id, id_handed);
+		else
+			ck_abort_msg("q.dead holds %s", body);
+		dead++;
+	}
+	ck_assert_int_eq(dead, 2);
+	tc_send(t, "GET r 0\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "again"), id_again);
+	tc_close(t);
+out:
+	cluster_free(c);
+}
+END_TEST
+
+START_TEST(test_ids_rise_past_those_given_without_a_record)
+{
+	struct cluster *c;
+	struct tconn *t, *g;
+	unsigned long long id, max_id;
+	char body[64];
+	int leader, next;
+
+	SKIP_UNLESS_CLUSTER();
+	c = cluster_new(3, false, NULL);
+	if ((leader = start_and_elect(c)) < 0)
+		goto out;
+	t = cluster_tc_open(c, leader);
+	/* The last id with a record behind it. */
+	max_id = tc_put(t, "q", "logged");
+	tc_send(t, "GET q\r\n");
+	ck_assert_uint_eq(tc_expect_msg(t, "logged"), max_id);
+	/* A hand-off: the GET waits, the PUT's message goes to it. */
+	g = cluster_tc_open(c, leader);
+	tc_send(g, "GET q 5000\r\n");
+	tc_await_stat(t, "q", "waiting_consumers", 1);
+	id = tc_put(t, "q", "handed");
+	ck_assert_uint_gt(id, max_id);
+	ck_assert_uint_eq(tc_expect_msg(g, "handed"), id);
+	max_id = id;
+	/* A memory queue's messages live on the leader only. */
+	tc_request(t, "CREATE m storage=memory", "201 CREATED");
+	for (int k = 0; k < 5; k++) {
+		id = tc_put(t, "m", "volatile");
+		ck_assert_uint_gt(id, max_id);
+		max_id = id;
+	}
+	tc_close(t);
+	tc_close(g);
+
+	cluster_kill(c, leader);
+	next = cluster_await_leader(c, 0);
+	ck_assert_int_ne(next, leader);
+	t = cluster_tc_open(c, next);
+	id = tc_put(t, "q", "after");
+	ck_assert_msg(id > max_id,
+	    "id %llu on the new leader, %llu given by the old one", id, max_id);
+	/* The hand-off's message, answered, is not delivered again. */
+	ck_assert_uint_eq(take(t, "GET q 0", body, sizeof body), id);
+	ck_assert_str_eq(body, "after");
+	ck_assert_uint_eq(take(t, "GET q 0", body, sizeof body), 0);
+	tc_close(t);
+out:
+	cluster_free(c);
+}
+END_TEST
+
+#define CFG_QUEUES "\"queues\": [{\"name\": \"cfg\", \"capacity\": 1000}]"
+#define CFG_QUEUES_MORE                                          \
+	"\"queues\": [{\"name\": \"cfg\", \"capacity\": 1000}, " \
+	"{\"name\": \"extra\", \"capacity\": 5}]"
+
+START_TEST(test_reload_on_a_follower_makes_and_loses_nothing)
+{
+	struct cluster *c;
+	struct tconn *t;
+	unsigned long long ids[30];
+	char body[64], line[256];
+	int leader, next;
+
+	SKIP_UNLESS_CLUSTER();
+	c = cluster_new(3, false, CFG_QUEUES);
+	if ((leader = start_and_elect(c)) < 0)
+		goto out;
+	t = cluster_tc_open(c, leader);
+	for (int k = 0; k < 20; k++) {
+		snprintf(body, sizeof body, "c-%d", k);
+		ids[k] = tc_put(t, "cfg", body);
+	}
+	tc_request(t, "CREATE made", "201 CREATED");
+	tc_put(t, "made", "x");
+	/*
+	 * Both followers reload a file that lists one more queue: neither
+	 * makes it (only a leader applies the file), and neither loses
+	 * track of what is committed.
+	 */
+	for (int i = 0; i < 3; i++) {
+		if (i == leader)
+			continue;
+		cluster_await_queue(c, i, "cfg", "depth", 20);
+		cluster_write_settings(c, i, CFG_QUEUES_MORE);
+		cluster_reload(c, i);
+		ck_assert(
+		    cluster_request(c, i, "STATS extra", line, sizeof line));
+		ck_assert_str_eq(line, "404 NO_QUEUE extra");
+	}
+	tc_request(t, "STATS extra", "404 NO_QUEUE extra");
+	for (int k = 20; k < 30; k++) {
+		snprintf(body, sizeof body, "c-%d", k);
+		ids[k] = tc_put(t, "cfg", body);
+	}
+	tc_close(t);
+
+	/* Whichever follower leads now had reloaded. */
+	cluster_kill(c, leader);
+	next = cluster_await_leader(c, 0);
+	ck_assert_int_ne(next, leader);
+	for (int i = 0; i < 3; i++) {
+		if (i == leader)
+			continue;
+		cluster_await_queue(c, i, "cfg", "depth", 30);
+		/* Its file's queues apply now that it leads. */
+		cluster_await_queue(c, i, "extra", "capacity", 5);
+	}
+	t = cluster_tc_open(c, next);
+	for (int k = 0; k < 30; k++) {
+		snprintf(body, sizeof body, "c-%d", k);
+		tc_send(t, "GET cfg 0\r\n");
+		ck_assert_uint_eq(tc_expect_msg(t, body), ids[k]);
+	}
+	tc_request(t, "GET cfg 0", "204 EMPTY");
+	tc_send(t, "GET made 0\r\n");
+	tc_expect_msg(t, "x");
+	tc_close(t);
+out:
+	cluster_free(c);
+}
+END_TEST
+
 /* ---- the whole group restarts ---- */
 
 START_TEST(test_group_restart_keeps_queues_and_messages)
@@ -1441,6 +1657,10 @@ main(void)
 	    seeds());
 	TEST_TIMEOUT(s, test_isolated_leader_acknowledges_nothing, 90);
 	TEST_TIMEOUT(s, test_membership_changes_under_load_lose_nothing, 120);
+	TEST_TIMEOUT(s,
+	    test_reserved_its_last_time_is_dead_lettered_after_failover, 60);
+	TEST_TIMEOUT(s, test_ids_rise_past_those_given_without_a_record, 60);
+	TEST_TIMEOUT(s, test_reload_on_a_follower_makes_and_loses_nothing, 60);
 	test_add(s, "test_group_restart_keeps_queues_and_messages",
 	    test_group_restart_keeps_queues_and_messages, setup, teardown, 90,
 	    2);

@@ -29,6 +29,7 @@
 struct drain {
 	int fd;
 	char tag[16];
+	unsigned long *reloads; /* the daemon's count of them */
 };
 
 /*
@@ -48,8 +49,12 @@ drain_log(void *arg)
 			(void)!write(STDERR_FILENO, buf, (size_t)n);
 		close(dr->fd);
 	} else if ((in = fdopen(dr->fd, "r")) != NULL) {
-		while (fgets(buf, sizeof buf, in) != NULL)
+		while (fgets(buf, sizeof buf, in) != NULL) {
 			fprintf(stderr, "%s%s", dr->tag, buf);
+			if (strstr(buf, "reloaded ") != NULL)
+				__atomic_add_fetch(dr->reloads, 1,
+				    __ATOMIC_SEQ_CST);
+		}
 		fclose(in);
 	}
 	free(dr);
@@ -136,6 +141,8 @@ spawn(struct daemon *d, const char **argv, bool tls)
 	ck_assert_ptr_nonnull(dr);
 	dr->fd = d->log_fd;
 	snprintf(dr->tag, sizeof dr->tag, "%s", d->tag);
+	d->reloads = 0;
+	dr->reloads = &d->reloads;
 	ck_assert_int_eq(pthread_create(&th, NULL, drain_log, dr), 0);
 	d->drainer = (unsigned long)th;
 	d->drainer_started = true;
@@ -249,6 +256,12 @@ harness_wait(struct daemon *d)
 	if (d->drainer_started)
 		pthread_join((pthread_t)d->drainer, NULL);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+unsigned long
+harness_reloads(const struct daemon *d)
+{
+	return __atomic_load_n(&d->reloads, __ATOMIC_SEQ_CST);
 }
 
 long

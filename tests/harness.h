@@ -42,6 +42,7 @@ struct daemon {
 	bool drainer_started;
 	unsigned long drainer; /* pthread_t of the log copier */
 	char tag[16]; /* harness_start_args(): put before each log line */
+	unsigned long reloads; /* harness_reloads() */
 };
 
 /*
@@ -82,6 +83,12 @@ int harness_stop(struct daemon *d);
 
 /* Wait for the daemon to exit by itself; its exit status as above. */
 int harness_wait(struct daemon *d);
+
+/*
+ * How many times a daemon started with a tag (harness_start_args())
+ * has logged "reloaded <file>" (a SIGHUP done), from its log as copied.
+ */
+unsigned long harness_reloads(const struct daemon *d);
 
 /* Resident set size of the daemon in KiB. */
 long harness_rss_kb(const struct daemon *d);

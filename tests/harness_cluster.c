@@ -239,6 +239,33 @@ cluster_kill(struct cluster *c, int i)
 	nd->up = false;
 }
 
+void
+cluster_write_settings(struct cluster *c, int i, const char *settings)
+{
+	char saved[sizeof c->settings];
+
+	memcpy(saved, c->settings, sizeof saved);
+	snprintf(c->settings, sizeof c->settings, " %s", settings);
+	write_config(c, i);
+	memcpy(c->settings, saved, sizeof saved);
+}
+
+void
+cluster_reload(struct cluster *c, int i)
+{
+	struct cluster_node *nd = &c->node[i];
+	unsigned long before = harness_reloads(&nd->d);
+	uint64_t t0 = harness_now_ms();
+
+	ck_assert(nd->up);
+	ck_assert_int_eq(kill(nd->d.pid, SIGHUP), 0);
+	while (harness_reloads(&nd->d) == before) {
+		ck_assert_msg(harness_now_ms() - t0 < REPLY_TIMEOUT_SEC * 1000,
+		    "n%d: no \"reloaded\" in its log after SIGHUP", i + 1);
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	}
+}
+
 int
 cluster_stop(struct cluster *c, int i)
 {

@@ -97,6 +97,15 @@ void cluster_start(struct cluster *c);
 /* kill -9 node i and reap it. */
 void cluster_kill(struct cluster *c, int i);
 
+/*
+ * Rewrite node i's config with `settings` (as cluster_new()'s) instead
+ * of the group's; it applies at its next start or reload.
+ */
+void cluster_write_settings(struct cluster *c, int i, const char *settings);
+
+/* SIGHUP node i and wait (bounded) until its log says it reloaded. */
+void cluster_reload(struct cluster *c, int i);
+
 /* Stop node i (SIGTERM, SIGINT); its exit status as harness_stop(). */
 int cluster_stop(struct cluster *c, int i);
 

@@ -279,11 +279,17 @@ cluster_stop(struct cluster *c, int i)
 void
 cluster_free(struct cluster *c)
 {
+	int rc[CLUSTER_NODES] = { 0 };
+
 	for (int i = 0; i < c->n; i++)
 		if (c->node[i].up)
-			cluster_stop(c, i);
+			rc[i] = cluster_stop(c, i);
 	faultproxy_stop(c->fp);
 	harness_rm_rf(c->root);
+	/* Each stopped as a daemon should: a signal or a failure is a bug. */
+	for (int i = 0; i < c->n; i++)
+		ck_assert_msg(rc[i] == 0, "n%d did not stop cleanly (%d)",
+		    i + 1, rc[i]);
 	free(c);
 }
 

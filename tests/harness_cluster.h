@@ -109,7 +109,10 @@ void cluster_reload(struct cluster *c, int i);
 /* Stop node i (SIGTERM, SIGINT); its exit status as harness_stop(). */
 int cluster_stop(struct cluster *c, int i);
 
-/* Stop every node, stop the proxy, remove the files, free c. */
+/*
+ * Stop every node, stop the proxy, remove the files, free c; fails the
+ * test if a node did not exit 0 (a crash, or death by a stop signal).
+ */
 void cluster_free(struct cluster *c);
 
 /*

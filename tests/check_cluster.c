@@ -1,7 +1,9 @@
 /*
  * check_cluster.c - replication (issue 15) against real sluiced groups
  * of three: elections and roles, failover under load, partitions,
- * membership changes, whole-group restarts.  See harness_cluster.h for
+ * membership changes, what a new leader keeps of its predecessor's
+ * promises (dead letters, ids, a follower's reload), whole-group
+ * restarts.  See harness_cluster.h for
  * how the groups are made and faultproxy.h for the partitions.
  *
  * The load is check_crash's: two producers PUT into two queues, one

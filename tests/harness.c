@@ -26,17 +26,38 @@
 /* tc_await_stat()'s pause between two polls. */
 #define TC_AWAIT_PAUSE_US 1000
 
-/* Copy the daemon's log to our stderr until it closes. */
+struct drain {
+	int fd;
+	char tag[16];
+	unsigned long *reloads; /* the daemon's count of them */
+};
+
+/*
+ * Copy the daemon's log to our stderr until it closes; with a tag, line
+ * by line, each line after it (a cluster's members share the stderr).
+ */
 static void *
 drain_log(void *arg)
 {
-	int fd = (int)(long)arg;
+	struct drain *dr = arg;
 	char buf[4096];
 	ssize_t n;
+	FILE *in;
 
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		(void)!write(STDERR_FILENO, buf, (size_t)n);
-	close(fd);
+	if (dr->tag[0] == '\0') {
+		while ((n = read(dr->fd, buf, sizeof buf)) > 0)
+			(void)!write(STDERR_FILENO, buf, (size_t)n);
+		close(dr->fd);
+	} else if ((in = fdopen(dr->fd, "r")) != NULL) {
+		while (fgets(buf, sizeof buf, in) != NULL) {
+			fprintf(stderr, "%s%s", dr->tag, buf);
+			if (strstr(buf, "reloaded ") != NULL)
+				__atomic_add_fetch(dr->reloads, 1,
+				    __ATOMIC_SEQ_CST);
+		}
+		fclose(in);
+	}
+	free(dr);
 	return NULL;
 }
 
@@ -46,7 +67,7 @@ drain_log(void *arg)
  * NULL (those come after the plain ones).
  */
 static int
-wait_for_port(int fd, int *tls_port)
+wait_for_port(int fd, int *tls_port, const char *tag)
 {
 	char line[1024];
 	size_t len = 0;
@@ -61,7 +82,7 @@ wait_for_port(int fd, int *tls_port)
 		}
 		line[len] = '\0';
 		len = 0;
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s%s\n", tag, line);
 		char *at = strstr(line, "listening on ");
 		char *colon = at ? strrchr(at, ':') : NULL;
 		if (colon == NULL)
@@ -78,37 +99,18 @@ wait_for_port(int fd, int *tls_port)
 	return -1;
 }
 
-/* harness_start(), and the TLS port too when `tls`. */
+/*
+ * Run $SLUICED with argv[1..] (argv[0] is filled in here) and wait until
+ * it listens; the TLS port too when `tls`.
+ */
 static void
-start(struct daemon *d, const char *const *extra, bool tls)
+spawn(struct daemon *d, const char **argv, bool tls)
 {
-	const char *addr = getenv("SLUICE_TEST_ADDR");
 	const char *bin = getenv("SLUICED");
-	const char *argv[32];
-	int argc = 0, pipefd[2];
+	int pipefd[2];
 
-	memset(d, 0, sizeof *d);
-	d->log_fd = -1;
-	if (addr != NULL) {
-		const char *colon = strrchr(addr, ':');
-		ck_assert_msg(colon != NULL, "SLUICE_TEST_ADDR is host:port");
-		snprintf(d->host, sizeof d->host, "%.*s",
-		    (int)(colon - addr), addr);
-		d->port = atoi(colon + 1);
-		if (tls && getenv("SLUICE_TEST_TLS_PORT") != NULL)
-			d->tls_port = atoi(getenv("SLUICE_TEST_TLS_PORT"));
-		return;
-	}
 	ck_assert_msg(bin != NULL, "SLUICED must name the daemon binary");
-	strcpy(d->host, "127.0.0.1");
-	argv[argc++] = bin;
-	argv[argc++] = "-l";
-	argv[argc++] = "127.0.0.1";
-	argv[argc++] = "-p";
-	argv[argc++] = "0";
-	for (int i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
-		argv[argc++] = extra[i];
-	argv[argc] = NULL;
+	argv[0] = bin;
 	ck_assert_int_eq(pipe(pipefd), 0);
 	d->pid = fork();
 	ck_assert_int_ge(d->pid, 0);
@@ -119,21 +121,81 @@ start(struct daemon *d, const char *const *extra, bool tls)
 		 */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pipefd[1], STDERR_FILENO);
-		close(pipefd[0]);
-		close(pipefd[1]);
+		/*
+		 * Nothing else of ours: a test's client socket inherited
+		 * by a daemon it starts later stays open in that daemon
+		 * after the test closes it, so the server it talks to
+		 * never sees the close (and keeps its reservations).
+		 */
+		closefrom(STDERR_FILENO + 1);
 		execv(bin, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
 	close(pipefd[1]);
 	d->log_fd = pipefd[0];
-	d->port = wait_for_port(d->log_fd, tls ? &d->tls_port : NULL);
+	d->port = wait_for_port(d->log_fd, tls ? &d->tls_port : NULL, d->tag);
 	ck_assert_msg(d->port > 0, "sluiced did not start");
 	pthread_t th;
-	ck_assert_int_eq(pthread_create(&th, NULL, drain_log,
-			     (void *)(long)d->log_fd), 0);
+	struct drain *dr = calloc(1, sizeof *dr);
+	ck_assert_ptr_nonnull(dr);
+	dr->fd = d->log_fd;
+	snprintf(dr->tag, sizeof dr->tag, "%s", d->tag);
+	d->reloads = 0;
+	dr->reloads = &d->reloads;
+	ck_assert_int_eq(pthread_create(&th, NULL, drain_log, dr), 0);
 	d->drainer = (unsigned long)th;
 	d->drainer_started = true;
+}
+
+/* harness_start(), and the TLS port too when `tls`. */
+static void
+start(struct daemon *d, const char *const *extra, bool tls)
+{
+	const char *addr = getenv("SLUICE_TEST_ADDR");
+	const char *argv[32];
+	int argc = 1;
+
+	memset(d, 0, sizeof *d);
+	d->log_fd = -1;
+	if (addr != NULL) {
+		const char *colon = strrchr(addr, ':');
+		ck_assert_msg(colon != NULL, "SLUICE_TEST_ADDR is host:port");
+		snprintf(d->host, sizeof d->host, "%.*s", (int)(colon - addr),
+		    addr);
+		d->port = atoi(colon + 1);
+		if (tls && getenv("SLUICE_TEST_TLS_PORT") != NULL)
+			d->tls_port = atoi(getenv("SLUICE_TEST_TLS_PORT"));
+		return;
+	}
+	strcpy(d->host, "127.0.0.1");
+	argv[argc++] = "-l";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "-p";
+	argv[argc++] = "0";
+	for (int i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+	spawn(d, argv, tls);
+}
+
+void
+harness_start_args(struct daemon *d, const char *host, const char *const *args)
+{
+	const char *argv[32];
+	int argc = 1;
+
+	char tag[sizeof d->tag];
+
+	memcpy(tag, d->tag, sizeof tag); /* the caller's, kept */
+	memset(d, 0, sizeof *d);
+	memcpy(d->tag, tag, sizeof tag);
+	d->log_fd = -1;
+	snprintf(d->host, sizeof d->host, "%s", host);
+	for (int i = 0; args != NULL && args[i] != NULL && argc < 31; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	spawn(d, argv, false);
 }
 
 void
@@ -185,10 +247,21 @@ harness_wait(struct daemon *d)
 	if (d->pid == 0)
 		return 0;
 	ck_assert_int_eq(waitpid(d->pid, &status, 0), d->pid);
+	/* A test that killed it knows; any other signal is news. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+		fprintf(stderr, "%ssluiced (pid %d) died of signal %d%s\n",
+		    d->tag, (int)d->pid, WTERMSIG(status),
+		    WCOREDUMP(status) ? " (core dumped)" : "");
 	d->pid = 0;
 	if (d->drainer_started)
 		pthread_join((pthread_t)d->drainer, NULL);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+unsigned long
+harness_reloads(const struct daemon *d)
+{
+	return __atomic_load_n(&d->reloads, __ATOMIC_SEQ_CST);
 }
 
 long

@@ -41,6 +41,8 @@ struct daemon {
 	int log_fd;	   /* read end of the daemon's stderr */
 	bool drainer_started;
 	unsigned long drainer; /* pthread_t of the log copier */
+	char tag[16]; /* harness_start_args(): put before each log line */
+	unsigned long reloads; /* harness_reloads() */
 };
 
 /*
@@ -57,6 +59,16 @@ void harness_start(struct daemon *d, const char *const *extra);
 void harness_start_tls(struct daemon *d, const char *const *extra);
 
 /*
+ * Start sluiced with exactly these arguments (NULL-terminated; no "-l"
+ * or "-p" added, so its config decides where it listens), to be reached
+ * at host; d->port is its first plain listener's.  SLUICE_TEST_ADDR does
+ * not apply.  d->tag, if the caller set it, starts each line of the
+ * daemon's log.  Fails the test if it does not come up.
+ */
+void harness_start_args(struct daemon *d, const char *host,
+    const char *const *args);
+
+/*
  * harness_start() with a config file (-c) holding `json`; the file is
  * gone once the daemon listens (it has read it by then).
  */
@@ -71,6 +83,12 @@ int harness_stop(struct daemon *d);
 
 /* Wait for the daemon to exit by itself; its exit status as above. */
 int harness_wait(struct daemon *d);
+
+/*
+ * How many times a daemon started with a tag (harness_start_args())
+ * has logged "reloaded <file>" (a SIGHUP done), from its log as copied.
+ */
+unsigned long harness_reloads(const struct daemon *d);
 
 /* Resident set size of the daemon in KiB. */
 long harness_rss_kb(const struct daemon *d);

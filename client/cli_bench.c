@@ -128,14 +128,16 @@ bench_fail(struct bench *b, struct sluice_ctx *ctx, const char *who,
 static struct sluice_ctx *
 bench_connect(struct bench *b, const char *who)
 {
-	struct sluice_ctx *ctx = sluice_connect(b->cli->host, b->cli->port,
-	    5000);
+	struct sluice_ctx *ctx =
+	    sluice_connect(b->cli->groups[cli_group_of(b->cli, b->queue)],
+	        b->cli->port, 5000);
 	enum sluice_result r;
 
 	if (ctx == NULL) {
 		bench_fail_text(b, who, "out of memory");
 		return NULL;
 	}
+	sluice_set_failover(ctx, SLUICE_DEFAULT_FAILOVER_MS);
 	if ((r = sluice_error(ctx)) == SLUICE_OK)
 		r = cli_start_tls(b->cli, ctx);
 	if (r == SLUICE_OK && b->cli->token != NULL)
@@ -555,7 +557,7 @@ cli_bench(struct cli *cli, int argc, char **argv)
 	}
 	for (unsigned i = 0; i < b.nconsumers; i++)
 		b.consumers[i].bench = &b;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, b.queue, &status)) == NULL)
 		return status;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_sigint;

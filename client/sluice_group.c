@@ -202,10 +202,13 @@ sluice_group_open(struct sluice_ctx *ctx, const char *host, int port,
 		         ctx->servers[i].port, timeout_ms)) == SLUICE_OK)
 			return SLUICE_OK;
 	}
-	if (ctx->nservers > 1)
+	if (ctx->nservers > 1) {
+		char last[sizeof ctx->errstr];
+
+		memcpy(last, ctx->errstr, sizeof last);
 		sluice_set_error(ctx, SLUICE_ERR_CONNECT,
-		    "no server of %s answers (the last: %.100s)", host,
-		    ctx->errstr);
+		    "no server of %.60s answers (the last: %.80s)", host, last);
+	}
 	return ctx->err;
 }
 

@@ -120,6 +120,9 @@ sluice_dial(struct sluice_ctx *ctx, const char *host, int port,
 	/* Requests are whole lines written at once; do not hold them
 	 * back waiting for the previous reply's ACK. */
 	setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* An earlier server of the list may have failed. */
+	ctx->err = SLUICE_OK;
+	ctx->errstr[0] = '\0';
 	return SLUICE_OK;
 }
 

@@ -269,6 +269,13 @@ cli_create(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(cli, create_usage, "%s",
 		    argc == optind ? "which queue?" : "too many arguments");
+	/* The server moves dead letters itself, within its group. */
+	if (o.dead_letter != NULL &&
+	    cli_group_of(cli, argv[optind]) != cli_group_of(cli, o.dead_letter))
+		return cli_usage_error(cli, create_usage,
+		    "%s and its dead-letter queue %s live in different groups "
+		    "of servers (sluice shard)",
+		    argv[optind], o.dead_letter);
 	if ((ctx = cli_connect_queue(cli, argv[optind], &status)) == NULL)
 		return status;
 	r = cli_create_queue(ctx, argv[optind], &o);

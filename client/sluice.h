@@ -2,7 +2,8 @@
  * sluice.h - libsluice, the C client library of the sluice broker.
  *
  * Three layers, as in hiredis:
- *   sluice_connect()            one TCP connection, one context
+ *   sluice_connect()            one TCP connection, one context (to
+ *                               one of a replication group's servers)
  *   sluice_put(), sluice_get()  blocking calls, one per command, each
  *                               answering a typed enum sluice_result
  *   sluice_append_*() +         pipelining: queue requests without
@@ -15,7 +16,9 @@
  * (a bad queue name, a full window): the connection is still usable
  * and the next call clears it.  Any other SLUICE_ERR_* means the
  * connection is dead: every later call fails the same way and the
- * context is only good for sluice_free().  sluice_error() and
+ * context is only good for sluice_free(), unless failover is on (see
+ * sluice_set_failover()): then the next blocking call connects again.
+ * sluice_error() and
  * sluice_errstr() say which local error came last, and why.
  *
  * The library never prints, never exits, keeps no global state and

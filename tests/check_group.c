@@ -569,38 +569,41 @@ END_TEST
 /* ---- the CLI --------------------------------------------------------- */
 
 /*
- * Run "sluice ARGS..." (NULL-terminated) with stdin empty; its stdout
- * into out (NUL-terminated), stderr to the test's.  Returns its exit
- * status.
+ * Run "sluice ARGS..." (NULL-terminated) with `in` (NULL: nothing) as
+ * its stdin; its stdout into out (NUL-terminated), stderr to the
+ * test's.  Returns its exit status.
  */
 static int
-run_cli(char *out, size_t size, ...)
+run_cli_in(const char *in, char *out, size_t size, va_list ap)
 {
 	const char *argv[24], *cli = getenv("SLUICE_CLI");
-	int op[2], argc = 0, st;
+	int op[2], ip[2], argc = 0, st;
 	size_t len = 0;
 	ssize_t n;
-	va_list ap;
 	pid_t pid;
 
 	ck_assert_msg(cli != NULL, "SLUICE_CLI must name the sluice binary");
 	argv[argc++] = cli;
-	va_start(ap, size);
 	while ((argv[argc] = va_arg(ap, const char *)) != NULL)
 		argc++;
-	va_end(ap);
 	ck_assert_int_eq(pipe(op), 0);
+	ck_assert_int_eq(pipe(ip), 0);
 	if ((pid = fork()) == 0) {
-		int devnull = open("/dev/null", 0);
-
-		dup2(devnull, STDIN_FILENO);
+		dup2(ip[0], STDIN_FILENO);
 		dup2(op[1], STDOUT_FILENO);
 		close(op[0]);
+		close(ip[1]);
 		execv(cli, (char *const *)argv);
 		_exit(127);
 	}
 	ck_assert_int_gt(pid, 0);
 	close(op[1]);
+	close(ip[0]);
+	/* Small inputs only: they fit the pipe's buffer. */
+	if (in != NULL)
+		ck_assert_int_eq(write(ip[1], in, strlen(in)),
+		    (ssize_t)strlen(in));
+	close(ip[1]);
 	while (
 	    len + 1 < size && (n = read(op[0], out + len, size - 1 - len)) > 0)
 		len += (size_t)n;
@@ -608,6 +611,32 @@ run_cli(char *out, size_t size, ...)
 	close(op[0]);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* run_cli_in() with stdin empty. */
+static int
+run_cli(char *out, size_t size, ...)
+{
+	va_list ap;
+	int st;
+
+	va_start(ap, size);
+	st = run_cli_in(NULL, out, size, ap);
+	va_end(ap);
+	return st;
+}
+
+/* run_cli_in() with `in` as stdin. */
+static int
+run_cli_input(const char *in, char *out, size_t size, ...)
+{
+	va_list ap;
+	int st;
+
+	va_start(ap, size);
+	st = run_cli_in(in, out, size, ap);
+	va_end(ap);
+	return st;
 }
 
 START_TEST(test_cli_shard_prints_each_queue_s_group)
@@ -684,6 +713,57 @@ START_TEST(test_cli_cluster_status_and_put_through_a_follower)
 }
 END_TEST
 
+START_TEST(test_cli_put_lines_go_to_the_leader_and_again_if_allowed)
+{
+	char hint[128], list[128], out[256];
+	struct fake a, b;
+
+	fake_listen(&a);
+	fake_listen(&b);
+	snprintf(hint, sizeof hint, "503 NOT_LEADER leader=127.0.0.1:%d\r\n",
+	    b.port);
+	/* A follower: every line goes to the leader it names. */
+	a.rules[0] = (struct rule){ "PUT", hint };
+	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 1\r\n" };
+	fake_run(&a);
+	fake_run(&b);
+	snprintf(list, sizeof list, "127.0.0.1:%d", a.port);
+	ck_assert_int_eq(run_cli_input("x\ny\nz\n", out, sizeof out, "-H", list,
+	                     "put", "-l", "jobs", NULL),
+	    0);
+	ck_assert_int_eq(a.nseen, 3);
+	ck_assert_int_eq(b.nseen, 3);
+	fake_stop(&a);
+	fake_stop(&b);
+
+	/* A leader that dies with the lines: lost, unless -D. */
+	fake_listen(&a);
+	fake_listen(&b);
+	a.rules[0] = (struct rule){ "PUT", NULL };
+	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 1\r\n" };
+	fake_run(&a);
+	fake_run(&b);
+	snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d", a.port,
+	    b.port);
+	ck_assert_int_eq(run_cli_input("x\ny\nz\n", out, sizeof out, "-H", list,
+	                     "put", "-l", "jobs", NULL),
+	    69);
+	ck_assert_int_eq(b.nseen, 0);
+	ck_assert_int_eq(run_cli_input("x\ny\nz\n", out, sizeof out, "-H", list,
+	                     "put", "-l", "--allow-duplicates", "jobs", NULL),
+	    0);
+	ck_assert_int_eq(b.nseen, 3);
+	ck_assert_str_eq(b.seen[0], "PUT jobs 1");
+	ck_assert_int_eq(run_cli(out, sizeof out, "-H", list, "put", "-D",
+	                     "jobs", "hello", NULL),
+	    0);
+	ck_assert_int_eq(b.nseen, 4);
+	ck_assert_str_eq(b.seen[3], "PUT jobs 5");
+	fake_stop(&a);
+	fake_stop(&b);
+}
+END_TEST
+
 static void
 add(Suite *s, const char *name, const TTest *t, bool two_daemons)
 {
@@ -717,6 +797,7 @@ main(void)
 	T(test_cluster_calls_send_the_documented_lines);
 	T(test_cli_shard_prints_each_queue_s_group);
 	T(test_cli_cluster_status_and_put_through_a_follower);
+	T(test_cli_put_lines_go_to_the_leader_and_again_if_allowed);
 #undef T
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

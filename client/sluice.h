@@ -442,7 +442,7 @@ enum sluice_result sluice_cluster_remove(struct sluice_ctx *ctx, uint64_t id);
  * PROTOCOL.md specifies it for clients in every language, with test
  * vectors; it never changes.  Adding a group moves only the queues
  * that the new group wins, about 1/n of them.  Returns the index (0
- * when n is 0).
+ * when n is 0 or queue NULL).
  */
 size_t sluice_shard_pick(const char *queue, const char *const groups[],
     size_t n);

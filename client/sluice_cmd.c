@@ -525,7 +525,13 @@ sluice_auth(struct sluice_ctx *ctx, const char *token)
 	res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 	if (res == SLUICE_OK)
 		res = sluice_append_auth(ctx, token);
-	return read_simple(ctx, res, NULL, NULL);
+	res = read_simple(ctx, res, NULL, NULL);
+	/* A token refused is not one to log in again with. */
+	if (res == SLUICE_UNAUTHORIZED) {
+		free(ctx->token);
+		ctx->token = NULL;
+	}
+	return res;
 }
 
 enum sluice_result

@@ -62,6 +62,8 @@ sluice_shard_pick(const char *queue, const char *const groups[], size_t n)
 	size_t best = 0;
 	uint64_t top = 0, s;
 
+	if (queue == NULL)
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		s = sluice_shard_score(groups[i], group_key_len(groups[i]),
 		    queue);

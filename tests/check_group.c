@@ -189,7 +189,7 @@ struct rule {
 	const char *reply;
 };
 
-#define FAKE_RULES 4
+#define FAKE_RULES 6
 #define FAKE_SEEN 16
 
 struct fake {
@@ -679,8 +679,11 @@ START_TEST(test_cli_cluster_status_and_put_through_a_follower)
 	a.rules[0] = (struct rule){ "CLUSTER STATUS", json_reply };
 	a.rules[1] = (struct rule){ "PUT", hint };
 	a.rules[2] = (struct rule){ "CLUSTER REMOVE", hint };
+	a.rules[3] = (struct rule){ "STATS jobs", "200 JSON 2\r\n{}\r\n" };
+	a.rules[4] = (struct rule){ "GET", hint };
 	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 5\r\n" };
 	b.rules[1] = (struct rule){ "CLUSTER REMOVE 3", "404 NO_MEMBER 3\r\n" };
+	b.rules[2] = (struct rule){ "GET", "200 MSG 5 5\r\nhello\r\n" };
 	fake_run(&a);
 	fake_run(&b);
 	snprintf(list, sizeof list, "127.0.0.1:%d", a.port);
@@ -708,6 +711,12 @@ START_TEST(test_cli_cluster_status_and_put_through_a_follower)
 	    64);
 	ck_assert_str_eq(b.seen[0], "PUT jobs 5");
 	ck_assert_str_eq(b.seen[1], "CLUSTER REMOVE 3");
+	/* A follower serves STATS (get checks the queue), not GET. */
+	ck_assert_int_eq(run_cli(out, sizeof out, "-H", list, "get", "jobs",
+	                     NULL),
+	    0);
+	ck_assert_str_eq(out, "hello\n");
+	ck_assert_str_eq(b.seen[2], "GET jobs");
 	fake_stop(&a);
 	fake_stop(&b);
 }

@@ -315,6 +315,9 @@ dead_port(int *port)
 
 /* Connect to a list of servers, with a 10 s I/O timeout so a missing
  * answer fails the test rather than hanging it. */
+static struct sluice_ctx *group_open(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 static struct sluice_ctx *
 group_open(const char *fmt, ...)
 {

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -187,7 +188,13 @@ END_TEST
 struct rule {
 	const char *prefix;
 	const char *reply;
+	bool then_close; /* close the connection after the reply */
 };
+
+/* A rule, and one that closes the connection once it has answered. */
+#define RULE(prefix, reply) ((struct rule){ (prefix), (reply), false })
+#define RULE_THEN_CLOSE(prefix, reply) \
+	((struct rule){ (prefix), (reply), true })
 
 #define FAKE_RULES 6
 #define FAKE_SEEN 16
@@ -258,6 +265,8 @@ fake_serve(void *arg)
 			if (r == NULL || r->reply == NULL)
 				break;
 			(void)!write(fd, r->reply, strlen(r->reply));
+			if (r->then_close)
+				break;
 		}
 		close(fd);
 	}
@@ -348,8 +357,8 @@ START_TEST(test_not_leader_hint_is_followed_to_a_server_not_in_the_list)
 	fake_listen(&b);
 	snprintf(hint, sizeof hint, "503 NOT_LEADER leader=127.0.0.1:%d\r\n",
 	    b.port);
-	a.rules[0] = (struct rule){ "PUT", hint };
-	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 42\r\n" };
+	a.rules[0] = RULE("PUT", hint);
+	b.rules[0] = RULE("PUT", "200 QUEUED 42\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	/* One server: failover is off until asked for. */
@@ -380,8 +389,8 @@ START_TEST(test_not_leader_without_a_hint_moves_to_the_next_server)
 
 	fake_listen(&a);
 	fake_listen(&b);
-	a.rules[0] = (struct rule){ "GET", "503 NOT_LEADER\r\n" };
-	b.rules[0] = (struct rule){ "GET", "200 MSG 7 2\r\nhi\r\n" };
+	a.rules[0] = RULE("GET", "503 NOT_LEADER\r\n");
+	b.rules[0] = RULE("GET", "200 MSG 7 2\r\nhi\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	c = group_open("127.0.0.1:%d,127.0.0.1:%d", a.port, b.port);
@@ -404,7 +413,7 @@ START_TEST(test_not_leader_past_the_deadline_is_returned)
 	struct sluice_ctx *c;
 
 	fake_listen(&a);
-	a.rules[0] = (struct rule){ "PUT", "503 NOT_LEADER\r\n" };
+	a.rules[0] = RULE("PUT", "503 NOT_LEADER\r\n");
 	fake_run(&a);
 	c = group_open("127.0.0.1:%d", a.port);
 	sluice_set_failover(c, 200);
@@ -427,9 +436,9 @@ START_TEST(test_a_get_whose_connection_breaks_is_lost_never_sent_twice)
 
 	fake_listen(&a);
 	fake_listen(&b);
-	a.rules[0] = (struct rule){ "GET", NULL };
-	b.rules[0] = (struct rule){ "GET", "200 MSG 7 2\r\nhi\r\n" };
-	b.rules[1] = (struct rule){ "PING", "200 PONG\r\n" };
+	a.rules[0] = RULE("GET", NULL);
+	b.rules[0] = RULE("GET", "200 MSG 7 2\r\nhi\r\n");
+	b.rules[1] = RULE("PING", "200 PONG\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	c = group_open("127.0.0.1:%d,127.0.0.1:%d", a.port, b.port);
@@ -456,8 +465,8 @@ START_TEST(test_a_put_whose_connection_breaks_goes_again_only_if_allowed)
 
 	fake_listen(&a);
 	fake_listen(&b);
-	a.rules[0] = (struct rule){ "PUT", NULL };
-	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 9\r\n" };
+	a.rules[0] = RULE("PUT", NULL);
+	b.rules[0] = RULE("PUT", "200 QUEUED 9\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	c = group_open("127.0.0.1:%d,127.0.0.1:%d", a.port, b.port);
@@ -537,10 +546,10 @@ START_TEST(test_cluster_calls_send_the_documented_lines)
 	snprintf(json_reply, sizeof json_reply, "200 JSON %zu\r\n%s\r\n",
 	    sizeof status - 1, status);
 	fake_listen(&a);
-	a.rules[0] = (struct rule){ "CLUSTER STATUS", json_reply };
-	a.rules[1] = (struct rule){ "CLUSTER ADD", "200 ADDED\r\n" };
-	a.rules[2] = (struct rule){ "CLUSTER REMOVE 9", "404 NO_MEMBER 9\r\n" };
-	a.rules[3] = (struct rule){ "CLUSTER REMOVE", "409 CONFLICT\r\n" };
+	a.rules[0] = RULE("CLUSTER STATUS", json_reply);
+	a.rules[1] = RULE("CLUSTER ADD", "200 ADDED\r\n");
+	a.rules[2] = RULE("CLUSTER REMOVE 9", "404 NO_MEMBER 9\r\n");
+	a.rules[3] = RULE("CLUSTER REMOVE", "409 CONFLICT\r\n");
 	fake_run(&a);
 	c = group_open("127.0.0.1:%d", a.port);
 	ck_assert_int_eq(sluice_cluster_status(c, &json, &len), SLUICE_OK);
@@ -679,14 +688,14 @@ START_TEST(test_cli_cluster_status_and_put_through_a_follower)
 	    sizeof status - 1, status);
 	snprintf(hint, sizeof hint, "503 NOT_LEADER leader=127.0.0.1:%d\r\n",
 	    b.port);
-	a.rules[0] = (struct rule){ "CLUSTER STATUS", json_reply };
-	a.rules[1] = (struct rule){ "PUT", hint };
-	a.rules[2] = (struct rule){ "CLUSTER REMOVE", hint };
-	a.rules[3] = (struct rule){ "STATS jobs", "200 JSON 2\r\n{}\r\n" };
-	a.rules[4] = (struct rule){ "GET", hint };
-	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 5\r\n" };
-	b.rules[1] = (struct rule){ "CLUSTER REMOVE 3", "404 NO_MEMBER 3\r\n" };
-	b.rules[2] = (struct rule){ "GET", "200 MSG 5 5\r\nhello\r\n" };
+	a.rules[0] = RULE("CLUSTER STATUS", json_reply);
+	a.rules[1] = RULE("PUT", hint);
+	a.rules[2] = RULE("CLUSTER REMOVE", hint);
+	a.rules[3] = RULE("STATS jobs", "200 JSON 2\r\n{}\r\n");
+	a.rules[4] = RULE("GET", hint);
+	b.rules[0] = RULE("PUT", "200 QUEUED 5\r\n");
+	b.rules[1] = RULE("CLUSTER REMOVE 3", "404 NO_MEMBER 3\r\n");
+	b.rules[2] = RULE("GET", "200 MSG 5 5\r\nhello\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	snprintf(list, sizeof list, "127.0.0.1:%d", a.port);
@@ -735,8 +744,8 @@ START_TEST(test_cli_put_lines_go_to_the_leader_and_again_if_allowed)
 	snprintf(hint, sizeof hint, "503 NOT_LEADER leader=127.0.0.1:%d\r\n",
 	    b.port);
 	/* A follower: every line goes to the leader it names. */
-	a.rules[0] = (struct rule){ "PUT", hint };
-	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 1\r\n" };
+	a.rules[0] = RULE("PUT", hint);
+	b.rules[0] = RULE("PUT", "200 QUEUED 1\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	snprintf(list, sizeof list, "127.0.0.1:%d", a.port);
@@ -751,8 +760,8 @@ START_TEST(test_cli_put_lines_go_to_the_leader_and_again_if_allowed)
 	/* A leader that dies with the lines: lost, unless -D. */
 	fake_listen(&a);
 	fake_listen(&b);
-	a.rules[0] = (struct rule){ "PUT", NULL };
-	b.rules[0] = (struct rule){ "PUT", "200 QUEUED 1\r\n" };
+	a.rules[0] = RULE("PUT", NULL);
+	b.rules[0] = RULE("PUT", "200 QUEUED 1\r\n");
 	fake_run(&a);
 	fake_run(&b);
 	snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d", a.port,
@@ -771,6 +780,63 @@ START_TEST(test_cli_put_lines_go_to_the_leader_and_again_if_allowed)
 	    0);
 	ck_assert_int_eq(b.nseen, 4);
 	ck_assert_str_eq(b.seen[3], "PUT jobs 5");
+	fake_stop(&a);
+	fake_stop(&b);
+}
+END_TEST
+
+START_TEST(test_a_new_connection_logs_in_again)
+{
+	struct fake a, b;
+	struct sluice_ctx *c;
+	struct sluice_msg *m;
+
+	fake_listen(&a);
+	fake_listen(&b);
+	a.rules[0] = RULE("AUTH", "200 OK\r\n");
+	a.rules[1] = RULE("GET", NULL);
+	b.rules[0] = RULE("AUTH", "200 OK\r\n");
+	b.rules[1] = RULE("PING", "200 PONG\r\n");
+	fake_run(&a);
+	fake_run(&b);
+	c = group_open("127.0.0.1:%d,127.0.0.1:%d", a.port, b.port);
+	ck_assert_int_eq(sluice_auth(c, "s3cret"), SLUICE_OK);
+	ck_assert_int_eq(sluice_get(c, "jobs", 0, &m), SLUICE_ERR_LOST);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	ck_assert_int_eq(b.nseen, 2);
+	ck_assert_str_eq(b.seen[0], "AUTH s3cret");
+	ck_assert_str_eq(b.seen[1], "PING");
+	sluice_free(c);
+	fake_stop(&a);
+	fake_stop(&b);
+}
+END_TEST
+
+START_TEST(test_an_idle_connection_the_server_closed_is_replaced_first)
+{
+	struct fake a, b;
+	struct sluice_ctx *c;
+	struct sluice_msg *m;
+	struct pollfd pfd;
+
+	fake_listen(&a);
+	fake_listen(&b);
+	/* A leader that steps down closes its connections. */
+	a.rules[0] = RULE_THEN_CLOSE("PING", "200 PONG\r\n");
+	b.rules[0] = RULE("GET", "200 MSG 7 2\r\nhi\r\n");
+	fake_run(&a);
+	fake_run(&b);
+	c = group_open("127.0.0.1:%d,127.0.0.1:%d", a.port, b.port);
+	ck_assert_int_eq(sluice_ping(c), SLUICE_OK);
+	/* The PONG is read: the socket is readable again at the close. */
+	pfd = (struct pollfd){ sluice_fd(c), POLLIN, 0 };
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	/* Nothing is lost: the GET goes out on a new connection. */
+	ck_assert_int_eq(sluice_get(c, "jobs", 0, &m), SLUICE_OK);
+	ck_assert_str_eq(m->body, "hi");
+	sluice_msg_free(m);
+	ck_assert_int_eq(a.nseen, 1);
+	sluice_free(c);
 	fake_stop(&a);
 	fake_stop(&b);
 }
@@ -805,6 +871,8 @@ main(void)
 	T(test_a_get_whose_connection_breaks_is_lost_never_sent_twice);
 	T(test_a_put_whose_connection_breaks_goes_again_only_if_allowed);
 	T(test_a_dead_first_server_falls_through_to_a_live_one);
+	T(test_a_new_connection_logs_in_again);
+	T(test_an_idle_connection_the_server_closed_is_replaced_first);
 	T(test_bad_server_lists_are_refused_clearly);
 	T(test_cluster_calls_send_the_documented_lines);
 	T(test_cli_shard_prints_each_queue_s_group);

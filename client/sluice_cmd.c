@@ -513,9 +513,11 @@ sluice_auth(struct sluice_ctx *ctx, const char *token)
 	char *copy;
 
 	/* Kept first, so that a connection failover makes for this very
-	 * call authenticates too. */
-	if (token != NULL &&
-	    (ctx->token == NULL || strcmp(ctx->token, token))) {
+	 * call authenticates too; only a token that is one word, since
+	 * failover sends it as a line of its own. */
+	if (token != NULL && token[0] != '\0' &&
+	    token[strcspn(token, " \r\n")] == '\0' &&
+	    (ctx->token == NULL || strcmp(ctx->token, token) != 0)) {
 		if ((copy = strdup(token)) == NULL)
 			return sluice_set_error(ctx, SLUICE_ERR_NOMEM,
 			    "out of memory");

@@ -161,6 +161,8 @@ connect_one(struct sluice_ctx *ctx, const struct sluice_server *srv,
 	int64_t timeout = ctx->connect_timeout_ms, left;
 	struct sluice_reply *r;
 	enum sluice_result res;
+	char line[PROTO_LINE_MAX];
+	int n;
 
 	conn_reset(ctx);
 	left = (int64_t)(deadline - now_ms());
@@ -174,7 +176,13 @@ connect_one(struct sluice_ctx *ctx, const struct sluice_server *srv,
 		return res;
 	if (ctx->token == NULL)
 		return SLUICE_OK;
-	if ((res = sluice_append_auth(ctx, ctx->token)) != SLUICE_OK ||
+	/* The token was checked (one word) when sluice_auth() kept it. */
+	n = snprintf(line, sizeof line, "AUTH %s", ctx->token);
+	if (n < 0 || (size_t)n + 2 > sizeof line)
+		return sluice_set_error(ctx, SLUICE_ERR_CONNECT,
+		    "the AUTH token is too long to send");
+	if ((res = sluice_queue_request(ctx, PROTO_CMD_AUTH, line, (size_t)n,
+	         NULL, 0)) != SLUICE_OK ||
 	    (res = sluice_read_reply(ctx, &r)) < 0)
 		return res;
 	sluice_reply_free(r);

@@ -580,6 +580,13 @@ print_server(json_t *j, bool wide)
 		    json_is_string(json_object_get(j, "log_error"))
 		        ? json_string_value(json_object_get(j, "log_error"))
 		        : "");
+	/* A member of a replication group says its role and the leader. */
+	if (json_is_string(json_object_get(j, "role")))
+		printf("cluster: %s, leader %s\n",
+		    json_string_value(json_object_get(j, "role")),
+		    json_is_string(json_object_get(j, "leader"))
+		        ? json_string_value(json_object_get(j, "leader"))
+		        : "unknown");
 	if (rows == NULL)
 		return;
 	json_object_foreach(queues, name, q)

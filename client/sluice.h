@@ -185,10 +185,12 @@ struct sluice_ctx *sluice_connect(const char *host, int port,
     int64_t timeout_ms);
 
 /*
- * Failover: for up to timeout_ms (0: off), a blocking call answered
- * 503 NOT_LEADER (which did nothing) is sent again to the leader the
- * answer names (also one not in the list), else to the next server of
- * the list, with a short backoff; so are 503 BUSY and SHUTTING_DOWN.
+ * Failover: for up to timeout_ms (0: off) from its first failure
+ * (not from its start: a PUT may wait long for room), a blocking call
+ * answered 503 NOT_LEADER (which did nothing) is sent again to the
+ * leader the answer names (also one not in the list), else to the next
+ * server of the list, with a short backoff; so are 503 BUSY and
+ * SHUTTING_DOWN when the list has several servers.
  * A connection that cannot be made or that breaks moves to the next
  * server likewise.  A request whose connection broke after it went
  * out is sent again only when that is safe: PING, STATS, PEEK, AUTH,

@@ -305,6 +305,19 @@ conn_gone(struct sluice_ctx *ctx)
 	        errno != EINTR);
 }
 
+/*
+ * The call's deadline: the failover time from its first failure, not
+ * from its start, since a PUT may wait for room or a GET for a message
+ * for long before its server fails.
+ */
+static uint64_t
+failing(struct sluice_ctx *ctx)
+{
+	if (ctx->call.deadline_ms == 0)
+		ctx->call.deadline_ms = now_ms() + (uint64_t)ctx->failover_ms;
+	return ctx->call.deadline_ms;
+}
+
 enum sluice_result
 sluice_call_begin(struct sluice_ctx *ctx, enum sluice_retry retry)
 {
@@ -316,11 +329,9 @@ sluice_call_begin(struct sluice_ctx *ctx, enum sluice_retry retry)
 	}
 	memset(&ctx->call, 0, offsetof(struct sluice_call, line));
 	ctx->call.retry = retry;
-	ctx->call.deadline_ms =
-	    now_ms() + (uint64_t)(ctx->failover_ms > 0 ? ctx->failover_ms : 0);
 	if (ctx->failover_ms > 0 && conn_gone(ctx) &&
-	    (res = reconnect(ctx, ctx->call.deadline_ms, false,
-	         &ctx->call.attempts)) != SLUICE_OK)
+	    (res = reconnect(ctx, failing(ctx), false, &ctx->call.attempts)) !=
+	        SLUICE_OK)
 		return res;
 	if (ctx->err != SLUICE_OK)
 		return ctx->err;
@@ -376,13 +387,13 @@ sluice_call_finish(struct sluice_ctx *ctx, enum sluice_result res,
 		if (ctx->failover_ms <= 0 || !c->active || !c->saved)
 			break;
 		if (try_elsewhere(ctx, res)) {
-			if (now_ms() >= c->deadline_ms)
+			if (now_ms() >= failing(ctx))
 				break;
 			hint = res == SLUICE_NOT_LEADER;
 			sluice_reply_free(*reply);
 			*reply = NULL;
 		} else if (res == SLUICE_ERR_EOF || res == SLUICE_ERR_IO) {
-			if (!may_resend(ctx) || now_ms() >= c->deadline_ms) {
+			if (!may_resend(ctx) || now_ms() >= failing(ctx)) {
 				res = lost(ctx);
 				break;
 			}

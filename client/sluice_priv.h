@@ -62,7 +62,8 @@ struct sluice_call {
 	bool active; /* a blocking call is under way */
 	bool saved;  /* line/body hold its request */
 	enum sluice_retry retry;
-	uint64_t deadline_ms; /* failover gives up then */
+	uint64_t deadline_ms; /* failover gives up then; 0 until the
+	                       * first failure */
 	unsigned attempts;    /* connections made or tried for it */
 	enum proto_cmd cmd;
 	size_t line_len;

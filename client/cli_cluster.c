@@ -71,7 +71,7 @@ print_status(json_t *j)
 	    json_string_value(json_object_get(j, "role")) != NULL
 	        ? json_string_value(json_object_get(j, "role"))
 	        : "?");
-	printf("%-6s %-8s %-22s %-22s\n", "ID", "ROLE", "RAFT", "CLIENT");
+	printf("%-6s %-8s %-22s %s\n", "ID", "ROLE", "RAFT", "CLIENT");
 	json_array_foreach(members, i, m)
 	{
 		const char *client =
@@ -81,7 +81,7 @@ print_status(json_t *j)
 		const char *raft =
 		    json_string_value(json_object_get(m, "raft"));
 
-		printf("%-6" JSON_INTEGER_FORMAT " %-8s %-22s %-22s%s\n",
+		printf("%-6" JSON_INTEGER_FORMAT " %-8s %-22s %s%s\n",
 		    json_integer_value(json_object_get(m, "id")),
 		    role ? role : "?", raft ? raft : "?", client ? client : "?",
 		    leader != NULL && client != NULL &&

@@ -349,11 +349,23 @@ put_lines(struct put_run *pr)
 	if (pr->ring == NULL || pr->redo == NULL)
 		pr->status = cli_error(pr->cli, EX_OSERR, "out of memory");
 	while (pr->status == 0 && (got = lines_next(&in, ctx, &line, &n)) > 0) {
-		/* A full window: take half back, then send a batch. */
-		if (sluice_pending(ctx) == sluice_window(ctx))
-			while (pr->status == 0 && !pr->io_failed &&
-			    sluice_pending(ctx) > sluice_window(ctx) / 2)
+		/*
+		 * A full window: take half back, then send a batch.  Lines
+		 * to send again: no new one before them (and redo stays
+		 * within a window); put_reply() sends them once every
+		 * reply is in, which may fill the window again.
+		 */
+		while (pr->status == 0 && !pr->io_failed &&
+		    (sluice_pending(ctx) == sluice_window(ctx) ||
+		        (pr->nredo > 0 && sluice_pending(ctx) > 0))) {
+			if (sluice_pending(ctx) < sluice_window(ctx))
 				put_reply(pr);
+			else
+				while (pr->status == 0 && !pr->io_failed &&
+				    sluice_pending(ctx) >
+				        sluice_window(ctx) / 2)
+					put_reply(pr);
+		}
 		if (pr->status != 0)
 			break;
 		enum sluice_result res =

@@ -754,6 +754,14 @@ START_TEST(test_cli_put_lines_go_to_the_leader_and_again_if_allowed)
 	    0);
 	ck_assert_int_eq(a.nseen, 3);
 	ck_assert_int_eq(b.nseen, 3);
+	/* More lines than a window: the refused ones go first, the rest
+	 * after them, and only the first window is refused. */
+	ck_assert_int_eq(run_cli_input("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", out,
+	                     sizeof out, "-H", list, "put", "-l", "-w", "4",
+	                     "jobs", NULL),
+	    0);
+	ck_assert_int_eq(a.nseen, 3 + 4);
+	ck_assert_int_eq(b.nseen, 3 + 10);
 	fake_stop(&a);
 	fake_stop(&b);
 

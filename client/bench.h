@@ -37,13 +37,24 @@ struct bench_producer {
 	struct bench *bench;
 	uint32_t index;
 	uint64_t quota;		/* messages to put with -n */
-	uint64_t sent;		/* PUTs appended: seqs 0..sent-1 */
-	uint64_t answered;	/* replies read; the next is for this seq */
+	uint64_t sent;          /* PUTs appended: seqs 0..sent-1 */
 	uint64_t accepted;	/* 200 QUEUED */
 	uint64_t rejected;	/* 503 FULL */
 	uint64_t dropped;	/* 202 DROPPED */
 	struct bench_bits acc;	/* which seqs were accepted */
 	uint64_t done_us;	/* when its last reply came */
+	/*
+	 * Failover: the seqs in flight, oldest first (a ring of window
+	 * entries, since seqs sent again break the order), and the seqs
+	 * to send again once every reply is in: refused by a server that
+	 * is not the leader, or, with allow_dups, left unanswered by a
+	 * broken connection.
+	 */
+	uint64_t *inflight;
+	unsigned head;
+	uint64_t *redo;
+	unsigned nredo;
+	uint64_t failing_since_us; /* first refusal since the last QUEUED */
 };
 
 struct bench_consumer {
@@ -83,6 +94,9 @@ struct bench {
 	atomic_uint_fast64_t rejected;
 	atomic_uint_fast64_t dropped;
 	atomic_uint_fast64_t received;
+	bool allow_dups;                 /* --allow-duplicates */
+	atomic_uint_fast64_t resent;     /* PUTs sent again (failover) */
+	atomic_uint_fast64_t reconnects; /* connections made again */
 	pthread_mutex_t lock;	/* guards error */
 	char error[256];	/* the first failure, "" when none */
 };

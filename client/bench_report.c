@@ -31,6 +31,7 @@ struct bench_check {
 	uint64_t out_of_order;
 	uint64_t missing;	/* accepted, never received */
 	uint64_t allowed_missing;
+	uint64_t resent; /* PUTs sent again by failover */
 	bool order_checked;
 	bool ok;
 };
@@ -100,8 +101,12 @@ check(struct bench *b, struct bench_check *k)
 	k->missing = k->accepted - k->delivered;
 	if (drop_oldest && b->server_dropped > 0)
 		k->allowed_missing = (uint64_t)b->server_dropped;
-	k->ok = k->duplicates == 0 && k->unexpected == 0 && k->corrupt == 0 &&
-	    k->out_of_order == 0 && k->missing == k->allowed_missing;
+	/* PUTs sent again (failover) may arrive twice (allowed with
+	 * --allow-duplicates) and after later ones. */
+	k->resent = atomic_load(&b->resent);
+	k->ok = (k->duplicates == 0 || b->allow_dups) && k->unexpected == 0 &&
+	    k->corrupt == 0 && (k->out_of_order == 0 || k->resent > 0) &&
+	    k->missing == k->allowed_missing;
 out:
 	for (unsigned p = 0; seen != NULL && p < b->nproducers; p++)
 		free(seen[p].w);
@@ -157,6 +162,11 @@ print_text(const struct bench *b, const struct bench_check *k,
 	       "max %.3f ms\n",
 	    ms(hist_percentile(lat, 50)), ms(hist_percentile(lat, 99)),
 	    ms(hist_percentile(lat, 99.9)), ms(lat->max));
+	if (atomic_load(&b->reconnects) > 0)
+		printf("  failover      %" PRIu64 " reconnections, %" PRIu64
+		       " PUTs sent again, %" PRIu64 " duplicates%s\n",
+		    (uint64_t)atomic_load(&b->reconnects), k->resent,
+		    k->duplicates, b->allow_dups ? " (allowed)" : "");
 	if (k->ok && k->allowed_missing > 0)
 		printf("  exactly once  yes: every queued message was received "
 		       "once, or dropped\n                by drop-oldest (%"
@@ -206,6 +216,10 @@ print_json(const struct bench *b, const struct bench_check *k,
 	    "corrupt", (json_int_t)k->corrupt,
 	    "out_of_order", (json_int_t)k->out_of_order,
 	    "order_checked", k->order_checked));
+	json_object_set_new(j, "failover",
+	    json_pack("{s:I, s:I, s:b}", "reconnects",
+	        (json_int_t)atomic_load(&b->reconnects), "resent",
+	        (json_int_t)k->resent, "duplicates_allowed", b->allow_dups));
 	if (b->error[0] != '\0')
 		json_object_set_new(j, "error", json_string(b->error));
 	text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));

@@ -53,6 +53,10 @@ static const struct cli_command commands[] = {
 	{ "ping", cli_ping, "check that the server answers", NULL },
 	{ "bench", cli_bench, "load test: producers and consumers, report",
 	    NULL },
+	{ "cluster", cli_cluster,
+	    "a replication group: status, add or remove a member", NULL },
+	{ "shard", cli_shard, "say which group of servers (-H) holds a queue",
+	    NULL },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -60,7 +64,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sluice [-H HOST] [-p PORT] [--tls [--cacert FILE]\n"
+	    "usage: sluice [-H SERVERS]... [-p PORT] [--tls [--cacert FILE]\n"
 	    "              [--cert FILE [--key FILE]]] COMMAND [ARG...]\n"
 	    "\n"
 	    "Talk to a sluiced message broker.\n"
@@ -72,7 +76,17 @@ usage(FILE *f)
 	fprintf(f,
 	    "\n"
 	    "Options (before or after the command):\n"
-	    "  -H, --host HOST   server (default $SLUICE_HOST, else %s)\n"
+	    "  -H, --host SERVERS\n"
+	    "                    a server, or the servers of a replication "
+	    "group,\n"
+	    "                    HOST:PORT,HOST:PORT,... (tried in turn, "
+	    "the leader\n"
+	    "                    followed); repeated, one group each, and "
+	    "each queue\n"
+	    "                    goes to its group (\"sluice shard\"); "
+	    "default\n"
+	    "                    $SLUICE_HOST (groups apart by spaces), "
+	    "else %s\n"
 	    "  -p, --port PORT   port (default $SLUICE_PORT, else %d)\n"
 	    "  -a, --auth TOKEN  send AUTH TOKEN first; better: set "
 	    "$SLUICE_AUTH,\n"
@@ -201,6 +215,7 @@ cli_status(enum sluice_result r)
 	case SLUICE_EMPTY:
 		return CLI_EX_EMPTY;
 	case SLUICE_NO_QUEUE:
+	case SLUICE_NO_MEMBER:
 		return EX_NOINPUT;
 	case SLUICE_UNAUTHORIZED:
 	case SLUICE_FORBIDDEN:
@@ -216,6 +231,7 @@ cli_status(enum sluice_result r)
 	case SLUICE_ERR_ARG:
 		return EX_USAGE;
 	case SLUICE_ERR_CONNECT:
+	case SLUICE_ERR_LOST:
 		return EX_UNAVAILABLE;
 	default:
 		return CLI_EX_ERROR;
@@ -239,6 +255,8 @@ describe(enum sluice_result r)
 		return "forbidden: the token may not do this on that queue";
 	case SLUICE_NO_QUEUE:
 		return "no such queue";
+	case SLUICE_NO_MEMBER:
+		return "no such member";
 	case SLUICE_NO_MSG:
 		return "this connection holds no reservation with that id";
 	case SLUICE_CONFLICT:
@@ -302,18 +320,26 @@ cli_start_tls(struct cli *cli, struct sluice_ctx *ctx)
 	    CLI_CONNECT_TIMEOUT_MS);
 }
 
+size_t
+cli_group_of(const struct cli *cli, const char *queue)
+{
+	return sluice_shard_pick(queue, cli->groups, cli->ngroups);
+}
+
 struct sluice_ctx *
-cli_connect(struct cli *cli, int *status)
+cli_connect_group(struct cli *cli, size_t i, int *status)
 {
 	struct sluice_ctx *ctx;
 	enum sluice_result r;
 
 	*status = 0;
-	ctx = sluice_connect(cli->host, cli->port, CLI_CONNECT_TIMEOUT_MS);
+	ctx = sluice_connect(cli->groups[i], cli->port, CLI_CONNECT_TIMEOUT_MS);
 	if (ctx == NULL) {
 		*status = cli_error(cli, EX_OSERR, "out of memory");
 		return NULL;
 	}
+	/* Even one server may be a cluster's member: follow its hint. */
+	sluice_set_failover(ctx, SLUICE_DEFAULT_FAILOVER_MS);
 	if (sluice_error(ctx) != SLUICE_OK) {
 		*status =
 		    cli_error(cli, EX_UNAVAILABLE, "%s", sluice_errstr(ctx));
@@ -334,6 +360,51 @@ cli_connect(struct cli *cli, int *status)
 		return NULL;
 	}
 	return ctx;
+}
+
+struct sluice_ctx *
+cli_connect(struct cli *cli, int *status)
+{
+	if (cli->ngroups > 1) {
+		*status = cli_usage_error(cli, NULL,
+		    "%zu groups of servers given (-H); this command talks "
+		    "to one: give one -H",
+		    cli->ngroups);
+		return NULL;
+	}
+	return cli_connect_group(cli, 0, status);
+}
+
+struct sluice_ctx *
+cli_connect_queue(struct cli *cli, const char *queue, int *status)
+{
+	return cli_connect_group(cli, cli_group_of(cli, queue), status);
+}
+
+/* Add a group of servers (-H, $SLUICE_HOST); false when too many. */
+static bool
+add_group(struct cli *cli, const char *group)
+{
+	if (cli->ngroups >= CLI_GROUPS_MAX)
+		return false;
+	cli->groups[cli->ngroups++] = group;
+	return true;
+}
+
+/* $SLUICE_HOST: groups separated by spaces, each a list of servers;
+ * cut up in a copy that lives as long as the process. */
+static bool
+env_groups(struct cli *cli, const char *env)
+{
+	static char *copy;
+
+	if ((copy = strdup(env)) == NULL)
+		return false;
+	for (char *g = strtok(copy, " \t\n"); g != NULL;
+	     g = strtok(NULL, " \t\n"))
+		if (!add_group(cli, g))
+			return false;
+	return true;
 }
 
 /* Parse a port (1..65535) from an option or the environment. */
@@ -366,7 +437,15 @@ set_global(struct cli *cli, int opt, const char *value)
 {
 	switch (opt) {
 	case 'H':
-		cli->host = value;
+		/* The first -H replaces $SLUICE_HOST; more add groups. */
+		if (!cli->groups_from_flag)
+			cli->ngroups = 0;
+		cli->groups_from_flag = true;
+		if (value[0] == '\0' || !add_group(cli, value))
+			return cli_usage_error(cli, NULL,
+			    value[0] == '\0' ? "--host wants servers"
+			                     : "more than %d groups (-H)",
+			    CLI_GROUPS_MAX);
 		break;
 	case 'p':
 		if (!parse_port(value, &cli->port))
@@ -482,7 +561,6 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = {
-		.host = SLUICE_DEFAULT_HOST,
 		.port = SLUICE_DEFAULT_PORT,
 	};
 	const struct cli_command *c;
@@ -491,8 +569,12 @@ main(int argc, char **argv)
 
 	/* Every command reports bad options itself, in one line. */
 	opterr = 0;
-	if ((env = getenv("SLUICE_HOST")) != NULL && *env != '\0')
-		cli.host = env;
+	if ((env = getenv("SLUICE_HOST")) != NULL && *env != '\0' &&
+	    !env_groups(&cli, env)) {
+		fprintf(stderr, "sluice: SLUICE_HOST: more than %d groups\n",
+		    CLI_GROUPS_MAX);
+		return EX_USAGE;
+	}
 	if ((env = getenv("SLUICE_PORT")) != NULL && *env != '\0' &&
 	    !parse_port(env, &cli.port)) {
 		fprintf(stderr, "sluice: SLUICE_PORT=%s is not a port\n", env);
@@ -547,6 +629,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	if (cli.ngroups == 0)
+		(void)add_group(&cli, SLUICE_DEFAULT_HOST);
 	if ((c = find_command(argv[optind])) == NULL) {
 		fprintf(stderr,
 		    "sluice: unknown command \"%s\" (try \"sluice "

@@ -1,7 +1,7 @@
 /*
  * cli.h - the sluice command-line tool: what its commands share.
  *
- * cli.c parses the global options (-H host, -p port, -a token), finds
+ * cli.c parses the global options (-H servers, -p port, -a token), finds
  * the command in a table and runs it; each command lives in a
  * cli_<topic>.c file, takes its own options with getopt_long, and
  * returns the process's exit status.  Every conversation with the
@@ -13,8 +13,8 @@
  * (CLI_EX_EMPTY), EX_USAGE (64) bad usage, EX_NOINPUT (66) no such
  * queue, EX_UNAVAILABLE (69) cannot connect (or lost the server),
  * EX_TEMPFAIL (75) the server said 503 (full, busy, shutting down, ...),
- * EX_NOPERM (77) not authorized (401) or not allowed (403).  Errors are one line on stderr,
- * "sluice: <command>: <queue>: <what happened>".
+ * EX_NOPERM (77) not authorized (401) or not allowed (403).  Errors are one
+ * line on stderr, "sluice: <command>: <queue>: <what happened>".
  */
 #ifndef SLUICE_CLI_H
 #define SLUICE_CLI_H
@@ -32,9 +32,18 @@
  * for no match, a result a script branches on, not a failure). */
 #define CLI_EX_EMPTY 2
 
+/* Groups of servers -H may name (sharding): far more than a
+ * deployment has, few enough for a fixed array. */
+#define CLI_GROUPS_MAX 64
+
 struct cli {
-	const char *host;
-	int port;
+	/* The groups of servers, each "host:port,..." as -H gave it (or
+	 * $SLUICE_HOST, groups separated by spaces); a queue lives in the
+	 * one sluice_shard_pick() names. */
+	const char *groups[CLI_GROUPS_MAX];
+	size_t ngroups;
+	bool groups_from_flag;  /* -H seen: $SLUICE_HOST's are dropped */
+	int port;               /* for servers written without one */
 	const char *token;	/* -a / SLUICE_AUTH: AUTH on connect */
 	const char *cmd;	/* the command being run, for messages */
 	bool token_in_argv;     /* -a: visible in ps */
@@ -58,10 +67,22 @@ struct cli_command {
 };
 
 /*
- * Connect (and AUTH when a token is set).  Returns the context with
- * *status 0, or NULL after printing why, with *status the exit status.
+ * Connect to the one group of servers (and AUTH when a token is set),
+ * with failover on.  Returns the context with *status 0, or NULL after
+ * printing why, with *status the exit status; a usage error when -H
+ * named several groups, since the command is not about one queue.
  */
 struct sluice_ctx *cli_connect(struct cli *cli, int *status);
+
+/* cli_connect() to the group that holds queue. */
+struct sluice_ctx *cli_connect_queue(struct cli *cli, const char *queue,
+    int *status);
+
+/* cli_connect() to group i. */
+struct sluice_ctx *cli_connect_group(struct cli *cli, size_t i, int *status);
+
+/* The group that holds queue (an index into cli->groups). */
+size_t cli_group_of(const struct cli *cli, const char *queue);
 
 /*
  * STATS parsed: *out is a new JSON object (json_decref() it).  A reply
@@ -224,5 +245,7 @@ int cli_top(struct cli *cli, int argc, char **argv);
 int cli_peek(struct cli *cli, int argc, char **argv);
 int cli_move(struct cli *cli, int argc, char **argv);
 int cli_bench(struct cli *cli, int argc, char **argv);
+int cli_cluster(struct cli *cli, int argc, char **argv);
+int cli_shard(struct cli *cli, int argc, char **argv);
 
 #endif

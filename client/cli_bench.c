@@ -39,7 +39,7 @@
 static const char bench_usage[] =
     "usage: sluice bench [-P N] [-C N] [-s BYTES] [-n COUNT | -d SECONDS]\n"
     "                    [-w N] [--policy P] [--capacity N] [--max-bytes N]\n"
-    "                    [-q QUEUE] [--json]\n"
+    "                    [-q QUEUE] [-D] [--json]\n"
     "\n"
     "Load test: producer and consumer threads, each on a connection of its\n"
     "own, put and get messages through a fresh queue (created at the\n"
@@ -59,12 +59,21 @@ static const char bench_usage[] =
     "      --max-bytes N   the queue's byte limit (default: the server's)\n"
     "  -q, --queue NAME    the queue (default sluice-bench-<pid>); it must\n"
     "                      not exist yet\n"
+    "  -D, --allow-duplicates\n"
+    "                      when a connection breaks before PUTs' answers\n"
+    "                      (a failover), send them again to the new\n"
+    "                      leader: duplicates then pass the check\n"
     "  -j, --json          print the report as JSON\n"
     "  -h, --help          this help\n"
     "\n"
     "A live progress line goes to stderr when it is a terminal.  Ctrl-C\n"
     "stops the producers early; the report covers what was sent.  Exit\n"
-    "status 1 when the exactly-once check fails.\n";
+    "status 1 when the exactly-once check fails.\n"
+    "\n"
+    "Given a group's servers (-H), PUTs a follower refuses go to the\n"
+    "leader, and consumers follow it (their GETs in flight when a\n"
+    "connection breaks are lost: at most once); the order check then\n"
+    "allows what moved.\n";
 
 /* Ctrl-C: stop producing, then drain and report as usual. */
 static atomic_bool interrupted;
@@ -128,14 +137,16 @@ bench_fail(struct bench *b, struct sluice_ctx *ctx, const char *who,
 static struct sluice_ctx *
 bench_connect(struct bench *b, const char *who)
 {
-	struct sluice_ctx *ctx = sluice_connect(b->cli->host, b->cli->port,
-	    5000);
+	struct sluice_ctx *ctx =
+	    sluice_connect(b->cli->groups[cli_group_of(b->cli, b->queue)],
+	        b->cli->port, 5000);
 	enum sluice_result r;
 
 	if (ctx == NULL) {
 		bench_fail_text(b, who, "out of memory");
 		return NULL;
 	}
+	sluice_set_failover(ctx, SLUICE_DEFAULT_FAILOVER_MS);
 	if ((r = sluice_error(ctx)) == SLUICE_OK)
 		r = cli_start_tls(b->cli, ctx);
 	if (r == SLUICE_OK && b->cli->token != NULL)
@@ -149,16 +160,82 @@ bench_connect(struct bench *b, const char *who)
 	return NULL;
 }
 
+/* Append the PUT of seq, stamped now, and note it in flight. */
+static enum sluice_result
+producer_put(struct bench *b, struct bench_producer *p, struct sluice_ctx *ctx,
+    char *body, uint64_t seq)
+{
+	struct bench_stamp st = { BENCH_MAGIC, p->index, seq, bench_now_us() };
+	enum sluice_result r;
+
+	memcpy(body, &st, sizeof st);
+	r = sluice_append_put(ctx, b->queue, body, b->size, SLUICE_FOREVER);
+	if (r == SLUICE_OK)
+		p->inflight[(p->head + sluice_pending(ctx) - 1) % b->window] =
+		    seq;
+	return r;
+}
+
+/*
+ * Every reply is in and some seqs must go again: connect to the leader
+ * (or the next server) and send them, for up to the failover time.
+ * Returns 0, or -1 after a failure is recorded.
+ */
+static int
+producer_again(struct bench *b, struct bench_producer *p,
+    struct sluice_ctx *ctx, char *body)
+{
+	enum sluice_result r;
+
+	if (p->failing_since_us == 0)
+		p->failing_since_us = bench_now_us();
+	if (bench_now_us() - p->failing_since_us >
+	    (uint64_t)SLUICE_DEFAULT_FAILOVER_MS * 1000) {
+		bench_fail_text(b, "producer", "no leader within 10 s");
+		return -1;
+	}
+	if ((r = sluice_reconnect(ctx)) != SLUICE_OK) {
+		bench_fail(b, ctx, "producer", r);
+		return -1;
+	}
+	atomic_fetch_add(&b->reconnects, 1);
+	p->head = 0;
+	for (unsigned i = 0; i < p->nredo; i++) {
+		if ((r = producer_put(b, p, ctx, body, p->redo[i])) != 0) {
+			bench_fail(b, ctx, "producer", r);
+			return -1;
+		}
+		atomic_fetch_add(&b->resent, 1);
+	}
+	p->nredo = 0;
+	return 0;
+}
+
 /* Account for the reply to the producer's oldest PUT. */
 static int
 producer_reply(struct bench *b, struct bench_producer *p,
-    struct sluice_ctx *ctx)
+    struct sluice_ctx *ctx, char *body)
 {
 	struct sluice_reply *r;
 	enum sluice_result res = sluice_read_reply(ctx, &r);
-	uint64_t seq = p->answered++;
+	uint64_t seq = p->inflight[p->head];
 
 	sluice_reply_free(r);
+	if (res == SLUICE_ERR_EOF || res == SLUICE_ERR_IO) {
+		if (!b->allow_dups) {
+			bench_fail(b, ctx, "producer", res);
+			return -1;
+		}
+		/* Each PUT in flight may or may not be stored: again. */
+		for (unsigned n = sluice_pending(ctx); n > 0; n--) {
+			p->redo[p->nredo++] = p->inflight[p->head];
+			p->head = (p->head + 1) % b->window;
+		}
+		return producer_again(b, p, ctx, body);
+	}
+	p->head = (p->head + 1) % b->window;
+	if (res == SLUICE_OK || res == SLUICE_DROPPED || res == SLUICE_FULL)
+		p->failing_since_us = 0;
 	switch (res) {
 	case SLUICE_OK:
 		p->accepted++;
@@ -167,19 +244,26 @@ producer_reply(struct bench *b, struct bench_producer *p,
 			bench_fail_text(b, "producer", "out of memory");
 			return -1;
 		}
-		return 0;
+		break;
 	case SLUICE_FULL:
 		p->rejected++;
 		atomic_fetch_add(&b->rejected, 1);
-		return 0;
+		break;
 	case SLUICE_DROPPED:
 		p->dropped++;
 		atomic_fetch_add(&b->dropped, 1);
-		return 0;
+		break;
+	case SLUICE_NOT_LEADER:
+		/* It did nothing: to the leader, once the rest are in. */
+		p->redo[p->nredo++] = seq;
+		break;
 	default:
 		bench_fail(b, ctx, "producer", res);
 		return -1;
 	}
+	if (p->nredo > 0 && sluice_pending(ctx) == 0)
+		return producer_again(b, p, ctx, body);
+	return 0;
 }
 
 /* Whether the producer should put another message. */
@@ -199,10 +283,12 @@ producer_main(void *arg)
 	struct bench_producer *p = arg;
 	struct bench *b = p->bench;
 	struct sluice_ctx *ctx = bench_connect(b, "producer");
-	struct bench_stamp st = { BENCH_MAGIC, p->index, 0, 0 };
 	char *body = malloc(b->size);
 
-	if (ctx == NULL || body == NULL)
+	p->inflight = calloc(b->window, sizeof *p->inflight);
+	p->redo = calloc(b->window, sizeof *p->redo);
+	if (ctx == NULL || body == NULL || p->inflight == NULL ||
+	    p->redo == NULL)
 		goto out;
 	memset(body, 'x', b->size);
 	while (producer_more(b, p)) {
@@ -212,13 +298,9 @@ producer_main(void *arg)
 		 */
 		if (sluice_pending(ctx) == b->window)
 			while (sluice_pending(ctx) > b->window / 2)
-				if (producer_reply(b, p, ctx) < 0)
+				if (producer_reply(b, p, ctx, body) < 0)
 					goto out;
-		st.seq = p->sent;
-		st.sent_us = bench_now_us();
-		memcpy(body, &st, sizeof st);
-		enum sluice_result r = sluice_append_put(ctx, b->queue, body,
-		    b->size, SLUICE_FOREVER);
+		enum sluice_result r = producer_put(b, p, ctx, body, p->sent);
 		if (r != SLUICE_OK) {
 			bench_fail(b, ctx, "producer", r);
 			goto out;
@@ -227,11 +309,13 @@ producer_main(void *arg)
 		atomic_fetch_add(&b->sent, 1);
 	}
 	while (sluice_pending(ctx) > 0)
-		if (producer_reply(b, p, ctx) < 0)
+		if (producer_reply(b, p, ctx, body) < 0)
 			goto out;
 out:
 	p->done_us = bench_now_us();
 	free(body);
+	free(p->inflight);
+	free(p->redo);
 	sluice_free(ctx);
 	atomic_fetch_sub(&b->producers_running, 1);
 	return NULL;
@@ -297,6 +381,8 @@ consumer_main(void *arg)
 	struct cli_take t = { 0 };
 	enum sluice_result r;
 
+	uint64_t seen = 0, since = bench_now_us();
+
 	if (ctx == NULL)
 		return NULL;
 	t.queue = b->queue;
@@ -307,7 +393,22 @@ consumer_main(void *arg)
 	t.on_msg = consumer_msg;
 	t.finished = consumer_finished;
 	t.arg = c;
-	if ((r = cli_take_run(ctx, &t)) != SLUICE_OK) {
+	/* A server that is not the leader, or a broken connection: the
+	 * leader takes over (GETs lost in flight show as missing). */
+	while ((r = cli_take_run(ctx, &t)) == SLUICE_NOT_LEADER ||
+	    r == SLUICE_ERR_EOF || r == SLUICE_ERR_IO) {
+		uint64_t now = bench_now_us(), got = atomic_load(&b->received);
+
+		if (got != seen) {
+			seen = got;
+			since = now;
+		}
+		if (now - since > (uint64_t)SLUICE_DEFAULT_FAILOVER_MS * 1000 ||
+		    sluice_reconnect(ctx) != SLUICE_OK)
+			break;
+		atomic_fetch_add(&b->reconnects, 1);
+	}
+	if (r != SLUICE_OK) {
 		bench_fail(b, ctx, "consumer", r);
 	} else if (c->oom) {
 		bench_fail_text(b, "consumer", "out of memory");
@@ -400,15 +501,19 @@ bench_options(struct cli *cli, int argc, char **argv, struct bench *b)
 		{ "max-bytes", required_argument, NULL, 'm' },
 		{ "queue", required_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "allow-duplicates", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, ":P:C:s:n:d:w:q:jh", longopts,
+	while ((ch = getopt_long(argc, argv, ":P:C:s:n:d:w:q:jDh", longopts,
 	            NULL)) != -1) {
 		switch (ch) {
+		case 'D':
+			b->allow_dups = true;
+			break;
 		case 'P':
 			if (!positive(cli, "-P", optarg, &b->nproducers))
 				return EX_USAGE;
@@ -555,7 +660,7 @@ cli_bench(struct cli *cli, int argc, char **argv)
 	}
 	for (unsigned i = 0; i < b.nconsumers; i++)
 		b.consumers[i].bench = &b;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, b.queue, &status)) == NULL)
 		return status;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_sigint;

@@ -308,7 +308,7 @@ cli_get(struct cli *cli, int argc, char **argv)
 		return status;
 	if (o.command != NULL)
 		return cli_usage_error(cli, get_usage, "too many arguments");
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, o.queue, &status)) == NULL)
 		return status;
 	if (!cli_queue_exists(cli, ctx, o.queue, &status)) {
 		sluice_free(ctx);
@@ -446,7 +446,7 @@ cli_reserve(struct cli *cli, int argc, char **argv)
 		    "--retry-delay needs a COMMAND");
 	if (o.command != NULL)
 		signal(SIGPIPE, SIG_IGN);
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, o.queue, &status)) == NULL)
 		return status;
 	if (!cli_queue_exists(cli, ctx, o.queue, &status)) {
 		sluice_free(ctx);

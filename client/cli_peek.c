@@ -124,7 +124,7 @@ cli_peek(struct cli *cli, int argc, char **argv)
 		    ? cli_usage_error(cli, peek_usage, "N wants 1 to 100")
 		    : EX_USAGE;
 	quote = !raw && isatty(STDOUT_FILENO);
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, argv[optind], &status)) == NULL)
 		return status;
 	r = sluice_peek(ctx, argv[optind], (unsigned)n, &text, &len);
 	if (r != SLUICE_OK) {
@@ -258,11 +258,11 @@ cli_move(struct cli *cli, int argc, char **argv)
 	if (strcmp(src, dst) == 0)
 		return cli_usage_error(cli, move_usage,
 		    "SRC and DST are the same queue");
-	if ((from = cli_connect(cli, &status)) == NULL ||
-	    (to = cli_connect(cli, &status)) == NULL)
+	if ((from = cli_connect_queue(cli, src, &status)) == NULL ||
+	    (to = cli_connect_queue(cli, dst, &status)) == NULL)
 		goto out;
 	if (!cli_queue_exists(cli, from, src, &status) ||
-	    !cli_queue_exists(cli, from, dst, &status))
+	    !cli_queue_exists(cli, to, dst, &status))
 		goto out;
 	while (moved < n && status == 0 &&
 	    move_one(cli, from, to, src, dst, timeout, &status) == SLUICE_OK)

@@ -28,7 +28,8 @@
 #define WAIT_NOTICE_MS 1000
 
 static const char put_usage[] =
-    "usage: sluice put [-l] [-t MS] [-w N] [-i] [--close] QUEUE [MESSAGE]\n"
+    "usage: sluice put [-l] [-t MS] [-w N] [-i] [--close] [-D] QUEUE "
+    "[MESSAGE]\n"
     "\n"
     "Put MESSAGE into QUEUE; without MESSAGE, all of stdin is one message.\n"
     "\n"
@@ -44,6 +45,12 @@ static const char put_usage[] =
     "                    end of its stream (consumers following it with\n"
     "                    get -f or reserve -f then end); not after a\n"
     "                    failure, since a closed queue stays closed\n"
+    "  -D, --allow-duplicates\n"
+    "                    when the connection breaks before a message's\n"
+    "                    answer (a failover), send it again to the new\n"
+    "                    leader: it may then be queued twice; without\n"
+    "                    this, the tool stops and says how many may be "
+    "lost\n"
     "  -h, --help        this help\n"
     "\n"
     "Without MESSAGE, stdin is read to its end: on a terminal, sluice says\n"
@@ -54,7 +61,11 @@ static const char put_usage[] =
     "Exit status 75 when the queue refused a message (503 FULL); with -l\n"
     "the tool stops at the first refused line and says how many were\n"
     "queued.  Messages dropped by a drop-newest queue are counted on\n"
-    "stderr, and the status stays 0.\n";
+    "stderr, and the status stays 0.\n"
+    "\n"
+    "Given a group's servers (-H), messages a server refuses because it\n"
+    "is not the leader go to the leader, for up to 10 s; with -l they may\n"
+    "then be queued after lines that followed them.\n";
 
 /* stdin, read in blocks, handed out a line at a time. */
 struct lines {
@@ -145,7 +156,7 @@ await_reply(struct cli *cli, struct sluice_ctx *ctx, const char *queue)
 			continue;
 		said = now;
 		if (side == NULL)
-			side = cli_connect(cli, &status);
+			side = cli_connect_queue(cli, queue, &status);
 		if (side != NULL &&
 		    cli_stats_json(side, queue, &j) == SLUICE_OK &&
 		    json_integer_value(json_object_get(j, "depth")) >=
@@ -169,19 +180,113 @@ await_reply(struct cli *cli, struct sluice_ctx *ctx, const char *queue)
 	sluice_free(side);
 }
 
+static int lost(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
+    uint64_t n);
+
+/* A line sent and not yet answered, kept to be sent again. */
+struct kept {
+	char *line;
+	size_t len;
+};
+
 /* The state of a put -l run. */
 struct put_run {
 	struct cli *cli;
 	struct sluice_ctx *ctx;
 	const char *queue;
+	int64_t timeout;
 	bool print_ids;
+	bool allow_dups;        /* send again what a broken link left open */
 	uint64_t sent;		/* lines appended */
 	uint64_t answered;	/* replies read */
 	uint64_t queued;	/* 200 QUEUED */
 	uint64_t dropped;	/* 202 DROPPED */
+	uint64_t resent;        /* appends that were lines sent again */
 	int status;		/* first failure's exit status, else 0 */
 	bool io_failed;		/* the connection is gone */
+	/*
+	 * Failover: ring[i % window] holds line i while it is in flight;
+	 * redo, the lines to send again (refused by a server that is not
+	 * the leader, or left open by a broken connection with
+	 * allow_dups) once every reply is in.  Both hold at most a window.
+	 */
+	struct kept *ring;
+	unsigned window;
+	struct kept *redo;
+	unsigned nredo;
+	uint64_t failing_since; /* ms of the first refusal since the last
+	                         * line queued; 0: none */
 };
+
+/* Keep a copy of line i (just appended) for failover; false when out
+ * of memory. */
+static bool
+keep_line(struct put_run *pr, uint64_t i, const char *line, size_t n)
+{
+	struct kept *k = &pr->ring[i % pr->window];
+
+	if ((k->line = malloc(n + 1)) == NULL)
+		return false;
+	memcpy(k->line, line, n);
+	k->len = n;
+	return true;
+}
+
+/* Line i was answered: drop its copy, or move it to redo. */
+static void
+settle_line(struct put_run *pr, uint64_t i, bool again)
+{
+	struct kept *k = &pr->ring[i % pr->window];
+
+	if (again)
+		pr->redo[pr->nredo++] = *k;
+	else
+		free(k->line);
+	k->line = NULL;
+}
+
+/*
+ * Every reply is in and some lines must go again: connect to the leader
+ * (or the next server) and send them, unless failover has tried for
+ * long enough.
+ */
+static void
+put_again(struct put_run *pr)
+{
+	enum sluice_result r;
+	unsigned i;
+
+	if (pr->failing_since == 0)
+		pr->failing_since = cli_now_ms();
+	if (cli_now_ms() - pr->failing_since > SLUICE_DEFAULT_FAILOVER_MS ||
+	    (r = sluice_reconnect(pr->ctx)) != SLUICE_OK) {
+		if (pr->status == 0)
+			pr->status = pr->io_failed
+			    ? lost(pr->cli, pr->ctx, pr->queue, pr->nredo)
+			    : cli_fail(pr->cli, pr->ctx, pr->queue,
+			          sluice_error(pr->ctx) != SLUICE_OK
+			              ? sluice_error(pr->ctx)
+			              : SLUICE_NOT_LEADER);
+		pr->io_failed = true;
+		return;
+	}
+	pr->io_failed = false;
+	for (i = 0; i < pr->nredo && pr->status == 0; i++) {
+		r = sluice_append_put(pr->ctx, pr->queue, pr->redo[i].line,
+		    pr->redo[i].len, pr->timeout);
+		if (r != SLUICE_OK) {
+			pr->status = cli_fail(pr->cli, pr->ctx, pr->queue, r);
+			pr->io_failed = true;
+			break;
+		}
+		pr->ring[pr->sent++ % pr->window] = pr->redo[i];
+		pr->redo[i].line = NULL;
+		pr->resent++;
+	}
+	for (; i < pr->nredo; i++)
+		free(pr->redo[i].line);
+	pr->nredo = 0;
+}
 
 /* Read one reply and account for it; the first refusal is reported. */
 static void
@@ -193,75 +298,114 @@ put_reply(struct put_run *pr)
 
 	await_reply(pr->cli, pr->ctx, pr->queue);
 	res = sluice_read_reply(pr->ctx, &r);
-	pr->answered++;
 	if (res == SLUICE_OK && pr->print_ids)
 		printf("%" PRIu64 "\n", r->id);
 	sluice_reply_free(r);
+	if (res == SLUICE_ERR_EOF || res == SLUICE_ERR_IO) {
+		/* Every line in flight is lost with the connection. */
+		pr->io_failed = true;
+		while (pr->answered < pr->sent)
+			settle_line(pr, pr->answered++, true);
+		if (pr->allow_dups)
+			put_again(pr);
+		else if (pr->status == 0)
+			pr->status =
+			    lost(pr->cli, pr->ctx, pr->queue, pr->nredo);
+		return;
+	}
+	/* Not the leader: the line did nothing; it goes again. */
+	settle_line(pr, pr->answered++, res == SLUICE_NOT_LEADER);
+	if (res == SLUICE_OK || res == SLUICE_DROPPED)
+		pr->failing_since = 0;
 	if (res == SLUICE_OK) {
 		pr->queued++;
-		return;
-	}
-	if (res == SLUICE_DROPPED) {
+	} else if (res == SLUICE_DROPPED) {
 		pr->dropped++;
-		return;
+	} else if (res != SLUICE_NOT_LEADER) {
+		if (res < 0)
+			pr->io_failed = true;
+		if (pr->status != 0)
+			return;
+		snprintf(what, sizeof what, "%s: line %" PRIu64, pr->queue,
+		    pr->answered - pr->resent);
+		pr->status = cli_fail(pr->cli, pr->ctx, what, res);
 	}
-	if (res < 0)
-		pr->io_failed = true;
-	if (pr->status != 0)
-		return;
-	snprintf(what, sizeof what, "%s: line %" PRIu64, pr->queue,
-	    pr->answered);
-	pr->status = cli_fail(pr->cli, pr->ctx, what, res);
+	if (pr->nredo > 0 && sluice_pending(pr->ctx) == 0 && pr->status == 0)
+		put_again(pr);
 }
 
 static int
-put_lines(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
-    int64_t timeout, bool print_ids)
+put_lines(struct put_run *pr)
 {
-	struct put_run pr = { cli, ctx, queue, print_ids, 0, 0, 0, 0, 0,
-		false };
+	struct sluice_ctx *ctx = pr->ctx;
 	struct lines in = { 0 };
 	const char *line;
 	size_t n;
 	int got = 0;
 
-	while (pr.status == 0 && (got = lines_next(&in, ctx, &line, &n)) > 0) {
-		/* A full window: take half back, then send a batch. */
-		if (sluice_pending(ctx) == sluice_window(ctx))
-			while (pr.status == 0 && !pr.io_failed &&
-			    sluice_pending(ctx) > sluice_window(ctx) / 2)
-				put_reply(&pr);
-		if (pr.status != 0)
+	pr->window = sluice_window(ctx);
+	pr->ring = calloc(pr->window, sizeof *pr->ring);
+	pr->redo = calloc(pr->window, sizeof *pr->redo);
+	if (pr->ring == NULL || pr->redo == NULL)
+		pr->status = cli_error(pr->cli, EX_OSERR, "out of memory");
+	while (pr->status == 0 && (got = lines_next(&in, ctx, &line, &n)) > 0) {
+		/*
+		 * A full window: take half back, then send a batch.  Lines
+		 * to send again: no new one before them (and redo stays
+		 * within a window); put_reply() sends them once every
+		 * reply is in, which may fill the window again.
+		 */
+		while (pr->status == 0 && !pr->io_failed &&
+		    (sluice_pending(ctx) == sluice_window(ctx) ||
+		        (pr->nredo > 0 && sluice_pending(ctx) > 0))) {
+			if (sluice_pending(ctx) < sluice_window(ctx))
+				put_reply(pr);
+			else
+				while (pr->status == 0 && !pr->io_failed &&
+				    sluice_pending(ctx) >
+				        sluice_window(ctx) / 2)
+					put_reply(pr);
+		}
+		if (pr->status != 0)
 			break;
 		enum sluice_result res =
-		    sluice_append_put(ctx, queue, line, n, timeout);
+		    sluice_append_put(ctx, pr->queue, line, n, pr->timeout);
 		if (res < 0) {
-			pr.status = cli_fail(cli, ctx, queue, res);
-			pr.io_failed = res != SLUICE_ERR_ARG;
-		} else {
-			pr.sent++;
+			pr->status = cli_fail(pr->cli, ctx, pr->queue, res);
+			pr->io_failed = res != SLUICE_ERR_ARG;
+		} else if (!keep_line(pr, pr->sent++, line, n)) {
+			pr->status =
+			    cli_error(pr->cli, EX_OSERR, "out of memory");
 		}
 	}
-	if (got < 0 && pr.status == 0)
-		pr.status = sluice_error(ctx) != SLUICE_OK
-		    ? cli_fail(cli, ctx, queue, sluice_error(ctx))
-		    : cli_error(cli, CLI_EX_ERROR, "reading stdin: %s",
+	if (got < 0 && pr->status == 0)
+		pr->status = sluice_error(ctx) != SLUICE_OK
+		    ? cli_fail(pr->cli, ctx, pr->queue, sluice_error(ctx))
+		    : cli_error(pr->cli, CLI_EX_ERROR, "reading stdin: %s",
 		          strerror(errno));
 	/* What is in flight was sent: its fate is worth reporting. */
-	while (!pr.io_failed && sluice_pending(ctx) > 0)
-		put_reply(&pr);
+	while (!pr->io_failed && sluice_pending(ctx) > 0)
+		put_reply(pr);
 	free(in.buf);
-	if (pr.status != 0)
-		cli_error(cli, pr.status, "%s: %" PRIu64 " of %" PRIu64
-		    " lines sent were queued", queue, pr.queued, pr.sent);
-	if (pr.dropped > 0)
-		cli_error(cli, 0, "%s: %" PRIu64 " of %" PRIu64 " lines were "
-		    "dropped: the queue was full (drop-newest)", queue,
-		    pr.dropped, pr.sent);
-	if (fflush(stdout) != 0 && pr.status == 0)
-		pr.status = cli_error(cli, CLI_EX_ERROR, "stdout: %s",
+	for (unsigned i = 0; pr->ring != NULL && i < pr->window; i++)
+		free(pr->ring[i].line);
+	for (unsigned i = 0; i < pr->nredo; i++)
+		free(pr->redo[i].line);
+	free(pr->ring);
+	free(pr->redo);
+	if (pr->status != 0)
+		cli_error(pr->cli, pr->status,
+		    "%s: %" PRIu64 " of %" PRIu64 " lines sent were queued",
+		    pr->queue, pr->queued, pr->sent - pr->resent);
+	if (pr->dropped > 0)
+		cli_error(pr->cli, 0,
+		    "%s: %" PRIu64 " of %" PRIu64 " lines were "
+		    "dropped: the queue was full (drop-newest)",
+		    pr->queue, pr->dropped, pr->sent - pr->resent);
+	if (fflush(stdout) != 0 && pr->status == 0)
+		pr->status = cli_error(pr->cli, CLI_EX_ERROR, "stdout: %s",
 		    strerror(errno));
-	return pr.status;
+	return pr->status;
 }
 
 /* Read all of stdin; NULL on error. */
@@ -291,9 +435,25 @@ slurp_stdin(size_t *len)
 	return NULL;
 }
 
+/*
+ * The connection broke with n PUTs unanswered: say, in one line, that
+ * they may or may not be queued, and how to have them sent again.
+ * Returns the exit status.
+ */
+static int
+lost(struct cli *cli, struct sluice_ctx *ctx, const char *queue, uint64_t n)
+{
+	return cli_error(cli, EX_UNAVAILABLE,
+	    "%s: %s: %" PRIu64 " message%s may or may not be queued: the "
+	    "connection broke before the answer (--allow-duplicates sends "
+	    "%s again)",
+	    queue, sluice_errstr(ctx), n, n == 1 ? "" : "s",
+	    n == 1 ? "it" : "them");
+}
+
 static int
 put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
-    const char *message, int64_t timeout, bool print_id)
+    const char *message, int64_t timeout, bool print_id, bool allow_dups)
 {
 	struct sluice_reply *reply;
 	char *body = NULL;
@@ -318,7 +478,6 @@ put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 	 * reply is late. */
 	r = sluice_append_put(ctx, queue, message ? message : body, len,
 	    timeout);
-	free(body);
 	if (r == SLUICE_OK) {
 		await_reply(cli, ctx, queue);
 		r = sluice_read_reply(ctx, &reply);
@@ -326,6 +485,17 @@ put_one(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 			id = reply->id;
 		sluice_reply_free(reply);
 	}
+	/* Not the leader (it did nothing), or the connection broke and a
+	 * duplicate is allowed: sluice_put()'s failover takes it from
+	 * there. */
+	if (r == SLUICE_NOT_LEADER || r == SLUICE_BUSY ||
+	    r == SLUICE_SHUTTING_DOWN ||
+	    (allow_dups && (r == SLUICE_ERR_EOF || r == SLUICE_ERR_IO)))
+		r = sluice_put(ctx, queue, message ? message : body, len,
+		    timeout, &id);
+	free(body);
+	if (r == SLUICE_ERR_EOF || r == SLUICE_ERR_IO)
+		return lost(cli, ctx, queue, 1);
 	if (r == SLUICE_DROPPED)
 		cli_fail(cli, ctx, queue, r);
 	else if (r != SLUICE_OK)
@@ -344,17 +514,18 @@ cli_put(struct cli *cli, int argc, char **argv)
 		{ "window", required_argument, NULL, 'w' },
 		{ "id", no_argument, NULL, 'i' },
 		{ "close", no_argument, NULL, 'c' },
+		{ "allow-duplicates", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool lines = false, ids = false, close_it = false;
+	bool lines = false, ids = false, close_it = false, allow_dups = false;
 	enum sluice_result r;
 	uint64_t v, window = PUT_WINDOW_DEFAULT;
 	int64_t timeout = SLUICE_FOREVER;
 	struct sluice_ctx *ctx;
 	int ch, status;
 
-	while ((ch = getopt_long(argc, argv, ":lt:w:ich", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":lt:w:icDh", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'l':
@@ -378,6 +549,9 @@ cli_put(struct cli *cli, int argc, char **argv)
 		case 'c':
 			close_it = true;
 			break;
+		case 'D':
+			allow_dups = true;
+			break;
 		case 'h':
 			fputs(put_usage, stdout);
 			return 0;
@@ -390,7 +564,7 @@ cli_put(struct cli *cli, int argc, char **argv)
 	if (argc < 1 || argc > 2 || (lines && argc > 1))
 		return cli_usage_error(cli, put_usage,
 		    argc < 1 ? "which queue?" : "too many arguments");
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, argv[0], &status)) == NULL)
 		return status;
 	if ((lines || argc == 1) && isatty(STDIN_FILENO))
 		fprintf(stderr,
@@ -398,11 +572,20 @@ cli_put(struct cli *cli, int argc, char **argv)
 		    "Ctrl-D ends it\n",
 		    lines ? "lines, each a message," : "one message");
 	if (lines) {
+		struct put_run pr = { .cli = cli,
+			.ctx = ctx,
+			.queue = argv[0],
+			.timeout = timeout,
+			.print_ids = ids,
+			.allow_dups = allow_dups };
+
 		sluice_set_window(ctx, (unsigned)window);
-		status = put_lines(cli, ctx, argv[0], timeout, ids);
+		sluice_set_allow_duplicates(ctx, allow_dups);
+		status = put_lines(&pr);
 	} else {
+		sluice_set_allow_duplicates(ctx, allow_dups);
 		status = put_one(cli, ctx, argv[0], argc > 1 ? argv[1] : NULL,
-		    timeout, ids);
+		    timeout, ids, allow_dups);
 	}
 	if (close_it && status == 0 &&
 	    (r = sluice_close(ctx, argv[0])) != SLUICE_OK)

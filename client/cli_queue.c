@@ -77,7 +77,8 @@ static const char stats_usage[] =
 static const char ping_usage[] =
     "usage: sluice ping\n"
     "\n"
-    "Check that the server answers, and print the round trip.\n";
+    "Check that the server answers, and print the round trip; with\n"
+    "several groups (-H repeated), each group's, one line each.\n";
 
 static const char ack_usage[] =
     "usage: sluice ack ID\n"
@@ -268,7 +269,14 @@ cli_create(struct cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_usage_error(cli, create_usage, "%s",
 		    argc == optind ? "which queue?" : "too many arguments");
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	/* The server moves dead letters itself, within its group. */
+	if (o.dead_letter != NULL &&
+	    cli_group_of(cli, argv[optind]) != cli_group_of(cli, o.dead_letter))
+		return cli_usage_error(cli, create_usage,
+		    "%s and its dead-letter queue %s live in different groups "
+		    "of servers (sluice shard)",
+		    argv[optind], o.dead_letter);
+	if ((ctx = cli_connect_queue(cli, argv[optind], &status)) == NULL)
 		return status;
 	r = cli_create_queue(ctx, argv[optind], &o);
 	if (r != SLUICE_OK && r != SLUICE_EXISTS)
@@ -286,7 +294,7 @@ cli_delete(struct cli *cli, int argc, char **argv)
 
 	if ((status = plain_options(cli, delete_usage, argc, argv, 1, 1)) >= 0)
 		return status;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, argv[optind], &status)) == NULL)
 		return status;
 	if ((r = sluice_delete(ctx, argv[optind])) != SLUICE_OK)
 		status = cli_fail(cli, ctx, argv[optind], r);
@@ -303,7 +311,7 @@ cli_close(struct cli *cli, int argc, char **argv)
 
 	if ((status = plain_options(cli, close_usage, argc, argv, 1, 1)) >= 0)
 		return status;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, argv[optind], &status)) == NULL)
 		return status;
 	if ((r = sluice_close(ctx, argv[optind])) != SLUICE_OK)
 		status = cli_fail(cli, ctx, argv[optind], r);
@@ -321,7 +329,7 @@ cli_purge(struct cli *cli, int argc, char **argv)
 
 	if ((status = plain_options(cli, purge_usage, argc, argv, 1, 1)) >= 0)
 		return status;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_queue(cli, argv[optind], &status)) == NULL)
 		return status;
 	if ((r = sluice_purge(ctx, argv[optind], &n)) != SLUICE_OK)
 		status = cli_fail(cli, ctx, argv[optind], r);
@@ -331,28 +339,42 @@ cli_purge(struct cli *cli, int argc, char **argv)
 	return status;
 }
 
-int
-cli_ping(struct cli *cli, int argc, char **argv)
+/* Ping group i: one line, "PONG from SERVER in T ms". */
+static int
+ping_group(struct cli *cli, size_t i)
 {
 	struct sluice_ctx *ctx;
 	enum sluice_result r;
 	struct timespec t0, t1;
 	int status;
 
-	if ((status = plain_options(cli, ping_usage, argc, argv, 0, 0)) >= 0)
-		return status;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = cli_connect_group(cli, i, &status)) == NULL)
 		return status;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((r = sluice_ping(ctx)) != SLUICE_OK) {
-		status = cli_fail(cli, ctx, NULL, r);
+		status = cli_fail(cli, ctx, cli->groups[i], r);
 	} else {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		printf("PONG from %s:%d in %.3f ms\n", cli->host, cli->port,
+		printf("PONG from %s in %.3f ms\n", sluice_server(ctx),
 		    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-			(double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		        (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	}
 	sluice_free(ctx);
+	return status;
+}
+
+int
+cli_ping(struct cli *cli, int argc, char **argv)
+{
+	int status, st;
+
+	if ((status = plain_options(cli, ping_usage, argc, argv, 0, 0)) >= 0)
+		return status;
+	/* Each group of -H: a script checks them all at once. */
+	status = 0;
+	for (size_t i = 0; i < cli->ngroups; i++)
+		if ((st = ping_group(cli, i)) != 0 && status == 0)
+			status = st;
 	return status;
 }
 
@@ -558,6 +580,13 @@ print_server(json_t *j, bool wide)
 		    json_is_string(json_object_get(j, "log_error"))
 		        ? json_string_value(json_object_get(j, "log_error"))
 		        : "");
+	/* A member of a replication group says its role and the leader. */
+	if (json_is_string(json_object_get(j, "role")))
+		printf("cluster: %s, leader %s\n",
+		    json_string_value(json_object_get(j, "role")),
+		    json_is_string(json_object_get(j, "leader"))
+		        ? json_string_value(json_object_get(j, "leader"))
+		        : "unknown");
 	if (rows == NULL)
 		return;
 	json_object_foreach(queues, name, q)
@@ -606,7 +635,8 @@ cli_stats(struct cli *cli, int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage_error(cli, stats_usage, "too many arguments");
 	queue = optind < argc ? argv[optind] : NULL;
-	if ((ctx = cli_connect(cli, &status)) == NULL)
+	if ((ctx = (queue != NULL ? cli_connect_queue(cli, queue, &status)
+	                          : cli_connect(cli, &status))) == NULL)
 		return status;
 	if (as_json) {
 		if ((r = sluice_stats(ctx, queue, &text, NULL)) == SLUICE_OK) {

@@ -298,12 +298,12 @@ cli_relay(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, relay_usage,
 		    "SRC and DST are the same queue");
 	signal(SIGPIPE, SIG_IGN);
-	if ((rl.in = cli_connect(cli, &status)) == NULL)
+	if ((rl.in = cli_connect_queue(cli, rl.src, &status)) == NULL)
 		return status;
 	/* As get and reserve: a typo in SRC is "no such queue", not a
 	 * queue made and followed forever. */
 	if (!cli_queue_exists(cli, rl.in, rl.src, &status) ||
-	    (rl.out = cli_connect(cli, &status)) == NULL) {
+	    (rl.out = cli_connect_queue(cli, rl.dst, &status)) == NULL) {
 		sluice_free(rl.in);
 		return status;
 	}

@@ -30,6 +30,7 @@
  * (plus the server's timer granularity), and a caller that knows that
  * nothing more can come (t->finished) ends the run at once.
  */
+#include <poll.h>
 #include <string.h>
 
 #include "cli.h"
@@ -116,8 +117,9 @@ send_gets(struct sluice_ctx *ctx, struct cli_take *t, struct take_run *tr)
 	}
 }
 
-enum sluice_result
-cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
+/* One run of GETs on one connection; see cli_take_run(). */
+static enum sluice_result
+take_once(struct sluice_ctx *ctx, struct cli_take *t)
 {
 	enum sluice_result res, failed = SLUICE_OK;
 	struct sluice_reply *r;
@@ -176,4 +178,31 @@ cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
 		sluice_reply_free(r);
 	}
 	return failed;
+}
+
+enum sluice_result
+cli_take_run(struct sluice_ctx *ctx, struct cli_take *t)
+{
+	enum sluice_result r;
+	uint64_t since = 0;
+	unsigned tries = 0;
+
+	/*
+	 * A server that is not the leader took nothing (every reply is in
+	 * once take_once() returns): go on at the leader, pausing a little
+	 * longer each time while the group has none, up to the failover
+	 * time.
+	 */
+	while ((r = take_once(ctx, t)) == SLUICE_NOT_LEADER) {
+		if (since == 0)
+			since = cli_now_ms();
+		if (cli_now_ms() - since > SLUICE_DEFAULT_FAILOVER_MS)
+			break;
+		if (tries > 0)
+			(void)poll(NULL, 0, tries > 5 ? 500 : 10 << tries);
+		tries++;
+		if ((r = sluice_reconnect(ctx)) != SLUICE_OK)
+			break;
+	}
+	return r;
 }

@@ -86,13 +86,50 @@ fail:
 	return -1;
 }
 
+enum sluice_result
+sluice_dial(struct sluice_ctx *ctx, const char *host, int port,
+    int64_t timeout_ms)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	char portstr[16];
+	int rc, one = 1, saved = ECONNREFUSED;
+
+	if (ctx->fd >= 0)
+		close(ctx->fd);
+	ctx->fd = -1;
+	snprintf(ctx->host, sizeof ctx->host, "%s", host);
+	snprintf(ctx->server, sizeof ctx->server,
+	    strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host, port);
+	if (port < 0 || port > 65535)
+		return sluice_set_error(ctx, SLUICE_ERR_CONNECT, "bad port %d",
+		    port);
+	snprintf(portstr, sizeof portstr, "%d", port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0)
+		return sluice_set_error(ctx, SLUICE_ERR_CONNECT, "%s: %s", host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (ai = res; ai != NULL && ctx->fd < 0; ai = ai->ai_next)
+		if ((ctx->fd = connect_addr(ai, timeout_ms)) < 0)
+			saved = errno;
+	freeaddrinfo(res);
+	if (ctx->fd < 0)
+		return sluice_set_error(ctx, SLUICE_ERR_CONNECT,
+		    "cannot connect to %s: %s", ctx->server, strerror(saved));
+	/* Requests are whole lines written at once; do not hold them
+	 * back waiting for the previous reply's ACK. */
+	setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	/* An earlier server of the list may have failed. */
+	ctx->err = SLUICE_OK;
+	ctx->errstr[0] = '\0';
+	return SLUICE_OK;
+}
+
 struct sluice_ctx *
 sluice_connect(const char *host, int port, int64_t timeout_ms)
 {
-	struct addrinfo hints = { 0 }, *res, *ai;
 	struct sluice_ctx *ctx;
-	char portstr[16];
-	int rc, one = 1, saved = ECONNREFUSED;
 
 	if ((ctx = calloc(1, sizeof *ctx)) == NULL)
 		return NULL;
@@ -107,32 +144,11 @@ sluice_connect(const char *host, int port, int64_t timeout_ms)
 	}
 	if (host == NULL)
 		host = SLUICE_DEFAULT_HOST;
-	snprintf(ctx->host, sizeof ctx->host, "%s", host);
-	if (port < 0 || port > 65535) {
-		sluice_set_error(ctx, SLUICE_ERR_CONNECT, "bad port %d", port);
-		return ctx;
+	(void)sluice_group_open(ctx, host, port, timeout_ms);
+	if (ctx->err == SLUICE_ERR_NOMEM && ctx->servers == NULL) {
+		sluice_free(ctx);
+		return NULL;
 	}
-	snprintf(portstr, sizeof portstr, "%d", port);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		sluice_set_error(ctx, SLUICE_ERR_CONNECT, "%s: %s", host,
-		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-		return ctx;
-	}
-	for (ai = res; ai != NULL && ctx->fd < 0; ai = ai->ai_next)
-		if ((ctx->fd = connect_addr(ai, timeout_ms)) < 0)
-			saved = errno;
-	freeaddrinfo(res);
-	if (ctx->fd < 0) {
-		sluice_set_error(ctx, SLUICE_ERR_CONNECT,
-		    "cannot connect to %s:%d: %s", host, port, strerror(saved));
-		return ctx;
-	}
-	/* Requests are whole lines written at once; do not hold them
-	 * back waiting for the previous reply's ACK. */
-	setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return ctx;
 }
 
@@ -147,6 +163,11 @@ sluice_free(struct sluice_ctx *ctx)
 	free(ctx->in.data);
 	free(ctx->out.data);
 	free(ctx->kinds);
+	free(ctx->servers);
+	free(ctx->token);
+	free(ctx->tls_ca);
+	free(ctx->tls_cert);
+	free(ctx->tls_key);
 	free(ctx);
 }
 
@@ -276,6 +297,8 @@ sluice_result_name(enum sluice_result r)
 		return "CLOSED";
 	case SLUICE_FORBIDDEN:
 		return "FORBIDDEN";
+	case SLUICE_NO_MEMBER:
+		return "NO_MEMBER";
 	case SLUICE_FULL:
 		return "FULL";
 	case SLUICE_TOO_MANY_RESERVED:
@@ -308,6 +331,8 @@ sluice_result_name(enum sluice_result r)
 		return "ERR_TIMEOUT";
 	case SLUICE_ERR_TLS:
 		return "ERR_TLS";
+	case SLUICE_ERR_LOST:
+		return "ERR_LOST";
 	}
 	return "?";
 }

@@ -2,7 +2,8 @@
  * sluice.h - libsluice, the C client library of the sluice broker.
  *
  * Three layers, as in hiredis:
- *   sluice_connect()            one TCP connection, one context
+ *   sluice_connect()            one TCP connection, one context (to
+ *                               one of a replication group's servers)
  *   sluice_put(), sluice_get()  blocking calls, one per command, each
  *                               answering a typed enum sluice_result
  *   sluice_append_*() +         pipelining: queue requests without
@@ -15,7 +16,9 @@
  * (a bad queue name, a full window): the connection is still usable
  * and the next call clears it.  Any other SLUICE_ERR_* means the
  * connection is dead: every later call fails the same way and the
- * context is only good for sluice_free().  sluice_error() and
+ * context is only good for sluice_free(), unless failover is on (see
+ * sluice_set_failover()): then the next blocking call connects again.
+ * sluice_error() and
  * sluice_errstr() say which local error came last, and why.
  *
  * The library never prints, never exits, keeps no global state and
@@ -48,7 +51,7 @@ extern "C" {
  * breaks the ABI; sluice_version() says which library it runs with.
  */
 #define SLUICE_VERSION_MAJOR 0
-#define SLUICE_VERSION_MINOR 2
+#define SLUICE_VERSION_MINOR 3
 #define SLUICE_VERSION_PATCH 0
 #define SLUICE_VERSION_NUMBER                                         \
 	((SLUICE_VERSION_MAJOR << 16) | (SLUICE_VERSION_MINOR << 8) | \
@@ -64,6 +67,9 @@ uint32_t sluice_version(void);
 /* A timeout: no bound.  PUT: wait for room as long as it takes; GET and
  * RESERVE: wait for a message as long as the protocol allows. */
 #define SLUICE_FOREVER ((int64_t)-1)
+/* How long a call to a group of servers keeps looking for its leader
+ * unless sluice_set_failover() says (see there). */
+#define SLUICE_DEFAULT_FAILOVER_MS 10000
 
 /*
  * What a request came to.  The values are fixed: >= 0 the server's
@@ -99,6 +105,8 @@ enum sluice_result {
 	/* 403 FORBIDDEN <queue> (sluiced's permissions): the token may not
 	 * do this on that queue. */
 	SLUICE_FORBIDDEN = 107,
+	/* 404 NO_MEMBER <id> (sluiced's CLUSTER REMOVE): no such member. */
+	SLUICE_NO_MEMBER = 108,
 
 	/* 5xx: refused for now; the same request may succeed later.  The
 	 * connection stays usable, except after SLUICE_BUSY. */
@@ -142,6 +150,14 @@ enum sluice_result {
 	 * certificate or name does not check out, a failed handshake, a
 	 * bad record. */
 	SLUICE_ERR_TLS = -8,
+	/*
+	 * Failover (sluice_set_failover()): the connection broke after the
+	 * request went out and before its answer came, and the request is
+	 * not one the library repeats.  It may have been done: a PUT
+	 * stored, a GET's message taken and lost, an ACK applied.  The
+	 * context is not dead: the next blocking call connects again.
+	 */
+	SLUICE_ERR_LOST = -9,
 };
 
 /* The name of a result ("OK", "FULL", "ERR_EOF", ...), for messages. */
@@ -155,9 +171,63 @@ struct sluice_ctx;
  * timeout_ms (SLUICE_FOREVER: the system's own limit).  Returns a
  * context, NULL only when out of memory; check sluice_error() before
  * use.
+ *
+ * host may also be the servers of one replication group, a list
+ * "host:port,host:port,..." (an entry without ":port" takes port; an
+ * IPv6 address is written "[::1]:7470"), optionally named
+ * "NAME=host:port,..." (the name only matters to sharding, see
+ * sluice_shard_pick()).  The servers are tried in turn, each for up to
+ * timeout_ms, and the first that accepts the connection is used; a
+ * context given two servers or more has failover on (see
+ * sluice_set_failover()).
  */
 struct sluice_ctx *sluice_connect(const char *host, int port,
     int64_t timeout_ms);
+
+/*
+ * Failover: for up to timeout_ms (0: off) from its first failure
+ * (not from its start: a PUT may wait long for room), a blocking call
+ * answered 503 NOT_LEADER (which did nothing) is sent again to the
+ * leader the answer names (also one not in the list), else to the next
+ * server of the list, with a short backoff; so are 503 BUSY and
+ * SHUTTING_DOWN when the list has several servers.
+ * A connection that cannot be made or that breaks moves to the next
+ * server likewise.  A request whose connection broke after it went
+ * out is sent again only when that is safe: PING, STATS, PEEK, AUTH,
+ * CREATE, CLOSE and sluice_cluster_status() always, PUT only with
+ * sluice_set_allow_duplicates(); GET, RESERVE, ACK, NACK, DELETE,
+ * PURGE and the membership changes answer SLUICE_ERR_LOST instead.
+ * After a broken connection, the next blocking call connects again
+ * (re-doing TLS and the last sluice_auth()); a new connection holds
+ * none of the old one's reservations (the server gave them back).
+ * Pipelining calls never reconnect by themselves: see
+ * sluice_reconnect().  The default is SLUICE_DEFAULT_FAILOVER_MS for a
+ * context given two servers or more, 0 for one server (which then
+ * behaves as in libsluice 0.2: a broken connection leaves the context
+ * only good for sluice_free()).
+ */
+void sluice_set_failover(struct sluice_ctx *ctx, int64_t timeout_ms);
+
+/*
+ * Let failover send a PUT again whose connection broke before its
+ * answer (default: no).  The first may have been stored: the queue
+ * then holds the message twice, under two ids.  For producers whose
+ * consumers tolerate duplicates and that must not stop at a failover.
+ */
+void sluice_set_allow_duplicates(struct sluice_ctx *ctx, bool allow);
+
+/*
+ * Connect again, for pipelining users after a broken connection or a
+ * NOT_LEADER: to the leader the last reply named, else to the next
+ * server of the list, trying them in turn for up to the failover time
+ * (at least one round).  Replies still pending are dropped (their
+ * requests' fate is unknown) and reservations are lost.  Returns
+ * SLUICE_OK, or the local error.
+ */
+enum sluice_result sluice_reconnect(struct sluice_ctx *ctx);
+
+/* The server the context talks to (or last tried), "host:port". */
+const char *sluice_server(const struct sluice_ctx *ctx);
 
 /*
  * Speak TLS on a context just connected, before any request: check the
@@ -346,7 +416,60 @@ enum sluice_result sluice_peek(struct sluice_ctx *ctx, const char *queue,
     unsigned n, char **json, size_t *len);
 
 enum sluice_result sluice_ping(struct sluice_ctx *ctx);
+/* AUTH; the token is kept, for the connections failover makes. */
 enum sluice_result sluice_auth(struct sluice_ctx *ctx, const char *token);
+
+/*
+ * sluiced's replication (CLUSTER): the group's state as JSON (*json and
+ * *len as for sluice_stats(); any member answers); add a member, which
+ * answers once it has caught up and votes; remove one.  Membership
+ * changes only the leader makes (failover finds it); SLUICE_CONFLICT
+ * when the id is a member already or a change is under way,
+ * SLUICE_NO_MEMBER when there is no such member, SLUICE_BAD_REQUEST
+ * for a bad address or a server that is not in a cluster.  Addresses
+ * are "a.b.c.d:port".
+ */
+enum sluice_result sluice_cluster_status(struct sluice_ctx *ctx, char **json,
+    size_t *len);
+enum sluice_result sluice_cluster_add(struct sluice_ctx *ctx, uint64_t id,
+    const char *raft_addr, const char *client_addr);
+enum sluice_result sluice_cluster_remove(struct sluice_ctx *ctx, uint64_t id);
+
+/*
+ * Sharding: which of n groups (n >= 1) holds a queue, by rendezvous
+ * hashing.  groups[i] is a group as given to sluice_connect(); its key
+ * is NAME when it is written "NAME=servers", else the whole string as
+ * written.  score = splitmix64 finalizer (FNV-1a-64 (key "\n" queue));
+ * the highest score wins, the lowest index on a tie.  protocol/
+ * PROTOCOL.md specifies it for clients in every language, with test
+ * vectors; it never changes.  Adding a group moves only the queues
+ * that the new group wins, about 1/n of them.  Returns the index (0
+ * when n is 0 or queue NULL).
+ */
+size_t sluice_shard_pick(const char *queue, const char *const groups[],
+    size_t n);
+
+/* The score of queue on the group whose key (not the whole group
+ * string) is key[0..key_len). */
+uint64_t sluice_shard_score(const char *key, size_t key_len, const char *queue);
+
+/*
+ * A sharded handle: one context per group, each connected by
+ * sluice_connect(groups[i], port, timeout_ms) with failover on, and
+ * the queue's group found by sluice_shard_pick().  NULL when out of
+ * memory or n is 0; a group that could not be reached has a context in
+ * error, which its next blocking call tries again.
+ */
+struct sluice_shards;
+struct sluice_shards *sluice_shards_new(const char *const groups[], size_t n,
+    int port, int64_t timeout_ms);
+void sluice_shards_free(struct sluice_shards *s);
+size_t sluice_shards_count(const struct sluice_shards *s);
+/* The context of group i (i < count), e.g. to set TLS or AUTH on. */
+struct sluice_ctx *sluice_shards_ctx(struct sluice_shards *s, size_t i);
+/* The context of the group that holds queue. */
+struct sluice_ctx *sluice_shards_for(struct sluice_shards *s,
+    const char *queue);
 
 /* QUIT: the server answers and closes; only sluice_free() is left. */
 enum sluice_result sluice_quit(struct sluice_ctx *ctx);

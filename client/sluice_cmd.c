@@ -33,7 +33,7 @@ append_line(struct sluice_ctx *ctx, enum proto_cmd cmd, const void *body,
 	/* The terminator counts against the protocol's line limit. */
 	if (n < 0 || (size_t)n + 2 > PROTO_LINE_MAX)
 		return sluice_set_error(ctx, SLUICE_ERR_ARG,
-		    "%s request longer than %d bytes", proto_cmds[cmd].name,
+		    "%s request longer than %d bytes", sluice_cmd_name(cmd),
 		    PROTO_LINE_MAX);
 	return sluice_queue_request(ctx, cmd, line, (size_t)n, body,
 	    body_len);
@@ -288,24 +288,15 @@ sluice_append_quit(struct sluice_ctx *ctx)
 }
 
 /*
- * Blocking calls.  begin_blocking() refuses while pipelined replies are
- * pending, since the next reply read would answer one of those.
+ * Blocking calls: sluice_call_begin() with the request's retry policy
+ * (sluice_group.c: it refuses while pipelined replies are pending,
+ * since the next reply read would answer one of those), one append,
+ * then sluice_call_finish(), which follows failover.
  */
-static enum sluice_result
-begin_blocking(struct sluice_ctx *ctx)
-{
-	if (sluice_begin(ctx) != SLUICE_OK)
-		return ctx->err;
-	if (ctx->pending > 0)
-		return sluice_set_error(ctx, SLUICE_ERR_ARG,
-		    "%u pipelined replies are pending; read them first",
-		    ctx->pending);
-	return SLUICE_OK;
-}
 
 /*
- * Read the one reply of a blocking call (once the append res succeeded)
- * and keep its numbers in *id and *count (either may be NULL).
+ * Finish a blocking call (once the append res succeeded) and keep its
+ * reply's numbers in *id and *count (either may be NULL).
  */
 static enum sluice_result
 read_simple(struct sluice_ctx *ctx, enum sluice_result res, uint64_t *id,
@@ -317,9 +308,7 @@ read_simple(struct sluice_ctx *ctx, enum sluice_result res, uint64_t *id,
 		*id = 0;
 	if (count != NULL)
 		*count = 0;
-	if (res != SLUICE_OK)
-		return res;
-	if ((res = sluice_read_reply(ctx, &r)) < 0)
+	if ((res = sluice_call_finish(ctx, res, &r)) < 0)
 		return res;
 	if (id != NULL)
 		*id = r->id;
@@ -333,7 +322,7 @@ enum sluice_result
 sluice_put(struct sluice_ctx *ctx, const char *queue, const void *body,
     size_t len, int64_t timeout_ms, uint64_t *id)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_PUT);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_put(ctx, queue, body, len, timeout_ms);
@@ -341,8 +330,8 @@ sluice_put(struct sluice_ctx *ctx, const char *queue, const void *body,
 }
 
 /*
- * Read the one reply of a blocking call that brings a body, and hand
- * the body over (*body NULL unless SLUICE_OK).
+ * Finish a blocking call that brings a body, and hand the body over
+ * (*body NULL unless SLUICE_OK).
  */
 static enum sluice_result
 read_body(struct sluice_ctx *ctx, enum sluice_result res, uint64_t *id,
@@ -352,7 +341,7 @@ read_body(struct sluice_ctx *ctx, enum sluice_result res, uint64_t *id,
 
 	*body = NULL;
 	*len = 0;
-	if (res != SLUICE_OK || (res = sluice_read_reply(ctx, &r)) < 0)
+	if ((res = sluice_call_finish(ctx, res, &r)) < 0)
 		return res;
 	if (res == SLUICE_OK) {
 		*id = r->id;
@@ -369,12 +358,13 @@ static enum sluice_result
 take_blocking(struct sluice_ctx *ctx, enum proto_cmd cmd, const char *queue,
     int64_t timeout_ms, struct sluice_msg **msg)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res;
 	struct sluice_msg *m;
 
 	*msg = NULL;
 	if ((m = calloc(1, sizeof *m)) == NULL)
 		return sluice_set_error(ctx, SLUICE_ERR_NOMEM, "out of memory");
+	res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 	if (res == SLUICE_OK)
 		res = append_take(ctx, cmd, queue, timeout_ms);
 	res = read_body(ctx, res, &m->id, &m->body, &m->len);
@@ -402,7 +392,7 @@ sluice_reserve(struct sluice_ctx *ctx, const char *queue, int64_t timeout_ms,
 enum sluice_result
 sluice_ack(struct sluice_ctx *ctx, uint64_t id)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_ack(ctx, id);
@@ -412,7 +402,7 @@ sluice_ack(struct sluice_ctx *ctx, uint64_t id)
 enum sluice_result
 sluice_nack(struct sluice_ctx *ctx, uint64_t id)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_nack(ctx, id);
@@ -422,7 +412,7 @@ sluice_nack(struct sluice_ctx *ctx, uint64_t id)
 enum sluice_result
 sluice_nack_delay(struct sluice_ctx *ctx, uint64_t id, uint64_t delay_ms)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_nack_delay(ctx, id, delay_ms);
@@ -432,7 +422,8 @@ sluice_nack_delay(struct sluice_ctx *ctx, uint64_t id, uint64_t delay_ms)
 enum sluice_result
 sluice_close(struct sluice_ctx *ctx, const char *queue)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	/* CLOSE of a closed queue answers the same. */
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_close(ctx, queue);
@@ -443,7 +434,9 @@ enum sluice_result
 sluice_create(struct sluice_ctx *ctx, const char *queue,
     const struct sluice_queue_opts *opts)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	/* Done twice, the second answers EXISTS: still the queue asked
+	 * for. */
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_create(ctx, queue, opts);
@@ -453,7 +446,8 @@ sluice_create(struct sluice_ctx *ctx, const char *queue,
 enum sluice_result
 sluice_delete(struct sluice_ctx *ctx, const char *queue)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	/* Done twice, the second would answer NO_QUEUE: a lie. */
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_delete(ctx, queue);
@@ -463,7 +457,7 @@ sluice_delete(struct sluice_ctx *ctx, const char *queue)
 enum sluice_result
 sluice_purge(struct sluice_ctx *ctx, const char *queue, uint64_t *count)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_purge(ctx, queue);
@@ -474,7 +468,7 @@ enum sluice_result
 sluice_stats(struct sluice_ctx *ctx, const char *queue, char **json,
     size_t *len)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 	uint64_t id;
 	size_t n;
 
@@ -490,7 +484,7 @@ enum sluice_result
 sluice_peek(struct sluice_ctx *ctx, const char *queue, unsigned n, char **json,
     size_t *len)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 	uint64_t id;
 	size_t k;
 
@@ -505,7 +499,7 @@ sluice_peek(struct sluice_ctx *ctx, const char *queue, unsigned n, char **json,
 enum sluice_result
 sluice_ping(struct sluice_ctx *ctx)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_ping(ctx);
@@ -515,19 +509,107 @@ sluice_ping(struct sluice_ctx *ctx)
 enum sluice_result
 sluice_auth(struct sluice_ctx *ctx, const char *token)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res;
+	char *copy;
 
+	/* Kept first, so that a connection failover makes for this very
+	 * call authenticates too; only a token that is one word, since
+	 * failover sends it as a line of its own. */
+	if (token != NULL && token[0] != '\0' &&
+	    token[strcspn(token, " \r\n")] == '\0' &&
+	    (ctx->token == NULL || strcmp(ctx->token, token) != 0)) {
+		if ((copy = strdup(token)) == NULL)
+			return sluice_set_error(ctx, SLUICE_ERR_NOMEM,
+			    "out of memory");
+		free(ctx->token);
+		ctx->token = copy;
+	}
+	res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
 	if (res == SLUICE_OK)
 		res = sluice_append_auth(ctx, token);
-	return read_simple(ctx, res, NULL, NULL);
+	res = read_simple(ctx, res, NULL, NULL);
+	/* A token refused is not one to log in again with. */
+	if (res == SLUICE_UNAUTHORIZED) {
+		free(ctx->token);
+		ctx->token = NULL;
+	}
+	return res;
 }
 
 enum sluice_result
 sluice_quit(struct sluice_ctx *ctx)
 {
-	enum sluice_result res = begin_blocking(ctx);
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
 
 	if (res == SLUICE_OK)
 		res = sluice_append_quit(ctx);
 	return read_simple(ctx, res, NULL, NULL);
+}
+
+/* ---- CLUSTER (sluiced's replication) --------------------------------- */
+
+/* An address the protocol's line can carry: one word. */
+static bool
+one_word(const char *s)
+{
+	return s != NULL && s[0] != '\0' && strlen(s) < 128 &&
+	    s[strcspn(s, " \r\n")] == '\0';
+}
+
+enum sluice_result
+sluice_cluster_status(struct sluice_ctx *ctx, char **json, size_t *len)
+{
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_SAFE);
+	uint64_t id;
+	size_t n;
+
+	if (res == SLUICE_OK)
+		res = append_line(ctx, SLUICE_CMD_CLUSTER, NULL, 0,
+		    "CLUSTER STATUS");
+	res = read_body(ctx, res, &id, json, &n);
+	if (len != NULL)
+		*len = n;
+	if (res == SLUICE_OK && *json == NULL)
+		return sluice_set_error(ctx, SLUICE_ERR_PROTOCOL,
+		    "CLUSTER STATUS answered without JSON: \"%s\"",
+		    sluice_status_line(ctx));
+	return res;
+}
+
+/* A membership change: id checked, the rest of the line formatted. */
+static enum sluice_result
+cluster_change(struct sluice_ctx *ctx, bool add, uint64_t id,
+    const char *raft_addr, const char *client_addr)
+{
+	enum sluice_result res = sluice_call_begin(ctx, SLUICE_RETRY_NEVER);
+
+	if (res != SLUICE_OK)
+		return res;
+	if (id == 0 || id > (uint64_t)PROTO_NUM_MAX)
+		res = sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "member id %" PRIu64 " out of range (1 to 2^63-1)", id);
+	else if (!add)
+		res = append_line(ctx, SLUICE_CMD_CLUSTER, NULL, 0,
+		    "CLUSTER REMOVE %" PRIu64, id);
+	else if (!one_word(raft_addr) || !one_word(client_addr))
+		res = sluice_set_error(ctx, SLUICE_ERR_ARG,
+		    "a member's addresses are host:port, one word each");
+	else
+		res = append_line(ctx, SLUICE_CMD_CLUSTER, NULL, 0,
+		    "CLUSTER ADD %" PRIu64 " %s %s", id, raft_addr,
+		    client_addr);
+	return read_simple(ctx, res, NULL, NULL);
+}
+
+enum sluice_result
+sluice_cluster_add(struct sluice_ctx *ctx, uint64_t id, const char *raft_addr,
+    const char *client_addr)
+{
+	return cluster_change(ctx, true, id, raft_addr, client_addr);
+}
+
+enum sluice_result
+sluice_cluster_remove(struct sluice_ctx *ctx, uint64_t id)
+{
+	return cluster_change(ctx, false, id, NULL, NULL);
 }

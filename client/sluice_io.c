@@ -285,6 +285,16 @@ sluice_queue_request(struct sluice_ctx *ctx, enum proto_cmd cmd,
 	if (ctx->pending >= ctx->window)
 		return sluice_set_error(ctx, SLUICE_ERR_ARG,
 		    "window full: %u requests in flight", ctx->pending);
+	/* A blocking call's request, kept for failover to send again. */
+	if (ctx->call.active && !ctx->call.saved &&
+	    line_len <= sizeof ctx->call.line) {
+		memcpy(ctx->call.line, line, line_len);
+		ctx->call.line_len = line_len;
+		ctx->call.cmd = cmd;
+		ctx->call.body = body;
+		ctx->call.body_len = body_len;
+		ctx->call.saved = true;
+	}
 	if (!ctx->broken) {
 		if (buf_reserve(o, line_len + 4 + (body ? body_len : 0)) < 0)
 			return sluice_set_error(ctx, SLUICE_ERR_NOMEM,
@@ -342,6 +352,8 @@ map_result(enum proto_cmd cmd, const struct proto_response *r)
 	case 403:
 		return SLUICE_FORBIDDEN;
 	case 404:
+		if (cmd == SLUICE_CMD_CLUSTER)
+			return SLUICE_NO_MEMBER;
 		return cmd == PROTO_CMD_ACK || cmd == PROTO_CMD_NACK
 		    ? SLUICE_NO_MSG : SLUICE_NO_QUEUE;
 	case 409:
@@ -396,7 +408,7 @@ reply_numbers(struct sluice_ctx *ctx, enum proto_cmd cmd,
 	}
 	if (!ok)
 		return sluice_set_error(ctx, SLUICE_ERR_PROTOCOL,
-		    "unexpected reply to %s: \"%s\"", proto_cmds[cmd].name,
+		    "unexpected reply to %s: \"%s\"", sluice_cmd_name(cmd),
 		    out->line);
 	return SLUICE_OK;
 }
@@ -576,6 +588,12 @@ sluice_reply_ready(struct sluice_ctx *ctx)
 		return true;
 	return proto_parse_response(unread(ctx), ctx->in.len - ctx->in.off,
 	           SLUICE_MAX_BODY, &r) != PROTO_NEED_MORE;
+}
+
+const char *
+sluice_cmd_name(enum proto_cmd cmd)
+{
+	return cmd == SLUICE_CMD_CLUSTER ? "CLUSTER" : proto_cmds[cmd].name;
 }
 
 void

@@ -7,7 +7,9 @@
  * connection its socket reads and writes go through sluice_tls.c.
  * sluice_cmd.c owns the requests: formatting each command into the
  * output buffer, and the blocking calls built from one append and one
- * read.
+ * read.  sluice_group.c owns the servers of a replication group: the
+ * list, (re)connecting, and failover's retries around a blocking
+ * call.  sluice_shard.c maps queues to groups.
  *
  * Invariant: pending counts every request appended and not yet
  * answered, sent or not, and kinds[] holds their commands oldest
@@ -34,6 +36,41 @@ struct sluice_buf {
 /* Bytes kept of a status line and of a leader hint (host:port). */
 #define SLUICE_LINE_KEEP 256
 #define SLUICE_LEADER_KEEP 272
+/* Servers in one group's list: a Raft group has at most 9 members,
+ * and a list is typed by people; more is a mistake. */
+#define SLUICE_SERVERS_MAX 32
+/* The client-side kind of a CLUSTER request in the kinds[] ring; the
+ * protocol table (proto.h) knows only the version 1.1 commands. */
+#define SLUICE_CMD_CLUSTER PROTO_CMD_COUNT
+
+/* One server of a group. */
+struct sluice_server {
+	char host[256];
+	int port;
+};
+
+/* Whether failover may send a blocking call's request again after its
+ * connection broke before the answer. */
+enum sluice_retry {
+	SLUICE_RETRY_NEVER, /* GET, RESERVE, ACK, NACK, DELETE, PURGE */
+	SLUICE_RETRY_PUT,   /* only with allow_duplicates */
+	SLUICE_RETRY_SAFE,  /* doing it twice is doing it once */
+};
+
+/* The request of the blocking call under way, kept to be sent again. */
+struct sluice_call {
+	bool active; /* a blocking call is under way */
+	bool saved;  /* line/body hold its request */
+	enum sluice_retry retry;
+	uint64_t deadline_ms; /* failover gives up then; 0 until the
+	                       * first failure */
+	unsigned attempts;    /* connections made or tried for it */
+	enum proto_cmd cmd;
+	size_t line_len;
+	char line[PROTO_LINE_MAX];
+	const void *body; /* the caller's, valid during the call */
+	size_t body_len;
+};
 
 struct sluice_ctx {
 	enum sluice_result err; /* the last local error, SLUICE_OK if none */
@@ -66,6 +103,22 @@ struct sluice_ctx {
 	struct bio_method_st *bio_method;
 	short tls_wants;	/* POLLIN/POLLOUT: what a blocked call awaits */
 	char tls_why[120];	/* why the last TLS call failed */
+	/* The group (sluice_group.c). */
+	struct sluice_server *servers; /* the list, nservers long */
+	size_t nservers;
+	size_t cur;   /* servers[cur] is (or was) the one used,
+	               * unless at_hint */
+	bool at_hint; /* connected to a leader= address */
+	struct sluice_server hint_server; /* that address */
+	char server[SLUICE_LEADER_KEEP];  /* "host:port" in use */
+	int64_t connect_timeout_ms;
+	int64_t failover_ms; /* 0: off */
+	bool allow_dups;
+	char *token; /* sluice_auth()'s, for reconnections */
+	bool tls;    /* sluice_start_tls() was called: */
+	char *tls_ca, *tls_cert, *tls_key; /* its files, for reconnections */
+	int64_t tls_timeout_ms;
+	struct sluice_call call;
 };
 
 /* CREATE's options; a has_ flag says the option was set. */
@@ -104,6 +157,50 @@ SLUICE_HIDDEN enum sluice_result sluice_begin(struct sluice_ctx *ctx);
 SLUICE_HIDDEN enum sluice_result sluice_queue_request(struct sluice_ctx *ctx,
     enum proto_cmd cmd, const char *line, size_t line_len, const void *body,
     size_t body_len);
+
+/*
+ * Open a TCP connection to host:port into ctx->fd (closed first),
+ * waiting up to timeout_ms.  Returns SLUICE_OK or SLUICE_ERR_CONNECT
+ * with ctx->err set.
+ */
+SLUICE_HIDDEN enum sluice_result sluice_dial(struct sluice_ctx *ctx,
+    const char *host, int port, int64_t timeout_ms);
+
+/*
+ * Parse one server, "host", "host:port", "[v6]" or "[v6]:port" (s, n
+ * bytes; port when it names none) into *out.  false when malformed.
+ */
+SLUICE_HIDDEN bool sluice_server_parse(const char *s, size_t n, int port,
+    struct sluice_server *out);
+
+/*
+ * Take the list of servers in host (see sluice_connect()) into ctx and
+ * connect the first that answers.  Returns SLUICE_OK or the local
+ * error, with ctx->err set.
+ */
+SLUICE_HIDDEN enum sluice_result sluice_group_open(struct sluice_ctx *ctx,
+    const char *host, int port, int64_t timeout_ms);
+
+/*
+ * Start a blocking call with its retry policy: clear a refusal,
+ * connect again when failover is on and the connection is gone, and
+ * refuse while pipelined replies are pending.  Returns SLUICE_OK or
+ * the error the call returns.
+ */
+SLUICE_HIDDEN enum sluice_result sluice_call_begin(struct sluice_ctx *ctx,
+    enum sluice_retry retry);
+
+/*
+ * Read the reply of the blocking call begun (once its append returned
+ * res), following NOT_LEADER and broken connections as failover
+ * allows.  Returns the result with *reply set (result >= 0), or a
+ * local error with *reply NULL.
+ */
+SLUICE_HIDDEN enum sluice_result sluice_call_finish(struct sluice_ctx *ctx,
+    enum sluice_result res, struct sluice_reply **reply);
+
+/* A request kind's name, for messages (CLUSTER included). */
+SLUICE_HIDDEN const char *sluice_cmd_name(enum proto_cmd cmd);
 
 /* A timeout in ms as poll() takes it: < 0 none, capped at INT_MAX. */
 SLUICE_HIDDEN int sluice_poll_ms(int64_t timeout_ms);

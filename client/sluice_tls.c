@@ -186,12 +186,47 @@ handshake(struct sluice_ctx *ctx, int64_t timeout_ms)
 	return SLUICE_OK;
 }
 
+/* Keep a copy of a file name (NULL: none) in *slot, unless it is the
+ * copy already.  false when out of memory. */
+static bool
+keep_name(char **slot, const char *name)
+{
+	char *copy = NULL;
+
+	if (name == *slot)
+		return true;
+	if (name != NULL && (copy = strdup(name)) == NULL)
+		return false;
+	free(*slot);
+	*slot = copy;
+	return true;
+}
+
+/* Keep what sluice_start_tls() was given, for the connections that
+ * failover makes (sluice_group.c). */
+static enum sluice_result
+remember_files(struct sluice_ctx *ctx, const char *ca_file,
+    const char *cert_file, const char *key_file)
+{
+	if (!keep_name(&ctx->tls_ca, ca_file) ||
+	    !keep_name(&ctx->tls_cert, cert_file) ||
+	    !keep_name(&ctx->tls_key, key_file))
+		return sluice_set_error(ctx, SLUICE_ERR_NOMEM, "out of memory");
+	ctx->tls = true;
+	return SLUICE_OK;
+}
+
 enum sluice_result
 sluice_start_tls(struct sluice_ctx *ctx, const char *ca_file,
     const char *cert_file, const char *key_file, int64_t timeout_ms)
 {
 	BIO *bio;
 
+	/* Kept first: a group that cannot be reached now is connected
+	 * later, by failover, with TLS. */
+	if (remember_files(ctx, ca_file, cert_file, key_file) != SLUICE_OK)
+		return ctx->err;
+	ctx->tls_timeout_ms = timeout_ms;
 	if (sluice_begin(ctx) != SLUICE_OK)
 		return ctx->err;
 	if (ctx->ssl != NULL || ctx->pending > 0 || ctx->out.len > ctx->out.off)

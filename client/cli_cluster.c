@@ -132,6 +132,51 @@ member_id(struct cli *cli, const char *s, uint64_t *id)
 	return true;
 }
 
+/* How long add waits for the new member to vote. */
+#define VOTER_WAIT_MS 60000
+#define VOTER_POLL_MS 100
+
+/* Is member id a voter in the group's status?  -1: cannot tell. */
+static int
+is_voter(struct sluice_ctx *ctx, uint64_t id)
+{
+	char *text = NULL;
+	json_t *j, *ms, *m;
+	size_t i;
+	int voter = -1;
+
+	if (sluice_cluster_status(ctx, &text, NULL) != SLUICE_OK)
+		return -1;
+	j = json_loads(text, 0, NULL);
+	free(text);
+	ms = json_object_get(j, "members");
+	json_array_foreach(ms, i, m)
+	{
+		json_t *mid = json_object_get(m, "id");
+		const char *role = json_string_value(json_object_get(m, "role"));
+		if (json_is_integer(mid) &&
+		    (uint64_t)json_integer_value(mid) == id)
+			voter = role != NULL && strcmp(role, "voter") == 0;
+	}
+	json_decref(j);
+	return voter < 0 ? 0 : voter;
+}
+
+/*
+ * The leader accepts a new member as a spare and promotes it once it
+ * has caught up: add waits for that (bounded), asking the status.
+ */
+static bool
+await_voter(struct sluice_ctx *ctx, uint64_t id)
+{
+	for (int waited = 0; waited < VOTER_WAIT_MS; waited += VOTER_POLL_MS) {
+		if (is_voter(ctx, id) == 1)
+			return true;
+		usleep(VOTER_POLL_MS * 1000);
+	}
+	return false;
+}
+
 /* add and remove; argv[0] is the subcommand. */
 static int
 cluster_change(struct cli *cli, struct sluice_ctx *ctx, int argc, char **argv)
@@ -150,7 +195,14 @@ cluster_change(struct cli *cli, struct sluice_ctx *ctx, int argc, char **argv)
 	if (r != SLUICE_OK)
 		return cli_fail(cli, ctx, argv[1], r);
 	(void)argc;
-	printf("%s member %" PRIu64 "\n", add ? "added" : "removed", id);
+	if (add && !await_voter(ctx, id)) {
+		printf("added member %" PRIu64 "; not a voter after %d s "
+		       "(see sluice cluster status)\n",
+		    id, VOTER_WAIT_MS / 1000);
+		return EX_TEMPFAIL;
+	}
+	printf("%s member %" PRIu64 "%s\n", add ? "added" : "removed", id,
+	    add ? ", a voter" : "");
 	return 0;
 }
 

@@ -190,10 +190,18 @@ cli_queue_exists(struct cli *cli, struct sluice_ctx *ctx, const char *queue,
 	enum sluice_result r;
 	char *text;
 
-	/* STATS never creates a queue; GET and RESERVE would (with the
-	 * server's auto_create).  A queue deleted between the two is
-	 * created again by the GET: rare, and harmless. */
-	if ((r = sluice_stats(ctx, queue, &text, NULL)) == SLUICE_OK) {
+	/*
+	 * PEEK and STATS never create a queue; GET and RESERVE would (with
+	 * the server's auto_create).  A queue deleted between the two is
+	 * created again by the GET: rare, and harmless.  PEEK first: in a
+	 * replication group only the leader answers it, where a follower's
+	 * STATS may not show a queue made a moment ago.  STATS when the
+	 * token may not PEEK (a producer's check of move's target).
+	 */
+	r = sluice_peek(ctx, queue, 1, &text, NULL);
+	if (r == SLUICE_FORBIDDEN)
+		r = sluice_stats(ctx, queue, &text, NULL);
+	if (r == SLUICE_OK) {
 		free(text);
 		return true;
 	}

@@ -422,7 +422,8 @@ enum sluice_result sluice_auth(struct sluice_ctx *ctx, const char *token);
 /*
  * sluiced's replication (CLUSTER): the group's state as JSON (*json and
  * *len as for sluice_stats(); any member answers); add a member, which
- * answers once it has caught up and votes; remove one.  Membership
+ * answers once the change is accepted (the member then catches up as
+ * a spare and becomes a voter: the status shows when); remove one.  Membership
  * changes only the leader makes (failover finds it); SLUICE_CONFLICT
  * when the id is a member already or a change is under way,
  * SLUICE_NO_MEMBER when there is no such member, SLUICE_BAD_REQUEST

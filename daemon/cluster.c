@@ -496,6 +496,12 @@ cluster_committed(const struct cluster *c)
 }
 
 bool
+cluster_batching(const struct cluster *c)
+{
+	return c->blen > 0;
+}
+
+bool
 cluster_backlogged(const struct cluster *c)
 {
 	return c->inflight_bytes + c->blen > c->max_inflight;
@@ -817,19 +823,6 @@ cluster_close(struct cluster *c)
 
 /* ---- membership ---- */
 
-static bool
-valid_addr(const char *s)
-{
-	unsigned a, b, cc, d, port;
-	char tail;
-
-	return strlen(s) < CONFIG_ADDR_MAX &&
-	    sscanf(s, "%u.%u.%u.%u:%u%c", &a, &b, &cc, &d, &port, &tail) ==
-	    5 &&
-	    a < 256 && b < 256 && cc < 256 && d < 256 && port > 0 &&
-	    port < 65536;
-}
-
 static const struct raft_server *
 member(const struct cluster *c, uint64_t id)
 {
@@ -916,12 +909,15 @@ int
 cluster_add(struct cluster *c, uint64_t id, const char *raft,
     const char *client, int *code, char *err, size_t errsize)
 {
+	char raft_addr[CONFIG_ADDR_MAX], client_addr[CONFIG_ADDR_MAX];
 	struct change *ch;
 	int rc;
 
 	if (can_change(c, code, err, errsize) != 0)
 		return -1;
-	if (id == 0 || !valid_addr(raft) || !valid_addr(client))
+	/* The rules and spelling of the config's "members". */
+	if (id == 0 || config_peer_address(raft, raft_addr) != 0 ||
+	    config_peer_address(client, client_addr) != 0)
 		return refuse(code, 400, err, errsize,
 		    "BAD_REQUEST want CLUSTER ADD <id> <raft a.b.c.d:port> "
 		    "<client a.b.c.d:port>");
@@ -932,7 +928,7 @@ cluster_add(struct cluster *c, uint64_t id, const char *raft,
 	ch->c = c;
 	ch->id = id;
 	ch->req.data = ch;
-	rc = raft_add(&c->node->raft, &ch->req, id, raft, on_added);
+	rc = raft_add(&c->node->raft, &ch->req, id, raft_addr, on_added);
 	if (rc != 0) {
 		free(ch);
 		if (rc == RAFT_NOTLEADER)
@@ -941,7 +937,7 @@ cluster_add(struct cluster *c, uint64_t id, const char *raft,
 		snprintf(err, errsize, "CONFLICT %s", raft_strerror(rc));
 		return -1;
 	}
-	know(c, id, client, strlen(client));
+	know(c, id, client_addr, strlen(client_addr));
 	c->changing = true;
 	uvloop_kick(c->uv);
 	return 0;

@@ -89,6 +89,9 @@ void cluster_flush(struct cluster *c);
 uint64_t cluster_appended(const struct cluster *c);
 uint64_t cluster_committed(const struct cluster *c);
 
+/* Records of this loop iteration wait to go out as one entry. */
+bool cluster_batching(const struct cluster *c);
+
 /* Too many bytes wait for commit: producers into disk queues wait. */
 bool cluster_backlogged(const struct cluster *c);
 

@@ -527,40 +527,52 @@ parse_fsync(struct jcheck *k, const char *path, json_t *v, void *obj)
  * so two spellings of one address (a port's leading zero) compare
  * equal.
  */
-static int
-parse_peer_address(struct jcheck *k, const char *path, json_t *v, char *dst)
+int
+config_peer_address(const char *s, char *dst)
 {
-	char q[JCHECK_QUOTE_SIZE], host[INET_ADDRSTRLEN];
-	const char *s, *colon;
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strrchr(s, ':');
 	struct in_addr in;
 	uint64_t port;
 	size_t len;
 
-	if (jcheck_type(k, path, v, JSON_STRING, "a string") < 0)
+	if (colon == NULL || (len = (size_t)(colon - s)) >= sizeof host)
 		return -1;
-	s = json_string_value(v);
-	if (strlen(s) != json_string_length(v) ||
-	    (colon = strrchr(s, ':')) == NULL ||
-	    (len = (size_t)(colon - s)) >= sizeof host)
-		goto bad;
 	memcpy(host, s, len);
 	host[len] = '\0';
 	if (inet_pton(AF_INET, host, &in) != 1 ||
 	    !proto_parse_number(colon + 1, strlen(colon + 1), &port) ||
 	    port < 1 || port > 65535)
-		goto bad;
+		return -1;
 	if (in.s_addr == htonl(INADDR_ANY))
-		return jcheck_fail(k, path,
-		    "%s: 0.0.0.0 is no address to connect to",
-		    jcheck_quote(q, sizeof q, s));
+		return -2;
 	inet_ntop(AF_INET, &in, host, sizeof host);
 	snprintf(dst, CONFIG_ADDR_MAX, "%s:%u", host, (unsigned)port);
 	return 0;
-bad:
-	return jcheck_fail(k, path,
-	    "%s is not a numeric IPv4 address with a port "
-	    "(a.b.c.d:1-65535)",
-	    jcheck_quote(q, sizeof q, s));
+}
+
+static int
+parse_peer_address(struct jcheck *k, const char *path, json_t *v, char *dst)
+{
+	char q[JCHECK_QUOTE_SIZE];
+	const char *s;
+	int rc;
+
+	if (jcheck_type(k, path, v, JSON_STRING, "a string") < 0)
+		return -1;
+	s = json_string_value(v);
+	rc = strlen(s) != json_string_length(v) ? -1
+	                                        : config_peer_address(s, dst);
+	if (rc == -2)
+		return jcheck_fail(k, path,
+		    "%s: 0.0.0.0 is no address to connect to",
+		    jcheck_quote(q, sizeof q, s));
+	if (rc < 0)
+		return jcheck_fail(k, path,
+		    "%s is not a numeric IPv4 address with a port "
+		    "(a.b.c.d:1-65535)",
+		    jcheck_quote(q, sizeof q, s));
+	return 0;
 }
 
 static int

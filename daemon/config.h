@@ -374,6 +374,14 @@ const struct config_member *config_cluster_self(const struct config *cfg);
 bool config_cluster_equal(const struct config_cluster *a,
     const struct config_cluster *b);
 
+/*
+ * A member's address, "a.b.c.d:PORT" (numeric IPv4, what libraft's TCP
+ * transport takes; port 1-65535), written as inet_ntop() and the port
+ * spell it into dst (CONFIG_ADDR_MAX), so two spellings compare equal.
+ * 0, -1 when s is not one, -2 for 0.0.0.0 (no address to connect to).
+ */
+int config_peer_address(const char *s, char *dst);
+
 /* "disk" or "memory". */
 const char *config_storage_name(enum queue_storage st);
 

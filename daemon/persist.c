@@ -242,22 +242,45 @@ append(struct persist *p, const struct wal_rec *r, struct wal_loc *loc)
 	return lsn;
 }
 
+/* A QUEUE_SET record of a live queue or of one recovery holds. */
 static void
-queue_rec(const struct queue *q, struct wal_rec *r)
+settings_rec(uint32_t qno, const char *name, const struct queue_settings *set,
+    bool closed, struct wal_rec *r)
 {
 	memset(r, 0, sizeof *r);
 	r->kind = WAL_QUEUE_SET;
-	r->qno = q->qno;
-	r->u.queue.name = q->name;
-	r->u.queue.name_len = strlen(q->name);
-	r->u.queue.capacity = q->set.capacity;
-	r->u.queue.max_bytes = q->set.max_bytes;
-	r->u.queue.lease_ms = q->set.lease_ms;
-	r->u.queue.policy = q->set.policy;
-	r->u.queue.max_deliveries = q->set.max_deliveries;
-	r->u.queue.dead_letter = q->set.dead_letter;
-	r->u.queue.dead_letter_len = strlen(q->set.dead_letter);
-	r->u.queue.flags = q->closed ? WAL_QF_CLOSED : 0;
+	r->qno = qno;
+	r->u.queue.name = name;
+	r->u.queue.name_len = strlen(name);
+	r->u.queue.capacity = set->capacity;
+	r->u.queue.max_bytes = set->max_bytes;
+	r->u.queue.lease_ms = set->lease_ms;
+	r->u.queue.policy = set->policy;
+	r->u.queue.max_deliveries = set->max_deliveries;
+	r->u.queue.dead_letter = set->dead_letter;
+	r->u.queue.dead_letter_len = strlen(set->dead_letter);
+	r->u.queue.flags = closed ? WAL_QF_CLOSED : 0;
+}
+
+static void
+queue_rec(const struct queue *q, struct wal_rec *r)
+{
+	settings_rec(q->qno, q->name, &q->set, q->closed, r);
+}
+
+/* A PUT record: message id of queue qno, its count and due time. */
+static void
+put_rec(uint32_t qno, uint64_t id, const char *body, size_t len,
+    uint64_t deliveries, uint64_t not_before_ms, struct wal_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = WAL_PUT;
+	r->qno = qno;
+	r->u.put.id = id;
+	r->u.put.body = body;
+	r->u.put.len = len;
+	r->u.put.deliveries = deliveries;
+	r->u.put.not_before_ms = not_before_ms;
 }
 
 static void
@@ -317,15 +340,11 @@ static uint64_t
 put_record(struct persist *p, struct queue *q, uint64_t id, const char *body,
     size_t len, uint64_t deliveries, uint64_t not_before_ms)
 {
-	struct wal_rec r = { .kind = WAL_PUT, .qno = q->qno };
+	struct wal_rec r;
 	struct wal_loc loc;
 	uint64_t lsn;
 
-	r.u.put.id = id;
-	r.u.put.body = body;
-	r.u.put.len = len;
-	r.u.put.deliveries = deliveries;
-	r.u.put.not_before_ms = not_before_ms;
+	put_rec(q->qno, id, body, len, deliveries, not_before_ms, &r);
 	lsn = append(p, &r, &loc);
 	if (p->wal == NULL)
 		return lsn; /* a group's log keeps no index */
@@ -363,6 +382,9 @@ persist_barrier(struct persist *p)
 
 	if (p == NULL || p->cl == NULL)
 		return 0;
+	/* This iteration's entry, not sent yet, proves the lead as well. */
+	if (cluster_batching(p->cl))
+		return cluster_appended(p->cl);
 	/* The range in force again: changes nothing where applied. */
 	ids_rec(p->ceiling, &r);
 	return append(p, &r, NULL);
@@ -1216,34 +1238,12 @@ group_reset(void *arg)
 }
 
 static void
-rec_queue_rec(const struct rqueue *rq, struct wal_rec *r)
-{
-	memset(r, 0, sizeof *r);
-	r->kind = WAL_QUEUE_SET;
-	r->qno = rq->qno;
-	r->u.queue.name = rq->name;
-	r->u.queue.name_len = strlen(rq->name);
-	r->u.queue.capacity = rq->set.capacity;
-	r->u.queue.max_bytes = rq->set.max_bytes;
-	r->u.queue.lease_ms = rq->set.lease_ms;
-	r->u.queue.policy = rq->set.policy;
-	r->u.queue.max_deliveries = rq->set.max_deliveries;
-	r->u.queue.dead_letter = rq->set.dead_letter;
-	r->u.queue.dead_letter_len = strlen(rq->set.dead_letter);
-	r->u.queue.flags = rq->closed ? WAL_QF_CLOSED : 0;
-}
-
-static void
 snap_put(struct cluster_snap *snap, uint32_t qno, uint64_t id,
     const char *body, size_t len, uint64_t deliveries, uint64_t not_before)
 {
-	struct wal_rec r = { .kind = WAL_PUT, .qno = qno };
+	struct wal_rec r;
 
-	r.u.put.id = id;
-	r.u.put.body = body;
-	r.u.put.len = len;
-	r.u.put.deliveries = deliveries;
-	r.u.put.not_before_ms = not_before;
+	put_rec(qno, id, body, len, deliveries, not_before, &r);
 	cluster_snap_add(snap, &r);
 }
 
@@ -1306,7 +1306,9 @@ group_snapshot(void *arg, struct cluster_snap *snap)
 		for (size_t i = 0; i < p->rec.nqueues; i++) {
 			if (!p->rec.queues[i].alive)
 				continue;
-			rec_queue_rec(&p->rec.queues[i], &r);
+			const struct rqueue *rq = &p->rec.queues[i];
+			settings_rec(rq->qno, rq->name, &rq->set, rq->closed,
+			    &r);
 			cluster_snap_add(snap, &r);
 		}
 		for (size_t i = 0; i < p->rec.nmsgs; i++) {
